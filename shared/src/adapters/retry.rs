@@ -1,0 +1,137 @@
+//! The explicit retry policy shared by HTTP clients: exponential backoff with full jitter,
+//! bounded in attempts and in total time, honouring a server's `Retry-After`.
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// No retry starts once this much time has passed since the first attempt.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            budget: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1` (attempt counts from 1), or `None` to give up.
+    /// `retry_after` (the server's word) replaces the jittered backoff when present.
+    pub fn next_delay(
+        &self,
+        attempt: u32,
+        elapsed: Duration,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let delay = retry_after.unwrap_or_else(|| {
+            // Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^(n-1))].
+            let ceiling = self
+                .base_delay
+                .saturating_mul(1u32 << (attempt - 1).min(16))
+                .min(self.max_delay);
+            ceiling.mul_f64(fastrand::f64())
+        });
+        (elapsed + delay <= self.budget).then_some(delay)
+    }
+}
+
+/// Paces requests to at most `rate` per second (no bursts): each caller takes the next free slot.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn per_second(rate: f64) -> Self {
+        let rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            1.0
+        };
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Parses `Retry-After` in seconds (the HTTP-date form is ignored: our APIs send seconds).
+pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+    let secs: f64 = value?.to_str().ok()?.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_by_attempts_budget_and_cap() {
+        let p = RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(250),
+            budget: Duration::from_secs(1),
+        };
+        for attempt in 1..4 {
+            let d = p.next_delay(attempt, Duration::ZERO, None).unwrap();
+            assert!(d <= Duration::from_millis(250), "{d:?}");
+        }
+        assert_eq!(
+            p.next_delay(4, Duration::ZERO, None),
+            None,
+            "attempts exhausted"
+        );
+        assert_eq!(
+            p.next_delay(
+                1,
+                Duration::from_millis(900),
+                Some(Duration::from_millis(200))
+            ),
+            None,
+            "budget exhausted"
+        );
+        assert_eq!(
+            p.next_delay(1, Duration::ZERO, Some(Duration::from_millis(700))),
+            Some(Duration::from_millis(700)),
+            "Retry-After wins"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limiter_paces_requests() {
+        let l = RateLimiter::per_second(5.0);
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            l.wait().await;
+        }
+        // Six requests at 5/s: the sixth starts one second after the first.
+        assert_eq!(t0.elapsed(), Duration::from_secs(1));
+    }
+}

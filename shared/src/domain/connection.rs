@@ -1,0 +1,81 @@
+use serde::{Deserialize, Serialize};
+
+use super::ids::ConnectionId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Created, waiting for the Lever admin to authorize.
+    Pending,
+    Connected,
+    /// Lever refused our tokens (the app was revoked): nothing is sent until re-authorized.
+    Revoked,
+    /// Switched off by an operator.
+    Disabled,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Connected => "connected",
+            Self::Revoked => "revoked",
+            Self::Disabled => "disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "connected" => Self::Connected,
+            "revoked" => Self::Revoked,
+            "disabled" => Self::Disabled,
+            _ => return None,
+        })
+    }
+}
+
+/// What the last fetch of the feed left behind, for the next conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// True when the last run finished every job (no failure, nothing deferred, no held close):
+    /// only then may a `304 Not Modified` skip a run.
+    pub last_run_clean: bool,
+}
+
+/// One customer: where its feed is, where its XOR is, and how hard we may push XOR.
+/// Secrets (the XOR API key) are not here: they live in the [`super::SecretStore`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub status: ConnectionStatus,
+    pub feed_url: String,
+    pub xor_base_url: String,
+    pub xor_max_rps: f64,
+    pub xor_concurrency: usize,
+    /// The mass-close guard's limit (share of active jobs one run may close).
+    pub max_close_share: f64,
+    /// A standing override of the mass-close guard (the setting form of `--force`).
+    pub allow_mass_close: bool,
+    pub feed: FeedState,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl Connection {
+    pub fn new(id: ConnectionId, feed_url: String, xor_base_url: String, now: i64) -> Self {
+        Self {
+            id,
+            status: ConnectionStatus::Connected,
+            feed_url,
+            xor_base_url,
+            xor_max_rps: 5.0,
+            xor_concurrency: 4,
+            max_close_share: 0.5,
+            allow_mass_close: false,
+            feed: FeedState::default(),
+            created_at: now,
+        }
+    }
+}

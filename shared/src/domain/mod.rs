@@ -1,0 +1,16 @@
+//! The pure core: no network, no disk, no clocks read here (times are passed in).
+pub mod connection;
+pub mod ids;
+pub mod job;
+pub mod plan;
+pub mod ports;
+pub mod run;
+pub mod secret;
+
+pub use connection::{Connection, ConnectionStatus, FeedState};
+pub use ids::{ConnectionId, IdError, PostingId};
+pub use job::{JobMapping, Location, MappingStatus, Posting};
+pub use plan::{GuardSettings, Plan, PostingDigest, plan};
+pub use ports::{ConnectionStore, MappingStore, RunStore, SecretStore, StoreError};
+pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
+pub use secret::SecretString;

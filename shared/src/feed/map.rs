@@ -1,0 +1,209 @@
+//! From a job's raw fields (element path → trimmed text) to XOR's job body. Unknown elements go
+//! to `extra` by name; nothing the feed says is dropped.
+use std::collections::BTreeMap;
+
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::domain::{Location, Posting, PostingId};
+
+pub(super) struct RawJob {
+    pub fields: BTreeMap<String, String>,
+}
+
+/// The feed's own element names that the mapping consumes. Everything else lands in `extra`.
+const KNOWN: &[&str] = &[
+    "title",
+    "date",
+    "referencenumber",
+    "url",
+    "company",
+    "city",
+    "state",
+    "country",
+    "postalcode",
+    "description",
+    "jobtype",
+    "category",
+    "remotetype",
+    "applyurl",
+];
+
+/// Lever's hosted job pages, whose apply form is the page URL + `/apply` (contract §1 example).
+/// An assumption about Lever's URL scheme: kept here, named in the README.
+const LEVER_JOB_HOSTS: &[&str] = &[
+    "https://jobs.lever.co/",
+    "https://jobs.eu.lever.co/",
+    "https://jobs.sandbox.lever.co/",
+];
+
+/// Builds the posting, or says why the job is skipped. Also returns non-fatal warnings.
+pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), String> {
+    let mut f = raw.fields;
+    let mut warnings = Vec::new();
+    let url = f.remove("url");
+    let reference = f.remove("referencenumber");
+    let id_text = match (reference, url.as_deref().and_then(posting_id_from_url)) {
+        (Some(r), _) => r,
+        (None, Some(from_url)) => from_url.to_owned(),
+        (None, None) => {
+            let title = f
+                .get("title")
+                .map(|t| format!(" ({t:?})"))
+                .unwrap_or_default();
+            return Err(format!(
+                "job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"
+            ));
+        }
+    };
+    let external_id = PostingId::parse(&id_text).map_err(|e| format!("job skipped: {e}"))?;
+    let title = f.remove("title").unwrap_or_default();
+    if title.is_empty() {
+        return Err(format!("job {external_id} skipped: it has no <title>"));
+    }
+    let posted_at = match f.remove("date") {
+        None => None,
+        Some(raw) => match normalise_date(&raw) {
+            Some(d) => Some(d),
+            None => {
+                warnings.push(format!("job {external_id}: <date> {raw:?} is neither RFC 3339 nor RFC 2822; kept in extra"));
+                f.insert("date".into(), raw);
+                None
+            }
+        },
+    };
+    let apply_url = f.remove("applyurl").or_else(|| {
+        url.as_deref()
+            .filter(|u| LEVER_JOB_HOSTS.iter().any(|h| u.starts_with(h)))
+            .map(|u| format!("{}/apply", u.trim_end_matches('/')))
+    });
+    let location = Location {
+        city: f.remove("city"),
+        state: f.remove("state"),
+        country: f.remove("country"),
+        postal_code: f.remove("postalcode"),
+        remote: f.remove("remotetype").map(|r| normalise_workplace(&r)),
+    };
+    let posting = Posting {
+        source: "lever".into(),
+        external_id,
+        title,
+        description_html: f.remove("description"),
+        company: f.remove("company"),
+        location,
+        employment_type: f.remove("jobtype"),
+        category: f.remove("category"),
+        apply_url,
+        posting_url: url,
+        posted_at,
+        extra: f,
+    };
+    debug_assert!(
+        KNOWN
+            .iter()
+            .all(|k| *k == "date" || !posting.extra.contains_key(*k))
+    );
+    Ok((posting, warnings))
+}
+
+/// `Hybrid` → `hybrid`, `On-site` → `onsite` (Lever's `workplaceType` words); others lower-cased.
+fn normalise_workplace(s: &str) -> String {
+    let key: String = s
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    match key.as_str() {
+        "onsite" | "inoffice" | "office" => "onsite".into(),
+        "remote" | "fullyremote" => "remote".into(),
+        "hybrid" => "hybrid".into(),
+        _ => s.trim().to_lowercase(),
+    }
+}
+
+/// The posting UUID at the end of a Lever job URL (`…/acme/<uuid>` or `…/acme/<uuid>/apply`).
+pub fn posting_id_from_url(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?.trim_end_matches('/');
+    let mut segments = path.rsplit('/');
+    let last = segments.next()?;
+    let candidate = if last == "apply" {
+        segments.next()?
+    } else {
+        last
+    };
+    is_uuid(candidate).then_some(candidate)
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// RFC 3339 or RFC 2822 → UTC RFC 3339 with seconds precision (`2026-11-23T10:15:00Z`).
+pub fn normalise_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    let parsed = OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(s, &Rfc2822))
+        .ok()?;
+    let utc = parsed
+        .to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .ok()?;
+    utc.format(&Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_normalise_to_utc() {
+        assert_eq!(
+            normalise_date("2026-11-20T09:00:00Z").as_deref(),
+            Some("2026-11-20T09:00:00Z")
+        );
+        assert_eq!(
+            normalise_date("2026-11-20T10:00:00.123+01:00").as_deref(),
+            Some("2026-11-20T09:00:00Z")
+        );
+        assert_eq!(
+            normalise_date("Mon, 23 Nov 2026 10:15:00 GMT").as_deref(),
+            Some("2026-11-23T10:15:00Z")
+        );
+        assert_eq!(
+            normalise_date("Mon, 23 Nov 2026 11:15:00 +0100").as_deref(),
+            Some("2026-11-23T10:15:00Z")
+        );
+        assert_eq!(normalise_date("23/11/2026"), None);
+    }
+
+    #[test]
+    fn uuid_from_url() {
+        let u = "https://jobs.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10";
+        assert_eq!(
+            posting_id_from_url(u),
+            Some("5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10")
+        );
+        assert_eq!(
+            posting_id_from_url(&format!("{u}/apply?lever-source=xor")),
+            Some("5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10")
+        );
+        assert_eq!(
+            posting_id_from_url("https://jobs.lever.co/acme/careers"),
+            None
+        );
+    }
+
+    #[test]
+    fn workplace_words() {
+        assert_eq!(normalise_workplace("On-site"), "onsite");
+        assert_eq!(normalise_workplace("Hybrid"), "hybrid");
+        assert_eq!(normalise_workplace("Flexible"), "flexible");
+    }
+}
