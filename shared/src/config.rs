@@ -1,1 +1,83 @@
+//! Wiring from the environment: the HTTP client, the AWS clients and the stores, built once per
+//! process (a Lambda cold start, a CLI start) and shared by every invocation.
+use std::sync::Arc;
+use std::time::Duration;
 
+pub use aws_config::SdkConfig;
+pub use aws_sdk_dynamodb::Client as DynamoClient;
+
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::feed_http::{FeedFetcher, DEFAULT_MAX_FEED_BYTES};
+use crate::adapters::secrets_manager::SecretsManagerStore;
+use crate::usecases::SyncDeps;
+
+/// The deployment's settings, from the environment variables `template.yaml` sets.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `TABLE_NAME`
+    pub table_name: String,
+    /// `SECRET_PREFIX`, e.g. `xor-lever/` (secrets are `<prefix><connection>/<kind>`).
+    pub secret_prefix: String,
+    /// `SYNC_CONCURRENCY`: connections synced at once by one invocation.
+    pub sync_concurrency: usize,
+    /// `MAX_FEED_BYTES`
+    pub max_feed_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let num = |k: &str, d: u64| -> Result<u64, ConfigError> {
+            var(k).map_or(Ok(d), |v| v.parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))))
+        };
+        Ok(Self {
+            table_name: var("TABLE_NAME").ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
+            secret_prefix: var("SECRET_PREFIX").unwrap_or_else(|| "xor-lever/".into()),
+            sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
+            max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
+        })
+    }
+}
+
+/// One HTTP client for every outbound call: rustls, gzip, pooled connections.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("xor-lever/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build()
+        .expect("the TLS backend initialises")
+}
+
+/// The AWS SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL`
+/// so the same binary runs against moto).
+pub async fn aws_sdk_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+pub fn dynamo_client(sdk: &SdkConfig) -> DynamoClient {
+    DynamoClient::new(sdk)
+}
+
+pub fn secrets_client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(sdk)
+}
+
+/// The production wiring: DynamoDB for state, Secrets Manager for secrets.
+pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> SyncDeps {
+    let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
+    let mut fetcher = FeedFetcher::new(http.clone());
+    fetcher.max_bytes = settings.max_feed_bytes;
+    SyncDeps {
+        connections: store.clone(),
+        mappings: store.clone(),
+        runs: store,
+        secrets: Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix)),
+        fetcher,
+        http,
+    }
+}

@@ -1,1 +1,13 @@
+//! Stand-ins for the outside world, served over real HTTP on loopback: the XOR API sandbox
+//! (contract §1), a Lever-style feed server, and helpers the workspace's tests share.
+pub mod feed_server;
+pub mod moto;
+pub mod xor;
 
+pub use feed_server::FeedServer;
+pub use xor::XorSandbox;
+
+/// Binds a loopback listener (port 0 = any free port).
+pub async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}

@@ -1,1 +1,363 @@
+//! The production store: one DynamoDB table.
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | connection | `CONN#<id>` | `CONN` | `gsi1pk = "CONN"` lists connections; status and feed state are their own attributes |
+//! | job mapping | `CONN#<id>` | `JOB#<posting>` | one paginated Query reads a connection's mappings; `version` guards writes |
+//! | sync run | `CONN#<id>` | `RUN#<ms>#<run id>` | newest first by a reverse Query; expires after 90 days (`expires_at`, TTL) |
+use std::collections::HashMap;
 
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::domain::*;
+
+pub const GSI1: &str = "gsi1";
+const RUN_TTL_SECS: i64 = 90 * 24 * 3600;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn pk(c: &ConnectionId) -> AttributeValue {
+    AttributeValue::S(format!("CONN#{c}"))
+}
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn unavailable<E: std::error::Error + 'static>(op: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::unavailable(op, DisplayErrorContext(&e))
+}
+
+fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
+    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+fn get_n(item: &Item, k: &str) -> Option<i64> {
+    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn mapping_item(m: &JobMapping) -> Item {
+    let mut i = Item::from([
+        ("pk".into(), pk(&m.connection)),
+        ("sk".into(), s(format!("JOB#{}", m.posting_id))),
+        ("posting_id".into(), s(m.posting_id.as_str())),
+        ("xor_job_id".into(), s(&m.xor_job_id)),
+        ("title".into(), s(&m.title)),
+        ("content_hash".into(), s(&m.content_hash)),
+        ("status".into(), s(if m.is_active() { "active" } else { "closed" })),
+        ("generation".into(), n(m.generation)),
+        ("version".into(), n(m.version)),
+        ("updated_at".into(), n(m.updated_at)),
+    ]);
+    if let Some(u) = &m.chatbot_url {
+        i.insert("chatbot_url".into(), s(u));
+    }
+    i
+}
+
+fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, StoreError> {
+    let what = || format!("mapping {c}/{}", get_s(i, "posting_id").unwrap_or("?"));
+    let req = |k: &str| get_s(i, k).map(str::to_owned).ok_or_else(|| StoreError::corrupt(what(), format!("missing {k}")));
+    Ok(JobMapping {
+        connection: c.clone(),
+        posting_id: PostingId::parse(&req("posting_id")?).map_err(|e| StoreError::corrupt(what(), e))?,
+        xor_job_id: req("xor_job_id")?,
+        chatbot_url: get_s(i, "chatbot_url").map(str::to_owned),
+        title: req("title")?,
+        content_hash: req("content_hash")?,
+        status: match get_s(i, "status") {
+            Some("active") => MappingStatus::Active,
+            Some("closed") => MappingStatus::Closed,
+            other => return Err(StoreError::corrupt(what(), format!("status {other:?}"))),
+        },
+        generation: get_n(i, "generation").unwrap_or(0) as u32,
+        version: get_n(i, "version").ok_or_else(|| StoreError::corrupt(what(), "missing version"))? as u64,
+        updated_at: get_n(i, "updated_at").unwrap_or(0),
+    })
+}
+
+fn item_connection(i: &Item) -> Result<Connection, StoreError> {
+    let id = get_s(i, "id").unwrap_or("?").to_owned();
+    let what = format!("connection {id}");
+    let mut c: Connection = serde_json::from_str(get_s(i, "config").unwrap_or("")).map_err(|e| StoreError::corrupt(&what, e))?;
+    c.status = get_s(i, "status").and_then(ConnectionStatus::parse).ok_or_else(|| StoreError::corrupt(&what, "bad status"))?;
+    c.feed = FeedState {
+        etag: get_s(i, "feed_etag").filter(|v| !v.is_empty()).map(str::to_owned),
+        last_modified: get_s(i, "feed_last_modified").filter(|v| !v.is_empty()).map(str::to_owned),
+        last_run_clean: i.get("feed_clean").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+    };
+    Ok(c)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table as `template.yaml` declares it (for tests against moto and local use).
+    /// An existing table is left alone.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let key = |name: &str, t| KeySchemaElement::builder().attribute_name(name).key_type(t).build().expect("complete");
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("complete")
+        };
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(GSI1)
+            .key_schema(key("gsi1pk", KeyType::Hash))
+            .key_schema(key("gsi1sk", KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .expect("complete");
+        let res = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .attribute_definitions(attr("gsi1pk"))
+            .attribute_definitions(attr("gsi1sk"))
+            .global_secondary_indexes(gsi)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("create_table", DisplayErrorContext(&e))),
+        }
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`, following pages.
+    async fn query_prefix(&self, c: &ConnectionId, prefix: &str, op: &'static str) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":pk", pk(c))
+                .expression_attribute_values(":p", s(prefix))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable(op))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn update_connection(
+        &self,
+        id: &ConnectionId,
+        op: &'static str,
+        expr: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("CONN"))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(pk)");
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        if expr.contains("#st") {
+            req = req.expression_attribute_names("#st", "status"); // a reserved word
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound { what: format!("connection {id}") })
+            }
+            Err(e) => Err(StoreError::unavailable(op, DisplayErrorContext(&e))),
+        }
+    }
+}
+
+#[async_trait]
+impl MappingStore for DynamoStore {
+    async fn mappings(&self, c: &ConnectionId) -> Result<Vec<JobMapping>, StoreError> {
+        self.query_prefix(c, "JOB#", "mappings").await?.iter().map(|i| item_mapping(c, i)).collect()
+    }
+
+    async fn mapping(&self, c: &ConnectionId, p: &PostingId) -> Result<Option<JobMapping>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("JOB#{p}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("mapping"))?;
+        out.item.map(|i| item_mapping(c, &i)).transpose()
+    }
+
+    async fn upsert_mapping(&self, mut m: JobMapping, expected: Option<u64>) -> Result<JobMapping, StoreError> {
+        m.version = expected.unwrap_or(0) + 1;
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(mapping_item(&m)));
+        req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
+        };
+        match req.send().await {
+            Ok(_) => Ok(m),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict { what: format!("mapping {}/{}", m.connection, m.posting_id) })
+            }
+            Err(e) => Err(StoreError::unavailable("upsert_mapping", DisplayErrorContext(&e))),
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn create_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let item = Item::from([
+            ("pk".into(), pk(&c.id)),
+            ("sk".into(), s("CONN")),
+            ("gsi1pk".into(), s("CONN")),
+            ("gsi1sk".into(), s(c.id.as_str())),
+            ("id".into(), s(c.id.as_str())),
+            ("status".into(), s(c.status.as_str())),
+            ("config".into(), s(serde_json::to_string(c).expect("serialises"))),
+            ("feed_clean".into(), AttributeValue::Bool(false)),
+        ]);
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists { what: format!("connection {}", c.id) })
+            }
+            Err(e) => Err(StoreError::unavailable("create_connection", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("CONN"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("connection"))?;
+        out.item.as_ref().map(item_connection).transpose()
+    }
+
+    async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :c")
+                .expression_attribute_values(":c", s("CONN"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable("connections"))?;
+            for i in page.items.unwrap_or_default() {
+                out.push(item_connection(&i)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError> {
+        self.update_connection(id, "set_status", "SET #st = :s", vec![(":s", s(status.as_str()))]).await
+    }
+
+    async fn set_feed_state(&self, id: &ConnectionId, st: &FeedState) -> Result<(), StoreError> {
+        // Absent validators are stored as empty strings: one SET expression, no REMOVE branch.
+        let v = |o: &Option<String>| s(o.clone().unwrap_or_default());
+        self.update_connection(
+            id,
+            "set_feed_state",
+            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c",
+            vec![(":e", v(&st.etag)), (":l", v(&st.last_modified)), (":c", AttributeValue::Bool(st.last_run_clean))],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl RunStore for DynamoStore {
+    async fn record_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let item = Item::from([
+            ("pk".into(), pk(&run.connection)),
+            ("sk".into(), s(format!("RUN#{:013}#{}", run.started_at_ms, run.run_id))),
+            ("doc".into(), s(serde_json::to_string(run).expect("serialises"))),
+            ("expires_at".into(), n(run.started_at_ms / 1000 + RUN_TTL_SECS)),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable("record_run"))?;
+        Ok(())
+    }
+
+    async fn runs(&self, c: &ConnectionId, limit: usize) -> Result<Vec<SyncRun>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", pk(c))
+            .expression_attribute_values(":p", s("RUN#"))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(unavailable("runs"))?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|i| serde_json::from_str(get_s(i, "doc").unwrap_or("")).map_err(|e| StoreError::corrupt("run", e)))
+            .collect()
+    }
+}
+
+/// Whether an SDK error is throttling (callers may map it to "retry later").
+pub fn is_throttling<E: ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(e.code(), Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded"))
+}

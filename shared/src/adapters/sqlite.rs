@@ -1,1 +1,227 @@
+//! The embedded store for local runs: one SQLite file in the state directory. Same contract as
+//! DynamoDB (the shared contract tests run against both): optimistic versions on mappings,
+//! status and feed state written apart from the connection's configuration.
+use std::path::Path;
+use std::sync::Mutex;
 
+use async_trait::async_trait;
+use rusqlite::{params, Connection as Db, OptionalExtension};
+
+use crate::domain::*;
+
+pub struct SqliteStore {
+    db: Mutex<Db>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS connections (
+  id TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, feed TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS mappings (
+  connection TEXT NOT NULL, posting_id TEXT NOT NULL, doc TEXT NOT NULL, version INTEGER NOT NULL,
+  PRIMARY KEY (connection, posting_id));
+CREATE TABLE IF NOT EXISTS runs (
+  connection TEXT NOT NULL, started_at_ms INTEGER NOT NULL, run_id TEXT NOT NULL, doc TEXT NOT NULL,
+  PRIMARY KEY (connection, run_id));
+CREATE TABLE IF NOT EXISTS secrets (
+  connection TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (connection, kind));
+";
+
+fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::unavailable(op, e)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/state.db`. The directory is made owner-only: it holds
+    /// API keys.
+    pub fn open_dir(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::unavailable("open", e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        Self::open(&dir.join("state.db"))
+    }
+
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Db::open(path).map_err(err("open"))?;
+        db.busy_timeout(std::time::Duration::from_secs(5)).map_err(err("open"))?;
+        db.execute_batch(SCHEMA).map_err(err("open"))?;
+        Ok(Self { db: Mutex::new(db) })
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Db::open_in_memory().map_err(err("open"))?;
+        db.execute_batch(SCHEMA).map_err(err("open"))?;
+        Ok(Self { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Db> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialise")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::corrupt(what, e))
+}
+
+fn row_to_connection(id: String, config: String, status: String, feed: String) -> Result<Connection, StoreError> {
+    let mut c: Connection = from_json(&format!("connection {id}"), &config)?;
+    c.status = ConnectionStatus::parse(&status).ok_or_else(|| StoreError::corrupt(format!("connection {id}"), format!("status {status:?}")))?;
+    c.feed = from_json(&format!("connection {id}"), &feed)?;
+    Ok(c)
+}
+
+#[async_trait]
+impl MappingStore for SqliteStore {
+    async fn mappings(&self, c: &ConnectionId) -> Result<Vec<JobMapping>, StoreError> {
+        let db = self.db();
+        let mut st = db.prepare_cached("SELECT doc FROM mappings WHERE connection = ?1").map_err(err("mappings"))?;
+        let docs = st.query_map([c.as_str()], |r| r.get::<_, String>(0)).map_err(err("mappings"))?;
+        docs.map(|d| from_json("mapping", &d.map_err(err("mappings"))?)).collect()
+    }
+
+    async fn mapping(&self, c: &ConnectionId, p: &PostingId) -> Result<Option<JobMapping>, StoreError> {
+        let db = self.db();
+        let doc: Option<String> = db
+            .query_row("SELECT doc FROM mappings WHERE connection = ?1 AND posting_id = ?2", [c.as_str(), p.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(err("mapping"))?;
+        doc.map(|d| from_json("mapping", &d)).transpose()
+    }
+
+    async fn upsert_mapping(&self, mut m: JobMapping, expected: Option<u64>) -> Result<JobMapping, StoreError> {
+        m.version = expected.unwrap_or(0) + 1;
+        let doc = to_json(&m);
+        let db = self.db();
+        let changed = match expected {
+            None => db.execute(
+                "INSERT INTO mappings (connection, posting_id, doc, version) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![m.connection.as_str(), m.posting_id.as_str(), doc, m.version as i64],
+            ),
+            Some(v) => db.execute(
+                "UPDATE mappings SET doc = ?3, version = ?4 WHERE connection = ?1 AND posting_id = ?2 AND version = ?5",
+                params![m.connection.as_str(), m.posting_id.as_str(), doc, m.version as i64, v as i64],
+            ),
+        }
+        .map_err(err("upsert_mapping"))?;
+        if changed == 1 {
+            Ok(m)
+        } else {
+            Err(StoreError::Conflict { what: format!("mapping {}/{}", m.connection, m.posting_id) })
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    async fn create_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let changed = self
+            .db()
+            .execute(
+                "INSERT INTO connections (id, config, status, feed) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![c.id.as_str(), to_json(c), c.status.as_str(), to_json(&c.feed)],
+            )
+            .map_err(err("create_connection"))?;
+        if changed == 0 {
+            return Err(StoreError::AlreadyExists { what: format!("connection {}", c.id) });
+        }
+        Ok(())
+    }
+
+    async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let row = self
+            .db()
+            .query_row("SELECT config, status, feed FROM connections WHERE id = ?1", [id.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()
+            .map_err(err("connection"))?;
+        row.map(|(c, s, f)| row_to_connection(id.to_string(), c, s, f)).transpose()
+    }
+
+    async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let db = self.db();
+        let mut st = db.prepare_cached("SELECT id, config, status, feed FROM connections ORDER BY id").map_err(err("connections"))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(err("connections"))?;
+        rows.map(|r| {
+            let (id, c, s, f) = r.map_err(err("connections"))?;
+            row_to_connection(id, c, s, f)
+        })
+        .collect()
+    }
+
+    async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError> {
+        let n = self
+            .db()
+            .execute("UPDATE connections SET status = ?2 WHERE id = ?1", params![id.as_str(), status.as_str()])
+            .map_err(err("set_status"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: format!("connection {id}") });
+        }
+        Ok(())
+    }
+
+    async fn set_feed_state(&self, id: &ConnectionId, state: &FeedState) -> Result<(), StoreError> {
+        let n = self
+            .db()
+            .execute("UPDATE connections SET feed = ?2 WHERE id = ?1", params![id.as_str(), to_json(state)])
+            .map_err(err("set_feed_state"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: format!("connection {id}") });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn record_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        self.db()
+            .execute(
+                "INSERT OR REPLACE INTO runs (connection, started_at_ms, run_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![run.connection.as_str(), run.started_at_ms, run.run_id, to_json(run)],
+            )
+            .map_err(err("record_run"))?;
+        Ok(())
+    }
+
+    async fn runs(&self, c: &ConnectionId, limit: usize) -> Result<Vec<SyncRun>, StoreError> {
+        let db = self.db();
+        let mut st = db
+            .prepare_cached("SELECT doc FROM runs WHERE connection = ?1 ORDER BY started_at_ms DESC, run_id DESC LIMIT ?2")
+            .map_err(err("runs"))?;
+        let docs = st.query_map(params![c.as_str(), limit as i64], |r| r.get::<_, String>(0)).map_err(err("runs"))?;
+        docs.map(|d| from_json("run", &d.map_err(err("runs"))?)).collect()
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
+    async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
+        let v: Option<String> = self
+            .db()
+            .query_row("SELECT value FROM secrets WHERE connection = ?1 AND kind = ?2", [c.as_str(), kind], |r| r.get(0))
+            .optional()
+            .map_err(err("secret"))?;
+        Ok(v.map(SecretString::new))
+    }
+
+    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
+        self.db()
+            .execute(
+                "INSERT INTO secrets (connection, kind, value) VALUES (?1, ?2, ?3) ON CONFLICT (connection, kind) DO UPDATE SET value = excluded.value",
+                params![c.as_str(), kind, v.expose()],
+            )
+            .map_err(err("put_secret"))?;
+        Ok(())
+    }
+}

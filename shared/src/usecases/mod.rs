@@ -1,1 +1,8 @@
+pub mod sync;
 
+pub use sync::{sync_all, sync_connection, Progress, SyncDeps, SyncOptions, SyncReport};
+
+/// Unix milliseconds now (the one place the use cases read the clock).
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

@@ -1,0 +1,395 @@
+//! The feed sync of one connection: fetch → parse → plan → apply → record.
+//!
+//! Memory stays bounded by the number of postings, not their size: the feed is spooled to a temp
+//! file, a first streaming pass keeps only (id, hash) per posting for the plan, and a second pass
+//! streams just the postings that need a write to the XOR workers through a small channel.
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::now_ms;
+use crate::adapters::feed_http::{FeedFetcher, Fetched};
+use crate::adapters::retry::RetryPolicy;
+use crate::adapters::xor::{idempotency_key, XorClient, XorError, XorJob, XorSettings};
+use crate::domain::plan::Create;
+use crate::domain::ports::XOR_API_KEY;
+use crate::domain::run::MAX_RECORDED;
+use crate::domain::*;
+use crate::feed::{self, FeedReport, Limits};
+
+/// Everything a sync talks to. Built once per process (Lambda cold start, CLI start).
+#[derive(Clone)]
+pub struct SyncDeps {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub mappings: Arc<dyn MappingStore>,
+    pub runs: Arc<dyn RunStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub fetcher: FeedFetcher,
+    pub http: reqwest::Client,
+}
+
+/// Progress of the XOR writes, for a terminal progress bar.
+pub trait Progress: Send + Sync {
+    fn start(&self, connection: &ConnectionId, writes: u64);
+    fn advance(&self);
+    fn finish(&self);
+}
+
+#[derive(Clone)]
+pub struct SyncOptions {
+    pub dry_run: bool,
+    /// Let the mass-close guard through (the CLI's `--force`).
+    pub force: bool,
+    /// No XOR call starts after `deadline - call_reserve` (a Lambda's remaining time).
+    pub deadline: Option<Instant>,
+    pub call_reserve: Duration,
+    pub xor_retry: RetryPolicy,
+    pub xor_timeout: Duration,
+    pub feed_limits: Limits,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        let xor_retry = RetryPolicy::default();
+        Self {
+            dry_run: false,
+            force: false,
+            deadline: None,
+            call_reserve: xor_retry.budget + Duration::from_secs(10),
+            xor_retry,
+            xor_timeout: Duration::from_secs(10),
+            feed_limits: Limits::default(),
+            progress: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub run: SyncRun,
+    /// The plan (always for `--dry-run`; also for real runs, for `--json` consumers).
+    pub plan: Option<Plan>,
+    /// Overlapping runs: writes another run made first (left to it, not counted as failures).
+    pub conflicts: usize,
+}
+
+enum JobOutcome {
+    Created,
+    Updated,
+    Closed,
+    Deferred,
+    Conflict,
+    Failed(JobFailure),
+}
+
+/// Syncs every `connected` connection, at most `concurrency` at a time. One connection's failure
+/// never stops the others: each gets its own report.
+pub async fn sync_all(deps: &SyncDeps, opts: &SyncOptions, concurrency: usize) -> Result<Vec<SyncReport>, StoreError> {
+    let connections = deps.connections.connections().await?;
+    let ids: Vec<ConnectionId> =
+        connections.into_iter().filter(|c| c.status == ConnectionStatus::Connected).map(|c| c.id).collect();
+    Ok(stream::iter(ids).map(|id| async move { sync_connection(deps, &id, opts).await }).buffer_unordered(concurrency.max(1)).collect().await)
+}
+
+pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOptions) -> SyncReport {
+    let started_at_ms = now_ms();
+    let mut run = SyncRun {
+        run_id: format!("{started_at_ms}-{:08x}", fastrand::u32(..)),
+        connection: id.clone(),
+        started_at_ms,
+        finished_at_ms: started_at_ms,
+        outcome: RunOutcome::Completed,
+        summary: SyncSummary { connection: id.to_string(), ..Default::default() },
+        guard: None,
+        failures: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut report = SyncReport { run: run.clone(), plan: None, conflicts: 0 };
+    let result = run_sync(deps, id, opts, &mut run, &mut report).await;
+    if let Err(reason) = result {
+        run.outcome = reason;
+    }
+    run.finished_at_ms = now_ms();
+    tracing::info!(connection = %id, summary = ?run.summary, outcome = ?run.outcome, "sync finished");
+    if !opts.dry_run {
+        if let Err(e) = deps.runs.record_run(&run).await {
+            tracing::error!(connection = %id, error = %e, "could not record the sync run");
+        }
+    }
+    report.run = run;
+    report
+}
+
+async fn run_sync(
+    deps: &SyncDeps,
+    id: &ConnectionId,
+    opts: &SyncOptions,
+    run: &mut SyncRun,
+    report: &mut SyncReport,
+) -> Result<(), RunOutcome> {
+    let error = |e: &dyn std::fmt::Display| RunOutcome::Error { reason: e.to_string() };
+    let conn = deps
+        .connections
+        .connection(id)
+        .await
+        .map_err(|e| error(&e))?
+        .ok_or_else(|| RunOutcome::Error { reason: format!("connection {id} does not exist") })?;
+    let api_key = deps
+        .secrets
+        .secret(id, XOR_API_KEY)
+        .await
+        .map_err(|e| error(&e))?
+        .ok_or_else(|| RunOutcome::Error { reason: format!("connection {id} has no XOR API key") })?;
+
+    // A 304 may skip the run only when the last run left nothing to retry: otherwise fetch in full.
+    let validators = (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
+    let (file, etag, last_modified) = match deps.fetcher.fetch(&conn.feed_url, validators).await {
+        Ok(Fetched::NotModified) => {
+            run.outcome = RunOutcome::NotModified;
+            return Ok(());
+        }
+        Ok(Fetched::Body { file, etag, last_modified, .. }) => (file, etag, last_modified),
+        Err(e) => return Err(RunOutcome::FeedError { reason: e.to_string() }),
+    };
+
+    // Pass 1: ids and hashes only.
+    let limits = opts.feed_limits;
+    let (file, digests, feed_report) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let mut file = file;
+        let mut digests = Vec::new();
+        let report = feed::parse(BufReader::new(&mut file), limits, |p| {
+            digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id });
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok((file, digests, report))
+    })
+    .await
+    .map_err(|e| error(&e))?
+    .map_err(|reason| RunOutcome::FeedError { reason })?;
+    note_feed_report(run, &feed_report);
+
+    let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
+    let guard = GuardSettings { max_close_share: conn.max_close_share, force: opts.force || conn.allow_mass_close };
+    let the_plan = plan(&digests, &mappings, guard);
+    drop(digests);
+    run.summary.unchanged = the_plan.unchanged;
+    run.summary.held_closes = the_plan.held_closes;
+    run.guard = the_plan.guard.clone();
+    if let Some(g) = &the_plan.guard {
+        tracing::warn!(connection = %id, reason = %g, "mass-close guard held closes back");
+    }
+    report.plan = Some(the_plan.clone());
+    if opts.dry_run {
+        run.outcome = RunOutcome::DryRun;
+        return Ok(());
+    }
+
+    let client = XorClient::new(
+        deps.http.clone(),
+        XorSettings {
+            base_url: conn.xor_base_url.clone(),
+            api_key,
+            max_rps: conn.xor_max_rps,
+            concurrency: conn.xor_concurrency,
+            timeout: opts.xor_timeout,
+            retry: opts.xor_retry,
+        },
+    );
+    if let Some(p) = &opts.progress {
+        p.start(id, the_plan.writes() as u64);
+    }
+    let by_id: HashMap<PostingId, JobMapping> = mappings.into_iter().map(|m| (m.posting_id.clone(), m)).collect();
+    let creates: HashMap<PostingId, Create> = the_plan.creates.iter().map(|c| (c.posting_id.clone(), c.clone())).collect();
+    let updates: HashSet<PostingId> = the_plan.updates.iter().cloned().collect();
+    let ctx = ApplyCtx { deps, client: &client, conn: &conn, opts };
+
+    // Pass 2: stream the postings that need a write.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Posting>(64);
+    let wanted: HashSet<PostingId> = creates.keys().chain(updates.iter()).cloned().collect();
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        if file.seek(SeekFrom::Start(0)).is_err() {
+            return;
+        }
+        let _ = feed::parse(BufReader::new(&mut file as &mut File), limits, |p| {
+            if !wanted.contains(&p.external_id) {
+                return ControlFlow::Continue(());
+            }
+            match tx.blocking_send(p) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        });
+    });
+    let postings = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) });
+    let writes = postings
+        .map(|p| {
+            let ctx = &ctx;
+            let create = creates.get(&p.external_id).cloned();
+            let mapping = by_id.get(&p.external_id).cloned();
+            async move {
+                match (create, mapping) {
+                    (Some(c), _) => ctx.create(&p, c.generation, c.reopens_version).await,
+                    (None, Some(m)) => ctx.update(&p, m).await,
+                    (None, None) => JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")),
+                }
+            }
+        })
+        .buffer_unordered(conn.xor_concurrency.max(1));
+    let closes = stream::iter(the_plan.closes.iter().filter_map(|pid| by_id.get(pid).cloned()))
+        .map(|m| ctx.close(m))
+        .buffer_unordered(conn.xor_concurrency.max(1));
+    let outcomes: Vec<JobOutcome> = writes.chain(closes).inspect(|_| {
+        if let Some(p) = &opts.progress {
+            p.advance();
+        }
+    }).collect().await;
+    let _ = parser.await;
+    if let Some(p) = &opts.progress {
+        p.finish();
+    }
+
+    for o in outcomes {
+        let s = &mut run.summary;
+        match o {
+            JobOutcome::Created => s.created += 1,
+            JobOutcome::Updated => s.updated += 1,
+            JobOutcome::Closed => s.closed += 1,
+            JobOutcome::Deferred => s.deferred += 1,
+            JobOutcome::Conflict => report.conflicts += 1,
+            JobOutcome::Failed(f) => {
+                s.failed += 1;
+                tracing::warn!(connection = %id, posting = %f.posting_id, op = %f.op, error = %f.error, "job failed; retried next run");
+                if run.failures.len() < MAX_RECORDED {
+                    run.failures.push(f);
+                }
+            }
+        }
+    }
+    run.outcome = if run.summary.deferred > 0 { RunOutcome::Partial } else { RunOutcome::Completed };
+    let state = FeedState { etag, last_modified, last_run_clean: run.is_clean() };
+    if let Err(e) = deps.connections.set_feed_state(id, &state).await {
+        tracing::error!(connection = %id, error = %e, "could not save the feed state; the next run fetches in full");
+    }
+    Ok(())
+}
+
+fn note_feed_report(run: &mut SyncRun, r: &FeedReport) {
+    run.summary.skipped = r.skipped;
+    run.warnings = r.warnings.iter().take(MAX_RECORDED).map(|w| w.to_string()).collect();
+    if r.warnings_total > 0 {
+        tracing::warn!(connection = %run.connection, warnings = r.warnings_total, skipped = r.skipped, first = ?r.warnings.first().map(|w| w.to_string()), "feed warnings");
+    }
+}
+
+fn failure(p: &PostingId, op: &str, e: impl std::fmt::Display) -> JobFailure {
+    JobFailure { posting_id: p.to_string(), op: op.into(), error: e.to_string() }
+}
+
+struct ApplyCtx<'a> {
+    deps: &'a SyncDeps,
+    client: &'a XorClient,
+    conn: &'a Connection,
+    opts: &'a SyncOptions,
+}
+
+impl ApplyCtx<'_> {
+    fn out_of_time(&self) -> bool {
+        self.opts.deadline.is_some_and(|d| Instant::now() + self.opts.call_reserve >= d)
+    }
+
+    fn mapping_for(&self, p: &Posting, job: &XorJob, generation: u32, status: MappingStatus) -> JobMapping {
+        JobMapping {
+            connection: self.conn.id.clone(),
+            posting_id: p.external_id.clone(),
+            xor_job_id: job.id.clone(),
+            chatbot_url: job.chatbot_url.clone(),
+            title: p.title.clone(),
+            content_hash: p.content_hash(),
+            status,
+            generation,
+            version: 0,
+            updated_at: now_ms() / 1000,
+        }
+    }
+
+    async fn save(&self, m: JobMapping, expected: Option<u64>, done: JobOutcome, op: &str) -> JobOutcome {
+        let pid = m.posting_id.clone();
+        let job = m.xor_job_id.clone();
+        match self.deps.mappings.upsert_mapping(m, expected).await {
+            Ok(_) => done,
+            Err(StoreError::Conflict { .. }) => JobOutcome::Conflict,
+            Err(e) => JobOutcome::Failed(failure(&pid, op, format!("XOR job {job} is written but its mapping is not ({e}); the next run repeats the call safely"))),
+        }
+    }
+
+    /// Create (or re-open) with an idempotency key: a retry after a lost response, or a second
+    /// run before the mapping was written, gets the same job back.
+    async fn create(&self, p: &Posting, generation: u32, expected: Option<u64>) -> JobOutcome {
+        if self.out_of_time() {
+            return JobOutcome::Deferred;
+        }
+        let key = idempotency_key(&self.conn.id, &p.external_id, generation);
+        let job = match self.client.create(&key, p).await {
+            Ok(job) => job,
+            // The key was used with another body (the posting changed between a lost create
+            // and now): find the job the key made and bring it up to date.
+            Err(XorError::Rejected { status: 409, .. }) => match self.adopt(p).await {
+                Ok(Some(job)) => job,
+                Ok(None) => return JobOutcome::Failed(failure(&p.external_id, "create", "XOR reports an idempotency conflict but lists no job for this posting")),
+                Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
+            },
+            Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
+        };
+        let m = self.mapping_for(p, &job, generation, MappingStatus::Active);
+        self.save(m, expected, JobOutcome::Created, "create").await
+    }
+
+    async fn adopt(&self, p: &Posting) -> Result<Option<XorJob>, XorError> {
+        let jobs = self.client.list_all().await?;
+        let Some(found) = jobs.into_iter().find(|j| j.external_id.as_deref() == Some(p.external_id.as_str()) && j.status == "active") else {
+            return Ok(None);
+        };
+        self.client.update(&found.id, p).await.map(Some)
+    }
+
+    async fn update(&self, p: &Posting, m: JobMapping) -> JobOutcome {
+        if self.out_of_time() {
+            return JobOutcome::Deferred;
+        }
+        match self.client.update(&m.xor_job_id, p).await {
+            Ok(job) => {
+                let new = self.mapping_for(p, &job, m.generation, MappingStatus::Active);
+                self.save(new, Some(m.version), JobOutcome::Updated, "update").await
+            }
+            // The XOR job is gone: open a new one in its place (next generation).
+            Err(XorError::Rejected { status: 404, .. }) => self.create(p, m.generation + 1, Some(m.version)).await,
+            Err(e) => JobOutcome::Failed(failure(&p.external_id, "update", e)),
+        }
+    }
+
+    async fn close(&self, mut m: JobMapping) -> JobOutcome {
+        if self.out_of_time() {
+            return JobOutcome::Deferred;
+        }
+        match self.client.close(&m.xor_job_id).await {
+            // A job XOR no longer has is as closed as it gets.
+            Ok(_) | Err(XorError::Rejected { status: 404, .. }) => {
+                let expected = m.version;
+                m.status = MappingStatus::Closed;
+                m.updated_at = now_ms() / 1000;
+                self.save(m, Some(expected), JobOutcome::Closed, "close").await
+            }
+            Err(e) => JobOutcome::Failed(failure(&m.posting_id, "close", e)),
+        }
+    }
+}
