@@ -7,7 +7,7 @@ pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb::Client as DynamoClient;
 
 use crate::adapters::dynamodb::DynamoStore;
-use crate::adapters::feed_http::{FeedFetcher, DEFAULT_MAX_FEED_BYTES};
+use crate::adapters::feed_http::{DEFAULT_MAX_FEED_BYTES, FeedFetcher};
 use crate::adapters::secrets_manager::SecretsManagerStore;
 use crate::usecases::SyncDeps;
 
@@ -32,10 +32,14 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let num = |k: &str, d: u64| -> Result<u64, ConfigError> {
-            var(k).map_or(Ok(d), |v| v.parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))))
+            var(k).map_or(Ok(d), |v| {
+                v.parse()
+                    .map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}")))
+            })
         };
         Ok(Self {
-            table_name: var("TABLE_NAME").ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
+            table_name: var("TABLE_NAME")
+                .ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
             secret_prefix: var("SECRET_PREFIX").unwrap_or_else(|| "xor-lever/".into()),
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
@@ -56,7 +60,9 @@ pub fn http_client() -> reqwest::Client {
 /// The AWS SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL`
 /// so the same binary runs against moto).
 pub async fn aws_sdk_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 pub fn dynamo_client(sdk: &SdkConfig) -> DynamoClient {
@@ -76,7 +82,10 @@ pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> 
         connections: store.clone(),
         mappings: store.clone(),
         runs: store,
-        secrets: Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix)),
+        secrets: Arc::new(SecretsManagerStore::new(
+            secrets_client(sdk),
+            &settings.secret_prefix,
+        )),
         fetcher,
         http,
     }

@@ -1,8 +1,8 @@
 //! Per-connection secrets in AWS Secrets Manager, named `<prefix><connection>/<kind>`
 //! (e.g. `xor-lever/acme/xor-api-key`): IAM can grant exactly the prefix.
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use crate::domain::{ConnectionId, SecretStore, SecretString, StoreError};
 
@@ -14,7 +14,10 @@ pub struct SecretsManagerStore {
 
 impl SecretsManagerStore {
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
-        Self { client, prefix: prefix.into() }
+        Self {
+            client,
+            prefix: prefix.into(),
+        }
     }
 
     pub fn name(&self, c: &ConnectionId, kind: &str) -> String {
@@ -24,22 +27,54 @@ impl SecretsManagerStore {
 
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
-    async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
+    async fn secret(
+        &self,
+        c: &ConnectionId,
+        kind: &str,
+    ) -> Result<Option<SecretString>, StoreError> {
         // Always name the stage: after a stage move, moto (and caches) may answer an older version.
-        let res = self.client.get_secret_value().secret_id(self.name(c, kind)).version_stage("AWSCURRENT").send().await;
+        let res = self
+            .client
+            .get_secret_value()
+            .secret_id(self.name(c, kind))
+            .version_stage("AWSCURRENT")
+            .send()
+            .await;
         match res {
             Ok(out) => Ok(out.secret_string.map(SecretString::new)),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
-            Err(e) => Err(StoreError::unavailable("get secret", DisplayErrorContext(&e))),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::unavailable(
+                "get secret",
+                DisplayErrorContext(&e),
+            )),
         }
     }
 
-    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
+    async fn put_secret(
+        &self,
+        c: &ConnectionId,
+        kind: &str,
+        v: &SecretString,
+    ) -> Result<(), StoreError> {
         let name = self.name(c, kind);
-        let created = self.client.create_secret().name(&name).secret_string(v.expose()).send().await;
+        let created = self
+            .client
+            .create_secret()
+            .name(&name)
+            .secret_string(v.expose())
+            .send()
+            .await;
         match created {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_exists_exception()) =>
+            {
                 self.client
                     .put_secret_value()
                     .secret_id(&name)
@@ -49,7 +84,10 @@ impl SecretStore for SecretsManagerStore {
                     .map(|_| ())
                     .map_err(|e| StoreError::unavailable("put secret", DisplayErrorContext(&e)))
             }
-            Err(e) => Err(StoreError::unavailable("create secret", DisplayErrorContext(&e))),
+            Err(e) => Err(StoreError::unavailable(
+                "create secret",
+                DisplayErrorContext(&e),
+            )),
         }
     }
 }

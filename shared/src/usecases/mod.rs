@@ -1,6 +1,6 @@
 pub mod sync;
 
-pub use sync::{sync_all, sync_connection, Progress, SyncDeps, SyncOptions, SyncReport};
+pub use sync::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 
 /// Unix milliseconds now (the one place the use cases read the clock).
 pub fn now_ms() -> i64 {

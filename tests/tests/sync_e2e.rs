@@ -1,0 +1,375 @@
+//! The sync end to end over real HTTP: a feed served on loopback, the XOR sandbox, and each store.
+use std::time::Duration;
+
+use tokio::time::Instant;
+use xor_lever::domain::{MappingStatus, RunOutcome};
+use xor_lever_sandbox::feeds::{feed, posting_id};
+use xor_lever_sandbox::harness::{StoreKind, spawn_app};
+use xor_lever_sandbox::xor::{Config, Fault};
+
+const SAMPLE: &[u8] = include_bytes!("../../fixtures/lever-feed-sample.xml");
+
+async fn first_run_then_nothing(kind: StoreKind) {
+    let app = spawn_app(kind, SAMPLE.to_vec()).await;
+    let r = app.sync().await;
+    assert_eq!(r.run.outcome, RunOutcome::Completed, "{:?}", r.run);
+    let s = &r.run.summary;
+    assert_eq!(
+        (
+            s.created,
+            s.updated,
+            s.closed,
+            s.unchanged,
+            s.failed,
+            s.skipped
+        ),
+        (4, 0, 0, 0, 0, 0)
+    );
+    let maps = app.mappings().await;
+    assert_eq!(maps.len(), 4);
+    let xor = app.active_xor_jobs();
+    for m in &maps {
+        assert_eq!(
+            xor.get(m.posting_id.as_str()),
+            Some(&m.xor_job_id),
+            "mapping points at XOR's job"
+        );
+        assert!(
+            m.chatbot_url
+                .as_deref()
+                .unwrap()
+                .starts_with("https://jobs.xor.ai/c/")
+        );
+    }
+    let writes = app.xor.stats().writes;
+
+    // Second run: the feed answers 304 and the last run was clean, so nothing is even parsed.
+    let r2 = app.sync().await;
+    assert_eq!(r2.run.outcome, RunOutcome::NotModified);
+    assert_eq!(app.feed.not_modified(), 1);
+    // A full re-read (no validators) still makes zero XOR writes: every hash matches.
+    let r3 = app.sync_with(|o| o.force = true).await;
+    assert_eq!((r3.run.summary.unchanged, r3.run.summary.created), (4, 0));
+    assert_eq!(
+        app.xor.stats().writes,
+        writes,
+        "zero writes on unchanged runs"
+    );
+    let runs = app.deps.runs.runs(&app.id, 10).await.unwrap();
+    assert_eq!(runs.len(), 3, "every run is recorded");
+}
+
+#[tokio::test]
+async fn first_run_creates_every_job_then_nothing_changes_memory() {
+    first_run_then_nothing(StoreKind::Memory).await;
+}
+#[tokio::test]
+async fn first_run_creates_every_job_then_nothing_changes_sqlite() {
+    first_run_then_nothing(StoreKind::Sqlite).await;
+}
+#[tokio::test]
+async fn first_run_creates_every_job_then_nothing_changes_dynamodb() {
+    first_run_then_nothing(StoreKind::Aws).await;
+}
+
+async fn changed_feed(kind: StoreKind) {
+    let app = spawn_app(kind, feed(0..6, "")).await;
+    app.sync().await;
+    let before = app.active_xor_jobs();
+    // Job 1 changes, job 5 leaves, job 6 arrives.
+    let mut next = String::from_utf8(feed([0, 2, 3, 4, 6], "")).unwrap();
+    next = next.replace("</source>", "").to_owned()
+        + &String::from_utf8(feed([1], " (Senior)"))
+            .unwrap()
+            .split_once("<publisher>Lever</publisher>")
+            .unwrap()
+            .1
+            .to_owned();
+    app.feed.set_feed(next);
+    let writes_before = app.xor.stats();
+    let r = app.sync().await;
+    let s = &r.run.summary;
+    assert_eq!(
+        (s.created, s.updated, s.closed, s.unchanged, s.failed),
+        (1, 1, 1, 4, 0),
+        "{:?}",
+        r.run
+    );
+    let after_stats = app.xor.stats();
+    assert_eq!(after_stats.creates - writes_before.creates, 1);
+    assert_eq!(after_stats.updates - writes_before.updates, 1);
+    assert_eq!(after_stats.closes - writes_before.closes, 1);
+    let after = app.active_xor_jobs();
+    assert!(!after.contains_key(&posting_id(5)), "job 5 closed in XOR");
+    assert!(after.contains_key(&posting_id(6)));
+    assert_eq!(
+        after[&posting_id(1)],
+        before[&posting_id(1)],
+        "an update keeps the XOR job"
+    );
+    let updated = app
+        .xor
+        .jobs()
+        .into_iter()
+        .find(|j| j["external_id"] == posting_id(1).as_str())
+        .unwrap();
+    assert_eq!(updated["title"], "Engineer 1 (Senior)");
+    let closed = app
+        .mappings()
+        .await
+        .into_iter()
+        .find(|m| m.posting_id.as_str() == posting_id(5))
+        .unwrap();
+    assert_eq!(closed.status, MappingStatus::Closed);
+}
+
+#[tokio::test]
+async fn a_changed_feed_updates_and_closes_exactly_the_right_jobs_sqlite() {
+    changed_feed(StoreKind::Sqlite).await;
+}
+#[tokio::test]
+async fn a_changed_feed_updates_and_closes_exactly_the_right_jobs_dynamodb() {
+    changed_feed(StoreKind::Aws).await;
+}
+
+#[tokio::test]
+async fn injected_429_5xx_and_timeouts_converge_without_duplicates() {
+    let app = spawn_app(StoreKind::Sqlite, feed(0..12, "")).await;
+    let mut faults = Vec::new();
+    for i in 0..12 {
+        faults.push(match i % 4 {
+            0 => Fault {
+                status: Some(429),
+                retry_after: Some(0),
+                ..Default::default()
+            },
+            1 => Fault {
+                status: Some(503),
+                ..Default::default()
+            },
+            2 => Fault {
+                hang_ms: Some(800),
+                op: Some("create".into()),
+                ..Default::default()
+            },
+            _ => Fault {
+                status: Some(500),
+                ..Default::default()
+            },
+        });
+    }
+    app.xor.inject(faults);
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let r = app.sync_with(|o| o.force = true).await;
+        if r.run.summary.failed == 0 && r.run.summary.unchanged + r.run.summary.created == 12 {
+            break;
+        }
+        assert!(runs < 5, "did not converge: {:?}", r.run);
+    }
+    let xor = app.active_xor_jobs();
+    assert_eq!(xor.len(), 12, "one XOR job per posting, no duplicates");
+    assert_eq!(app.xor.jobs().len(), 12);
+    assert_eq!(app.mappings().await.len(), 12);
+}
+
+#[tokio::test]
+async fn an_html_error_page_an_error_status_or_an_empty_feed_close_nothing() {
+    let app = spawn_app(StoreKind::Memory, feed(0..4, "")).await;
+    app.sync().await;
+    let writes = app.xor.stats().writes;
+
+    app.feed.set(
+        200,
+        "text/html",
+        b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
+    );
+    let r = app.sync().await;
+    match &r.run.outcome {
+        RunOutcome::FeedError { reason } => {
+            assert!(reason.contains("root element is <html>"), "{reason}")
+        }
+        o => panic!("{o:?}"),
+    }
+    app.feed.set(500, "text/plain", b"oops".to_vec());
+    assert!(matches!(
+        app.sync().await.run.outcome,
+        RunOutcome::FeedError { .. }
+    ));
+    app.feed.set_feed(&SAMPLE[..SAMPLE.len() / 2]);
+    assert!(
+        matches!(app.sync().await.run.outcome, RunOutcome::FeedError { .. }),
+        "truncated"
+    );
+
+    app.feed
+        .set_feed("<?xml version=\"1.0\"?><source><publisher>Lever</publisher></source>");
+    let r = app.sync().await;
+    assert_eq!(r.run.summary.closed, 0);
+    assert_eq!(r.run.summary.held_closes, 4);
+    assert!(r.run.guard.as_deref().unwrap().contains("no jobs"));
+    assert_eq!(app.xor.stats().writes, writes, "nothing was closed");
+    assert_eq!(app.active_xor_jobs().len(), 4);
+
+    // The operator confirms: --force closes them.
+    let r = app.sync_with(|o| o.force = true).await;
+    assert_eq!(r.run.summary.closed, 4);
+    assert!(app.active_xor_jobs().is_empty());
+}
+
+#[tokio::test]
+async fn the_mass_close_guard_holds_and_force_proceeds() {
+    let app = spawn_app(StoreKind::Memory, feed(0..10, "")).await;
+    app.sync().await;
+    app.feed.set_feed(feed(0..4, ""));
+    let r = app.sync().await;
+    assert_eq!((r.run.summary.closed, r.run.summary.held_closes), (0, 6));
+    assert!(
+        r.run.guard.as_deref().unwrap().contains("6 of 10"),
+        "{:?}",
+        r.run.guard
+    );
+    // A held close is unfinished work: the next run must not be skipped by a 304.
+    let r = app.sync().await;
+    assert_eq!(r.run.summary.held_closes, 6, "{:?}", r.run.outcome);
+    let r = app.sync_with(|o| o.force = true).await;
+    assert_eq!(r.run.summary.closed, 6);
+}
+
+#[tokio::test]
+async fn a_reappearing_posting_is_reopened_as_a_new_job() {
+    let app = spawn_app(StoreKind::Sqlite, feed(0..4, "")).await;
+    app.sync().await;
+    let old = app.active_xor_jobs()[&posting_id(3)].clone();
+    app.feed.set_feed(feed(0..3, ""));
+    assert_eq!(app.sync().await.run.summary.closed, 1);
+    app.feed.set_feed(feed(0..4, ""));
+    let r = app.sync().await;
+    assert_eq!(r.run.summary.created, 1);
+    let new = app.active_xor_jobs()[&posting_id(3)].clone();
+    assert_ne!(
+        new, old,
+        "a new XOR job, not the closed one replayed by its idempotency key"
+    );
+    let m = app
+        .mappings()
+        .await
+        .into_iter()
+        .find(|m| m.posting_id.as_str() == posting_id(3))
+        .unwrap();
+    assert_eq!(
+        (m.status, m.generation, m.xor_job_id.clone()),
+        (MappingStatus::Active, 1, new)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_job_is_recorded_and_retried_on_the_next_run() {
+    let app = spawn_app(StoreKind::Memory, feed(0..3, "")).await;
+    app.xor.inject([Fault {
+        status: Some(422),
+        op: Some("create".into()),
+        ..Default::default()
+    }]);
+    let r = app.sync().await;
+    assert_eq!((r.run.summary.created, r.run.summary.failed), (2, 1));
+    let recorded = &app.deps.runs.runs(&app.id, 1).await.unwrap()[0];
+    assert_eq!(recorded.failures.len(), 1);
+    assert!(
+        recorded.failures[0].error.contains("HTTP 422"),
+        "{:?}",
+        recorded.failures
+    );
+    // The feed did not change, but the last run was not clean: no 304 shortcut.
+    let r = app.sync().await;
+    assert_eq!(
+        (
+            r.run.summary.created,
+            r.run.summary.unchanged,
+            r.run.summary.failed
+        ),
+        (1, 2, 0)
+    );
+    assert_eq!(app.feed.not_modified(), 0);
+    assert_eq!(app.sync().await.run.outcome, RunOutcome::NotModified);
+}
+
+#[tokio::test]
+async fn a_run_stops_before_its_deadline_and_the_next_carries_on() {
+    let app = spawn_app(StoreKind::Sqlite, feed(0..40, "")).await;
+    app.xor.set_config(Config {
+        rate_limit_rps: 0.0,
+        latency_ms: 50,
+    });
+    let r = app
+        .sync_with(|o| {
+            o.deadline = Some(Instant::now() + Duration::from_millis(400));
+            o.call_reserve = Duration::from_millis(100);
+        })
+        .await;
+    let s = r.run.summary.clone();
+    assert_eq!(r.run.outcome, RunOutcome::Partial);
+    assert!(s.created > 0 && s.deferred > 0, "{s:?}");
+    assert_eq!(s.created + s.deferred, 40);
+    assert_eq!(
+        app.mappings().await.len(),
+        s.created,
+        "what was done is recorded"
+    );
+    let r = app.sync().await;
+    assert_eq!(
+        (r.run.summary.created, r.run.summary.unchanged),
+        (s.deferred, s.created)
+    );
+    assert_eq!(app.active_xor_jobs().len(), 40);
+}
+
+#[tokio::test]
+async fn two_overlapping_runs_do_not_corrupt_mappings_or_duplicate_jobs() {
+    let app = spawn_app(StoreKind::Aws, feed(0..20, "")).await;
+    app.xor.set_config(Config {
+        rate_limit_rps: 0.0,
+        latency_ms: 20,
+    });
+    let (a, b) = tokio::join!(
+        app.sync_with(|o| o.force = true),
+        app.sync_with(|o| o.force = true)
+    );
+    assert_eq!(
+        a.run.summary.failed + b.run.summary.failed,
+        0,
+        "{:?} {:?}",
+        a.run,
+        b.run
+    );
+    assert_eq!(
+        app.xor.jobs().len(),
+        20,
+        "the idempotency keys made one job per posting"
+    );
+    let maps = app.mappings().await;
+    assert_eq!(maps.len(), 20);
+    let xor = app.active_xor_jobs();
+    assert!(
+        maps.iter()
+            .all(|m| xor[m.posting_id.as_str()] == m.xor_job_id)
+    );
+    let r = app.sync_with(|o| o.force = true).await;
+    assert_eq!(r.run.summary.unchanged, 20);
+}
+
+#[tokio::test]
+async fn a_feed_over_the_size_cap_is_refused_not_truncated() {
+    let mut app = spawn_app(StoreKind::Memory, feed(0..50, "")).await;
+    app.deps.fetcher.max_bytes = 4_000;
+    let r = app.sync().await;
+    match &r.run.outcome {
+        RunOutcome::FeedError { reason } => assert!(
+            reason.contains("larger than the 4000-byte limit"),
+            "{reason}"
+        ),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(app.xor.stats().requests, 0);
+}
