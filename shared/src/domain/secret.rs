@@ -35,3 +35,9 @@ mod tests {
         assert!(!format!("{s:?} {s}").contains("sk_live"));
     }
 }
+
+impl From<String> for SecretString {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}

@@ -1,0 +1,103 @@
+//! Runs on the schedule (EventBridge Scheduler): syncs every connected connection, a few at a
+//! time, and stops starting XOR calls before the invocation's deadline. An operator can also
+//! invoke it with `{"connection": "acme", "force": true, "dry_run": false}` for one connection.
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Error, LambdaEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::time::Instant;
+use xor_lever::domain::{ConnectionId, RunOutcome, SyncSummary};
+use xor_lever::usecases::{SyncDeps, SyncOptions, sync_all, sync_connection};
+
+/// Time kept back from the Lambda deadline for recording the runs and answering.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SyncEvent {
+    Scheduled(#[allow(dead_code)] EventBridgeEvent<Value>),
+    Manual {
+        connection: Option<String>,
+        #[serde(default)]
+        force: bool,
+        #[serde(default)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionResult {
+    #[serde(flatten)]
+    pub summary: SyncSummary,
+    #[serde(flatten)]
+    pub outcome: RunOutcome,
+    pub guard: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SyncResponse {
+    pub connections: Vec<ConnectionResult>,
+}
+
+pub struct Handler {
+    pub deps: SyncDeps,
+    pub concurrency: usize,
+}
+
+impl Handler {
+    /// A bad event is the caller's error (not retried by the Scheduler's retry policy to any
+    /// avail, so it fails loudly); a store outage is an error too, so the invocation is retried.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, Error> {
+        let (payload, ctx) = event.into_parts();
+        let parsed: SyncEvent =
+            serde_json::from_value(payload).map_err(|e| format!("unrecognised event: {e}"))?;
+        let remaining = Duration::from_millis(ctx.deadline).checked_sub(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
+        let mut opts = SyncOptions::default();
+        // Context::default() (tests, local runs) has no deadline.
+        if ctx.deadline > 0 {
+            opts.deadline = Some(
+                Instant::now()
+                    + remaining
+                        .unwrap_or_default()
+                        .saturating_sub(DEADLINE_MARGIN),
+            );
+        }
+        let reports = match parsed {
+            SyncEvent::Scheduled(_)
+            | SyncEvent::Manual {
+                connection: None, ..
+            } => {
+                if let SyncEvent::Manual { force, dry_run, .. } = parsed {
+                    opts.force = force;
+                    opts.dry_run = dry_run;
+                }
+                sync_all(&self.deps, &opts, self.concurrency).await?
+            }
+            SyncEvent::Manual {
+                connection: Some(id),
+                force,
+                dry_run,
+            } => {
+                let id = ConnectionId::parse(&id)?;
+                opts.force = force;
+                opts.dry_run = dry_run;
+                vec![sync_connection(&self.deps, &id, &opts).await]
+            }
+        };
+        let connections = reports
+            .into_iter()
+            .map(|r| ConnectionResult {
+                summary: r.run.summary,
+                outcome: r.run.outcome,
+                guard: r.run.guard,
+            })
+            .collect();
+        Ok(SyncResponse { connections })
+    }
+}

@@ -1,0 +1,2 @@
+//! The feed-sync Lambda's handler (its `main` only wires configuration to it).
+pub mod handler;
