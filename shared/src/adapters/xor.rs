@@ -90,7 +90,7 @@ impl XorSettings {
         Self {
             base_url: base_url.into(),
             api_key,
-            max_rps: 5.0,
+            max_rps: crate::domain::connection::XOR_ASSUMED_MAX_RPS,
             concurrency: 4,
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),

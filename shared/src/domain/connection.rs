@@ -2,6 +2,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::ConnectionId;
 
+/// XOR's rate limit per API key. UNCONFIRMED (contract §1: "XOR's limit is unknown: assume 5
+/// requests/s per key"): the client's default pace and the sandbox's default limit both read it.
+pub const XOR_ASSUMED_MAX_RPS: f64 = 5.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
@@ -70,7 +74,7 @@ impl Connection {
             status: ConnectionStatus::Connected,
             feed_url,
             xor_base_url,
-            xor_max_rps: 5.0,
+            xor_max_rps: XOR_ASSUMED_MAX_RPS,
             xor_concurrency: 4,
             max_close_share: 0.5,
             allow_mass_close: false,

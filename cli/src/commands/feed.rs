@@ -1,0 +1,108 @@
+use std::io::{BufReader, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use xor_lever::adapters::feed_http::{FeedFetcher, Fetched};
+use xor_lever::domain::Posting;
+use xor_lever::feed::{Limits, parse};
+
+use super::cell;
+use crate::store::Result;
+
+#[derive(Subcommand)]
+pub enum FeedCommand {
+    /// Parse a feed (a file or an http(s) URL). Warnings go to stderr; exit 1 when unusable.
+    Inspect {
+        /// A file path or an http(s) URL.
+        source: String,
+        /// One JSON object per posting per line: the XOR job body plus `extra`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
+    let FeedCommand::Inspect { source, json } = cmd;
+    let file = if source.starts_with("http://") || source.starts_with("https://") {
+        match FeedFetcher::new(xor_lever::config::http_client())
+            .fetch(&source, None)
+            .await?
+        {
+            Fetched::Body { file, .. } => file,
+            Fetched::NotModified => {
+                return Err("the server answered 304 to an unconditional request".into());
+            }
+        }
+    } else {
+        std::fs::File::open(&source).map_err(|e| format!("cannot open {source}: {e}"))?
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write_err = None;
+    let mut header = !json;
+    let report = tokio::task::block_in_place(|| {
+        parse(BufReader::new(file), Limits::default(), |p: Posting| {
+            if std::mem::take(&mut header) {
+                let _ = writeln!(
+                    out,
+                    "{}  {}  {}  {}  {}",
+                    cell("POSTING", 36),
+                    cell("TITLE", 36),
+                    cell("LOCATION", 22),
+                    cell("TYPE", 10),
+                    "POSTED"
+                );
+            }
+            let r = if json {
+                serde_json::to_writer(&mut out, &p)
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| writeln!(out))
+            } else {
+                let loc = [
+                    p.location.city.as_deref(),
+                    p.location.country.as_deref(),
+                    p.location.remote.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+                writeln!(
+                    out,
+                    "{}  {}  {}  {}  {}",
+                    cell(p.external_id.as_str(), 36),
+                    cell(&p.title, 36),
+                    cell(&loc, 22),
+                    cell(p.employment_type.as_deref().unwrap_or("-"), 10),
+                    p.posted_at.as_deref().unwrap_or("-")
+                )
+            };
+            match r {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    write_err = Some(e); // e.g. a closed pipe: stop quietly
+                    ControlFlow::Break(())
+                }
+            }
+        })
+    });
+    let _ = out.flush();
+    let report = report?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if report.warnings_total > report.warnings.len() {
+        eprintln!(
+            "warning: … and {} more",
+            report.warnings_total - report.warnings.len()
+        );
+    }
+    if !json || std::io::stderr().is_terminal() {
+        eprintln!(
+            "{} jobs, {} skipped, read as {}",
+            report.jobs, report.skipped, report.encoding
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

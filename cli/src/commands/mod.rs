@@ -1,0 +1,15 @@
+pub mod connections;
+pub mod dev;
+pub mod feed;
+pub mod sandbox;
+pub mod sync;
+
+/// Pads or cuts `s` to `w` characters (table cells).
+pub fn cell(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n > w {
+        format!("{}…", s.chars().take(w - 1).collect::<String>())
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}

@@ -1,0 +1,173 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use xor_lever::domain::{ConnectionId, RunOutcome};
+use xor_lever::usecases::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
+
+use crate::store::{Ctx, Result};
+
+#[derive(clap::Args)]
+pub struct SyncArgs {
+    /// Only this connection (default: every connected one).
+    #[arg(long)]
+    pub connection: Option<ConnectionId>,
+    /// Print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Let the mass-close guard through, and fetch the feed in full (no conditional GET).
+    #[arg(long)]
+    pub force: bool,
+    /// One summary object per connection per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A progress bar on a terminal; nothing when piped.
+struct Bar(Mutex<Option<ProgressBar>>);
+
+impl Progress for Bar {
+    fn start(&self, connection: &ConnectionId, writes: u64) {
+        let pb = ProgressBar::new(writes);
+        pb.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} XOR writes ({eta})")
+                .unwrap()
+                .progress_chars("=> "),
+        );
+        pb.set_prefix(connection.to_string());
+        *self.0.lock().unwrap() = Some(pb);
+    }
+    fn advance(&self) {
+        if let Some(pb) = &*self.0.lock().unwrap() {
+            pb.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Some(pb) = self.0.lock().unwrap().take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<ExitCode> {
+    let deps = ctx.deps().await?;
+    let mut opts = SyncOptions {
+        dry_run: args.dry_run,
+        force: args.force,
+        ..SyncOptions::default()
+    };
+    if std::io::stderr().is_terminal() && !args.json {
+        opts.progress = Some(Arc::new(Bar(Mutex::new(None))));
+    }
+    let reports = run_sync(&deps, &opts, args.connection.as_ref()).await?;
+    print_reports(&reports, args.json, args.dry_run);
+    let bad = reports.iter().any(|r| {
+        matches!(
+            r.run.outcome,
+            RunOutcome::FeedError { .. } | RunOutcome::Error { .. }
+        ) || r.run.summary.failed > 0
+    });
+    Ok(if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub async fn run_sync(
+    deps: &SyncDeps,
+    opts: &SyncOptions,
+    only: Option<&ConnectionId>,
+) -> Result<Vec<SyncReport>> {
+    Ok(match only {
+        Some(id) => vec![sync_connection(deps, id, opts).await],
+        None => sync_all(deps, opts, 4).await?,
+    })
+}
+
+pub fn print_reports(reports: &[SyncReport], json: bool, dry_run: bool) {
+    for r in reports {
+        let s = &r.run.summary;
+        if json {
+            let mut v = serde_json::to_value(s).expect("serialises");
+            let o = v.as_object_mut().expect("an object");
+            if let serde_json::Value::Object(outcome) =
+                serde_json::to_value(&r.run.outcome).expect("serialises")
+            {
+                o.extend(outcome);
+            }
+            o.insert("guard".into(), r.run.guard.clone().into());
+            if dry_run {
+                o.insert(
+                    "plan".into(),
+                    serde_json::to_value(&r.plan).expect("serialises"),
+                );
+            }
+            println!("{v}");
+            continue;
+        }
+        let outcome = match &r.run.outcome {
+            RunOutcome::FeedError { reason } => format!("feed error: {reason}"),
+            RunOutcome::Error { reason } => format!("error: {reason}"),
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v["outcome"].as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        if dry_run {
+            if let Some(p) = &r.plan {
+                println!(
+                    "{}: would create {}, update {}, close {}; {} unchanged, {} skipped ({outcome})",
+                    s.connection,
+                    p.creates.len(),
+                    p.updates.len(),
+                    p.closes.len(),
+                    p.unchanged,
+                    s.skipped
+                );
+                for c in &p.creates {
+                    println!("  create {}", c.posting_id);
+                }
+                for u in &p.updates {
+                    println!("  update {u}");
+                }
+                for c in &p.closes {
+                    println!("  close  {c}");
+                }
+            } else {
+                println!("{}: {outcome}", s.connection);
+            }
+        } else if r.run.outcome == RunOutcome::NotModified {
+            println!(
+                "{}: the feed is unchanged since the last clean run (304): nothing to do",
+                s.connection
+            );
+        } else {
+            println!(
+                "{}: created {}, updated {}, closed {}, unchanged {}, failed {}, skipped {}{} ({outcome})",
+                s.connection,
+                s.created,
+                s.updated,
+                s.closed,
+                s.unchanged,
+                s.failed,
+                s.skipped,
+                if s.deferred > 0 {
+                    format!(", deferred {}", s.deferred)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if let Some(g) = &r.run.guard {
+            println!("  guard: {g}");
+        }
+        for f in &r.run.failures {
+            println!("  failed {} {}: {}", f.op, f.posting_id, f.error);
+        }
+        for w in &r.run.warnings {
+            println!("  warning: {w}");
+        }
+    }
+}

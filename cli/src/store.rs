@@ -1,0 +1,43 @@
+//! Which store the CLI works on: the embedded SQLite file, or the deployment's DynamoDB.
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use xor_lever::adapters::feed_http::FeedFetcher;
+use xor_lever::adapters::sqlite::SqliteStore;
+use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client};
+use xor_lever::usecases::SyncDeps;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StoreKind {
+    Embedded,
+    Dynamodb,
+}
+
+pub struct Ctx {
+    pub state_dir: PathBuf,
+    pub kind: StoreKind,
+}
+
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+impl Ctx {
+    pub async fn deps(&self) -> Result<SyncDeps> {
+        let http = http_client();
+        Ok(match self.kind {
+            StoreKind::Embedded => embedded_deps(&self.state_dir, http)?,
+            StoreKind::Dynamodb => aws_deps(&aws_sdk_config().await, &Settings::from_env()?, http),
+        })
+    }
+}
+
+pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {
+    let s = Arc::new(SqliteStore::open_dir(dir)?);
+    Ok(SyncDeps {
+        connections: s.clone(),
+        mappings: s.clone(),
+        runs: s.clone(),
+        secrets: s,
+        fetcher: FeedFetcher::new(http.clone()),
+        http,
+    })
+}
