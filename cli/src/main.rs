@@ -50,12 +50,23 @@ enum Command {
         #[command(subcommand)]
         command: commands::connections::ConnectionsCommand,
     },
+    /// Create the store's tables if missing (DynamoDB: the table as template.yaml declares it,
+    /// for moto or a hand-made environment; embedded: the SQLite file).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Sync feeds into XOR now.
     Sync(commands::sync::SyncArgs),
     /// Run the XOR sandbox until stopped.
     Sandbox(commands::sandbox::SandboxArgs),
     /// The local end-to-end run: sandbox, sample feed, a connection, two syncs.
     Dev(commands::dev::DevArgs),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    Init,
 }
 
 fn init_logging(verbose: u8) {
@@ -84,6 +95,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Feed { command } => commands::feed::run(command).await,
         Command::Connections { command } => commands::connections::run(&ctx, command).await,
+        Command::Store {
+            command: StoreCommand::Init,
+        } => ctx.init().await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Dev(args) => commands::dev::run(&ctx, args).await,

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use xor_lever::adapters::feed_http::FeedFetcher;
+use xor_lever::adapters::dynamodb::DynamoStore;
 use xor_lever::adapters::sqlite::SqliteStore;
 use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client};
 use xor_lever::usecases::SyncDeps;
@@ -30,14 +30,29 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    pub async fn init(&self) -> Result<std::process::ExitCode> {
+        match self.kind {
+            StoreKind::Embedded => {
+                SqliteStore::open_dir(&self.state_dir)?;
+                println!("embedded store ready in {}", self.state_dir.display());
+            }
+            StoreKind::Dynamodb => {
+                let settings = Settings::from_env()?;
+                let sdk = aws_sdk_config().await;
+                DynamoStore::new(xor_lever::config::dynamo_client(&sdk), &settings.table_name)
+                    .create_table()
+                    .await?;
+                println!("DynamoDB table {} ready", settings.table_name);
+            }
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {
-    let s = Arc::new(SqliteStore::open_dir(dir)?);
-    Ok(SyncDeps {
-        connections: s.clone(),
-        mappings: s.clone(),
-        runs: s.clone(),
-        secrets: s,
-        fetcher: FeedFetcher::new(http.clone()),
+    Ok(SyncDeps::from_store(
+        Arc::new(SqliteStore::open_dir(dir)?),
         http,
-    })
+    ))
 }

@@ -155,3 +155,60 @@ fn dev_runs_the_local_story_end_to_end() {
     assert!(s.contains("https://jobs.xor.ai/c/"), "{s}");
     assert!(s.contains("XOR writes since the first sync: 0"), "{s}");
 }
+
+/// `--store dynamodb` runs the same commands against DynamoDB and Secrets Manager (moto here).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_commands_run_against_dynamodb_on_moto() {
+    let endpoint = xor_lever_sandbox::moto::endpoint();
+    let xor = XorSandbox::spawn().await;
+    let feed = FeedServer::spawn(feed(0..2, "")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let table = format!("xl-cli-{:08x}", fastrand::u32(..));
+    let prefix = format!("xl-cli-{:08x}/", fastrand::u32(..));
+    let d = dir.path().to_owned();
+    let run = move |args: Vec<String>| {
+        let (d, table, prefix, endpoint) =
+            (d.clone(), table.clone(), prefix.clone(), endpoint.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_xor-lever"))
+                .arg("--state-dir")
+                .arg(&d)
+                .args(["--store", "dynamodb"])
+                .args(&args)
+                .env("TABLE_NAME", table)
+                .env("SECRET_PREFIX", prefix)
+                .env("AWS_ENDPOINT_URL", endpoint)
+                .output()
+                .unwrap()
+        })
+    };
+    let init = run(vec!["store".into(), "init".into()]).await.unwrap();
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let add = run(vec![
+        "connections".into(),
+        "add".into(),
+        "acme".into(),
+        "--feed-url".into(),
+        feed.url.clone(),
+        "--xor-base-url".into(),
+        xor.url.clone(),
+        "--xor-api-key".into(),
+        "k".into(),
+        "--allow-mass-close".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
+    assert_eq!(v["created"], 2, "{v}");
+    // The standing override lets an empty feed close everything without --force.
+    feed.set_feed("<source></source>");
+    let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
+    assert_eq!(v["closed"], 2, "{v}");
+    assert!(
+        !dir.path().join("state.db").exists(),
+        "nothing went to the embedded store"
+    );
+}

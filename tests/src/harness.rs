@@ -2,7 +2,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use xor_lever::adapters::feed_http::FeedFetcher;
 use xor_lever::adapters::memory::MemoryStore;
 use xor_lever::adapters::retry::RetryPolicy;
 use xor_lever::adapters::sqlite::SqliteStore;
@@ -34,49 +33,24 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let feed = FeedServer::spawn(feed).await;
     let http = xor_lever::config::http_client();
     let (deps, dir) = match kind {
-        StoreKind::Memory => {
-            let s = Arc::new(MemoryStore::new());
-            (
-                SyncDeps {
-                    connections: s.clone(),
-                    mappings: s.clone(),
-                    runs: s.clone(),
-                    secrets: s,
-                    fetcher: FeedFetcher::new(http.clone()),
-                    http,
-                },
-                None,
-            )
-        }
+        StoreKind::Memory => (
+            SyncDeps::from_store(Arc::new(MemoryStore::new()), http),
+            None,
+        ),
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let s = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (
-                SyncDeps {
-                    connections: s.clone(),
-                    mappings: s.clone(),
-                    runs: s.clone(),
-                    secrets: s,
-                    fetcher: FeedFetcher::new(http.clone()),
-                    http,
-                },
-                Some(dir),
-            )
+            let store = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+            (SyncDeps::from_store(store, http), Some(dir))
         }
         StoreKind::Aws => {
-            let s = Arc::new(moto::dynamo_store().await);
-            let secrets = Arc::new(moto::secrets_store().await);
-            (
-                SyncDeps {
-                    connections: s.clone(),
-                    mappings: s.clone(),
-                    runs: s,
-                    secrets,
-                    fetcher: FeedFetcher::new(http.clone()),
-                    http,
-                },
-                None,
-            )
+            // DynamoDB for state, Secrets Manager for secrets, as deployed.
+            let mut deps = SyncDeps::from_store(Arc::new(MemoryStore::new()), http);
+            let table = Arc::new(moto::dynamo_store().await);
+            deps.connections = table.clone();
+            deps.mappings = table.clone();
+            deps.runs = table;
+            deps.secrets = Arc::new(moto::secrets_store().await);
+            (deps, None)
         }
     };
     let id = ConnectionId::parse(&format!("acme-{:06x}", fastrand::u32(..0xffffff))).unwrap();

@@ -25,6 +25,9 @@ pub enum ConnectionsCommand {
         /// Share of active jobs one run may close before the mass-close guard holds them.
         #[arg(long, default_value_t = 0.5)]
         max_close_share: f64,
+        /// A standing override of the mass-close guard (the setting form of `sync --force`).
+        #[arg(long)]
+        allow_mass_close: bool,
     },
     List {
         #[arg(long)]
@@ -42,6 +45,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             xor_api_key,
             xor_max_rps,
             max_close_share,
+            allow_mass_close,
         } => {
             for (name, url) in [("--feed-url", &feed_url), ("--xor-base-url", &xor_base_url)] {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -56,6 +60,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             let mut c = Connection::new(id.clone(), feed_url, xor_base_url, now_ms() / 1000);
             c.xor_max_rps = xor_max_rps;
             c.max_close_share = max_close_share;
+            c.allow_mass_close = allow_mass_close;
             // The secret first: a connection that exists is always usable.
             deps.secrets
                 .put_secret(&id, XOR_API_KEY, &SecretString::new(xor_api_key))

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
@@ -192,23 +193,16 @@ impl DynamoStore {
         }
     }
 
-    /// Every item of one partition whose sort key starts with `prefix`, following pages.
-    async fn query_prefix(
+    /// Every item a query returns, following pages (`build` makes the query for one page).
+    async fn query_all(
         &self,
-        c: &ConnectionId,
-        prefix: &str,
         op: &'static str,
+        build: impl Fn() -> QueryFluentBuilder,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-                .expression_attribute_values(":pk", pk(c))
-                .expression_attribute_values(":p", s(prefix))
+            let page = build()
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -219,6 +213,24 @@ impl DynamoStore {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`.
+    async fn query_prefix(
+        &self,
+        c: &ConnectionId,
+        prefix: &str,
+        op: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query_all(op, || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":pk", pk(c))
+                .expression_attribute_values(":p", s(prefix))
+        })
+        .await
     }
 
     async fn update_connection(
@@ -376,28 +388,17 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :c")
-                .expression_attribute_values(":c", s("CONN"))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable("connections"))?;
-            for i in page.items.unwrap_or_default() {
-                out.push(item_connection(&i)?);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
-        }
+        let items = self
+            .query_all("connections", || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(GSI1)
+                    .key_condition_expression("gsi1pk = :c")
+                    .expression_attribute_values(":c", s("CONN"))
+            })
+            .await?;
+        items.iter().map(item_connection).collect()
     }
 
     async fn set_status(

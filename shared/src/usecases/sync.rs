@@ -35,6 +35,23 @@ pub struct SyncDeps {
     pub http: reqwest::Client,
 }
 
+impl SyncDeps {
+    /// Wiring for a store that implements every port (SQLite, memory): one handle serves all.
+    pub fn from_store<S>(store: Arc<S>, http: reqwest::Client) -> Self
+    where
+        S: ConnectionStore + MappingStore + RunStore + SecretStore + 'static,
+    {
+        Self {
+            connections: store.clone(),
+            mappings: store.clone(),
+            runs: store.clone(),
+            secrets: store,
+            fetcher: FeedFetcher::new(http.clone()),
+            http,
+        }
+    }
+}
+
 /// Progress of the XOR writes, for a terminal progress bar.
 pub trait Progress: Send + Sync {
     fn start(&self, connection: &ConnectionId, writes: u64);
