@@ -8,28 +8,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "xor-lever",
-    version,
-    about = "Lever ↔ XOR integration: operator CLI and local runner"
-)]
+#[command(name = "xor-lever", version, about = "Lever ↔ XOR integration: operator CLI and local runner")]
 struct Cli {
     /// Where the embedded store keeps its state.
-    #[arg(
-        long,
-        global = true,
-        default_value = ".xor-lever",
-        env = "XOR_LEVER_STATE_DIR"
-    )]
+    #[arg(long, global = true, default_value = ".xor-lever", env = "XOR_LEVER_STATE_DIR")]
     state_dir: PathBuf,
     /// `embedded` (SQLite in --state-dir) or `dynamodb` (TABLE_NAME, SECRET_PREFIX and the usual
     /// AWS variables, AWS_ENDPOINT_URL included).
-    #[arg(
-        long,
-        global = true,
-        default_value = "embedded",
-        env = "XOR_LEVER_STORE"
-    )]
+    #[arg(long, global = true, default_value = "embedded", env = "XOR_LEVER_STORE")]
     store: store::StoreKind,
     /// More logging on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -77,27 +63,18 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let ctx = store::Ctx {
-        state_dir: cli.state_dir,
-        kind: cli.store,
-    };
+    let ctx = store::Ctx { state_dir: cli.state_dir, kind: cli.store };
     let result = match cli.command {
         Command::Feed { command } => commands::feed::run(command).await,
         Command::Connections { command } => commands::connections::run(&ctx, command).await,
-        Command::Store {
-            command: StoreCommand::Init,
-        } => ctx.init().await,
+        Command::Store { command: StoreCommand::Init } => ctx.init().await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Dev(args) => commands::dev::run(&ctx, args).await,

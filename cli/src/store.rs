@@ -40,9 +40,7 @@ impl Ctx {
             StoreKind::Dynamodb => {
                 let settings = Settings::from_env()?;
                 let sdk = aws_sdk_config().await;
-                DynamoStore::new(xor_lever::config::dynamo_client(&sdk), &settings.table_name)
-                    .create_table()
-                    .await?;
+                DynamoStore::new(xor_lever::config::dynamo_client(&sdk), &settings.table_name).create_table().await?;
                 println!("DynamoDB table {} ready", settings.table_name);
             }
         }
@@ -51,8 +49,5 @@ impl Ctx {
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {
-    Ok(SyncDeps::from_store(
-        Arc::new(SqliteStore::open_dir(dir)?),
-        http,
-    ))
+    Ok(SyncDeps::from_store(Arc::new(SqliteStore::open_dir(dir)?), http))
 }

@@ -4,10 +4,7 @@ use std::process::{Command, Output};
 use xor_lever_sandbox::feeds::feed;
 use xor_lever_sandbox::{FeedServer, XorSandbox};
 
-const SAMPLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/lever-feed-sample.xml"
-);
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/lever-feed-sample.xml");
 
 fn xl(state: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xor-lever"))
@@ -32,10 +29,7 @@ fn feed_inspect_prints_a_table_or_json_lines() {
     assert_eq!(table.lines().count(), 5, "{table}");
     assert!(table.contains("Field Technician – Nachtschicht") && table.contains("München, DE"));
     let out = xl(dir.path(), &["feed", "inspect", SAMPLE, "--json"]);
-    let lines: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[3]["title"], "Data Analyst & Reporting Lead");
     assert_eq!(lines[3]["extra"]["team"], "Business Intelligence");
@@ -50,17 +44,10 @@ fn feed_inspect_fails_clearly_on_an_unusable_feed() {
     let out = xl(dir.path(), &["feed", "inspect", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty(), "no table for an unusable feed");
-    assert!(
-        text(&out.stderr).contains("root element is <html>"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("root element is <html>"), "{}", text(&out.stderr));
     let warn = dir.path().join("warn.xml");
     std::fs::write(&warn, "<source><job><title>No id</title></job><job><title>A</title><referencenumber>a1</referencenumber></job></source>").unwrap();
-    let out = xl(
-        dir.path(),
-        &["feed", "inspect", warn.to_str().unwrap(), "--json"],
-    );
+    let out = xl(dir.path(), &["feed", "inspect", warn.to_str().unwrap(), "--json"]);
     assert!(out.status.success());
     assert_eq!(text(&out.stdout).lines().count(), 1);
     assert!(text(&out.stderr).contains("warning:") && text(&out.stderr).contains("No id"));
@@ -75,9 +62,7 @@ async fn connections_and_sync_against_the_sandbox() {
     let (xor_url, feed_url) = (xor.url.clone(), feed.url.clone());
     let run = move |args: Vec<String>| {
         let d = d.clone();
-        tokio::task::spawn_blocking(move || {
-            xl(&d, &args.iter().map(String::as_str).collect::<Vec<_>>())
-        })
+        tokio::task::spawn_blocking(move || xl(&d, &args.iter().map(String::as_str).collect::<Vec<_>>()))
     };
     let add = run(vec![
         "connections".into(),
@@ -95,54 +80,29 @@ async fn connections_and_sync_against_the_sandbox() {
     .await
     .unwrap();
     assert!(add.status.success(), "{}", text(&add.stderr));
-    let list = run(vec!["connections".into(), "list".into(), "--json".into()])
-        .await
-        .unwrap();
+    let list = run(vec!["connections".into(), "list".into(), "--json".into()]).await.unwrap();
     let listed = text(&list.stdout);
     assert!(listed.contains("\"id\":\"acme\""), "{listed}");
-    assert!(
-        !listed.contains("xor_test_secret_123"),
-        "the API key never shows"
-    );
+    assert!(!listed.contains("xor_test_secret_123"), "the API key never shows");
 
     let dry = run(vec!["sync".into(), "--dry-run".into()]).await.unwrap();
-    assert!(
-        text(&dry.stdout).contains("would create 3"),
-        "{}",
-        text(&dry.stdout)
-    );
+    assert!(text(&dry.stdout).contains("would create 3"), "{}", text(&dry.stdout));
     assert_eq!(xor.stats().requests, 0, "--dry-run changes nothing");
 
     let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
     assert!(sync.status.success(), "{}", text(&sync.stderr));
     let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
-    for (k, n) in [
-        ("created", 3),
-        ("updated", 0),
-        ("closed", 0),
-        ("unchanged", 0),
-        ("failed", 0),
-        ("skipped", 0),
-    ] {
+    for (k, n) in [("created", 3), ("updated", 0), ("closed", 0), ("unchanged", 0), ("failed", 0), ("skipped", 0)] {
         assert_eq!(v[k], n, "{k} in {v}");
     }
     assert_eq!(v["connection"], "acme");
     assert_eq!(xor.jobs().len(), 3);
 
-    let again = run(vec![
-        "sync".into(),
-        "--connection".into(),
-        "acme".into(),
-        "--force".into(),
-        "--json".into(),
-    ])
-    .await
-    .unwrap();
+    let again = run(vec!["sync".into(), "--connection".into(), "acme".into(), "--force".into(), "--json".into()])
+        .await
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(text(&again.stdout).trim()).unwrap();
-    assert_eq!(
-        (v["unchanged"].as_u64(), v["created"].as_u64()),
-        (Some(3), Some(0))
-    );
+    assert_eq!((v["unchanged"].as_u64(), v["created"].as_u64()), (Some(3), Some(0)));
 }
 
 #[test]
@@ -167,8 +127,7 @@ async fn the_same_commands_run_against_dynamodb_on_moto() {
     let prefix = format!("xl-cli-{:08x}/", fastrand::u32(..));
     let d = dir.path().to_owned();
     let run = move |args: Vec<String>| {
-        let (d, table, prefix, endpoint) =
-            (d.clone(), table.clone(), prefix.clone(), endpoint.clone());
+        let (d, table, prefix, endpoint) = (d.clone(), table.clone(), prefix.clone(), endpoint.clone());
         tokio::task::spawn_blocking(move || {
             Command::new(env!("CARGO_BIN_EXE_xor-lever"))
                 .arg("--state-dir")
@@ -207,8 +166,5 @@ async fn the_same_commands_run_against_dynamodb_on_moto() {
     let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
     assert_eq!(v["closed"], 2, "{v}");
-    assert!(
-        !dir.path().join("state.db").exists(),
-        "nothing went to the embedded store"
-    );
+    assert!(!dir.path().join("state.db").exists(), "nothing went to the embedded store");
 }

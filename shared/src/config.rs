@@ -32,14 +32,11 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let num = |k: &str, d: u64| -> Result<u64, ConfigError> {
-            var(k).map_or(Ok(d), |v| {
-                v.parse()
-                    .map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}")))
-            })
+            var(k)
+                .map_or(Ok(d), |v| v.parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))))
         };
         Ok(Self {
-            table_name: var("TABLE_NAME")
-                .ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
+            table_name: var("TABLE_NAME").ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
             secret_prefix: var("SECRET_PREFIX").unwrap_or_else(|| "xor-lever/".into()),
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
@@ -60,9 +57,7 @@ pub fn http_client() -> reqwest::Client {
 /// The AWS SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL`
 /// so the same binary runs against moto).
 pub async fn aws_sdk_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
 }
 
 pub fn dynamo_client(sdk: &SdkConfig) -> DynamoClient {
@@ -82,10 +77,7 @@ pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> 
         connections: store.clone(),
         mappings: store.clone(),
         runs: store,
-        secrets: Arc::new(SecretsManagerStore::new(
-            secrets_client(sdk),
-            &settings.secret_prefix,
-        )),
+        secrets: Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix)),
         fetcher,
         http,
     }

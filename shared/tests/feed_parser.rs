@@ -15,10 +15,7 @@ fn job(title: &str, extra: &str) -> String {
 fn unusable(bytes: &[u8]) -> (u64, String) {
     match parse_slice(bytes) {
         Err(FeedError::Unusable { position, reason }) => (position, reason),
-        other => panic!(
-            "expected an unusable feed, got {:?}",
-            other.map(|(p, r)| (p.len(), r.warnings))
-        ),
+        other => panic!("expected an unusable feed, got {:?}", other.map(|(p, r)| (p.len(), r.warnings))),
     }
 }
 
@@ -28,10 +25,7 @@ fn sample_feed_maps_to_xor_bodies() {
     assert_eq!(postings.len(), 4);
     assert_eq!(report.skipped, 0);
     let rust = &postings[0];
-    assert_eq!(
-        rust.external_id.as_str(),
-        "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10"
-    );
+    assert_eq!(rust.external_id.as_str(), "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10");
     assert_eq!(rust.title, "Senior Backend Engineer (Rust)");
     assert_eq!(rust.company.as_deref(), Some("Acme Robotics"));
     assert_eq!(rust.location.city.as_deref(), Some("Berlin"));
@@ -39,56 +33,24 @@ fn sample_feed_maps_to_xor_bodies() {
     assert_eq!(rust.location.remote.as_deref(), Some("hybrid"));
     assert_eq!(rust.employment_type.as_deref(), Some("Full-time"));
     assert_eq!(rust.posted_at.as_deref(), Some("2026-11-20T09:00:00Z"));
-    assert_eq!(
-        rust.posting_url.as_deref(),
-        Some("https://jobs.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10")
-    );
+    assert_eq!(rust.posting_url.as_deref(), Some("https://jobs.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10"));
     assert_eq!(
         rust.apply_url.as_deref(),
         Some("https://jobs.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10/apply")
     );
     // CDATA keeps HTML as written, entities inside CDATA are not decoded.
-    assert!(
-        rust.description_html
-            .as_deref()
-            .unwrap()
-            .starts_with("<p>We build <b>fleet software</b>")
-    );
-    assert!(
-        rust.description_html
-            .as_deref()
-            .unwrap()
-            .contains("Rust &amp; Tokio")
-    );
+    assert!(rust.description_html.as_deref().unwrap().starts_with("<p>We build <b>fleet software</b>"));
+    assert!(rust.description_html.as_deref().unwrap().contains("Rust &amp; Tokio"));
     // Unknown elements are kept.
-    assert_eq!(
-        rust.extra.get("requisitionid").map(String::as_str),
-        Some("ENG-1042")
-    );
-    assert_eq!(
-        rust.extra.get("salary").map(String::as_str),
-        Some("EUR 85,000 - 105,000 per year")
-    );
+    assert_eq!(rust.extra.get("requisitionid").map(String::as_str), Some("ENG-1042"));
+    assert_eq!(rust.extra.get("salary").map(String::as_str), Some("EUR 85,000 - 105,000 per year"));
     assert_eq!(postings[2].location.city.as_deref(), Some("München"));
     let analyst = &postings[3];
-    assert_eq!(
-        analyst.title, "Data Analyst & Reporting Lead",
-        "predefined entity decoded"
-    );
-    assert_eq!(
-        analyst.posted_at.as_deref(),
-        Some("2026-11-23T10:15:00Z"),
-        "RFC 2822 normalised"
-    );
-    assert_eq!(
-        analyst.description_html.as_deref(),
-        Some("<p>SQL, dashboards and <i>curiosity</i>.</p>")
-    );
+    assert_eq!(analyst.title, "Data Analyst & Reporting Lead", "predefined entity decoded");
+    assert_eq!(analyst.posted_at.as_deref(), Some("2026-11-23T10:15:00Z"), "RFC 2822 normalised");
+    assert_eq!(analyst.description_html.as_deref(), Some("<p>SQL, dashboards and <i>curiosity</i>.</p>"));
     assert_eq!(analyst.location.remote.as_deref(), Some("remote"));
-    assert_eq!(
-        analyst.extra.get("team").map(String::as_str),
-        Some("Business Intelligence")
-    );
+    assert_eq!(analyst.extra.get("team").map(String::as_str), Some("Business Intelligence"));
     assert_eq!(report.encoding, "UTF-8");
 }
 
@@ -100,10 +62,7 @@ fn jobs_anywhere_under_source_with_a_default_namespace() {
         job("Two", "")
     );
     let (p, _) = parse_slice(xml.as_bytes()).unwrap();
-    assert_eq!(
-        p.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(),
-        ["One", "Two"]
-    );
+    assert_eq!(p.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["One", "Two"]);
 }
 
 #[test]
@@ -117,18 +76,11 @@ fn id_falls_back_to_url_uuid_and_unusable_jobs_are_skipped_with_warnings() {
     </source>"#;
     let (p, r) = parse_slice(xml.as_bytes()).unwrap();
     assert_eq!(p.len(), 1);
-    assert_eq!(
-        p[0].external_id.as_str(),
-        "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40"
-    );
+    assert_eq!(p[0].external_id.as_str(), "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40");
     assert_eq!(p[0].title, "From URL", "a repeated id keeps the first");
     assert_eq!(r.skipped, 4);
     let w: Vec<String> = r.warnings.iter().map(|w| w.message.clone()).collect();
-    assert!(
-        w.iter()
-            .any(|m| m.contains("No id") && m.contains("no <referencenumber>")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|m| m.contains("No id") && m.contains("no <referencenumber>")), "{w:?}");
     assert!(w.iter().any(|m| m.contains("appears again")), "{w:?}");
     assert!(w.iter().any(|m| m.contains("no <title>")), "{w:?}");
     assert!(r.warnings.iter().all(|w| w.position > 0));
@@ -154,21 +106,14 @@ fn doctype_entities_are_never_expanded() {
 <source><job><referencenumber>r1</referencenumber><title>&lol2; &xxe;</title><description>&nbsp;x</description></job></source>"#;
     let (p, _) = parse_slice(xml.as_bytes()).unwrap();
     assert_eq!(p[0].title, "&lol2; &xxe;", "kept as written, not expanded");
-    assert_eq!(
-        p[0].description_html.as_deref(),
-        Some("&nbsp;x"),
-        "HTML entities survive for the HTML field"
-    );
+    assert_eq!(p[0].description_html.as_deref(), Some("&nbsp;x"), "HTML entities survive for the HTML field");
 }
 
 #[test]
 fn unknown_and_nested_elements_are_kept_in_extra() {
     let xml = format!(
         "<source>{}</source>",
-        job(
-            "Eng",
-            "<salary><min>1</min><max>2</max></salary><benefit>A</benefit><benefit>B</benefit>"
-        )
+        job("Eng", "<salary><min>1</min><max>2</max></salary><benefit>A</benefit><benefit>B</benefit>")
     );
     let (p, _) = parse_slice(xml.as_bytes()).unwrap();
     let extra = &p[0].extra;
@@ -180,25 +125,15 @@ fn unknown_and_nested_elements_are_kept_in_extra() {
 
 #[test]
 fn unparseable_date_is_warned_and_kept() {
-    let xml = format!(
-        "<source>{}</source>",
-        job("Eng", "<date>next Tuesday</date>")
-    );
+    let xml = format!("<source>{}</source>", job("Eng", "<date>next Tuesday</date>"));
     let (p, r) = parse_slice(xml.as_bytes()).unwrap();
     assert_eq!(p[0].posted_at, None);
-    assert_eq!(
-        p[0].extra.get("date").map(String::as_str),
-        Some("next Tuesday")
-    );
+    assert_eq!(p[0].extra.get("date").map(String::as_str), Some("next Tuesday"));
     assert_eq!(r.warnings.len(), 1);
 }
 
 fn utf16(s: &str, le: bool) -> Vec<u8> {
-    let mut out = if le {
-        vec![0xFF, 0xFE]
-    } else {
-        vec![0xFE, 0xFF]
-    };
+    let mut out = if le { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
     for u in s.encode_utf16() {
         out.extend_from_slice(&if le { u.to_le_bytes() } else { u.to_be_bytes() });
     }
@@ -207,8 +142,7 @@ fn utf16(s: &str, le: bool) -> Vec<u8> {
 
 #[test]
 fn declared_encodings_are_honoured() {
-    let body =
-        "<source><job><referencenumber>r1</referencenumber><title>München €</title></job></source>";
+    let body = "<source><job><referencenumber>r1</referencenumber><title>München €</title></job></source>";
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("utf-8", format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{body}").into_bytes()),
         ("utf-8 bom", [&[0xEF, 0xBB, 0xBF][..], body.as_bytes()].concat()),
@@ -254,22 +188,12 @@ fn unusable_documents_name_position_and_reason() {
 
 #[test]
 fn hostile_inputs_are_bounded() {
-    let deep = format!(
-        "<source>{}{}</source>",
-        "<a>".repeat(100),
-        "</a>".repeat(100)
-    );
+    let deep = format!("<source>{}{}</source>", "<a>".repeat(100), "</a>".repeat(100));
     assert!(unusable(deep.as_bytes()).1.contains("nested deeper"));
-    let limits = Limits {
-        max_field_bytes: 1000,
-        ..Limits::default()
-    };
+    let limits = Limits { max_field_bytes: 1000, ..Limits::default() };
     let xml = format!(
         "<source>{}{}</source>",
-        job(
-            "Huge",
-            &format!("<description>{}</description>", "x".repeat(5000))
-        ),
+        job("Huge", &format!("<description>{}</description>", "x".repeat(5000))),
         job("Fine", "")
     );
     let mut got = Vec::new();
@@ -288,11 +212,7 @@ fn stops_when_the_consumer_says_so() {
     let mut n = 0;
     let r = parse(SAMPLE, Limits::default(), |_| {
         n += 1;
-        if n == 2 {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        if n == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     })
     .unwrap();
     assert_eq!((n, r.jobs), (2, 2));

@@ -34,15 +34,11 @@ fn parse_case(path: &Path) {
     let bytes = std::fs::metadata(path).unwrap().len() as f64;
     let t = Instant::now();
     let mut jobs = 0usize;
-    let report = xor_lever::feed::parse(
-        BufReader::new(std::fs::File::open(path).unwrap()),
-        Default::default(),
-        |p| {
-            jobs += 1;
-            std::hint::black_box(p);
-            ControlFlow::Continue(())
-        },
-    )
+    let report = xor_lever::feed::parse(BufReader::new(std::fs::File::open(path).unwrap()), Default::default(), |p| {
+        jobs += 1;
+        std::hint::black_box(p);
+        ControlFlow::Continue(())
+    })
     .unwrap();
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(report.jobs, jobs);
@@ -103,10 +99,7 @@ fn sync_case(xor_url: &str, feed_url: &str, bytes: u64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     match args.first().map(String::as_str) {
         Some("parse") => return parse_case(Path::new(&args[1])),
         Some("serve") => return serve_case(Path::new(&args[1])),
@@ -132,9 +125,7 @@ fn main() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let urls: Vec<&str> = line.split_whitespace().collect();
     let bytes = std::fs::metadata(&f).unwrap().len().to_string();
     run(&["sync", urls[0], urls[1], &bytes]);

@@ -41,27 +41,18 @@ impl Drop for FeedServer {
 
 impl FeedServer {
     pub async fn spawn(body: impl Into<Vec<u8>>) -> Self {
-        Self::spawn_on("127.0.0.1:0", body)
-            .await
-            .expect("bind loopback")
+        Self::spawn_on("127.0.0.1:0", body).await.expect("bind loopback")
     }
 
     pub async fn spawn_on(addr: &str, body: impl Into<Vec<u8>>) -> std::io::Result<Self> {
         let listener = crate::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Shared::default();
-        let app = Router::new()
-            .route("/feed.xml", get(serve))
-            .with_state(shared.clone());
+        let app = Router::new().route("/feed.xml", get(serve)).with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let s = Self {
-            url: format!("http://{addr}/feed.xml"),
-            addr,
-            shared,
-            task,
-        };
+        let s = Self { url: format!("http://{addr}/feed.xml"), addr, shared, task };
         s.set_feed(body);
         Ok(s)
     }
@@ -89,9 +80,7 @@ impl FeedServer {
 }
 
 fn fxhash(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf29ce484222325u64, |h, x| {
-        (h ^ *x as u64).wrapping_mul(0x100000001b3)
-    })
+    b.iter().fold(0xcbf29ce484222325u64, |h, x| (h ^ *x as u64).wrapping_mul(0x100000001b3))
 }
 
 async fn serve(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -99,21 +88,11 @@ async fn serve(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let g = s.inner.lock().unwrap();
     let status = StatusCode::from_u16(g.status).unwrap_or(StatusCode::OK);
     if status == StatusCode::OK
-        && headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            == Some(g.etag.as_str())
+        && headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(g.etag.as_str())
     {
         s.not_modified.fetch_add(1, Ordering::SeqCst);
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, g.etag.clone())]).into_response();
     }
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, g.content_type.clone()),
-            (header::ETAG, g.etag.clone()),
-        ],
-        g.body.clone(),
-    )
+    (status, [(header::CONTENT_TYPE, g.content_type.clone()), (header::ETAG, g.etag.clone())], g.body.clone())
         .into_response()
 }

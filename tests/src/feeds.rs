@@ -15,13 +15,9 @@ pub fn write_feed<W: Write>(
     desc_bytes: usize,
     title_suffix: &str,
 ) -> io::Result<()> {
-    let para =
-        "<p>We build fleet software for warehouse robots: Rust, Tokio, AWS &amp; friends.</p>";
+    let para = "<p>We build fleet software for warehouse robots: Rust, Tokio, AWS &amp; friends.</p>";
     let description: String = para.repeat(desc_bytes / para.len() + 1);
-    writeln!(
-        w,
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<source>\n  <publisher>Lever</publisher>"
-    )?;
+    writeln!(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<source>\n  <publisher>Lever</publisher>")?;
     for i in ids {
         let id = posting_id(i);
         write!(

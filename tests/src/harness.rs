@@ -33,10 +33,7 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let feed = FeedServer::spawn(feed).await;
     let http = xor_lever::config::http_client();
     let (deps, dir) = match kind {
-        StoreKind::Memory => (
-            SyncDeps::from_store(Arc::new(MemoryStore::new()), http),
-            None,
-        ),
+        StoreKind::Memory => (SyncDeps::from_store(Arc::new(MemoryStore::new()), http), None),
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
@@ -57,14 +54,7 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let mut conn = Connection::new(id.clone(), feed.url.clone(), xor.url.clone(), 0);
     conn.xor_max_rps = 500.0;
     deps.connections.create_connection(&conn).await.unwrap();
-    deps.secrets
-        .put_secret(
-            &id,
-            XOR_API_KEY,
-            &SecretString::new(format!("xor_test_{id}")),
-        )
-        .await
-        .unwrap();
+    deps.secrets.put_secret(&id, XOR_API_KEY, &SecretString::new(format!("xor_test_{id}"))).await.unwrap();
     let opts = SyncOptions {
         xor_timeout: Duration::from_millis(500),
         xor_retry: RetryPolicy {
@@ -75,14 +65,7 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
         },
         ..SyncOptions::default()
     };
-    App {
-        xor,
-        feed,
-        deps,
-        id,
-        opts,
-        _dir: dir,
-    }
+    App { xor, feed, deps, id, opts, _dir: dir }
 }
 
 impl App {
@@ -102,12 +85,7 @@ impl App {
     /// XOR's active jobs by external id (panics on a duplicate: the thing we never allow).
     pub fn active_xor_jobs(&self) -> std::collections::BTreeMap<String, String> {
         let mut out = std::collections::BTreeMap::new();
-        for j in self
-            .xor
-            .jobs()
-            .into_iter()
-            .filter(|j| j["status"] == "active")
-        {
+        for j in self.xor.jobs().into_iter().filter(|j| j["status"] == "active") {
             let ext = j["external_id"].as_str().unwrap().to_owned();
             let prev = out.insert(ext.clone(), j["id"].as_str().unwrap().to_owned());
             assert!(prev.is_none(), "two active XOR jobs for posting {ext}");

@@ -14,10 +14,8 @@ pub fn endpoint() -> String {
 pub async fn dynamo_store() -> DynamoStore {
     endpoint();
     let sdk = xor_lever::config::aws_sdk_config().await;
-    let store = DynamoStore::new(
-        xor_lever::config::dynamo_client(&sdk),
-        format!("xor-lever-test-{:016x}", fastrand::u64(..)),
-    );
+    let store =
+        DynamoStore::new(xor_lever::config::dynamo_client(&sdk), format!("xor-lever-test-{:016x}", fastrand::u64(..)));
     store.create_table().await.expect("create table in moto");
     store
 }

@@ -100,9 +100,7 @@ impl Drop for XorSandbox {
 
 impl XorSandbox {
     pub async fn spawn() -> Self {
-        Self::spawn_on("127.0.0.1:0", Config::default())
-            .await
-            .expect("bind loopback")
+        Self::spawn_on("127.0.0.1:0", Config::default()).await.expect("bind loopback")
     }
 
     pub async fn spawn_on(addr: &str, config: Config) -> std::io::Result<Self> {
@@ -114,12 +112,7 @@ impl XorSandbox {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self {
-            url: format!("http://{addr}"),
-            addr,
-            state,
-            task,
-        })
+        Ok(Self { url: format!("http://{addr}"), addr, state, task })
     }
 
     pub fn stats(&self) -> Stats {
@@ -133,14 +126,7 @@ impl XorSandbox {
     }
     /// All jobs (any key), as the API shows them.
     pub fn jobs(&self) -> Vec<Value> {
-        self.state
-            .0
-            .lock()
-            .unwrap()
-            .jobs
-            .values()
-            .map(|j| serde_json::to_value(j).unwrap())
-            .collect()
+        self.state.0.lock().unwrap().jobs.values().map(|j| serde_json::to_value(j).unwrap()).collect()
     }
 }
 
@@ -158,27 +144,16 @@ pub fn router(state: Sandbox) -> Router {
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+    (status, Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
 }
 
 /// Auth, rate limit, latency and faults, in the order a real API applies them.
 /// `Ok(key, hang)`: go on; `hang` is a dropped-response fault to apply after the work.
-async fn gate(
-    s: &Sandbox,
-    headers: &HeaderMap,
-    op: &str,
-) -> Result<(String, Option<u64>), Response> {
+async fn gate(s: &Sandbox, headers: &HeaderMap, op: &str) -> Result<(String, Option<u64>), Response> {
     let (latency, fault) = {
         let mut g = s.0.lock().unwrap();
         g.stats.requests += 1;
-        let pos = g
-            .faults
-            .iter()
-            .position(|f| f.op.as_deref().is_none_or(|o| o == op));
+        let pos = g.faults.iter().position(|f| f.op.as_deref().is_none_or(|o| o == op));
         let fault = pos.and_then(|i| g.faults.remove(i));
         (g.config.latency_ms, fault)
     };
@@ -192,11 +167,7 @@ async fn gate(
         .filter(|k| !k.is_empty())
         .map(str::to_owned);
     let Some(key) = key else {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or malformed API key",
-        ));
+        return Err(error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or malformed API key"));
     };
     let mut hang = None;
     if let Some(f) = fault {
@@ -239,25 +210,14 @@ async fn finish(resp: Response, hang: Option<u64>) -> Response {
 }
 
 fn validate(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
     let Value::Object(mut m) = v else {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "expected a JSON object",
-        ));
+        return Err(error(StatusCode::BAD_REQUEST, "invalid_body", "expected a JSON object"));
     };
     for field in ["source", "external_id", "title"] {
-        if !m
-            .get(field)
-            .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-        {
-            return Err(error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_job",
-                format!("{field} is required"),
-            ));
+        if !m.get(field).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+            return Err(error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_job", format!("{field} is required")));
         }
     }
     m.remove("id");
@@ -270,16 +230,8 @@ async fn create(State(s): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
         Ok(k) => k,
         Err(r) => return r,
     };
-    let Some(idem) = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "Idempotency-Key header is required",
-        );
+    let Some(idem) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+        return error(StatusCode::BAD_REQUEST, "idempotency_key_required", "Idempotency-Key header is required");
     };
     let fields = match validate(&body) {
         Ok(f) => f,
@@ -289,20 +241,11 @@ async fn create(State(s): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
         let mut g = s.0.lock().unwrap();
         let body_value = Value::Object(fields.clone());
         let slot = (key.clone(), idem);
-        match g
-            .idem
-            .get(&slot)
-            .filter(|(_, _, at)| at.elapsed() < Duration::from_secs(24 * 3600))
-            .cloned()
-        {
+        match g.idem.get(&slot).filter(|(_, _, at)| at.elapsed() < Duration::from_secs(24 * 3600)).cloned() {
             Some((first_body, id, _)) if first_body == body_value => {
                 g.stats.idempotent_replays += 1;
                 let job = g.jobs.get(&id).cloned().expect("idempotent job kept");
-                (
-                    StatusCode::CREATED,
-                    Json(serde_json::to_value(job).unwrap()),
-                )
-                    .into_response()
+                (StatusCode::CREATED, Json(serde_json::to_value(job).unwrap())).into_response()
             }
             Some(_) => error(
                 StatusCode::CONFLICT,
@@ -324,11 +267,7 @@ async fn create(State(s): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
                 g.idem.insert(slot, (body_value, id, Instant::now()));
                 g.stats.creates += 1;
                 g.stats.writes += 1;
-                (
-                    StatusCode::CREATED,
-                    Json(serde_json::to_value(job).unwrap()),
-                )
-                    .into_response()
+                (StatusCode::CREATED, Json(serde_json::to_value(job).unwrap())).into_response()
             }
         }
     };
@@ -338,20 +277,11 @@ async fn create(State(s): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Re
 fn owned_job<'a>(g: &'a mut Inner, key: &str, id: &str) -> Result<&'a mut Job, Response> {
     match g.jobs.get_mut(id) {
         Some(j) if j.owner == key => Ok(j),
-        _ => Err(error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no job {id}"),
-        )),
+        _ => Err(error(StatusCode::NOT_FOUND, "not_found", format!("no job {id}"))),
     }
 }
 
-async fn update(
-    State(s): State<Sandbox>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn update(State(s): State<Sandbox>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let (key, hang) = match gate(&s, &headers, "update").await {
         Ok(k) => k,
         Err(r) => return r,
@@ -416,20 +346,12 @@ async fn get_job(State(s): State<Sandbox>, Path(id): Path<String>, headers: Head
     finish(resp, hang).await
 }
 
-async fn list(
-    State(s): State<Sandbox>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn list(State(s): State<Sandbox>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
     let (key, hang) = match gate(&s, &headers, "list").await {
         Ok(k) => k,
         Err(r) => return r,
     };
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(100)
-        .clamp(1, 100);
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 100);
     // The cursor is the last id of the previous page: stable while jobs are added.
     let after = q.get("cursor").cloned().unwrap_or_default();
     let resp = {
@@ -439,25 +361,16 @@ async fn list(
         let mut page: Vec<Value> = Vec::new();
         let mut next = None;
         for job in g.jobs.values().filter(|j| j.owner == key && j.id > after) {
-            if source.as_ref().is_some_and(|src| {
-                job.body.get("source").and_then(Value::as_str) != Some(src.as_str())
-            }) {
+            if source.as_ref().is_some_and(|src| job.body.get("source").and_then(Value::as_str) != Some(src.as_str())) {
                 continue;
             }
             if page.len() == limit {
-                next = page
-                    .last()
-                    .and_then(|j| j["id"].as_str())
-                    .map(str::to_owned);
+                next = page.last().and_then(|j| j["id"].as_str()).map(str::to_owned);
                 break;
             }
             page.push(serde_json::to_value(job).unwrap());
         }
-        (
-            StatusCode::OK,
-            Json(json!({"data": page, "next_cursor": next})),
-        )
-            .into_response()
+        (StatusCode::OK, Json(json!({"data": page, "next_cursor": next}))).into_response()
     };
     finish(resp, hang).await
 }
@@ -484,9 +397,6 @@ async fn all_jobs(State(s): State<Sandbox>) -> Json<Value> {
 async fn reset(State(s): State<Sandbox>) -> StatusCode {
     let mut g = s.0.lock().unwrap();
     let config = g.config.clone();
-    *g = Inner {
-        config,
-        ..Inner::default()
-    };
+    *g = Inner { config, ..Inner::default() };
     StatusCode::NO_CONTENT
 }

@@ -30,120 +30,60 @@ fn run(c: &str, at: i64) -> SyncRun {
         started_at_ms: at,
         finished_at_ms: at + 5,
         outcome: RunOutcome::Completed,
-        summary: SyncSummary {
-            connection: c.into(),
-            created: 3,
-            ..Default::default()
-        },
+        summary: SyncSummary { connection: c.into(), created: 3, ..Default::default() },
         guard: None,
-        failures: vec![JobFailure {
-            posting_id: "p".into(),
-            op: "create".into(),
-            error: "boom".into(),
-        }],
+        failures: vec![JobFailure { posting_id: "p".into(), op: "create".into(), error: "boom".into() }],
         warnings: vec!["w".into()],
     }
 }
 
 async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
     // Connections: create once, read back, status and feed state written apart.
-    let c = Connection::new(
-        conn_id("acme"),
-        "http://feed".into(),
-        "http://xor".into(),
-        1,
-    );
+    let c = Connection::new(conn_id("acme"), "http://feed".into(), "http://xor".into(), 1);
     s.create_connection(&c).await.unwrap();
-    assert!(matches!(
-        s.create_connection(&c).await,
-        Err(StoreError::AlreadyExists { .. })
-    ));
-    s.create_connection(&Connection::new(
-        conn_id("beta"),
-        "http://f2".into(),
-        "http://x2".into(),
-        2,
-    ))
-    .await
-    .unwrap();
+    assert!(matches!(s.create_connection(&c).await, Err(StoreError::AlreadyExists { .. })));
+    s.create_connection(&Connection::new(conn_id("beta"), "http://f2".into(), "http://x2".into(), 2)).await.unwrap();
     assert_eq!(s.connection(&conn_id("acme")).await.unwrap().unwrap(), c);
     assert!(s.connection(&conn_id("nobody")).await.unwrap().is_none());
-    let mut ids: Vec<String> = s
-        .connections()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id.to_string())
-        .collect();
+    let mut ids: Vec<String> = s.connections().await.unwrap().into_iter().map(|c| c.id.to_string()).collect();
     ids.sort();
     assert_eq!(ids, ["acme", "beta"]);
-    s.set_status(&conn_id("acme"), ConnectionStatus::Disabled)
-        .await
-        .unwrap();
-    let fs = FeedState {
-        etag: Some("\"e1\"".into()),
-        last_modified: None,
-        last_run_clean: true,
-    };
+    s.set_status(&conn_id("acme"), ConnectionStatus::Disabled).await.unwrap();
+    let fs = FeedState { etag: Some("\"e1\"".into()), last_modified: None, last_run_clean: true };
     s.set_feed_state(&conn_id("acme"), &fs).await.unwrap();
     let back = s.connection(&conn_id("acme")).await.unwrap().unwrap();
-    assert_eq!(
-        (back.status, back.feed.clone()),
-        (ConnectionStatus::Disabled, fs)
-    );
+    assert_eq!((back.status, back.feed.clone()), (ConnectionStatus::Disabled, fs));
     assert!(matches!(
-        s.set_status(&conn_id("nobody"), ConnectionStatus::Connected)
-            .await,
+        s.set_status(&conn_id("nobody"), ConnectionStatus::Connected).await,
         Err(StoreError::NotFound { .. })
     ));
 
     // Mappings: insert-only when no version is expected, then optimistic versions.
     let m = s.upsert_mapping(mapping("acme", "p1"), None).await.unwrap();
     assert_eq!(m.version, 1);
-    assert!(matches!(
-        s.upsert_mapping(mapping("acme", "p1"), None).await,
-        Err(StoreError::Conflict { .. })
-    ));
+    assert!(matches!(s.upsert_mapping(mapping("acme", "p1"), None).await, Err(StoreError::Conflict { .. })));
     let mut changed = m.clone();
     changed.status = MappingStatus::Closed;
     let m2 = s.upsert_mapping(changed, Some(1)).await.unwrap();
     assert_eq!(m2.version, 2);
     assert!(
-        matches!(
-            s.upsert_mapping(m.clone(), Some(1)).await,
-            Err(StoreError::Conflict { .. })
-        ),
+        matches!(s.upsert_mapping(m.clone(), Some(1)).await, Err(StoreError::Conflict { .. })),
         "a stale version loses"
     );
-    assert_eq!(
-        s.mapping(&conn_id("acme"), &m.posting_id)
-            .await
-            .unwrap()
-            .unwrap(),
-        m2
-    );
+    assert_eq!(s.mapping(&conn_id("acme"), &m.posting_id).await.unwrap().unwrap(), m2);
     for i in 0..30 {
-        s.upsert_mapping(mapping("acme", &format!("q{i:02}")), None)
-            .await
-            .unwrap();
+        s.upsert_mapping(mapping("acme", &format!("q{i:02}")), None).await.unwrap();
     }
     s.upsert_mapping(mapping("beta", "p1"), None).await.unwrap();
     assert_eq!(s.mappings(&conn_id("acme")).await.unwrap().len(), 31);
-    assert_eq!(
-        s.mappings(&conn_id("beta")).await.unwrap().len(),
-        1,
-        "connections never see each other's jobs"
-    );
+    assert_eq!(s.mappings(&conn_id("beta")).await.unwrap().len(), 1, "connections never see each other's jobs");
 
     // Runs: newest first, limited, round-trip intact.
     for at in [1_000, 3_000, 2_000] {
         s.record_run(&run("acme", at)).await.unwrap();
     }
     let runs = s.runs(&conn_id("acme"), 2).await.unwrap();
-    assert_eq!(
-        runs.iter().map(|r| r.started_at_ms).collect::<Vec<_>>(),
-        [3_000, 2_000]
-    );
+    assert_eq!(runs.iter().map(|r| r.started_at_ms).collect::<Vec<_>>(), [3_000, 2_000]);
     assert_eq!(runs[0], run("acme", 3_000));
     assert!(s.runs(&conn_id("beta"), 5).await.unwrap().is_empty());
 }
@@ -151,22 +91,10 @@ async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
 async fn secret_contract<S: SecretStore>(s: &S) {
     let c = conn_id("acme");
     assert!(s.secret(&c, "xor-api-key").await.unwrap().is_none());
-    s.put_secret(&c, "xor-api-key", &SecretString::new("k1"))
-        .await
-        .unwrap();
-    s.put_secret(&c, "xor-api-key", &SecretString::new("k2"))
-        .await
-        .unwrap();
-    assert_eq!(
-        s.secret(&c, "xor-api-key").await.unwrap().unwrap().expose(),
-        "k2"
-    );
-    assert!(
-        s.secret(&conn_id("beta"), "xor-api-key")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    s.put_secret(&c, "xor-api-key", &SecretString::new("k1")).await.unwrap();
+    s.put_secret(&c, "xor-api-key", &SecretString::new("k2")).await.unwrap();
+    assert_eq!(s.secret(&c, "xor-api-key").await.unwrap().unwrap().expose(), "k2");
+    assert!(s.secret(&conn_id("beta"), "xor-api-key").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -185,11 +113,7 @@ async fn sqlite_store_meets_the_contract_and_persists() {
         secret_contract(&s).await;
     }
     let reopened = SqliteStore::open_dir(dir.path()).unwrap();
-    assert_eq!(
-        reopened.mappings(&conn_id("acme")).await.unwrap().len(),
-        31,
-        "state survives a restart"
-    );
+    assert_eq!(reopened.mappings(&conn_id("acme")).await.unwrap().len(), 31, "state survives a restart");
 }
 
 #[tokio::test]
@@ -216,8 +140,5 @@ async fn dynamodb_reads_more_than_one_page_of_mappings() {
 async fn secrets_manager_meets_the_secret_contract_on_moto() {
     let s = moto::secrets_store().await;
     secret_contract(&s).await;
-    assert!(
-        s.name(&conn_id("acme"), "xor-api-key")
-            .ends_with("acme/xor-api-key")
-    );
+    assert!(s.name(&conn_id("acme"), "xor-api-key").ends_with("acme/xor-api-key"));
 }

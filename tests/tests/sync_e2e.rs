@@ -14,32 +14,13 @@ async fn first_run_then_nothing(kind: StoreKind) {
     let r = app.sync().await;
     assert_eq!(r.run.outcome, RunOutcome::Completed, "{:?}", r.run);
     let s = &r.run.summary;
-    assert_eq!(
-        (
-            s.created,
-            s.updated,
-            s.closed,
-            s.unchanged,
-            s.failed,
-            s.skipped
-        ),
-        (4, 0, 0, 0, 0, 0)
-    );
+    assert_eq!((s.created, s.updated, s.closed, s.unchanged, s.failed, s.skipped), (4, 0, 0, 0, 0, 0));
     let maps = app.mappings().await;
     assert_eq!(maps.len(), 4);
     let xor = app.active_xor_jobs();
     for m in &maps {
-        assert_eq!(
-            xor.get(m.posting_id.as_str()),
-            Some(&m.xor_job_id),
-            "mapping points at XOR's job"
-        );
-        assert!(
-            m.chatbot_url
-                .as_deref()
-                .unwrap()
-                .starts_with("https://jobs.xor.ai/c/")
-        );
+        assert_eq!(xor.get(m.posting_id.as_str()), Some(&m.xor_job_id), "mapping points at XOR's job");
+        assert!(m.chatbot_url.as_deref().unwrap().starts_with("https://jobs.xor.ai/c/"));
     }
     let writes = app.xor.stats().writes;
 
@@ -50,11 +31,7 @@ async fn first_run_then_nothing(kind: StoreKind) {
     // A full re-read (no validators) still makes zero XOR writes: every hash matches.
     let r3 = app.sync_with(|o| o.force = true).await;
     assert_eq!((r3.run.summary.unchanged, r3.run.summary.created), (4, 0));
-    assert_eq!(
-        app.xor.stats().writes,
-        writes,
-        "zero writes on unchanged runs"
-    );
+    assert_eq!(app.xor.stats().writes, writes, "zero writes on unchanged runs");
     let runs = app.deps.runs.runs(&app.id, 10).await.unwrap();
     assert_eq!(runs.len(), 3, "every run is recorded");
 }
@@ -89,12 +66,7 @@ async fn changed_feed(kind: StoreKind) {
     let writes_before = app.xor.stats();
     let r = app.sync().await;
     let s = &r.run.summary;
-    assert_eq!(
-        (s.created, s.updated, s.closed, s.unchanged, s.failed),
-        (1, 1, 1, 4, 0),
-        "{:?}",
-        r.run
-    );
+    assert_eq!((s.created, s.updated, s.closed, s.unchanged, s.failed), (1, 1, 1, 4, 0), "{:?}", r.run);
     let after_stats = app.xor.stats();
     assert_eq!(after_stats.creates - writes_before.creates, 1);
     assert_eq!(after_stats.updates - writes_before.updates, 1);
@@ -102,24 +74,10 @@ async fn changed_feed(kind: StoreKind) {
     let after = app.active_xor_jobs();
     assert!(!after.contains_key(&posting_id(5)), "job 5 closed in XOR");
     assert!(after.contains_key(&posting_id(6)));
-    assert_eq!(
-        after[&posting_id(1)],
-        before[&posting_id(1)],
-        "an update keeps the XOR job"
-    );
-    let updated = app
-        .xor
-        .jobs()
-        .into_iter()
-        .find(|j| j["external_id"] == posting_id(1).as_str())
-        .unwrap();
+    assert_eq!(after[&posting_id(1)], before[&posting_id(1)], "an update keeps the XOR job");
+    let updated = app.xor.jobs().into_iter().find(|j| j["external_id"] == posting_id(1).as_str()).unwrap();
     assert_eq!(updated["title"], "Engineer 1 (Senior)");
-    let closed = app
-        .mappings()
-        .await
-        .into_iter()
-        .find(|m| m.posting_id.as_str() == posting_id(5))
-        .unwrap();
+    let closed = app.mappings().await.into_iter().find(|m| m.posting_id.as_str() == posting_id(5)).unwrap();
     assert_eq!(closed.status, MappingStatus::Closed);
 }
 
@@ -138,24 +96,10 @@ async fn injected_429_5xx_and_timeouts_converge_without_duplicates() {
     let mut faults = Vec::new();
     for i in 0..12 {
         faults.push(match i % 4 {
-            0 => Fault {
-                status: Some(429),
-                retry_after: Some(0),
-                ..Default::default()
-            },
-            1 => Fault {
-                status: Some(503),
-                ..Default::default()
-            },
-            2 => Fault {
-                hang_ms: Some(800),
-                op: Some("create".into()),
-                ..Default::default()
-            },
-            _ => Fault {
-                status: Some(500),
-                ..Default::default()
-            },
+            0 => Fault { status: Some(429), retry_after: Some(0), ..Default::default() },
+            1 => Fault { status: Some(503), ..Default::default() },
+            2 => Fault { hang_ms: Some(800), op: Some("create".into()), ..Default::default() },
+            _ => Fault { status: Some(500), ..Default::default() },
         });
     }
     app.xor.inject(faults);
@@ -180,11 +124,7 @@ async fn an_html_error_page_an_error_status_or_an_empty_feed_close_nothing() {
     app.sync().await;
     let writes = app.xor.stats().writes;
 
-    app.feed.set(
-        200,
-        "text/html",
-        b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
-    );
+    app.feed.set(200, "text/html", b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".to_vec());
     let r = app.sync().await;
     match &r.run.outcome {
         RunOutcome::FeedError { reason } => {
@@ -193,18 +133,11 @@ async fn an_html_error_page_an_error_status_or_an_empty_feed_close_nothing() {
         o => panic!("{o:?}"),
     }
     app.feed.set(500, "text/plain", b"oops".to_vec());
-    assert!(matches!(
-        app.sync().await.run.outcome,
-        RunOutcome::FeedError { .. }
-    ));
+    assert!(matches!(app.sync().await.run.outcome, RunOutcome::FeedError { .. }));
     app.feed.set_feed(&SAMPLE[..SAMPLE.len() / 2]);
-    assert!(
-        matches!(app.sync().await.run.outcome, RunOutcome::FeedError { .. }),
-        "truncated"
-    );
+    assert!(matches!(app.sync().await.run.outcome, RunOutcome::FeedError { .. }), "truncated");
 
-    app.feed
-        .set_feed("<?xml version=\"1.0\"?><source><publisher>Lever</publisher></source>");
+    app.feed.set_feed("<?xml version=\"1.0\"?><source><publisher>Lever</publisher></source>");
     let r = app.sync().await;
     assert_eq!(r.run.summary.closed, 0);
     assert_eq!(r.run.summary.held_closes, 4);
@@ -225,11 +158,7 @@ async fn the_mass_close_guard_holds_and_force_proceeds() {
     app.feed.set_feed(feed(0..4, ""));
     let r = app.sync().await;
     assert_eq!((r.run.summary.closed, r.run.summary.held_closes), (0, 6));
-    assert!(
-        r.run.guard.as_deref().unwrap().contains("6 of 10"),
-        "{:?}",
-        r.run.guard
-    );
+    assert!(r.run.guard.as_deref().unwrap().contains("6 of 10"), "{:?}", r.run.guard);
     // A held close is unfinished work: the next run must not be skipped by a 304.
     let r = app.sync().await;
     assert_eq!(r.run.summary.held_closes, 6, "{:?}", r.run.outcome);
@@ -248,49 +177,23 @@ async fn a_reappearing_posting_is_reopened_as_a_new_job() {
     let r = app.sync().await;
     assert_eq!(r.run.summary.created, 1);
     let new = app.active_xor_jobs()[&posting_id(3)].clone();
-    assert_ne!(
-        new, old,
-        "a new XOR job, not the closed one replayed by its idempotency key"
-    );
-    let m = app
-        .mappings()
-        .await
-        .into_iter()
-        .find(|m| m.posting_id.as_str() == posting_id(3))
-        .unwrap();
-    assert_eq!(
-        (m.status, m.generation, m.xor_job_id.clone()),
-        (MappingStatus::Active, 1, new)
-    );
+    assert_ne!(new, old, "a new XOR job, not the closed one replayed by its idempotency key");
+    let m = app.mappings().await.into_iter().find(|m| m.posting_id.as_str() == posting_id(3)).unwrap();
+    assert_eq!((m.status, m.generation, m.xor_job_id.clone()), (MappingStatus::Active, 1, new));
 }
 
 #[tokio::test]
 async fn a_failed_job_is_recorded_and_retried_on_the_next_run() {
     let app = spawn_app(StoreKind::Memory, feed(0..3, "")).await;
-    app.xor.inject([Fault {
-        status: Some(422),
-        op: Some("create".into()),
-        ..Default::default()
-    }]);
+    app.xor.inject([Fault { status: Some(422), op: Some("create".into()), ..Default::default() }]);
     let r = app.sync().await;
     assert_eq!((r.run.summary.created, r.run.summary.failed), (2, 1));
     let recorded = &app.deps.runs.runs(&app.id, 1).await.unwrap()[0];
     assert_eq!(recorded.failures.len(), 1);
-    assert!(
-        recorded.failures[0].error.contains("HTTP 422"),
-        "{:?}",
-        recorded.failures
-    );
+    assert!(recorded.failures[0].error.contains("HTTP 422"), "{:?}", recorded.failures);
     // The feed did not change, but the last run was not clean: no 304 shortcut.
     let r = app.sync().await;
-    assert_eq!(
-        (
-            r.run.summary.created,
-            r.run.summary.unchanged,
-            r.run.summary.failed
-        ),
-        (1, 2, 0)
-    );
+    assert_eq!((r.run.summary.created, r.run.summary.unchanged, r.run.summary.failed), (1, 2, 0));
     assert_eq!(app.feed.not_modified(), 0);
     assert_eq!(app.sync().await.run.outcome, RunOutcome::NotModified);
 }
@@ -298,10 +201,7 @@ async fn a_failed_job_is_recorded_and_retried_on_the_next_run() {
 #[tokio::test]
 async fn a_run_stops_before_its_deadline_and_the_next_carries_on() {
     let app = spawn_app(StoreKind::Sqlite, feed(0..40, "")).await;
-    app.xor.set_config(Config {
-        rate_limit_rps: 0.0,
-        latency_ms: 50,
-    });
+    app.xor.set_config(Config { rate_limit_rps: 0.0, latency_ms: 50 });
     let r = app
         .sync_with(|o| {
             o.deadline = Some(Instant::now() + Duration::from_millis(400));
@@ -312,49 +212,23 @@ async fn a_run_stops_before_its_deadline_and_the_next_carries_on() {
     assert_eq!(r.run.outcome, RunOutcome::Partial);
     assert!(s.created > 0 && s.deferred > 0, "{s:?}");
     assert_eq!(s.created + s.deferred, 40);
-    assert_eq!(
-        app.mappings().await.len(),
-        s.created,
-        "what was done is recorded"
-    );
+    assert_eq!(app.mappings().await.len(), s.created, "what was done is recorded");
     let r = app.sync().await;
-    assert_eq!(
-        (r.run.summary.created, r.run.summary.unchanged),
-        (s.deferred, s.created)
-    );
+    assert_eq!((r.run.summary.created, r.run.summary.unchanged), (s.deferred, s.created));
     assert_eq!(app.active_xor_jobs().len(), 40);
 }
 
 #[tokio::test]
 async fn two_overlapping_runs_do_not_corrupt_mappings_or_duplicate_jobs() {
     let app = spawn_app(StoreKind::Aws, feed(0..20, "")).await;
-    app.xor.set_config(Config {
-        rate_limit_rps: 0.0,
-        latency_ms: 20,
-    });
-    let (a, b) = tokio::join!(
-        app.sync_with(|o| o.force = true),
-        app.sync_with(|o| o.force = true)
-    );
-    assert_eq!(
-        a.run.summary.failed + b.run.summary.failed,
-        0,
-        "{:?} {:?}",
-        a.run,
-        b.run
-    );
-    assert_eq!(
-        app.xor.jobs().len(),
-        20,
-        "the idempotency keys made one job per posting"
-    );
+    app.xor.set_config(Config { rate_limit_rps: 0.0, latency_ms: 20 });
+    let (a, b) = tokio::join!(app.sync_with(|o| o.force = true), app.sync_with(|o| o.force = true));
+    assert_eq!(a.run.summary.failed + b.run.summary.failed, 0, "{:?} {:?}", a.run, b.run);
+    assert_eq!(app.xor.jobs().len(), 20, "the idempotency keys made one job per posting");
     let maps = app.mappings().await;
     assert_eq!(maps.len(), 20);
     let xor = app.active_xor_jobs();
-    assert!(
-        maps.iter()
-            .all(|m| xor[m.posting_id.as_str()] == m.xor_job_id)
-    );
+    assert!(maps.iter().all(|m| xor[m.posting_id.as_str()] == m.xor_job_id));
     let r = app.sync_with(|o| o.force = true).await;
     assert_eq!(r.run.summary.unchanged, 20);
 }
@@ -365,10 +239,7 @@ async fn a_feed_over_the_size_cap_is_refused_not_truncated() {
     app.deps.fetcher.max_bytes = 4_000;
     let r = app.sync().await;
     match &r.run.outcome {
-        RunOutcome::FeedError { reason } => assert!(
-            reason.contains("larger than the 4000-byte limit"),
-            "{reason}"
-        ),
+        RunOutcome::FeedError { reason } => assert!(reason.contains("larger than the 4000-byte limit"), "{reason}"),
         o => panic!("{o:?}"),
     }
     assert_eq!(app.xor.stats().requests, 0);

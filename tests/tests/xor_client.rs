@@ -28,10 +28,7 @@ fn client(sb: &XorSandbox, key: &str) -> XorClient {
 }
 
 fn fault(status: u16) -> Fault {
-    Fault {
-        status: Some(status),
-        ..Default::default()
-    }
+    Fault { status: Some(status), ..Default::default() }
 }
 
 #[tokio::test]
@@ -41,12 +38,7 @@ async fn create_is_idempotent_by_key() {
     let p = posting(0);
     let a = c.create("k-1", &p).await.unwrap();
     assert_eq!(a.status, "active");
-    assert!(
-        a.chatbot_url
-            .as_deref()
-            .unwrap()
-            .starts_with("https://jobs.xor.ai/c/")
-    );
+    assert!(a.chatbot_url.as_deref().unwrap().starts_with("https://jobs.xor.ai/c/"));
     let again = c.create("k-1", &p).await.unwrap();
     assert_eq!(again.id, a.id, "same key, same job");
     let err = c.create("k-1", &posting(1)).await.unwrap_err();
@@ -63,10 +55,7 @@ async fn update_replaces_the_body() {
     p.title = "Principal Engineer".into();
     let updated = c.update(&job.id, &p).await.unwrap();
     assert_eq!(updated.title.as_deref(), Some("Principal Engineer"));
-    assert_eq!(
-        c.update("xj_missing", &p).await.unwrap_err().status(),
-        Some(404)
-    );
+    assert_eq!(c.update("xj_missing", &p).await.unwrap_err().status(), Some(404));
 }
 
 #[tokio::test]
@@ -75,15 +64,9 @@ async fn close_is_repeatable_and_404_for_unknown() {
     let c = client(&sb, "key_a");
     let job = c.create("k", &posting(0)).await.unwrap();
     assert_eq!(c.close(&job.id).await.unwrap().status, "closed");
-    assert_eq!(
-        c.close(&job.id).await.unwrap().status,
-        "closed",
-        "closing a closed job is 200"
-    );
+    assert_eq!(c.close(&job.id).await.unwrap().status, "closed", "closing a closed job is 200");
     match c.close("xj_nope").await.unwrap_err() {
-        XorError::Rejected {
-            status: 404, code, ..
-        } => assert_eq!(code, "not_found"),
+        XorError::Rejected { status: 404, code, .. } => assert_eq!(code, "not_found"),
         e => panic!("{e:?}"),
     }
 }
@@ -93,23 +76,10 @@ async fn get_reads_one_job_and_keys_are_isolated() {
     let sb = XorSandbox::spawn().await;
     let job = client(&sb, "key_a").create("k", &posting(0)).await.unwrap();
     assert_eq!(
-        client(&sb, "key_a")
-            .get(&job.id)
-            .await
-            .unwrap()
-            .external_id
-            .as_deref(),
+        client(&sb, "key_a").get(&job.id).await.unwrap().external_id.as_deref(),
         Some(posting(0).external_id.as_str())
     );
-    assert_eq!(
-        client(&sb, "key_b")
-            .get(&job.id)
-            .await
-            .unwrap_err()
-            .status(),
-        Some(404),
-        "another key never sees it"
-    );
+    assert_eq!(client(&sb, "key_b").get(&job.id).await.unwrap_err().status(), Some(404), "another key never sees it");
 }
 
 #[tokio::test]
@@ -135,21 +105,10 @@ async fn list_follows_cursors() {
 async fn retries_429_honouring_retry_after_and_5xx() {
     let sb = XorSandbox::spawn().await;
     let c = client(&sb, "key_a");
-    sb.inject([
-        Fault {
-            status: Some(429),
-            retry_after: Some(1),
-            ..Default::default()
-        },
-        fault(503),
-        fault(500),
-    ]);
+    sb.inject([Fault { status: Some(429), retry_after: Some(1), ..Default::default() }, fault(503), fault(500)]);
     let t0 = Instant::now();
     let job = c.create("k", &posting(0)).await.unwrap();
-    assert!(
-        t0.elapsed() >= Duration::from_secs(1),
-        "waited for Retry-After"
-    );
+    assert!(t0.elapsed() >= Duration::from_secs(1), "waited for Retry-After");
     assert_eq!(job.status, "active");
     let s = sb.stats();
     assert_eq!((s.requests, s.creates), (4, 1));
@@ -160,18 +119,11 @@ async fn a_lost_response_is_retried_without_a_second_job() {
     let sb = XorSandbox::spawn().await;
     let c = client(&sb, "key_a");
     // The first create is done by XOR, but its answer never reaches us (timeout).
-    sb.inject([Fault {
-        hang_ms: Some(1500),
-        op: Some("create".into()),
-        ..Default::default()
-    }]);
+    sb.inject([Fault { hang_ms: Some(1500), op: Some("create".into()), ..Default::default() }]);
     let job = c.create("k", &posting(0)).await.unwrap();
     let s = sb.stats();
     assert_eq!(s.creates, 1, "one job");
-    assert_eq!(
-        s.idempotent_replays, 1,
-        "the retry was answered from the idempotency key"
-    );
+    assert_eq!(s.idempotent_replays, 1, "the retry was answered from the idempotency key");
     assert_eq!(sb.jobs().len(), 1);
     assert_eq!(sb.jobs()[0]["id"], job.id);
 }
@@ -182,16 +134,8 @@ async fn final_4xx_are_not_retried_and_keep_xors_error() {
     let c = client(&sb, "key_a");
     sb.inject([fault(422)]);
     match c.create("k", &posting(0)).await.unwrap_err() {
-        XorError::Rejected {
-            status,
-            code,
-            message,
-            ..
-        } => {
-            assert_eq!(
-                (status, code.as_str(), message.as_str()),
-                (422, "injected", "injected 422")
-            );
+        XorError::Rejected { status, code, message, .. } => {
+            assert_eq!((status, code.as_str(), message.as_str()), (422, "injected", "injected 422"));
         }
         e => panic!("{e:?}"),
     }
@@ -215,10 +159,7 @@ async fn gives_up_within_its_budget_and_says_so() {
 async fn paces_itself_under_the_sandbox_rate_limit() {
     let sb = XorSandbox::spawn().await;
     // 30 concurrent calls; XOR allows 10/s with a burst of 10; the client paces at 8/s.
-    sb.set_config(Config {
-        rate_limit_rps: 10.0,
-        latency_ms: 0,
-    });
+    sb.set_config(Config { rate_limit_rps: 10.0, latency_ms: 0 });
     let mut s = XorSettings::new(&sb.url, SecretString::new("key_a"));
     s.max_rps = 8.0;
     s.concurrency = 30;
@@ -228,14 +169,6 @@ async fn paces_itself_under_the_sandbox_rate_limit() {
         async move { c.get(&format!("xj_{i}")).await }
     });
     let results = futures::future::join_all(calls).await;
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_ref().unwrap_err().status() == Some(404))
-    );
-    assert_eq!(
-        sb.stats().rate_limited,
-        0,
-        "a paced client is never throttled"
-    );
+    assert!(results.iter().all(|r| r.as_ref().unwrap_err().status() == Some(404)));
+    assert_eq!(sb.stats().rate_limited, 0, "a paced client is never throttled");
 }

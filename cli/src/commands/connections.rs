@@ -53,18 +53,14 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                 }
             }
             if !(max_rps_ok(xor_max_rps) && (0.0..=1.0).contains(&max_close_share)) {
-                return Err(
-                    "--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into(),
-                );
+                return Err("--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into());
             }
             let mut c = Connection::new(id.clone(), feed_url, xor_base_url, now_ms() / 1000);
             c.xor_max_rps = xor_max_rps;
             c.max_close_share = max_close_share;
             c.allow_mass_close = allow_mass_close;
             // The secret first: a connection that exists is always usable.
-            deps.secrets
-                .put_secret(&id, XOR_API_KEY, &SecretString::new(xor_api_key))
-                .await?;
+            deps.secrets.put_secret(&id, XOR_API_KEY, &SecretString::new(xor_api_key)).await?;
             deps.connections.create_connection(&c).await?;
             println!("connection {id} added (status {})", c.status.as_str());
         }
@@ -75,13 +71,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                     println!("{}", serde_json::to_string(&c)?);
                 }
             } else {
-                println!(
-                    "{}  {}  {}  {}",
-                    cell("ID", 20),
-                    cell("STATUS", 10),
-                    cell("FEED", 44),
-                    "XOR"
-                );
+                println!("{}  {}  {}  {}", cell("ID", 20), cell("STATUS", 10), cell("FEED", 44), "XOR");
                 for c in all {
                     println!(
                         "{}  {}  {}  {}",

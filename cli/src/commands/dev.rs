@@ -29,19 +29,10 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    let xor = XorSandbox::spawn_on(
-        "127.0.0.1:0",
-        Config {
-            rate_limit_rps: XOR_ASSUMED_MAX_RPS,
-            latency_ms: 0,
-        },
-    )
-    .await?;
+    let xor =
+        XorSandbox::spawn_on("127.0.0.1:0", Config { rate_limit_rps: XOR_ASSUMED_MAX_RPS, latency_ms: 0 }).await?;
     let feed = FeedServer::spawn_on("127.0.0.1:0", SAMPLE_FEED.to_vec()).await?;
-    println!(
-        "1. XOR sandbox at {}; the sample Lever feed at {}",
-        xor.url, feed.url
-    );
+    println!("1. XOR sandbox at {}; the sample Lever feed at {}", xor.url, feed.url);
 
     let http = xor_lever::config::http_client();
     let deps = embedded_deps(&dir, http.clone())?;
@@ -49,17 +40,9 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let key = SecretString::new("xor_test_demo");
     deps.secrets.put_secret(&id, XOR_API_KEY, &key).await?;
     deps.connections
-        .create_connection(&Connection::new(
-            id.clone(),
-            feed.url.clone(),
-            xor.url.clone(),
-            now_ms() / 1000,
-        ))
+        .create_connection(&Connection::new(id.clone(), feed.url.clone(), xor.url.clone(), now_ms() / 1000))
         .await?;
-    println!(
-        "2. connection `demo` registered in a fresh embedded store ({})",
-        dir.join("state.db").display()
-    );
+    println!("2. connection `demo` registered in a fresh embedded store ({})", dir.join("state.db").display());
 
     println!("3. first sync:");
     let opts = SyncOptions::default();
@@ -69,13 +52,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let client = XorClient::new(http, XorSettings::new(&xor.url, key));
     let jobs = client.list_all().await?;
     println!("4. XOR now has {} jobs:", jobs.len());
-    println!(
-        "   {}  {}  {}  {}",
-        cell("XOR ID", 10),
-        cell("STATUS", 7),
-        cell("TITLE", 38),
-        "CHATBOT"
-    );
+    println!("   {}  {}  {}  {}", cell("XOR ID", 10), cell("STATUS", 7), cell("TITLE", 38), "CHATBOT");
     for j in &jobs {
         println!(
             "   {}  {}  {}  {}",
@@ -91,15 +68,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     print_reports(&run_sync(&deps, &opts, Some(&id)).await?, false, false);
     println!("6. a full re-read (--force: no conditional GET):");
     print_reports(
-        &run_sync(
-            &deps,
-            &SyncOptions {
-                force: true,
-                ..SyncOptions::default()
-            },
-            Some(&id),
-        )
-        .await?,
+        &run_sync(&deps, &SyncOptions { force: true, ..SyncOptions::default() }, Some(&id)).await?,
         false,
         false,
     );
@@ -112,10 +81,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    println!(
-        "done: jobs flow Lever → XOR. State is in {}.",
-        dir.display()
-    );
+    println!("done: jobs flow Lever → XOR. State is in {}.", dir.display());
     if args.keep_running {
         println!("sandboxes keep running; Ctrl-C stops them");
         tokio::signal::ctrl_c().await?;

@@ -25,10 +25,7 @@ pub enum FeedCommand {
 pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
     let FeedCommand::Inspect { source, json } = cmd;
     let file = if source.starts_with("http://") || source.starts_with("https://") {
-        match FeedFetcher::new(xor_lever::config::http_client())
-            .fetch(&source, None)
-            .await?
-        {
+        match FeedFetcher::new(xor_lever::config::http_client()).fetch(&source, None).await? {
             Fetched::Body { file, .. } => file,
             Fetched::NotModified => {
                 return Err("the server answered 304 to an unconditional request".into());
@@ -55,19 +52,13 @@ pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
                 );
             }
             let r = if json {
-                serde_json::to_writer(&mut out, &p)
-                    .map_err(std::io::Error::from)
-                    .and_then(|_| writeln!(out))
+                serde_json::to_writer(&mut out, &p).map_err(std::io::Error::from).and_then(|_| writeln!(out))
             } else {
-                let loc = [
-                    p.location.city.as_deref(),
-                    p.location.country.as_deref(),
-                    p.location.remote.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ");
+                let loc = [p.location.city.as_deref(), p.location.country.as_deref(), p.location.remote.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 writeln!(
                     out,
                     "{}  {}  {}  {}  {}",
@@ -93,16 +84,10 @@ pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if report.warnings_total > report.warnings.len() {
-        eprintln!(
-            "warning: … and {} more",
-            report.warnings_total - report.warnings.len()
-        );
+        eprintln!("warning: … and {} more", report.warnings_total - report.warnings.len());
     }
     if !json || std::io::stderr().is_terminal() {
-        eprintln!(
-            "{} jobs, {} skipped, read as {}",
-            report.jobs, report.skipped, report.encoding
-        );
+        eprintln!("{} jobs, {} skipped, read as {}", report.jobs, report.skipped, report.encoding);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,14 +16,7 @@ pub struct SandboxArgs {
 }
 
 pub async fn run(args: SandboxArgs) -> Result<ExitCode> {
-    let sb = XorSandbox::spawn_on(
-        &args.listen,
-        Config {
-            rate_limit_rps: args.rate_limit,
-            latency_ms: 0,
-        },
-    )
-    .await?;
+    let sb = XorSandbox::spawn_on(&args.listen, Config { rate_limit_rps: args.rate_limit, latency_ms: 0 }).await?;
     println!(
         "XOR sandbox on {} (controls under {}/_sandbox/: stats, faults, config, jobs, reset). Ctrl-C stops it.",
         sb.url, sb.url

@@ -52,34 +52,19 @@ impl Progress for Bar {
 
 pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<ExitCode> {
     let deps = ctx.deps().await?;
-    let mut opts = SyncOptions {
-        dry_run: args.dry_run,
-        force: args.force,
-        ..SyncOptions::default()
-    };
+    let mut opts = SyncOptions { dry_run: args.dry_run, force: args.force, ..SyncOptions::default() };
     if std::io::stderr().is_terminal() && !args.json {
         opts.progress = Some(Arc::new(Bar(Mutex::new(None))));
     }
     let reports = run_sync(&deps, &opts, args.connection.as_ref()).await?;
     print_reports(&reports, args.json, args.dry_run);
     let bad = reports.iter().any(|r| {
-        matches!(
-            r.run.outcome,
-            RunOutcome::FeedError { .. } | RunOutcome::Error { .. }
-        ) || r.run.summary.failed > 0
+        matches!(r.run.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || r.run.summary.failed > 0
     });
-    Ok(if bad {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-pub async fn run_sync(
-    deps: &SyncDeps,
-    opts: &SyncOptions,
-    only: Option<&ConnectionId>,
-) -> Result<Vec<SyncReport>> {
+pub async fn run_sync(deps: &SyncDeps, opts: &SyncOptions, only: Option<&ConnectionId>) -> Result<Vec<SyncReport>> {
     Ok(match only {
         Some(id) => vec![sync_connection(deps, id, opts).await],
         None => sync_all(deps, opts, 4).await?,
@@ -92,17 +77,12 @@ pub fn print_reports(reports: &[SyncReport], json: bool, dry_run: bool) {
         if json {
             let mut v = serde_json::to_value(s).expect("serialises");
             let o = v.as_object_mut().expect("an object");
-            if let serde_json::Value::Object(outcome) =
-                serde_json::to_value(&r.run.outcome).expect("serialises")
-            {
+            if let serde_json::Value::Object(outcome) = serde_json::to_value(&r.run.outcome).expect("serialises") {
                 o.extend(outcome);
             }
             o.insert("guard".into(), r.run.guard.clone().into());
             if dry_run {
-                o.insert(
-                    "plan".into(),
-                    serde_json::to_value(&r.plan).expect("serialises"),
-                );
+                o.insert("plan".into(), serde_json::to_value(&r.plan).expect("serialises"));
             }
             println!("{v}");
             continue;
@@ -139,10 +119,7 @@ pub fn print_reports(reports: &[SyncReport], json: bool, dry_run: bool) {
                 println!("{}: {outcome}", s.connection);
             }
         } else if r.run.outcome == RunOutcome::NotModified {
-            println!(
-                "{}: the feed is unchanged since the last clean run (304): nothing to do",
-                s.connection
-            );
+            println!("{}: the feed is unchanged since the last clean run (304): nothing to do", s.connection);
         } else {
             println!(
                 "{}: created {}, updated {}, closed {}, unchanged {}, failed {}, skipped {}{} ({outcome})",
@@ -153,11 +130,7 @@ pub fn print_reports(reports: &[SyncReport], json: bool, dry_run: bool) {
                 s.unchanged,
                 s.failed,
                 s.skipped,
-                if s.deferred > 0 {
-                    format!(", deferred {}", s.deferred)
-                } else {
-                    String::new()
-                }
+                if s.deferred > 0 { format!(", deferred {}", s.deferred) } else { String::new() }
             );
         }
         if let Some(g) = &r.run.guard {

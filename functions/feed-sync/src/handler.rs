@@ -51,39 +51,23 @@ impl Handler {
     /// avail, so it fails loudly); a store outage is an error too, so the invocation is retried.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, Error> {
         let (payload, ctx) = event.into_parts();
-        let parsed: SyncEvent =
-            serde_json::from_value(payload).map_err(|e| format!("unrecognised event: {e}"))?;
-        let remaining = Duration::from_millis(ctx.deadline).checked_sub(
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default(),
-        );
+        let parsed: SyncEvent = serde_json::from_value(payload).map_err(|e| format!("unrecognised event: {e}"))?;
+        let remaining = Duration::from_millis(ctx.deadline)
+            .checked_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
         let mut opts = SyncOptions::default();
         // Context::default() (tests, local runs) has no deadline.
         if ctx.deadline > 0 {
-            opts.deadline = Some(
-                Instant::now()
-                    + remaining
-                        .unwrap_or_default()
-                        .saturating_sub(DEADLINE_MARGIN),
-            );
+            opts.deadline = Some(Instant::now() + remaining.unwrap_or_default().saturating_sub(DEADLINE_MARGIN));
         }
         let reports = match parsed {
-            SyncEvent::Scheduled(_)
-            | SyncEvent::Manual {
-                connection: None, ..
-            } => {
+            SyncEvent::Scheduled(_) | SyncEvent::Manual { connection: None, .. } => {
                 if let SyncEvent::Manual { force, dry_run, .. } = parsed {
                     opts.force = force;
                     opts.dry_run = dry_run;
                 }
                 sync_all(&self.deps, &opts, self.concurrency).await?
             }
-            SyncEvent::Manual {
-                connection: Some(id),
-                force,
-                dry_run,
-            } => {
+            SyncEvent::Manual { connection: Some(id), force, dry_run } => {
                 let id = ConnectionId::parse(&id)?;
                 opts.force = force;
                 opts.dry_run = dry_run;
@@ -92,11 +76,7 @@ impl Handler {
         };
         let connections = reports
             .into_iter()
-            .map(|r| ConnectionResult {
-                summary: r.run.summary,
-                outcome: r.run.outcome,
-                guard: r.run.guard,
-            })
+            .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
         Ok(SyncResponse { connections })
     }

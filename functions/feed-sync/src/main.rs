@@ -8,10 +8,7 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     // Clients are built once per cold start and reused by every invocation.
     let sdk = aws_sdk_config().await;
-    let handler = Handler {
-        deps: aws_deps(&sdk, &settings, http_client()),
-        concurrency: settings.sync_concurrency,
-    };
+    let handler = Handler { deps: aws_deps(&sdk, &settings, http_client()), concurrency: settings.sync_concurrency };
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move { handler.handle(event).await },

@@ -13,9 +13,7 @@ fn event(path: &str) -> Value {
 
 fn ctx_with_seconds_left(secs: u64) -> Context {
     let mut ctx = Context::default();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     ctx.deadline = (now.as_millis() as u64) + secs * 1000;
     ctx
 }
@@ -25,80 +23,35 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
     let app = spawn_app(StoreKind::Aws, feed(0..5, "")).await;
     // A second connection whose feed is an HTML error page, and a disabled third one.
     let broken_feed = FeedServer::spawn(b"<html><body>maintenance</body></html>".to_vec()).await;
-    let mut broken = Connection::new(
-        "broken-1".parse().unwrap(),
-        broken_feed.url.clone(),
-        app.xor.url.clone(),
-        0,
-    );
+    let mut broken = Connection::new("broken-1".parse().unwrap(), broken_feed.url.clone(), app.xor.url.clone(), 0);
     broken.xor_max_rps = 100.0;
-    app.deps
-        .connections
-        .create_connection(&broken)
-        .await
-        .unwrap();
-    app.deps
-        .secrets
-        .put_secret(&broken.id, "xor-api-key", &"k2".to_owned().into())
-        .await
-        .unwrap();
-    let mut off = Connection::new(
-        "off-1".parse().unwrap(),
-        broken_feed.url.clone(),
-        app.xor.url.clone(),
-        0,
-    );
+    app.deps.connections.create_connection(&broken).await.unwrap();
+    app.deps.secrets.put_secret(&broken.id, "xor-api-key", &"k2".to_owned().into()).await.unwrap();
+    let mut off = Connection::new("off-1".parse().unwrap(), broken_feed.url.clone(), app.xor.url.clone(), 0);
     off.status = ConnectionStatus::Disabled;
     app.deps.connections.create_connection(&off).await.unwrap();
 
-    let handler = feed_sync::handler::Handler {
-        deps: app.deps.clone(),
-        concurrency: 2,
-    };
-    let out = handler
-        .handle(LambdaEvent::new(
-            event("scheduled-event.json"),
-            ctx_with_seconds_left(120),
-        ))
-        .await
-        .unwrap();
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2 };
+    let out =
+        handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(120))).await.unwrap();
     let json = serde_json::to_value(&out).unwrap();
-    let by_conn = |id: &str| {
-        json["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["connection"] == id)
-            .cloned()
-    };
+    let by_conn = |id: &str| json["connections"].as_array().unwrap().iter().find(|c| c["connection"] == id).cloned();
     let ok = by_conn(app.id.as_str()).expect("connected connection synced");
-    assert_eq!(
-        (ok["created"].as_u64(), ok["outcome"].as_str()),
-        (Some(5), Some("completed"))
-    );
+    assert_eq!((ok["created"].as_u64(), ok["outcome"].as_str()), (Some(5), Some("completed")));
     let bad = by_conn("broken-1").expect("broken connection reported");
     assert_eq!(bad["outcome"], "feed_error");
     assert!(bad["reason"].as_str().unwrap().contains("<html>"));
-    assert!(
-        by_conn("off-1").is_none(),
-        "disabled connections are not synced"
-    );
+    assert!(by_conn("off-1").is_none(), "disabled connections are not synced");
     assert_eq!(app.active_xor_jobs().len(), 5);
 }
 
 #[tokio::test]
 async fn manual_event_syncs_one_connection_as_a_dry_run() {
     let app = spawn_app(StoreKind::Aws, feed(0..3, "")).await;
-    let handler = feed_sync::handler::Handler {
-        deps: app.deps.clone(),
-        concurrency: 2,
-    };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2 };
     let mut ev = event("sync-one-connection.json");
     ev["connection"] = app.id.to_string().into();
-    let out = handler
-        .handle(LambdaEvent::new(ev, ctx_with_seconds_left(60)))
-        .await
-        .unwrap();
+    let out = handler.handle(LambdaEvent::new(ev, ctx_with_seconds_left(60))).await.unwrap();
     assert_eq!(out.connections.len(), 1);
     assert_eq!(out.connections[0].outcome, RunOutcome::DryRun);
     assert_eq!(app.xor.stats().requests, 0, "a dry run changes nothing");
@@ -107,16 +60,7 @@ async fn manual_event_syncs_one_connection_as_a_dry_run() {
 #[tokio::test]
 async fn an_unrecognised_event_is_an_error() {
     let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
-    let handler = feed_sync::handler::Handler {
-        deps: app.deps.clone(),
-        concurrency: 1,
-    };
-    let err = handler
-        .handle(LambdaEvent::new(
-            serde_json::json!([1, 2]),
-            Context::default(),
-        ))
-        .await
-        .unwrap_err();
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 1 };
+    let err = handler.handle(LambdaEvent::new(serde_json::json!([1, 2]), Context::default())).await.unwrap_err();
     assert!(err.to_string().contains("unrecognised event"), "{err}");
 }

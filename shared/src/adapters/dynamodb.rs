@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 
 use crate::domain::*;
@@ -46,9 +46,7 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
     item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 fn get_n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
+    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 fn mapping_item(m: &JobMapping) -> Item {
@@ -59,10 +57,7 @@ fn mapping_item(m: &JobMapping) -> Item {
         ("xor_job_id".into(), s(&m.xor_job_id)),
         ("title".into(), s(&m.title)),
         ("content_hash".into(), s(&m.content_hash)),
-        (
-            "status".into(),
-            s(if m.is_active() { "active" } else { "closed" }),
-        ),
+        ("status".into(), s(if m.is_active() { "active" } else { "closed" })),
         ("generation".into(), n(m.generation)),
         ("version".into(), n(m.version)),
         ("updated_at".into(), n(m.updated_at)),
@@ -75,15 +70,11 @@ fn mapping_item(m: &JobMapping) -> Item {
 
 fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, StoreError> {
     let what = || format!("mapping {c}/{}", get_s(i, "posting_id").unwrap_or("?"));
-    let req = |k: &str| {
-        get_s(i, k)
-            .map(str::to_owned)
-            .ok_or_else(|| StoreError::corrupt(what(), format!("missing {k}")))
-    };
+    let req =
+        |k: &str| get_s(i, k).map(str::to_owned).ok_or_else(|| StoreError::corrupt(what(), format!("missing {k}")));
     Ok(JobMapping {
         connection: c.clone(),
-        posting_id: PostingId::parse(&req("posting_id")?)
-            .map_err(|e| StoreError::corrupt(what(), e))?,
+        posting_id: PostingId::parse(&req("posting_id")?).map_err(|e| StoreError::corrupt(what(), e))?,
         xor_job_id: req("xor_job_id")?,
         chatbot_url: get_s(i, "chatbot_url").map(str::to_owned),
         title: req("title")?,
@@ -94,8 +85,7 @@ fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, StoreError> {
             other => return Err(StoreError::corrupt(what(), format!("status {other:?}"))),
         },
         generation: get_n(i, "generation").unwrap_or(0) as u32,
-        version: get_n(i, "version")
-            .ok_or_else(|| StoreError::corrupt(what(), "missing version"))? as u64,
+        version: get_n(i, "version").ok_or_else(|| StoreError::corrupt(what(), "missing version"))? as u64,
         updated_at: get_n(i, "updated_at").unwrap_or(0),
     })
 }
@@ -103,33 +93,21 @@ fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, StoreError> {
 fn item_connection(i: &Item) -> Result<Connection, StoreError> {
     let id = get_s(i, "id").unwrap_or("?").to_owned();
     let what = format!("connection {id}");
-    let mut c: Connection = serde_json::from_str(get_s(i, "config").unwrap_or(""))
-        .map_err(|e| StoreError::corrupt(&what, e))?;
-    c.status = get_s(i, "status")
-        .and_then(ConnectionStatus::parse)
-        .ok_or_else(|| StoreError::corrupt(&what, "bad status"))?;
+    let mut c: Connection =
+        serde_json::from_str(get_s(i, "config").unwrap_or("")).map_err(|e| StoreError::corrupt(&what, e))?;
+    c.status =
+        get_s(i, "status").and_then(ConnectionStatus::parse).ok_or_else(|| StoreError::corrupt(&what, "bad status"))?;
     c.feed = FeedState {
-        etag: get_s(i, "feed_etag")
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned),
-        last_modified: get_s(i, "feed_last_modified")
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned),
-        last_run_clean: i
-            .get("feed_clean")
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false),
+        etag: get_s(i, "feed_etag").filter(|v| !v.is_empty()).map(str::to_owned),
+        last_modified: get_s(i, "feed_last_modified").filter(|v| !v.is_empty()).map(str::to_owned),
+        last_run_clean: i.get("feed_clean").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
     };
     Ok(c)
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -139,13 +117,8 @@ impl DynamoStore {
     /// Creates the table as `template.yaml` declares it (for tests against moto and local use).
     /// An existing table is left alone.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        let key = |name: &str, t| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(t)
-                .build()
-                .expect("complete")
-        };
+        let key =
+            |name: &str, t| KeySchemaElement::builder().attribute_name(name).key_type(t).build().expect("complete");
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -157,11 +130,7 @@ impl DynamoStore {
             .index_name(GSI1)
             .key_schema(key("gsi1pk", KeyType::Hash))
             .key_schema(key("gsi1sk", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .expect("complete");
         let res = self
@@ -180,16 +149,8 @@ impl DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::unavailable(
-                "create_table",
-                DisplayErrorContext(&e),
-            )),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("create_table", DisplayErrorContext(&e))),
         }
     }
 
@@ -202,11 +163,7 @@ impl DynamoStore {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = build()
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable(op))?;
+            let page = build().set_exclusive_start_key(start.take()).send().await.map_err(unavailable(op))?;
             out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -216,12 +173,7 @@ impl DynamoStore {
     }
 
     /// Every item of one partition whose sort key starts with `prefix`.
-    async fn query_prefix(
-        &self,
-        c: &ConnectionId,
-        prefix: &str,
-        op: &'static str,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn query_prefix(&self, c: &ConnectionId, prefix: &str, op: &'static str) -> Result<Vec<Item>, StoreError> {
         self.query_all(op, || {
             self.client
                 .query()
@@ -256,13 +208,8 @@ impl DynamoStore {
         }
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::NotFound {
-                    what: format!("connection {id}"),
-                })
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound { what: format!("connection {id}") })
             }
             Err(e) => Err(StoreError::unavailable(op, DisplayErrorContext(&e))),
         }
@@ -272,18 +219,10 @@ impl DynamoStore {
 #[async_trait]
 impl MappingStore for DynamoStore {
     async fn mappings(&self, c: &ConnectionId) -> Result<Vec<JobMapping>, StoreError> {
-        self.query_prefix(c, "JOB#", "mappings")
-            .await?
-            .iter()
-            .map(|i| item_mapping(c, i))
-            .collect()
+        self.query_prefix(c, "JOB#", "mappings").await?.iter().map(|i| item_mapping(c, i)).collect()
     }
 
-    async fn mapping(
-        &self,
-        c: &ConnectionId,
-        p: &PostingId,
-    ) -> Result<Option<JobMapping>, StoreError> {
+    async fn mapping(&self, c: &ConnectionId, p: &PostingId) -> Result<Option<JobMapping>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -297,37 +236,19 @@ impl MappingStore for DynamoStore {
         out.item.map(|i| item_mapping(c, &i)).transpose()
     }
 
-    async fn upsert_mapping(
-        &self,
-        mut m: JobMapping,
-        expected: Option<u64>,
-    ) -> Result<JobMapping, StoreError> {
+    async fn upsert_mapping(&self, mut m: JobMapping, expected: Option<u64>) -> Result<JobMapping, StoreError> {
         m.version = expected.unwrap_or(0) + 1;
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(mapping_item(&m)));
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(mapping_item(&m)));
         req = match expected {
             None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => req
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
+            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
         };
         match req.send().await {
             Ok(_) => Ok(m),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict {
-                    what: format!("mapping {}/{}", m.connection, m.posting_id),
-                })
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict { what: format!("mapping {}/{}", m.connection, m.posting_id) })
             }
-            Err(e) => Err(StoreError::unavailable(
-                "upsert_mapping",
-                DisplayErrorContext(&e),
-            )),
+            Err(e) => Err(StoreError::unavailable("upsert_mapping", DisplayErrorContext(&e))),
         }
     }
 }
@@ -342,10 +263,7 @@ impl ConnectionStore for DynamoStore {
             ("gsi1sk".into(), s(c.id.as_str())),
             ("id".into(), s(c.id.as_str())),
             ("status".into(), s(c.status.as_str())),
-            (
-                "config".into(),
-                s(serde_json::to_string(c).expect("serialises")),
-            ),
+            ("config".into(), s(serde_json::to_string(c).expect("serialises"))),
             ("feed_clean".into(), AttributeValue::Bool(false)),
         ]);
         let res = self
@@ -358,18 +276,10 @@ impl ConnectionStore for DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists {
-                    what: format!("connection {}", c.id),
-                })
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists { what: format!("connection {}", c.id) })
             }
-            Err(e) => Err(StoreError::unavailable(
-                "create_connection",
-                DisplayErrorContext(&e),
-            )),
+            Err(e) => Err(StoreError::unavailable("create_connection", DisplayErrorContext(&e))),
         }
     }
 
@@ -401,18 +311,8 @@ impl ConnectionStore for DynamoStore {
         items.iter().map(item_connection).collect()
     }
 
-    async fn set_status(
-        &self,
-        id: &ConnectionId,
-        status: ConnectionStatus,
-    ) -> Result<(), StoreError> {
-        self.update_connection(
-            id,
-            "set_status",
-            "SET #st = :s",
-            vec![(":s", s(status.as_str()))],
-        )
-        .await
+    async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError> {
+        self.update_connection(id, "set_status", "SET #st = :s", vec![(":s", s(status.as_str()))]).await
     }
 
     async fn set_feed_state(&self, id: &ConnectionId, st: &FeedState) -> Result<(), StoreError> {
@@ -422,11 +322,7 @@ impl ConnectionStore for DynamoStore {
             id,
             "set_feed_state",
             "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c",
-            vec![
-                (":e", v(&st.etag)),
-                (":l", v(&st.last_modified)),
-                (":c", AttributeValue::Bool(st.last_run_clean)),
-            ],
+            vec![(":e", v(&st.etag)), (":l", v(&st.last_modified)), (":c", AttributeValue::Bool(st.last_run_clean))],
         )
         .await
     }
@@ -437,18 +333,9 @@ impl RunStore for DynamoStore {
     async fn record_run(&self, run: &SyncRun) -> Result<(), StoreError> {
         let item = Item::from([
             ("pk".into(), pk(&run.connection)),
-            (
-                "sk".into(),
-                s(format!("RUN#{:013}#{}", run.started_at_ms, run.run_id)),
-            ),
-            (
-                "doc".into(),
-                s(serde_json::to_string(run).expect("serialises")),
-            ),
-            (
-                "expires_at".into(),
-                n(run.started_at_ms / 1000 + RUN_TTL_SECS),
-            ),
+            ("sk".into(), s(format!("RUN#{:013}#{}", run.started_at_ms, run.run_id))),
+            ("doc".into(), s(serde_json::to_string(run).expect("serialises"))),
+            ("expires_at".into(), n(run.started_at_ms / 1000 + RUN_TTL_SECS)),
         ]);
         self.client
             .put_item()
@@ -476,22 +363,12 @@ impl RunStore for DynamoStore {
         out.items
             .unwrap_or_default()
             .iter()
-            .map(|i| {
-                serde_json::from_str(get_s(i, "doc").unwrap_or(""))
-                    .map_err(|e| StoreError::corrupt("run", e))
-            })
+            .map(|i| serde_json::from_str(get_s(i, "doc").unwrap_or("")).map_err(|e| StoreError::corrupt("run", e)))
             .collect()
     }
 }
 
 /// Whether an SDK error is throttling (callers may map it to "retry later").
 pub fn is_throttling<E: ProvideErrorMetadata>(e: &E) -> bool {
-    matches!(
-        e.code(),
-        Some(
-            "ThrottlingException"
-                | "ProvisionedThroughputExceededException"
-                | "RequestLimitExceeded"
-        )
-    )
+    matches!(e.code(), Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded"))
 }

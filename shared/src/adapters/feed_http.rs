@@ -45,19 +45,11 @@ pub struct FeedFetcher {
 
 impl FeedFetcher {
     pub fn new(http: reqwest::Client) -> Self {
-        Self {
-            http,
-            max_bytes: DEFAULT_MAX_FEED_BYTES,
-            timeout: Duration::from_secs(60),
-        }
+        Self { http, max_bytes: DEFAULT_MAX_FEED_BYTES, timeout: Duration::from_secs(60) }
     }
 
     /// `validators`: the previous fetch's ETag / Last-Modified, sent as a conditional GET.
-    pub async fn fetch(
-        &self,
-        url: &str,
-        validators: Option<&FeedState>,
-    ) -> Result<Fetched, FetchError> {
+    pub async fn fetch(&self, url: &str, validators: Option<&FeedState>) -> Result<Fetched, FetchError> {
         let mut req = self.http.get(url).timeout(self.timeout);
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
@@ -67,33 +59,23 @@ impl FeedFetcher {
                 req = req.header(IF_MODIFIED_SINCE, lm);
             }
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| FetchError::Transport(transport(&e)))?;
+        let resp = req.send().await.map_err(|e| FetchError::Transport(transport(&e)))?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
-            return Err(FetchError::Status {
-                status: status.as_u16(),
-            });
+            return Err(FetchError::Status { status: status.as_u16() });
         }
         let header = |name| {
-            resp.headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
+            resp.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_owned)
         };
         let etag = header(ETAG);
         let last_modified = header(LAST_MODIFIED);
         // Content-Length is of the (maybe compressed) wire body: a quick early refusal only; the
         // decoded byte count below is the real check.
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
-            return Err(FetchError::TooLarge {
-                limit: self.max_bytes,
-            });
+            return Err(FetchError::TooLarge { limit: self.max_bytes });
         }
         let mut file = tempfile::tempfile()?;
         let mut bytes = 0u64;
@@ -102,27 +84,16 @@ impl FeedFetcher {
             let chunk = chunk.map_err(|e| FetchError::Transport(transport(&e)))?;
             bytes += chunk.len() as u64;
             if bytes > self.max_bytes {
-                return Err(FetchError::TooLarge {
-                    limit: self.max_bytes,
-                });
+                return Err(FetchError::TooLarge { limit: self.max_bytes });
             }
             file.write_all(&chunk)?;
         }
         file.flush()?;
         file.seek(SeekFrom::Start(0))?;
-        Ok(Fetched::Body {
-            file,
-            bytes,
-            etag,
-            last_modified,
-        })
+        Ok(Fetched::Body { file, bytes, etag, last_modified })
     }
 }
 
 fn transport(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else {
-        e.to_string()
-    }
+    if e.is_timeout() { "timed out".into() } else { e.to_string() }
 }

@@ -28,21 +28,13 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1), or `None` to give up.
     /// `retry_after` (the server's word) replaces the jittered backoff when present.
-    pub fn next_delay(
-        &self,
-        attempt: u32,
-        elapsed: Duration,
-        retry_after: Option<Duration>,
-    ) -> Option<Duration> {
+    pub fn next_delay(&self, attempt: u32, elapsed: Duration, retry_after: Option<Duration>) -> Option<Duration> {
         if attempt >= self.max_attempts {
             return None;
         }
         let delay = retry_after.unwrap_or_else(|| {
             // Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^(n-1))].
-            let ceiling = self
-                .base_delay
-                .saturating_mul(1u32 << (attempt - 1).min(16))
-                .min(self.max_delay);
+            let ceiling = self.base_delay.saturating_mul(1u32 << (attempt - 1).min(16)).min(self.max_delay);
             ceiling.mul_f64(fastrand::f64())
         });
         (elapsed + delay <= self.budget).then_some(delay)
@@ -58,15 +50,8 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn per_second(rate: f64) -> Self {
-        let rate = if rate.is_finite() && rate > 0.0 {
-            rate
-        } else {
-            1.0
-        };
-        Self {
-            interval: Duration::from_secs_f64(1.0 / rate),
-            next: Mutex::new(Instant::now()),
-        }
+        let rate = if rate.is_finite() && rate > 0.0 { rate } else { 1.0 };
+        Self { interval: Duration::from_secs_f64(1.0 / rate), next: Mutex::new(Instant::now()) }
     }
 
     pub async fn wait(&self) {
@@ -103,17 +88,9 @@ mod tests {
             let d = p.next_delay(attempt, Duration::ZERO, None).unwrap();
             assert!(d <= Duration::from_millis(250), "{d:?}");
         }
+        assert_eq!(p.next_delay(4, Duration::ZERO, None), None, "attempts exhausted");
         assert_eq!(
-            p.next_delay(4, Duration::ZERO, None),
-            None,
-            "attempts exhausted"
-        );
-        assert_eq!(
-            p.next_delay(
-                1,
-                Duration::from_millis(900),
-                Some(Duration::from_millis(200))
-            ),
+            p.next_delay(1, Duration::from_millis(900), Some(Duration::from_millis(200))),
             None,
             "budget exhausted"
         );

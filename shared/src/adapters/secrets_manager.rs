@@ -14,10 +14,7 @@ pub struct SecretsManagerStore {
 
 impl SecretsManagerStore {
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
-        Self {
-            client,
-            prefix: prefix.into(),
-        }
+        Self { client, prefix: prefix.into() }
     }
 
     pub fn name(&self, c: &ConnectionId, kind: &str) -> String {
@@ -27,67 +24,31 @@ impl SecretsManagerStore {
 
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
-    async fn secret(
-        &self,
-        c: &ConnectionId,
-        kind: &str,
-    ) -> Result<Option<SecretString>, StoreError> {
+    async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
         // Always name the stage: after a stage move, moto (and caches) may answer an older version.
-        let res = self
-            .client
-            .get_secret_value()
-            .secret_id(self.name(c, kind))
-            .version_stage("AWSCURRENT")
-            .send()
-            .await;
+        let res = self.client.get_secret_value().secret_id(self.name(c, kind)).version_stage("AWSCURRENT").send().await;
         match res {
             Ok(out) => Ok(out.secret_string.map(SecretString::new)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(StoreError::unavailable(
-                "get secret",
-                DisplayErrorContext(&e),
-            )),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
+            Err(e) => Err(StoreError::unavailable("get secret", DisplayErrorContext(&e))),
         }
     }
 
-    async fn put_secret(
-        &self,
-        c: &ConnectionId,
-        kind: &str,
-        v: &SecretString,
-    ) -> Result<(), StoreError> {
+    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
         let name = self.name(c, kind);
-        let created = self
-            .client
-            .create_secret()
-            .name(&name)
-            .secret_string(v.expose())
-            .send()
-            .await;
+        let created = self.client.create_secret().name(&name).secret_string(v.expose()).send().await;
         match created {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_exists_exception()) =>
-            {
-                self.client
-                    .put_secret_value()
-                    .secret_id(&name)
-                    .secret_string(v.expose())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| StoreError::unavailable("put secret", DisplayErrorContext(&e)))
-            }
-            Err(e) => Err(StoreError::unavailable(
-                "create secret",
-                DisplayErrorContext(&e),
-            )),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => self
+                .client
+                .put_secret_value()
+                .secret_id(&name)
+                .secret_string(v.expose())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| StoreError::unavailable("put secret", DisplayErrorContext(&e))),
+            Err(e) => Err(StoreError::unavailable("create secret", DisplayErrorContext(&e))),
         }
     }
 }

@@ -47,8 +47,7 @@ impl SqliteStore {
 
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Db::open(path).map_err(err("open"))?;
-        db.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(err("open"))?;
+        db.busy_timeout(std::time::Duration::from_secs(5)).map_err(err("open"))?;
         db.execute_batch(SCHEMA).map_err(err("open"))?;
         Ok(Self { db: Mutex::new(db) })
     }
@@ -72,16 +71,10 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, S
     serde_json::from_str(s).map_err(|e| StoreError::corrupt(what, e))
 }
 
-fn row_to_connection(
-    id: String,
-    config: String,
-    status: String,
-    feed: String,
-) -> Result<Connection, StoreError> {
+fn row_to_connection(id: String, config: String, status: String, feed: String) -> Result<Connection, StoreError> {
     let mut c: Connection = from_json(&format!("connection {id}"), &config)?;
-    c.status = ConnectionStatus::parse(&status).ok_or_else(|| {
-        StoreError::corrupt(format!("connection {id}"), format!("status {status:?}"))
-    })?;
+    c.status = ConnectionStatus::parse(&status)
+        .ok_or_else(|| StoreError::corrupt(format!("connection {id}"), format!("status {status:?}")))?;
     c.feed = from_json(&format!("connection {id}"), &feed)?;
     Ok(c)
 }
@@ -90,21 +83,12 @@ fn row_to_connection(
 impl MappingStore for SqliteStore {
     async fn mappings(&self, c: &ConnectionId) -> Result<Vec<JobMapping>, StoreError> {
         let db = self.db();
-        let mut st = db
-            .prepare_cached("SELECT doc FROM mappings WHERE connection = ?1")
-            .map_err(err("mappings"))?;
-        let docs = st
-            .query_map([c.as_str()], |r| r.get::<_, String>(0))
-            .map_err(err("mappings"))?;
-        docs.map(|d| from_json("mapping", &d.map_err(err("mappings"))?))
-            .collect()
+        let mut st = db.prepare_cached("SELECT doc FROM mappings WHERE connection = ?1").map_err(err("mappings"))?;
+        let docs = st.query_map([c.as_str()], |r| r.get::<_, String>(0)).map_err(err("mappings"))?;
+        docs.map(|d| from_json("mapping", &d.map_err(err("mappings"))?)).collect()
     }
 
-    async fn mapping(
-        &self,
-        c: &ConnectionId,
-        p: &PostingId,
-    ) -> Result<Option<JobMapping>, StoreError> {
+    async fn mapping(&self, c: &ConnectionId, p: &PostingId) -> Result<Option<JobMapping>, StoreError> {
         let db = self.db();
         let doc: Option<String> = db
             .query_row(
@@ -117,11 +101,7 @@ impl MappingStore for SqliteStore {
         doc.map(|d| from_json("mapping", &d)).transpose()
     }
 
-    async fn upsert_mapping(
-        &self,
-        mut m: JobMapping,
-        expected: Option<u64>,
-    ) -> Result<JobMapping, StoreError> {
+    async fn upsert_mapping(&self, mut m: JobMapping, expected: Option<u64>) -> Result<JobMapping, StoreError> {
         m.version = expected.unwrap_or(0) + 1;
         let doc = to_json(&m);
         let db = self.db();
@@ -139,9 +119,7 @@ impl MappingStore for SqliteStore {
         if changed == 1 {
             Ok(m)
         } else {
-            Err(StoreError::Conflict {
-                what: format!("mapping {}/{}", m.connection, m.posting_id),
-            })
+            Err(StoreError::Conflict { what: format!("mapping {}/{}", m.connection, m.posting_id) })
         }
     }
 }
@@ -157,9 +135,7 @@ impl ConnectionStore for SqliteStore {
             )
             .map_err(err("create_connection"))?;
         if changed == 0 {
-            return Err(StoreError::AlreadyExists {
-                what: format!("connection {}", c.id),
-            });
+            return Err(StoreError::AlreadyExists { what: format!("connection {}", c.id) });
         }
         Ok(())
     }
@@ -167,21 +143,12 @@ impl ConnectionStore for SqliteStore {
     async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let row = self
             .db()
-            .query_row(
-                "SELECT config, status, feed FROM connections WHERE id = ?1",
-                [id.as_str()],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
+            .query_row("SELECT config, status, feed FROM connections WHERE id = ?1", [id.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
             .optional()
             .map_err(err("connection"))?;
-        row.map(|(c, s, f)| row_to_connection(id.to_string(), c, s, f))
-            .transpose()
+        row.map(|(c, s, f)| row_to_connection(id.to_string(), c, s, f)).transpose()
     }
 
     async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
@@ -189,9 +156,8 @@ impl ConnectionStore for SqliteStore {
         let mut st = db
             .prepare_cached("SELECT id, config, status, feed FROM connections ORDER BY id")
             .map_err(err("connections"))?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(err("connections"))?;
+        let rows =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(err("connections"))?;
         rows.map(|r| {
             let (id, c, s, f) = r.map_err(err("connections"))?;
             row_to_connection(id, c, s, f)
@@ -199,22 +165,13 @@ impl ConnectionStore for SqliteStore {
         .collect()
     }
 
-    async fn set_status(
-        &self,
-        id: &ConnectionId,
-        status: ConnectionStatus,
-    ) -> Result<(), StoreError> {
+    async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError> {
         let n = self
             .db()
-            .execute(
-                "UPDATE connections SET status = ?2 WHERE id = ?1",
-                params![id.as_str(), status.as_str()],
-            )
+            .execute("UPDATE connections SET status = ?2 WHERE id = ?1", params![id.as_str(), status.as_str()])
             .map_err(err("set_status"))?;
         if n == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("connection {id}"),
-            });
+            return Err(StoreError::NotFound { what: format!("connection {id}") });
         }
         Ok(())
     }
@@ -222,15 +179,10 @@ impl ConnectionStore for SqliteStore {
     async fn set_feed_state(&self, id: &ConnectionId, state: &FeedState) -> Result<(), StoreError> {
         let n = self
             .db()
-            .execute(
-                "UPDATE connections SET feed = ?2 WHERE id = ?1",
-                params![id.as_str(), to_json(state)],
-            )
+            .execute("UPDATE connections SET feed = ?2 WHERE id = ?1", params![id.as_str(), to_json(state)])
             .map_err(err("set_feed_state"))?;
         if n == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("connection {id}"),
-            });
+            return Err(StoreError::NotFound { what: format!("connection {id}") });
         }
         Ok(())
     }
@@ -251,41 +203,29 @@ impl RunStore for SqliteStore {
     async fn runs(&self, c: &ConnectionId, limit: usize) -> Result<Vec<SyncRun>, StoreError> {
         let db = self.db();
         let mut st = db
-            .prepare_cached("SELECT doc FROM runs WHERE connection = ?1 ORDER BY started_at_ms DESC, run_id DESC LIMIT ?2")
+            .prepare_cached(
+                "SELECT doc FROM runs WHERE connection = ?1 ORDER BY started_at_ms DESC, run_id DESC LIMIT ?2",
+            )
             .map_err(err("runs"))?;
-        let docs = st
-            .query_map(params![c.as_str(), limit as i64], |r| r.get::<_, String>(0))
-            .map_err(err("runs"))?;
-        docs.map(|d| from_json("run", &d.map_err(err("runs"))?))
-            .collect()
+        let docs = st.query_map(params![c.as_str(), limit as i64], |r| r.get::<_, String>(0)).map_err(err("runs"))?;
+        docs.map(|d| from_json("run", &d.map_err(err("runs"))?)).collect()
     }
 }
 
 #[async_trait]
 impl SecretStore for SqliteStore {
-    async fn secret(
-        &self,
-        c: &ConnectionId,
-        kind: &str,
-    ) -> Result<Option<SecretString>, StoreError> {
+    async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
         let v: Option<String> = self
             .db()
-            .query_row(
-                "SELECT value FROM secrets WHERE connection = ?1 AND kind = ?2",
-                [c.as_str(), kind],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM secrets WHERE connection = ?1 AND kind = ?2", [c.as_str(), kind], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(err("secret"))?;
         Ok(v.map(SecretString::new))
     }
 
-    async fn put_secret(
-        &self,
-        c: &ConnectionId,
-        kind: &str,
-        v: &SecretString,
-    ) -> Result<(), StoreError> {
+    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
         self.db()
             .execute(
                 "INSERT INTO secrets (connection, kind, value) VALUES (?1, ?2, ?3) ON CONFLICT (connection, kind) DO UPDATE SET value = excluded.value",

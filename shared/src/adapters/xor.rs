@@ -46,19 +46,10 @@ struct ErrorDetail {
 pub enum XorError {
     /// XOR answered with a final refusal (4xx other than 429): retrying will not help.
     #[error("XOR refused {op}: HTTP {status} {code}: {message}")]
-    Rejected {
-        op: &'static str,
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Rejected { op: &'static str, status: u16, code: String, message: String },
     /// 429, 5xx or timeouts until the retry policy gave up: try again on a later run.
     #[error("XOR unavailable for {op} after {attempts} attempt(s): {last}")]
-    Unavailable {
-        op: &'static str,
-        attempts: u32,
-        last: String,
-    },
+    Unavailable { op: &'static str, attempts: u32, last: String },
     #[error("XOR answered {op} with a body we cannot read: {message}")]
     Decode { op: &'static str, message: String },
 }
@@ -130,49 +121,21 @@ impl XorClient {
     }
 
     pub async fn create(&self, key: &str, job: &Posting) -> Result<XorJob, XorError> {
-        self.call(
-            "create",
-            Method::POST,
-            "/v1/jobs".into(),
-            Some(job.to_body()),
-            Some(key),
-        )
-        .await
+        self.call("create", Method::POST, "/v1/jobs".into(), Some(job.to_body()), Some(key)).await
     }
 
     pub async fn update(&self, id: &str, job: &Posting) -> Result<XorJob, XorError> {
-        self.call(
-            "update",
-            Method::PUT,
-            format!("/v1/jobs/{}", enc(id)),
-            Some(job.to_body()),
-            None,
-        )
-        .await
+        self.call("update", Method::PUT, format!("/v1/jobs/{}", enc(id)), Some(job.to_body()), None).await
     }
 
     /// Closing a closed job is a success; a `404` is returned as [`XorError::Rejected`] with
     /// status 404 for the caller to decide (for a sync: the job is gone, so it is closed).
     pub async fn close(&self, id: &str) -> Result<XorJob, XorError> {
-        self.call(
-            "close",
-            Method::POST,
-            format!("/v1/jobs/{}/close", enc(id)),
-            None,
-            None,
-        )
-        .await
+        self.call("close", Method::POST, format!("/v1/jobs/{}/close", enc(id)), None, None).await
     }
 
     pub async fn get(&self, id: &str) -> Result<XorJob, XorError> {
-        self.call(
-            "get",
-            Method::GET,
-            format!("/v1/jobs/{}", enc(id)),
-            None,
-            None,
-        )
-        .await
+        self.call("get", Method::GET, format!("/v1/jobs/{}", enc(id)), None, None).await
     }
 
     pub async fn list_page(&self, cursor: Option<&str>) -> Result<XorPage, XorError> {
@@ -212,11 +175,7 @@ impl XorClient {
         loop {
             attempt += 1;
             let (retry_after, last) = {
-                let _permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .expect("semaphore never closed");
+                let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
                 self.limiter.wait().await;
                 let mut req = self
                     .http
@@ -228,67 +187,43 @@ impl XorClient {
                     req = req.header("Idempotency-Key", k);
                 }
                 if let Some(b) = &body {
-                    req = req
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(b.clone());
+                    req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
                 }
                 match req.send().await {
                     Ok(resp) => {
                         let status = resp.status();
-                        let retry_after =
-                            parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
+                        let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
                         let bytes = resp.bytes().await;
                         match (status, bytes) {
                             (s, Ok(b)) if s.is_success() => {
-                                return serde_json::from_slice(&b).map_err(|e| XorError::Decode {
-                                    op,
-                                    message: e.to_string(),
-                                });
+                                return serde_json::from_slice(&b)
+                                    .map_err(|e| XorError::Decode { op, message: e.to_string() });
                             }
                             (s, Ok(b)) if is_final(s) => {
-                                let (code, message) = match serde_json::from_slice::<ErrorBody>(&b)
-                                {
+                                let (code, message) = match serde_json::from_slice::<ErrorBody>(&b) {
                                     Ok(e) => (e.error.code, e.error.message),
-                                    Err(_) => (
-                                        "unknown".into(),
-                                        String::from_utf8_lossy(&b).chars().take(200).collect(),
-                                    ),
+                                    Err(_) => {
+                                        ("unknown".into(), String::from_utf8_lossy(&b).chars().take(200).collect())
+                                    }
                                 };
-                                return Err(XorError::Rejected {
-                                    op,
-                                    status: s.as_u16(),
-                                    code,
-                                    message,
-                                });
+                                return Err(XorError::Rejected { op, status: s.as_u16(), code, message });
                             }
                             (s, Ok(_)) => (retry_after, format!("HTTP {}", s.as_u16())),
-                            (s, Err(e)) => (
-                                None,
-                                format!(
-                                    "HTTP {} with an unreadable body: {}",
-                                    s.as_u16(),
-                                    describe(&e)
-                                ),
-                            ),
+                            (s, Err(e)) => {
+                                (None, format!("HTTP {} with an unreadable body: {}", s.as_u16(), describe(&e)))
+                            }
                         }
                     }
                     Err(e) => (None, describe(&e)),
                 }
             };
-            match self
-                .retry
-                .next_delay(attempt, started.elapsed(), retry_after)
-            {
+            match self.retry.next_delay(attempt, started.elapsed(), retry_after) {
                 Some(d) => {
                     tracing::debug!(op, attempt, delay_ms = d.as_millis() as u64, reason = %last, "retrying XOR call");
                     tokio::time::sleep(d).await;
                 }
                 None => {
-                    return Err(XorError::Unavailable {
-                        op,
-                        attempts: attempt,
-                        last,
-                    });
+                    return Err(XorError::Unavailable { op, attempts: attempt, last });
                 }
             }
         }

@@ -48,6 +48,59 @@ pub struct FeedState {
     pub last_run_clean: bool,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeverEnv {
+    #[default]
+    Production,
+    Sandbox,
+}
+
+impl LeverEnv {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// How this connection talks to Lever. Hosts come from `lever_env` (see the Lever adapter) unless
+/// overridden (the local sandbox, or an EU host should Lever ask for one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeverSettings {
+    #[serde(default)]
+    pub env: LeverEnv,
+    /// Overrides the Data API base (`…/v1`).
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    /// Overrides the OAuth host (`…/authorize`, `…/oauth/token`).
+    #[serde(default)]
+    pub auth_base_url: Option<String>,
+    /// The Lever user opportunities are created as (`perform_as`).
+    #[serde(default)]
+    pub perform_as: Option<String>,
+    /// The opportunity's `origin` (`sourced` unless configured).
+    #[serde(default = "default_origin")]
+    pub origin: String,
+}
+
+fn default_origin() -> String {
+    "sourced".into()
+}
+
+impl Default for LeverSettings {
+    fn default() -> Self {
+        Self {
+            env: LeverEnv::Production,
+            api_base_url: None,
+            auth_base_url: None,
+            perform_as: None,
+            origin: default_origin(),
+        }
+    }
+}
+
 /// One customer: where its feed is, where its XOR is, and how hard we may push XOR.
 /// Secrets (the XOR API key) are not here: they live in the [`super::SecretStore`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +116,8 @@ pub struct Connection {
     /// A standing override of the mass-close guard (the setting form of `--force`).
     pub allow_mass_close: bool,
     pub feed: FeedState,
+    #[serde(default)]
+    pub lever: LeverSettings,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -79,6 +134,7 @@ impl Connection {
             max_close_share: 0.5,
             allow_mass_close: false,
             feed: FeedState::default(),
+            lever: LeverSettings::default(),
             created_at: now,
         }
     }

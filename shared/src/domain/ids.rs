@@ -9,9 +9,7 @@ pub enum IdError {
         "a connection id must be 1 to 64 characters of a-z, 0-9, '-' or '_', starting with a letter or digit; got {0:?}"
     )]
     BadConnectionId(String),
-    #[error(
-        "a posting id must be 1 to 200 printable characters without '#' or whitespace; got {0:?}"
-    )]
+    #[error("a posting id must be 1 to 200 printable characters without '#' or whitespace; got {0:?}")]
     BadPostingId(String),
 }
 
@@ -24,14 +22,9 @@ pub struct ConnectionId(String);
 impl ConnectionId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = (1..=64).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && s.as_bytes()[0].is_ascii_alphanumeric();
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::BadConnectionId(s.to_owned()))
-        }
+        if ok { Ok(Self(s.to_owned())) } else { Err(IdError::BadConnectionId(s.to_owned())) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -45,15 +38,8 @@ pub struct PostingId(String);
 
 impl PostingId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        let ok = (1..=200).contains(&s.len())
-            && !s
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '#');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::BadPostingId(s.to_owned()))
-        }
+        let ok = (1..=200).contains(&s.len()) && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#');
+        if ok { Ok(Self(s.to_owned())) } else { Err(IdError::BadPostingId(s.to_owned())) }
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -6,11 +6,13 @@ pub mod plan;
 pub mod ports;
 pub mod run;
 pub mod secret;
+pub mod webhook;
 
-pub use connection::{Connection, ConnectionStatus, FeedState};
+pub use connection::{Connection, ConnectionStatus, FeedState, LeverEnv, LeverSettings};
 pub use ids::{ConnectionId, IdError, PostingId};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
-pub use ports::{ConnectionStore, MappingStore, RunStore, SecretStore, StoreError};
+pub use ports::{ConnectionStore, LeaseStore, MappingStore, RunStore, SecretStore, StoreError, WebhookStore};
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
 pub use secret::SecretString;
+pub use webhook::{Claim, ClaimEnd, Delivery, DeliveryStatus};

@@ -23,10 +23,7 @@ pub struct GuardSettings {
 
 impl Default for GuardSettings {
     fn default() -> Self {
-        Self {
-            max_close_share: 0.5,
-            force: false,
-        }
+        Self { max_close_share: 0.5, force: false }
     }
 }
 
@@ -62,16 +59,11 @@ impl Plan {
 /// Compares the feed with the stored mappings. `feed` holds each posting id at most once (the
 /// parser keeps the first of a repeated id).
 pub fn plan(feed: &[PostingDigest], mappings: &[JobMapping], guard: GuardSettings) -> Plan {
-    let by_id: HashMap<&PostingId, &JobMapping> =
-        mappings.iter().map(|m| (&m.posting_id, m)).collect();
+    let by_id: HashMap<&PostingId, &JobMapping> = mappings.iter().map(|m| (&m.posting_id, m)).collect();
     let mut out = Plan::default();
     for p in feed {
         match by_id.get(&p.id) {
-            None => out.creates.push(Create {
-                posting_id: p.id.clone(),
-                generation: 0,
-                reopens_version: None,
-            }),
+            None => out.creates.push(Create { posting_id: p.id.clone(), generation: 0, reopens_version: None }),
             Some(m) if m.status == MappingStatus::Closed => out.creates.push(Create {
                 posting_id: p.id.clone(),
                 generation: m.generation + 1,
@@ -124,10 +116,7 @@ mod tests {
         PostingId::parse(s).unwrap()
     }
     fn digest(id: &str, hash: &str) -> PostingDigest {
-        PostingDigest {
-            id: pid(id),
-            hash: hash.into(),
-        }
+        PostingDigest { id: pid(id), hash: hash.into() }
     }
     fn mapping(id: &str, hash: &str, status: MappingStatus) -> JobMapping {
         JobMapping {
@@ -197,11 +186,7 @@ mod tests {
             Case {
                 name: "missing posting closes (within the share)",
                 feed: vec![digest("a", "1"), digest("b", "2")],
-                maps: vec![
-                    mapping("a", "1", Active),
-                    mapping("b", "2", Active),
-                    mapping("c", "3", Active),
-                ],
+                maps: vec![mapping("a", "1", Active), mapping("b", "2", Active), mapping("c", "3", Active)],
                 guard: g,
                 creates: vec![],
                 updates: vec![],
@@ -234,11 +219,7 @@ mod tests {
             Case {
                 name: "closing more than half trips the guard",
                 feed: vec![digest("a", "1")],
-                maps: vec![
-                    mapping("a", "1", Active),
-                    mapping("b", "1", Active),
-                    mapping("c", "1", Active),
-                ],
+                maps: vec![mapping("a", "1", Active), mapping("b", "1", Active), mapping("c", "1", Active)],
                 guard: g,
                 creates: vec![],
                 updates: vec![],
@@ -261,10 +242,7 @@ mod tests {
                 name: "an empty feed never closes everything, even under a 100% limit",
                 feed: vec![],
                 maps: vec![mapping("a", "1", Active)],
-                guard: GuardSettings {
-                    max_close_share: 1.0,
-                    force: false,
-                },
+                guard: GuardSettings { max_close_share: 1.0, force: false },
                 creates: vec![],
                 updates: vec![],
                 unchanged: 0,
@@ -301,24 +279,14 @@ mod tests {
         ];
         for c in cases {
             let p = plan(&c.feed, &c.maps, c.guard);
-            let creates: Vec<(&str, u32)> = p
-                .creates
-                .iter()
-                .map(|c| (c.posting_id.as_str(), c.generation))
-                .collect();
+            let creates: Vec<(&str, u32)> = p.creates.iter().map(|c| (c.posting_id.as_str(), c.generation)).collect();
             assert_eq!(creates, c.creates, "{}: creates", c.name);
             let updates: Vec<&str> = p.updates.iter().map(|u| u.as_str()).collect();
             assert_eq!(updates, c.updates, "{}: updates", c.name);
             assert_eq!(p.unchanged, c.unchanged, "{}: unchanged", c.name);
             let closes: Vec<&str> = p.closes.iter().map(|u| u.as_str()).collect();
             assert_eq!(closes, c.closes, "{}: closes", c.name);
-            assert_eq!(
-                p.guard.is_some(),
-                c.guarded,
-                "{}: guard {:?}",
-                c.name,
-                p.guard
-            );
+            assert_eq!(p.guard.is_some(), c.guarded, "{}: guard {:?}", c.name, p.guard);
             if c.guarded {
                 assert!(p.held_closes > 0, "{}: held closes counted", c.name);
             }

@@ -7,6 +7,7 @@ use super::ids::{ConnectionId, PostingId};
 use super::job::JobMapping;
 use super::run::SyncRun;
 use super::secret::SecretString;
+use super::webhook::{Claim, ClaimEnd, Delivery, DeliveryStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -27,16 +28,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn unavailable(op: &'static str, e: impl std::fmt::Display) -> Self {
-        Self::Unavailable {
-            op,
-            message: e.to_string(),
-        }
+        Self::Unavailable { op, message: e.to_string() }
     }
     pub fn corrupt(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
-        Self::Corrupt {
-            what: what.into(),
-            message: e.to_string(),
-        }
+        Self::Corrupt { what: what.into(), message: e.to_string() }
     }
 }
 
@@ -44,19 +39,14 @@ impl StoreError {
 pub trait MappingStore: Send + Sync {
     /// All mappings of one connection (active and closed).
     async fn mappings(&self, connection: &ConnectionId) -> Result<Vec<JobMapping>, StoreError>;
-    async fn mapping(
-        &self,
-        connection: &ConnectionId,
-        posting: &PostingId,
-    ) -> Result<Option<JobMapping>, StoreError>;
+    async fn mapping(&self, connection: &ConnectionId, posting: &PostingId) -> Result<Option<JobMapping>, StoreError>;
     /// Writes `mapping` with `version = expected + 1` (or 1 when `expected` is `None`, which
     /// requires that no mapping exists). Fails with [`StoreError::Conflict`] when the stored
     /// version is not `expected`. Returns the written mapping.
-    async fn upsert_mapping(
-        &self,
-        mapping: JobMapping,
-        expected: Option<u64>,
-    ) -> Result<JobMapping, StoreError>;
+    async fn upsert_mapping(&self, mapping: JobMapping, expected: Option<u64>) -> Result<JobMapping, StoreError>;
+    /// The mapping whose XOR job is `xor_job_id` (a webhook names XOR's job, not Lever's posting).
+    async fn mapping_by_xor_job(&self, connection: &ConnectionId, xor_job_id: &str)
+    -> Result<Option<JobMapping>, StoreError>;
 }
 
 #[async_trait]
@@ -65,11 +55,7 @@ pub trait ConnectionStore: Send + Sync {
     async fn create_connection(&self, connection: &Connection) -> Result<(), StoreError>;
     async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
     async fn connections(&self) -> Result<Vec<Connection>, StoreError>;
-    async fn set_status(
-        &self,
-        id: &ConnectionId,
-        status: ConnectionStatus,
-    ) -> Result<(), StoreError>;
+    async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError>;
     async fn set_feed_state(&self, id: &ConnectionId, state: &FeedState) -> Result<(), StoreError>;
 }
 
@@ -77,29 +63,66 @@ pub trait ConnectionStore: Send + Sync {
 pub trait RunStore: Send + Sync {
     async fn record_run(&self, run: &SyncRun) -> Result<(), StoreError>;
     /// Newest first.
-    async fn runs(
-        &self,
-        connection: &ConnectionId,
-        limit: usize,
-    ) -> Result<Vec<SyncRun>, StoreError>;
+    async fn runs(&self, connection: &ConnectionId, limit: usize) -> Result<Vec<SyncRun>, StoreError>;
 }
 
 /// Per-connection secrets. Names are `<kind>` under the connection (`xor-api-key`, …); adapters
 /// decide where that lands (a Secrets Manager name prefix, an embedded table).
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    async fn secret(
+    async fn secret(&self, connection: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError>;
+    async fn put_secret(&self, connection: &ConnectionId, kind: &str, value: &SecretString) -> Result<(), StoreError>;
+    /// Deployment-wide secrets (the Lever OAuth app's client id and secret).
+    async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError>;
+    async fn put_app_secret(&self, kind: &str, value: &SecretString) -> Result<(), StoreError>;
+}
+
+/// The app secret kind holding the Lever OAuth app credentials (JSON `{client_id, client_secret}`).
+pub const LEVER_APP: &str = "lever-app";
+
+/// Webhook deliveries and the per-screening claim (the idempotency record, after AWS Powertools:
+/// a conditional write of an in-progress claim with a lease; a finished one answers retries).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Inserts the delivery unless one with its id exists; returns the existing one if so.
+    async fn insert_delivery(&self, d: &Delivery) -> Result<Option<Delivery>, StoreError>;
+    async fn delivery(&self, connection: &ConnectionId, webhook_id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Writes status, result, reason and attempts of an existing delivery.
+    async fn update_delivery(&self, d: &Delivery) -> Result<(), StoreError>;
+    /// Newest first; `connection` and `status` filter.
+    async fn deliveries(
+        &self,
+        connection: Option<&ConnectionId>,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Takes the screening's claim for `owner` until `lease_until_ms`, unless it is done or held
+    /// by another live lease.
+    async fn claim_screening(
         &self,
         connection: &ConnectionId,
-        kind: &str,
-    ) -> Result<Option<SecretString>, StoreError>;
-    async fn put_secret(
-        &self,
-        connection: &ConnectionId,
-        kind: &str,
-        value: &SecretString,
-    ) -> Result<(), StoreError>;
+        natural_key: &str,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Claim, StoreError>;
+    /// Ends `owner`'s claim (a no-op if another owner took it over meanwhile).
+    async fn end_claim(&self, connection: &ConnectionId, natural_key: &str, owner: &str, end: ClaimEnd)
+    -> Result<(), StoreError>;
+}
+
+/// Short leases ("one OAuth refresh per connection at a time, across all Lambdas").
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// True when `owner` now holds `name` until `until_ms` (it was free, expired, or its own).
+    async fn try_lease(&self, connection: &ConnectionId, name: &str, owner: &str, now_ms: i64, until_ms: i64)
+    -> Result<bool, StoreError>;
+    async fn release_lease(&self, connection: &ConnectionId, name: &str, owner: &str) -> Result<(), StoreError>;
 }
 
 /// The secret kind holding a connection's XOR API key.
 pub const XOR_API_KEY: &str = "xor-api-key";
+/// Whitespace-separated `whsec_…` secrets, all accepted (rotation).
+pub const WEBHOOK_SECRET: &str = "webhook-secret";
+/// The Lever OAuth token pair (JSON), written only by a refresh or an authorization.
+pub const LEVER_TOKENS: &str = "lever-oauth";

@@ -66,10 +66,8 @@ pub struct SyncRun {
 impl SyncRun {
     /// Clean: nothing left for a next run to do, so a 304 may skip it.
     pub fn is_clean(&self) -> bool {
-        matches!(
-            self.outcome,
-            RunOutcome::Completed | RunOutcome::NotModified
-        ) && self.summary.failed == 0
+        matches!(self.outcome, RunOutcome::Completed | RunOutcome::NotModified)
+            && self.summary.failed == 0
             && self.summary.deferred == 0
             && self.summary.held_closes == 0
     }

@@ -31,11 +31,8 @@ const KNOWN: &[&str] = &[
 
 /// Lever's hosted job pages, whose apply form is the page URL + `/apply` (contract §1 example).
 /// An assumption about Lever's URL scheme: kept here, named in the README.
-const LEVER_JOB_HOSTS: &[&str] = &[
-    "https://jobs.lever.co/",
-    "https://jobs.eu.lever.co/",
-    "https://jobs.sandbox.lever.co/",
-];
+const LEVER_JOB_HOSTS: &[&str] =
+    &["https://jobs.lever.co/", "https://jobs.eu.lever.co/", "https://jobs.sandbox.lever.co/"];
 
 /// Builds the posting, or says why the job is skipped. Also returns non-fatal warnings.
 pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), String> {
@@ -47,13 +44,8 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Strin
         (Some(r), _) => r,
         (None, Some(from_url)) => from_url.to_owned(),
         (None, None) => {
-            let title = f
-                .get("title")
-                .map(|t| format!(" ({t:?})"))
-                .unwrap_or_default();
-            return Err(format!(
-                "job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"
-            ));
+            let title = f.get("title").map(|t| format!(" ({t:?})")).unwrap_or_default();
+            return Err(format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"));
         }
     };
     let external_id = PostingId::parse(&id_text).map_err(|e| format!("job skipped: {e}"))?;
@@ -66,7 +58,8 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Strin
         Some(raw) => match normalise_date(&raw) {
             Some(d) => Some(d),
             None => {
-                warnings.push(format!("job {external_id}: <date> {raw:?} is neither RFC 3339 nor RFC 2822; kept in extra"));
+                warnings
+                    .push(format!("job {external_id}: <date> {raw:?} is neither RFC 3339 nor RFC 2822; kept in extra"));
                 f.insert("date".into(), raw);
                 None
             }
@@ -98,21 +91,13 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Strin
         posted_at,
         extra: f,
     };
-    debug_assert!(
-        KNOWN
-            .iter()
-            .all(|k| *k == "date" || !posting.extra.contains_key(*k))
-    );
+    debug_assert!(KNOWN.iter().all(|k| *k == "date" || !posting.extra.contains_key(*k)));
     Ok((posting, warnings))
 }
 
 /// `Hybrid` → `hybrid`, `On-site` → `onsite` (Lever's `workplaceType` words); others lower-cased.
 fn normalise_workplace(s: &str) -> String {
-    let key: String = s
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect::<String>()
-        .to_lowercase();
+    let key: String = s.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
     match key.as_str() {
         "onsite" | "inoffice" | "office" => "onsite".into(),
         "remote" | "fullyremote" => "remote".into(),
@@ -126,35 +111,20 @@ pub fn posting_id_from_url(url: &str) -> Option<&str> {
     let path = url.split(['?', '#']).next()?.trim_end_matches('/');
     let mut segments = path.rsplit('/');
     let last = segments.next()?;
-    let candidate = if last == "apply" {
-        segments.next()?
-    } else {
-        last
-    };
+    let candidate = if last == "apply" { segments.next()? } else { last };
     is_uuid(candidate).then_some(candidate)
 }
 
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
+        && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
 }
 
 /// RFC 3339 or RFC 2822 → UTC RFC 3339 with seconds precision (`2026-11-23T10:15:00Z`).
 pub fn normalise_date(s: &str) -> Option<String> {
     let s = s.trim();
-    let parsed = OffsetDateTime::parse(s, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(s, &Rfc2822))
-        .ok()?;
-    let utc = parsed
-        .to_offset(UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .ok()?;
+    let parsed = OffsetDateTime::parse(s, &Rfc3339).or_else(|_| OffsetDateTime::parse(s, &Rfc2822)).ok()?;
+    let utc = parsed.to_offset(UtcOffset::UTC).replace_nanosecond(0).ok()?;
     utc.format(&Rfc3339).ok()
 }
 
@@ -164,40 +134,22 @@ mod tests {
 
     #[test]
     fn dates_normalise_to_utc() {
-        assert_eq!(
-            normalise_date("2026-11-20T09:00:00Z").as_deref(),
-            Some("2026-11-20T09:00:00Z")
-        );
-        assert_eq!(
-            normalise_date("2026-11-20T10:00:00.123+01:00").as_deref(),
-            Some("2026-11-20T09:00:00Z")
-        );
-        assert_eq!(
-            normalise_date("Mon, 23 Nov 2026 10:15:00 GMT").as_deref(),
-            Some("2026-11-23T10:15:00Z")
-        );
-        assert_eq!(
-            normalise_date("Mon, 23 Nov 2026 11:15:00 +0100").as_deref(),
-            Some("2026-11-23T10:15:00Z")
-        );
+        assert_eq!(normalise_date("2026-11-20T09:00:00Z").as_deref(), Some("2026-11-20T09:00:00Z"));
+        assert_eq!(normalise_date("2026-11-20T10:00:00.123+01:00").as_deref(), Some("2026-11-20T09:00:00Z"));
+        assert_eq!(normalise_date("Mon, 23 Nov 2026 10:15:00 GMT").as_deref(), Some("2026-11-23T10:15:00Z"));
+        assert_eq!(normalise_date("Mon, 23 Nov 2026 11:15:00 +0100").as_deref(), Some("2026-11-23T10:15:00Z"));
         assert_eq!(normalise_date("23/11/2026"), None);
     }
 
     #[test]
     fn uuid_from_url() {
         let u = "https://jobs.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10";
-        assert_eq!(
-            posting_id_from_url(u),
-            Some("5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10")
-        );
+        assert_eq!(posting_id_from_url(u), Some("5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10"));
         assert_eq!(
             posting_id_from_url(&format!("{u}/apply?lever-source=xor")),
             Some("5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10")
         );
-        assert_eq!(
-            posting_id_from_url("https://jobs.lever.co/acme/careers"),
-            None
-        );
+        assert_eq!(posting_id_from_url("https://jobs.lever.co/acme/careers"), None);
     }
 
     #[test]

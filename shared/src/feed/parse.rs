@@ -27,12 +27,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_depth: 64,
-            max_field_bytes: 1 << 20,
-            max_fields_per_job: 256,
-            max_warnings: 1000,
-        }
+        Self { max_depth: 64, max_field_bytes: 1 << 20, max_fields_per_job: 256, max_warnings: 1000 }
     }
 }
 
@@ -71,10 +66,7 @@ pub enum FeedError {
 }
 
 fn unusable(position: u64, reason: impl Into<String>) -> FeedError {
-    FeedError::Unusable {
-        position,
-        reason: reason.into(),
-    }
+    FeedError::Unusable { position, reason: reason.into() }
 }
 
 struct Frame {
@@ -94,12 +86,8 @@ impl JobState {
     fn push_text(&mut self, s: &str, limits: &Limits) {
         if let Some(f) = self.frames.last_mut() {
             if f.text.len() + s.len() > limits.max_field_bytes {
-                self.problem.get_or_insert_with(|| {
-                    format!(
-                        "<{}> is larger than {} bytes",
-                        f.path, limits.max_field_bytes
-                    )
-                });
+                self.problem
+                    .get_or_insert_with(|| format!("<{}> is larger than {} bytes", f.path, limits.max_field_bytes));
             } else {
                 f.text.push_str(s);
             }
@@ -169,16 +157,11 @@ pub fn parse<R: BufRead>(
                 if detected == encoding_rs::UTF_8 {
                     match (d.encoding(), d.encoder()) {
                         (None, _) => {}
-                        (Some(_), Some(enc)) if enc.is_ascii_compatible() => {
-                            reader.get_mut().set_encoding(enc)
-                        }
+                        (Some(_), Some(enc)) if enc.is_ascii_compatible() => reader.get_mut().set_encoding(enc),
                         (Some(_), Some(_)) => {} // declared UTF-16 but bytes are ASCII-compatible: read as found
                         (Some(name), None) => {
                             let name = name.map(|n| n.into_owned()).unwrap_or_default();
-                            return Err(unusable(
-                                pos,
-                                format!("unsupported encoding {name:?} in the XML declaration"),
-                            ));
+                            return Err(unusable(pos, format!("unsupported encoding {name:?} in the XML declaration")));
                         }
                     }
                 }
@@ -205,10 +188,7 @@ pub fn parse<R: BufRead>(
                     return Err(unusable(pos, "a second root element after </source>"));
                 }
                 if depth >= limits.max_depth {
-                    return Err(unusable(
-                        pos,
-                        format!("elements nested deeper than {}", limits.max_depth),
-                    ));
+                    return Err(unusable(pos, format!("elements nested deeper than {}", limits.max_depth)));
                 }
                 let name = e.local_name().as_ref().to_owned();
                 depth += 1;
@@ -228,10 +208,7 @@ pub fn parse<R: BufRead>(
                             Some(parent) => format!("{}/{}", parent.path, name),
                             None => name,
                         };
-                        j.frames.push(Frame {
-                            path,
-                            text: String::new(),
-                        });
+                        j.frames.push(Frame { path, text: String::new() });
                     }
                 }
             }
@@ -253,10 +230,7 @@ pub fn parse<R: BufRead>(
                         if !value.is_empty() {
                             if j.fields.len() >= limits.max_fields_per_job {
                                 j.problem.get_or_insert_with(|| {
-                                    format!(
-                                        "more than {} elements in one job",
-                                        limits.max_fields_per_job
-                                    )
+                                    format!("more than {} elements in one job", limits.max_fields_per_job)
                                 });
                             } else {
                                 insert_field(&mut j.fields, frame.path, value.to_owned());
@@ -291,10 +265,7 @@ pub fn parse<R: BufRead>(
                 match job.as_mut() {
                     Some(j) => j.push_text(&s, &limits),
                     None if (!root_seen || root_closed) && !s.trim().is_empty() => {
-                        return Err(unusable(
-                            pos,
-                            format!("text outside the root element: {:?}", preview(&s)),
-                        ));
+                        return Err(unusable(pos, format!("text outside the root element: {:?}", preview(&s))));
                     }
                     None => {}
                 }
@@ -315,22 +286,13 @@ pub fn parse<R: BufRead>(
             Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
             Event::Eof => {
                 if !root_seen {
-                    return Err(unusable(
-                        pos,
-                        "the document is empty or has no root element",
-                    ));
+                    return Err(unusable(pos, "the document is empty or has no root element"));
                 }
                 if !root_closed {
-                    let inside = job
-                        .as_ref()
-                        .and_then(|j| j.frames.last())
-                        .map(|f| format!(" inside <{}>", f.path));
+                    let inside = job.as_ref().and_then(|j| j.frames.last()).map(|f| format!(" inside <{}>", f.path));
                     return Err(unusable(
                         pos,
-                        format!(
-                            "the document is truncated: it ends{} before </source>",
-                            inside.unwrap_or_default()
-                        ),
+                        format!("the document is truncated: it ends{} before </source>", inside.unwrap_or_default()),
                     ));
                 }
                 break;
@@ -372,28 +334,15 @@ fn resolve_ref(r: &BytesRef<'_>) -> String {
     }
 }
 
-fn finish_job(
-    j: JobState,
-    seen: &mut HashSet<String>,
-) -> Result<(Posting, Vec<(u64, String)>), (u64, String)> {
+fn finish_job(j: JobState, seen: &mut HashSet<String>) -> Result<(Posting, Vec<(u64, String)>), (u64, String)> {
     if let Some(problem) = j.problem {
         return Err((j.start, format!("job skipped: {problem}")));
     }
-    let (posting, warnings) =
-        build_posting(RawJob { fields: j.fields }).map_err(|w| (j.start, w))?;
+    let (posting, warnings) = build_posting(RawJob { fields: j.fields }).map_err(|w| (j.start, w))?;
     if !seen.insert(posting.external_id.as_str().to_owned()) {
-        return Err((
-            j.start,
-            format!(
-                "job {} appears again: the first one is kept",
-                posting.external_id
-            ),
-        ));
+        return Err((j.start, format!("job {} appears again: the first one is kept", posting.external_id)));
     }
-    Ok((
-        posting,
-        warnings.into_iter().map(|w| (j.start, w)).collect(),
-    ))
+    Ok((posting, warnings.into_iter().map(|w| (j.start, w)).collect()))
 }
 
 fn preview(s: &str) -> String {

@@ -109,17 +109,10 @@ enum JobOutcome {
 
 /// Syncs every `connected` connection, at most `concurrency` at a time. One connection's failure
 /// never stops the others: each gets its own report.
-pub async fn sync_all(
-    deps: &SyncDeps,
-    opts: &SyncOptions,
-    concurrency: usize,
-) -> Result<Vec<SyncReport>, StoreError> {
+pub async fn sync_all(deps: &SyncDeps, opts: &SyncOptions, concurrency: usize) -> Result<Vec<SyncReport>, StoreError> {
     let connections = deps.connections.connections().await?;
-    let ids: Vec<ConnectionId> = connections
-        .into_iter()
-        .filter(|c| c.status == ConnectionStatus::Connected)
-        .map(|c| c.id)
-        .collect();
+    let ids: Vec<ConnectionId> =
+        connections.into_iter().filter(|c| c.status == ConnectionStatus::Connected).map(|c| c.id).collect();
     Ok(stream::iter(ids)
         .map(|id| async move { sync_connection(deps, &id, opts).await })
         .buffer_unordered(concurrency.max(1))
@@ -135,19 +128,12 @@ pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOpti
         started_at_ms,
         finished_at_ms: started_at_ms,
         outcome: RunOutcome::Completed,
-        summary: SyncSummary {
-            connection: id.to_string(),
-            ..Default::default()
-        },
+        summary: SyncSummary { connection: id.to_string(), ..Default::default() },
         guard: None,
         failures: Vec::new(),
         warnings: Vec::new(),
     };
-    let mut report = SyncReport {
-        run: run.clone(),
-        plan: None,
-        conflicts: 0,
-    };
+    let mut report = SyncReport { run: run.clone(), plan: None, conflicts: 0 };
     let result = run_sync(deps, id, opts, &mut run, &mut report).await;
     if let Err(reason) = result {
         run.outcome = reason;
@@ -170,44 +156,30 @@ async fn run_sync(
     run: &mut SyncRun,
     report: &mut SyncReport,
 ) -> Result<(), RunOutcome> {
-    let error = |e: &dyn std::fmt::Display| RunOutcome::Error {
-        reason: e.to_string(),
-    };
+    let error = |e: &dyn std::fmt::Display| RunOutcome::Error { reason: e.to_string() };
     let conn = deps
         .connections
         .connection(id)
         .await
         .map_err(|e| error(&e))?
-        .ok_or_else(|| RunOutcome::Error {
-            reason: format!("connection {id} does not exist"),
-        })?;
+        .ok_or_else(|| RunOutcome::Error { reason: format!("connection {id} does not exist") })?;
     let api_key = deps
         .secrets
         .secret(id, XOR_API_KEY)
         .await
         .map_err(|e| error(&e))?
-        .ok_or_else(|| RunOutcome::Error {
-            reason: format!("connection {id} has no XOR API key"),
-        })?;
+        .ok_or_else(|| RunOutcome::Error { reason: format!("connection {id} has no XOR API key") })?;
 
     // A 304 may skip the run only when the last run left nothing to retry: otherwise fetch in full.
-    let validators =
-        (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
+    let validators = (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
     let (file, etag, last_modified) = match deps.fetcher.fetch(&conn.feed_url, validators).await {
         Ok(Fetched::NotModified) => {
             run.outcome = RunOutcome::NotModified;
             return Ok(());
         }
-        Ok(Fetched::Body {
-            file,
-            etag,
-            last_modified,
-            ..
-        }) => (file, etag, last_modified),
+        Ok(Fetched::Body { file, etag, last_modified, .. }) => (file, etag, last_modified),
         Err(e) => {
-            return Err(RunOutcome::FeedError {
-                reason: e.to_string(),
-            });
+            return Err(RunOutcome::FeedError { reason: e.to_string() });
         }
     };
 
@@ -217,10 +189,7 @@ async fn run_sync(
         let mut file = file;
         let mut digests = Vec::new();
         let report = feed::parse(BufReader::new(&mut file), limits, |p| {
-            digests.push(PostingDigest {
-                hash: p.content_hash(),
-                id: p.external_id,
-            });
+            digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id });
             ControlFlow::Continue(())
         })
         .map_err(|e| e.to_string())?;
@@ -232,10 +201,7 @@ async fn run_sync(
     note_feed_report(run, &feed_report);
 
     let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
-    let guard = GuardSettings {
-        max_close_share: conn.max_close_share,
-        force: opts.force || conn.allow_mass_close,
-    };
+    let guard = GuardSettings { max_close_share: conn.max_close_share, force: opts.force || conn.allow_mass_close };
     let the_plan = plan(&digests, &mappings, guard);
     drop(digests);
     run.summary.unchanged = the_plan.unchanged;
@@ -264,22 +230,11 @@ async fn run_sync(
     if let Some(p) = &opts.progress {
         p.start(id, the_plan.writes() as u64);
     }
-    let by_id: HashMap<PostingId, JobMapping> = mappings
-        .into_iter()
-        .map(|m| (m.posting_id.clone(), m))
-        .collect();
-    let creates: HashMap<PostingId, Create> = the_plan
-        .creates
-        .iter()
-        .map(|c| (c.posting_id.clone(), c.clone()))
-        .collect();
+    let by_id: HashMap<PostingId, JobMapping> = mappings.into_iter().map(|m| (m.posting_id.clone(), m)).collect();
+    let creates: HashMap<PostingId, Create> =
+        the_plan.creates.iter().map(|c| (c.posting_id.clone(), c.clone())).collect();
     let updates: HashSet<PostingId> = the_plan.updates.iter().cloned().collect();
-    let ctx = ApplyCtx {
-        deps,
-        client: &client,
-        conn: &conn,
-        opts,
-    };
+    let ctx = ApplyCtx { deps, client: &client, conn: &conn, opts };
 
     // Pass 2: stream the postings that need a write.
     let (tx, rx) = tokio::sync::mpsc::channel::<Posting>(64);
@@ -309,21 +264,14 @@ async fn run_sync(
                 match (create, mapping) {
                     (Some(c), _) => ctx.create(&p, c.generation, c.reopens_version).await,
                     (None, Some(m)) => ctx.update(&p, m).await,
-                    (None, None) => {
-                        JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry"))
-                    }
+                    (None, None) => JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")),
                 }
             }
         })
         .buffer_unordered(conn.xor_concurrency.max(1));
-    let closes = stream::iter(
-        the_plan
-            .closes
-            .iter()
-            .filter_map(|pid| by_id.get(pid).cloned()),
-    )
-    .map(|m| ctx.close(m))
-    .buffer_unordered(conn.xor_concurrency.max(1));
+    let closes = stream::iter(the_plan.closes.iter().filter_map(|pid| by_id.get(pid).cloned()))
+        .map(|m| ctx.close(m))
+        .buffer_unordered(conn.xor_concurrency.max(1));
     let outcomes: Vec<JobOutcome> = writes
         .chain(closes)
         .inspect(|_| {
@@ -355,16 +303,8 @@ async fn run_sync(
             }
         }
     }
-    run.outcome = if run.summary.deferred > 0 {
-        RunOutcome::Partial
-    } else {
-        RunOutcome::Completed
-    };
-    let state = FeedState {
-        etag,
-        last_modified,
-        last_run_clean: run.is_clean(),
-    };
+    run.outcome = if run.summary.deferred > 0 { RunOutcome::Partial } else { RunOutcome::Completed };
+    let state = FeedState { etag, last_modified, last_run_clean: run.is_clean() };
     if let Err(e) = deps.connections.set_feed_state(id, &state).await {
         tracing::error!(connection = %id, error = %e, "could not save the feed state; the next run fetches in full");
     }
@@ -373,23 +313,14 @@ async fn run_sync(
 
 fn note_feed_report(run: &mut SyncRun, r: &FeedReport) {
     run.summary.skipped = r.skipped;
-    run.warnings = r
-        .warnings
-        .iter()
-        .take(MAX_RECORDED)
-        .map(|w| w.to_string())
-        .collect();
+    run.warnings = r.warnings.iter().take(MAX_RECORDED).map(|w| w.to_string()).collect();
     if r.warnings_total > 0 {
         tracing::warn!(connection = %run.connection, warnings = r.warnings_total, skipped = r.skipped, first = ?r.warnings.first().map(|w| w.to_string()), "feed warnings");
     }
 }
 
 fn failure(p: &PostingId, op: &str, e: impl std::fmt::Display) -> JobFailure {
-    JobFailure {
-        posting_id: p.to_string(),
-        op: op.into(),
-        error: e.to_string(),
-    }
+    JobFailure { posting_id: p.to_string(), op: op.into(), error: e.to_string() }
 }
 
 struct ApplyCtx<'a> {
@@ -401,18 +332,10 @@ struct ApplyCtx<'a> {
 
 impl ApplyCtx<'_> {
     fn out_of_time(&self) -> bool {
-        self.opts
-            .deadline
-            .is_some_and(|d| Instant::now() + self.opts.call_reserve >= d)
+        self.opts.deadline.is_some_and(|d| Instant::now() + self.opts.call_reserve >= d)
     }
 
-    fn mapping_for(
-        &self,
-        p: &Posting,
-        job: &XorJob,
-        generation: u32,
-        status: MappingStatus,
-    ) -> JobMapping {
+    fn mapping_for(&self, p: &Posting, job: &XorJob, generation: u32, status: MappingStatus) -> JobMapping {
         JobMapping {
             connection: self.conn.id.clone(),
             posting_id: p.external_id.clone(),
@@ -427,13 +350,7 @@ impl ApplyCtx<'_> {
         }
     }
 
-    async fn save(
-        &self,
-        m: JobMapping,
-        expected: Option<u64>,
-        done: JobOutcome,
-        op: &str,
-    ) -> JobOutcome {
+    async fn save(&self, m: JobMapping, expected: Option<u64>, done: JobOutcome, op: &str) -> JobOutcome {
         let pid = m.posting_id.clone();
         let job = m.xor_job_id.clone();
         match self.deps.mappings.upsert_mapping(m, expected).await {
@@ -442,9 +359,7 @@ impl ApplyCtx<'_> {
             Err(e) => JobOutcome::Failed(failure(
                 &pid,
                 op,
-                format!(
-                    "XOR job {job} is written but its mapping is not ({e}); the next run repeats the call safely"
-                ),
+                format!("XOR job {job} is written but its mapping is not ({e}); the next run repeats the call safely"),
             )),
         }
     }
@@ -479,9 +394,9 @@ impl ApplyCtx<'_> {
 
     async fn adopt(&self, p: &Posting) -> Result<Option<XorJob>, XorError> {
         let jobs = self.client.list_all().await?;
-        let Some(found) = jobs.into_iter().find(|j| {
-            j.external_id.as_deref() == Some(p.external_id.as_str()) && j.status == "active"
-        }) else {
+        let Some(found) =
+            jobs.into_iter().find(|j| j.external_id.as_deref() == Some(p.external_id.as_str()) && j.status == "active")
+        else {
             return Ok(None);
         };
         self.client.update(&found.id, p).await.map(Some)
@@ -494,13 +409,10 @@ impl ApplyCtx<'_> {
         match self.client.update(&m.xor_job_id, p).await {
             Ok(job) => {
                 let new = self.mapping_for(p, &job, m.generation, MappingStatus::Active);
-                self.save(new, Some(m.version), JobOutcome::Updated, "update")
-                    .await
+                self.save(new, Some(m.version), JobOutcome::Updated, "update").await
             }
             // The XOR job is gone: open a new one in its place (next generation).
-            Err(XorError::Rejected { status: 404, .. }) => {
-                self.create(p, m.generation + 1, Some(m.version)).await
-            }
+            Err(XorError::Rejected { status: 404, .. }) => self.create(p, m.generation + 1, Some(m.version)).await,
             Err(e) => JobOutcome::Failed(failure(&p.external_id, "update", e)),
         }
     }
@@ -515,8 +427,7 @@ impl ApplyCtx<'_> {
                 let expected = m.version;
                 m.status = MappingStatus::Closed;
                 m.updated_at = now_ms() / 1000;
-                self.save(m, Some(expected), JobOutcome::Closed, "close")
-                    .await
+                self.save(m, Some(expected), JobOutcome::Closed, "close").await
             }
             Err(e) => JobOutcome::Failed(failure(&m.posting_id, "close", e)),
         }

@@ -1,0 +1,307 @@
+//! XOR's "screening passed" webhook (contract §2): the Standard Webhooks signature, the event's
+//! validated shape, and the delivery record that makes "nothing lost" true.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::ids::ConnectionId;
+
+pub const SCREENING_PASSED: &str = "candidate.screening_passed";
+/// Standard Webhooks' tolerance for the `webhook-timestamp` header, both ways.
+pub const TOLERANCE_SECS: i64 = 5 * 60;
+/// The largest body we read (a screening with a long transcript summary fits many times over).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    #[error("webhook-timestamp is not a Unix time")]
+    BadTimestamp,
+    #[error("webhook-timestamp is {0} s away from now, beyond the ±300 s tolerance")]
+    Stale(i64),
+    #[error("no v1 signature matches")]
+    NoMatch,
+    #[error("the connection has no usable webhook secret")]
+    NoSecret,
+}
+
+/// A `whsec_…` secret, decoded. Its bytes are never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+impl WebhookSecret {
+    pub fn parse(s: &str) -> Option<Self> {
+        let b64 = s.trim().strip_prefix("whsec_").unwrap_or(s.trim());
+        B64.decode(b64).ok().filter(|k| !k.is_empty()).map(Self)
+    }
+
+    /// `v1,<base64>` for these parts (what XOR, and our tests and `dev`, send).
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        format!("v1,{}", B64.encode(self.mac(id, timestamp, body).finalize().into_bytes()))
+    }
+
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    }
+
+    /// A fresh random secret in the `whsec_` form.
+    pub fn generate() -> String {
+        let bytes: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
+        format!("whsec_{}", B64.encode(bytes))
+    }
+}
+
+/// Verifies a delivery: any one `v1` signature made with any one of `secrets` (rotation) over
+/// the raw body, within the tolerance of `now` (seconds; injected for tests).
+pub fn verify(
+    secrets: &[WebhookSecret],
+    id: Option<&str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let id = id.filter(|s| !s.is_empty()).ok_or(SignatureError::MissingHeader("webhook-id"))?;
+    let ts = timestamp.ok_or(SignatureError::MissingHeader("webhook-timestamp"))?;
+    let signature = signature.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
+    let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
+    if (now - ts).abs() > TOLERANCE_SECS {
+        return Err(SignatureError::Stale(now - ts));
+    }
+    if secrets.is_empty() {
+        return Err(SignatureError::NoSecret);
+    }
+    let candidates: Vec<Vec<u8>> =
+        signature.split_whitespace().filter_map(|s| s.strip_prefix("v1,")).filter_map(|b| B64.decode(b).ok()).collect();
+    for secret in secrets {
+        for sig in &candidates {
+            // `verify_slice` compares in constant time.
+            if secret.mac(id, ts, body).verify_slice(sig).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    Err(SignatureError::NoMatch)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub location: Option<String>,
+    pub linkedin_url: Option<String>,
+    pub resume_url: Option<String>,
+}
+
+impl Candidate {
+    pub fn full_name(&self) -> String {
+        let parts: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if parts.is_empty() { "Unnamed candidate".into() } else { parts.join(" ") }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub question: Option<String>,
+    pub answer: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Screening {
+    pub passed: Option<bool>,
+    pub score: Option<f64>,
+    pub completed_at: Option<String>,
+    pub summary: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub answers: Vec<Answer>,
+    pub transcript_url: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The `data` of a screening-passed event, validated: ids present, every other field optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreeningPassed {
+    pub candidate_id: String,
+    pub job_id: String,
+    pub external_job_id: Option<String>,
+    #[serde(default)]
+    pub candidate: Candidate,
+    #[serde(default)]
+    pub screening: Screening,
+    pub chatbot_url: Option<String>,
+}
+
+impl ScreeningPassed {
+    /// Two deliveries of the same screening (even under two webhook ids) share this key, so
+    /// they make one opportunity.
+    pub fn natural_key(&self) -> String {
+        format!("{}#{}", self.candidate_id, self.job_id)
+    }
+}
+
+/// What a (signed) body turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    ScreeningPassed(Box<ScreeningPassed>),
+    /// Another event type: acknowledged, not acted on.
+    Other(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    data: Option<serde_json::Value>,
+}
+
+/// Parses a signed body. The error says what is wrong, for the 400 answer and the record.
+pub fn parse_event(body: &[u8]) -> Result<Event, String> {
+    let env: Envelope =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not the webhook's JSON shape: {e}"))?;
+    if env.kind != SCREENING_PASSED {
+        return Ok(Event::Other(env.kind));
+    }
+    let data = env.data.ok_or("`data` is missing")?;
+    let s: ScreeningPassed = serde_json::from_value(data).map_err(|e| format!("`data` is not a screening: {e}"))?;
+    if s.candidate_id.trim().is_empty() || s.job_id.trim().is_empty() {
+        return Err("`data.candidate_id` and `data.job_id` must not be empty".into());
+    }
+    if s.candidate_id.contains('#') || s.job_id.contains('#') {
+        return Err("ids must not contain '#'".into());
+    }
+    Ok(Event::ScreeningPassed(Box::new(s)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Recorded; being processed (or its processor crashed: the claim's lease says which).
+    Received,
+    Completed,
+    /// Will not succeed as it is (unknown job, no contact details, closed posting, Lever 4xx):
+    /// kept with the reason; an operator can replay it.
+    Failed,
+    /// Signed, but not the contract's shape: kept raw.
+    Rejected,
+    /// Lever or AWS was unavailable: retried (by XOR, and by the scheduled function).
+    Pending,
+    /// The Lever app was revoked: replayed after reconnecting.
+    PendingReauth,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 6] =
+        [Self::Received, Self::Completed, Self::Failed, Self::Rejected, Self::Pending, Self::PendingReauth];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+            Self::Pending => "pending",
+            Self::PendingReauth => "pending_reauth",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+    /// Finished: a duplicate delivery is answered from the record.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Rejected)
+    }
+}
+
+/// One webhook delivery as received (raw body kept), and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub connection: ConnectionId,
+    pub webhook_id: String,
+    pub received_at_ms: i64,
+    pub status: DeliveryStatus,
+    pub event_type: Option<String>,
+    /// `candidate_id#job_id` for screenings.
+    pub natural_key: Option<String>,
+    /// The raw body, exactly as signed (UTF-8 lossless: the body was JSON).
+    pub body: String,
+    pub opportunity_id: Option<String>,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub updated_at_ms: i64,
+}
+
+/// The result of trying to take the per-screening lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Ours. `attempt` counts every claim of this screening: above 1, a previous attempt may
+    /// have created the opportunity before it crashed, so look before creating.
+    Acquired { attempt: u32 },
+    /// Already done (by this delivery or another of the same screening).
+    Done { opportunity_id: String },
+    /// Another live attempt holds it until this time (Unix ms).
+    Busy { until_ms: i64 },
+}
+
+/// How a claim ends: done with an opportunity, or released for a later attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimEnd {
+    Done { opportunity_id: String },
+    Release,
+}
+
+/// Redacts an email for logs: `a***@example.com`.
+pub fn redact_email(e: &str) -> String {
+    match e.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_redacted() {
+        assert_eq!(redact_email("ada@example.com"), "a***@example.com");
+        assert_eq!(redact_email("nope"), "***");
+    }
+
+    #[test]
+    fn events_are_validated() {
+        assert!(
+            matches!(parse_event(br#"{"type":"candidate.created","data":{}}"#), Ok(Event::Other(t)) if t == "candidate.created")
+        );
+        assert!(parse_event(b"not json").unwrap_err().contains("JSON"));
+        assert!(parse_event(br#"{"type":"candidate.screening_passed","data":{"job_id":"j"}}"#).is_err());
+        let ok = br#"{"type":"candidate.screening_passed","data":{"candidate_id":"c1","job_id":"j1","candidate":{"email":null},"screening":{"answers":null}}}"#;
+        match parse_event(ok).unwrap() {
+            Event::ScreeningPassed(s) => assert_eq!(s.natural_key(), "c1#j1"),
+            e => panic!("{e:?}"),
+        }
+    }
+}
