@@ -88,7 +88,94 @@ async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
     assert!(s.runs(&conn_id("beta"), 5).await.unwrap().is_empty());
 }
 
+fn delivery(c: &str, id: &str, at: i64, status: DeliveryStatus) -> Delivery {
+    Delivery {
+        connection: conn_id(c),
+        webhook_id: id.into(),
+        received_at_ms: at,
+        status,
+        event_type: Some("candidate.screening_passed".into()),
+        natural_key: Some("cand#job".into()),
+        body: r#"{"type":"candidate.screening_passed"}"#.into(),
+        opportunity_id: None,
+        reason: None,
+        attempts: 0,
+        updated_at_ms: at,
+    }
+}
+
+async fn webhook_contract<S: WebhookStore + LeaseStore + MappingStore>(s: &S) {
+    let c = conn_id("acme");
+    // Deliveries: inserted once; a second insert returns the first.
+    let d1 = delivery("acme", "msg_1", 1_000, DeliveryStatus::Received);
+    assert_eq!(s.insert_delivery(&d1).await.unwrap(), None);
+    let again = delivery("acme", "msg_1", 9_999, DeliveryStatus::Received);
+    assert_eq!(s.insert_delivery(&again).await.unwrap(), Some(d1.clone()));
+    s.insert_delivery(&delivery("acme", "msg_2", 2_000, DeliveryStatus::Rejected)).await.unwrap();
+    s.insert_delivery(&delivery("beta", "msg_3", 3_000, DeliveryStatus::Received)).await.unwrap();
+    let mut done = d1.clone();
+    done.status = DeliveryStatus::Completed;
+    done.opportunity_id = Some("opp_1".into());
+    s.update_delivery(&done).await.unwrap();
+    assert_eq!(s.delivery(&c, "msg_1").await.unwrap().unwrap(), done);
+    let ids = |v: Vec<Delivery>| v.into_iter().map(|d| d.webhook_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.deliveries(None, None, 10).await.unwrap()), ["msg_3", "msg_2", "msg_1"], "newest first");
+    assert_eq!(ids(s.deliveries(Some(&c), None, 10).await.unwrap()), ["msg_2", "msg_1"]);
+    assert_eq!(ids(s.deliveries(None, Some(DeliveryStatus::Completed), 10).await.unwrap()), ["msg_1"]);
+    assert_eq!(ids(s.deliveries(Some(&c), Some(DeliveryStatus::Received), 10).await.unwrap()), Vec::<String>::new());
+    assert!(matches!(
+        s.update_delivery(&delivery("acme", "nope", 1, DeliveryStatus::Failed)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Claims: one live owner; expired leases are taken over with a higher attempt; done is final.
+    assert_eq!(s.claim_screening(&c, "c1#j1", "a", 100, 200).await.unwrap(), Claim::Acquired { attempt: 1 });
+    assert_eq!(s.claim_screening(&c, "c1#j1", "b", 150, 250).await.unwrap(), Claim::Busy { until_ms: 200 });
+    assert_eq!(s.claim_screening(&c, "c1#j1", "b", 201, 300).await.unwrap(), Claim::Acquired { attempt: 2 });
+    s.end_claim(&c, "c1#j1", "a", ClaimEnd::Done { opportunity_id: "stale".into() }).await.unwrap();
+    assert_eq!(
+        s.claim_screening(&c, "c1#j1", "c", 250, 400).await.unwrap(),
+        Claim::Busy { until_ms: 300 },
+        "a lost owner's end is ignored"
+    );
+    s.end_claim(&c, "c1#j1", "b", ClaimEnd::Release).await.unwrap();
+    assert_eq!(
+        s.claim_screening(&c, "c1#j1", "c", 250, 400).await.unwrap(),
+        Claim::Acquired { attempt: 3 },
+        "released: free again"
+    );
+    s.end_claim(&c, "c1#j1", "c", ClaimEnd::Done { opportunity_id: "opp_9".into() }).await.unwrap();
+    assert_eq!(
+        s.claim_screening(&c, "c1#j1", "d", 999, 2000).await.unwrap(),
+        Claim::Done { opportunity_id: "opp_9".into() }
+    );
+    assert_eq!(
+        s.claim_screening(&conn_id("beta"), "c1#j1", "e", 0, 10).await.unwrap(),
+        Claim::Acquired { attempt: 1 },
+        "per connection"
+    );
+
+    // Leases.
+    assert!(s.try_lease(&c, "refresh", "x", 0, 100).await.unwrap());
+    assert!(!s.try_lease(&c, "refresh", "y", 50, 150).await.unwrap());
+    assert!(s.try_lease(&c, "refresh", "x", 60, 160).await.unwrap(), "the holder may extend");
+    s.release_lease(&c, "refresh", "y").await.unwrap();
+    assert!(!s.try_lease(&c, "refresh", "y", 70, 170).await.unwrap(), "only the holder releases");
+    s.release_lease(&c, "refresh", "x").await.unwrap();
+    assert!(s.try_lease(&c, "refresh", "y", 70, 170).await.unwrap());
+    assert!(s.try_lease(&c, "refresh", "z", 171, 300).await.unwrap(), "an expired lease is free");
+
+    // Mappings are found by XOR's job id.
+    s.upsert_mapping(mapping("acme", "post-7"), None).await.unwrap();
+    let m = s.mapping_by_xor_job(&c, "xj_post-7").await.unwrap().unwrap();
+    assert_eq!(m.posting_id.as_str(), "post-7");
+    assert!(s.mapping_by_xor_job(&conn_id("beta"), "xj_post-7").await.unwrap().is_none());
+}
+
 async fn secret_contract<S: SecretStore>(s: &S) {
+    assert!(s.app_secret("lever-app").await.unwrap().is_none());
+    s.put_app_secret("lever-app", &SecretString::new("{}")).await.unwrap();
+    assert_eq!(s.app_secret("lever-app").await.unwrap().unwrap().expose(), "{}");
     let c = conn_id("acme");
     assert!(s.secret(&c, "xor-api-key").await.unwrap().is_none());
     s.put_secret(&c, "xor-api-key", &SecretString::new("k1")).await.unwrap();
@@ -101,6 +188,7 @@ async fn secret_contract<S: SecretStore>(s: &S) {
 async fn memory_store_meets_the_contract() {
     let s = MemoryStore::new();
     contract(&s).await;
+    webhook_contract(&MemoryStore::new()).await;
     secret_contract(&s).await;
 }
 
@@ -110,6 +198,7 @@ async fn sqlite_store_meets_the_contract_and_persists() {
     {
         let s = SqliteStore::open_dir(dir.path()).unwrap();
         contract(&s).await;
+        webhook_contract(&SqliteStore::in_memory().unwrap()).await;
         secret_contract(&s).await;
     }
     let reopened = SqliteStore::open_dir(dir.path()).unwrap();
@@ -120,6 +209,7 @@ async fn sqlite_store_meets_the_contract_and_persists() {
 async fn dynamodb_store_meets_the_contract_on_moto() {
     let s = moto::dynamo_store().await;
     contract(&s).await;
+    webhook_contract(&moto::dynamo_store().await).await;
 }
 
 #[tokio::test]

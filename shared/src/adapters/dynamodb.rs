@@ -4,6 +4,9 @@
 //! |---|---|---|---|
 //! | connection | `CONN#<id>` | `CONN` | `gsi1pk = "CONN"` lists connections; status and feed state are their own attributes |
 //! | job mapping | `CONN#<id>` | `JOB#<posting>` | one paginated Query reads a connection's mappings; `version` guards writes |
+//! | webhook delivery | `CONN#<id>` | `WH#<webhook id>` | raw body + status; `gsi1pk = "WH#<status>"` lists by status, newest first |
+//! | screening claim | `CONN#<id>` | `SCREEN#<candidate>#<job>` | the idempotency lock: owner, lease, attempts, opportunity |
+//! | lease | `CONN#<id>` | `LEASE#<name>` | e.g. one OAuth refresh at a time |
 //! | sync run | `CONN#<id>` | `RUN#<ms>#<run id>` | newest first by a reverse Query; expires after 90 days (`expires_at`, TTL) |
 use std::collections::HashMap;
 
@@ -16,6 +19,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType,
 };
 
+use crate::domain::webhook::ClaimRecord;
 use crate::domain::*;
 
 pub const GSI1: &str = "gsi1";
@@ -62,6 +66,9 @@ fn mapping_item(m: &JobMapping) -> Item {
         ("version".into(), n(m.version)),
         ("updated_at".into(), n(m.updated_at)),
     ]);
+    // GSI1 finds a mapping by XOR's job id (webhooks name XOR's job, not Lever's posting).
+    i.insert("gsi1pk".into(), s(format!("XJOB#{}#{}", m.connection, m.xor_job_id)));
+    i.insert("gsi1sk".into(), s(m.posting_id.as_str()));
     if let Some(u) = &m.chatbot_url {
         i.insert("chatbot_url".into(), s(u));
     }
@@ -251,6 +258,21 @@ impl MappingStore for DynamoStore {
             Err(e) => Err(StoreError::unavailable("upsert_mapping", DisplayErrorContext(&e))),
         }
     }
+
+    async fn mapping_by_xor_job(&self, c: &ConnectionId, xor_job_id: &str) -> Result<Option<JobMapping>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :k")
+            .expression_attribute_values(":k", s(format!("XJOB#{c}#{xor_job_id}")))
+            .limit(1)
+            .send()
+            .await
+            .map_err(unavailable("mapping_by_xor_job"))?;
+        out.items.unwrap_or_default().first().map(|i| item_mapping(c, i)).transpose()
+    }
 }
 
 #[async_trait]
@@ -371,4 +393,252 @@ impl RunStore for DynamoStore {
 /// Whether an SDK error is throttling (callers may map it to "retry later").
 pub fn is_throttling<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded"))
+}
+
+fn delivery_item(d: &Delivery) -> Item {
+    Item::from([
+        ("pk".into(), pk(&d.connection)),
+        ("sk".into(), s(format!("WH#{}", d.webhook_id))),
+        ("gsi1pk".into(), s(format!("WH#{}", d.status.as_str()))),
+        ("gsi1sk".into(), s(format!("{:013}#{}#{}", d.received_at_ms, d.connection, d.webhook_id))),
+        ("status".into(), s(d.status.as_str())),
+        ("doc".into(), s(serde_json::to_string(d).expect("serialises"))),
+    ])
+}
+
+fn item_delivery(i: &Item) -> Result<Delivery, StoreError> {
+    serde_json::from_str(get_s(i, "doc").unwrap_or("")).map_err(|e| StoreError::corrupt("delivery", e))
+}
+
+#[async_trait]
+impl WebhookStore for DynamoStore {
+    async fn insert_delivery(&self, d: &Delivery) -> Result<Option<Delivery>, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(None),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                self.delivery(&d.connection, &d.webhook_id).await
+            }
+            Err(e) => Err(StoreError::unavailable("insert_delivery", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn delivery(&self, c: &ConnectionId, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("WH#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("delivery"))?;
+        out.item.as_ref().map(item_delivery).transpose()
+    }
+
+    async fn update_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound { what: format!("delivery {}/{}", d.connection, d.webhook_id) })
+            }
+            Err(e) => Err(StoreError::unavailable("update_delivery", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn deliveries(
+        &self,
+        c: Option<&ConnectionId>,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let statuses: Vec<DeliveryStatus> = status.map_or(DeliveryStatus::ALL.to_vec(), |s| vec![s]);
+        let mut out = Vec::new();
+        for st in statuses {
+            let items = match c {
+                // One connection: its partition, filtered by status.
+                Some(c) => self
+                    .query_prefix(c, "WH#", "deliveries")
+                    .await?
+                    .into_iter()
+                    .filter(|i| get_s(i, "status") == Some(st.as_str()))
+                    .collect(),
+                None => {
+                    self.query_all("deliveries", || {
+                        self.client
+                            .query()
+                            .table_name(&self.table)
+                            .index_name(GSI1)
+                            .key_condition_expression("gsi1pk = :k")
+                            .expression_attribute_values(":k", s(format!("WH#{}", st.as_str())))
+                            .scan_index_forward(false)
+                    })
+                    .await?
+                }
+            };
+            for i in &items {
+                out.push(item_delivery(i)?);
+            }
+        }
+        out.sort_by(|a, b| b.received_at_ms.cmp(&a.received_at_ms).then(b.webhook_id.cmp(&a.webhook_id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn claim_screening(
+        &self,
+        c: &ConnectionId,
+        nk: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        // The rule of `decide_claim`, as one conditional write.
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("SCREEN#{nk}")))
+            .update_expression("SET #owner = :o, lease_until = :u ADD attempts :one")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (attribute_not_exists(opportunity_id) AND lease_until <= :now)",
+            )
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":u", n(until_ms))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let attempts = out.attributes.as_ref().and_then(|a| get_n(a, "attempts")).unwrap_or(1) as u32;
+                Ok(Claim::Acquired { attempt: attempts })
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                let rec = self.claim_record(c, nk).await?;
+                Ok(match rec {
+                    Some(ClaimRecord { opportunity_id: Some(o), .. }) => Claim::Done { opportunity_id: o },
+                    Some(r) => Claim::Busy { until_ms: r.lease_until_ms },
+                    None => Claim::Busy { until_ms: now_ms },
+                })
+            }
+            Err(e) => Err(StoreError::unavailable("claim_screening", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn end_claim(&self, c: &ConnectionId, nk: &str, owner: &str, end: ClaimEnd) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("SCREEN#{nk}")))
+            .condition_expression("#owner = :o")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":zero", n(0));
+        req = match end {
+            ClaimEnd::Done { opportunity_id } => req
+                .update_expression("SET lease_until = :zero, opportunity_id = :opp")
+                .expression_attribute_values(":opp", s(opportunity_id)),
+            ClaimEnd::Release => req.update_expression("SET lease_until = :zero"),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // Another attempt took the claim over: its end is its own business.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("end_claim", DisplayErrorContext(&e))),
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn claim_record(&self, c: &ConnectionId, nk: &str) -> Result<Option<ClaimRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("SCREEN#{nk}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("claim_record"))?;
+        Ok(out.item.map(|i| ClaimRecord {
+            owner: get_s(&i, "owner").unwrap_or_default().to_owned(),
+            lease_until_ms: get_n(&i, "lease_until").unwrap_or(0),
+            attempts: get_n(&i, "attempts").unwrap_or(0) as u32,
+            opportunity_id: get_s(&i, "opportunity_id").map(str::to_owned),
+        }))
+    }
+}
+
+#[async_trait]
+impl LeaseStore for DynamoStore {
+    async fn try_lease(
+        &self,
+        c: &ConnectionId,
+        name: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(c))
+            .item("sk", s(format!("LEASE#{name}")))
+            .item("owner", s(owner))
+            .item("until_ms", n(until))
+            .condition_expression("attribute_not_exists(pk) OR #owner = :o OR until_ms <= :now")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":o", s(owner))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::unavailable("try_lease", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn release_lease(&self, c: &ConnectionId, name: &str, owner: &str) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("LEASE#{name}")))
+            .condition_expression("#owner = :o")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":o", s(owner))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::unavailable("release_lease", DisplayErrorContext(&e))),
+        }
+    }
 }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::domain::webhook::ClaimRecord;
 use crate::domain::*;
 
 #[derive(Default)]
@@ -12,6 +13,8 @@ pub struct MemoryStore {
     mappings: Mutex<BTreeMap<(ConnectionId, PostingId), JobMapping>>,
     runs: Mutex<Vec<SyncRun>>,
     secrets: Mutex<HashMap<(ConnectionId, String), SecretString>>,
+    app_secrets: Mutex<HashMap<String, SecretString>>,
+    webhooks: Mutex<WebhookState>,
 }
 
 impl MemoryStore {
@@ -37,6 +40,9 @@ impl MappingStore for MemoryStore {
         m.version = expected.unwrap_or(0) + 1;
         all.insert(key, m.clone());
         Ok(m)
+    }
+    async fn mapping_by_xor_job(&self, c: &ConnectionId, xor_job_id: &str) -> Result<Option<JobMapping>, StoreError> {
+        Ok(self.mappings.lock().unwrap().values().find(|m| &m.connection == c && m.xor_job_id == xor_job_id).cloned())
     }
 }
 
@@ -91,6 +97,114 @@ impl SecretStore for MemoryStore {
     }
     async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
         self.secrets.lock().unwrap().insert((c.clone(), kind.to_owned()), v.clone());
+        Ok(())
+    }
+    async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError> {
+        Ok(self.app_secrets.lock().unwrap().get(kind).cloned())
+    }
+    async fn put_app_secret(&self, kind: &str, v: &SecretString) -> Result<(), StoreError> {
+        self.app_secrets.lock().unwrap().insert(kind.to_owned(), v.clone());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct WebhookState {
+    deliveries: HashMap<(ConnectionId, String), Delivery>,
+    claims: HashMap<(ConnectionId, String), ClaimRecord>,
+    leases: HashMap<(ConnectionId, String), (String, i64)>,
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn insert_delivery(&self, d: &Delivery) -> Result<Option<Delivery>, StoreError> {
+        let mut g = self.webhooks.lock().unwrap();
+        let key = (d.connection.clone(), d.webhook_id.clone());
+        if let Some(existing) = g.deliveries.get(&key) {
+            return Ok(Some(existing.clone()));
+        }
+        g.deliveries.insert(key, d.clone());
+        Ok(None)
+    }
+    async fn delivery(&self, c: &ConnectionId, id: &str) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.webhooks.lock().unwrap().deliveries.get(&(c.clone(), id.to_owned())).cloned())
+    }
+    async fn update_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        let mut g = self.webhooks.lock().unwrap();
+        match g.deliveries.get_mut(&(d.connection.clone(), d.webhook_id.clone())) {
+            Some(x) => {
+                *x = d.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound { what: format!("delivery {}/{}", d.connection, d.webhook_id) }),
+        }
+    }
+    async fn deliveries(
+        &self,
+        c: Option<&ConnectionId>,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let g = self.webhooks.lock().unwrap();
+        let mut v: Vec<Delivery> = g
+            .deliveries
+            .values()
+            .filter(|d| c.is_none_or(|c| &d.connection == c) && status.is_none_or(|s| d.status == s))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.received_at_ms.cmp(&a.received_at_ms).then(b.webhook_id.cmp(&a.webhook_id)));
+        v.truncate(limit);
+        Ok(v)
+    }
+    async fn claim_screening(
+        &self,
+        c: &ConnectionId,
+        nk: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut g = self.webhooks.lock().unwrap();
+        let key = (c.clone(), nk.to_owned());
+        let (claim, write) = crate::domain::webhook::decide_claim(g.claims.get(&key), owner, now_ms, until_ms);
+        if let Some(rec) = write {
+            g.claims.insert(key, rec);
+        }
+        Ok(claim)
+    }
+    async fn end_claim(&self, c: &ConnectionId, nk: &str, owner: &str, end: ClaimEnd) -> Result<(), StoreError> {
+        if let Some(r) = self.webhooks.lock().unwrap().claims.get_mut(&(c.clone(), nk.to_owned())) {
+            crate::domain::webhook::end_claim_record(r, owner, &end);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LeaseStore for MemoryStore {
+    async fn try_lease(
+        &self,
+        c: &ConnectionId,
+        name: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.webhooks.lock().unwrap();
+        let key = (c.clone(), name.to_owned());
+        let free =
+            crate::domain::webhook::lease_available(g.leases.get(&key).map(|(o, u)| (o.as_str(), *u)), owner, now);
+        if free {
+            g.leases.insert(key, (owner.to_owned(), until));
+        }
+        Ok(free)
+    }
+    async fn release_lease(&self, c: &ConnectionId, name: &str, owner: &str) -> Result<(), StoreError> {
+        let mut g = self.webhooks.lock().unwrap();
+        let key = (c.clone(), name.to_owned());
+        if g.leases.get(&key).is_some_and(|(o, _)| o == owner) {
+            g.leases.remove(&key);
+        }
         Ok(())
     }
 }

@@ -22,11 +22,10 @@ impl SecretsManagerStore {
     }
 }
 
-#[async_trait]
-impl SecretStore for SecretsManagerStore {
-    async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
+impl SecretsManagerStore {
+    async fn get(&self, name: String) -> Result<Option<SecretString>, StoreError> {
         // Always name the stage: after a stage move, moto (and caches) may answer an older version.
-        let res = self.client.get_secret_value().secret_id(self.name(c, kind)).version_stage("AWSCURRENT").send().await;
+        let res = self.client.get_secret_value().secret_id(name).version_stage("AWSCURRENT").send().await;
         match res {
             Ok(out) => Ok(out.secret_string.map(SecretString::new)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
@@ -34,8 +33,7 @@ impl SecretStore for SecretsManagerStore {
         }
     }
 
-    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
-        let name = self.name(c, kind);
+    async fn put(&self, name: String, v: &SecretString) -> Result<(), StoreError> {
         let created = self.client.create_secret().name(&name).secret_string(v.expose()).send().await;
         match created {
             Ok(_) => Ok(()),
@@ -50,5 +48,25 @@ impl SecretStore for SecretsManagerStore {
                 .map_err(|e| StoreError::unavailable("put secret", DisplayErrorContext(&e))),
             Err(e) => Err(StoreError::unavailable("create secret", DisplayErrorContext(&e))),
         }
+    }
+}
+
+#[async_trait]
+impl SecretStore for SecretsManagerStore {
+    async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
+        self.get(self.name(c, kind)).await
+    }
+
+    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
+        self.put(self.name(c, kind), v).await
+    }
+
+    /// `<prefix>_app/<kind>`: `_` never starts a connection id, so no connection can collide.
+    async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError> {
+        self.get(format!("{}_app/{kind}", self.prefix)).await
+    }
+
+    async fn put_app_secret(&self, kind: &str, v: &SecretString) -> Result<(), StoreError> {
+        self.put(format!("{}_app/{kind}", self.prefix), v).await
     }
 }

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use rusqlite::{Connection as Db, OptionalExtension, params};
+use rusqlite::{Connection as Db, OptionalExtension, TransactionBehavior, params};
 
+use crate::domain::webhook::{decide_claim, end_claim_record, lease_available};
 use crate::domain::*;
 
 pub struct SqliteStore {
@@ -24,6 +25,16 @@ CREATE TABLE IF NOT EXISTS mappings (
 CREATE TABLE IF NOT EXISTS runs (
   connection TEXT NOT NULL, started_at_ms INTEGER NOT NULL, run_id TEXT NOT NULL, doc TEXT NOT NULL,
   PRIMARY KEY (connection, run_id));
+CREATE INDEX IF NOT EXISTS mappings_by_xor_job ON mappings (connection, json_extract(doc, '$.xor_job_id'));
+CREATE TABLE IF NOT EXISTS deliveries (
+  connection TEXT NOT NULL, webhook_id TEXT NOT NULL, received_at_ms INTEGER NOT NULL, status TEXT NOT NULL,
+  doc TEXT NOT NULL, PRIMARY KEY (connection, webhook_id));
+CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, received_at_ms);
+CREATE TABLE IF NOT EXISTS claims (
+  connection TEXT NOT NULL, natural_key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, natural_key));
+CREATE TABLE IF NOT EXISTS leases (
+  connection TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, until_ms INTEGER NOT NULL,
+  PRIMARY KEY (connection, name));
 CREATE TABLE IF NOT EXISTS secrets (
   connection TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (connection, kind));
 ";
@@ -121,6 +132,19 @@ impl MappingStore for SqliteStore {
         } else {
             Err(StoreError::Conflict { what: format!("mapping {}/{}", m.connection, m.posting_id) })
         }
+    }
+
+    async fn mapping_by_xor_job(&self, c: &ConnectionId, xor_job_id: &str) -> Result<Option<JobMapping>, StoreError> {
+        let doc: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT doc FROM mappings WHERE connection = ?1 AND json_extract(doc, '$.xor_job_id') = ?2",
+                [c.as_str(), xor_job_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("mapping_by_xor_job"))?;
+        doc.map(|d| from_json("mapping", &d)).transpose()
     }
 }
 
@@ -232,6 +256,186 @@ impl SecretStore for SqliteStore {
                 params![c.as_str(), kind, v.expose()],
             )
             .map_err(err("put_secret"))?;
+        Ok(())
+    }
+
+    // App-wide secrets live under the empty connection id (never a valid ConnectionId).
+    async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError> {
+        let v: Option<String> = self
+            .db()
+            .query_row("SELECT value FROM secrets WHERE connection = '' AND kind = ?1", [kind], |r| r.get(0))
+            .optional()
+            .map_err(err("app_secret"))?;
+        Ok(v.map(SecretString::new))
+    }
+
+    async fn put_app_secret(&self, kind: &str, v: &SecretString) -> Result<(), StoreError> {
+        self.db()
+            .execute(
+                "INSERT INTO secrets (connection, kind, value) VALUES ('', ?1, ?2) ON CONFLICT (connection, kind) DO UPDATE SET value = excluded.value",
+                params![kind, v.expose()],
+            )
+            .map_err(err("put_app_secret"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn insert_delivery(&self, d: &Delivery) -> Result<Option<Delivery>, StoreError> {
+        let db = self.db();
+        let n = db
+            .execute(
+                "INSERT INTO deliveries (connection, webhook_id, received_at_ms, status, doc) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                params![d.connection.as_str(), d.webhook_id, d.received_at_ms, d.status.as_str(), to_json(d)],
+            )
+            .map_err(err("insert_delivery"))?;
+        if n == 1 {
+            return Ok(None);
+        }
+        let doc: String = db
+            .query_row(
+                "SELECT doc FROM deliveries WHERE connection = ?1 AND webhook_id = ?2",
+                [d.connection.as_str(), d.webhook_id.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(err("insert_delivery"))?;
+        Ok(Some(from_json("delivery", &doc)?))
+    }
+
+    async fn delivery(&self, c: &ConnectionId, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let doc: Option<String> = self
+            .db()
+            .query_row("SELECT doc FROM deliveries WHERE connection = ?1 AND webhook_id = ?2", [c.as_str(), id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err("delivery"))?;
+        doc.map(|d| from_json("delivery", &d)).transpose()
+    }
+
+    async fn update_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+        let n = self
+            .db()
+            .execute(
+                "UPDATE deliveries SET status = ?3, doc = ?4 WHERE connection = ?1 AND webhook_id = ?2",
+                params![d.connection.as_str(), d.webhook_id, d.status.as_str(), to_json(d)],
+            )
+            .map_err(err("update_delivery"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: format!("delivery {}/{}", d.connection, d.webhook_id) });
+        }
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        c: Option<&ConnectionId>,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let db = self.db();
+        let mut st = db
+            .prepare_cached(
+                "SELECT doc FROM deliveries WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR status = ?2)
+                 ORDER BY received_at_ms DESC, webhook_id DESC LIMIT ?3",
+            )
+            .map_err(err("deliveries"))?;
+        let docs = st
+            .query_map(params![c.map(|c| c.as_str()), status.map(|s| s.as_str()), limit as i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(err("deliveries"))?;
+        docs.map(|d| from_json("delivery", &d.map_err(err("deliveries"))?)).collect()
+    }
+
+    async fn claim_screening(
+        &self,
+        c: &ConnectionId,
+        nk: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("claim"))?;
+        let doc: Option<String> = tx
+            .query_row("SELECT doc FROM claims WHERE connection = ?1 AND natural_key = ?2", [c.as_str(), nk], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err("claim"))?;
+        let existing: Option<ClaimRecord> = doc.map(|d| from_json("claim", &d)).transpose()?;
+        let (claim, write) = decide_claim(existing.as_ref(), owner, now_ms, until_ms);
+        if let Some(rec) = write {
+            tx.execute(
+                "INSERT OR REPLACE INTO claims (connection, natural_key, doc) VALUES (?1, ?2, ?3)",
+                params![c.as_str(), nk, to_json(&rec)],
+            )
+            .map_err(err("claim"))?;
+        }
+        tx.commit().map_err(err("claim"))?;
+        Ok(claim)
+    }
+
+    async fn end_claim(&self, c: &ConnectionId, nk: &str, owner: &str, end: ClaimEnd) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("end_claim"))?;
+        let doc: Option<String> = tx
+            .query_row("SELECT doc FROM claims WHERE connection = ?1 AND natural_key = ?2", [c.as_str(), nk], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err("end_claim"))?;
+        if let Some(d) = doc {
+            let mut rec: ClaimRecord = from_json("claim", &d)?;
+            end_claim_record(&mut rec, owner, &end);
+            tx.execute(
+                "UPDATE claims SET doc = ?3 WHERE connection = ?1 AND natural_key = ?2",
+                params![c.as_str(), nk, to_json(&rec)],
+            )
+            .map_err(err("end_claim"))?;
+        }
+        tx.commit().map_err(err("end_claim"))
+    }
+}
+
+#[async_trait]
+impl LeaseStore for SqliteStore {
+    async fn try_lease(
+        &self,
+        c: &ConnectionId,
+        name: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("lease"))?;
+        let cur: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT owner, until_ms FROM leases WHERE connection = ?1 AND name = ?2",
+                [c.as_str(), name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err("lease"))?;
+        let free = lease_available(cur.as_ref().map(|(o, u)| (o.as_str(), *u)), owner, now);
+        if free {
+            tx.execute(
+                "INSERT OR REPLACE INTO leases (connection, name, owner, until_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![c.as_str(), name, owner, until],
+            )
+            .map_err(err("lease"))?;
+        }
+        tx.commit().map_err(err("lease"))?;
+        Ok(free)
+    }
+
+    async fn release_lease(&self, c: &ConnectionId, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.db()
+            .execute("DELETE FROM leases WHERE connection = ?1 AND name = ?2 AND owner = ?3", [c.as_str(), name, owner])
+            .map_err(err("release_lease"))?;
         Ok(())
     }
 }

@@ -15,4 +15,4 @@ pub use plan::{GuardSettings, Plan, PostingDigest, plan};
 pub use ports::{ConnectionStore, LeaseStore, MappingStore, RunStore, SecretStore, StoreError, WebhookStore};
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
 pub use secret::SecretString;
-pub use webhook::{Claim, ClaimEnd, Delivery, DeliveryStatus};
+pub use webhook::{Claim, ClaimEnd, ClaimRecord, Delivery, DeliveryStatus};

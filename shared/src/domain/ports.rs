@@ -45,8 +45,11 @@ pub trait MappingStore: Send + Sync {
     /// version is not `expected`. Returns the written mapping.
     async fn upsert_mapping(&self, mapping: JobMapping, expected: Option<u64>) -> Result<JobMapping, StoreError>;
     /// The mapping whose XOR job is `xor_job_id` (a webhook names XOR's job, not Lever's posting).
-    async fn mapping_by_xor_job(&self, connection: &ConnectionId, xor_job_id: &str)
-    -> Result<Option<JobMapping>, StoreError>;
+    async fn mapping_by_xor_job(
+        &self,
+        connection: &ConnectionId,
+        xor_job_id: &str,
+    ) -> Result<Option<JobMapping>, StoreError>;
 }
 
 #[async_trait]
@@ -107,16 +110,27 @@ pub trait WebhookStore: Send + Sync {
         lease_until_ms: i64,
     ) -> Result<Claim, StoreError>;
     /// Ends `owner`'s claim (a no-op if another owner took it over meanwhile).
-    async fn end_claim(&self, connection: &ConnectionId, natural_key: &str, owner: &str, end: ClaimEnd)
-    -> Result<(), StoreError>;
+    async fn end_claim(
+        &self,
+        connection: &ConnectionId,
+        natural_key: &str,
+        owner: &str,
+        end: ClaimEnd,
+    ) -> Result<(), StoreError>;
 }
 
 /// Short leases ("one OAuth refresh per connection at a time, across all Lambdas").
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
     /// True when `owner` now holds `name` until `until_ms` (it was free, expired, or its own).
-    async fn try_lease(&self, connection: &ConnectionId, name: &str, owner: &str, now_ms: i64, until_ms: i64)
-    -> Result<bool, StoreError>;
+    async fn try_lease(
+        &self,
+        connection: &ConnectionId,
+        name: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
     async fn release_lease(&self, connection: &ConnectionId, name: &str, owner: &str) -> Result<(), StoreError>;
 }
 
