@@ -9,4 +9,5 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod feed;
+pub mod report;
 pub mod usecases;

@@ -1,8 +1,22 @@
 //! The edges: each module talks to one outside system and implements domain ports.
 pub mod dynamodb;
 pub mod feed_http;
+pub mod lever;
 pub mod memory;
 pub mod retry;
 pub mod secrets_manager;
 pub mod sqlite;
 pub mod xor;
+
+/// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass).
+pub(crate) fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::enc;
 use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
 use crate::domain::{ConnectionId, Posting, PostingId, SecretString};
 
@@ -244,16 +245,4 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         e.to_string()
     }
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

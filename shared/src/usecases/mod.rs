@@ -1,4 +1,5 @@
 pub mod sync;
+pub mod tokens;
 
 pub use sync::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 

@@ -1,0 +1,483 @@
+//! Lever (contracts/lever.md). Every Lever host, path, field and error shape lives in this module.
+//! UNCONFIRMED facts are marked; the first real sandbox run corrects them here.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::enc;
+use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
+use crate::domain::{ConnectionId, LeverEnv, LeverSettings, SecretString};
+
+/// Lever's documented budget: ~10 requests/s per token (bursts of 20).
+pub const LEVER_MAX_RPS: f64 = 10.0;
+
+/// The scopes xor-lever asks for, and no more.
+pub const SCOPES: &str =
+    "offline_access opportunities:write:admin files:write:admin postings:read:admin users:read:admin";
+
+/// Hosts per environment. EU customers are redirected by Lever's own OAuth host (no EU entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeverHosts {
+    /// The Data API base, ending in `/v1`.
+    pub api_base: String,
+    /// The OAuth host (`<auth_base>/authorize`, `<auth_base>/oauth/token`).
+    pub auth_base: String,
+}
+
+impl LeverHosts {
+    pub fn for_settings(s: &LeverSettings) -> Self {
+        let (api, auth) = match s.env {
+            LeverEnv::Production => ("https://api.lever.co/v1", "https://auth.lever.co"),
+            LeverEnv::Sandbox => ("https://api.sandbox.lever.co/v1", "https://sandbox-lever.auth0.com"),
+        };
+        Self {
+            api_base: s.api_base_url.clone().unwrap_or_else(|| api.into()).trim_end_matches('/').to_owned(),
+            auth_base: s.auth_base_url.clone().unwrap_or_else(|| auth.into()).trim_end_matches('/').to_owned(),
+        }
+    }
+    /// OAuth `audience`: the API base with its trailing slash (required).
+    pub fn audience(&self) -> String {
+        format!("{}/", self.api_base)
+    }
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/token", self.auth_base)
+    }
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.auth_base)
+    }
+}
+
+/// The OAuth app (one per deployment).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// A connection's token pair as kept in its secret. `expires_at`: Unix seconds.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenSet(***, expires_at: {})", self.expires_at)
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthError {
+    /// The refresh token (or code) is dead: the app was revoked, or the token was used already.
+    #[error("Lever refused the grant (invalid_grant): {0}")]
+    InvalidGrant(String),
+    #[error("Lever's token endpoint refused the request: HTTP {status} {error}")]
+    Refused { status: u16, error: String },
+    #[error("Lever's token endpoint is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeverError {
+    /// 401: the access token expired or the app was revoked.
+    #[error("Lever answered 401 to {op}")]
+    Unauthorized { op: &'static str },
+    /// A final 4xx: Lever will not accept this request as it is.
+    #[error("Lever refused {op}: HTTP {status} {code}: {message}")]
+    Rejected { op: &'static str, status: u16, code: String, message: String },
+    /// 429 / 5xx / timeouts after the retry policy (reads), or at once (a create's ambiguous failure).
+    #[error("Lever unavailable for {op} after {attempts} attempt(s): {last}")]
+    Unavailable { op: &'static str, attempts: u32, last: String },
+    #[error("Lever answered {op} with a body we cannot read: {message}")]
+    Decode { op: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeverUser {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default, rename = "accessRole")]
+    pub access_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeverPosting {
+    pub id: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl LeverPosting {
+    /// Candidates can be added to published and internal postings.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state.as_deref(), Some("published" | "internal"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Opportunity {
+    pub id: String,
+    #[serde(default)]
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Posting ids (Lever lists them as `applications`/`postings`; UNCONFIRMED which, both read).
+    #[serde(default, alias = "applications")]
+    pub postings: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+}
+
+impl Opportunity {
+    pub fn has_posting(&self, posting_id: &str) -> bool {
+        self.postings.iter().any(|p| match p {
+            serde_json::Value::String(s) => s == posting_id,
+            v => v.get("posting").or_else(|| v.get("id")).and_then(|x| x.as_str()) == Some(posting_id),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phone {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// The fields of `POST /v1/opportunities`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewOpportunity {
+    pub name: String,
+    pub headline: Option<String>,
+    pub location: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: Vec<Phone>,
+    pub links: Vec<String>,
+    pub tags: Vec<String>,
+    pub sources: Vec<String>,
+    pub origin: String,
+    pub postings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct Data<T> {
+    data: T,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    data: Vec<T>,
+    #[serde(default, rename = "hasNext")]
+    has_next: bool,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Rate limiters shared by every client of one connection in this process.
+#[derive(Default)]
+pub struct LeverLimiters(Mutex<HashMap<ConnectionId, Arc<RateLimiter>>>);
+
+impl LeverLimiters {
+    pub fn for_connection(&self, c: &ConnectionId) -> Arc<RateLimiter> {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(c.clone())
+            .or_insert_with(|| Arc::new(RateLimiter::per_second(LEVER_MAX_RPS)))
+            .clone()
+    }
+}
+
+/// One connection's Lever client.
+#[derive(Clone)]
+pub struct LeverClient {
+    http: reqwest::Client,
+    pub hosts: LeverHosts,
+    limiter: Arc<RateLimiter>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+enum Body {
+    None,
+    Multipart(Box<dyn Fn() -> Form + Send + Sync>),
+}
+
+impl LeverClient {
+    pub fn new(http: reqwest::Client, hosts: LeverHosts, limiter: Arc<RateLimiter>) -> Self {
+        Self { http, hosts, limiter, retry: RetryPolicy::default(), timeout: Duration::from_secs(20) }
+    }
+
+    // ---- OAuth -------------------------------------------------------------------------------
+
+    pub async fn refresh(
+        &self,
+        app: &AppCredentials,
+        refresh_token: &SecretString,
+        now: i64,
+    ) -> Result<TokenSet, OAuthError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.as_str()),
+            ("refresh_token", refresh_token.expose()),
+        ];
+        self.token_request(&form, now, Some(refresh_token)).await
+    }
+
+    pub async fn exchange_code(
+        &self,
+        app: &AppCredentials,
+        code: &str,
+        redirect_uri: &str,
+        now: i64,
+    ) -> Result<TokenSet, OAuthError> {
+        let audience = self.hosts.audience();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("code", code),
+            ("audience", audience.as_str()),
+        ];
+        self.token_request(&form, now, None).await
+    }
+
+    async fn token_request(
+        &self,
+        form: &[(&str, &str)],
+        now: i64,
+        old_refresh: Option<&SecretString>,
+    ) -> Result<TokenSet, OAuthError> {
+        // Never retried: a refresh token is single-use, and a lost answer would already have spent it.
+        let resp =
+            self.http.post(self.hosts.token_url()).timeout(self.timeout).form(form).send().await.map_err(|e| {
+                OAuthError::Unavailable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() })
+            })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|_| OAuthError::Unavailable("unreadable answer".into()))?;
+        if status.is_success() {
+            let t: TokenResponse = serde_json::from_slice(&body)
+                .map_err(|e| OAuthError::Unavailable(format!("unreadable token answer: {e}")))?;
+            let refresh_token = match (t.refresh_token, old_refresh) {
+                (Some(r), _) => r,
+                (None, Some(old)) => old.expose().to_owned(),
+                (None, None) => {
+                    return Err(OAuthError::Refused {
+                        status: status.as_u16(),
+                        error: "no refresh_token (is offline_access granted?)".into(),
+                    });
+                }
+            };
+            // `expires_in` is Lever's word (about 3600 s): never a constant of ours.
+            return Ok(TokenSet {
+                access_token: t.access_token,
+                refresh_token,
+                expires_at: now + t.expires_in.unwrap_or(3600),
+            });
+        }
+        #[derive(Deserialize)]
+        struct OAuthErr {
+            error: Option<String>,
+        }
+        let error = serde_json::from_slice::<OAuthErr>(&body).ok().and_then(|e| e.error).unwrap_or_default();
+        if error == "invalid_grant" {
+            return Err(OAuthError::InvalidGrant("the refresh token or code is no longer valid".into()));
+        }
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(OAuthError::Unavailable(format!("HTTP {}", status.as_u16())));
+        }
+        Err(OAuthError::Refused { status: status.as_u16(), error })
+    }
+
+    // ---- Data API ----------------------------------------------------------------------------
+
+    pub async fn users(&self, token: &SecretString) -> Result<Vec<LeverUser>, LeverError> {
+        let page: Page<LeverUser> =
+            self.call("users", Method::GET, "/users?limit=100".into(), token, Body::None, true).await?;
+        Ok(page.data)
+    }
+
+    pub async fn posting(&self, token: &SecretString, id: &str) -> Result<LeverPosting, LeverError> {
+        let d: Data<LeverPosting> =
+            self.call("get posting", Method::GET, format!("/postings/{}", enc(id)), token, Body::None, true).await?;
+        Ok(d.data)
+    }
+
+    /// Published postings, every page (offset tokens are used at once, never stored).
+    pub async fn postings(&self, token: &SecretString) -> Result<Vec<LeverPosting>, LeverError> {
+        let mut out = Vec::new();
+        let mut offset: Option<String> = None;
+        loop {
+            let mut path = "/postings?state=published&limit=100".to_owned();
+            if let Some(o) = &offset {
+                path.push_str("&offset=");
+                path.push_str(&enc(o));
+            }
+            let page: Page<LeverPosting> =
+                self.call("list postings", Method::GET, path, token, Body::None, true).await?;
+            out.extend(page.data);
+            match (page.has_next, page.next) {
+                (true, Some(n)) => offset = Some(n),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn opportunities_by_email(
+        &self,
+        token: &SecretString,
+        email: &str,
+    ) -> Result<Vec<Opportunity>, LeverError> {
+        let path = format!("/opportunities?email={}&limit=100", enc(email));
+        let page: Page<Opportunity> =
+            self.call("find opportunities", Method::GET, path, token, Body::None, true).await?;
+        Ok(page.data)
+    }
+
+    /// `POST /v1/opportunities?perform_as=…`, multipart with the files. NOT idempotent at Lever:
+    /// only a 429 (not processed) is retried; a 5xx or timeout is returned as `Unavailable` for the
+    /// caller to look before it creates again.
+    pub async fn create_opportunity(
+        &self,
+        token: &SecretString,
+        perform_as: &str,
+        o: &NewOpportunity,
+        files: &[FileUpload],
+    ) -> Result<Opportunity, LeverError> {
+        let (o, files) = (o.clone(), files.to_vec());
+        let form = move || multipart_form(&o, &files);
+        let path = format!("/opportunities?perform_as={}", enc(perform_as));
+        let d: Data<Opportunity> =
+            self.call("create opportunity", Method::POST, path, token, Body::Multipart(Box::new(form)), false).await?;
+        Ok(d.data)
+    }
+
+    async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: String,
+        token: &SecretString,
+        body: Body,
+        retry_failures: bool,
+    ) -> Result<T, LeverError> {
+        let url = format!("{}{}", self.hosts.api_base, path);
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.wait().await;
+            let mut req = self.http.request(method.clone(), &url).timeout(self.timeout).bearer_auth(token.expose());
+            req = match &body {
+                Body::None => req,
+                Body::Multipart(f) => req.multipart(f()),
+            };
+            let (retry_after, last, retryable) = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
+                    let bytes = resp.bytes().await.unwrap_or_default();
+                    if status.is_success() {
+                        return serde_json::from_slice(&bytes)
+                            .map_err(|e| LeverError::Decode { op, message: e.to_string() });
+                    }
+                    if status == StatusCode::UNAUTHORIZED {
+                        return Err(LeverError::Unauthorized { op });
+                    }
+                    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+                        let e: ErrorBody =
+                            serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: None, message: None });
+                        return Err(LeverError::Rejected {
+                            op,
+                            status: status.as_u16(),
+                            code: e.code.unwrap_or_else(|| "unknown".into()),
+                            message: e
+                                .message
+                                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+                        });
+                    }
+                    let retryable = retry_failures || status == StatusCode::TOO_MANY_REQUESTS;
+                    (retry_after, format!("HTTP {}", status.as_u16()), retryable)
+                }
+                Err(e) => {
+                    (None, if e.is_timeout() { "timed out".into() } else { "connection failed".into() }, retry_failures)
+                }
+            };
+            let next = if retryable { self.retry.next_delay(attempt, started.elapsed(), retry_after) } else { None };
+            match next {
+                Some(d) => tokio::time::sleep(d).await,
+                None => return Err(LeverError::Unavailable { op, attempts: attempt, last }),
+            }
+        }
+    }
+}
+
+/// Lever's multipart shape: arrays as repeated `name[]` keys, phones as `phones[i][type|value]`,
+/// files as `files[i]` (UNCONFIRMED: the exact key names; the sandbox accepts both plain and `[]`).
+fn multipart_form(o: &NewOpportunity, files: &[FileUpload]) -> Form {
+    let mut f = Form::new().text("name", o.name.clone()).text("origin", o.origin.clone());
+    if let Some(h) = &o.headline {
+        f = f.text("headline", h.clone());
+    }
+    if let Some(l) = &o.location {
+        f = f.text("location", l.clone());
+    }
+    for (key, values) in [
+        ("emails[]", &o.emails),
+        ("links[]", &o.links),
+        ("tags[]", &o.tags),
+        ("sources[]", &o.sources),
+        ("postings[]", &o.postings),
+    ] {
+        for v in values {
+            f = f.text(key, v.clone());
+        }
+    }
+    for (i, p) in o.phones.iter().enumerate() {
+        f = f.text(format!("phones[{i}][type]"), p.kind.clone()).text(format!("phones[{i}][value]"), p.value.clone());
+    }
+    for (i, file) in files.iter().enumerate() {
+        let part = Part::bytes(file.bytes.clone())
+            .file_name(file.name.clone())
+            .mime_str(&file.content_type)
+            .unwrap_or_else(|_| Part::bytes(file.bytes.clone()).file_name(file.name.clone()));
+        f = f.part(format!("files[{i}]"), part);
+    }
+    f
+}
