@@ -82,3 +82,14 @@ pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> 
         http,
     }
 }
+
+/// The production wiring of the webhook function.
+pub fn webhook_deps(
+    sdk: &SdkConfig,
+    settings: &Settings,
+    http: reqwest::Client,
+) -> crate::usecases::webhook::WebhookDeps {
+    let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
+    let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
+    crate::usecases::webhook::WebhookDeps::new(store.clone(), store.clone(), store.clone(), secrets, store, http)
+}

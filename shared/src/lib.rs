@@ -9,5 +9,6 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod feed;
+pub mod http;
 pub mod report;
 pub mod usecases;

@@ -93,3 +93,184 @@ impl App {
         out
     }
 }
+
+/// `spawn_app` for the webhook: the Lever sandbox, a store, a connected connection with its
+/// secrets and a job mapping, and the real router served on loopback.
+pub struct WebhookApp {
+    pub lever: crate::LeverSandbox,
+    pub url: String,
+    pub id: ConnectionId,
+    pub secret: String,
+    pub deps: xor_lever::usecases::webhook::WebhookDeps,
+    /// Milliseconds added to the real clock (tests move time forward).
+    pub skew_ms: Arc<std::sync::atomic::AtomicI64>,
+    pub posting: String,
+    pub xor_job: String,
+    task: tokio::task::JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for WebhookApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn spawn_webhook_app(kind: StoreKind) -> WebhookApp {
+    spawn_webhook_app_with(kind, |_| {}).await
+}
+
+pub async fn spawn_webhook_app_with(
+    kind: StoreKind,
+    tweak: impl FnOnce(&mut xor_lever::usecases::webhook::WebhookDeps),
+) -> WebhookApp {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use xor_lever::adapters::lever::{AppCredentials, TokenSet};
+    use xor_lever::domain::ports::{LEVER_APP, WEBHOOK_SECRET};
+    use xor_lever::domain::webhook::WebhookSecret;
+    use xor_lever::usecases::webhook::WebhookDeps;
+
+    let lever = crate::LeverSandbox::spawn().await;
+    let http = xor_lever::config::http_client();
+    let (deps, dir): (WebhookDeps, _) = match kind {
+        StoreKind::Memory => {
+            let s = Arc::new(MemoryStore::new());
+            (WebhookDeps::new(s.clone(), s.clone(), s.clone(), s.clone(), s, http), None)
+        }
+        StoreKind::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+            (WebhookDeps::new(s.clone(), s.clone(), s.clone(), s.clone(), s, http), Some(dir))
+        }
+        StoreKind::Aws => {
+            let t = Arc::new(moto::dynamo_store().await);
+            let secrets = Arc::new(moto::secrets_store().await);
+            (WebhookDeps::new(t.clone(), t.clone(), t.clone(), secrets, t, http), None)
+        }
+    };
+    let mut deps = deps;
+    let skew_ms = Arc::new(AtomicI64::new(0));
+    let skew = skew_ms.clone();
+    deps.clock = Arc::new(move || xor_lever::usecases::now_ms() + skew.load(Ordering::SeqCst));
+    deps.lever_retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(30),
+        budget: Duration::from_secs(2),
+    };
+    tweak(&mut deps);
+
+    let id = ConnectionId::parse(&format!("wh-{:06x}", fastrand::u32(..0xffffff))).unwrap();
+    let mut conn = Connection::new(id.clone(), "http://127.0.0.1:9/feed.xml".into(), "http://127.0.0.1:9".into(), 0);
+    conn.lever.api_base_url = Some(lever.api_base());
+    conn.lever.auth_base_url = Some(lever.url.clone());
+    conn.lever.perform_as = Some(crate::lever::ADMIN_USER.into());
+    deps.connections.create_connection(&conn).await.unwrap();
+    let secret = WebhookSecret::generate();
+    deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await.unwrap();
+    let app =
+        AppCredentials { client_id: crate::lever::CLIENT_ID.into(), client_secret: crate::lever::CLIENT_SECRET.into() };
+    deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
+    let (at, rt, ttl) = lever.issue_tokens();
+    let tokens =
+        TokenSet { access_token: at, refresh_token: rt, expires_at: xor_lever::usecases::now_ms() / 1000 + ttl as i64 };
+    deps.tokens.store(&id, &tokens).await.unwrap();
+
+    let posting = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10".to_owned();
+    let xor_job = "xj_000001".to_owned();
+    lever.add_posting(&posting, "Senior Backend Engineer (Rust)", "published");
+    let mapping = JobMapping {
+        connection: id.clone(),
+        posting_id: PostingId::parse(&posting).unwrap(),
+        xor_job_id: xor_job.clone(),
+        chatbot_url: Some("https://jobs.xor.ai/c/xj_000001".into()),
+        title: "Senior Backend Engineer (Rust)".into(),
+        content_hash: "h".into(),
+        status: MappingStatus::Active,
+        generation: 0,
+        version: 0,
+        updated_at: 0,
+    };
+    deps.mappings.upsert_mapping(mapping, None).await.unwrap();
+
+    let listener = crate::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = xor_lever::http::router(deps.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    WebhookApp { lever, url, id, secret, deps, skew_ms, posting, xor_job, task, _dir: dir }
+}
+
+impl WebhookApp {
+    /// A screening-passed body for candidate `cand` on this app's job.
+    pub fn screening(&self, cand: &str) -> serde_json::Value {
+        serde_json::json!({
+            "type": "candidate.screening_passed",
+            "timestamp": "2026-11-26T12:00:00Z",
+            "data": {
+                "candidate_id": cand,
+                "job_id": self.xor_job,
+                "external_job_id": self.posting,
+                "candidate": {
+                    "first_name": "Ada", "last_name": "Lovelace",
+                    "email": format!("{cand}@example.com"), "phone": "+44 20 7946 0000",
+                    "location": "London, UK", "linkedin_url": "https://linkedin.com/in/ada",
+                    "resume_url": null
+                },
+                "screening": {
+                    "passed": true, "score": 87, "completed_at": "2026-11-26T11:58:12Z",
+                    "summary": "Five years of Rust; available from January.",
+                    "answers": [ {"question": "Are you authorised to work in the UK?", "answer": "Yes"} ],
+                    "transcript_url": format!("https://app.xor.ai/c/{cand}")
+                },
+                "chatbot_url": "https://jobs.xor.ai/c/abc"
+            }
+        })
+    }
+
+    /// Signs and posts a body as XOR would; returns (status, JSON body, Retry-After).
+    pub async fn deliver(&self, webhook_id: &str, body: &[u8]) -> (u16, serde_json::Value, Option<String>) {
+        let ts = (xor_lever::usecases::now_ms() + self.skew_ms.load(std::sync::atomic::Ordering::SeqCst)) / 1000;
+        let sig = xor_lever::domain::webhook::WebhookSecret::parse(&self.secret).unwrap().sign(webhook_id, ts, body);
+        self.post(webhook_id, &ts.to_string(), &sig, body).await
+    }
+
+    pub async fn post(
+        &self,
+        webhook_id: &str,
+        ts: &str,
+        sig: &str,
+        body: &[u8],
+    ) -> (u16, serde_json::Value, Option<String>) {
+        self.post_to(&self.id.to_string(), webhook_id, ts, sig, body).await
+    }
+
+    pub async fn post_to(
+        &self,
+        conn: &str,
+        webhook_id: &str,
+        ts: &str,
+        sig: &str,
+        body: &[u8],
+    ) -> (u16, serde_json::Value, Option<String>) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/webhooks/xor/{conn}", self.url))
+            .header("webhook-id", webhook_id)
+            .header("webhook-timestamp", ts)
+            .header("webhook-signature", sig)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let ra = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body, ra)
+    }
+
+    pub async fn delivery(&self, webhook_id: &str) -> Option<Delivery> {
+        self.deps.webhooks.delivery(&self.id, webhook_id).await.unwrap()
+    }
+}

@@ -3,10 +3,12 @@
 pub mod feed_server;
 pub mod feeds;
 pub mod harness;
+pub mod lever;
 pub mod moto;
 pub mod xor;
 
 pub use feed_server::FeedServer;
+pub use lever::LeverSandbox;
 pub use xor::XorSandbox;
 
 /// Binds a loopback listener (port 0 = any free port).

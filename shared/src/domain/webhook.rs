@@ -372,3 +372,64 @@ mod claim_tests {
         assert_eq!(taken.lease_until_ms, 300, "a stale owner cannot end a claim it lost");
     }
 }
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TS: i64 = 1614265330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn secrets(list: &[&str]) -> Vec<WebhookSecret> {
+        list.iter().map(|s| WebhookSecret::parse(s).unwrap()).collect()
+    }
+    fn check(s: &[WebhookSecret], sig: &str, body: &[u8], now: i64) -> Result<(), SignatureError> {
+        verify(s, Some(ID), Some(&TS.to_string()), Some(sig), body, now)
+    }
+
+    #[test]
+    fn the_specs_published_test_vector() {
+        let s = WebhookSecret::parse(SECRET).unwrap();
+        assert_eq!(s.sign(ID, TS, BODY), SIG);
+        assert_eq!(check(&[s], SIG, BODY, TS), Ok(()));
+    }
+
+    #[test]
+    fn rotation_any_secret_and_any_signature() {
+        let other = WebhookSecret::generate();
+        // Two secrets configured (old and new), the delivery signed with the old one.
+        assert_eq!(check(&secrets(&[&other, SECRET]), SIG, BODY, TS), Ok(()));
+        // XOR sends two signatures (one per secret it holds): one valid is enough.
+        let two = format!("v1,{} {SIG}", "A".repeat(44));
+        assert_eq!(check(&secrets(&[SECRET]), &two, BODY, TS), Ok(()));
+    }
+
+    #[test]
+    fn refusals() {
+        let s = secrets(&[SECRET]);
+        assert_eq!(
+            check(&secrets(&[&WebhookSecret::generate()]), SIG, BODY, TS),
+            Err(SignatureError::NoMatch),
+            "wrong secret"
+        );
+        assert_eq!(check(&s, SIG, br#"{"test": 2432232315}"#, TS), Err(SignatureError::NoMatch), "tampered body");
+        assert_eq!(check(&s, SIG, BODY, TS + 301), Err(SignatureError::Stale(301)), "stale");
+        assert_eq!(check(&s, SIG, BODY, TS - 301), Err(SignatureError::Stale(-301)), "future");
+        assert_eq!(check(&s, SIG, BODY, TS + 300), Ok(()), "inside the tolerance");
+        assert_eq!(check(&s, "v2,abc", BODY, TS), Err(SignatureError::NoMatch), "unknown scheme");
+        assert_eq!(verify(&s, None, Some("1"), Some(SIG), BODY, TS), Err(SignatureError::MissingHeader("webhook-id")));
+        assert_eq!(
+            verify(&s, Some(ID), None, Some(SIG), BODY, TS),
+            Err(SignatureError::MissingHeader("webhook-timestamp"))
+        );
+        assert_eq!(
+            verify(&s, Some(ID), Some("1"), None, BODY, TS),
+            Err(SignatureError::MissingHeader("webhook-signature"))
+        );
+        assert_eq!(verify(&s, Some(ID), Some("soon"), Some(SIG), BODY, TS), Err(SignatureError::BadTimestamp));
+        assert_eq!(check(&[], SIG, BODY, TS), Err(SignatureError::NoSecret));
+    }
+}

@@ -1,5 +1,6 @@
 pub mod sync;
 pub mod tokens;
+pub mod webhook;
 
 pub use sync::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 

@@ -1,0 +1,15 @@
+//! The webhook Lambda: the shared router behind API Gateway's HTTP API.
+use axum::Router;
+use xor_lever::http::{RequestDeadline, router};
+use xor_lever::usecases::webhook::WebhookDeps;
+
+/// The router with the invocation's deadline passed down (a claim's lease ends with it).
+pub fn app(deps: WebhookDeps) -> Router {
+    router(deps).layer(axum::middleware::map_request(|mut req: axum::extract::Request| async move {
+        if let Some(ctx) = req.extensions().get::<lambda_http::Context>() {
+            let deadline = ctx.deadline as i64;
+            req.extensions_mut().insert(RequestDeadline(deadline));
+        }
+        req
+    }))
+}

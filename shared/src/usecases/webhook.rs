@@ -1,0 +1,547 @@
+//! XOR's "screening passed" webhook → one Lever opportunity, exactly once.
+//!
+//! 1. the signature is checked before anything else (constant time, any secret of the rotation);
+//! 2. the delivery is recorded durably (raw body) — the record is what makes "nothing lost" true;
+//! 3. the screening's claim (connection, candidate, job) is taken with a lease that ends with the
+//!    invocation, so two deliveries of one screening (or 20 of one webhook) make one opportunity,
+//!    and a crashed attempt is taken over once its lease ends;
+//! 4. the XOR job resolves to the Lever posting through the job mappings;
+//! 5. the opportunity is created with the report (and the resume) attached; a retried attempt
+//!    first looks the candidate up by email and adopts an opportunity it made before;
+//! 6. the claim and the delivery are marked completed with the opportunity id.
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::adapters::lever::{FileUpload, LeverClient, LeverError, LeverHosts, LeverLimiters, NewOpportunity, Phone};
+use crate::adapters::retry::RetryPolicy;
+use crate::domain::ports::WEBHOOK_SECRET;
+use crate::domain::webhook::{
+    Event, MAX_BODY_BYTES, ScreeningPassed, WebhookSecret, parse_event, redact_email, verify,
+};
+use crate::domain::*;
+use crate::report::{Report, render};
+use crate::usecases::tokens::{TokenError, TokenProvider};
+
+/// Unix milliseconds; injected so tests can move time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(super::now_ms)
+}
+
+#[derive(Clone)]
+pub struct WebhookDeps {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub mappings: Arc<dyn MappingStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub tokens: Arc<TokenProvider>,
+    pub http: reqwest::Client,
+    pub limiters: Arc<LeverLimiters>,
+    pub clock: Clock,
+    pub resume_max_bytes: u64,
+    pub resume_timeout: Duration,
+    pub lever_retry: RetryPolicy,
+    pub lever_timeout: Duration,
+    /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
+    pub crash_at: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+}
+
+impl WebhookDeps {
+    pub fn new(
+        connections: Arc<dyn ConnectionStore>,
+        mappings: Arc<dyn MappingStore>,
+        webhooks: Arc<dyn WebhookStore>,
+        secrets: Arc<dyn SecretStore>,
+        leases: Arc<dyn LeaseStore>,
+        http: reqwest::Client,
+    ) -> Self {
+        let tokens = Arc::new(TokenProvider::new(secrets.clone(), leases, connections.clone()));
+        Self {
+            connections,
+            mappings,
+            webhooks,
+            secrets,
+            tokens,
+            http,
+            limiters: Arc::default(),
+            clock: system_clock(),
+            resume_max_bytes: 10 * 1024 * 1024,
+            resume_timeout: Duration::from_secs(10),
+            lever_retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
+            lever_timeout: Duration::from_secs(20),
+            crash_at: None,
+        }
+    }
+
+    pub fn lever_for(&self, conn: &Connection) -> LeverClient {
+        let mut c = LeverClient::new(
+            self.http.clone(),
+            LeverHosts::for_settings(&conn.lever),
+            self.limiters.for_connection(&conn.id),
+        );
+        c.retry = self.lever_retry;
+        c.timeout = self.lever_timeout;
+        c
+    }
+}
+
+/// The HTTP answer to XOR, and how the delivery was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<u64>,
+}
+
+impl Answer {
+    fn new(status: u16, body: Value) -> Self {
+        Self { status, body, retry_after: None }
+    }
+    fn retry(status: u16, body: Value, after: u64) -> Self {
+        Self { status, body, retry_after: Some(after) }
+    }
+}
+
+/// The webhook's signature headers as received.
+#[derive(Debug, Clone, Default)]
+pub struct SignedHeaders {
+    pub id: Option<String>,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+}
+
+enum Outcome {
+    Completed(String),
+    Failed(String),
+    Pending(String),
+    PendingReauth(String),
+    Busy(i64),
+}
+
+/// Handles one delivery. `deadline_ms`: when this invocation must have answered (its claim's
+/// lease ends then, so a crashed attempt is taken over by the next one).
+pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, body: &[u8], deadline_ms: i64) -> Answer {
+    if body.len() > MAX_BODY_BYTES {
+        return Answer::new(413, json!({"error": format!("the body is larger than {MAX_BODY_BYTES} bytes")}));
+    }
+    let Ok(cid) = ConnectionId::parse(connection) else {
+        return Answer::new(404, json!({"error": "unknown connection"}));
+    };
+    let conn = match deps.connections.connection(&cid).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Answer::new(404, json!({"error": "unknown connection"})),
+        Err(e) => return unavailable(&cid, "connection lookup", &e),
+    };
+    let secrets = match deps.secrets.secret(&cid, WEBHOOK_SECRET).await {
+        Ok(s) => s
+            .map(|s| s.expose().split_whitespace().filter_map(WebhookSecret::parse).collect::<Vec<_>>())
+            .unwrap_or_default(),
+        Err(e) => return unavailable(&cid, "webhook secret", &e),
+    };
+    let now_ms = (deps.clock)();
+    if let Err(e) =
+        verify(&secrets, h.id.as_deref(), h.timestamp.as_deref(), h.signature.as_deref(), body, now_ms / 1000)
+    {
+        tracing::warn!(connection = %cid, reason = %e, "webhook signature refused");
+        return Answer::new(401, json!({"error": "invalid signature"}));
+    }
+    let webhook_id = h.id.clone().unwrap_or_default();
+    if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
+        return Answer::new(400, json!({"error": "webhook-id is not a usable id"}));
+    }
+    let body_text = String::from_utf8_lossy(body).into_owned();
+    let mut delivery = Delivery {
+        connection: cid.clone(),
+        webhook_id: webhook_id.clone(),
+        received_at_ms: now_ms,
+        status: DeliveryStatus::Received,
+        event_type: None,
+        natural_key: None,
+        body: body_text,
+        opportunity_id: None,
+        reason: None,
+        attempts: 0,
+        updated_at_ms: now_ms,
+    };
+    let screening = match parse_event(body) {
+        Ok(Event::Other(kind)) => {
+            tracing::info!(connection = %cid, webhook_id, event = %kind, "event type ignored");
+            return Answer::new(200, json!({"status": "ignored", "type": kind}));
+        }
+        Ok(Event::ScreeningPassed(s)) => s,
+        Err(reason) => {
+            delivery.status = DeliveryStatus::Rejected;
+            delivery.reason = Some(reason.clone());
+            if let Err(e) = deps.webhooks.insert_delivery(&delivery).await {
+                return unavailable(&cid, "record delivery", &e);
+            }
+            tracing::warn!(connection = %cid, webhook_id, reason, "webhook body rejected (kept raw)");
+            return Answer::new(400, json!({"status": "rejected", "reason": reason}));
+        }
+    };
+    delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
+    delivery.natural_key = Some(screening.natural_key());
+    match deps.webhooks.insert_delivery(&delivery).await {
+        Ok(None) => {}
+        Ok(Some(existing)) if existing.status.is_final() => return answer_for(&existing, true),
+        Ok(Some(existing)) => delivery = existing,
+        Err(e) => return unavailable(&cid, "record delivery", &e),
+    }
+    process(deps, &conn, &mut delivery, &screening, deadline_ms).await
+}
+
+/// Processes a recorded delivery again (operator replay, the scheduled retry of pending ones).
+pub async fn replay(
+    deps: &WebhookDeps,
+    connection: &ConnectionId,
+    webhook_id: &str,
+    deadline_ms: i64,
+) -> Result<Answer, String> {
+    let mut d = deps
+        .webhooks
+        .delivery(connection, webhook_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no delivery {webhook_id} for connection {connection}"))?;
+    if d.status == DeliveryStatus::Completed {
+        return Ok(answer_for(&d, true));
+    }
+    let conn = deps
+        .connections
+        .connection(connection)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the connection no longer exists")?;
+    let screening = match parse_event(d.body.as_bytes()) {
+        Ok(Event::ScreeningPassed(s)) => s,
+        Ok(Event::Other(t)) => return Err(format!("delivery {webhook_id} is a {t} event: nothing to replay")),
+        Err(reason) => return Err(format!("delivery {webhook_id} was rejected: {reason}")),
+    };
+    Ok(process(deps, &conn, &mut d, &screening, deadline_ms).await)
+}
+
+fn unavailable(cid: &ConnectionId, what: &str, e: &dyn std::fmt::Display) -> Answer {
+    tracing::error!(connection = %cid, what, error = %e, "webhook could not be handled now");
+    Answer::retry(503, json!({"status": "unavailable", "reason": format!("{what} is unavailable")}), 30)
+}
+
+fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
+    let reason = d.reason.clone();
+    match d.status {
+        DeliveryStatus::Completed => {
+            Answer::new(200, json!({"status": "completed", "opportunity_id": d.opportunity_id, "duplicate": duplicate}))
+        }
+        DeliveryStatus::Failed => {
+            Answer::new(200, json!({"status": "failed", "reason": reason, "duplicate": duplicate}))
+        }
+        DeliveryStatus::Rejected => Answer::new(400, json!({"status": "rejected", "reason": reason})),
+        DeliveryStatus::Pending => Answer::retry(503, json!({"status": "pending", "reason": reason}), 60),
+        DeliveryStatus::PendingReauth => {
+            Answer::retry(503, json!({"status": "pending_reauth", "reason": reason}), 3600)
+        }
+        DeliveryStatus::Received => Answer::retry(409, json!({"status": "in_progress"}), 5),
+    }
+}
+
+async fn process(
+    deps: &WebhookDeps,
+    conn: &Connection,
+    d: &mut Delivery,
+    s: &ScreeningPassed,
+    deadline_ms: i64,
+) -> Answer {
+    let nk = s.natural_key();
+    let outcome = run(deps, conn, d, s, &nk, deadline_ms).await;
+    let now = (deps.clock)();
+    let status = match &outcome {
+        Outcome::Completed(opp) => {
+            d.opportunity_id = Some(opp.clone());
+            d.reason = None;
+            DeliveryStatus::Completed
+        }
+        Outcome::Failed(r) => {
+            d.reason = Some(r.clone());
+            DeliveryStatus::Failed
+        }
+        Outcome::Pending(r) => {
+            d.reason = Some(r.clone());
+            DeliveryStatus::Pending
+        }
+        Outcome::PendingReauth(r) => {
+            d.reason = Some(r.clone());
+            DeliveryStatus::PendingReauth
+        }
+        Outcome::Busy(until) => {
+            let secs = ((until - now) / 1000).clamp(1, 300) as u64;
+            return Answer::retry(
+                409,
+                json!({"status": "in_progress", "reason": "another attempt is processing this screening"}),
+                secs,
+            );
+        }
+    };
+    d.status = status;
+    d.updated_at_ms = now;
+    let log_reason = d.reason.clone().unwrap_or_default();
+    tracing::info!(connection = %conn.id, webhook_id = %d.webhook_id, candidate = %s.candidate_id, status = status.as_str(), reason = %log_reason, "webhook processed");
+    if let Err(e) = deps.webhooks.update_delivery(d).await {
+        // The claim is the source of truth for "done"; a retry answers from it.
+        tracing::error!(connection = %conn.id, webhook_id = %d.webhook_id, error = %e, "could not update the delivery record");
+    }
+    answer_for(d, false)
+}
+
+async fn run(
+    deps: &WebhookDeps,
+    conn: &Connection,
+    d: &mut Delivery,
+    s: &ScreeningPassed,
+    nk: &str,
+    deadline_ms: i64,
+) -> Outcome {
+    if conn.status != ConnectionStatus::Connected {
+        return Outcome::PendingReauth(format!("the connection is {}", conn.status.as_str()));
+    }
+    let owner = format!("{}/{:016x}", d.webhook_id, fastrand::u64(..));
+    let now = (deps.clock)();
+    let attempt = match deps.webhooks.claim_screening(&conn.id, nk, &owner, now, deadline_ms.max(now + 1_000)).await {
+        Ok(Claim::Acquired { attempt }) => attempt,
+        Ok(Claim::Done { opportunity_id }) => return Outcome::Completed(opportunity_id),
+        Ok(Claim::Busy { until_ms }) => return Outcome::Busy(until_ms),
+        Err(e) => return Outcome::Pending(format!("the idempotency record is unavailable: {e}")),
+    };
+    d.attempts += 1;
+    let outcome = attempt_create(deps, conn, s, attempt).await;
+    if deps.crash_at.as_ref().is_some_and(|f| f("before_complete")) {
+        // A crash here leaves the claim leased and the delivery `received`: the next attempt
+        // (after the lease) looks in Lever first and adopts what this one created.
+        return Outcome::Busy(deadline_ms);
+    }
+    let end = match &outcome {
+        Outcome::Completed(opp) => ClaimEnd::Done { opportunity_id: opp.clone() },
+        _ => ClaimEnd::Release,
+    };
+    if let Err(e) = deps.webhooks.end_claim(&conn.id, nk, &owner, end).await {
+        tracing::error!(connection = %conn.id, error = %e, "could not end the screening claim; its lease will expire");
+    }
+    outcome
+}
+
+/// Token handling around one Lever call: a 401 refreshes once and retries once; a second 401
+/// means the app is revoked.
+async fn with_token<T, F, Fut>(deps: &WebhookDeps, conn: &Connection, lever: &LeverClient, f: F) -> Result<T, Outcome>
+where
+    F: Fn(SecretString) -> Fut,
+    Fut: std::future::Future<Output = Result<T, LeverError>>,
+{
+    let token = deps.tokens.access_token(conn, lever).await.map_err(token_outcome)?;
+    match f(token.clone()).await {
+        Err(LeverError::Unauthorized { .. }) => {
+            let fresh = deps.tokens.after_unauthorized(conn, lever, &token).await.map_err(token_outcome)?;
+            match f(fresh).await {
+                Err(LeverError::Unauthorized { .. }) => {
+                    let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
+                    Err(Outcome::PendingReauth("Lever refused a freshly refreshed token: the app looks revoked".into()))
+                }
+                other => other.map_err(lever_outcome),
+            }
+        }
+        other => other.map_err(lever_outcome),
+    }
+}
+
+fn token_outcome(e: TokenError) -> Outcome {
+    match e {
+        TokenError::Revoked | TokenError::NotAuthorized => Outcome::PendingReauth(e.to_string()),
+        TokenError::Unavailable(_) => Outcome::Pending(e.to_string()),
+    }
+}
+
+fn lever_outcome(e: LeverError) -> Outcome {
+    match e {
+        LeverError::Rejected { .. } | LeverError::Decode { .. } => Outcome::Failed(e.to_string()),
+        LeverError::Unavailable { .. } => Outcome::Pending(e.to_string()),
+        LeverError::Unauthorized { .. } => Outcome::PendingReauth(e.to_string()),
+    }
+}
+
+async fn attempt_create(deps: &WebhookDeps, conn: &Connection, s: &ScreeningPassed, attempt: u32) -> Outcome {
+    let mapping = match deps.mappings.mapping_by_xor_job(&conn.id, &s.job_id).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return Outcome::Failed(format!("unknown XOR job {}: no job mapping for this connection", s.job_id));
+        }
+        Err(e) => return Outcome::Pending(format!("job mappings unavailable: {e}")),
+    };
+    let email = s.candidate.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let phone = s.candidate.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    if email.is_none() && phone.is_none() {
+        return Outcome::Failed("the candidate has neither an email nor a phone: Lever cannot create them".into());
+    }
+    let Some(perform_as) = conn.lever.perform_as.clone() else {
+        return Outcome::Failed("the connection has no Lever user to act as (perform_as)".into());
+    };
+    let lever = deps.lever_for(conn);
+    let posting_id = mapping.posting_id.to_string();
+
+    let posting = match with_token(deps, conn, &lever, |t| {
+        let (lever, id) = (lever.clone(), posting_id.clone());
+        async move { lever.posting(&t, &id).await }
+    })
+    .await
+    {
+        Ok(p) => p,
+        Err(Outcome::Failed(r)) if r.contains("HTTP 404") => {
+            return Outcome::Failed(format!("posting {posting_id} does not exist in Lever"));
+        }
+        Err(o) => return o,
+    };
+    if !posting.is_open() {
+        return Outcome::Failed(format!(
+            "posting {posting_id} is {} in Lever: candidates cannot be added",
+            posting.state.as_deref().unwrap_or("closed")
+        ));
+    }
+
+    // Lever creates are not idempotent: any attempt after the first looks before it creates.
+    if attempt > 1 {
+        if let Some(e) = email {
+            let found = with_token(deps, conn, &lever, |t| {
+                let (lever, e) = (lever.clone(), e.to_owned());
+                async move { lever.opportunities_by_email(&t, &e).await }
+            })
+            .await;
+            match found {
+                Ok(list) => {
+                    if let Some(o) =
+                        list.iter().find(|o| o.has_posting(&posting_id) && o.sources.iter().any(|s| s == "XOR"))
+                    {
+                        tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %redact_email(e), opportunity = %o.id, "adopted the opportunity a previous attempt created");
+                        return Outcome::Completed(o.id.clone());
+                    }
+                }
+                Err(o) => return o,
+            }
+        }
+    }
+
+    let (resume_file, resume_note) = match s.candidate.resume_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        None => (None, "none provided".to_owned()),
+        Some(url) => match download(deps, url).await {
+            Ok(f) => {
+                let note = format!("attached ({})", f.name);
+                (Some(f), note)
+            }
+            Err(why) => (None, format!("unavailable ({why}); XOR's link: {url}")),
+        },
+    };
+    let report = Report {
+        candidate_name: s.candidate.full_name(),
+        email: email.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        location: s.candidate.location.clone(),
+        linkedin_url: s.candidate.linkedin_url.clone(),
+        job_title: mapping.title.clone(),
+        posting_id: posting_id.clone(),
+        score: s.screening.score,
+        passed: s.screening.passed,
+        completed_at: s.screening.completed_at.clone(),
+        summary: s.screening.summary.clone(),
+        answers: s
+            .screening
+            .answers
+            .iter()
+            .map(|a| {
+                (
+                    a.question.clone().unwrap_or_else(|| "(no question text)".into()),
+                    a.answer.clone().unwrap_or_else(|| "(no answer)".into()),
+                )
+            })
+            .collect(),
+        transcript_url: s.screening.transcript_url.clone(),
+        chatbot_url: s.chatbot_url.clone(),
+        resume: resume_note,
+        footer: format!(
+            "Sent to Lever by xor-lever for connection {}. XOR candidate {}, XOR job {}.",
+            conn.id, s.candidate_id, s.job_id
+        ),
+    };
+    let mut files = vec![FileUpload {
+        name: "xor-screening-report.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: render(&report),
+    }];
+    files.extend(resume_file);
+    let new = NewOpportunity {
+        name: s.candidate.full_name(),
+        headline: s.screening.score.map(|sc| format!("Passed XOR screening ({sc:.0}/100)")),
+        location: s.candidate.location.clone(),
+        emails: email.map(|e| vec![e.to_owned()]).unwrap_or_default(),
+        phones: phone.map(|p| vec![Phone { kind: "mobile".into(), value: p.to_owned() }]).unwrap_or_default(),
+        links: [s.candidate.linkedin_url.clone(), s.screening.transcript_url.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|l| !l.is_empty())
+            .collect(),
+        tags: vec!["xor".into()],
+        sources: vec!["XOR".into()],
+        origin: conn.lever.origin.clone(),
+        postings: vec![posting_id.clone()],
+    };
+    let created = with_token(deps, conn, &lever, |t| {
+        let (lever, perform_as, new, files) = (lever.clone(), perform_as.clone(), new.clone(), files.clone());
+        async move { lever.create_opportunity(&t, &perform_as, &new, &files).await }
+    })
+    .await;
+    match created {
+        Ok(o) => Outcome::Completed(o.id),
+        Err(o) => o,
+    }
+}
+
+/// Downloads the resume with a size cap and a timeout; the reason when it cannot.
+async fn download(deps: &WebhookDeps, url: &str) -> Result<FileUpload, String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("not an http(s) link".into());
+    }
+    let resp = deps
+        .http
+        .get(url)
+        .timeout(deps.resume_timeout)
+        .send()
+        .await
+        .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { "could not connect".to_owned() })?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {} (expired?)", resp.status().as_u16()));
+    }
+    if resp.content_length().is_some_and(|n| n > deps.resume_max_bytes) {
+        return Err(format!("larger than {} MB", deps.resume_max_bytes / 1024 / 1024));
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|p| p.rsplit('/').next())
+        .filter(|n| !n.is_empty() && n.is_ascii())
+        .unwrap_or("resume")
+        .to_owned();
+    let mut bytes = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| "the download broke off".to_owned())?;
+        if (bytes.len() + chunk.len()) as u64 > deps.resume_max_bytes {
+            return Err(format!("larger than {} MB", deps.resume_max_bytes / 1024 / 1024));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(FileUpload { name, content_type, bytes })
+}

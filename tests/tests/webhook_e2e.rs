@@ -1,0 +1,419 @@
+//! The webhook over real HTTP: the router on loopback, the Lever sandbox, and each store.
+//! Every row of issue #3's outcomes table, the exactly-once cases, and the token cases.
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use xor_lever::domain::DeliveryStatus;
+use xor_lever::domain::ports::LEVER_TOKENS;
+use xor_lever_sandbox::harness::{StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with};
+use xor_lever_sandbox::lever::Fault;
+
+fn body(v: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+/// Sends until XOR would stop retrying (a 2xx), like XOR's retry loop but without waiting.
+async fn deliver_until_2xx(app: &WebhookApp, id: &str, b: &[u8]) -> serde_json::Value {
+    for _ in 0..50 {
+        let (st, v, _) = app.deliver(id, b).await;
+        if (200..300).contains(&st) {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no 2xx for {id}");
+}
+
+async fn success(kind: StoreKind) {
+    let app = spawn_webhook_app(kind).await;
+    let (st, v, _) = app.deliver("msg_1", &body(&app.screening("cand_1"))).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "completed");
+    let opp_id = v["opportunity_id"].as_str().unwrap().to_owned();
+    let opps = app.lever.opportunities();
+    assert_eq!(opps.len(), 1);
+    let o = &opps[0];
+    assert_eq!(o.id, opp_id);
+    assert_eq!(o.sources, ["XOR"]);
+    assert_eq!(o.postings, [app.posting.clone()]);
+    assert_eq!(o.tags, ["xor"]);
+    assert_eq!(o.origin.as_deref(), Some("sourced"));
+    assert_eq!(o.emails, ["cand_1@example.com"]);
+    assert_eq!(o.owner, xor_lever_sandbox::lever::ADMIN_USER);
+    assert_eq!(o.name, "Ada Lovelace");
+    assert_eq!(o.files.len(), 1, "the report (no resume was offered)");
+    assert_eq!(o.files[0].content_type, "application/pdf");
+    let d = app.delivery("msg_1").await.unwrap();
+    assert_eq!((d.status, d.opportunity_id.as_deref()), (DeliveryStatus::Completed, Some(opp_id.as_str())));
+}
+
+#[tokio::test]
+async fn success_creates_one_opportunity_memory() {
+    success(StoreKind::Memory).await;
+}
+#[tokio::test]
+async fn success_creates_one_opportunity_sqlite() {
+    success(StoreKind::Sqlite).await;
+}
+#[tokio::test]
+async fn success_creates_one_opportunity_dynamodb() {
+    success(StoreKind::Aws).await;
+}
+
+#[tokio::test]
+async fn bad_signatures_and_unknown_connections_store_nothing() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let b = body(&app.screening("cand_1"));
+    let now = xor_lever::usecases::now_ms() / 1000;
+    let sign =
+        |ts: i64, b: &[u8]| xor_lever::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("m", ts, b);
+    let other =
+        xor_lever::domain::webhook::WebhookSecret::parse(&xor_lever::domain::webhook::WebhookSecret::generate())
+            .unwrap();
+    let cases: Vec<(&str, String, String, Vec<u8>)> = vec![
+        ("wrong secret", now.to_string(), other.sign("m", now, &b), b.clone()),
+        ("stale", (now - 400).to_string(), sign(now - 400, &b), b.clone()),
+        ("future", (now + 400).to_string(), sign(now + 400, &b), b.clone()),
+        ("tampered", now.to_string(), sign(now, &b), [&b[..], b" "].concat()),
+        ("no signature", now.to_string(), String::new(), b.clone()),
+    ];
+    for (name, ts, sig, payload) in cases {
+        let (st, _, _) = app.post("m", &ts, &sig, &payload).await;
+        assert_eq!(st, 401, "{name}");
+    }
+    let (st, _, _) = app.post_to("nobody-here", "m", &now.to_string(), &sign(now, &b), &b).await;
+    assert_eq!(st, 404);
+    assert!(app.deps.webhooks.deliveries(None, None, 10).await.unwrap().is_empty(), "nothing stored");
+    assert!(app.lever.opportunities().is_empty());
+}
+
+#[tokio::test]
+async fn a_webhook_signed_with_another_connections_secret_is_refused() {
+    let a = spawn_webhook_app(StoreKind::Memory).await;
+    let b = spawn_webhook_app(StoreKind::Memory).await;
+    let payload = body(&a.screening("cand_1"));
+    let ts = xor_lever::usecases::now_ms() / 1000;
+    let sig = xor_lever::domain::webhook::WebhookSecret::parse(&b.secret).unwrap().sign("m1", ts, &payload);
+    let (st, _, _) = a.post("m1", &ts.to_string(), &sig, &payload).await;
+    assert_eq!(st, 401);
+}
+
+#[tokio::test]
+async fn not_json_or_not_the_contract_is_400_and_kept_raw() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    let (st, v, _) = app.deliver("msg_bad", b"this is not json").await;
+    assert_eq!(st, 400);
+    assert!(v["reason"].as_str().unwrap().contains("JSON"));
+    let d = app.delivery("msg_bad").await.unwrap();
+    assert_eq!((d.status, d.body.as_str()), (DeliveryStatus::Rejected, "this is not json"));
+    let (st, _, _) = app.deliver("msg_shape", br#"{"type":"candidate.screening_passed","data":{"job_id":"x"}}"#).await;
+    assert_eq!(st, 400);
+    assert_eq!(app.delivery("msg_shape").await.unwrap().status, DeliveryStatus::Rejected);
+}
+
+#[tokio::test]
+async fn other_event_types_are_acknowledged_and_ignored() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let (st, v, _) = app.deliver("msg_o", br#"{"type":"candidate.created","data":{}}"#).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("ignored")));
+    assert!(app.delivery("msg_o").await.is_none(), "nothing stored");
+}
+
+#[tokio::test]
+async fn duplicates_and_the_same_screening_twice_make_one_opportunity() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let b = body(&app.screening("cand_1"));
+    let (_, first, _) = app.deliver("msg_1", &b).await;
+    let (st, again, _) = app.deliver("msg_1", &b).await;
+    assert_eq!(st, 200);
+    assert_eq!(again["opportunity_id"], first["opportunity_id"], "the first result");
+    assert_eq!(again["duplicate"], true);
+    // The same screening under another webhook id.
+    let (st, other, _) = app.deliver("msg_2", &b).await;
+    assert_eq!(st, 200);
+    assert_eq!(other["opportunity_id"], first["opportunity_id"]);
+    assert_eq!(app.lever.opportunities().len(), 1);
+}
+
+async fn twenty_concurrent(kind: StoreKind) {
+    let app = Arc::new(spawn_webhook_app(kind).await);
+    let b = Arc::new(body(&app.screening("cand_1")));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (app, b) = (app.clone(), b.clone());
+            tokio::spawn(async move { deliver_until_2xx(&app, "msg_same", &b).await })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        ids.insert(t.await.unwrap()["opportunity_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "every delivery got the same opportunity");
+    assert_eq!(app.lever.opportunities().len(), 1, "exactly one opportunity in Lever");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_deliveries_make_exactly_one_opportunity_sqlite() {
+    twenty_concurrent(StoreKind::Sqlite).await;
+}
+#[tokio::test]
+async fn twenty_concurrent_deliveries_make_exactly_one_opportunity_dynamodb() {
+    twenty_concurrent(StoreKind::Aws).await;
+}
+
+#[tokio::test]
+async fn a_crash_between_create_and_complete_is_adopted_on_retry() {
+    let crash = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let c = crash.clone();
+    let app = spawn_webhook_app_with(StoreKind::Aws, move |d| {
+        d.crash_at = Some(Arc::new(move |point| point == "before_complete" && c.swap(false, Ordering::SeqCst)));
+    })
+    .await;
+    let b = body(&app.screening("cand_1"));
+    let (st, _, ra) = app.deliver("msg_1", &b).await;
+    assert_eq!(st, 409, "the crashed attempt never answered 200");
+    assert!(ra.is_some());
+    assert_eq!(app.lever.opportunities().len(), 1, "Lever did create it");
+    assert_eq!(app.delivery("msg_1").await.unwrap().status, DeliveryStatus::Received);
+    // Within the lease, a retry waits; after it, the retry looks in Lever and adopts.
+    let (st, _, _) = app.deliver("msg_1", &b).await;
+    assert_eq!(st, 409);
+    app.skew_ms.store(60_000, Ordering::SeqCst);
+    let (st, v, _) = app.deliver("msg_1", &b).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["opportunity_id"].as_str(), Some(app.lever.opportunities()[0].id.as_str()));
+    assert_eq!(app.lever.opportunities().len(), 1, "adopted, no duplicate");
+}
+
+#[tokio::test]
+async fn failures_are_200_recorded_and_replayable() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    // Unknown job.
+    let mut unknown = app.screening("cand_u");
+    unknown["data"]["job_id"] = "xj_nope".into();
+    let (st, v, _) = app.deliver("msg_u", &body(&unknown)).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")));
+    assert!(v["reason"].as_str().unwrap().contains("unknown XOR job xj_nope"));
+    // No email and no phone.
+    let mut nocontact = app.screening("cand_n");
+    nocontact["data"]["candidate"]["email"] = serde_json::Value::Null;
+    nocontact["data"]["candidate"]["phone"] = serde_json::Value::Null;
+    let (st, v, _) = app.deliver("msg_n", &body(&nocontact)).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")));
+    assert!(v["reason"].as_str().unwrap().contains("neither an email nor a phone"));
+    // A Lever 4xx on create.
+    app.lever.inject([Fault { status: Some(422), op: Some("create".into()), ..Default::default() }]);
+    let (st, v, _) = app.deliver("msg_4", &body(&app.screening("cand_4"))).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")));
+    assert!(v["reason"].as_str().unwrap().contains("HTTP 422"), "{v}");
+    assert!(app.lever.opportunities().is_empty());
+    // Recorded, and a replay after the cause is fixed succeeds.
+    let failed = app.deps.webhooks.deliveries(Some(&app.id), Some(DeliveryStatus::Failed), 10).await.unwrap();
+    assert_eq!(failed.len(), 3);
+    let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_4", xor_lever::usecases::now_ms() + 30_000)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert_eq!(app.lever.opportunities().len(), 1);
+    assert_eq!(app.delivery("msg_4").await.unwrap().status, DeliveryStatus::Completed);
+}
+
+#[tokio::test]
+async fn a_closed_posting_fails_clearly() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    app.lever.add_posting(&app.posting, "Senior Backend Engineer (Rust)", "closed");
+    let (st, v, _) = app.deliver("msg_c", &body(&app.screening("cand_c"))).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")));
+    assert!(v["reason"].as_str().unwrap().contains("is closed in Lever"), "{v}");
+}
+
+#[tokio::test]
+async fn lever_down_is_pending_then_a_replay_creates_exactly_one() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    // One attempt reads the posting with 3 tries (the harness's retry policy): all answer 503.
+    app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
+    let b = body(&app.screening("cand_1"));
+    let (st, v, ra) = app.deliver("msg_1", &b).await;
+    assert_eq!((st, v["status"].as_str()), (503, Some("pending")), "{v}");
+    assert_eq!(ra.as_deref(), Some("60"));
+    assert_eq!(app.delivery("msg_1").await.unwrap().status, DeliveryStatus::Pending);
+    assert_eq!(app.lever.stats().faults_served, 3);
+    assert!(app.lever.opportunities().is_empty());
+    // Lever is back; the scheduled function (or XOR's retry) replays it.
+    let pending = app.deps.webhooks.deliveries(None, Some(DeliveryStatus::Pending), 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_1", xor_lever::usecases::now_ms() + 30_000)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{a:?}");
+    let (st, _, _) = app.deliver("msg_1", &b).await;
+    assert_eq!(st, 200, "XOR's own retry now gets the result");
+    assert_eq!(app.lever.opportunities().len(), 1);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_with_an_expired_token_refresh_once() {
+    let app = Arc::new(spawn_webhook_app(StoreKind::Aws).await);
+    // The stored token is past its expiry, and Lever no longer accepts it either.
+    let mut t = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
+    t.expires_at = 0;
+    app.deps.tokens.store(&app.id, &t).await.unwrap();
+    app.lever.expire_access_tokens();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                deliver_until_2xx(&app, &format!("msg_{i}"), &body(&app.screening(&format!("cand_{i}")))).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap()["status"], "completed");
+    }
+    assert_eq!(app.lever.stats().refreshes, 1, "exactly one refresh at Lever");
+    assert_eq!(app.lever.opportunities().len(), 20);
+    let stored = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
+    assert!(stored.expires_at > xor_lever::usecases::now_ms() / 1000, "the new pair was stored");
+}
+
+#[tokio::test]
+async fn a_revoked_app_waits_as_pending_reauth_without_a_refresh_loop() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    app.lever.revoke();
+    let (st, v, _) = app.deliver("msg_1", &body(&app.screening("cand_1"))).await;
+    assert_eq!((st, v["status"].as_str()), (503, Some("pending_reauth")), "{v}");
+    let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    assert_eq!(conn.status, xor_lever::domain::ConnectionStatus::Revoked);
+    let refresh_attempts = app.lever.stats().refresh_failures;
+    assert_eq!(refresh_attempts, 1);
+    for i in 2..6 {
+        let (st, _, _) = app.deliver(&format!("msg_{i}"), &body(&app.screening(&format!("cand_{i}")))).await;
+        assert_eq!(st, 503);
+    }
+    assert_eq!(app.lever.stats().refresh_failures, 1, "no refresh loop");
+    assert_eq!(app.deps.webhooks.deliveries(None, Some(DeliveryStatus::PendingReauth), 10).await.unwrap().len(), 5);
+}
+
+/// A secret store whose token reads fail, as when Secrets Manager is down.
+struct SecretsDown(Arc<dyn xor_lever::domain::SecretStore>);
+
+#[async_trait::async_trait]
+impl xor_lever::domain::SecretStore for SecretsDown {
+    async fn secret(
+        &self,
+        c: &xor_lever::domain::ConnectionId,
+        kind: &str,
+    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
+        if kind == LEVER_TOKENS {
+            return Err(xor_lever::domain::StoreError::unavailable("get secret", "ServiceUnavailable"));
+        }
+        self.0.secret(c, kind).await
+    }
+    async fn put_secret(
+        &self,
+        c: &xor_lever::domain::ConnectionId,
+        kind: &str,
+        v: &xor_lever::domain::SecretString,
+    ) -> Result<(), xor_lever::domain::StoreError> {
+        self.0.put_secret(c, kind, v).await
+    }
+    async fn app_secret(
+        &self,
+        kind: &str,
+    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
+        self.0.app_secret(kind).await
+    }
+    async fn put_app_secret(
+        &self,
+        kind: &str,
+        v: &xor_lever::domain::SecretString,
+    ) -> Result<(), xor_lever::domain::StoreError> {
+        self.0.put_app_secret(kind, v).await
+    }
+}
+
+#[tokio::test]
+async fn secrets_manager_down_is_pending_with_retry_after() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let mut deps = app.deps.clone();
+    let down: Arc<dyn xor_lever::domain::SecretStore> = Arc::new(SecretsDown(deps.secrets.clone()));
+    deps.tokens = Arc::new(xor_lever::usecases::tokens::TokenProvider::new(
+        down,
+        Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
+        deps.connections.clone(),
+    ));
+    let b = body(&app.screening("cand_1"));
+    let ts = xor_lever::usecases::now_ms() / 1000;
+    let sig = xor_lever::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("msg_1", ts, &b);
+    let h = xor_lever::usecases::webhook::SignedHeaders {
+        id: Some("msg_1".into()),
+        timestamp: Some(ts.to_string()),
+        signature: Some(sig),
+    };
+    let a =
+        xor_lever::usecases::webhook::receive(&deps, app.id.as_str(), &h, &b, xor_lever::usecases::now_ms() + 30_000)
+            .await;
+    assert_eq!((a.status, a.body["status"].as_str(), a.retry_after), (503, Some("pending"), Some(60)), "{a:?}");
+    assert_eq!(app.delivery("msg_1").await.unwrap().status, DeliveryStatus::Pending);
+}
+
+#[tokio::test]
+async fn the_resume_is_attached_and_an_expired_one_never_blocks() {
+    use axum::routing::get;
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let files = axum::Router::new()
+        .route("/r/ok.pdf", get(|| async { ([("content-type", "application/pdf")], b"%PDF-1.4 resume".to_vec()) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, files).await.unwrap() });
+
+    let mut ok = app.screening("cand_r1");
+    ok["data"]["candidate"]["resume_url"] = format!("{base}/r/ok.pdf").into();
+    let (st, _, _) = app.deliver("msg_r1", &body(&ok)).await;
+    assert_eq!(st, 200);
+    let mut gone = app.screening("cand_r2");
+    gone["data"]["candidate"]["resume_url"] = format!("{base}/r/expired.pdf").into();
+    let (st, _, _) = app.deliver("msg_r2", &body(&gone)).await;
+    assert_eq!(st, 200, "an expired resume never blocks the candidate");
+
+    let opps = app.lever.opportunities();
+    let with = opps.iter().find(|o| o.emails == ["cand_r1@example.com"]).unwrap();
+    assert_eq!(with.files.len(), 2);
+    assert_eq!((with.files[1].name.as_str(), with.files[1].bytes.as_slice()), ("ok.pdf", &b"%PDF-1.4 resume"[..]));
+    let without = opps.iter().find(|o| o.emails == ["cand_r2@example.com"]).unwrap();
+    assert_eq!(without.files.len(), 1);
+    let text = pdf_text(&without.files[0].bytes);
+    assert!(text.contains("Resume: unavailable (HTTP 404"), "{text}");
+    let text = pdf_text(&with.files[0].bytes);
+    for part in [
+        "Ada Lovelace",
+        "Senior Backend Engineer (Rust)",
+        "87 / 100",
+        "Are you authorised to work in the UK?",
+        "Yes",
+        "https://app.xor.ai/c/cand_r1",
+        "2026-11-26T11:58:12Z",
+        "Resume: attached (ok.pdf)",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from the report:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_256_kb_is_refused() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let big = vec![b' '; 300 * 1024];
+    let (st, _, _) = app.deliver("msg_big", &big).await;
+    assert_eq!(st, 413);
+}
+
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("f.pdf");
+    std::fs::write(&p, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8", p.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8(out.stdout).unwrap()
+}
