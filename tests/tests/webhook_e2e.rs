@@ -417,3 +417,31 @@ fn pdf_text(pdf: &[u8]) -> String {
         .expect("pdftotext (poppler-utils)");
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Two Lambda instances (two token providers, no shared memory) sharing DynamoDB and Secrets
+/// Manager: the lease lets exactly one of them refresh.
+#[tokio::test]
+async fn two_instances_refresh_once_between_them() {
+    use xor_lever::usecases::tokens::TokenProvider;
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let mut t = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
+    t.expires_at = 0;
+    app.deps.tokens.store(&app.id, &t).await.unwrap();
+    let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    let leases = moto_leases(&app).await;
+    let a = Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases.clone(), app.deps.connections.clone()));
+    let b = Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases, app.deps.connections.clone()));
+    let lever = app.deps.lever_for(&conn);
+    let calls = (0..10).flat_map(|_| [a.clone(), b.clone()]).map(|p| {
+        let (conn, lever) = (conn.clone(), lever.clone());
+        tokio::spawn(async move { p.access_token(&conn, &lever).await.map(|t| t.expose().to_owned()) })
+    });
+    let tokens: std::collections::HashSet<String> =
+        futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(tokens.len(), 1, "everyone uses the one new token");
+    assert_eq!(app.lever.stats().refreshes, 1);
+}
+
+async fn moto_leases(_app: &WebhookApp) -> Arc<dyn xor_lever::domain::LeaseStore> {
+    Arc::new(xor_lever_sandbox::moto::dynamo_store().await)
+}
