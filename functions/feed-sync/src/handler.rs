@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 use xor_lever::domain::{ConnectionId, RunOutcome, SyncSummary};
-use xor_lever::usecases::{SyncDeps, SyncOptions, sync_all, sync_connection};
+use xor_lever::usecases::webhook::{RetrySummary, WebhookDeps, retry_waiting};
+use xor_lever::usecases::{SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
@@ -39,12 +40,19 @@ pub struct ConnectionResult {
 #[derive(Debug, Serialize)]
 pub struct SyncResponse {
     pub connections: Vec<ConnectionResult>,
+    /// Webhook deliveries that waited (Lever down, app revoked, a crashed attempt), replayed.
+    pub webhooks: Option<RetrySummary>,
 }
 
 pub struct Handler {
     pub deps: SyncDeps,
     pub concurrency: usize,
+    /// Present in the deployed function: each run also replays waiting webhook deliveries.
+    pub webhooks: Option<WebhookDeps>,
 }
+
+/// At most this many waiting deliveries are replayed per run.
+const REPLAY_LIMIT: usize = 200;
 
 impl Handler {
     /// A bad event is the caller's error (not retried by the Scheduler's retry policy to any
@@ -74,10 +82,27 @@ impl Handler {
                 vec![sync_connection(&self.deps, &id, &opts).await]
             }
         };
+        let webhooks = match &self.webhooks {
+            Some(w) if !opts.dry_run => {
+                let deadline = if ctx.deadline > 0 {
+                    ctx.deadline as i64 - DEADLINE_MARGIN.as_millis() as i64
+                } else {
+                    now_ms() + 60_000
+                };
+                match retry_waiting(w, deadline, REPLAY_LIMIT).await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not sweep waiting webhook deliveries");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let connections = reports
             .into_iter()
             .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
-        Ok(SyncResponse { connections })
+        Ok(SyncResponse { connections, webhooks })
     }
 }

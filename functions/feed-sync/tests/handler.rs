@@ -31,7 +31,7 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
     off.status = ConnectionStatus::Disabled;
     app.deps.connections.create_connection(&off).await.unwrap();
 
-    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2 };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2, webhooks: None };
     let out =
         handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(120))).await.unwrap();
     let json = serde_json::to_value(&out).unwrap();
@@ -48,7 +48,7 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
 #[tokio::test]
 async fn manual_event_syncs_one_connection_as_a_dry_run() {
     let app = spawn_app(StoreKind::Aws, feed(0..3, "")).await;
-    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2 };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2, webhooks: None };
     let mut ev = event("sync-one-connection.json");
     ev["connection"] = app.id.to_string().into();
     let out = handler.handle(LambdaEvent::new(ev, ctx_with_seconds_left(60))).await.unwrap();
@@ -60,7 +60,33 @@ async fn manual_event_syncs_one_connection_as_a_dry_run() {
 #[tokio::test]
 async fn an_unrecognised_event_is_an_error() {
     let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
-    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 1 };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 1, webhooks: None };
     let err = handler.handle(LambdaEvent::new(serde_json::json!([1, 2]), Context::default())).await.unwrap_err();
     assert!(err.to_string().contains("unrecognised event"), "{err}");
+}
+
+#[tokio::test]
+async fn the_scheduled_run_replays_a_delivery_that_waited_for_lever() {
+    use xor_lever::domain::DeliveryStatus;
+    use xor_lever_sandbox::harness::spawn_webhook_app;
+    use xor_lever_sandbox::lever::Fault;
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
+    let (st, _, _) = app.deliver("msg_w", &serde_json::to_vec(&app.screening("cand_w")).unwrap()).await;
+    assert_eq!(st, 503);
+    let sync = xor_lever::usecases::SyncDeps {
+        connections: app.deps.connections.clone(),
+        mappings: app.deps.mappings.clone(),
+        runs: std::sync::Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
+        secrets: app.deps.secrets.clone(),
+        fetcher: xor_lever::adapters::feed_http::FeedFetcher::new(app.deps.http.clone()),
+        http: app.deps.http.clone(),
+    };
+    let handler = feed_sync::handler::Handler { deps: sync, concurrency: 2, webhooks: Some(app.deps.clone()) };
+    let out =
+        handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(120))).await.unwrap();
+    let w = out.webhooks.expect("a sweep ran");
+    assert_eq!((w.replayed, w.completed), (1, 1), "{w:?}");
+    assert_eq!(app.delivery("msg_w").await.unwrap().status, DeliveryStatus::Completed);
+    assert_eq!(app.lever.opportunities().len(), 1);
 }

@@ -545,3 +545,59 @@ async fn download(deps: &WebhookDeps, url: &str) -> Result<FileUpload, String> {
     }
     Ok(FileUpload { name, content_type, bytes })
 }
+
+/// What a sweep of waiting deliveries did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetrySummary {
+    pub replayed: usize,
+    pub completed: usize,
+    pub failed: usize,
+    pub still_waiting: usize,
+}
+
+/// A delivery still `received` this long after its last update lost its processor (a crash):
+/// its claim's lease has ended, so it is taken over.
+pub const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// Replays what waits: `pending` deliveries, `pending_reauth` ones of connections that are
+/// connected again, and `received` ones whose processor died. Run by the scheduled function so
+/// that nothing depends on XOR's retries alone. Stops starting replays at `deadline_ms`.
+pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
+    let now = (deps.clock)();
+    let mut todo: Vec<Delivery> = Vec::new();
+    for status in [DeliveryStatus::Pending, DeliveryStatus::PendingReauth, DeliveryStatus::Received] {
+        todo.extend(deps.webhooks.deliveries(None, Some(status), limit).await?);
+    }
+    let mut connected = std::collections::HashMap::new();
+    let mut summary = RetrySummary::default();
+    for d in todo.into_iter().rev().take(limit) {
+        if (deps.clock)() + 10_000 >= deadline_ms {
+            summary.still_waiting += 1;
+            continue;
+        }
+        if d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS {
+            continue; // being processed right now
+        }
+        if d.status == DeliveryStatus::PendingReauth {
+            let status = match connected.get(&d.connection) {
+                Some(s) => *s,
+                None => {
+                    let s = deps.connections.connection(&d.connection).await?.map(|c| c.status);
+                    connected.insert(d.connection.clone(), s);
+                    s
+                }
+            };
+            if status != Some(ConnectionStatus::Connected) {
+                summary.still_waiting += 1;
+                continue;
+            }
+        }
+        summary.replayed += 1;
+        match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await {
+            Ok(a) if a.body["status"] == "completed" => summary.completed += 1,
+            Ok(a) if a.body["status"] == "failed" => summary.failed += 1,
+            _ => summary.still_waiting += 1,
+        }
+    }
+    Ok(summary)
+}
