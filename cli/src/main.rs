@@ -42,9 +42,21 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// The Lever OAuth app's credentials.
+    LeverApp {
+        #[command(subcommand)]
+        command: commands::lever_app::LeverAppCommand,
+    },
+    /// Serve the webhook routes locally (the Lambda's router).
+    Serve(commands::serve::ServeArgs),
+    /// Inspect and replay XOR webhook deliveries.
+    Webhooks {
+        #[command(subcommand)]
+        command: commands::webhooks::WebhooksCommand,
+    },
     /// Sync feeds into XOR now.
     Sync(commands::sync::SyncArgs),
-    /// Run the XOR sandbox until stopped.
+    /// Run the XOR (and Lever) sandboxes until stopped.
     Sandbox(commands::sandbox::SandboxArgs),
     /// The local end-to-end run: sandbox, sample feed, a connection, two syncs.
     Dev(commands::dev::DevArgs),
@@ -75,6 +87,9 @@ async fn main() -> ExitCode {
         Command::Feed { command } => commands::feed::run(command).await,
         Command::Connections { command } => commands::connections::run(&ctx, command).await,
         Command::Store { command: StoreCommand::Init } => ctx.init().await,
+        Command::LeverApp { command } => commands::lever_app::run(&ctx, command).await,
+        Command::Serve(args) => commands::serve::run(&ctx, args).await,
+        Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Dev(args) => commands::dev::run(&ctx, args).await,

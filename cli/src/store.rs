@@ -6,6 +6,7 @@ use xor_lever::adapters::dynamodb::DynamoStore;
 use xor_lever::adapters::sqlite::SqliteStore;
 use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client};
 use xor_lever::usecases::SyncDeps;
+use xor_lever::usecases::webhook::WebhookDeps;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum StoreKind {
@@ -46,6 +47,24 @@ impl Ctx {
         }
         Ok(std::process::ExitCode::SUCCESS)
     }
+}
+
+impl Ctx {
+    /// The webhook use case's wiring on the same store.
+    pub async fn webhook_deps(&self) -> Result<WebhookDeps> {
+        let http = http_client();
+        Ok(match self.kind {
+            StoreKind::Embedded => embedded_webhook_deps(&self.state_dir, http)?,
+            StoreKind::Dynamodb => {
+                xor_lever::config::webhook_deps(&aws_sdk_config().await, &Settings::from_env()?, http)
+            }
+        })
+    }
+}
+
+pub fn embedded_webhook_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<WebhookDeps> {
+    let s = Arc::new(SqliteStore::open_dir(dir)?);
+    Ok(WebhookDeps::new(s.clone(), s.clone(), s.clone(), s.clone(), s, http))
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {

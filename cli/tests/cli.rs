@@ -114,6 +114,19 @@ fn dev_runs_the_local_story_end_to_end() {
     assert!(s.contains("XOR now has 4 jobs"), "{s}");
     assert!(s.contains("https://jobs.xor.ai/c/"), "{s}");
     assert!(s.contains("XOR writes since the first sync: 0"), "{s}");
+    assert!(s.contains(r#"sources ["XOR"]"#) && s.contains("file xor-screening-report.pdf (application/pdf"), "{s}");
+    assert!(s.contains("opportunities in Lever: 1 (exactly once)"), "{s}");
+    // The delivery is there for an operator to see.
+    let dev = dir.path().join("dev");
+    let out = xl(&dev, &["webhooks", "list", "--json"]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{}", text(&out.stderr));
+    assert_eq!((lines[0]["status"].as_str(), lines[0]["webhook_id"].as_str()), (Some("completed"), Some("msg_demo_1")));
+    assert!(lines[0].get("body").is_none(), "list never prints candidate data");
+    let out = xl(&dev, &["webhooks", "show", "msg_demo_1"]);
+    assert!(text(&out.stdout).contains("cand_demo_1"), "show prints the raw body");
+    let out = xl(&dev, &["webhooks", "replay", "msg_demo_1"]);
+    assert!(out.status.success() && text(&out.stdout).contains("\"duplicate\":true"), "{}", text(&out.stdout));
 }
 
 /// `--store dynamodb` runs the same commands against DynamoDB and Secrets Manager (moto here).

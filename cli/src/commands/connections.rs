@@ -1,68 +1,135 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use xor_lever::domain::ports::XOR_API_KEY;
-use xor_lever::domain::{Connection, ConnectionId, SecretString};
+use xor_lever::adapters::lever::TokenSet;
+use xor_lever::domain::ports::{WEBHOOK_SECRET, XOR_API_KEY};
+use xor_lever::domain::webhook::WebhookSecret;
+use xor_lever::domain::{Connection, ConnectionId, LeverEnv, SecretString};
 use xor_lever::usecases::now_ms;
+use xor_lever::usecases::tokens::TokenProvider;
 
 use super::cell;
 use crate::store::{Ctx, Result};
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum EnvArg {
+    Production,
+    Sandbox,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AddArgs {
+    pub id: ConnectionId,
+    #[arg(long)]
+    pub feed_url: String,
+    #[arg(long, default_value = "https://api.xor.ai")]
+    pub xor_base_url: String,
+    /// Stored in the secret store (Secrets Manager with --store dynamodb), never in the table.
+    #[arg(long, env = "XOR_API_KEY", hide_env_values = true)]
+    pub xor_api_key: String,
+    #[arg(long, default_value_t = xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS)]
+    pub xor_max_rps: f64,
+    /// Share of active jobs one run may close before the mass-close guard holds them.
+    #[arg(long, default_value_t = 0.5)]
+    pub max_close_share: f64,
+    /// A standing override of the mass-close guard (the setting form of `sync --force`).
+    #[arg(long)]
+    pub allow_mass_close: bool,
+    /// The `whsec_…` secret XOR signs this connection's webhooks with (generated when absent).
+    #[arg(long, env = "XOR_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    #[arg(long, value_enum, default_value = "production")]
+    pub lever_env: EnvArg,
+    /// Overrides the Lever Data API base (`…/v1`), e.g. the local sandbox.
+    #[arg(long)]
+    pub lever_base_url: Option<String>,
+    /// Overrides the Lever OAuth host, e.g. the local sandbox.
+    #[arg(long)]
+    pub lever_auth_url: Option<String>,
+    /// A Lever refresh token to start from (until OAuth authorization does it).
+    #[arg(long, env = "LEVER_REFRESH_TOKEN", hide_env_values = true)]
+    pub lever_refresh_token: Option<String>,
+    /// The Lever user id opportunities are created as (`perform_as`).
+    #[arg(long)]
+    pub perform_as: Option<String>,
+    /// The opportunity's origin in Lever.
+    #[arg(long, default_value = "sourced")]
+    pub origin: String,
+}
+
 #[derive(Subcommand)]
 pub enum ConnectionsCommand {
-    /// Register a customer: its Lever feed and its XOR account.
-    Add {
-        id: ConnectionId,
-        #[arg(long)]
-        feed_url: String,
-        #[arg(long, default_value = "https://api.xor.ai")]
-        xor_base_url: String,
-        /// Stored in the secret store (Secrets Manager with --store dynamodb), never in the table.
-        #[arg(long, env = "XOR_API_KEY", hide_env_values = true)]
-        xor_api_key: String,
-        #[arg(long, default_value_t = xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS)]
-        xor_max_rps: f64,
-        /// Share of active jobs one run may close before the mass-close guard holds them.
-        #[arg(long, default_value_t = 0.5)]
-        max_close_share: f64,
-        /// A standing override of the mass-close guard (the setting form of `sync --force`).
-        #[arg(long)]
-        allow_mass_close: bool,
-    },
+    /// Register a customer: its Lever feed, its XOR account, its Lever settings. Prints the
+    /// webhook secret to give XOR.
+    Add(Box<AddArgs>),
     List {
         #[arg(long)]
         json: bool,
     },
 }
 
+fn http_url(name: &str, url: &str) -> Result<()> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(format!("{name} must be an http(s) URL, got {url:?}").into())
+    }
+}
+
+/// Creates the connection and its secrets; returns the webhook secret XOR is to use.
+pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a: AddArgs) -> Result<String> {
+    http_url("--feed-url", &a.feed_url)?;
+    http_url("--xor-base-url", &a.xor_base_url)?;
+    for (n, u) in [("--lever-base-url", &a.lever_base_url), ("--lever-auth-url", &a.lever_auth_url)] {
+        if let Some(u) = u {
+            http_url(n, u)?;
+        }
+    }
+    if !(a.xor_max_rps.is_finite() && a.xor_max_rps > 0.0 && a.xor_max_rps <= 1000.0)
+        || !(0.0..=1.0).contains(&a.max_close_share)
+    {
+        return Err("--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into());
+    }
+    let secret = a.webhook_secret.clone().unwrap_or_else(WebhookSecret::generate);
+    if WebhookSecret::parse(&secret).is_none() {
+        return Err("--webhook-secret must be a whsec_<base64> secret".into());
+    }
+    let mut c = Connection::new(a.id.clone(), a.feed_url, a.xor_base_url, now_ms() / 1000);
+    c.xor_max_rps = a.xor_max_rps;
+    c.max_close_share = a.max_close_share;
+    c.allow_mass_close = a.allow_mass_close;
+    c.lever.env = match a.lever_env {
+        EnvArg::Production => LeverEnv::Production,
+        EnvArg::Sandbox => LeverEnv::Sandbox,
+    };
+    c.lever.api_base_url = a.lever_base_url;
+    c.lever.auth_base_url = a.lever_auth_url;
+    c.lever.perform_as = a.perform_as;
+    c.lever.origin = a.origin;
+    // Secrets first: a connection that exists is always usable.
+    deps.secrets.put_secret(&a.id, XOR_API_KEY, &SecretString::new(a.xor_api_key)).await?;
+    deps.secrets.put_secret(&a.id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await?;
+    if let Some(rt) = a.lever_refresh_token {
+        // Expired on purpose: the first use refreshes (and so proves the token works).
+        tokens.store(&a.id, &TokenSet { access_token: String::new(), refresh_token: rt, expires_at: 0 }).await?;
+    }
+    deps.connections.create_connection(&c).await?;
+    Ok(secret)
+}
+
 pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
     let deps = ctx.deps().await?;
     match cmd {
-        ConnectionsCommand::Add {
-            id,
-            feed_url,
-            xor_base_url,
-            xor_api_key,
-            xor_max_rps,
-            max_close_share,
-            allow_mass_close,
-        } => {
-            for (name, url) in [("--feed-url", &feed_url), ("--xor-base-url", &xor_base_url)] {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(format!("{name} must be an http(s) URL, got {url:?}").into());
-                }
+        ConnectionsCommand::Add(a) => {
+            let given = a.webhook_secret.is_some();
+            let id = a.id.clone();
+            let w = ctx.webhook_deps().await?;
+            let secret = add(&deps, &w.tokens, *a).await?;
+            println!("connection {id} added");
+            println!("XOR webhook URL: <your API URL>/webhooks/xor/{id}");
+            if !given {
+                println!("XOR webhook secret (give it to XOR; shown once): {secret}");
             }
-            if !(max_rps_ok(xor_max_rps) && (0.0..=1.0).contains(&max_close_share)) {
-                return Err("--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into());
-            }
-            let mut c = Connection::new(id.clone(), feed_url, xor_base_url, now_ms() / 1000);
-            c.xor_max_rps = xor_max_rps;
-            c.max_close_share = max_close_share;
-            c.allow_mass_close = allow_mass_close;
-            // The secret first: a connection that exists is always usable.
-            deps.secrets.put_secret(&id, XOR_API_KEY, &SecretString::new(xor_api_key)).await?;
-            deps.connections.create_connection(&c).await?;
-            println!("connection {id} added (status {})", c.status.as_str());
         }
         ConnectionsCommand::List { json } => {
             let all = deps.connections.connections().await?;
@@ -85,8 +152,4 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn max_rps_ok(r: f64) -> bool {
-    r.is_finite() && r > 0.0 && r <= 1000.0
 }

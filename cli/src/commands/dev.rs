@@ -1,25 +1,30 @@
-//! `xor-lever dev`: the whole jobs story on one machine, no AWS account. Starts the XOR sandbox,
-//! serves the bundled sample feed on loopback, registers a connection in a fresh embedded store,
-//! syncs, prints the jobs XOR now has, and shows that a second sync changes nothing.
+//! `xor-lever dev`: the whole story on one machine, no AWS account. Starts the XOR and Lever
+//! sandboxes, serves the bundled sample feed on loopback, registers a connection in a fresh
+//! embedded store, syncs the jobs into XOR (and shows a second sync changes nothing), then sends
+//! a signed "screening passed" webhook to the local webhook server and shows the opportunity that
+//! appeared in Lever with its source, posting and attached files.
 use std::process::ExitCode;
 
+use xor_lever::adapters::lever::AppCredentials;
 use xor_lever::adapters::xor::{XorClient, XorSettings};
 use xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS;
-use xor_lever::domain::ports::XOR_API_KEY;
-use xor_lever::domain::{Connection, ConnectionId, SecretString};
+use xor_lever::domain::ports::LEVER_APP;
+use xor_lever::domain::webhook::WebhookSecret;
+use xor_lever::domain::{ConnectionId, SecretString};
 use xor_lever::usecases::{SyncOptions, now_ms};
 use xor_lever_sandbox::xor::Config;
-use xor_lever_sandbox::{FeedServer, XorSandbox};
+use xor_lever_sandbox::{FeedServer, LeverSandbox, XorSandbox};
 
 use super::cell;
+use super::connections::{AddArgs, EnvArg, add};
 use super::sync::{print_reports, run_sync};
-use crate::store::{Ctx, Result, embedded_deps};
+use crate::store::{Ctx, Result, embedded_deps, embedded_webhook_deps};
 
 const SAMPLE_FEED: &[u8] = include_bytes!("../../../fixtures/lever-feed-sample.xml");
 
 #[derive(clap::Args)]
 pub struct DevArgs {
-    /// Keep the sandboxes running after the demo (Ctrl-C stops them).
+    /// Keep the sandboxes and the webhook server running afterwards (Ctrl-C stops them).
     #[arg(long)]
     pub keep_running: bool,
 }
@@ -31,25 +36,52 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     }
     let xor =
         XorSandbox::spawn_on("127.0.0.1:0", Config { rate_limit_rps: XOR_ASSUMED_MAX_RPS, latency_ms: 0 }).await?;
+    let lever = LeverSandbox::spawn_on("127.0.0.1:0").await?;
     let feed = FeedServer::spawn_on("127.0.0.1:0", SAMPLE_FEED.to_vec()).await?;
-    println!("1. XOR sandbox at {}; the sample Lever feed at {}", xor.url, feed.url);
+    // Lever publishes the postings the feed lists.
+    let (postings, _) = xor_lever::feed::parse_slice(SAMPLE_FEED)?;
+    for p in &postings {
+        lever.add_posting(p.external_id.as_str(), &p.title, "published");
+    }
+    println!("1. sandboxes: XOR {}, Lever {}; the sample Lever feed at {}", xor.url, lever.url, feed.url);
 
     let http = xor_lever::config::http_client();
     let deps = embedded_deps(&dir, http.clone())?;
+    let webhooks = embedded_webhook_deps(&dir, http.clone())?;
     let id = ConnectionId::parse("demo")?;
-    let key = SecretString::new("xor_test_demo");
-    deps.secrets.put_secret(&id, XOR_API_KEY, &key).await?;
-    deps.connections
-        .create_connection(&Connection::new(id.clone(), feed.url.clone(), xor.url.clone(), now_ms() / 1000))
-        .await?;
+    let app = AppCredentials {
+        client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),
+        client_secret: xor_lever_sandbox::lever::CLIENT_SECRET.into(),
+    };
+    deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app)?)).await?;
+    let (_, refresh_token, _) = lever.issue_tokens();
+    let secret = add(
+        &deps,
+        &webhooks.tokens,
+        AddArgs {
+            id: id.clone(),
+            feed_url: feed.url.clone(),
+            xor_base_url: xor.url.clone(),
+            xor_api_key: "xor_test_demo".into(),
+            xor_max_rps: XOR_ASSUMED_MAX_RPS,
+            max_close_share: 0.5,
+            allow_mass_close: false,
+            webhook_secret: None,
+            lever_env: EnvArg::Sandbox,
+            lever_base_url: Some(lever.api_base()),
+            lever_auth_url: Some(lever.url.clone()),
+            lever_refresh_token: Some(refresh_token),
+            perform_as: Some(xor_lever_sandbox::lever::ADMIN_USER.into()),
+            origin: "sourced".into(),
+        },
+    )
+    .await?;
     println!("2. connection `demo` registered in a fresh embedded store ({})", dir.join("state.db").display());
 
     println!("3. first sync:");
     let opts = SyncOptions::default();
-    let reports = run_sync(&deps, &opts, Some(&id)).await?;
-    print_reports(&reports, false, false);
-
-    let client = XorClient::new(http, XorSettings::new(&xor.url, key));
+    print_reports(&run_sync(&deps, &opts, Some(&id)).await?, false, false);
+    let client = XorClient::new(http.clone(), XorSettings::new(&xor.url, SecretString::new("xor_test_demo")));
     let jobs = client.list_all().await?;
     println!("4. XOR now has {} jobs:", jobs.len());
     println!("   {}  {}  {}  {}", cell("XOR ID", 10), cell("STATUS", 7), cell("TITLE", 38), "CHATBOT");
@@ -62,7 +94,6 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             j.chatbot_url.as_deref().unwrap_or("-")
         );
     }
-
     let writes_before = xor.stats().writes;
     println!("5. second sync (the feed answers 304 Not Modified):");
     print_reports(&run_sync(&deps, &opts, Some(&id)).await?, false, false);
@@ -81,10 +112,89 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    println!("done: jobs flow Lever → XOR. State is in {}.", dir.display());
+
+    // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    let router = xor_lever::http::router(webhooks.clone());
+    let serve = tokio::spawn(async move { axum::serve(listener, router).await });
+    let job = &jobs[0];
+    let body = serde_json::to_vec(&serde_json::json!({
+        "type": "candidate.screening_passed",
+        "timestamp": "2026-11-26T12:00:00Z",
+        "data": {
+            "candidate_id": "cand_demo_1", "job_id": job.id, "external_job_id": job.external_id,
+            "candidate": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
+                          "location": "London, UK", "linkedin_url": "https://linkedin.com/in/ada", "resume_url": null},
+            "screening": {"passed": true, "score": 87, "completed_at": "2026-11-26T11:58:12Z",
+                          "summary": "Five years of Rust; available from January.",
+                          "answers": [{"question": "Are you authorised to work in the UK?", "answer": "Yes"},
+                                      {"question": "Which async runtime have you used in production?", "answer": "Tokio"}],
+                          "transcript_url": "https://app.xor.ai/c/cand_demo_1"},
+            "chatbot_url": job.chatbot_url
+        }
+    }))?;
+    let send = |webhook_id: &'static str| {
+        let (body, secret, server, http) = (body.clone(), secret.clone(), server.clone(), http.clone());
+        async move {
+            let ts = now_ms() / 1000;
+            let sig = WebhookSecret::parse(&secret).expect("generated").sign(webhook_id, ts, &body);
+            let resp = http
+                .post(format!("{server}/webhooks/xor/demo"))
+                .header("webhook-id", webhook_id)
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sig)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?;
+            let status = resp.status().as_u16();
+            Ok::<_, reqwest::Error>((status, resp.text().await?))
+        }
+    };
+    println!(
+        "7. XOR sends a signed \"screening passed\" webhook for {} to {server}/webhooks/xor/demo:",
+        job.title.as_deref().unwrap_or("-")
+    );
+    let (status, answer) = send("msg_demo_1").await?;
+    println!("   HTTP {status} {answer}");
+    let opps = lever.opportunities();
+    let Some(o) = opps.first() else {
+        return Err("no opportunity appeared in the Lever sandbox".into());
+    };
+    println!("8. the opportunity in Lever:");
+    println!(
+        "   id {}  name {}  sources {:?}  origin {}  tags {:?}",
+        o.id,
+        o.name,
+        o.sources,
+        o.origin.as_deref().unwrap_or("-"),
+        o.tags
+    );
+    println!("   posting {:?} (the job's Lever posting)  created as {}", o.postings, o.owner);
+    for f in &o.files {
+        println!("   file {} ({}, {} bytes)", f.name, f.content_type, f.size);
+    }
+    if let Some(report) = o.files.first() {
+        let path = dir.join("screening-report.pdf");
+        std::fs::write(&path, &report.bytes)?;
+        println!("   the report is saved at {} (open it to see what a recruiter sees)", path.display());
+    }
+    println!(
+        "   Lever token refreshes so far: {} (the stored refresh token was exchanged on first use)",
+        lever.stats().refreshes
+    );
+    let (status, answer) = send("msg_demo_1").await?;
+    println!("9. XOR retries the same delivery: HTTP {status} {answer}");
+    println!("   opportunities in Lever: {} (exactly once)", lever.opportunities().len());
+    if lever.opportunities().len() != 1 || status != 200 {
+        return Err("expected exactly one opportunity".into());
+    }
+    println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", dir.display());
     if args.keep_running {
-        println!("sandboxes keep running; Ctrl-C stops them");
+        println!("sandboxes and the webhook server keep running; Ctrl-C stops them");
         tokio::signal::ctrl_c().await?;
     }
+    serve.abort();
     Ok(ExitCode::SUCCESS)
 }

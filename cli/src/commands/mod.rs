@@ -1,8 +1,11 @@
 pub mod connections;
 pub mod dev;
 pub mod feed;
+pub mod lever_app;
 pub mod sandbox;
+pub mod serve;
 pub mod sync;
+pub mod webhooks;
 
 /// Pads or cuts `s` to `w` characters (table cells).
 pub fn cell(s: &str, w: usize) -> String {

@@ -1,0 +1,28 @@
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use xor_lever::adapters::lever::AppCredentials;
+use xor_lever::domain::SecretString;
+use xor_lever::domain::ports::LEVER_APP;
+
+use crate::store::{Ctx, Result};
+
+#[derive(Subcommand)]
+pub enum LeverAppCommand {
+    /// Store the Lever OAuth app's credentials (one app per deployment).
+    Set {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long, env = "LEVER_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, cmd: LeverAppCommand) -> Result<ExitCode> {
+    let LeverAppCommand::Set { client_id, client_secret } = cmd;
+    let deps = ctx.deps().await?;
+    let creds = serde_json::to_string(&AppCredentials { client_id, client_secret })?;
+    deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(creds)).await?;
+    println!("Lever app credentials stored");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,111 @@
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use xor_lever::domain::{ConnectionId, Delivery, DeliveryStatus};
+use xor_lever::usecases::now_ms;
+use xor_lever::usecases::webhook::{replay, retry_waiting};
+
+use super::cell;
+use crate::store::{Ctx, Result};
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// Deliveries, newest first.
+    List {
+        /// received, completed, failed, rejected, pending, pending_reauth
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        connection: Option<ConnectionId>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One delivery with its raw body.
+    Show {
+        id: String,
+        #[arg(long)]
+        connection: Option<ConnectionId>,
+    },
+    /// Process a delivery again (or every waiting one).
+    Replay {
+        id: Option<String>,
+        #[arg(long)]
+        connection: Option<ConnectionId>,
+        #[arg(long, conflicts_with = "id")]
+        all_pending: bool,
+    },
+}
+
+async fn find(ctx: &Ctx, id: &str, connection: Option<&ConnectionId>) -> Result<Delivery> {
+    let w = ctx.webhook_deps().await?;
+    let all = w.webhooks.deliveries(connection, None, 100_000).await?;
+    let mut found: Vec<Delivery> = all.into_iter().filter(|d| d.webhook_id == id).collect();
+    match found.len() {
+        0 => Err(format!("no delivery {id}").into()),
+        1 => Ok(found.remove(0)),
+        _ => Err(format!("delivery {id} exists for several connections: name one with --connection").into()),
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
+    let w = ctx.webhook_deps().await?;
+    match cmd {
+        WebhooksCommand::List { status, connection, limit, json } => {
+            let status = match status {
+                Some(s) => Some(DeliveryStatus::parse(&s).ok_or_else(|| format!("unknown status {s:?}"))?),
+                None => None,
+            };
+            let list = w.webhooks.deliveries(connection.as_ref(), status, limit).await?;
+            if json {
+                for d in list {
+                    // The raw body carries candidate PII: `show` prints it, `list` does not.
+                    let mut v = serde_json::to_value(&d)?;
+                    v.as_object_mut().map(|o| o.remove("body"));
+                    println!("{v}");
+                }
+            } else {
+                println!(
+                    "{}  {}  {}  {}  {}",
+                    cell("WEBHOOK ID", 28),
+                    cell("CONNECTION", 14),
+                    cell("STATUS", 14),
+                    cell("OPPORTUNITY", 20),
+                    "REASON"
+                );
+                for d in list {
+                    println!(
+                        "{}  {}  {}  {}  {}",
+                        cell(&d.webhook_id, 28),
+                        cell(d.connection.as_str(), 14),
+                        cell(d.status.as_str(), 14),
+                        cell(d.opportunity_id.as_deref().unwrap_or("-"), 20),
+                        d.reason.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        WebhooksCommand::Show { id, connection } => {
+            let d = find(ctx, &id, connection.as_ref()).await?;
+            println!("{}", serde_json::to_string_pretty(&d)?);
+        }
+        WebhooksCommand::Replay { id: Some(id), connection, .. } => {
+            let d = find(ctx, &id, connection.as_ref()).await?;
+            let a = replay(&w, &d.connection, &d.webhook_id, now_ms() + 60_000).await?;
+            println!("{}: {}", d.webhook_id, a.body);
+            if a.status >= 300 {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        WebhooksCommand::Replay { id: None, all_pending: true, .. } => {
+            let s = retry_waiting(&w, now_ms() + 10 * 60_000, 10_000).await?;
+            println!(
+                "replayed {}: {} completed, {} failed, {} still waiting",
+                s.replayed, s.completed, s.failed, s.still_waiting
+            );
+        }
+        WebhooksCommand::Replay { .. } => return Err("name a delivery id, or --all-pending".into()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
