@@ -41,28 +41,37 @@ impl RetryPolicy {
     }
 }
 
-/// Paces requests to at most `rate` per second (no bursts): each caller takes the next free slot.
+/// Paces requests to `rate` per second with bursts of up to `burst` (GCRA: each caller takes the
+/// next slot of a virtual schedule that may run `burst - 1` slots ahead of now).
 #[derive(Debug)]
 pub struct RateLimiter {
     interval: Duration,
-    next: Mutex<Instant>,
+    burst: u32,
+    /// The theoretical arrival time of the next request.
+    tat: Mutex<Instant>,
 }
 
 impl RateLimiter {
     pub fn per_second(rate: f64) -> Self {
+        Self::with_burst(rate, 1)
+    }
+
+    pub fn with_burst(rate: f64, burst: u32) -> Self {
         let rate = if rate.is_finite() && rate > 0.0 { rate } else { 1.0 };
-        Self { interval: Duration::from_secs_f64(1.0 / rate), next: Mutex::new(Instant::now()) }
+        Self { interval: Duration::from_secs_f64(1.0 / rate), burst: burst.max(1), tat: Mutex::new(Instant::now()) }
     }
 
     pub async fn wait(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
+        let start = {
+            let mut tat = self.tat.lock().await;
             let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
+            let t = (*tat).max(now);
+            let ahead = self.interval * (self.burst - 1);
+            let start = if t.duration_since(now) > ahead { t - ahead } else { now };
+            *tat = t + self.interval;
+            start
         };
-        tokio::time::sleep_until(slot).await;
+        tokio::time::sleep_until(start).await;
     }
 }
 
@@ -110,5 +119,19 @@ mod tests {
         }
         // Six requests at 5/s: the sixth starts one second after the first.
         assert_eq!(t0.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_goes_at_once_then_the_rate_holds() {
+        let l = RateLimiter::with_burst(10.0, 20);
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            l.wait().await;
+        }
+        assert_eq!(t0.elapsed(), Duration::ZERO, "20 at once");
+        for _ in 0..10 {
+            l.wait().await;
+        }
+        assert_eq!(t0.elapsed(), Duration::from_secs(1), "then 10 per second");
     }
 }
