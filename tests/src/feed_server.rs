@@ -30,13 +30,7 @@ pub struct FeedServer {
     pub url: String,
     pub addr: SocketAddr,
     shared: Shared,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FeedServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 impl FeedServer {
@@ -45,14 +39,10 @@ impl FeedServer {
     }
 
     pub async fn spawn_on(addr: &str, body: impl Into<Vec<u8>>) -> std::io::Result<Self> {
-        let listener = crate::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let shared = Shared::default();
         let app = Router::new().route("/feed.xml", get(serve)).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let s = Self { url: format!("http://{addr}/feed.xml"), addr, shared, task };
+        let served = crate::serve(addr, app).await?;
+        let s = Self { url: format!("{}/feed.xml", served.url), addr: served.addr, shared, _served: served };
         s.set_feed(body);
         Ok(s)
     }

@@ -106,14 +106,8 @@ pub struct WebhookApp {
     pub skew_ms: Arc<std::sync::atomic::AtomicI64>,
     pub posting: String,
     pub xor_job: String,
-    task: tokio::task::JoinHandle<()>,
+    _served: crate::Served,
     _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for WebhookApp {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 pub async fn spawn_webhook_app(kind: StoreKind) -> WebhookApp {
@@ -193,13 +187,19 @@ pub async fn spawn_webhook_app_with(
     };
     deps.mappings.upsert_mapping(mapping, None).await.unwrap();
 
-    let listener = crate::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = xor_lever::http::router(deps.clone());
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    WebhookApp { lever, url, id, secret, deps, skew_ms, posting, xor_job, task, _dir: dir }
+    let served = crate::serve("127.0.0.1:0", xor_lever::http::router(deps.clone())).await.unwrap();
+    WebhookApp {
+        lever,
+        url: served.url.clone(),
+        id,
+        secret,
+        deps,
+        skew_ms,
+        posting,
+        xor_job,
+        _served: served,
+        _dir: dir,
+    }
 }
 
 impl WebhookApp {

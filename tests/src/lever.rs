@@ -128,13 +128,7 @@ pub struct LeverSandbox {
     pub url: String,
     pub addr: SocketAddr,
     pub state: LeverState,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LeverSandbox {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 impl LeverSandbox {
@@ -143,19 +137,14 @@ impl LeverSandbox {
     }
 
     pub async fn spawn_on(addr: &str) -> std::io::Result<Self> {
-        let listener = crate::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let state = LeverState::default();
         {
             let mut g = state.0.lock().unwrap();
             g.users.push(json!({"id": ADMIN_USER, "name": "Grace Hopper", "email": "grace@acme.example", "accessRole": "super admin"}));
             g.users.push(json!({"id": "usr_recruiter_0002", "name": "Rita Recruiter", "email": "rita@acme.example", "accessRole": "team member"}));
         }
-        let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { url: format!("http://{addr}"), addr, state, task })
+        let served = crate::serve(addr, router(state.clone())).await?;
+        Ok(Self { url: served.url.clone(), addr: served.addr, state, _served: served })
     }
 
     /// The Data API base (`…/v1`) for a connection's `--lever-base-url`.
@@ -253,15 +242,9 @@ fn gate(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Response> {
         return Err(lever_error(StatusCode::UNAUTHORIZED, "UnauthorizedError", "invalid or expired access token"));
     }
     let rps = g.config.rate_limit_rps;
-    if rps > 0.0 {
-        let now = Instant::now();
-        let (tokens, last) = g.buckets.get(&token).copied().unwrap_or((rps * 2.0, now));
-        let tokens = (tokens + now.duration_since(last).as_secs_f64() * rps).min(rps * 2.0);
-        if tokens < 1.0 {
-            g.buckets.insert(token, (tokens, now));
-            return Err(lever_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "rate limit exceeded"));
-        }
-        g.buckets.insert(token, (tokens - 1.0, now));
+    // Lever: a token bucket per token, bursts of twice the rate.
+    if rps > 0.0 && !crate::take_token(&mut g.buckets, &token, rps, rps * 2.0) {
+        return Err(lever_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "rate limit exceeded"));
     }
     Ok(())
 }

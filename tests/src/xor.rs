@@ -89,13 +89,7 @@ pub struct XorSandbox {
     pub url: String,
     pub addr: SocketAddr,
     pub state: Sandbox,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for XorSandbox {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _served: crate::Served,
 }
 
 impl XorSandbox {
@@ -104,15 +98,10 @@ impl XorSandbox {
     }
 
     pub async fn spawn_on(addr: &str, config: Config) -> std::io::Result<Self> {
-        let listener = crate::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let state = Sandbox::default();
         state.0.lock().unwrap().config = config;
-        let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { url: format!("http://{addr}"), addr, state, task })
+        let served = crate::serve(addr, router(state.clone())).await?;
+        Ok(Self { url: served.url.clone(), addr: served.addr, state, _served: served })
     }
 
     pub fn stats(&self) -> Stats {
@@ -186,17 +175,12 @@ async fn gate(s: &Sandbox, headers: &HeaderMap, op: &str) -> Result<(String, Opt
         let mut g = s.0.lock().unwrap();
         let rps = g.config.rate_limit_rps;
         if rps > 0.0 {
-            let now = Instant::now();
-            let (tokens, last) = g.buckets.get(&key).copied().unwrap_or((rps, now));
-            let tokens = (tokens + now.duration_since(last).as_secs_f64() * rps).min(rps);
-            if tokens < 1.0 {
+            if !crate::take_token(&mut g.buckets, &key, rps, rps) {
                 g.stats.rate_limited += 1;
-                g.buckets.insert(key, (tokens, now));
                 let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down");
                 resp.headers_mut().insert("retry-after", 1.into());
                 return Err(resp);
             }
-            g.buckets.insert(key.clone(), (tokens - 1.0, now));
         }
     }
     Ok((key, hang))
