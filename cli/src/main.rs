@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::webhooks::WebhooksCommand,
     },
+    /// Every connection: status, last run, waiting and failed webhooks.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Sync feeds into XOR now.
     Sync(commands::sync::SyncArgs),
     /// Run the XOR (and Lever) sandboxes until stopped.
@@ -90,6 +95,7 @@ async fn main() -> ExitCode {
         Command::LeverApp { command } => commands::lever_app::run(&ctx, command).await,
         Command::Serve(args) => commands::serve::run(&ctx, args).await,
         Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
+        Command::Status { json } => commands::status::run(&ctx, json).await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Dev(args) => commands::dev::run(&ctx, args).await,

@@ -22,6 +22,10 @@ pub struct Settings {
     pub sync_concurrency: usize,
     /// `MAX_FEED_BYTES`
     pub max_feed_bytes: u64,
+    /// `PUBLIC_URL`: the API's public base URL (a custom domain); else taken from each request.
+    pub public_url: Option<String>,
+    /// `SYNC_FUNCTION_NAME`: the feed-sync function, invoked to start a new connection's first sync.
+    pub sync_function_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,8 @@ impl Settings {
             secret_prefix: var("SECRET_PREFIX").unwrap_or_else(|| "xor-lever/".into()),
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
+            public_url: var("PUBLIC_URL"),
+            sync_function_name: var("SYNC_FUNCTION_NAME"),
         })
     }
 }
@@ -91,5 +97,14 @@ pub fn webhook_deps(
 ) -> crate::usecases::webhook::WebhookDeps {
     let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
     let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
-    crate::usecases::webhook::WebhookDeps::new(store.clone(), store.clone(), store.clone(), secrets, store, http)
+    let mut deps =
+        crate::usecases::webhook::WebhookDeps::new(store.clone(), store.clone(), store.clone(), secrets, store, http);
+    deps.public_url = settings.public_url.clone();
+    if let Some(f) = &settings.sync_function_name {
+        deps.sync_trigger = Some(Arc::new(crate::adapters::lambda_trigger::LambdaSyncTrigger {
+            client: aws_sdk_lambda::Client::new(sdk),
+            function_name: f.clone(),
+        }));
+    }
+    deps
 }

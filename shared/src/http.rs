@@ -1,13 +1,15 @@
 //! The HTTP routes, one axum router for both the Lambda (behind API Gateway's HTTP API, through
 //! `lambda_http`) and `xor-lever serve` on loopback.
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use serde::Deserialize;
 
 use crate::domain::webhook::MAX_BODY_BYTES;
+use crate::usecases::connect::{self, CallbackQuery, ConnectError};
 use crate::usecases::webhook::{SignedHeaders, WebhookDeps, receive};
 
 /// When the current invocation must have answered (Unix ms): the Lambda adapter sets it from
@@ -20,6 +22,8 @@ pub const DEFAULT_BUDGET_MS: i64 = 30_000;
 pub fn router(deps: WebhookDeps) -> Router {
     Router::new()
         .route("/webhooks/xor/{connection_id}", post(webhook))
+        .route("/oauth/lever/start", get(oauth_start))
+        .route(connect::CALLBACK_PATH, get(oauth_callback))
         .route("/healthz", get(|| async { "ok" }))
         // One byte over the cap so the handler (not the framework) answers with its own 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
@@ -28,6 +32,10 @@ pub fn router(deps: WebhookDeps) -> Router {
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn deadline_of(deps: &WebhookDeps, d: Option<Extension<RequestDeadline>>) -> i64 {
+    d.map_or_else(|| (deps.clock)() + DEFAULT_BUDGET_MS, |Extension(d)| d.0)
 }
 
 async fn webhook(
@@ -42,7 +50,7 @@ async fn webhook(
         timestamp: header(&headers, "webhook-timestamp"),
         signature: header(&headers, "webhook-signature"),
     };
-    let deadline = deadline.map_or_else(|| (deps.clock)() + DEFAULT_BUDGET_MS, |Extension(d)| d.0);
+    let deadline = deadline_of(&deps, deadline);
     let answer = receive(&deps, &connection_id, &signed, &body, deadline).await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, Json(answer.body)).into_response();
@@ -50,4 +58,84 @@ async fn webhook(
         resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
     }
     resp
+}
+
+/// The deployment's public base URL: configured (`PUBLIC_URL`, e.g. a custom domain), else the
+/// one the request came through (API Gateway sets `Host` and `X-Forwarded-Proto`).
+fn base_url(deps: &WebhookDeps, headers: &HeaderMap) -> String {
+    if let Some(u) = &deps.public_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    let host = header(headers, "host").unwrap_or_else(|| "localhost".into());
+    let proto = header(headers, "x-forwarded-proto").unwrap_or_else(|| "http".into());
+    format!("{proto}://{host}")
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    connection: Option<String>,
+}
+
+async fn oauth_start(State(deps): State<WebhookDeps>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
+    let Some(c) = q.connection else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Cannot connect",
+            "The link has no connection: use the link `xor-lever connections connect-url` prints.",
+        );
+    };
+    match connect::start(&deps, &c, &base_url(&deps, &headers)).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn oauth_callback(
+    State(deps): State<WebhookDeps>,
+    headers: HeaderMap,
+    deadline: Option<Extension<RequestDeadline>>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let deadline = deadline_of(&deps, deadline);
+    match connect::callback(&deps, &q, &base_url(&deps, &headers), deps.sync_trigger.as_ref(), deadline).await {
+        Ok(c) => page(
+            StatusCode::OK,
+            "Lever is connected",
+            &format!(
+                "xor-lever is now connected to Lever for {}. Jobs will flow to XOR{} and screened candidates will appear in Lever (created as user {}). {} waiting candidate(s) were sent on. You can close this page. To disconnect, revoke xor-lever in Lever: Settings → Integrations and API → Authorized Apps.",
+                c.connection,
+                if c.sync_started { " (the first sync has started)" } else { " at the next scheduled sync" },
+                c.perform_as,
+                c.replayed
+            ),
+        ),
+        Err(e) => error_page(&e),
+    }
+}
+
+fn error_page(e: &ConnectError) -> Response {
+    let status = match e {
+        ConnectError::UnknownConnection => StatusCode::NOT_FOUND,
+        ConnectError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ConnectError::Denied(_) => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    page(status, "Lever is not connected", &e.to_string())
+}
+
+/// A small, self-contained page (no scripts, no external assets).
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · xor-lever</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}}</style></head>\
+         <body><h1>{t}</h1><p>{m}</p></body></html>",
+        t = esc(title),
+        m = esc(message)
+    );
+    let mut r = (status, Html(html)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }

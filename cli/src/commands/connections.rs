@@ -4,7 +4,7 @@ use clap::Subcommand;
 use xor_lever::adapters::lever::TokenSet;
 use xor_lever::domain::ports::{WEBHOOK_SECRET, XOR_API_KEY};
 use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever::domain::{Connection, ConnectionId, LeverEnv, SecretString};
+use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
 use xor_lever::usecases::now_ms;
 use xor_lever::usecases::tokens::TokenProvider;
 
@@ -66,6 +66,32 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The link a Lever Super Admin opens to authorize xor-lever for this connection.
+    ConnectUrl {
+        id: ConnectionId,
+        /// The API's public base URL (the stack's ApiUrl output, or a custom domain).
+        #[arg(long, env = "PUBLIC_URL")]
+        public_url: String,
+    },
+    /// Status, last sync, token expiry (never the token), waiting and failed webhooks.
+    Show {
+        id: ConnectionId,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop syncing and hold webhooks (as pending_reauth) until enabled.
+    Disable {
+        id: ConnectionId,
+    },
+    Enable {
+        id: ConnectionId,
+    },
+    /// A new webhook secret for XOR; the old one keeps working for the grace period.
+    RotateWebhookSecret {
+        id: ConnectionId,
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+    },
 }
 
 fn http_url(name: &str, url: &str) -> Result<()> {
@@ -109,10 +135,12 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     // Secrets first: a connection that exists is always usable.
     deps.secrets.put_secret(&a.id, XOR_API_KEY, &SecretString::new(a.xor_api_key)).await?;
     deps.secrets.put_secret(&a.id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await?;
-    if let Some(rt) = a.lever_refresh_token {
+    if let Some(rt) = a.lever_refresh_token.clone() {
         // Expired on purpose: the first use refreshes (and so proves the token works).
         tokens.store(&a.id, &TokenSet { access_token: String::new(), refresh_token: rt, expires_at: 0 }).await?;
     }
+    // Connected once Lever is authorized: by OAuth (`connect-url`), or a given refresh token.
+    c.status = if a.lever_refresh_token.is_some() { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
     deps.connections.create_connection(&c).await?;
     Ok(secret)
 }
@@ -130,6 +158,9 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             if !given {
                 println!("XOR webhook secret (give it to XOR; shown once): {secret}");
             }
+            println!(
+                "next: a Lever Super Admin opens `xor-lever connections connect-url {id} --public-url <your API URL>`"
+            );
         }
         ConnectionsCommand::List { json } => {
             let all = deps.connections.connections().await?;
@@ -150,6 +181,94 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                 }
             }
         }
+        ConnectionsCommand::ConnectUrl { id, public_url } => {
+            if deps.connections.connection(&id).await?.is_none() {
+                return Err(format!("no connection {id}").into());
+            }
+            http_url("--public-url", &public_url)?;
+            println!("{}/oauth/lever/start?connection={id}", public_url.trim_end_matches('/'));
+        }
+        ConnectionsCommand::Show { id, json } => {
+            let v = describe(ctx, &deps, &id).await?;
+            if json {
+                println!("{v}");
+            } else {
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    println!(
+                        "{k:>18}: {}",
+                        if val.is_string() { val.as_str().unwrap_or_default().to_owned() } else { val.to_string() }
+                    );
+                }
+            }
+        }
+        ConnectionsCommand::Disable { id } => {
+            deps.connections.set_status(&id, ConnectionStatus::Disabled).await?;
+            println!("connection {id} disabled: no syncs; its webhooks wait as pending_reauth");
+        }
+        ConnectionsCommand::Enable { id } => {
+            let w = ctx.webhook_deps().await?;
+            let authorized = w.tokens.stored(&id).await.map_err(|e| e.to_string())?.is_some();
+            let status = if authorized { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
+            deps.connections.set_status(&id, status).await?;
+            let replayed = xor_lever::usecases::connect::replay_waiting(&w, &id, now_ms() + 5 * 60_000).await;
+            println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
+        }
+        ConnectionsCommand::RotateWebhookSecret { id, grace_hours } => {
+            let now = now_ms() / 1000;
+            let current = deps
+                .secrets
+                .secret(&id, WEBHOOK_SECRET)
+                .await?
+                .ok_or_else(|| format!("connection {id} has no webhook secret"))?;
+            let until = now + grace_hours.max(0) * 3600;
+            // Keep the current secrets (still valid ones only) until the grace ends.
+            let mut entries = vec![WebhookSecret::generate()];
+            for e in current.expose().split_whitespace() {
+                let (secret, old_until) = match e.split_once(";until=") {
+                    Some((s, u)) => (s, u.parse::<i64>().unwrap_or(0)),
+                    None => (e, i64::MAX),
+                };
+                if old_until > now {
+                    entries.push(format!("{secret};until={}", old_until.min(until)));
+                }
+            }
+            deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(entries.join(" "))).await?;
+            println!("new XOR webhook secret for {id} (give it to XOR; shown once): {}", entries[0]);
+            println!("the previous secret keeps working for {grace_hours} h");
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an operator sees of a connection (never a token or a secret).
+pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<serde_json::Value> {
+    let c = deps.connections.connection(id).await?.ok_or_else(|| format!("no connection {id}"))?;
+    let w = ctx.webhook_deps().await?;
+    let tokens = w.tokens.stored(id).await.map_err(|e| e.to_string())?;
+    let last = deps.runs.runs(id, 1).await?.into_iter().next();
+    let count = |st| {
+        let w = w.clone();
+        let id = id.clone();
+        async move { w.webhooks.deliveries(Some(&id), Some(st), 10_000).await.map(|v| v.len()) }
+    };
+    let expiry = tokens.as_ref().map(|t| {
+        time::OffsetDateTime::from_unix_timestamp(t.expires_at)
+            .ok()
+            .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| t.expires_at.to_string())
+    });
+    Ok(serde_json::json!({
+        "connection": c.id,
+        "status": c.status.as_str(),
+        "feed_url": c.feed_url,
+        "xor_base_url": c.xor_base_url,
+        "lever_env": c.lever.env.as_str(),
+        "perform_as": c.lever.perform_as,
+        "lever_authorized": tokens.is_some(),
+        "token_expires_at": expiry,
+        "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
+        "webhooks_pending": count(DeliveryStatus::Pending).await?,
+        "webhooks_pending_reauth": count(DeliveryStatus::PendingReauth).await?,
+        "webhooks_failed": count(DeliveryStatus::Failed).await?,
+    }))
 }

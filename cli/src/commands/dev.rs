@@ -1,6 +1,7 @@
 //! `xor-lever dev`: the whole story on one machine, no AWS account. Starts the XOR and Lever
 //! sandboxes, serves the bundled sample feed on loopback, registers a connection in a fresh
-//! embedded store, syncs the jobs into XOR (and shows a second sync changes nothing), then sends
+//! embedded store, connects it to Lever through the OAuth flow (authorize → callback), syncs the
+//! jobs into XOR (and shows a second sync changes nothing), then sends
 //! a signed "screening passed" webhook to the local webhook server and shows the opportunity that
 //! appeared in Lever with its source, posting and attached files.
 use std::process::ExitCode;
@@ -54,7 +55,6 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         client_secret: xor_lever_sandbox::lever::CLIENT_SECRET.into(),
     };
     deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app)?)).await?;
-    let (_, refresh_token, _) = lever.issue_tokens();
     let secret = add(
         &deps,
         &webhooks.tokens,
@@ -70,13 +70,36 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             lever_env: EnvArg::Sandbox,
             lever_base_url: Some(lever.api_base()),
             lever_auth_url: Some(lever.url.clone()),
-            lever_refresh_token: Some(refresh_token),
-            perform_as: Some(xor_lever_sandbox::lever::ADMIN_USER.into()),
+            lever_refresh_token: None,
+            perform_as: None,
             origin: "sourced".into(),
         },
     )
     .await?;
-    println!("2. connection `demo` registered in a fresh embedded store ({})", dir.join("state.db").display());
+    let status = |deps: &xor_lever::usecases::SyncDeps| {
+        let (deps, id) = (deps.clone(), id.clone());
+        async move { deps.connections.connection(&id).await.ok().flatten().map(|c| c.status.as_str()).unwrap_or("?") }
+    };
+    println!(
+        "2. connection `demo` registered in a fresh embedded store ({}): {}",
+        dir.join("state.db").display(),
+        status(&deps).await
+    );
+
+    // The webhook and OAuth routes (the Lambda's router) on loopback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    let mut routes = webhooks.clone();
+    routes.public_url = Some(server.clone());
+    let router = xor_lever::http::router(routes);
+    let serve = tokio::spawn(async move { axum::serve(listener, router).await });
+    let connect_url = format!("{server}/oauth/lever/start?connection=demo");
+    println!("   connect: a Lever Super Admin opens {connect_url}");
+    let page = http.get(&connect_url).send().await?.text().await?;
+    let heading = page.split("<h1>").nth(1).and_then(|h| h.split("</h1>").next()).unwrap_or("?").to_owned();
+    let message = page.split("<p>").nth(1).and_then(|h| h.split("</p>").next()).unwrap_or("").to_owned();
+    println!("   → Lever's consent (the sandbox approves) → the callback page: \"{heading}\": {message}");
+    println!("   connection `demo` is now {}", status(&deps).await);
 
     println!("3. first sync:");
     let opts = SyncOptions::default();
@@ -114,10 +137,6 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     }
 
     // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let server = format!("http://{}", listener.local_addr()?);
-    let router = xor_lever::http::router(webhooks.clone());
-    let serve = tokio::spawn(async move { axum::serve(listener, router).await });
     let job = &jobs[0];
     let body = serde_json::to_vec(&serde_json::json!({
         "type": "candidate.screening_passed",

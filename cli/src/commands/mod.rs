@@ -4,6 +4,7 @@ pub mod feed;
 pub mod lever_app;
 pub mod sandbox;
 pub mod serve;
+pub mod status;
 pub mod sync;
 pub mod webhooks;
 

@@ -6,13 +6,24 @@ use crate::store::{Ctx, Result};
 pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8400")]
     pub listen: String,
+    /// The public base URL Lever redirects back to (default: the address served).
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// The webhook routes (the Lambda's router) on a local address.
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
-    let deps = ctx.webhook_deps().await?;
+    let mut deps = ctx.webhook_deps().await?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    println!("serving POST /webhooks/xor/{{connection_id}} on http://{}", listener.local_addr()?);
+    deps.public_url = Some(
+        args.public_url
+            .unwrap_or_else(|| format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default())),
+    );
+    deps.sync_trigger = Some(std::sync::Arc::new(xor_lever::usecases::connect::LocalSyncTrigger(ctx.deps().await?)));
+    println!(
+        "serving POST /webhooks/xor/{{connection_id}}, GET /oauth/lever/start and /oauth/lever/callback on http://{}",
+        listener.local_addr()?
+    );
     axum::serve(listener, xor_lever::http::router(deps))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

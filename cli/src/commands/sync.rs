@@ -67,7 +67,13 @@ pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<ExitCode> {
 pub async fn run_sync(deps: &SyncDeps, opts: &SyncOptions, only: Option<&ConnectionId>) -> Result<Vec<SyncReport>> {
     Ok(match only {
         Some(id) => vec![sync_connection(deps, id, opts).await],
-        None => sync_all(deps, opts, 4).await?,
+        None => {
+            let all = sync_all(deps, opts, 4, None).await?;
+            for s in &all.skipped {
+                eprintln!("{}: skipped ({})", s.connection, s.reason);
+            }
+            all.reports
+        }
     })
 }
 

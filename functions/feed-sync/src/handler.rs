@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use xor_lever::domain::{ConnectionId, RunOutcome, SyncSummary};
 use xor_lever::usecases::webhook::{RetrySummary, WebhookDeps, retry_waiting};
-use xor_lever::usecases::{SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
+use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
@@ -40,6 +40,8 @@ pub struct ConnectionResult {
 #[derive(Debug, Serialize)]
 pub struct SyncResponse {
     pub connections: Vec<ConnectionResult>,
+    /// Connections not synced (revoked, disabled, pending), with the reason.
+    pub skipped: Vec<Skipped>,
     /// Webhook deliveries that waited (Lever down, app revoked, a crashed attempt), replayed.
     pub webhooks: Option<RetrySummary>,
 }
@@ -67,19 +69,19 @@ impl Handler {
         if ctx.deadline > 0 {
             opts.deadline = Some(Instant::now() + remaining.unwrap_or_default().saturating_sub(DEADLINE_MARGIN));
         }
-        let reports = match parsed {
+        let all = match parsed {
             SyncEvent::Scheduled(_) | SyncEvent::Manual { connection: None, .. } => {
                 if let SyncEvent::Manual { force, dry_run, .. } = parsed {
                     opts.force = force;
                     opts.dry_run = dry_run;
                 }
-                sync_all(&self.deps, &opts, self.concurrency).await?
+                sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?
             }
             SyncEvent::Manual { connection: Some(id), force, dry_run } => {
                 let id = ConnectionId::parse(&id)?;
                 opts.force = force;
                 opts.dry_run = dry_run;
-                vec![sync_connection(&self.deps, &id, &opts).await]
+                AllReport { reports: vec![sync_connection(&self.deps, &id, &opts).await], skipped: Vec::new() }
             }
         };
         let webhooks = match &self.webhooks {
@@ -99,10 +101,11 @@ impl Handler {
             }
             _ => None,
         };
-        let connections = reports
+        let connections = all
+            .reports
             .into_iter()
             .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
-        Ok(SyncResponse { connections, webhooks })
+        Ok(SyncResponse { connections, skipped: all.skipped, webhooks })
     }
 }

@@ -42,6 +42,11 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
     assert_eq!(bad["outcome"], "feed_error");
     assert!(bad["reason"].as_str().unwrap().contains("<html>"));
     assert!(by_conn("off-1").is_none(), "disabled connections are not synced");
+    let skipped = json["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["connection"] == "off-1" && s["status"] == "disabled"),
+        "and reported: {skipped:?}"
+    );
     assert_eq!(app.active_xor_jobs().len(), 5);
 }
 

@@ -348,6 +348,11 @@ impl ConnectionStore for DynamoStore {
         )
         .await
     }
+
+    async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(lever).expect("serialises");
+        self.update_connection(id, "set_lever", "SET lever = :l", vec![(":l", s(json))]).await
+    }
 }
 
 #[async_trait]

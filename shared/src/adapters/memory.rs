@@ -74,6 +74,12 @@ impl ConnectionStore for MemoryStore {
         c.feed = state.clone();
         Ok(())
     }
+    async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError> {
+        let mut all = self.connections.lock().unwrap();
+        let c = all.get_mut(id).ok_or_else(|| StoreError::NotFound { what: format!("connection {id}") })?;
+        c.lever = lever.clone();
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -210,6 +210,20 @@ impl ConnectionStore for SqliteStore {
         }
         Ok(())
     }
+
+    async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError> {
+        let n = self
+            .db()
+            .execute(
+                "UPDATE connections SET config = json_set(config, '$.lever', json(?2)) WHERE id = ?1",
+                params![id.as_str(), to_json(lever)],
+            )
+            .map_err(err("set_lever"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: format!("connection {id}") });
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]

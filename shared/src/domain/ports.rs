@@ -2,7 +2,7 @@
 //! takes only the stores it needs, and each adapter (DynamoDB, SQLite, memory) implements them all.
 use async_trait::async_trait;
 
-use super::connection::{Connection, ConnectionStatus, FeedState};
+use super::connection::{Connection, ConnectionStatus, FeedState, LeverSettings};
 use super::ids::{ConnectionId, PostingId};
 use super::job::JobMapping;
 use super::run::SyncRun;
@@ -60,6 +60,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn connections(&self) -> Result<Vec<Connection>, StoreError>;
     async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError>;
     async fn set_feed_state(&self, id: &ConnectionId, state: &FeedState) -> Result<(), StoreError>;
+    /// Writes the connection's Lever settings (perform_as, hosts) on their own.
+    async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -59,6 +59,21 @@ impl WebhookSecret {
         mac
     }
 
+    /// The usable secrets of a stored `webhook-secret` value: whitespace-separated entries, each
+    /// `whsec_…`, optionally `;until=<unix seconds>` (the old secret during a rotation's grace).
+    pub fn parse_list(stored: &str, now_s: i64) -> Vec<Self> {
+        stored
+            .split_whitespace()
+            .filter_map(|entry| {
+                let (secret, until) = match entry.split_once(";until=") {
+                    Some((s, u)) => (s, u.parse::<i64>().ok()?),
+                    None => (entry, i64::MAX),
+                };
+                (until > now_s).then(|| Self::parse(secret)).flatten()
+            })
+            .collect()
+    }
+
     /// A fresh random secret in the `whsec_` form.
     pub fn generate() -> String {
         let bytes: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
@@ -405,6 +420,16 @@ mod signature_tests {
         // XOR sends two signatures (one per secret it holds): one valid is enough.
         let two = format!("v1,{} {SIG}", "A".repeat(44));
         assert_eq!(check(&secrets(&[SECRET]), &two, BODY, TS), Ok(()));
+    }
+
+    #[test]
+    fn a_rotated_out_secret_works_until_its_grace_ends() {
+        let stored = format!("{} {SECRET};until={}", WebhookSecret::generate(), TS + 60);
+        assert_eq!(check(&WebhookSecret::parse_list(&stored, TS), SIG, BODY, TS), Ok(()));
+        assert_eq!(
+            check(&WebhookSecret::parse_list(&stored, TS + 61), SIG, BODY, TS + 61),
+            Err(SignatureError::NoMatch)
+        );
     }
 
     #[test]

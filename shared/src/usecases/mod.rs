@@ -1,8 +1,9 @@
+pub mod connect;
 pub mod sync;
 pub mod tokens;
 pub mod webhook;
 
-pub use sync::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
+pub use sync::{AllReport, Progress, Skipped, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 
 /// Unix milliseconds now (the one place the use cases read the clock).
 pub fn now_ms() -> i64 {

@@ -107,17 +107,68 @@ enum JobOutcome {
     Failed(JobFailure),
 }
 
-/// Syncs every `connected` connection, at most `concurrency` at a time. One connection's failure
-/// never stops the others: each gets its own report.
-pub async fn sync_all(deps: &SyncDeps, opts: &SyncOptions, concurrency: usize) -> Result<Vec<SyncReport>, StoreError> {
+/// A connection the run did not sync, and why (revoked and disabled ones keep their mappings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub connection: String,
+    pub status: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllReport {
+    pub reports: Vec<SyncReport>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Syncs every `connected` connection, at most `concurrency` at a time; the others are reported
+/// as skipped. With `lever`, each connection's Lever authorization is checked first (a revoked
+/// app is detected here, and a due refresh keeps the refresh token in use). One connection's
+/// failure never stops the others: each gets its own report.
+pub async fn sync_all(
+    deps: &SyncDeps,
+    opts: &SyncOptions,
+    concurrency: usize,
+    lever: Option<&crate::usecases::webhook::WebhookDeps>,
+) -> Result<AllReport, StoreError> {
     let connections = deps.connections.connections().await?;
-    let ids: Vec<ConnectionId> =
-        connections.into_iter().filter(|c| c.status == ConnectionStatus::Connected).map(|c| c.id).collect();
-    Ok(stream::iter(ids)
-        .map(|id| async move { sync_connection(deps, &id, opts).await })
+    let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
+        .map(|c| async move {
+            let skip =
+                |reason: String| Skipped { connection: c.id.to_string(), status: c.status.as_str().into(), reason };
+            if c.status != ConnectionStatus::Connected {
+                return Err(skip(format!("the connection is {}", c.status.as_str())));
+            }
+            if let Some(w) = lever {
+                match crate::usecases::connect::check_lever(w, &c).await {
+                    Err(crate::usecases::tokens::TokenError::Revoked) => {
+                        return Err(Skipped {
+                            status: "revoked".into(),
+                            ..skip("Lever refused our tokens: the app was revoked".into())
+                        });
+                    }
+                    // No Lever authorization (a jobs-only connection) or Lever unreachable: jobs
+                    // do not need Lever, so the sync goes on.
+                    Err(e) => tracing::debug!(connection = %c.id, error = %e, "Lever check inconclusive"),
+                    Ok(()) => {}
+                }
+            }
+            Ok(sync_connection(deps, &c.id, opts).await)
+        })
         .buffer_unordered(concurrency.max(1))
         .collect()
-        .await)
+        .await;
+    let mut all = AllReport { reports: Vec::new(), skipped: Vec::new() };
+    for r in results {
+        match r {
+            Ok(rep) => all.reports.push(rep),
+            Err(s) => {
+                tracing::info!(connection = %s.connection, status = %s.status, reason = %s.reason, "connection skipped");
+                all.skipped.push(s);
+            }
+        }
+    }
+    Ok(all)
 }
 
 pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOptions) -> SyncReport {
@@ -269,9 +320,8 @@ async fn run_sync(
             }
         })
         .buffer_unordered(conn.xor_concurrency.max(1));
-    let closes = stream::iter(the_plan.closes.iter().filter_map(|pid| by_id.get(pid).cloned()))
-        .map(|m| ctx.close(m))
-        .buffer_unordered(conn.xor_concurrency.max(1));
+    let to_close: Vec<JobMapping> = the_plan.closes.iter().filter_map(|pid| by_id.get(pid).cloned()).collect();
+    let closes = stream::iter(to_close).map(|m| ctx.close(m)).buffer_unordered(conn.xor_concurrency.max(1));
     let outcomes: Vec<JobOutcome> = writes
         .chain(closes)
         .inspect(|_| {

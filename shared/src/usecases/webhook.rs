@@ -48,6 +48,10 @@ pub struct WebhookDeps {
     pub lever_timeout: Duration,
     /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
     pub crash_at: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    /// Starts a connection's first sync once it connects.
+    pub sync_trigger: Option<Arc<dyn crate::usecases::connect::SyncTrigger>>,
+    /// The public base URL (`PUBLIC_URL`), for the OAuth redirect URI; else taken from the request.
+    pub public_url: Option<String>,
 }
 
 impl WebhookDeps {
@@ -74,6 +78,8 @@ impl WebhookDeps {
             lever_retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
             lever_timeout: Duration::from_secs(20),
             crash_at: None,
+            sync_trigger: None,
+            public_url: None,
         }
     }
 
@@ -137,9 +143,7 @@ pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, bo
         Err(e) => return unavailable(&cid, "connection lookup", &e),
     };
     let secrets = match deps.secrets.secret(&cid, WEBHOOK_SECRET).await {
-        Ok(s) => s
-            .map(|s| s.expose().split_whitespace().filter_map(WebhookSecret::parse).collect::<Vec<_>>())
-            .unwrap_or_default(),
+        Ok(s) => s.map(|s| WebhookSecret::parse_list(s.expose(), (deps.clock)() / 1000)).unwrap_or_default(),
         Err(e) => return unavailable(&cid, "webhook secret", &e),
     };
     let now_ms = (deps.clock)();
