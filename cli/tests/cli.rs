@@ -76,6 +76,9 @@ async fn connections_and_sync_against_the_sandbox() {
         "xor_test_secret_123".into(),
         "--xor-max-rps".into(),
         "100".into(),
+        // A connected customer (Lever authorized): only connected connections sync.
+        "--lever-refresh-token".into(),
+        "lrt_test".into(),
     ])
     .await
     .unwrap();
@@ -167,6 +170,8 @@ async fn the_same_commands_run_against_dynamodb_on_moto() {
         "--xor-api-key".into(),
         "k".into(),
         "--allow-mass-close".into(),
+        "--lever-refresh-token".into(),
+        "lrt_test".into(),
     ])
     .await
     .unwrap();
@@ -180,4 +185,51 @@ async fn the_same_commands_run_against_dynamodb_on_moto() {
     let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
     assert_eq!(v["closed"], 2, "{v}");
     assert!(!dir.path().join("state.db").exists(), "nothing went to the embedded store");
+}
+
+#[test]
+fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let add = xl(
+        d,
+        &[
+            "connections",
+            "add",
+            "acme",
+            "--feed-url",
+            "http://127.0.0.1:9/feed.xml",
+            "--xor-api-key",
+            "xor_live_SECRET_1",
+        ],
+    );
+    let out = text(&add.stdout);
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    assert!(out.contains("/webhooks/xor/acme"), "{out}");
+    let secret =
+        out.lines().find_map(|l| l.split("shown once): ").nth(1)).expect("a generated whsec_ secret").trim().to_owned();
+    assert!(secret.starts_with("whsec_"));
+
+    let url = xl(d, &["connections", "connect-url", "acme", "--public-url", "https://api.example.com/"]);
+    assert_eq!(text(&url.stdout).trim(), "https://api.example.com/oauth/lever/start?connection=acme");
+
+    let show = xl(d, &["connections", "show", "acme", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&show.stdout).trim()).unwrap();
+    assert_eq!((v["status"].as_str(), v["lever_authorized"].as_bool()), (Some("pending"), Some(false)), "{v}");
+    assert!(
+        !text(&show.stdout).contains("xor_live_SECRET_1") && !text(&show.stdout).contains(&secret),
+        "no secret in show"
+    );
+
+    assert!(xl(d, &["connections", "disable", "acme"]).status.success());
+    let st = xl(d, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&st.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["status"], "disabled");
+    let en = xl(d, &["connections", "enable", "acme"]);
+    assert!(text(&en.stdout).contains("acme is pending"), "no Lever authorization yet: {}", text(&en.stdout));
+
+    let rot = xl(d, &["connections", "rotate-webhook-secret", "acme", "--grace-hours", "2"]);
+    let new = text(&rot.stdout).lines().find_map(|l| l.split("shown once): ").nth(1)).unwrap().trim().to_owned();
+    assert!(new.starts_with("whsec_") && new != secret);
+    assert!(text(&rot.stdout).contains("keeps working for 2 h"));
 }

@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
@@ -85,7 +85,7 @@ async fn oauth_start(State(deps): State<WebhookDeps>, headers: HeaderMap, Query(
         );
     };
     match connect::start(&deps, &c, &base_url(&deps, &headers)).await {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(url) => found(&url),
         Err(e) => error_page(&e),
     }
 }
@@ -110,6 +110,14 @@ async fn oauth_callback(
             ),
         ),
         Err(e) => error_page(&e),
+    }
+}
+
+/// `302 Found`, as OAuth providers expect for the authorize redirect.
+pub fn found(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

@@ -274,3 +274,84 @@ impl WebhookApp {
         self.deps.webhooks.delivery(&self.id, webhook_id).await.unwrap()
     }
 }
+
+impl WebhookApp {
+    /// Another connection in the same store, `pending` (no Lever authorization yet), on `lever`.
+    pub async fn add_pending_connection(&self, name: &str, lever: &crate::LeverSandbox) -> (ConnectionId, String) {
+        use xor_lever::domain::ports::WEBHOOK_SECRET;
+        let id = ConnectionId::parse(&format!("{name}-{:06x}", fastrand::u32(..0xffffff))).unwrap();
+        let mut conn =
+            Connection::new(id.clone(), "http://127.0.0.1:9/feed.xml".into(), "http://127.0.0.1:9".into(), 0);
+        conn.status = ConnectionStatus::Pending;
+        conn.lever.api_base_url = Some(lever.api_base());
+        conn.lever.auth_base_url = Some(lever.url.clone());
+        self.deps.connections.create_connection(&conn).await.unwrap();
+        let secret = xor_lever::domain::webhook::WebhookSecret::generate();
+        self.deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await.unwrap();
+        let mapping = JobMapping {
+            connection: id.clone(),
+            posting_id: PostingId::parse(&self.posting).unwrap(),
+            xor_job_id: self.xor_job.clone(),
+            chatbot_url: None,
+            title: "Senior Backend Engineer (Rust)".into(),
+            content_hash: "h".into(),
+            status: MappingStatus::Active,
+            generation: 0,
+            version: 0,
+            updated_at: 0,
+        };
+        self.deps.mappings.upsert_mapping(mapping, None).await.unwrap();
+        lever.add_posting(&self.posting, "Senior Backend Engineer (Rust)", "published");
+        (id, secret)
+    }
+
+    /// Follows the connect flow by hand (no automatic redirects): start → Lever → callback.
+    /// Returns the callback's status and page.
+    pub async fn connect(&self, id: &ConnectionId) -> (u16, String) {
+        let (callback, _) = self.authorize(id).await;
+        self.get(&callback).await
+    }
+
+    /// Start and Lever's authorize step: the callback URL Lever redirects to, and the state.
+    pub async fn authorize(&self, id: &ConnectionId) -> (String, String) {
+        let start = self.get_redirect(&format!("{}/oauth/lever/start?connection={id}", self.url)).await;
+        let state = query_param(&start, "state").expect("a state");
+        let callback = self.get_redirect(&start).await;
+        (callback, state)
+    }
+
+    pub async fn get_redirect(&self, url: &str) -> String {
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let r = c.get(url).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 302, "expected a redirect from {url}: {}", r.status());
+        r.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, url: &str) -> (u16, String) {
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let r = c.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| {
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap_or(b'?'));
+                    i += 3;
+                } else {
+                    out.push(if b[i] == b'+' { b' ' } else { b[i] });
+                    i += 1;
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    })
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
@@ -270,11 +270,11 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
             q.redirect_uri,
             crate_enc(&state)
         );
-        return Redirect::to(&url).into_response();
+        return xor_lever::http::found(&url);
     }
     let code = g.next("code_");
     g.codes.insert(code.clone(), q.redirect_uri.clone());
-    Redirect::to(&format!("{}{sep}code={code}&state={}", q.redirect_uri, crate_enc(&state))).into_response()
+    xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, crate_enc(&state)))
 }
 
 fn crate_enc(s: &str) -> String {

@@ -57,6 +57,16 @@ async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
         s.set_status(&conn_id("nobody"), ConnectionStatus::Connected).await,
         Err(StoreError::NotFound { .. })
     ));
+    let mut lever = back.lever.clone();
+    lever.perform_as = Some("usr_1".into());
+    lever.api_base_url = Some("http://127.0.0.1:1/v1".into());
+    s.set_lever(&conn_id("acme"), &lever).await.unwrap();
+    let back = s.connection(&conn_id("acme")).await.unwrap().unwrap();
+    assert_eq!(
+        (back.lever, back.status),
+        (lever, ConnectionStatus::Disabled),
+        "set_lever writes only the Lever settings"
+    );
 
     // Mappings: insert-only when no version is expected, then optimistic versions.
     let m = s.upsert_mapping(mapping("acme", "p1"), None).await.unwrap();

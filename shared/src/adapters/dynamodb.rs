@@ -102,6 +102,10 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
     let what = format!("connection {id}");
     let mut c: Connection =
         serde_json::from_str(get_s(i, "config").unwrap_or("")).map_err(|e| StoreError::corrupt(&what, e))?;
+    // Lever settings are written on their own (`set_lever`): that attribute wins over the config's.
+    if let Some(l) = get_s(i, "lever") {
+        c.lever = serde_json::from_str(l).map_err(|e| StoreError::corrupt(&what, e))?;
+    }
     c.status =
         get_s(i, "status").and_then(ConnectionStatus::parse).ok_or_else(|| StoreError::corrupt(&what, "bad status"))?;
     c.feed = FeedState {

@@ -1,0 +1,214 @@
+//! Connect and disconnect over real HTTP against the Lever sandbox: the authorization code flow,
+//! every refusal, the lifecycle (revoked → pending_reauth → reconnect → replay exactly once), and
+//! two connections side by side.
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use xor_lever::domain::{ConnectionStatus, DeliveryStatus};
+use xor_lever_sandbox::LeverSandbox;
+use xor_lever_sandbox::harness::{StoreKind, WebhookApp, query_param, spawn_webhook_app};
+use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, Config, Fault};
+
+async fn status(app: &WebhookApp, id: &xor_lever::domain::ConnectionId) -> ConnectionStatus {
+    app.deps.connections.connection(id).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn the_authorization_code_flow_connects_a_pending_connection() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let start = app.get_redirect(&format!("{}/oauth/lever/start?connection={id}", app.url)).await;
+    assert!(start.starts_with(&format!("{}/authorize?", lever.url)), "{start}");
+    assert_eq!(query_param(&start, "client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(query_param(&start, "response_type").as_deref(), Some("code"));
+    assert_eq!(query_param(&start, "prompt").as_deref(), Some("consent"));
+    assert_eq!(
+        query_param(&start, "audience"),
+        Some(format!("{}/", lever.api_base())),
+        "audience with its trailing slash"
+    );
+    assert_eq!(query_param(&start, "redirect_uri"), Some(format!("{}/oauth/lever/callback", app.url)));
+    let scope = query_param(&start, "scope").unwrap();
+    for s in
+        ["offline_access", "opportunities:write:admin", "files:write:admin", "postings:read:admin", "users:read:admin"]
+    {
+        assert!(scope.split(' ').any(|x| x == s), "{scope}");
+    }
+    let callback = app.get_redirect(&start).await;
+    let (st, page) = app.get(&callback).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("Lever is connected"), "{page}");
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
+    let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
+    assert_eq!(c.lever.perform_as.as_deref(), Some(ADMIN_USER), "the Super Admin found through /v1/users");
+    assert!(app.deps.tokens.stored(&id).await.unwrap().is_some(), "the token pair is in the connection's secret");
+    assert!(!page.contains("lat_") && !page.contains("lrt_"), "no token on the page");
+    assert_eq!(lever.stats().code_exchanges, 1);
+}
+
+#[tokio::test]
+async fn a_reused_expired_forged_or_swapped_state_is_refused() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let lever = LeverSandbox::spawn().await;
+    let (a, _) = app.add_pending_connection("a", &lever).await;
+    let (b, _) = app.add_pending_connection("b", &lever).await;
+
+    // Reused.
+    let (callback, _) = app.authorize(&a).await;
+    assert_eq!(app.get(&callback).await.0, 200);
+    let (st, page) = app.get(&callback).await;
+    assert_eq!(st, 400);
+    assert!(page.contains("already used"), "{page}");
+
+    // Expired.
+    let (callback, _) = app.authorize(&b).await;
+    app.skew_ms.store(11 * 60 * 1000, Ordering::SeqCst);
+    let (st, page) = app.get(&callback).await;
+    assert_eq!(st, 400);
+    assert!(page.contains("expired"), "{page}");
+    app.skew_ms.store(0, Ordering::SeqCst);
+    assert_eq!(status(&app, &b).await, ConnectionStatus::Pending);
+
+    // Forged: a state signed by anyone else.
+    let (callback, state) = app.authorize(&b).await;
+    let (payload, sig) = state.split_once('.').unwrap();
+    let forged = callback.replace(&enc(&state), &enc(&format!("{payload}.{}", sig.chars().rev().collect::<String>())));
+    let (st, page) = app.get(&forged).await;
+    assert_eq!(st, 400);
+    assert!(page.contains("not valid"), "{page}");
+
+    // Swapped: A's signed state edited to name B.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value = serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+    claims["c"] = a.to_string().into();
+    let swapped_state = format!("{}.{sig}", b64.encode(serde_json::to_vec(&claims).unwrap()));
+    let swapped = callback.replace(&enc(&state), &enc(&swapped_state));
+    assert_eq!(app.get(&swapped).await.0, 400);
+    assert_eq!(status(&app, &b).await, ConnectionStatus::Pending, "nothing changed");
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_denied_consent_or_a_failed_exchange_is_a_readable_page_and_changes_nothing() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    lever.set_config(Config { deny_consent: true, ..Config::default() });
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 200);
+    assert!(page.contains("did not authorize") && page.contains("User did not authorize the request"), "{page}");
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
+
+    lever.set_config(Config::default());
+    lever.inject([Fault { status: Some(500), op: Some("token".into()), ..Default::default() }]);
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 400);
+    assert!(page.contains("Lever refused the authorization code"), "{page}");
+    assert!(page.starts_with("<!doctype html>"), "a page, not a 500");
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
+    assert!(app.deps.tokens.stored(&id).await.unwrap().is_none());
+
+    let (st, page) = app.get(&format!("{}/oauth/lever/start?connection=nobody-here", app.url)).await;
+    assert_eq!(st, 404);
+    assert!(page.contains("unknown connection"));
+}
+
+#[tokio::test]
+async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, secret) = app.add_pending_connection("acme", &lever).await;
+    assert_eq!(app.connect(&id).await.0, 200);
+
+    // The customer revokes the app in Lever; the next scheduled run notices.
+    lever.revoke();
+    let sync = xor_lever::usecases::SyncDeps {
+        connections: app.deps.connections.clone(),
+        mappings: app.deps.mappings.clone(),
+        runs: Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
+        secrets: app.deps.secrets.clone(),
+        fetcher: xor_lever::adapters::feed_http::FeedFetcher::new(app.deps.http.clone()),
+        http: app.deps.http.clone(),
+    };
+    let all = xor_lever::usecases::sync_all(&sync, &Default::default(), 2, Some(&app.deps)).await.unwrap();
+    let skipped = all.skipped.iter().find(|s| s.connection == id.as_str()).expect("reported as skipped");
+    assert_eq!(skipped.status, "revoked");
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Revoked);
+    let refreshes = lever.stats().refresh_failures;
+
+    // Webhooks meanwhile wait.
+    for i in 0..3 {
+        let body = serde_json::to_vec(&app.screening(&format!("cand_{i}"))).unwrap();
+        let ts = xor_lever::usecases::now_ms() / 1000;
+        let sig = xor_lever::domain::webhook::WebhookSecret::parse(&secret).unwrap().sign(&format!("m{i}"), ts, &body);
+        let (st, v, _) = app.post_to(id.as_str(), &format!("m{i}"), &ts.to_string(), &sig, &body).await;
+        assert_eq!((st, v["status"].as_str()), (503, Some("pending_reauth")));
+    }
+    assert_eq!(lever.stats().refresh_failures, refreshes, "no refresh attempts while revoked");
+    assert!(lever.opportunities().is_empty());
+
+    // The admin authorizes again: the waiting webhooks go through, once each.
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 200, "{page}");
+    assert!(page.contains("3 waiting candidate(s) were sent on"), "{page}");
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
+    assert_eq!(lever.opportunities().len(), 3);
+    let done = app.deps.webhooks.deliveries(Some(&id), Some(DeliveryStatus::Completed), 10).await.unwrap();
+    assert_eq!(done.len(), 3);
+    // A later sweep or XOR retry changes nothing.
+    let s = xor_lever::usecases::webhook::retry_waiting(&app.deps, xor_lever::usecases::now_ms() + 30_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(s.replayed, 0);
+    assert_eq!(lever.opportunities().len(), 3);
+    // Job mappings were kept throughout.
+    assert!(app.deps.mappings.mapping_by_xor_job(&id, &app.xor_job).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn two_connections_side_by_side_are_isolated() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let (lever_a, lever_b) = (LeverSandbox::spawn().await, LeverSandbox::spawn().await);
+    let (a, secret_a) = app.add_pending_connection("a", &lever_a).await;
+    let (b, secret_b) = app.add_pending_connection("b", &lever_b).await;
+    assert_eq!(app.connect(&a).await.0, 200);
+    assert_eq!(app.connect(&b).await.0, 200);
+    // Secrets: each connection's tokens are its own.
+    let (ta, tb) =
+        (app.deps.tokens.stored(&a).await.unwrap().unwrap(), app.deps.tokens.stored(&b).await.unwrap().unwrap());
+    assert_ne!(ta.refresh_token, tb.refresh_token);
+    // A's secret cannot sign for B.
+    let body = serde_json::to_vec(&app.screening("cand_x")).unwrap();
+    let ts = xor_lever::usecases::now_ms() / 1000;
+    let sig_a = xor_lever::domain::webhook::WebhookSecret::parse(&secret_a).unwrap().sign("mx", ts, &body);
+    assert_eq!(app.post_to(b.as_str(), "mx", &ts.to_string(), &sig_a, &body).await.0, 401);
+    // A's failure (revoked) never stops B.
+    lever_a.revoke();
+    let sig_b = xor_lever::domain::webhook::WebhookSecret::parse(&secret_b).unwrap().sign("mb", ts, &body);
+    let (st, v, _) = app.post_to(b.as_str(), "mb", &ts.to_string(), &sig_b, &body).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("completed")));
+    let sig_a = xor_lever::domain::webhook::WebhookSecret::parse(&secret_a).unwrap().sign("ma", ts, &body);
+    let (st, _, _) = app.post_to(a.as_str(), "ma", &ts.to_string(), &sig_a, &body).await;
+    assert_eq!(st, 503);
+    assert_eq!(
+        (lever_a.opportunities().len(), lever_b.opportunities().len()),
+        (0, 1),
+        "each connection's candidates go to its own Lever"
+    );
+    // The same screening id under two connections is two screenings (claims are per connection).
+    assert_eq!(status(&app, &a).await, ConnectionStatus::Revoked);
+    assert_eq!(status(&app, &b).await, ConnectionStatus::Connected);
+}
