@@ -25,6 +25,8 @@ pub struct App {
     pub deps: SyncDeps,
     pub id: ConnectionId,
     pub opts: SyncOptions,
+    /// With `StoreKind::Aws`: the moto table and secret prefix (for a function binary's env).
+    pub aws: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -32,6 +34,7 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let xor = XorSandbox::spawn().await;
     let feed = FeedServer::spawn(feed).await;
     let http = xor_lever::config::http_client();
+    let mut aws = None;
     let (deps, dir) = match kind {
         StoreKind::Memory => (SyncDeps::from_store(Arc::new(MemoryStore::new()), http), None),
         StoreKind::Sqlite => {
@@ -43,10 +46,12 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
             // DynamoDB for state, Secrets Manager for secrets, as deployed.
             let mut deps = SyncDeps::from_store(Arc::new(MemoryStore::new()), http);
             let table = Arc::new(moto::dynamo_store().await);
+            let secrets = moto::secrets_store().await;
+            aws = Some((table.table().to_owned(), secrets.prefix().to_owned()));
             deps.connections = table.clone();
             deps.mappings = table.clone();
             deps.runs = table;
-            deps.secrets = Arc::new(moto::secrets_store().await);
+            deps.secrets = Arc::new(secrets);
             (deps, None)
         }
     };
@@ -65,7 +70,7 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
         },
         ..SyncOptions::default()
     };
-    App { xor, feed, deps, id, opts, _dir: dir }
+    App { xor, feed, deps, id, opts, aws, _dir: dir }
 }
 
 impl App {
@@ -106,6 +111,8 @@ pub struct WebhookApp {
     pub skew_ms: Arc<std::sync::atomic::AtomicI64>,
     pub posting: String,
     pub xor_job: String,
+    /// With `StoreKind::Aws`: the moto table and secret prefix (for a function binary's env).
+    pub aws: Option<(String, String)>,
     _served: crate::Served,
     _dir: Option<tempfile::TempDir>,
 }
@@ -126,6 +133,7 @@ pub async fn spawn_webhook_app_with(
 
     let lever = crate::LeverSandbox::spawn().await;
     let http = xor_lever::config::http_client();
+    let mut aws = None;
     let (deps, dir): (WebhookDeps, _) = match kind {
         StoreKind::Memory => {
             let s = Arc::new(MemoryStore::new());
@@ -138,8 +146,9 @@ pub async fn spawn_webhook_app_with(
         }
         StoreKind::Aws => {
             let t = Arc::new(moto::dynamo_store().await);
-            let secrets = Arc::new(moto::secrets_store().await);
-            (WebhookDeps::new(t.clone(), t.clone(), t.clone(), secrets, t, http), None)
+            let secrets = moto::secrets_store().await;
+            aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
+            (WebhookDeps::new(t.clone(), t.clone(), t.clone(), Arc::new(secrets), t, http), None)
         }
     };
     let mut deps = deps;
@@ -197,6 +206,7 @@ pub async fn spawn_webhook_app_with(
         skew_ms,
         posting,
         xor_job,
+        aws,
         _served: served,
         _dir: dir,
     }
@@ -354,4 +364,43 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
             String::from_utf8_lossy(&out).into_owned()
         })
     })
+}
+
+/// Starts a function's real binary the way Lambda does: its runtime polls `emulator`, and it
+/// talks to moto (DynamoDB, Secrets Manager) for its state. Killed when dropped.
+pub fn start_function(
+    binary: &str,
+    emulator: &crate::lambda_emulator::RunningEmulator,
+    table: &str,
+    secret_prefix: &str,
+) -> KillOnDrop {
+    let child = std::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", &emulator.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "local")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/local")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("TABLE_NAME", table)
+        .env("SECRET_PREFIX", secret_prefix)
+        .env("AWS_ENDPOINT_URL", crate::moto::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start the function binary");
+    KillOnDrop(child)
+}
+
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -3,6 +3,7 @@
 pub mod feed_server;
 pub mod feeds;
 pub mod harness;
+pub mod lambda_emulator;
 pub mod lever;
 pub mod moto;
 pub mod xor;

@@ -106,6 +106,42 @@ impl Handler {
             .into_iter()
             .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
-        Ok(SyncResponse { connections, skipped: all.skipped, webhooks })
+        let response = SyncResponse { connections, skipped: all.skipped, webhooks };
+        println!("{}", metrics(&response, now_ms()));
+        Ok(response)
     }
+}
+
+/// The run's figures as a CloudWatch Embedded Metric Format line (namespace `XorLever`): the
+/// alarms in template.yaml watch `SyncFailures` and `RevokedConnections`. A log line, so the
+/// function needs no `cloudwatch:PutMetricData`.
+pub fn metrics(r: &SyncResponse, now_ms: i64) -> Value {
+    let failures = r
+        .connections
+        .iter()
+        .filter(|c| {
+            matches!(c.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || c.summary.failed > 0
+        })
+        .count();
+    let revoked = r.skipped.iter().filter(|s| s.status == "revoked").count();
+    let waiting = r.webhooks.as_ref().map_or(0, |w| w.still_waiting);
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "XorLever",
+                "Dimensions": [[]],
+                "Metrics": [
+                    {"Name": "SyncFailures", "Unit": "Count"},
+                    {"Name": "RevokedConnections", "Unit": "Count"},
+                    {"Name": "ConnectionsSynced", "Unit": "Count"},
+                    {"Name": "WebhooksWaiting", "Unit": "Count"}
+                ]
+            }]
+        },
+        "SyncFailures": failures,
+        "RevokedConnections": revoked,
+        "ConnectionsSynced": r.connections.len(),
+        "WebhooksWaiting": waiting
+    })
 }

@@ -17,6 +17,10 @@ impl SecretsManagerStore {
         Self { client, prefix: prefix.into() }
     }
 
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub fn name(&self, c: &ConnectionId, kind: &str) -> String {
         format!("{}{}/{}", self.prefix, c, kind)
     }

@@ -1,0 +1,34 @@
+//! The real webhook binary under a local Lambda Runtime API: an API Gateway HTTP API v2 event in,
+//! an API Gateway response out, an opportunity in the Lever sandbox.
+use std::time::Duration;
+
+use xor_lever::domain::webhook::WebhookSecret;
+use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app, start_function};
+use xor_lever_sandbox::lambda_emulator::RunningEmulator;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_handles_a_signed_webhook() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let (table, prefix) = app.aws.clone().unwrap();
+    let emulator = RunningEmulator::spawn().await;
+    let _f = start_function(env!("CARGO_BIN_EXE_webhook"), &emulator, &table, &prefix);
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/events/webhook-request.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let body = v["body"].as_str().unwrap().to_owned();
+    let ts = xor_lever::usecases::now_ms() / 1000;
+    let path = format!("/webhooks/xor/{}", app.id);
+    v["headers"]["webhook-timestamp"] = ts.to_string().into();
+    v["headers"]["webhook-signature"] =
+        WebhookSecret::parse(&app.secret).unwrap().sign("msg_2Yx1fQ0kEwLZ3xR9", ts, body.as_bytes()).into();
+    v["rawPath"] = path.clone().into();
+    v["requestContext"]["http"]["path"] = path.into();
+    v["pathParameters"]["connection_id"] = app.id.to_string().into();
+    let out = emulator.invoke(&v, Duration::from_secs(29)).await.expect("the function answered");
+    assert_eq!(out["statusCode"], 200, "{out}");
+    let answer: serde_json::Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["status"], "completed");
+    assert_eq!(app.lever.opportunities().len(), 1);
+}
