@@ -1,22 +1,30 @@
 use feed_sync::handler::Handler;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tokio::sync::OnceCell;
 use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, webhook_deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    // Configuration is checked at init (a bad deployment fails fast) ...
     let settings = Settings::from_env()?;
-    // Clients are built once per cold start and reused by every invocation.
-    let sdk = aws_sdk_config().await;
-    let http = http_client();
-    let handler = Handler {
-        deps: aws_deps(&sdk, &settings, http.clone()),
-        concurrency: settings.sync_concurrency,
-        webhooks: Some(webhook_deps(&sdk, &settings, http)),
-    };
-    let handler = &handler;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move { handler.handle(event).await },
-    ))
+    // ... but the clients are built on the first event, once per process: each loads the
+    // system's TLS roots, which is most of a cold start (see README, Cold start).
+    let handler: &'static OnceCell<Handler> = Box::leak(Box::new(OnceCell::new()));
+    let settings: &'static Settings = Box::leak(Box::new(settings));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let h = handler
+            .get_or_init(|| async {
+                let sdk = aws_sdk_config().await;
+                let http = http_client();
+                Handler {
+                    deps: aws_deps(&sdk, settings, http.clone()),
+                    concurrency: settings.sync_concurrency,
+                    webhooks: Some(webhook_deps(&sdk, settings, http)),
+                }
+            })
+            .await;
+        h.handle(event).await
+    }))
     .await
 }

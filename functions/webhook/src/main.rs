@@ -1,11 +1,22 @@
-use lambda_http::Error;
+use axum::Router;
+use lambda_http::tower::ServiceExt;
+use lambda_http::{Error, Request, service_fn};
+use tokio::sync::OnceCell;
 use xor_lever::config::{Settings, aws_sdk_config, http_client, webhook_deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let settings = Settings::from_env()?;
-    // Clients are built once per cold start and reused by every invocation.
-    let sdk = aws_sdk_config().await;
-    lambda_http::run(webhook::app(webhook_deps(&sdk, &settings, http_client()))).await
+    // Configuration is checked at init; the clients (and their TLS roots) are built on the first
+    // request, once per process (see README, Cold start).
+    let settings: &'static Settings = Box::leak(Box::new(Settings::from_env()?));
+    let app: &'static OnceCell<Router> = Box::leak(Box::new(OnceCell::new()));
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let router = app
+            .get_or_init(|| async { webhook::app(webhook_deps(&aws_sdk_config().await, settings, http_client())) })
+            .await
+            .clone();
+        router.oneshot(req).await
+    }))
+    .await
 }
