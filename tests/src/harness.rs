@@ -182,18 +182,7 @@ pub async fn spawn_webhook_app_with(
     let posting = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10".to_owned();
     let xor_job = "xj_000001".to_owned();
     lever.add_posting(&posting, "Senior Backend Engineer (Rust)", "published");
-    let mapping = JobMapping {
-        connection: id.clone(),
-        posting_id: PostingId::parse(&posting).unwrap(),
-        xor_job_id: xor_job.clone(),
-        chatbot_url: Some("https://jobs.xor.ai/c/xj_000001".into()),
-        title: "Senior Backend Engineer (Rust)".into(),
-        content_hash: "h".into(),
-        status: MappingStatus::Active,
-        generation: 0,
-        version: 0,
-        updated_at: 0,
-    };
+    let mapping = job_mapping(&id, &posting, &xor_job);
     deps.mappings.upsert_mapping(mapping, None).await.unwrap();
 
     let served = crate::serve("127.0.0.1:0", xor_lever::http::router(deps.clone())).await.unwrap();
@@ -298,18 +287,7 @@ impl WebhookApp {
         self.deps.connections.create_connection(&conn).await.unwrap();
         let secret = xor_lever::domain::webhook::WebhookSecret::generate();
         self.deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await.unwrap();
-        let mapping = JobMapping {
-            connection: id.clone(),
-            posting_id: PostingId::parse(&self.posting).unwrap(),
-            xor_job_id: self.xor_job.clone(),
-            chatbot_url: None,
-            title: "Senior Backend Engineer (Rust)".into(),
-            content_hash: "h".into(),
-            status: MappingStatus::Active,
-            generation: 0,
-            version: 0,
-            updated_at: 0,
-        };
+        let mapping = job_mapping(&id, &self.posting, &self.xor_job);
         self.deps.mappings.upsert_mapping(mapping, None).await.unwrap();
         lever.add_posting(&self.posting, "Senior Backend Engineer (Rust)", "published");
         (id, secret)
@@ -402,5 +380,21 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// An active mapping of `posting` to XOR job `xor_job` for connection `id`.
+pub fn job_mapping(id: &ConnectionId, posting: &str, xor_job: &str) -> JobMapping {
+    JobMapping {
+        connection: id.clone(),
+        posting_id: PostingId::parse(posting).unwrap(),
+        xor_job_id: xor_job.to_owned(),
+        chatbot_url: Some(format!("https://jobs.xor.ai/c/{xor_job}")),
+        title: "Senior Backend Engineer (Rust)".into(),
+        content_hash: "h".into(),
+        status: MappingStatus::Active,
+        generation: 0,
+        version: 0,
+        updated_at: 0,
     }
 }

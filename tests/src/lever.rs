@@ -268,25 +268,13 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
         let url = format!(
             "{}{sep}error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state={}",
             q.redirect_uri,
-            crate_enc(&state)
+            xor_lever::adapters::enc(&state)
         );
         return xor_lever::http::found(&url);
     }
     let code = g.next("code_");
     g.codes.insert(code.clone(), q.redirect_uri.clone());
-    xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, crate_enc(&state)))
-}
-
-fn crate_enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, xor_lever::adapters::enc(&state)))
 }
 
 async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String>>) -> Response {

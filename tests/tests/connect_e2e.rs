@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use xor_lever::adapters::enc;
 use xor_lever::domain::{ConnectionStatus, DeliveryStatus};
 use xor_lever_sandbox::LeverSandbox;
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, query_param, spawn_webhook_app};
@@ -87,18 +88,6 @@ async fn a_reused_expired_forged_or_swapped_state_is_refused() {
     let swapped = callback.replace(&enc(&state), &enc(&swapped_state));
     assert_eq!(app.get(&swapped).await.0, 400);
     assert_eq!(status(&app, &b).await, ConnectionStatus::Pending, "nothing changed");
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[tokio::test]

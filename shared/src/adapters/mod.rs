@@ -10,7 +10,7 @@ pub mod sqlite;
 pub mod xor;
 
 /// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass).
-pub(crate) fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
