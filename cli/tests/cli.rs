@@ -201,11 +201,14 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
             "http://127.0.0.1:9/feed.xml",
             "--xor-api-key",
             "xor_live_SECRET_1",
+            "--public-url",
+            "https://api.example.com",
         ],
     );
     let out = text(&add.stdout);
     assert!(add.status.success(), "{}", text(&add.stderr));
-    assert!(out.contains("/webhooks/xor/acme"), "{out}");
+    assert!(out.contains("XOR webhook URL: https://api.example.com/webhooks/xor/acme"), "{out}");
+    assert!(out.contains("https://api.example.com/oauth/lever/start?connection=acme"), "{out}");
     let secret =
         out.lines().find_map(|l| l.split("shown once): ").nth(1)).expect("a generated whsec_ secret").trim().to_owned();
     assert!(secret.starts_with("whsec_"));

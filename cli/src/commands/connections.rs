@@ -55,6 +55,9 @@ pub struct AddArgs {
     /// The opportunity's origin in Lever.
     #[arg(long, default_value = "sourced")]
     pub origin: String,
+    /// The API's public base URL (the stack's ApiUrl), to print XOR's webhook URL and the connect link.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -151,16 +154,16 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
         ConnectionsCommand::Add(a) => {
             let given = a.webhook_secret.is_some();
             let id = a.id.clone();
+            let base = a.public_url.clone().map(|u| u.trim_end_matches('/').to_owned());
             let w = ctx.webhook_deps().await?;
             let secret = add(&deps, &w.tokens, *a).await?;
+            let base = base.unwrap_or_else(|| "<ApiUrl>".into());
             println!("connection {id} added");
-            println!("XOR webhook URL: <your API URL>/webhooks/xor/{id}");
+            println!("XOR webhook URL: {base}/webhooks/xor/{id}");
             if !given {
                 println!("XOR webhook secret (give it to XOR; shown once): {secret}");
             }
-            println!(
-                "next: a Lever Super Admin opens `xor-lever connections connect-url {id} --public-url <your API URL>`"
-            );
+            println!("connect link for the customer's Lever Super Admin: {base}/oauth/lever/start?connection={id}");
         }
         ConnectionsCommand::List { json } => {
             let all = deps.connections.connections().await?;

@@ -73,6 +73,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             lever_refresh_token: None,
             perform_as: None,
             origin: "sourced".into(),
+            public_url: None,
         },
     )
     .await?;
