@@ -64,7 +64,7 @@ impl Ctx {
 
 pub fn embedded_webhook_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<WebhookDeps> {
     let s = Arc::new(SqliteStore::open_dir(dir)?);
-    Ok(WebhookDeps::new(s.clone(), s.clone(), s.clone(), s.clone(), s, http))
+    Ok(WebhookDeps::from_store(s.clone(), s, http))
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {

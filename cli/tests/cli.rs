@@ -208,13 +208,39 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     let out = text(&add.stdout);
     assert!(add.status.success(), "{}", text(&add.stderr));
     assert!(out.contains("XOR webhook URL: https://api.example.com/webhooks/xor/acme"), "{out}");
-    assert!(out.contains("https://api.example.com/oauth/lever/start?connection=acme"), "{out}");
+    assert!(out.contains("https://api.example.com/oauth/lever/start?connection=acme&invitation="), "{out}");
     let secret =
         out.lines().find_map(|l| l.split("shown once): ").nth(1)).expect("a generated whsec_ secret").trim().to_owned();
     assert!(secret.starts_with("whsec_"));
 
-    let url = xl(d, &["connections", "connect-url", "acme", "--public-url", "https://api.example.com/"]);
-    assert_eq!(text(&url.stdout).trim(), "https://api.example.com/oauth/lever/start?connection=acme");
+    // Each connect link carries a fresh invitation, shown once and stored only as its hash.
+    let link = |days: &str| {
+        let out = xl(
+            d,
+            &["connections", "connect-url", "acme", "--public-url", "https://api.example.com/", "--valid-days", days],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let s = text(&out.stdout);
+        assert!(s.contains("single use") && s.contains("valid until"), "{s}");
+        s.lines().last().unwrap().trim().to_owned()
+    };
+    let (one, two) = (link("7"), link("1"));
+    assert!(one.starts_with("https://api.example.com/oauth/lever/start?connection=acme&invitation="), "{one}");
+    assert_ne!(one, two, "a new invitation each time");
+    let token = one.split("invitation=").nth(1).unwrap();
+    assert!(token.len() >= 43, "at least 128 bits: {token}");
+    let mut stored = Vec::new();
+    for f in ["state.db", "state.db-wal"] {
+        stored.extend(std::fs::read(d.join(f)).unwrap_or_default());
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(!stored.contains(token), "the token itself is never stored");
+    assert!(stored.contains(&xor_lever::domain::invitation::hash_token(token)), "its hash is");
+    assert!(
+        !xl(d, &["connections", "connect-url", "acme", "--public-url", "https://a.example", "--valid-days", "0"])
+            .status
+            .success()
+    );
 
     let show = xl(d, &["connections", "show", "acme", "--json"]);
     let v: serde_json::Value = serde_json::from_str(text(&show.stdout).trim()).unwrap();
@@ -235,4 +261,10 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     let new = text(&rot.stdout).lines().find_map(|l| l.split("shown once): ").nth(1)).unwrap().trim().to_owned();
     assert!(new.starts_with("whsec_") && new != secret);
     assert!(text(&rot.stdout).contains("keeps working for 2 h"));
+
+    // Rebinding to another Lever account is an explicit, logged operator act.
+    let reset = xl(d, &["connections", "reset-lever", "acme"]);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    assert!(text(&reset.stderr).contains("Lever binding reset"), "{}", text(&reset.stderr));
+    assert!(text(&reset.stdout).contains("connect-url acme"), "{}", text(&reset.stdout));
 }

@@ -66,12 +66,29 @@ pub async fn aws_sdk_config() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
 }
 
+/// Every call gives up after `total` (its retries included), each attempt after `total / 2`: a
+/// store that accepts connections but never answers cannot hold a request past its budget, and
+/// the token refresh's lease is sized from these bounds (usecases::tokens).
+fn timeouts(total: Duration) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2).min(total))
+        .operation_attempt_timeout(total / 2)
+        .operation_timeout(total)
+        .build()
+}
+
 pub fn dynamo_client(sdk: &SdkConfig) -> DynamoClient {
-    DynamoClient::new(sdk)
+    let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(timeouts(crate::adapters::dynamodb::CALL_TIMEOUT))
+        .build();
+    DynamoClient::from_conf(conf)
 }
 
 pub fn secrets_client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(sdk)
+    let conf = aws_sdk_secretsmanager::config::Builder::from(sdk)
+        .timeout_config(timeouts(crate::adapters::secrets_manager::CALL_TIMEOUT))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
 }
 
 /// The production wiring: DynamoDB for state, Secrets Manager for secrets.
@@ -97,8 +114,7 @@ pub fn webhook_deps(
 ) -> crate::usecases::webhook::WebhookDeps {
     let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
     let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
-    let mut deps =
-        crate::usecases::webhook::WebhookDeps::new(store.clone(), store.clone(), store.clone(), secrets, store, http);
+    let mut deps = crate::usecases::webhook::WebhookDeps::from_store(store, secrets, http);
     deps.public_url = settings.public_url.clone();
     if let Some(f) = &settings.sync_function_name {
         deps.sync_trigger = Some(Arc::new(crate::adapters::lambda_trigger::LambdaSyncTrigger {

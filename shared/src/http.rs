@@ -74,20 +74,36 @@ fn base_url(deps: &WebhookDeps, headers: &HeaderMap) -> String {
 #[derive(Deserialize)]
 struct StartQuery {
     connection: Option<String>,
+    invitation: Option<String>,
 }
 
 async fn oauth_start(State(deps): State<WebhookDeps>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
-    let Some(c) = q.connection else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Cannot connect",
-            "The link has no connection: use the link `xor-lever connections connect-url` prints.",
-        );
-    };
-    match connect::start(&deps, &c, &base_url(&deps, &headers)).await {
-        Ok(url) => found(&url),
+    let base = base_url(&deps, &headers);
+    let connection = q.connection.unwrap_or_default();
+    match connect::start(&deps, &connection, q.invitation.as_deref(), &base).await {
+        Ok(s) => {
+            let mut r = found(&s.authorize_url);
+            let max_age = connect::STATE_TTL_MS / 1000;
+            if let Ok(v) = HeaderValue::from_str(&connect::state_cookie(&base, &s.nonce, max_age)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
         Err(e) => error_page(&e),
     }
+}
+
+/// The value of cookie `name` in the request's `Cookie` header(s).
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 async fn oauth_callback(
@@ -97,7 +113,21 @@ async fn oauth_callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let deadline = deadline_of(&deps, deadline);
-    match connect::callback(&deps, &q, &base_url(&deps, &headers), deps.sync_trigger.as_ref(), deadline).await {
+    let base = base_url(&deps, &headers);
+    let nonce = cookie(&headers, connect::state_cookie_name(&base));
+    let result = connect::callback(&deps, &q, nonce.as_deref(), &base, deps.sync_trigger.as_ref(), deadline).await;
+    let mut r = callback_page(result);
+    // The nonce has done its job either way.
+    if nonce.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&connect::state_cookie(&base, "", 0)) {
+            r.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn callback_page(result: Result<connect::Connected, ConnectError>) -> Response {
+    match result {
         Ok(c) => page(
             StatusCode::OK,
             "Lever is connected",
@@ -123,10 +153,20 @@ pub fn found(url: &str) -> Response {
 
 fn error_page(e: &ConnectError) -> Response {
     let status = match e {
-        ConnectError::UnknownConnection => StatusCode::NOT_FOUND,
+        ConnectError::NoInvitation
+        | ConnectError::InvitationUsed
+        | ConnectError::InvitationExpired
+        | ConnectError::OtherBrowser
+        | ConnectError::OtherAccount
+        | ConnectError::UnverifiedAccount => StatusCode::FORBIDDEN,
         ConnectError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ConnectError::Denied(_) => StatusCode::OK,
-        _ => StatusCode::BAD_REQUEST,
+        ConnectError::ForgedState
+        | ConnectError::ExpiredState
+        | ConnectError::ReusedState
+        | ConnectError::Exchange(_)
+        | ConnectError::NoPerformAs
+        | ConnectError::Disabled => StatusCode::BAD_REQUEST,
     };
     page(status, "Lever is not connected", &e.to_string())
 }

@@ -10,5 +10,6 @@ pub mod config;
 pub mod domain;
 pub mod feed;
 pub mod http;
+pub mod random;
 pub mod report;
 pub mod usecases;

@@ -82,7 +82,7 @@ fn sync_case(xor_url: &str, feed_url: &str, bytes: u64) {
         c.xor_max_rps = 1000.0;
         c.xor_concurrency = 8;
         deps.connections.create_connection(&c).await.unwrap();
-        deps.secrets.put_secret(&id, "xor-api-key", &SecretString::new("k")).await.unwrap();
+        deps.secrets.create_secret(&id, "xor-api-key", Some(&SecretString::new("k"))).await.unwrap();
         let t = Instant::now();
         let r = xor_lever::usecases::sync_connection(&deps, &id, &Default::default()).await;
         let secs = t.elapsed().as_secs_f64();

@@ -17,6 +17,9 @@ pub enum StoreKind {
     Sqlite,
     /// DynamoDB and Secrets Manager on moto.
     Aws,
+    /// DynamoDB and Secrets Manager on the IAM-enforcing moto: set up by an admin, then used
+    /// with a function's own permissions (exactly its template.yaml policy actions).
+    AwsAs(crate::moto::Principal),
 }
 
 pub struct App {
@@ -44,22 +47,38 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
         }
         StoreKind::Aws => {
             // DynamoDB for state, Secrets Manager for secrets, as deployed.
-            let mut deps = SyncDeps::from_store(Arc::new(MemoryStore::new()), http);
-            let table = Arc::new(moto::dynamo_store().await);
+            let table = moto::dynamo_store().await;
             let secrets = moto::secrets_store().await;
             aws = Some((table.table().to_owned(), secrets.prefix().to_owned()));
-            deps.connections = table.clone();
-            deps.mappings = table.clone();
-            deps.runs = table;
-            deps.secrets = Arc::new(secrets);
-            (deps, None)
+            (aws_sync_deps(table, secrets, http), None)
+        }
+        StoreKind::AwsAs(_) => {
+            let ((table, secrets), _) = moto::enforced_stores(moto::Principal::Admin).await;
+            aws = Some((table.table().to_owned(), secrets.prefix().to_owned()));
+            (aws_sync_deps(table, secrets, http), None)
         }
     };
     let id = ConnectionId::parse(&format!("acme-{:06x}", fastrand::u32(..0xffffff))).unwrap();
     let mut conn = Connection::new(id.clone(), feed.url.clone(), xor.url.clone(), 0);
     conn.xor_max_rps = 500.0;
     deps.connections.create_connection(&conn).await.unwrap();
-    deps.secrets.put_secret(&id, XOR_API_KEY, &SecretString::new(format!("xor_test_{id}"))).await.unwrap();
+    deps.secrets.create_secret(&id, XOR_API_KEY, Some(&SecretString::new(format!("xor_test_{id}")))).await.unwrap();
+    // Set up as the operator; from here on, act as the function.
+    let deps = match kind {
+        StoreKind::AwsAs(p) => {
+            let (table, prefix) = aws.clone().unwrap();
+            let sdk = moto::sdk_as(p).await;
+            aws_sync_deps(
+                xor_lever::adapters::dynamodb::DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table),
+                xor_lever::adapters::secrets_manager::SecretsManagerStore::new(
+                    xor_lever::config::secrets_client(&sdk),
+                    prefix,
+                ),
+                deps.http.clone(),
+            )
+        }
+        _ => deps,
+    };
     let opts = SyncOptions {
         xor_timeout: Duration::from_millis(500),
         xor_retry: RetryPolicy {
@@ -71,6 +90,20 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
         ..SyncOptions::default()
     };
     App { xor, feed, deps, id, opts, aws, _dir: dir }
+}
+
+fn aws_sync_deps(
+    table: xor_lever::adapters::dynamodb::DynamoStore,
+    secrets: xor_lever::adapters::secrets_manager::SecretsManagerStore,
+    http: reqwest::Client,
+) -> SyncDeps {
+    let table = Arc::new(table);
+    let mut deps = SyncDeps::from_store(Arc::new(MemoryStore::new()), http);
+    deps.connections = table.clone();
+    deps.mappings = table.clone();
+    deps.runs = table;
+    deps.secrets = Arc::new(secrets);
+    deps
 }
 
 impl App {
@@ -107,6 +140,9 @@ pub struct WebhookApp {
     pub id: ConnectionId,
     pub secret: String,
     pub deps: xor_lever::usecases::webhook::WebhookDeps,
+    /// The operator's wiring on the same store (the same as `deps` but under `AwsAs`, where
+    /// `deps` holds only the function's permissions).
+    pub setup: xor_lever::usecases::webhook::WebhookDeps,
     /// Milliseconds added to the real clock (tests move time forward).
     pub skew_ms: Arc<std::sync::atomic::AtomicI64>,
     pub posting: String,
@@ -127,8 +163,7 @@ pub async fn spawn_webhook_app_with(
 ) -> WebhookApp {
     use std::sync::atomic::{AtomicI64, Ordering};
     use xor_lever::adapters::lever::{AppCredentials, TokenSet};
-    use xor_lever::domain::ports::{LEVER_APP, WEBHOOK_SECRET};
-    use xor_lever::domain::webhook::WebhookSecret;
+    use xor_lever::domain::ports::{LEVER_APP, LEVER_TOKENS, WEBHOOK_SECRET};
     use xor_lever::usecases::webhook::WebhookDeps;
 
     let lever = crate::LeverSandbox::spawn().await;
@@ -137,29 +172,53 @@ pub async fn spawn_webhook_app_with(
     let (deps, dir): (WebhookDeps, _) = match kind {
         StoreKind::Memory => {
             let s = Arc::new(MemoryStore::new());
-            (WebhookDeps::new(s.clone(), s.clone(), s.clone(), s.clone(), s, http), None)
+            (WebhookDeps::from_store(s.clone(), s, http), None)
         }
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let s = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (WebhookDeps::new(s.clone(), s.clone(), s.clone(), s.clone(), s, http), Some(dir))
+            (WebhookDeps::from_store(s.clone(), s, http), Some(dir))
         }
         StoreKind::Aws => {
             let t = Arc::new(moto::dynamo_store().await);
             let secrets = moto::secrets_store().await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (WebhookDeps::new(t.clone(), t.clone(), t.clone(), Arc::new(secrets), t, http), None)
+            (WebhookDeps::from_store(t, Arc::new(secrets), http), None)
+        }
+        StoreKind::AwsAs(_) => {
+            let ((t, secrets), _) = moto::enforced_stores(moto::Principal::Admin).await;
+            aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
+            (WebhookDeps::from_store(Arc::new(t), Arc::new(secrets), http), None)
         }
     };
-    let mut deps = deps;
     let skew_ms = Arc::new(AtomicI64::new(0));
     let skew = skew_ms.clone();
-    deps.clock = Arc::new(move || xor_lever::usecases::now_ms() + skew.load(Ordering::SeqCst));
-    deps.lever_retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(30),
-        budget: Duration::from_secs(2),
+    let clock: xor_lever::usecases::Clock =
+        Arc::new(move || xor_lever::usecases::now_ms() + skew.load(Ordering::SeqCst));
+    let ready = |mut deps: WebhookDeps| {
+        deps.set_clock(clock.clone());
+        deps.lever_retry = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(30),
+            budget: Duration::from_secs(2),
+        };
+        deps
+    };
+    // `setup` is the operator (creates connections and secrets); `deps` is the function.
+    let setup = ready(deps);
+    let mut deps = match kind {
+        StoreKind::AwsAs(p) => {
+            let (table, prefix) = aws.clone().unwrap();
+            let sdk = moto::sdk_as(p).await;
+            let t = xor_lever::adapters::dynamodb::DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table);
+            let s = xor_lever::adapters::secrets_manager::SecretsManagerStore::new(
+                xor_lever::config::secrets_client(&sdk),
+                prefix,
+            );
+            ready(WebhookDeps::from_store(Arc::new(t), Arc::new(s), setup.http.clone()))
+        }
+        _ => setup.clone(),
     };
     tweak(&mut deps);
 
@@ -168,22 +227,23 @@ pub async fn spawn_webhook_app_with(
     conn.lever.api_base_url = Some(lever.api_base());
     conn.lever.auth_base_url = Some(lever.url.clone());
     conn.lever.perform_as = Some(crate::lever::ADMIN_USER.into());
-    deps.connections.create_connection(&conn).await.unwrap();
-    let secret = WebhookSecret::generate();
-    deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await.unwrap();
+    setup.connections.create_connection(&conn).await.unwrap();
+    let secret = xor_lever::random::webhook_secret();
+    setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
+    setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
     let app =
         AppCredentials { client_id: crate::lever::CLIENT_ID.into(), client_secret: crate::lever::CLIENT_SECRET.into() };
-    deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
+    setup.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
     let (at, rt, ttl) = lever.issue_tokens();
     let tokens =
         TokenSet { access_token: at, refresh_token: rt, expires_at: xor_lever::usecases::now_ms() / 1000 + ttl as i64 };
-    deps.tokens.store(&id, &tokens).await.unwrap();
+    setup.tokens.store(&id, &tokens).await.unwrap();
 
     let posting = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10".to_owned();
     let xor_job = "xj_000001".to_owned();
     lever.add_posting(&posting, "Senior Backend Engineer (Rust)", "published");
     let mapping = job_mapping(&id, &posting, &xor_job);
-    deps.mappings.upsert_mapping(mapping, None).await.unwrap();
+    setup.mappings.upsert_mapping(mapping, None).await.unwrap();
 
     let served = crate::serve("127.0.0.1:0", xor_lever::http::router(deps.clone())).await.unwrap();
     WebhookApp {
@@ -192,6 +252,7 @@ pub async fn spawn_webhook_app_with(
         id,
         secret,
         deps,
+        setup,
         skew_ms,
         posting,
         xor_job,
@@ -277,49 +338,91 @@ impl WebhookApp {
 impl WebhookApp {
     /// Another connection in the same store, `pending` (no Lever authorization yet), on `lever`.
     pub async fn add_pending_connection(&self, name: &str, lever: &crate::LeverSandbox) -> (ConnectionId, String) {
-        use xor_lever::domain::ports::WEBHOOK_SECRET;
+        use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET};
         let id = ConnectionId::parse(&format!("{name}-{:06x}", fastrand::u32(..0xffffff))).unwrap();
         let mut conn =
             Connection::new(id.clone(), "http://127.0.0.1:9/feed.xml".into(), "http://127.0.0.1:9".into(), 0);
         conn.status = ConnectionStatus::Pending;
         conn.lever.api_base_url = Some(lever.api_base());
         conn.lever.auth_base_url = Some(lever.url.clone());
-        self.deps.connections.create_connection(&conn).await.unwrap();
-        let secret = xor_lever::domain::webhook::WebhookSecret::generate();
-        self.deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await.unwrap();
+        self.setup.connections.create_connection(&conn).await.unwrap();
+        let secret = xor_lever::random::webhook_secret();
+        self.setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
+        self.setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
         let mapping = job_mapping(&id, &self.posting, &self.xor_job);
-        self.deps.mappings.upsert_mapping(mapping, None).await.unwrap();
+        self.setup.mappings.upsert_mapping(mapping, None).await.unwrap();
         lever.add_posting(&self.posting, "Senior Backend Engineer (Rust)", "published");
         (id, secret)
     }
 
-    /// Follows the connect flow by hand (no automatic redirects): start → Lever → callback.
-    /// Returns the callback's status and page.
-    pub async fn connect(&self, id: &ConnectionId) -> (u16, String) {
-        let (callback, _) = self.authorize(id).await;
-        self.get(&callback).await
+    /// A fresh connect link for `id`, as `connections connect-url` mints it.
+    pub async fn connect_link(&self, id: &ConnectionId) -> String {
+        let (token, _) = xor_lever::usecases::connect::invite(&self.setup, id, 7).await.unwrap();
+        xor_lever::usecases::connect::connect_link(&self.url, id, &token)
     }
 
-    /// Start and Lever's authorize step: the callback URL Lever redirects to, and the state.
-    pub async fn authorize(&self, id: &ConnectionId) -> (String, String) {
-        let start = self.get_redirect(&format!("{}/oauth/lever/start?connection={id}", self.url)).await;
+    /// Follows the connect flow as the admin's browser does (a fresh invitation; the cookie kept;
+    /// no automatic redirects): start → Lever → callback. Returns the callback's status and page.
+    pub async fn connect(&self, id: &ConnectionId) -> (u16, String) {
+        let flow = self.authorize(id).await;
+        self.get_with_cookie(&flow.callback, &flow.cookie).await
+    }
+
+    /// Start and Lever's authorize step on a fresh invitation.
+    pub async fn authorize(&self, id: &ConnectionId) -> Flow {
+        let link = self.connect_link(id).await;
+        self.authorize_with(&link).await
+    }
+
+    /// Start (with `link`) and Lever's authorize step: the callback URL Lever redirects to, the
+    /// state, and the cookie the start set.
+    pub async fn authorize_with(&self, link: &str) -> Flow {
+        let (start, cookie) = self.get_redirect_with_cookie(link).await;
         let state = query_param(&start, "state").expect("a state");
         let callback = self.get_redirect(&start).await;
-        (callback, state)
+        Flow { callback, state, cookie: cookie.expect("the start sets the state cookie") }
     }
 
     pub async fn get_redirect(&self, url: &str) -> String {
+        self.get_redirect_with_cookie(url).await.0
+    }
+
+    /// A 302's `Location`, and the `name=value` of the cookie it sets.
+    pub async fn get_redirect_with_cookie(&self, url: &str) -> (String, Option<String>) {
         let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let r = c.get(url).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 302, "expected a redirect from {url}: {}", r.status());
-        r.headers()["location"].to_str().unwrap().to_owned()
+        let status = r.status();
+        let cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        let Some(location) = location else {
+            panic!("expected a redirect from {url}: {status} {}", r.text().await.unwrap());
+        };
+        assert_eq!(status.as_u16(), 302, "{url}");
+        (location, cookie)
     }
 
     pub async fn get(&self, url: &str) -> (u16, String) {
+        self.get_with_cookie(url, "").await
+    }
+
+    pub async fn get_with_cookie(&self, url: &str, cookie: &str) -> (u16, String) {
         let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let r = c.get(url).send().await.unwrap();
+        let mut req = c.get(url);
+        if !cookie.is_empty() {
+            req = req.header("cookie", cookie);
+        }
+        let r = req.send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
+}
+
+/// One connect flow up to Lever's redirect back.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub callback: String,
+    pub state: String,
+    /// `name=value` of the state cookie, as the starting browser holds it.
+    pub cookie: String,
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
@@ -352,6 +455,21 @@ pub fn start_function(
     table: &str,
     secret_prefix: &str,
 ) -> KillOnDrop {
+    start_function_as(binary, emulator, table, secret_prefix, None)
+}
+
+/// [`start_function`], on the IAM-enforcing moto with `principal`'s keys when given.
+pub fn start_function_as(
+    binary: &str,
+    emulator: &crate::lambda_emulator::RunningEmulator,
+    table: &str,
+    secret_prefix: &str,
+    principal: Option<crate::moto::Principal>,
+) -> KillOnDrop {
+    let (endpoint, (key, secret)) = match principal {
+        Some(p) => (crate::moto::iam_endpoint(), p.keys()),
+        None => (crate::moto::endpoint(), ("test".to_owned(), "test".to_owned())),
+    };
     let child = std::process::Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", &emulator.addr)
         .env("AWS_LAMBDA_FUNCTION_NAME", "local")
@@ -362,9 +480,9 @@ pub fn start_function(
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("TABLE_NAME", table)
         .env("SECRET_PREFIX", secret_prefix)
-        .env("AWS_ENDPOINT_URL", crate::moto::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdout(std::process::Stdio::piped())

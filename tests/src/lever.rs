@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 pub const CLIENT_ID: &str = "sandbox-client";
 pub const CLIENT_SECRET: &str = "sandbox-secret";
 pub const ADMIN_USER: &str = "usr_admin_0001";
+/// The Lever account the sandbox's admin signs in to (unless `Config::account_id` says another).
+pub const SANDBOX_ACCOUNT: &str = "acct-5a1c0b6e-acme";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Fault {
@@ -30,6 +32,9 @@ pub struct Fault {
     /// Only for this route (`create`, `find`, `posting`, `users`, `postings`, `token`); any when absent.
     #[serde(default)]
     pub op: Option<String>,
+    /// With no `status`: the request is held this long, then served normally (a slow Lever).
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,11 +45,21 @@ pub struct Config {
     pub deny_consent: bool,
     /// Requests per second per token before 429 (0 = unlimited).
     pub rate_limit_rps: f64,
+    /// The Lever account whose admin consents on the authorize page (its id goes in the tokens).
+    pub account_id: String,
+    /// Issue opaque access tokens instead of Lever's documented JWTs (no account claims).
+    pub opaque_tokens: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { access_ttl_secs: 3600, deny_consent: false, rate_limit_rps: 0.0 }
+        Self {
+            access_ttl_secs: 3600,
+            deny_consent: false,
+            rate_limit_rps: 0.0,
+            account_id: SANDBOX_ACCOUNT.into(),
+            opaque_tokens: false,
+        }
     }
 }
 
@@ -112,12 +127,37 @@ impl Inner {
         format!("{prefix}{:08x}{:04x}", self.seq, fastrand::u16(..))
     }
     fn issue_pair(&mut self) -> (String, String, u64) {
-        let at = self.next("lat_");
+        let jti = self.next("lat_");
+        let at = if self.config.opaque_tokens { jti } else { self.jwt(&jti) };
         let rt = self.next("lrt_");
         let ttl = self.config.access_ttl_secs;
         self.access.insert(at.clone(), Instant::now() + Duration::from_secs(ttl));
         self.refresh.insert(rt.clone(), true);
         (at, rt, ttl)
+    }
+}
+
+impl Inner {
+    /// An access token shaped like Lever's documented example: a JWT whose claims name the
+    /// account and the user who authorized (the signature is not ours to check, nor theirs).
+    fn jwt(&self, jti: &str) -> String {
+        use base64::Engine;
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": "sandbox"});
+        let claims = json!({
+            "https://oauth.lever.co/accountId": self.config.account_id,
+            "https://oauth.lever.co/userId": ADMIN_USER,
+            "iss": "https://auth.lever.co/",
+            "sub": format!("lever|{ADMIN_USER}"),
+            "aud": ["https://api.lever.co/v1/"],
+            "iat": now,
+            "exp": now + self.config.access_ttl_secs,
+            "scope": "offline_access opportunities:write:admin",
+            "jti": jti,
+        });
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti.as_bytes());
+        format!("{}.{}.{sig}", b64(header), b64(claims))
     }
 }
 
@@ -212,7 +252,7 @@ fn lever_error(status: StatusCode, code: &str, message: impl Into<String>) -> Re
 }
 
 fn take_fault(g: &mut Inner, op: &str) -> Option<Response> {
-    let i = g.faults.iter().position(|f| f.op.as_deref().is_none_or(|o| o == op))?;
+    let i = g.faults.iter().position(|f| f.delay_ms.is_none() && f.op.as_deref().is_none_or(|o| o == op))?;
     let f = g.faults.remove(i)?;
     g.stats.faults_served += 1;
     let status = StatusCode::from_u16(f.status.unwrap_or(503)).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -277,7 +317,20 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
     xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, xor_lever::adapters::enc(&state)))
 }
 
+/// A queued slow-down for `op`, taken once.
+fn take_delay(s: &LeverState, op: &str) -> Option<Duration> {
+    let mut g = s.0.lock().unwrap();
+    let i = g.faults.iter().position(|f| f.delay_ms.is_some() && f.op.as_deref().is_none_or(|o| o == op))?;
+    let f = g.faults.remove(i)?;
+    g.stats.faults_served += 1;
+    f.delay_ms.map(Duration::from_millis)
+}
+
 async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String>>) -> Response {
+    // A slow token endpoint: the request waits before Lever looks at it.
+    if let Some(d) = take_delay(&s, "token") {
+        tokio::time::sleep(d).await;
+    }
     let mut g = s.0.lock().unwrap();
     if let Some(r) = take_fault(&mut g, "token") {
         return r;

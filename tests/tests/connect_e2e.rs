@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use xor_lever::adapters::enc;
+use xor_lever::domain::invitation::hash_token;
 use xor_lever::domain::{ConnectionStatus, DeliveryStatus};
 use xor_lever_sandbox::LeverSandbox;
-use xor_lever_sandbox::harness::{StoreKind, WebhookApp, query_param, spawn_webhook_app};
-use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, Config, Fault};
+use xor_lever_sandbox::harness::{Flow, StoreKind, WebhookApp, query_param, spawn_webhook_app, spawn_webhook_app_with};
+use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, Config, Fault, SANDBOX_ACCOUNT};
 
 async fn status(app: &WebhookApp, id: &xor_lever::domain::ConnectionId) -> ConnectionStatus {
     app.deps.connections.connection(id).await.unwrap().unwrap().status
@@ -19,7 +20,8 @@ async fn the_authorization_code_flow_connects_a_pending_connection() {
     let app = spawn_webhook_app(StoreKind::Aws).await;
     let lever = LeverSandbox::spawn().await;
     let (id, _) = app.add_pending_connection("acme", &lever).await;
-    let start = app.get_redirect(&format!("{}/oauth/lever/start?connection={id}", app.url)).await;
+    let link = app.connect_link(&id).await;
+    let (start, cookie) = app.get_redirect_with_cookie(&link).await;
     assert!(start.starts_with(&format!("{}/authorize?", lever.url)), "{start}");
     assert_eq!(query_param(&start, "client_id").as_deref(), Some(CLIENT_ID));
     assert_eq!(query_param(&start, "response_type").as_deref(), Some("code"));
@@ -37,15 +39,161 @@ async fn the_authorization_code_flow_connects_a_pending_connection() {
         assert!(scope.split(' ').any(|x| x == s), "{scope}");
     }
     let callback = app.get_redirect(&start).await;
-    let (st, page) = app.get(&callback).await;
+    let (st, page) = app.get_with_cookie(&callback, &cookie.expect("the state cookie")).await;
     assert_eq!(st, 200, "{page}");
     assert!(page.contains("Lever is connected"), "{page}");
     assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
     let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
-    assert_eq!(c.lever.perform_as.as_deref(), Some(ADMIN_USER), "the Super Admin found through /v1/users");
-    assert!(app.deps.tokens.stored(&id).await.unwrap().is_some(), "the token pair is in the connection's secret");
-    assert!(!page.contains("lat_") && !page.contains("lrt_"), "no token on the page");
+    assert_eq!(c.lever.perform_as.as_deref(), Some(ADMIN_USER), "the authorizing Super Admin, from the token");
+    assert_eq!(c.lever.account_id.as_deref(), Some(SANDBOX_ACCOUNT), "bound to the Lever account that authorized");
+    assert_eq!(c.lever.authorized_by.as_deref(), Some(ADMIN_USER));
+    let pair = app.deps.tokens.stored(&id).await.unwrap().expect("the token pair is in the connection's secret");
+    assert!(!page.contains(&pair.access_token) && !page.contains(&pair.refresh_token), "no token on the page");
     assert_eq!(lever.stats().code_exchanges, 1);
+}
+
+#[tokio::test]
+async fn the_connect_link_needs_a_live_invitation_for_that_connection() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let lever = LeverSandbox::spawn().await;
+    let (a, _) = app.add_pending_connection("a", &lever).await;
+    let (b, _) = app.add_pending_connection("b", &lever).await;
+    let refused = |url: String| {
+        let app = &app;
+        async move {
+            let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+            let r = c.get(&url).send().await.unwrap();
+            assert!(r.headers().get("location").is_none(), "redirects nowhere: {url}");
+            assert!(r.headers().get("set-cookie").is_none(), "{url}");
+            let _ = app;
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // What an outsider can build from public ids: no invitation, a made-up one.
+    for url in [
+        format!("{}/oauth/lever/start?connection={a}", app.url),
+        format!("{}/oauth/lever/start?connection={a}&invitation=", app.url),
+        format!("{}/oauth/lever/start?connection={a}&invitation={}", app.url, "A".repeat(43)),
+        format!("{}/oauth/lever/start?connection=nobody-here&invitation=x", app.url),
+    ] {
+        let (st, page) = refused(url.clone()).await;
+        assert_eq!(st, 403, "{url}: {page}");
+        assert!(page.contains("<h1>") && page.contains("not valid"), "a readable page: {page}");
+    }
+    // A's invitation does not open B.
+    let link_a = app.connect_link(&a).await;
+    let token = query_param(&link_a, "invitation").unwrap();
+    assert!(token.len() >= 43, "256 bits, URL-safe: {token}");
+    let (st, _) = refused(link_a.replace(&format!("connection={a}"), &format!("connection={b}"))).await;
+    assert_eq!(st, 403);
+    // Only the hash is stored.
+    let inv = app.deps.invitations.invitation(&a, &hash_token(&token)).await.unwrap().expect("stored by its hash");
+    assert_ne!(inv.token_hash, token);
+    assert!(app.deps.invitations.invitation(&a, &token).await.unwrap().is_none());
+    assert_eq!((inv.expires_at_ms - inv.created_at_ms) / 86_400_000, 7, "7 days by default");
+    // Single use: once A is connected, the same link is spent.
+    let flow = app.authorize_with(&link_a).await;
+    assert_eq!(app.get_with_cookie(&flow.callback, &flow.cookie).await.0, 200);
+    let (st, page) = refused(link_a.clone()).await;
+    assert_eq!(st, 403);
+    assert!(page.contains("already used"), "{page}");
+    // Expiring: a week later, an unused link is dead.
+    let link_b = app.connect_link(&b).await;
+    app.skew_ms.store(7 * 86_400_000 + 1, Ordering::SeqCst);
+    let (st, page) = refused(link_b).await;
+    assert_eq!(st, 403);
+    assert!(page.contains("expired"), "{page}");
+    app.skew_ms.store(0, Ordering::SeqCst);
+    assert_eq!(status(&app, &b).await, ConnectionStatus::Pending);
+}
+
+/// The reproduced attack: an outsider who knows a connected connection's id authorizes in their
+/// own Lever account. Without an invitation they never reach Lever; with a leaked one, the
+/// callback still refuses to move the connection to their account.
+#[tokio::test]
+async fn a_connected_connection_cannot_be_taken_over_by_another_lever_account() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    assert_eq!(app.connect(&id).await.0, 200);
+    let before = app.deps.tokens.stored(&id).await.unwrap().unwrap();
+
+    let (st, _) = app.get(&format!("{}/oauth/lever/start?connection={id}", app.url)).await;
+    assert_eq!(st, 403, "no invitation, no Lever");
+
+    // A leaked invitation, used from a stranger's Lever account.
+    lever.set_config(Config { account_id: "acct-stranger".into(), ..Config::default() });
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 403, "{page}");
+    assert!(page.contains("different Lever account"), "{page}");
+    let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
+    assert_eq!((c.status, c.lever.account_id.as_deref()), (ConnectionStatus::Connected, Some(SANDBOX_ACCOUNT)));
+    assert_eq!(app.deps.tokens.stored(&id).await.unwrap().unwrap(), before, "the customer's tokens are untouched");
+
+    // A token without account claims cannot prove it is the same account either.
+    lever.set_config(Config { opaque_tokens: true, ..Config::default() });
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 403, "{page}");
+    assert!(page.contains("did not say which account"), "{page}");
+    assert_eq!(app.deps.tokens.stored(&id).await.unwrap().unwrap(), before);
+
+    // Rebinding is the operator's explicit act.
+    let previous = xor_lever::usecases::connect::reset_lever(&app.deps, &id).await.unwrap();
+    assert_eq!(previous.as_deref(), Some(SANDBOX_ACCOUNT));
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
+    assert!(app.deps.tokens.stored(&id).await.unwrap().is_none(), "the old account's tokens are forgotten");
+    lever.set_config(Config { account_id: "acct-new-home".into(), ..Config::default() });
+    assert_eq!(app.connect(&id).await.0, 200);
+    let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
+    assert_eq!(c.lever.account_id.as_deref(), Some("acct-new-home"));
+}
+
+#[tokio::test]
+async fn a_connection_never_bound_accepts_a_token_without_claims_as_unverified() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let lever = LeverSandbox::spawn().await;
+    lever.set_config(Config { opaque_tokens: true, ..Config::default() });
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    assert_eq!(app.connect(&id).await.0, 200);
+    let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
+    assert_eq!((c.status, c.lever.account_id), (ConnectionStatus::Connected, None));
+}
+
+/// The state is bound to the browser that started the flow: a state link handed to someone
+/// else (who authorizes in their Lever) comes back without the cookie and is refused.
+#[tokio::test]
+async fn a_state_link_completed_in_another_browser_is_refused() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let flow = app.authorize(&id).await;
+    assert!(flow.cookie.starts_with("xor_lever_oauth="), "plain-HTTP loopback: no __Host- prefix: {}", flow.cookie);
+    for cookie in ["", "xor_lever_oauth=someone-elses-nonce", "other=1"] {
+        let (st, page) = app.get_with_cookie(&flow.callback, cookie).await;
+        assert_eq!(st, 403, "{cookie}: {page}");
+        assert!(page.contains("another browser"), "{page}");
+    }
+    assert_eq!(lever.stats().code_exchanges, 0, "the code was never exchanged");
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
+    // The browser that started it still can.
+    assert_eq!(app.get_with_cookie(&flow.callback, &flow.cookie).await.0, 200);
+}
+
+#[tokio::test]
+async fn over_https_the_state_cookie_is_a_secure_host_cookie() {
+    let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.public_url = Some("https://xl.example.com".into())).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let link = app.connect_link(&id).await;
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = c.get(&link).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-xor_lever_oauth="), "{set}");
+    for attr in ["; Path=/", "; HttpOnly", "; SameSite=Lax", "; Secure"] {
+        assert!(set.contains(attr), "{attr} missing: {set}");
+    }
+    assert!(!set.contains("Domain="), "{set}");
 }
 
 #[tokio::test]
@@ -56,26 +204,26 @@ async fn a_reused_expired_forged_or_swapped_state_is_refused() {
     let (b, _) = app.add_pending_connection("b", &lever).await;
 
     // Reused.
-    let (callback, _) = app.authorize(&a).await;
-    assert_eq!(app.get(&callback).await.0, 200);
-    let (st, page) = app.get(&callback).await;
+    let flow = app.authorize(&a).await;
+    assert_eq!(app.get_with_cookie(&flow.callback, &flow.cookie).await.0, 200);
+    let (st, page) = app.get_with_cookie(&flow.callback, &flow.cookie).await;
     assert_eq!(st, 400);
     assert!(page.contains("already used"), "{page}");
 
     // Expired.
-    let (callback, _) = app.authorize(&b).await;
+    let flow = app.authorize(&b).await;
     app.skew_ms.store(11 * 60 * 1000, Ordering::SeqCst);
-    let (st, page) = app.get(&callback).await;
+    let (st, page) = app.get_with_cookie(&flow.callback, &flow.cookie).await;
     assert_eq!(st, 400);
     assert!(page.contains("expired"), "{page}");
     app.skew_ms.store(0, Ordering::SeqCst);
     assert_eq!(status(&app, &b).await, ConnectionStatus::Pending);
 
     // Forged: a state signed by anyone else.
-    let (callback, state) = app.authorize(&b).await;
+    let Flow { callback, state, cookie } = app.authorize(&b).await;
     let (payload, sig) = state.split_once('.').unwrap();
     let forged = callback.replace(&enc(&state), &enc(&format!("{payload}.{}", sig.chars().rev().collect::<String>())));
-    let (st, page) = app.get(&forged).await;
+    let (st, page) = app.get_with_cookie(&forged, &cookie).await;
     assert_eq!(st, 400);
     assert!(page.contains("not valid"), "{page}");
 
@@ -86,7 +234,7 @@ async fn a_reused_expired_forged_or_swapped_state_is_refused() {
     claims["c"] = a.to_string().into();
     let swapped_state = format!("{}.{sig}", b64.encode(serde_json::to_vec(&claims).unwrap()));
     let swapped = callback.replace(&enc(&state), &enc(&swapped_state));
-    assert_eq!(app.get(&swapped).await.0, 400);
+    assert_eq!(app.get_with_cookie(&swapped, &cookie).await.0, 400);
     assert_eq!(status(&app, &b).await, ConnectionStatus::Pending, "nothing changed");
 }
 
@@ -111,8 +259,8 @@ async fn a_denied_consent_or_a_failed_exchange_is_a_readable_page_and_changes_no
     assert!(app.deps.tokens.stored(&id).await.unwrap().is_none());
 
     let (st, page) = app.get(&format!("{}/oauth/lever/start?connection=nobody-here", app.url)).await;
-    assert_eq!(st, 404);
-    assert!(page.contains("unknown connection"));
+    assert_eq!(st, 403);
+    assert!(page.contains("not valid"));
 }
 
 #[tokio::test]
@@ -134,7 +282,7 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
     };
     let all = xor_lever::usecases::sync_all(&sync, &Default::default(), 2, Some(&app.deps)).await.unwrap();
     let skipped = all.skipped.iter().find(|s| s.connection == id.as_str()).expect("reported as skipped");
-    assert_eq!(skipped.status, "revoked");
+    assert_eq!(skipped.status, ConnectionStatus::Revoked);
     assert_eq!(status(&app, &id).await, ConnectionStatus::Revoked);
     let refreshes = lever.stats().refresh_failures;
 
@@ -149,7 +297,8 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
     assert_eq!(lever.stats().refresh_failures, refreshes, "no refresh attempts while revoked");
     assert!(lever.opportunities().is_empty());
 
-    // The admin authorizes again: the waiting webhooks go through, once each.
+    // The admin authorizes again (same Lever account, a new link): the waiting webhooks go
+    // through, once each.
     let (st, page) = app.connect(&id).await;
     assert_eq!(st, 200, "{page}");
     assert!(page.contains("3 waiting candidate(s) were sent on"), "{page}");

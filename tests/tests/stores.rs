@@ -188,10 +188,35 @@ async fn secret_contract<S: SecretStore>(s: &S) {
     assert_eq!(s.app_secret("lever-app").await.unwrap().unwrap().expose(), "{}");
     let c = conn_id("acme");
     assert!(s.secret(&c, "xor-api-key").await.unwrap().is_none());
-    s.put_secret(&c, "xor-api-key", &SecretString::new("k1")).await.unwrap();
+    // Writing a value never creates a secret (the functions may only write): the operator creates.
+    let missing = s.put_secret(&c, "xor-api-key", &SecretString::new("k0")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+    s.create_secret(&c, "xor-api-key", Some(&SecretString::new("k1"))).await.unwrap();
     s.put_secret(&c, "xor-api-key", &SecretString::new("k2")).await.unwrap();
     assert_eq!(s.secret(&c, "xor-api-key").await.unwrap().unwrap().expose(), "k2");
     assert!(s.secret(&conn_id("beta"), "xor-api-key").await.unwrap().is_none());
+    // Created without a value (the Lever token pair before any authorization): no value yet.
+    s.create_secret(&c, "lever-oauth", None).await.unwrap();
+    assert!(s.secret(&c, "lever-oauth").await.unwrap().is_none());
+    s.put_secret(&c, "lever-oauth", &SecretString::new("{}")).await.unwrap();
+    assert_eq!(s.secret(&c, "lever-oauth").await.unwrap().unwrap().expose(), "{}");
+    s.create_secret(&c, "lever-oauth", None).await.unwrap();
+    assert_eq!(s.secret(&c, "lever-oauth").await.unwrap().unwrap().expose(), "{}", "re-creating keeps the value");
+}
+
+async fn invitation_contract<S: InvitationStore>(s: &S) {
+    let c = conn_id("acme");
+    let inv = Invitation::new(c.clone(), "tok-1", 1_000, 7);
+    s.put_invitation(&inv).await.unwrap();
+    assert_eq!(s.invitation(&c, &inv.token_hash).await.unwrap().as_ref(), Some(&inv));
+    assert!(s.invitation(&conn_id("beta"), &inv.token_hash).await.unwrap().is_none(), "bound to its connection");
+    assert!(!s.use_invitation(&conn_id("beta"), &inv.token_hash, 2_000).await.unwrap());
+    let late = inv.expires_at_ms;
+    assert!(!s.use_invitation(&c, &inv.token_hash, late).await.unwrap(), "an expired one cannot be used");
+    assert!(s.use_invitation(&c, &inv.token_hash, 2_000).await.unwrap());
+    assert!(!s.use_invitation(&c, &inv.token_hash, 2_001).await.unwrap(), "single use");
+    let used = s.invitation(&c, &inv.token_hash).await.unwrap().unwrap();
+    assert_eq!((used.used_at_ms, used.state(2_002)), (Some(2_000), InvitationState::Used));
 }
 
 #[tokio::test]
@@ -200,6 +225,7 @@ async fn memory_store_meets_the_contract() {
     contract(&s).await;
     webhook_contract(&MemoryStore::new()).await;
     secret_contract(&s).await;
+    invitation_contract(&s).await;
 }
 
 #[tokio::test]
@@ -210,6 +236,7 @@ async fn sqlite_store_meets_the_contract_and_persists() {
         contract(&s).await;
         webhook_contract(&SqliteStore::in_memory().unwrap()).await;
         secret_contract(&s).await;
+        invitation_contract(&s).await;
     }
     let reopened = SqliteStore::open_dir(dir.path()).unwrap();
     assert_eq!(reopened.mappings(&conn_id("acme")).await.unwrap().len(), 31, "state survives a restart");
@@ -220,6 +247,7 @@ async fn dynamodb_store_meets_the_contract_on_moto() {
     let s = moto::dynamo_store().await;
     contract(&s).await;
     webhook_contract(&moto::dynamo_store().await).await;
+    invitation_contract(&s).await;
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! Every row of issue #3's outcomes table, the exactly-once cases, and the token cases.
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use xor_lever::domain::DeliveryStatus;
 use xor_lever::domain::ports::LEVER_TOKENS;
@@ -68,9 +69,7 @@ async fn bad_signatures_and_unknown_connections_store_nothing() {
     let now = xor_lever::usecases::now_ms() / 1000;
     let sign =
         |ts: i64, b: &[u8]| xor_lever::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("m", ts, b);
-    let other =
-        xor_lever::domain::webhook::WebhookSecret::parse(&xor_lever::domain::webhook::WebhookSecret::generate())
-            .unwrap();
+    let other = xor_lever::domain::webhook::WebhookSecret::parse(&xor_lever::random::webhook_secret()).unwrap();
     let cases: Vec<(&str, String, String, Vec<u8>)> = vec![
         ("wrong secret", now.to_string(), other.sign("m", now, &b), b.clone()),
         ("stale", (now - 400).to_string(), sign(now - 400, &b), b.clone()),
@@ -318,6 +317,14 @@ impl xor_lever::domain::SecretStore for SecretsDown {
     ) -> Result<(), xor_lever::domain::StoreError> {
         self.0.put_secret(c, kind, v).await
     }
+    async fn create_secret(
+        &self,
+        c: &xor_lever::domain::ConnectionId,
+        kind: &str,
+        v: Option<&xor_lever::domain::SecretString>,
+    ) -> Result<(), xor_lever::domain::StoreError> {
+        self.0.create_secret(c, kind, v).await
+    }
     async fn app_secret(
         &self,
         kind: &str,
@@ -342,6 +349,7 @@ async fn secrets_manager_down_is_pending_with_retry_after() {
         down,
         Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
         deps.connections.clone(),
+        xor_lever::usecases::system_clock(),
     ));
     let b = body(&app.screening("cand_1"));
     let ts = xor_lever::usecases::now_ms() / 1000;
@@ -430,12 +438,19 @@ async fn two_instances_refresh_once_between_them() {
     app.deps.tokens.store(&app.id, &t).await.unwrap();
     let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
     let leases = moto_leases(&app).await;
-    let a = Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases.clone(), app.deps.connections.clone()));
-    let b = Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases, app.deps.connections.clone()));
+    let clock = xor_lever::usecases::system_clock();
+    let a = Arc::new(TokenProvider::new(
+        app.deps.secrets.clone(),
+        leases.clone(),
+        app.deps.connections.clone(),
+        clock.clone(),
+    ));
+    let b = Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases, app.deps.connections.clone(), clock));
     let lever = app.deps.lever_for(&conn);
+    let deadline = xor_lever::usecases::now_ms() + 60_000;
     let calls = (0..10).flat_map(|_| [a.clone(), b.clone()]).map(|p| {
         let (conn, lever) = (conn.clone(), lever.clone());
-        tokio::spawn(async move { p.access_token(&conn, &lever).await.map(|t| t.expose().to_owned()) })
+        tokio::spawn(async move { p.access_token(&conn, &lever, deadline).await.map(|t| t.expose().to_owned()) })
     });
     let tokens: std::collections::HashSet<String> =
         futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
@@ -445,4 +460,62 @@ async fn two_instances_refresh_once_between_them() {
 
 async fn moto_leases(_app: &WebhookApp) -> Arc<dyn xor_lever::domain::LeaseStore> {
     Arc::new(xor_lever_sandbox::moto::dynamo_store().await)
+}
+
+/// The first instance takes the refresh lease, then stalls (its request reaches Lever late) past
+/// the lease; the second takes the lease over and refreshes. Lever then refuses the first one's
+/// (already spent) refresh token: it must pick up the pair the second stored — not mark a
+/// healthy connection revoked.
+#[tokio::test]
+async fn an_instance_slow_past_its_lease_never_marks_the_connection_revoked() {
+    use xor_lever::usecases::tokens::TokenProvider;
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let mut t = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
+    t.expires_at = 0;
+    app.deps.tokens.store(&app.id, &t).await.unwrap();
+    let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    let lever = app.deps.lever_for(&conn);
+    let leases = moto_leases(&app).await;
+    let provider = |clock| {
+        Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases.clone(), app.deps.connections.clone(), clock))
+    };
+    let a = provider(xor_lever::usecases::system_clock());
+    let lease_ms = a.refresh_worst_case(&lever).as_millis() as i64;
+    // B's clock runs past A's lease: to B, A's lease has ended.
+    let b = provider(Arc::new(move || xor_lever::usecases::now_ms() + lease_ms + 1_000));
+    app.lever.inject([Fault { op: Some("token".into()), delay_ms: Some(1_500), ..Default::default() }]);
+    let deadline = xor_lever::usecases::now_ms() + 120_000;
+    let first = {
+        let (a, conn, lever) = (a.clone(), conn.clone(), lever.clone());
+        tokio::spawn(async move { a.access_token(&conn, &lever, deadline).await })
+    };
+    // A is now waiting on Lever with the old refresh token.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = b.access_token(&conn, &lever, deadline + lease_ms + 1_000).await.expect("B refreshes");
+    let first = first.await.unwrap().expect("A uses the pair B stored");
+    assert_eq!(first.expose(), second.expose(), "both use the one new access token");
+    assert_eq!(app.lever.stats().refreshes, 1, "one refresh");
+    assert_eq!(app.lever.stats().refresh_failures, 1, "A's spent refresh token was refused");
+    let c = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    assert_eq!(c.status, xor_lever::domain::ConnectionStatus::Connected, "no spurious revoke");
+}
+
+/// A refresh that might not finish before the invocation ends does not start: the old refresh
+/// token is never spent without the new pair being stored.
+#[tokio::test]
+async fn no_refresh_starts_too_close_to_the_deadline() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let mut t = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
+    t.expires_at = 0;
+    app.deps.tokens.store(&app.id, &t).await.unwrap();
+    let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    let lever = app.deps.lever_for(&conn);
+    let near = xor_lever::usecases::now_ms() + 3_000;
+    let err = app.deps.tokens.access_token(&conn, &lever, near).await.unwrap_err();
+    assert!(err.to_string().contains("deadline"), "{err}");
+    assert_eq!(app.lever.stats().refreshes + app.lever.stats().refresh_failures, 0, "Lever was not asked");
+    // A webhook request, with its full budget, refreshes.
+    let (st, v, _) = app.deliver("msg_near", &body(&app.screening("cand_near"))).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("completed")), "with its full budget, the request refreshes");
+    assert_eq!(app.lever.stats().refreshes, 1);
 }

@@ -2,11 +2,14 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use xor_lever::adapters::lever::TokenSet;
-use xor_lever::domain::ports::{WEBHOOK_SECRET, XOR_API_KEY};
+use xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS;
+use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
+use xor_lever::usecases::connect::{connect_link, invite, reset_lever};
 use xor_lever::usecases::now_ms;
 use xor_lever::usecases::tokens::TokenProvider;
+use xor_lever::usecases::webhook::WebhookDeps;
 
 use super::cell;
 use crate::store::{Ctx, Result};
@@ -26,7 +29,7 @@ pub struct AddArgs {
     pub xor_base_url: String,
     /// Stored in the secret store (Secrets Manager with --store dynamodb), never in the table.
     #[arg(long, env = "XOR_API_KEY", hide_env_values = true)]
-    pub xor_api_key: String,
+    pub xor_api_key: SecretString,
     #[arg(long, default_value_t = xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS)]
     pub xor_max_rps: f64,
     /// Share of active jobs one run may close before the mass-close guard holds them.
@@ -37,7 +40,7 @@ pub struct AddArgs {
     pub allow_mass_close: bool,
     /// The `whsec_…` secret XOR signs this connection's webhooks with (generated when absent).
     #[arg(long, env = "XOR_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<SecretString>,
     #[arg(long, value_enum, default_value = "production")]
     pub lever_env: EnvArg,
     /// Overrides the Lever Data API base (`…/v1`), e.g. the local sandbox.
@@ -48,16 +51,19 @@ pub struct AddArgs {
     pub lever_auth_url: Option<String>,
     /// A Lever refresh token to start from (until OAuth authorization does it).
     #[arg(long, env = "LEVER_REFRESH_TOKEN", hide_env_values = true)]
-    pub lever_refresh_token: Option<String>,
+    pub lever_refresh_token: Option<SecretString>,
     /// The Lever user id opportunities are created as (`perform_as`).
     #[arg(long)]
     pub perform_as: Option<String>,
     /// The opportunity's origin in Lever.
     #[arg(long, default_value = "sourced")]
     pub origin: String,
-    /// The API's public base URL (the stack's ApiUrl), to print XOR's webhook URL and the connect link.
+    /// The API's public base URL (the stack's ApiUrl), to print XOR's webhook URL and a connect link.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// How many days the printed connect link stays valid.
+    #[arg(long, default_value_t = DEFAULT_INVITATION_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub valid_days: u32,
 }
 
 #[derive(Subcommand)]
@@ -69,12 +75,22 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The link a Lever Super Admin opens to authorize xor-lever for this connection.
+    /// A new connect link for the customer's Lever Super Admin: it carries a fresh invitation
+    /// (unguessable, single use, expiring; only its hash is stored). Shown once.
     ConnectUrl {
         id: ConnectionId,
         /// The API's public base URL (the stack's ApiUrl output, or a custom domain).
         #[arg(long, env = "PUBLIC_URL")]
         public_url: String,
+        /// How many days the link stays valid.
+        #[arg(long, default_value_t = DEFAULT_INVITATION_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+        valid_days: u32,
+    },
+    /// Unbind the connection from its Lever account (tokens, account, acting user) so that a
+    /// different Lever account can authorize it: the one way to move a connection between
+    /// Lever accounts. The connection waits as `pending` until then.
+    ResetLever {
+        id: ConnectionId,
     },
     /// Status, last sync, token expiry (never the token), waiting and failed webhooks.
     Show {
@@ -119,7 +135,7 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     {
         return Err("--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into());
     }
-    let secret = a.webhook_secret.clone().unwrap_or_else(WebhookSecret::generate);
+    let secret = a.webhook_secret.as_ref().map_or_else(xor_lever::random::webhook_secret, |s| s.expose().to_owned());
     if WebhookSecret::parse(&secret).is_none() {
         return Err("--webhook-secret must be a whsec_<base64> secret".into());
     }
@@ -135,12 +151,15 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     c.lever.auth_base_url = a.lever_auth_url;
     c.lever.perform_as = a.perform_as;
     c.lever.origin = a.origin;
-    // Secrets first: a connection that exists is always usable.
-    deps.secrets.put_secret(&a.id, XOR_API_KEY, &SecretString::new(a.xor_api_key)).await?;
-    deps.secrets.put_secret(&a.id, WEBHOOK_SECRET, &SecretString::new(secret.clone())).await?;
+    // Secrets first: a connection that exists is always usable. The operator creates all three;
+    // the functions only write new values of the Lever token pair (their IAM policy says so).
+    deps.secrets.create_secret(&a.id, XOR_API_KEY, Some(&a.xor_api_key)).await?;
+    deps.secrets.create_secret(&a.id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await?;
+    deps.secrets.create_secret(&a.id, LEVER_TOKENS, None).await?;
     if let Some(rt) = a.lever_refresh_token.clone() {
         // Expired on purpose: the first use refreshes (and so proves the token works).
-        tokens.store(&a.id, &TokenSet { access_token: String::new(), refresh_token: rt, expires_at: 0 }).await?;
+        let pair = TokenSet { access_token: String::new(), refresh_token: rt.expose().to_owned(), expires_at: 0 };
+        tokens.store(&a.id, &pair).await?;
     }
     // Connected once Lever is authorized: by OAuth (`connect-url`), or a given refresh token.
     c.status = if a.lever_refresh_token.is_some() { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
@@ -156,14 +175,17 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             let id = a.id.clone();
             let base = a.public_url.clone().map(|u| u.trim_end_matches('/').to_owned());
             let w = ctx.webhook_deps().await?;
+            let valid_days = a.valid_days;
             let secret = add(&deps, &w.tokens, *a).await?;
-            let base = base.unwrap_or_else(|| "<ApiUrl>".into());
             println!("connection {id} added");
-            println!("XOR webhook URL: {base}/webhooks/xor/{id}");
+            println!("XOR webhook URL: {}/webhooks/xor/{id}", base.as_deref().unwrap_or("<ApiUrl>"));
             if !given {
                 println!("XOR webhook secret (give it to XOR; shown once): {secret}");
             }
-            println!("connect link for the customer's Lever Super Admin: {base}/oauth/lever/start?connection={id}");
+            match base {
+                Some(base) => print_connect_link(&w, &id, &base, valid_days).await?,
+                None => println!("connect link: run `xor-lever connections connect-url {id} --public-url <ApiUrl>`"),
+            }
         }
         ConnectionsCommand::List { json } => {
             let all = deps.connections.connections().await?;
@@ -184,12 +206,22 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                 }
             }
         }
-        ConnectionsCommand::ConnectUrl { id, public_url } => {
+        ConnectionsCommand::ConnectUrl { id, public_url, valid_days } => {
             if deps.connections.connection(&id).await?.is_none() {
                 return Err(format!("no connection {id}").into());
             }
             http_url("--public-url", &public_url)?;
-            println!("{}/oauth/lever/start?connection={id}", public_url.trim_end_matches('/'));
+            print_connect_link(&ctx.webhook_deps().await?, &id, &public_url, valid_days).await?;
+        }
+        ConnectionsCommand::ResetLever { id } => {
+            let w = ctx.webhook_deps().await?;
+            let previous = reset_lever(&w, &id).await?;
+            eprintln!(
+                "connection {id}: Lever binding reset by {} (was account {}); tokens forgotten; now pending",
+                std::env::var("USER").unwrap_or_else(|_| "an operator".into()),
+                previous.as_deref().unwrap_or("unknown")
+            );
+            println!("send a new connect link: xor-lever connections connect-url {id} --public-url <ApiUrl>");
         }
         ConnectionsCommand::Show { id, json } => {
             let v = describe(ctx, &deps, &id).await?;
@@ -225,7 +257,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                 .ok_or_else(|| format!("connection {id} has no webhook secret"))?;
             let until = now + grace_hours.max(0) * 3600;
             // Keep the current secrets (still valid ones only) until the grace ends.
-            let mut entries = vec![WebhookSecret::generate()];
+            let mut entries = vec![xor_lever::random::webhook_secret()];
             for e in current.expose().split_whitespace() {
                 let (secret, old_until) = match e.split_once(";until=") {
                     Some((s, u)) => (s, u.parse::<i64>().unwrap_or(0)),
@@ -241,6 +273,18 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mints an invitation and prints the connect link (the token is shown this once).
+async fn print_connect_link(w: &WebhookDeps, id: &ConnectionId, base: &str, valid_days: u32) -> Result<()> {
+    let (token, inv) = invite(w, id, valid_days).await?;
+    let until = time::OffsetDateTime::from_unix_timestamp(inv.expires_at_ms / 1000)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    println!("connect link for the customer's Lever Super Admin (single use, valid until {until}; shown once):");
+    println!("{}", connect_link(base, id, &token));
+    Ok(())
 }
 
 /// What an operator sees of a connection (never a token or a secret).
@@ -267,6 +311,8 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "xor_base_url": c.xor_base_url,
         "lever_env": c.lever.env.as_str(),
         "perform_as": c.lever.perform_as,
+        "lever_account": c.lever.account_id,
+        "authorized_by": c.lever.authorized_by,
         "lever_authorized": tokens.is_some(),
         "token_expires_at": expiry,
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
@@ -274,4 +320,30 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "webhooks_pending_reauth": count(DeliveryStatus::PendingReauth).await?,
         "webhooks_failed": count(DeliveryStatus::Failed).await?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        add: super::AddArgs,
+    }
+
+    #[test]
+    fn parsed_arguments_never_print_their_secrets() {
+        let cli = Cli::parse_from([
+            "x",
+            "acme",
+            "--feed-url=https://jobs.lever.co/acme.xml",
+            "--xor-api-key=xor_live_s3cr3t",
+            "--webhook-secret=whsec_czNjcjN0czNjcjN0",
+            "--lever-refresh-token=lrt_s3cr3t",
+        ]);
+        let printed = format!("{:?}", cli.add);
+        assert!(!printed.contains("s3cr3t") && !printed.contains("czNjcjN0"), "{printed}");
+        assert_eq!(cli.add.xor_api_key.expose(), "xor_live_s3cr3t");
+    }
 }

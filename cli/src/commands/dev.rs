@@ -62,7 +62,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             id: id.clone(),
             feed_url: feed.url.clone(),
             xor_base_url: xor.url.clone(),
-            xor_api_key: "xor_test_demo".into(),
+            xor_api_key: SecretString::new("xor_test_demo"),
             xor_max_rps: XOR_ASSUMED_MAX_RPS,
             max_close_share: 0.5,
             allow_mass_close: false,
@@ -74,6 +74,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             perform_as: None,
             origin: "sourced".into(),
             public_url: None,
+            valid_days: xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS,
         },
     )
     .await?;
@@ -94,9 +95,11 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     routes.public_url = Some(server.clone());
     let router = xor_lever::http::router(routes);
     let serve = tokio::spawn(async move { axum::serve(listener, router).await });
-    let connect_url = format!("{server}/oauth/lever/start?connection=demo");
-    println!("   connect: a Lever Super Admin opens {connect_url}");
-    let page = http.get(&connect_url).send().await?.text().await?;
+    let (token, _) = xor_lever::usecases::connect::invite(&webhooks, &id, 7).await?;
+    let connect_url = xor_lever::usecases::connect::connect_link(&server, &id, &token);
+    println!("   connect: the operator sends a Lever Super Admin the connect link (single use, 7 days):");
+    println!("   {connect_url}");
+    let page = follow_connect_flow(&connect_url).await?;
     let heading = page.split("<h1>").nth(1).and_then(|h| h.split("</h1>").next()).unwrap_or("?").to_owned();
     let message = page.split("<p>").nth(1).and_then(|h| h.split("</p>").next()).unwrap_or("").to_owned();
     println!("   → Lever's consent (the sandbox approves) → the callback page: \"{heading}\": {message}");
@@ -217,4 +220,28 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     }
     serve.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the admin's browser does: open the connect link (keeping the cookie it sets), go through
+/// Lever's authorize page (the sandbox approves), come back to the callback with the cookie.
+async fn follow_connect_flow(connect_url: &str) -> Result<String> {
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let start = browser.get(connect_url).send().await?;
+    let location = |r: &reqwest::Response| -> Result<String> {
+        Ok(r.headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("expected a redirect, got HTTP {}", r.status()))?
+            .to_owned())
+    };
+    let cookie = start
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    let authorize = location(&start)?;
+    let callback = location(&browser.get(&authorize).send().await?)?;
+    Ok(browser.get(&callback).header(reqwest::header::COOKIE, cookie).send().await?.text().await?)
 }

@@ -4,28 +4,82 @@
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
-use xor_lever::domain::{ConnectionId, RunOutcome, SyncSummary};
+use xor_lever::domain::{ConnectionId, ConnectionStatus, IdError, RunOutcome, StoreError, SyncSummary};
 use xor_lever::usecases::webhook::{RetrySummary, WebhookDeps, retry_waiting};
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
+/// The operator's event. Strict: a misspelt key (`{"conection": "acme"}`) is an error, never
+/// "sync everything".
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(deny_unknown_fields)]
+struct ManualEvent {
+    connection: Option<String>,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    dry_run: bool,
+}
+
 enum SyncEvent {
-    Scheduled(#[allow(dead_code)] EventBridgeEvent<Value>),
-    Manual {
-        connection: Option<String>,
-        #[serde(default)]
-        force: bool,
-        #[serde(default)]
-        dry_run: bool,
-    },
+    Scheduled,
+    Manual(ManualEvent),
+}
+
+/// Why an invocation failed, and whether trying it again can help. The runtime reports it as a
+/// [`Diagnostic`] whose `error_type` is `Retryable` or `NonRetryable` (the function's failure
+/// record and CloudWatch Logs show which).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event is not one this function understands: the same event will fail again.
+    #[error("unrecognised event: {0}")]
+    BadEvent(String),
+    #[error("unrecognised event: {0}")]
+    BadConnectionId(#[from] IdError),
+    /// The store failed: a later run can succeed.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl HandlerError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::BadEvent(_) | Self::BadConnectionId(_) => false,
+            Self::Store(e) => matches!(e, StoreError::Unavailable { .. } | StoreError::Conflict { .. }),
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let error_type = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
+        Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+    }
+}
+
+fn parse_event(payload: Value) -> Result<SyncEvent, HandlerError> {
+    // The schedule's event is EventBridge's shape (it has `detail-type`); anything else must be
+    // the operator's event, exactly.
+    if payload.get("detail-type").is_some() {
+        let e: EventBridgeEvent<Value> =
+            serde_json::from_value(payload).map_err(|e| HandlerError::BadEvent(e.to_string()))?;
+        if e.detail_type != "Scheduled Event" {
+            return Err(HandlerError::BadEvent(format!("detail-type {:?} is not a schedule", e.detail_type)));
+        }
+        return Ok(SyncEvent::Scheduled);
+    }
+    let m: ManualEvent = serde_json::from_value(payload).map_err(|e| {
+        HandlerError::BadEvent(format!(
+            "{e} (expected a scheduled event or {{\"connection\", \"force\", \"dry_run\"}})"
+        ))
+    })?;
+    Ok(SyncEvent::Manual(m))
 }
 
 #[derive(Debug, Serialize)]
@@ -57,11 +111,11 @@ pub struct Handler {
 const REPLAY_LIMIT: usize = 200;
 
 impl Handler {
-    /// A bad event is the caller's error (not retried by the Scheduler's retry policy to any
-    /// avail, so it fails loudly); a store outage is an error too, so the invocation is retried.
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, Error> {
+    /// A bad event fails as `NonRetryable`; a store outage as `Retryable` (the next scheduled run
+    /// is the retry: see template.yaml, `EventInvokeConfig`).
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, HandlerError> {
         let (payload, ctx) = event.into_parts();
-        let parsed: SyncEvent = serde_json::from_value(payload).map_err(|e| format!("unrecognised event: {e}"))?;
+        let parsed = parse_event(payload)?;
         let remaining = Duration::from_millis(ctx.deadline)
             .checked_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
         let mut opts = SyncOptions::default();
@@ -70,18 +124,17 @@ impl Handler {
             opts.deadline = Some(Instant::now() + remaining.unwrap_or_default().saturating_sub(DEADLINE_MARGIN));
         }
         let all = match parsed {
-            SyncEvent::Scheduled(_) | SyncEvent::Manual { connection: None, .. } => {
-                if let SyncEvent::Manual { force, dry_run, .. } = parsed {
-                    opts.force = force;
-                    opts.dry_run = dry_run;
-                }
-                sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?
-            }
-            SyncEvent::Manual { connection: Some(id), force, dry_run } => {
-                let id = ConnectionId::parse(&id)?;
+            SyncEvent::Scheduled => sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?,
+            SyncEvent::Manual(ManualEvent { connection, force, dry_run }) => {
                 opts.force = force;
                 opts.dry_run = dry_run;
-                AllReport { reports: vec![sync_connection(&self.deps, &id, &opts).await], skipped: Vec::new() }
+                match connection {
+                    None => sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?,
+                    Some(id) => {
+                        let id = ConnectionId::parse(&id)?;
+                        AllReport { reports: vec![sync_connection(&self.deps, &id, &opts).await], skipped: Vec::new() }
+                    }
+                }
             }
         };
         let webhooks = match &self.webhooks {
@@ -123,7 +176,7 @@ pub fn metrics(r: &SyncResponse, now_ms: i64) -> Value {
             matches!(c.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || c.summary.failed > 0
         })
         .count();
-    let revoked = r.skipped.iter().filter(|s| s.status == "revoked").count();
+    let revoked = r.skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count();
     let waiting = r.webhooks.as_ref().map_or(0, |w| w.still_waiting);
     serde_json::json!({
         "_aws": {

@@ -1,17 +1,19 @@
 //! The real feed-sync binary under a local Lambda Runtime API, with moto and the sandboxes:
-//! the scheduled event in, the summaries out.
+//! the scheduled event in, the summaries out. It runs with the function's own permissions
+//! (the IAM-enforcing moto; exactly the actions of its policies in template.yaml).
 use std::time::Duration;
 
 use xor_lever_sandbox::feeds::feed;
-use xor_lever_sandbox::harness::{StoreKind, spawn_app, start_function};
+use xor_lever_sandbox::harness::{StoreKind, spawn_app, start_function_as};
 use xor_lever_sandbox::lambda_emulator::RunningEmulator;
+use xor_lever_sandbox::moto::Principal;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_runs_a_scheduled_sync() {
-    let app = spawn_app(StoreKind::Aws, feed(0..6, "")).await;
+    let app = spawn_app(StoreKind::AwsAs(Principal::FeedSync), feed(0..6, "")).await;
     let (table, prefix) = app.aws.clone().unwrap();
     let emulator = RunningEmulator::spawn().await;
-    let _f = start_function(env!("CARGO_BIN_EXE_feed-sync"), &emulator, &table, &prefix);
+    let _f = start_function_as(env!("CARGO_BIN_EXE_feed-sync"), &emulator, &table, &prefix, Some(Principal::FeedSync));
     let event: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/events/scheduled-event.json"))
             .unwrap(),
@@ -28,4 +30,10 @@ async fn the_binary_runs_a_scheduled_sync() {
     assert_eq!((c["created"].as_u64(), c["outcome"].as_str()), (Some(6), Some("completed")), "{out}");
     assert_eq!(app.active_xor_jobs().len(), 6);
     assert!(emulator.init_error().is_none());
+
+    // A misspelt operator event: an error the runtime reports as not worth retrying.
+    let err = emulator.invoke(&serde_json::json!({"conection": app.id.as_str()}), Duration::from_secs(30)).await;
+    let body: serde_json::Value = serde_json::from_str(&err.expect_err("the invocation failed")).unwrap();
+    assert_eq!(body["errorType"], "NonRetryable", "{body}");
+    assert!(body["errorMessage"].as_str().unwrap().contains("unknown field `conection`"), "{body}");
 }

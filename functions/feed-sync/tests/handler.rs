@@ -1,5 +1,5 @@
 //! The handler with the real EventBridge Scheduler event JSON, against moto and the sandboxes.
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use xor_lever::domain::{Connection, ConnectionStatus, RunOutcome};
 use xor_lever_sandbox::FeedServer;
@@ -26,7 +26,7 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
     let mut broken = Connection::new("broken-1".parse().unwrap(), broken_feed.url.clone(), app.xor.url.clone(), 0);
     broken.xor_max_rps = 100.0;
     app.deps.connections.create_connection(&broken).await.unwrap();
-    app.deps.secrets.put_secret(&broken.id, "xor-api-key", &"k2".to_owned().into()).await.unwrap();
+    app.deps.secrets.create_secret(&broken.id, "xor-api-key", Some(&"k2".to_owned().into())).await.unwrap();
     let mut off = Connection::new("off-1".parse().unwrap(), broken_feed.url.clone(), app.xor.url.clone(), 0);
     off.status = ConnectionStatus::Disabled;
     app.deps.connections.create_connection(&off).await.unwrap();
@@ -63,11 +63,42 @@ async fn manual_event_syncs_one_connection_as_a_dry_run() {
 }
 
 #[tokio::test]
-async fn an_unrecognised_event_is_an_error() {
+async fn an_unrecognised_event_is_a_non_retryable_error() {
     let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
     let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 1, webhooks: None };
-    let err = handler.handle(LambdaEvent::new(serde_json::json!([1, 2]), Context::default())).await.unwrap_err();
-    assert!(err.to_string().contains("unrecognised event"), "{err}");
+    for (event, says) in [
+        (serde_json::json!([1, 2]), "unrecognised event"),
+        // A typo must not read as "sync every connection".
+        (serde_json::json!({"conection": app.id.as_str()}), "unknown field `conection`"),
+        (serde_json::json!({"connection": "Not An Id"}), "connection id"),
+        (serde_json::json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}}), "not a schedule"),
+    ] {
+        let err = handler.handle(LambdaEvent::new(event.clone(), Context::default())).await.unwrap_err();
+        assert!(err.to_string().contains(says), "{event}: {err}");
+        let d: Diagnostic = err.into();
+        assert_eq!(d.error_type, "NonRetryable", "{event}");
+    }
+    assert_eq!(app.xor.stats().requests, 0, "nothing was synced");
+}
+
+#[tokio::test]
+async fn a_store_outage_is_a_retryable_error() {
+    let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
+    // A DynamoDB endpoint nobody answers on.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("k", "s", None, None, "test"))
+        .load()
+        .await;
+    let mut deps = app.deps.clone();
+    deps.connections =
+        std::sync::Arc::new(xor_lever::adapters::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t"));
+    let handler = feed_sync::handler::Handler { deps, concurrency: 1, webhooks: None };
+    let err = handler.handle(LambdaEvent::new(event("scheduled-event.json"), Context::default())).await.unwrap_err();
+    let d: Diagnostic = err.into();
+    assert_eq!(d.error_type, "Retryable", "{}", d.error_message);
+    assert!(d.error_message.contains("store"), "{}", d.error_message);
 }
 
 #[tokio::test]

@@ -3,15 +3,17 @@
 use std::time::Duration;
 
 use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app, start_function};
+use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app, start_function_as};
 use xor_lever_sandbox::lambda_emulator::RunningEmulator;
+use xor_lever_sandbox::moto::Principal;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_handles_a_signed_webhook() {
-    let app = spawn_webhook_app(StoreKind::Aws).await;
+    // With the function's own permissions (the IAM-enforcing moto).
+    let app = spawn_webhook_app(StoreKind::AwsAs(Principal::Webhook)).await;
     let (table, prefix) = app.aws.clone().unwrap();
     let emulator = RunningEmulator::spawn().await;
-    let _f = start_function(env!("CARGO_BIN_EXE_webhook"), &emulator, &table, &prefix);
+    let _f = start_function_as(env!("CARGO_BIN_EXE_webhook"), &emulator, &table, &prefix, Some(Principal::Webhook));
     let mut v: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/events/webhook-request.json"))
             .unwrap(),

@@ -53,6 +53,6 @@ async fn an_api_gateway_v2_event_creates_the_opportunity() {
 #[tokio::test]
 async fn a_bad_signature_in_an_api_gateway_event_is_401() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
-    let (status, _) = call(&app, event(app.id.as_str(), &WebhookSecret::generate(), false)).await;
+    let (status, _) = call(&app, event(app.id.as_str(), &xor_lever::random::webhook_secret(), false)).await;
     assert_eq!(status, 401);
 }

@@ -8,6 +8,7 @@
 //! | screening claim | `CONN#<id>` | `SCREEN#<candidate>#<job>` | the idempotency lock: owner, lease, attempts, opportunity |
 //! | lease | `CONN#<id>` | `LEASE#<name>` | e.g. one OAuth refresh at a time |
 //! | sync run | `CONN#<id>` | `RUN#<ms>#<run id>` | newest first by a reverse Query; expires after 90 days (`expires_at`, TTL) |
+//! | invitation | `CONN#<id>` | `INVITE#<sha-256 of the token>` | the connect link's; `used_at_ms` set once by a conditional update; removed a day after it expires (TTL) |
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -23,6 +24,8 @@ use crate::domain::webhook::ClaimRecord;
 use crate::domain::*;
 
 pub const GSI1: &str = "gsi1";
+/// Every DynamoDB call gives up after this (set on the client: `config::aws_sdk_config`).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 const RUN_TTL_SECS: i64 = 90 * 24 * 3600;
 
 type Item = HashMap<String, AttributeValue>;
@@ -648,6 +651,62 @@ impl LeaseStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(StoreError::unavailable("release_lease", DisplayErrorContext(&e))),
+        }
+    }
+}
+
+#[async_trait]
+impl InvitationStore for DynamoStore {
+    async fn put_invitation(&self, i: &Invitation) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(&i.connection))
+            .item("sk", s(format!("INVITE#{}", i.token_hash)))
+            .item("doc", s(serde_json::to_string(i).expect("serialises")))
+            .item("expires_at_ms", n(i.expires_at_ms))
+            .item("expires_at", n(i.expires_at_ms / 1000 + 24 * 3600))
+            .send()
+            .await
+            .map_err(unavailable("put_invitation"))?;
+        Ok(())
+    }
+
+    async fn invitation(&self, c: &ConnectionId, hash: &str) -> Result<Option<Invitation>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("INVITE#{hash}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("invitation"))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let mut i: Invitation = serde_json::from_str(get_s(&item, "doc").unwrap_or(""))
+            .map_err(|e| StoreError::corrupt("invitation", e))?;
+        // `used_at_ms` is written on its own, by `use_invitation`.
+        i.used_at_ms = get_n(&item, "used_at_ms");
+        Ok(Some(i))
+    }
+
+    async fn use_invitation(&self, c: &ConnectionId, hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("INVITE#{hash}")))
+            .update_expression("SET used_at_ms = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at_ms) AND expires_at_ms > :now")
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::unavailable("use_invitation", DisplayErrorContext(&e))),
         }
     }
 }

@@ -12,7 +12,9 @@ pub struct MemoryStore {
     connections: Mutex<BTreeMap<ConnectionId, Connection>>,
     mappings: Mutex<BTreeMap<(ConnectionId, PostingId), JobMapping>>,
     runs: Mutex<Vec<SyncRun>>,
-    secrets: Mutex<HashMap<(ConnectionId, String), SecretString>>,
+    /// `None`: created without a value yet.
+    secrets: Mutex<HashMap<(ConnectionId, String), Option<SecretString>>>,
+    invitations: Mutex<HashMap<(ConnectionId, String), Invitation>>,
     app_secrets: Mutex<HashMap<String, SecretString>>,
     webhooks: Mutex<WebhookState>,
 }
@@ -99,10 +101,23 @@ impl RunStore for MemoryStore {
 #[async_trait]
 impl SecretStore for MemoryStore {
     async fn secret(&self, c: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError> {
-        Ok(self.secrets.lock().unwrap().get(&(c.clone(), kind.to_owned())).cloned())
+        Ok(self.secrets.lock().unwrap().get(&(c.clone(), kind.to_owned())).cloned().flatten())
     }
     async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
-        self.secrets.lock().unwrap().insert((c.clone(), kind.to_owned()), v.clone());
+        match self.secrets.lock().unwrap().get_mut(&(c.clone(), kind.to_owned())) {
+            Some(slot) => {
+                *slot = Some(v.clone());
+                Ok(())
+            }
+            None => Err(StoreError::NotFound { what: format!("secret {c}/{kind}") }),
+        }
+    }
+    async fn create_secret(&self, c: &ConnectionId, kind: &str, v: Option<&SecretString>) -> Result<(), StoreError> {
+        let mut all = self.secrets.lock().unwrap();
+        let slot = all.entry((c.clone(), kind.to_owned())).or_default();
+        if let Some(v) = v {
+            *slot = Some(v.clone());
+        }
         Ok(())
     }
     async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError> {
@@ -212,5 +227,26 @@ impl LeaseStore for MemoryStore {
             g.leases.remove(&key);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl InvitationStore for MemoryStore {
+    async fn put_invitation(&self, i: &Invitation) -> Result<(), StoreError> {
+        self.invitations.lock().unwrap().insert((i.connection.clone(), i.token_hash.clone()), i.clone());
+        Ok(())
+    }
+    async fn invitation(&self, c: &ConnectionId, hash: &str) -> Result<Option<Invitation>, StoreError> {
+        Ok(self.invitations.lock().unwrap().get(&(c.clone(), hash.to_owned())).cloned())
+    }
+    async fn use_invitation(&self, c: &ConnectionId, hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut all = self.invitations.lock().unwrap();
+        match all.get_mut(&(c.clone(), hash.to_owned())) {
+            Some(i) if i.state(now_ms) == InvitationState::Live => {
+                i.used_at_ms = Some(now_ms);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

@@ -6,6 +6,10 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use crate::domain::{ConnectionId, SecretStore, SecretString, StoreError};
 
+/// Every Secrets Manager call gives up after this (set on the client: `config::aws_sdk_config`);
+/// the token refresh's lease is sized from it.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Clone)]
 pub struct SecretsManagerStore {
     client: Client,
@@ -37,19 +41,26 @@ impl SecretsManagerStore {
         }
     }
 
+    /// `PutSecretValue` only: what the functions are allowed to do.
     async fn put(&self, name: String, v: &SecretString) -> Result<(), StoreError> {
-        let created = self.client.create_secret().name(&name).secret_string(v.expose()).send().await;
-        match created {
+        match self.client.put_secret_value().secret_id(&name).secret_string(v.expose()).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => self
-                .client
-                .put_secret_value()
-                .secret_id(&name)
-                .secret_string(v.expose())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| StoreError::unavailable("put secret", DisplayErrorContext(&e))),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+                Err(StoreError::NotFound { what: format!("secret {name}") })
+            }
+            Err(e) => Err(StoreError::unavailable("put secret", DisplayErrorContext(&e))),
+        }
+    }
+
+    /// `CreateSecret`, or `PutSecretValue` when it exists: the operator's CLI only.
+    async fn create(&self, name: String, v: Option<&SecretString>) -> Result<(), StoreError> {
+        let created = self.client.create_secret().name(&name).set_secret_string(v.map(|v| v.expose().to_owned()));
+        match created.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => match v {
+                Some(v) => self.put(name, v).await,
+                None => Ok(()),
+            },
             Err(e) => Err(StoreError::unavailable("create secret", DisplayErrorContext(&e))),
         }
     }
@@ -65,12 +76,16 @@ impl SecretStore for SecretsManagerStore {
         self.put(self.name(c, kind), v).await
     }
 
+    async fn create_secret(&self, c: &ConnectionId, kind: &str, v: Option<&SecretString>) -> Result<(), StoreError> {
+        self.create(self.name(c, kind), v).await
+    }
+
     /// `<prefix>_app/<kind>`: `_` never starts a connection id, so no connection can collide.
     async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError> {
         self.get(format!("{}_app/{kind}", self.prefix)).await
     }
 
     async fn put_app_secret(&self, kind: &str, v: &SecretString) -> Result<(), StoreError> {
-        self.put(format!("{}_app/{kind}", self.prefix), v).await
+        self.create(format!("{}_app/{kind}", self.prefix), Some(v)).await
     }
 }

@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS leases (
   PRIMARY KEY (connection, name));
 CREATE TABLE IF NOT EXISTS secrets (
   connection TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (connection, kind));
+CREATE TABLE IF NOT EXISTS invitations (
+  connection TEXT NOT NULL, token_hash TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, token_hash));
 ";
 
 fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -260,16 +262,37 @@ impl SecretStore for SqliteStore {
             })
             .optional()
             .map_err(err("secret"))?;
-        Ok(v.map(SecretString::new))
+        // '' is a secret created without a value yet (no secret is empty).
+        Ok(v.filter(|v| !v.is_empty()).map(SecretString::new))
     }
 
     async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> Result<(), StoreError> {
-        self.db()
+        let n = self
+            .db()
             .execute(
-                "INSERT INTO secrets (connection, kind, value) VALUES (?1, ?2, ?3) ON CONFLICT (connection, kind) DO UPDATE SET value = excluded.value",
+                "UPDATE secrets SET value = ?3 WHERE connection = ?1 AND kind = ?2",
                 params![c.as_str(), kind, v.expose()],
             )
             .map_err(err("put_secret"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: format!("secret {c}/{kind}") });
+        }
+        Ok(())
+    }
+
+    async fn create_secret(&self, c: &ConnectionId, kind: &str, v: Option<&SecretString>) -> Result<(), StoreError> {
+        let db = self.db();
+        match v {
+            Some(v) => db.execute(
+                "INSERT INTO secrets (connection, kind, value) VALUES (?1, ?2, ?3) ON CONFLICT (connection, kind) DO UPDATE SET value = excluded.value",
+                params![c.as_str(), kind, v.expose()],
+            ),
+            None => db.execute(
+                "INSERT INTO secrets (connection, kind, value) VALUES (?1, ?2, '') ON CONFLICT (connection, kind) DO NOTHING",
+                params![c.as_str(), kind],
+            ),
+        }
+        .map_err(err("create_secret"))?;
         Ok(())
     }
 
@@ -451,5 +474,58 @@ impl LeaseStore for SqliteStore {
             .execute("DELETE FROM leases WHERE connection = ?1 AND name = ?2 AND owner = ?3", [c.as_str(), name, owner])
             .map_err(err("release_lease"))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl InvitationStore for SqliteStore {
+    async fn put_invitation(&self, i: &Invitation) -> Result<(), StoreError> {
+        self.db()
+            .execute(
+                "INSERT OR REPLACE INTO invitations (connection, token_hash, doc) VALUES (?1, ?2, ?3)",
+                params![i.connection.as_str(), i.token_hash, to_json(i)],
+            )
+            .map_err(err("put_invitation"))?;
+        Ok(())
+    }
+
+    async fn invitation(&self, c: &ConnectionId, hash: &str) -> Result<Option<Invitation>, StoreError> {
+        let doc: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT doc FROM invitations WHERE connection = ?1 AND token_hash = ?2",
+                [c.as_str(), hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("invitation"))?;
+        doc.map(|d| from_json("invitation", &d)).transpose()
+    }
+
+    async fn use_invitation(&self, c: &ConnectionId, hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("use_invitation"))?;
+        let doc: Option<String> = tx
+            .query_row(
+                "SELECT doc FROM invitations WHERE connection = ?1 AND token_hash = ?2",
+                [c.as_str(), hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err("use_invitation"))?;
+        let Some(mut i) = doc.map(|d| from_json::<Invitation>("invitation", &d)).transpose()? else {
+            return Ok(false);
+        };
+        if i.state(now_ms) != InvitationState::Live {
+            return Ok(false);
+        }
+        i.used_at_ms = Some(now_ms);
+        tx.execute(
+            "UPDATE invitations SET doc = ?3 WHERE connection = ?1 AND token_hash = ?2",
+            params![c.as_str(), hash, to_json(&i)],
+        )
+        .map_err(err("use_invitation"))?;
+        tx.commit().map_err(err("use_invitation"))?;
+        Ok(true)
     }
 }

@@ -83,6 +83,15 @@ pub struct LeverSettings {
     /// The opportunity's `origin` (`sourced` unless configured).
     #[serde(default = "default_origin")]
     pub origin: String,
+    /// The Lever account this connection is bound to (from the first authorization); another
+    /// account's authorization is refused until an operator runs `connections reset-lever`.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The Lever user who last authorized, and when (Unix seconds).
+    #[serde(default)]
+    pub authorized_by: Option<String>,
+    #[serde(default)]
+    pub authorized_at: Option<i64>,
 }
 
 fn default_origin() -> String {
@@ -97,6 +106,9 @@ impl Default for LeverSettings {
             auth_base_url: None,
             perform_as: None,
             origin: default_origin(),
+            account_id: None,
+            authorized_by: None,
+            authorized_at: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The pure core: no network, no disk, no clocks read here (times are passed in).
 pub mod connection;
 pub mod ids;
+pub mod invitation;
 pub mod job;
 pub mod plan;
 pub mod ports;
@@ -10,9 +11,12 @@ pub mod webhook;
 
 pub use connection::{Connection, ConnectionStatus, FeedState, LeverEnv, LeverSettings};
 pub use ids::{ConnectionId, IdError, PostingId};
+pub use invitation::{Invitation, InvitationState};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
-pub use ports::{ConnectionStore, LeaseStore, MappingStore, RunStore, SecretStore, StoreError, WebhookStore};
+pub use ports::{
+    ConnectionStore, InvitationStore, LeaseStore, MappingStore, RunStore, SecretStore, StoreError, WebhookStore,
+};
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
 pub use secret::SecretString;
 pub use webhook::{Claim, ClaimEnd, ClaimRecord, Delivery, DeliveryStatus};

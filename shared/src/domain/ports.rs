@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::connection::{Connection, ConnectionStatus, FeedState, LeverSettings};
 use super::ids::{ConnectionId, PostingId};
+use super::invitation::Invitation;
 use super::job::JobMapping;
 use super::run::SyncRun;
 use super::secret::SecretString;
@@ -73,10 +74,23 @@ pub trait RunStore: Send + Sync {
 
 /// Per-connection secrets. Names are `<kind>` under the connection (`xor-api-key`, …); adapters
 /// decide where that lands (a Secrets Manager name prefix, an embedded table).
+///
+/// Creating a secret is the operator's act (`connections add`); the functions only write new
+/// values of secrets that exist (the Lever token pair), so their IAM policy grants
+/// `PutSecretValue` on those alone.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
+    /// The current value; `None` when the secret does not exist or has no value yet.
     async fn secret(&self, connection: &ConnectionId, kind: &str) -> Result<Option<SecretString>, StoreError>;
+    /// A new value for an existing secret; [`StoreError::NotFound`] when it does not exist.
     async fn put_secret(&self, connection: &ConnectionId, kind: &str, value: &SecretString) -> Result<(), StoreError>;
+    /// Creates the secret (with `value`, or none yet), or writes `value` if it exists.
+    async fn create_secret(
+        &self,
+        connection: &ConnectionId,
+        kind: &str,
+        value: Option<&SecretString>,
+    ) -> Result<(), StoreError>;
     /// Deployment-wide secrets (the Lever OAuth app's client id and secret).
     async fn app_secret(&self, kind: &str) -> Result<Option<SecretString>, StoreError>;
     async fn put_app_secret(&self, kind: &str, value: &SecretString) -> Result<(), StoreError>;
@@ -119,6 +133,20 @@ pub trait WebhookStore: Send + Sync {
         owner: &str,
         end: ClaimEnd,
     ) -> Result<(), StoreError>;
+}
+
+/// Operator-issued invitations to connect (the connect link's token, kept as its hash).
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    async fn put_invitation(&self, invitation: &Invitation) -> Result<(), StoreError>;
+    async fn invitation(&self, connection: &ConnectionId, token_hash: &str) -> Result<Option<Invitation>, StoreError>;
+    /// Marks the invitation used at `now_ms`, if it is live: true for the one caller that did.
+    async fn use_invitation(
+        &self,
+        connection: &ConnectionId,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Short leases ("one OAuth refresh per connection at a time, across all Lambdas").

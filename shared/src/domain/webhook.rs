@@ -74,10 +74,10 @@ impl WebhookSecret {
             .collect()
     }
 
-    /// A fresh random secret in the `whsec_` form.
-    pub fn generate() -> String {
-        let bytes: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
-        format!("whsec_{}", B64.encode(bytes))
+    /// `key` in the `whsec_` form. Fresh secrets come from [`crate::random::webhook_secret`]
+    /// (the OS CSPRNG; the domain does no I/O).
+    pub fn encode(key: &[u8]) -> String {
+        format!("whsec_{}", B64.encode(key))
     }
 }
 
@@ -187,22 +187,25 @@ pub enum Event {
     Other(String),
 }
 
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: String,
-    data: Option<serde_json::Value>,
-}
-
-/// Parses a signed body. The error says what is wrong, for the 400 answer and the record.
+/// Parses a signed body. The error says where the body is wrong (field path, line and column)
+/// and what was expected, never the value found there: the answer to XOR, the delivery record
+/// and the logs all carry it, and the value may be a candidate's email or phone.
 pub fn parse_event(body: &[u8]) -> Result<Event, String> {
-    let env: Envelope =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not the webhook's JSON shape: {e}"))?;
-    if env.kind != SCREENING_PASSED {
-        return Ok(Event::Other(env.kind));
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        kind: String,
     }
-    let data = env.data.ok_or("`data` is missing")?;
-    let s: ScreeningPassed = serde_json::from_value(data).map_err(|e| format!("`data` is not a screening: {e}"))?;
+    #[derive(Deserialize)]
+    struct Full {
+        data: Option<ScreeningPassed>,
+    }
+    let kind: Kind = parse_at(body)?;
+    if kind.kind != SCREENING_PASSED {
+        // An event type is XOR's vocabulary, not candidate data; capped so a log line stays short.
+        return Ok(Event::Other(kind.kind.chars().take(64).collect()));
+    }
+    let s = parse_at::<Full>(body)?.data.ok_or("`data` is missing")?;
     if s.candidate_id.trim().is_empty() || s.job_id.trim().is_empty() {
         return Err("`data.candidate_id` and `data.job_id` must not be empty".into());
     }
@@ -210,6 +213,37 @@ pub fn parse_event(body: &[u8]) -> Result<Event, String> {
         return Err("ids must not contain '#'".into());
     }
     Ok(Event::ScreeningPassed(Box::new(s)))
+}
+
+fn parse_at<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| describe_json_error(&e.path().to_string(), e.inner()))
+}
+
+/// `serde_json`'s messages quote the offending value (`invalid type: string "ada@…"`): keep
+/// only our side of it — the field path, what was expected, and where.
+fn describe_json_error(path: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("(line {}, column {})", e.line(), e.column());
+    let msg = e.to_string();
+    let expected = || {
+        msg.split_once(", expected ").map(|(_, rest)| rest.rsplit_once(" at line ").map_or(rest, |(x, _)| x).to_owned())
+    };
+    match e.classify() {
+        Category::Syntax => format!("the body is not valid JSON {at}"),
+        Category::Eof => format!("the body ends before its JSON does {at}"),
+        Category::Io => format!("the body could not be read {at}"),
+        Category::Data => {
+            let place = if path == "." { "the body".to_owned() } else { format!("`{path}`") };
+            if let Some(field) = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                format!("{place} is missing the field `{field}` {at}")
+            } else if let Some(expected) = expected() {
+                format!("{place} has a value of the wrong type or form: expected {expected} {at}")
+            } else {
+                format!("{place} is not the webhook's shape {at}")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -319,6 +353,22 @@ mod tests {
             e => panic!("{e:?}"),
         }
     }
+
+    #[test]
+    fn a_refused_body_is_described_by_place_never_by_value() {
+        let body = br#"{"type":"candidate.screening_passed",
+"data":{"candidate_id":"c1","job_id":"j1","candidate":{"email":"ada@example.com"},
+"screening":{"passed":"ada@example.com"}}}"#;
+        let reason = parse_event(body).unwrap_err();
+        assert!(reason.contains("`data.screening.passed`") && reason.contains("line 3"), "{reason}");
+        assert!(reason.contains("expected a boolean"), "{reason}");
+        assert!(!reason.contains("ada"), "the value leaked: {reason}");
+        let missing = parse_event(br#"{"type":"candidate.screening_passed","data":{"job_id":"ada@x.io"}}"#);
+        let reason = missing.unwrap_err();
+        assert!(reason.contains("missing the field `candidate_id`") && !reason.contains("ada"), "{reason}");
+        let syntax = parse_event(b"{\"type\": \"candidate.screening_passed\", \"data\": {\"candidate_id\": ada}}");
+        assert!(syntax.unwrap_err().contains("not valid JSON (line 1"));
+    }
 }
 
 /// The stored state of a screening's claim.
@@ -414,7 +464,7 @@ mod signature_tests {
 
     #[test]
     fn rotation_any_secret_and_any_signature() {
-        let other = WebhookSecret::generate();
+        let other = crate::random::webhook_secret();
         // Two secrets configured (old and new), the delivery signed with the old one.
         assert_eq!(check(&secrets(&[&other, SECRET]), SIG, BODY, TS), Ok(()));
         // XOR sends two signatures (one per secret it holds): one valid is enough.
@@ -424,7 +474,7 @@ mod signature_tests {
 
     #[test]
     fn a_rotated_out_secret_works_until_its_grace_ends() {
-        let stored = format!("{} {SECRET};until={}", WebhookSecret::generate(), TS + 60);
+        let stored = format!("{} {SECRET};until={}", crate::random::webhook_secret(), TS + 60);
         assert_eq!(check(&WebhookSecret::parse_list(&stored, TS), SIG, BODY, TS), Ok(()));
         assert_eq!(
             check(&WebhookSecret::parse_list(&stored, TS + 61), SIG, BODY, TS + 61),
@@ -436,7 +486,7 @@ mod signature_tests {
     fn refusals() {
         let s = secrets(&[SECRET]);
         assert_eq!(
-            check(&secrets(&[&WebhookSecret::generate()]), SIG, BODY, TS),
+            check(&secrets(&[&crate::random::webhook_secret()]), SIG, BODY, TS),
             Err(SignatureError::NoMatch),
             "wrong secret"
         );

@@ -10,7 +10,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::adapters::lever::{AppCredentials, LeverError, SCOPES};
+use crate::adapters::lever::{AppCredentials, LeverError, SCOPES, identity_of};
+use crate::domain::invitation::hash_token;
 use crate::domain::*;
 use crate::usecases::tokens::TokenError;
 use crate::usecases::webhook::{WebhookDeps, replay};
@@ -28,14 +29,33 @@ pub trait SyncTrigger: Send + Sync {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
-    #[error("unknown connection")]
-    UnknownConnection,
+    /// No invitation, a wrong one, or one for another connection (an outsider learns nothing
+    /// about which connections exist).
+    #[error("this connect link is not valid: ask your xor-lever contact for a new one")]
+    NoInvitation,
+    #[error("this connect link was already used: ask your xor-lever contact for a new one")]
+    InvitationUsed,
+    #[error("this connect link has expired: ask your xor-lever contact for a new one")]
+    InvitationExpired,
     #[error("this authorization link is not valid (it was altered, or is for another deployment)")]
     ForgedState,
     #[error("this authorization link has expired: open the connect link again")]
     ExpiredState,
     #[error("this authorization link was already used: open the connect link again")]
     ReusedState,
+    /// The callback arrived in a browser that did not start the flow (a state link handed on).
+    #[error(
+        "this authorization was started in another browser (or this browser blocked its cookie): open the connect link again, in the browser you sign in to Lever with"
+    )]
+    OtherBrowser,
+    #[error(
+        "this connection is bound to a different Lever account: it was not changed. If the customer really moved to another Lever account, ask your xor-lever contact to reset the connection"
+    )]
+    OtherAccount,
+    #[error(
+        "Lever did not say which account authorized, and this connection is bound to a Lever account: it was not changed. Ask your xor-lever contact to reset the connection"
+    )]
+    UnverifiedAccount,
     #[error("Lever did not authorize xor-lever: {0}")]
     Denied(String),
     #[error("Lever refused the authorization code: {0}")]
@@ -48,31 +68,32 @@ pub enum ConnectError {
     Disabled,
 }
 
+fn unavailable(e: impl std::fmt::Display) -> ConnectError {
+    ConnectError::Unavailable(e.to_string())
+}
+
 #[derive(Serialize, Deserialize)]
 struct StateClaims {
     /// connection
     c: String,
-    /// nonce (single use)
+    /// nonce: single use, and the value of the browser's cookie
     n: String,
     /// expiry, Unix ms
     e: i64,
+    /// the invitation's hash
+    i: String,
 }
 
 fn state_key(app: &AppCredentials) -> Hmac<Sha256> {
     // A key of its own, derived from the app secret: no extra secret to provision.
     let mut k = Hmac::<Sha256>::new_from_slice(app.client_secret.as_bytes()).expect("any key length");
-    k.update(b"xor-lever oauth state v1");
+    k.update(b"xor-lever oauth state v2");
     let key = k.finalize().into_bytes();
     Hmac::<Sha256>::new_from_slice(&key).expect("any key length")
 }
 
-pub fn sign_state(app: &AppCredentials, connection: &ConnectionId, now_ms: i64) -> String {
-    let claims = StateClaims {
-        c: connection.to_string(),
-        n: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-        e: now_ms + STATE_TTL_MS,
-    };
-    let payload = B64URL.encode(serde_json::to_vec(&claims).expect("serialises"));
+fn sign_state(app: &AppCredentials, claims: &StateClaims) -> String {
+    let payload = B64URL.encode(serde_json::to_vec(claims).expect("serialises"));
     let mut mac = state_key(app);
     mac.update(payload.as_bytes());
     format!("{payload}.{}", B64URL.encode(mac.finalize().into_bytes()))
@@ -96,21 +117,87 @@ fn redirect_uri(base_url: &str) -> String {
     format!("{}{CALLBACK_PATH}", base_url.trim_end_matches('/'))
 }
 
-/// `GET /oauth/lever/start?connection=ID` → the Lever authorize URL to redirect to.
-pub async fn start(deps: &WebhookDeps, connection: &str, base_url: &str) -> Result<String, ConnectError> {
-    let id = ConnectionId::parse(connection).map_err(|_| ConnectError::UnknownConnection)?;
-    let conn = deps
-        .connections
-        .connection(&id)
-        .await
-        .map_err(|e| ConnectError::Unavailable(e.to_string()))?
-        .ok_or(ConnectError::UnknownConnection)?;
+/// The cookie that binds the flow to the browser that started it: `__Host-` (Secure, no Domain,
+/// Path=/) on HTTPS; the same without the prefix on plain-HTTP loopback (`serve`, `dev`), where
+/// browsers refuse `Secure` cookies.
+pub fn state_cookie_name(base_url: &str) -> &'static str {
+    if base_url.starts_with("https://") { "__Host-xor_lever_oauth" } else { "xor_lever_oauth" }
+}
+
+/// `Set-Cookie` for the nonce (`Max-Age` 0 with an empty value clears it).
+pub fn state_cookie(base_url: &str, nonce: &str, max_age_s: i64) -> String {
+    let secure = if base_url.starts_with("https://") { "; Secure" } else { "" };
+    format!("{}={nonce}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}", state_cookie_name(base_url))
+}
+
+/// Mints an invitation for `id`: the token to put in the connect link (shown once; only its
+/// hash is stored).
+pub async fn invite(
+    deps: &WebhookDeps,
+    id: &ConnectionId,
+    valid_days: u32,
+) -> Result<(String, Invitation), ConnectError> {
+    deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    let token = crate::random::token();
+    let invitation = Invitation::new(id.clone(), &token, (deps.clock)(), valid_days);
+    deps.invitations.put_invitation(&invitation).await.map_err(unavailable)?;
+    tracing::info!(connection = %id, expires_at_ms = invitation.expires_at_ms, "connect invitation issued");
+    Ok((token, invitation))
+}
+
+/// The connect link for an invitation token.
+pub fn connect_link(base_url: &str, id: &ConnectionId, token: &str) -> String {
+    format!(
+        "{}/oauth/lever/start?connection={}&invitation={}",
+        base_url.trim_end_matches('/'),
+        crate::adapters::enc(id.as_str()),
+        crate::adapters::enc(token)
+    )
+}
+
+async fn live_invitation(
+    deps: &WebhookDeps,
+    id: &ConnectionId,
+    token_hash: &str,
+    now: i64,
+) -> Result<Invitation, ConnectError> {
+    let inv =
+        deps.invitations.invitation(id, token_hash).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    match inv.state(now) {
+        InvitationState::Live => Ok(inv),
+        InvitationState::Used => Err(ConnectError::InvitationUsed),
+        InvitationState::Expired => Err(ConnectError::InvitationExpired),
+    }
+}
+
+/// Where to send the admin, and the nonce for the browser's cookie.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub authorize_url: String,
+    pub nonce: String,
+}
+
+/// `GET /oauth/lever/start?connection=ID&invitation=TOKEN` → Lever's authorize URL. Nothing
+/// happens without a live invitation for that connection.
+pub async fn start(
+    deps: &WebhookDeps,
+    connection: &str,
+    invitation: Option<&str>,
+    base_url: &str,
+) -> Result<Started, ConnectError> {
+    let token = invitation.filter(|t| !t.is_empty()).ok_or(ConnectError::NoInvitation)?;
+    let id = ConnectionId::parse(connection).map_err(|_| ConnectError::NoInvitation)?;
+    let now = (deps.clock)();
+    let inv = live_invitation(deps, &id, &hash_token(token), now).await?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
     if conn.status == ConnectionStatus::Disabled {
         return Err(ConnectError::Disabled);
     }
-    let app = deps.tokens.app_credentials().await.map_err(|e| ConnectError::Unavailable(e.to_string()))?;
+    let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
     let lever = deps.lever_for(&conn);
-    let state = sign_state(&app, &id, (deps.clock)());
+    let nonce = crate::random::token();
+    let claims = StateClaims { c: id.to_string(), n: nonce.clone(), e: now + STATE_TTL_MS, i: inv.token_hash };
+    let state = sign_state(&app, &claims);
     let q = [
         ("client_id", app.client_id.as_str()),
         ("redirect_uri", &redirect_uri(base_url)),
@@ -121,7 +208,7 @@ pub async fn start(deps: &WebhookDeps, connection: &str, base_url: &str) -> Resu
         ("prompt", "consent"),
     ];
     let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", crate::adapters::enc(v))).collect();
-    Ok(format!("{}?{}", lever.hosts.authorize_url(), query.join("&")))
+    Ok(Started { authorize_url: format!("{}?{}", lever.hosts.authorize_url(), query.join("&")), nonce })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,19 +228,29 @@ pub struct Connected {
     pub sync_started: bool,
 }
 
-/// `GET /oauth/lever/callback?code&state` (or `?error&error_description`).
+/// `GET /oauth/lever/callback?code&state` (or `?error&error_description`). `cookie_nonce`: the
+/// state cookie the browser sent.
 pub async fn callback(
     deps: &WebhookDeps,
     q: &CallbackQuery,
+    cookie_nonce: Option<&str>,
     base_url: &str,
     trigger: Option<&Arc<dyn SyncTrigger>>,
     deadline_ms: i64,
 ) -> Result<Connected, ConnectError> {
-    let app = deps.tokens.app_credentials().await.map_err(|e| ConnectError::Unavailable(e.to_string()))?;
+    let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
     let now = (deps.clock)();
     let state = q.state.as_deref().ok_or(ConnectError::ForgedState)?;
     let claims = open_state(&app, state, now)?;
     let id = ConnectionId::parse(&claims.c).map_err(|_| ConnectError::ForgedState)?;
+    // The browser that comes back must be the one that started (constant-time comparison).
+    let same_browser = cookie_nonce.is_some_and(|c| {
+        c.len() == claims.n.len() && c.bytes().zip(claims.n.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if !same_browser {
+        tracing::warn!(connection = %id, "OAuth callback without the starting browser's cookie: refused");
+        return Err(ConnectError::OtherBrowser);
+    }
     if let Some(err) = &q.error {
         let why = q.error_description.clone().unwrap_or_else(|| err.clone());
         tracing::warn!(connection = %id, error = %err, "Lever authorization denied");
@@ -168,18 +265,15 @@ pub async fn callback(
     let once = deps
         .tokens
         .leases
-        .try_lease(&id, &format!("oauth-state#{}", claims.n), &format!("{:016x}", fastrand::u64(..)), now, claims.e)
+        .try_lease(&id, &format!("oauth-state#{}", claims.n), &crate::random::id128(), now, claims.e)
         .await
-        .map_err(|e| ConnectError::Unavailable(e.to_string()))?;
+        .map_err(unavailable)?;
     if !once {
         return Err(ConnectError::ReusedState);
     }
-    let mut conn = deps
-        .connections
-        .connection(&id)
-        .await
-        .map_err(|e| ConnectError::Unavailable(e.to_string()))?
-        .ok_or(ConnectError::UnknownConnection)?;
+    // The invitation may have been used (another tab) or expired since the start.
+    live_invitation(deps, &id, &claims.i, now).await?;
+    let mut conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
     if conn.status == ConnectionStatus::Disabled {
         return Err(ConnectError::Disabled);
     }
@@ -188,32 +282,56 @@ pub async fn callback(
         .exchange_code(&app, code, &redirect_uri(base_url), now / 1000)
         .await
         .map_err(|e| ConnectError::Exchange(e.to_string()))?;
+    // Who authorized: a connection bound to one Lever account never moves to another here.
+    let who = identity_of(&tokens.access_token);
+    match (&conn.lever.account_id, &who.account_id) {
+        (Some(bound), Some(now_acct)) if bound != now_acct => {
+            tracing::warn!(connection = %id, bound_account = %bound, authorizing_account = %now_acct, "authorization by a different Lever account refused");
+            return Err(ConnectError::OtherAccount);
+        }
+        (Some(bound), None) => {
+            tracing::warn!(connection = %id, bound_account = %bound, "authorization without an account claim refused");
+            return Err(ConnectError::UnverifiedAccount);
+        }
+        (None, None) => {
+            tracing::warn!(connection = %id, "Lever's token names no account: binding unverified");
+        }
+        _ => {}
+    }
+    // The invitation is spent by exactly one authorization (two tabs cannot both bind).
+    if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {
+        return Err(ConnectError::InvitationUsed);
+    }
     let access = SecretString::new(tokens.access_token.clone());
     let perform_as = match conn.lever.perform_as.clone() {
         Some(u) => u,
         None => {
             let users = lever.users(&access).await.map_err(|e| match e {
-                LeverError::Unavailable { .. } => ConnectError::Unavailable(e.to_string()),
+                LeverError::Unavailable { .. } => unavailable(e),
                 other => ConnectError::Exchange(other.to_string()),
             })?;
-            // The authorizing admin is a Super Admin; Lever does not say which one, so the first.
+            // The authorizing admin when Lever says who it is and they are a Super Admin; else
+            // the first Super Admin.
+            let super_admin = |u: &&crate::adapters::lever::LeverUser| {
+                u.access_role.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("super admin"))
+            };
             users
                 .iter()
-                .find(|u| u.access_role.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("super admin")))
+                .filter(super_admin)
+                .find(|u| who.user_id.as_deref() == Some(u.id.as_str()))
+                .or_else(|| users.iter().find(super_admin))
                 .map(|u| u.id.clone())
                 .ok_or(ConnectError::NoPerformAs)?
         }
     };
-    deps.tokens.store(&id, &tokens).await.map_err(|e| ConnectError::Unavailable(e.to_string()))?;
-    if conn.lever.perform_as.as_deref() != Some(perform_as.as_str()) {
-        conn.lever.perform_as = Some(perform_as.clone());
-        deps.connections.set_lever(&id, &conn.lever).await.map_err(|e| ConnectError::Unavailable(e.to_string()))?;
-    }
-    deps.connections
-        .set_status(&id, ConnectionStatus::Connected)
-        .await
-        .map_err(|e| ConnectError::Unavailable(e.to_string()))?;
-    tracing::info!(connection = %id, "Lever authorized: connection connected");
+    deps.tokens.store(&id, &tokens).await.map_err(unavailable)?;
+    conn.lever.perform_as = Some(perform_as.clone());
+    conn.lever.account_id = conn.lever.account_id.or(who.account_id);
+    conn.lever.authorized_by = who.user_id;
+    conn.lever.authorized_at = Some(now / 1000);
+    deps.connections.set_lever(&id, &conn.lever).await.map_err(unavailable)?;
+    deps.connections.set_status(&id, ConnectionStatus::Connected).await.map_err(unavailable)?;
+    tracing::info!(connection = %id, account = ?conn.lever.account_id, authorized_by = ?conn.lever.authorized_by, "Lever authorized: connection connected");
     let sync_started = match trigger {
         Some(t) => match t.trigger(&id).await {
             Ok(()) => true,
@@ -226,6 +344,23 @@ pub async fn callback(
     };
     let replayed = replay_waiting(deps, &id, deadline_ms).await;
     Ok(Connected { connection: id, perform_as, replayed, sync_started })
+}
+
+/// An operator's explicit rebinding: forgets the Lever account, the token pair and the user
+/// candidates are created as, and sets the connection `pending` until a new authorization.
+pub async fn reset_lever(deps: &WebhookDeps, id: &ConnectionId) -> Result<Option<String>, ConnectError> {
+    let mut conn = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    let previous = conn.lever.account_id.take();
+    conn.lever.perform_as = None;
+    conn.lever.authorized_by = None;
+    conn.lever.authorized_at = None;
+    deps.tokens.clear(id).await.map_err(unavailable)?;
+    deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
+    if conn.status != ConnectionStatus::Disabled {
+        deps.connections.set_status(id, ConnectionStatus::Pending).await.map_err(unavailable)?;
+    }
+    tracing::warn!(connection = %id, previous_account = ?previous, "Lever binding reset by an operator");
+    Ok(previous)
 }
 
 /// Replays the connection's `pending_reauth` deliveries now that it is connected again (the
@@ -253,13 +388,13 @@ pub async fn replay_waiting(deps: &WebhookDeps, id: &ConnectionId, deadline_ms: 
 /// The Lever side of a scheduled run: is the app still authorized? A refresh (when due) keeps
 /// the refresh token in use (Lever expires idle ones after ~90 days); `invalid_grant` or a 401
 /// after a refresh marks the connection revoked.
-pub async fn check_lever(deps: &WebhookDeps, conn: &Connection) -> Result<(), TokenError> {
+pub async fn check_lever(deps: &WebhookDeps, conn: &Connection, deadline_ms: i64) -> Result<(), TokenError> {
     let lever = deps.lever_for(conn);
-    let token = deps.tokens.access_token(conn, &lever).await?;
+    let token = deps.tokens.access_token(conn, &lever, deadline_ms).await?;
     match lever.users(&token).await {
         Ok(_) => Ok(()),
         Err(LeverError::Unauthorized { .. }) => {
-            let fresh = deps.tokens.after_unauthorized(conn, &lever, &token).await?;
+            let fresh = deps.tokens.after_unauthorized(conn, &lever, &token, deadline_ms).await?;
             match lever.users(&fresh).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     deps.connections

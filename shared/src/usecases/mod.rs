@@ -9,3 +9,10 @@ pub use sync::{AllReport, Progress, Skipped, SyncDeps, SyncOptions, SyncReport, 
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+/// Unix milliseconds; injected so tests can move time (and two "instances" can disagree).
+pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(now_ms)
+}

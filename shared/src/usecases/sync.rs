@@ -111,7 +111,7 @@ enum JobOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
     pub connection: String,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub reason: String,
 }
 
@@ -134,16 +134,20 @@ pub async fn sync_all(
     let connections = deps.connections.connections().await?;
     let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
         .map(|c| async move {
-            let skip =
-                |reason: String| Skipped { connection: c.id.to_string(), status: c.status.as_str().into(), reason };
+            let skip = |reason: String| Skipped { connection: c.id.to_string(), status: c.status, reason };
             if c.status != ConnectionStatus::Connected {
                 return Err(skip(format!("the connection is {}", c.status.as_str())));
             }
             if let Some(w) = lever {
-                match crate::usecases::connect::check_lever(w, &c).await {
+                // The invocation's end, as Unix ms (a refresh that may not finish does not start).
+                let deadline_ms = match opts.deadline {
+                    Some(d) => now_ms() + d.saturating_duration_since(tokio::time::Instant::now()).as_millis() as i64,
+                    None => now_ms() + 15 * 60_000,
+                };
+                match crate::usecases::connect::check_lever(w, &c, deadline_ms).await {
                     Err(crate::usecases::tokens::TokenError::Revoked) => {
                         return Err(Skipped {
-                            status: "revoked".into(),
+                            status: ConnectionStatus::Revoked,
                             ..skip("Lever refused our tokens: the app was revoked".into())
                         });
                     }
@@ -163,7 +167,7 @@ pub async fn sync_all(
         match r {
             Ok(rep) => all.reports.push(rep),
             Err(s) => {
-                tracing::info!(connection = %s.connection, status = %s.status, reason = %s.reason, "connection skipped");
+                tracing::info!(connection = %s.connection, status = s.status.as_str(), reason = %s.reason, "connection skipped");
                 all.skipped.push(s);
             }
         }
@@ -174,7 +178,7 @@ pub async fn sync_all(
 pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOptions) -> SyncReport {
     let started_at_ms = now_ms();
     let mut run = SyncRun {
-        run_id: format!("{started_at_ms}-{:08x}", fastrand::u32(..)),
+        run_id: format!("{started_at_ms}-{}", hex::encode(crate::random::bytes::<4>())),
         connection: id.clone(),
         started_at_ms,
         finished_at_ms: started_at_ms,

@@ -3,20 +3,29 @@
 //! Refresh tokens are single-use (treated so: contracts/lever.md), so at most ONE refresh per
 //! connection runs at a time across every Lambda instance: the refresher holds a lease in the
 //! store, re-reads the secret after taking it (someone may have refreshed meanwhile), and stores
-//! the new pair in Secrets Manager before using it. `invalid_grant` marks the connection revoked,
-//! so no caller loops on refreshes. Secrets Manager is written by refreshes only.
+//! the new pair in Secrets Manager before using it.
+//!
+//! What must never happen is a refresh cut off between Lever's answer and the store write (the
+//! old refresh token is spent, the new one lost): so the lease lasts the path's worst case
+//! ([`TokenProvider::refresh_worst_case`], every step bounded by its own timeout), a refresh does
+//! not start when the invocation's deadline is nearer than that, and `invalid_grant` is believed
+//! only after re-reading the secret (another instance that overran our lease may have stored a
+//! newer pair: then we use it, and the connection is not marked revoked).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::Clock;
 use crate::adapters::lever::{AppCredentials, LeverClient, OAuthError, TokenSet};
 use crate::domain::ports::{LEVER_APP, LEVER_TOKENS};
 use crate::domain::*;
 
-/// Refresh when the access token has less than this left.
-pub const REFRESH_AHEAD_SECS: i64 = 120;
+/// Refresh when the access token has less than this left. Longer than the schedule's interval
+/// (15 minutes by default), so the scheduled run refreshes ahead and a webhook rarely has to.
+pub const REFRESH_AHEAD_SECS: i64 = 20 * 60;
 const LEASE_NAME: &str = "lever-refresh";
-const LEASE_MS: i64 = 30_000;
+/// Clock skew between instances, and the time between our last step and the lease's release.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// How long a caller waits for another instance's refresh before giving up (pending, retried).
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(15);
 
@@ -30,22 +39,33 @@ pub enum TokenError {
     Unavailable(String),
 }
 
+/// The longest each store call of the refresh path may take (the AWS clients enforce these
+/// timeouts: see `config::aws_sdk_config`; the embedded stores are local).
+#[derive(Debug, Clone, Copy)]
+pub struct StoreBudget {
+    pub secret_call: Duration,
+    pub table_call: Duration,
+}
+
+impl Default for StoreBudget {
+    fn default() -> Self {
+        Self {
+            secret_call: crate::adapters::secrets_manager::CALL_TIMEOUT,
+            table_call: crate::adapters::dynamodb::CALL_TIMEOUT,
+        }
+    }
+}
+
 pub struct TokenProvider {
     pub secrets: Arc<dyn SecretStore>,
     pub leases: Arc<dyn LeaseStore>,
     pub connections: Arc<dyn ConnectionStore>,
+    pub clock: Clock,
+    pub budget: StoreBudget,
     /// Fresh tokens seen by this process, so a warm Lambda does not read the secret per request.
     cache: Mutex<HashMap<ConnectionId, TokenSet>>,
     /// One refresher per connection inside this process (the lease covers other processes).
     local: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-fn now_s() -> i64 {
-    super::now_ms() / 1000
-}
-
-fn fresh(t: &TokenSet) -> bool {
-    t.expires_at - now_s() > REFRESH_AHEAD_SECS
 }
 
 impl TokenProvider {
@@ -53,17 +73,41 @@ impl TokenProvider {
         secrets: Arc<dyn SecretStore>,
         leases: Arc<dyn LeaseStore>,
         connections: Arc<dyn ConnectionStore>,
+        clock: Clock,
     ) -> Self {
-        Self { secrets, leases, connections, cache: Mutex::default(), local: Mutex::default() }
+        Self {
+            secrets,
+            leases,
+            connections,
+            clock,
+            budget: StoreBudget::default(),
+            cache: Mutex::default(),
+            local: Mutex::default(),
+        }
     }
 
+    fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn fresh(&self, t: &TokenSet) -> bool {
+        t.expires_at - self.now_ms() / 1000 > REFRESH_AHEAD_SECS
+    }
+
+    /// The refresh path while holding the lease, at its slowest: two secret reads (the pair
+    /// under the lease; again after an `invalid_grant`), Lever's token call (its timeout), two
+    /// writes of the new pair (one retry), one status write, and a margin.
+    pub fn refresh_worst_case(&self, lever: &LeverClient) -> Duration {
+        self.budget.secret_call * 4 + lever.token_timeout + self.budget.table_call + LEASE_MARGIN
+    }
+
+    /// The stored pair; `None` when the connection was never authorized (or an operator reset it).
     pub async fn stored(&self, c: &ConnectionId) -> Result<Option<TokenSet>, TokenError> {
         let raw = self.secrets.secret(c, LEVER_TOKENS).await.map_err(|e| TokenError::Unavailable(e.to_string()))?;
-        raw.map(|s| {
-            serde_json::from_str(s.expose())
-                .map_err(|_| TokenError::Unavailable("the stored token pair is unreadable".into()))
-        })
-        .transpose()
+        let Some(raw) = raw else { return Ok(None) };
+        // `null`: cleared by `connections reset-lever`.
+        serde_json::from_str::<Option<TokenSet>>(raw.expose())
+            .map_err(|_| TokenError::Unavailable("the stored token pair is unreadable".into()))
     }
 
     /// Stores a pair (after an authorization or a refresh) and remembers it.
@@ -71,6 +115,13 @@ impl TokenProvider {
         let json = SecretString::new(serde_json::to_string(t).expect("serialises"));
         self.secrets.put_secret(c, LEVER_TOKENS, &json).await?;
         self.cache.lock().unwrap().insert(c.clone(), t.clone());
+        Ok(())
+    }
+
+    /// Forgets a connection's pair (an operator's `reset-lever`): stored as `null`.
+    pub async fn clear(&self, c: &ConnectionId) -> Result<(), StoreError> {
+        self.secrets.put_secret(c, LEVER_TOKENS, &SecretString::new("null")).await?;
+        self.cache.lock().unwrap().remove(c);
         Ok(())
     }
 
@@ -85,17 +136,28 @@ impl TokenProvider {
             .map_err(|_| TokenError::Unavailable("the Lever app credentials are unreadable".into()))
     }
 
-    /// A usable access token: cached, stored, or refreshed ahead of expiry.
-    pub async fn access_token(&self, conn: &Connection, lever: &LeverClient) -> Result<SecretString, TokenError> {
-        if let Some(t) = self.cache.lock().unwrap().get(&conn.id).filter(|t| fresh(t)) {
+    /// A usable access token: cached, stored, or refreshed ahead of expiry. `deadline_ms`: when
+    /// the caller's invocation ends (a refresh that might not finish by then does not start).
+    pub async fn access_token(
+        &self,
+        conn: &Connection,
+        lever: &LeverClient,
+        deadline_ms: i64,
+    ) -> Result<SecretString, TokenError> {
+        if let Some(t) = self.cache.lock().unwrap().get(&conn.id).filter(|t| self.fresh(t)) {
             return Ok(SecretString::new(t.access_token.clone()));
         }
         let stored = self.stored(&conn.id).await?.ok_or(TokenError::NotAuthorized)?;
-        if fresh(&stored) {
+        if self.fresh(&stored) {
             self.cache.lock().unwrap().insert(conn.id.clone(), stored.clone());
             return Ok(SecretString::new(stored.access_token));
         }
-        self.refresh(conn, lever, &stored.access_token).await
+        // Still valid for a while: use it rather than refresh too close to the deadline.
+        let usable = stored.expires_at - self.now_ms() / 1000 > 30;
+        match self.refresh(conn, lever, &stored.access_token, deadline_ms).await {
+            Err(TokenError::Unavailable(_)) if usable => Ok(SecretString::new(stored.access_token)),
+            other => other,
+        }
     }
 
     /// After a 401 with `used`: refresh once (unless someone already replaced that token).
@@ -104,9 +166,10 @@ impl TokenProvider {
         conn: &Connection,
         lever: &LeverClient,
         used: &SecretString,
+        deadline_ms: i64,
     ) -> Result<SecretString, TokenError> {
         self.cache.lock().unwrap().remove(&conn.id);
-        self.refresh(conn, lever, used.expose()).await
+        self.refresh(conn, lever, used.expose(), deadline_ms).await
     }
 
     async fn refresh(
@@ -114,22 +177,30 @@ impl TokenProvider {
         conn: &Connection,
         lever: &LeverClient,
         stale_access: &str,
+        deadline_ms: i64,
     ) -> Result<SecretString, TokenError> {
         let local = self.local.lock().unwrap().entry(conn.id.clone()).or_default().clone();
         let _one_here = local.lock().await;
-        let owner = format!("refresh-{:016x}", fastrand::u64(..));
+        let owner = format!("refresh-{}", crate::random::id128());
+        let lease_ms = self.refresh_worst_case(lever).as_millis() as i64;
         let give_up = tokio::time::Instant::now() + WAIT_FOR_OTHER;
         loop {
             // Someone (this process or another) may have refreshed while we waited.
             let current = self.stored(&conn.id).await?.ok_or(TokenError::NotAuthorized)?;
-            if current.access_token != stale_access && fresh(&current) {
+            if current.access_token != stale_access && self.fresh(&current) {
                 self.cache.lock().unwrap().insert(conn.id.clone(), current.clone());
                 return Ok(SecretString::new(current.access_token));
             }
-            let now = super::now_ms();
+            let now = self.now_ms();
+            if now + lease_ms > deadline_ms {
+                return Err(TokenError::Unavailable(format!(
+                    "too close to the invocation's deadline to refresh safely (a refresh may take {} s)",
+                    lease_ms / 1000
+                )));
+            }
             let got = self
                 .leases
-                .try_lease(&conn.id, LEASE_NAME, &owner, now, now + LEASE_MS)
+                .try_lease(&conn.id, LEASE_NAME, &owner, now, now + lease_ms)
                 .await
                 .map_err(|e| TokenError::Unavailable(e.to_string()))?;
             if got {
@@ -150,21 +221,20 @@ impl TokenProvider {
         lever: &LeverClient,
         stale_access: &str,
     ) -> Result<SecretString, TokenError> {
+        // Read before the pair, so the lease covers no more than the worst case counts.
+        let app = self.app_credentials().await?;
         // Re-read under the lease: the pair may have changed between our check and the lease.
         let current = self.stored(&conn.id).await?.ok_or(TokenError::NotAuthorized)?;
-        if current.access_token != stale_access && fresh(&current) {
+        if current.access_token != stale_access && self.fresh(&current) {
             return Ok(SecretString::new(current.access_token));
         }
-        let app = self.app_credentials().await?;
-        match lever.refresh(&app, &SecretString::new(current.refresh_token.clone()), now_s()).await {
+        let spent = SecretString::new(current.refresh_token.clone());
+        match lever.refresh(&app, &spent, self.now_ms() / 1000).await {
             Ok(new) => {
                 // The old refresh token is spent: the new pair must be stored before it is used.
-                let mut stored = Err(StoreError::unavailable("put secret", "not tried"));
-                for _ in 0..3 {
+                let mut stored = self.store(&conn.id, &new).await;
+                if stored.is_err() {
                     stored = self.store(&conn.id, &new).await;
-                    if stored.is_ok() {
-                        break;
-                    }
                 }
                 if let Err(e) = stored {
                     tracing::error!(connection = %conn.id, error = %e, "refreshed Lever tokens could not be stored; kept in memory only");
@@ -175,6 +245,16 @@ impl TokenProvider {
                 Ok(SecretString::new(new.access_token))
             }
             Err(OAuthError::InvalidGrant(_)) => {
+                // Our refresh token may be dead only because another instance (one that took the
+                // lease after ours ran out) already spent it and stored the pair it got back.
+                let now = self.stored(&conn.id).await?;
+                if let Some(newer) = now.filter(|t| t.refresh_token != current.refresh_token) {
+                    tracing::warn!(connection = %conn.id, "Lever refused a refresh token another instance had already spent; using the pair it stored");
+                    if self.fresh(&newer) {
+                        self.cache.lock().unwrap().insert(conn.id.clone(), newer.clone());
+                    }
+                    return Ok(SecretString::new(newer.access_token));
+                }
                 tracing::warn!(connection = %conn.id, "Lever refused the refresh token: marking the connection revoked");
                 self.cache.lock().unwrap().remove(&conn.id);
                 self.connections

@@ -25,12 +25,7 @@ use crate::domain::*;
 use crate::report::{Report, render};
 use crate::usecases::tokens::{TokenError, TokenProvider};
 
-/// Unix milliseconds; injected so tests can move time.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(super::now_ms)
-}
+pub use super::{Clock, system_clock};
 
 #[derive(Clone)]
 pub struct WebhookDeps {
@@ -38,6 +33,7 @@ pub struct WebhookDeps {
     pub mappings: Arc<dyn MappingStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub secrets: Arc<dyn SecretStore>,
+    pub invitations: Arc<dyn InvitationStore>,
     pub tokens: Arc<TokenProvider>,
     pub http: reqwest::Client,
     pub limiters: Arc<LeverLimiters>,
@@ -54,21 +50,24 @@ pub struct WebhookDeps {
     pub public_url: Option<String>,
 }
 
+/// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
+pub trait WebhookStores:
+    ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static
+{
+}
+impl<T: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static> WebhookStores for T {}
+
 impl WebhookDeps {
-    pub fn new(
-        connections: Arc<dyn ConnectionStore>,
-        mappings: Arc<dyn MappingStore>,
-        webhooks: Arc<dyn WebhookStore>,
-        secrets: Arc<dyn SecretStore>,
-        leases: Arc<dyn LeaseStore>,
-        http: reqwest::Client,
-    ) -> Self {
-        let tokens = Arc::new(TokenProvider::new(secrets.clone(), leases, connections.clone()));
+    /// The wiring on one store for state and one for secrets.
+    pub fn from_store<S: WebhookStores>(store: Arc<S>, secrets: Arc<dyn SecretStore>, http: reqwest::Client) -> Self {
+        let connections: Arc<dyn ConnectionStore> = store.clone();
+        let tokens = Arc::new(TokenProvider::new(secrets.clone(), store.clone(), connections.clone(), system_clock()));
         Self {
             connections,
-            mappings,
-            webhooks,
+            mappings: store.clone(),
+            webhooks: store.clone(),
             secrets,
+            invitations: store,
             tokens,
             http,
             limiters: Arc::default(),
@@ -81,6 +80,15 @@ impl WebhookDeps {
             sync_trigger: None,
             public_url: None,
         }
+    }
+
+    /// Moves every part of the wiring onto `clock` (tests move time; two "instances" differ).
+    pub fn set_clock(&mut self, clock: Clock) {
+        let t = &self.tokens;
+        let mut tokens = TokenProvider::new(t.secrets.clone(), t.leases.clone(), t.connections.clone(), clock.clone());
+        tokens.budget = t.budget;
+        self.tokens = Arc::new(tokens);
+        self.clock = clock;
     }
 
     pub fn lever_for(&self, conn: &Connection) -> LeverClient {
@@ -101,14 +109,20 @@ pub struct Answer {
     pub status: u16,
     pub body: Value,
     pub retry_after: Option<u64>,
+    /// The delivery's recorded status, when the answer comes from one (callers decide on this,
+    /// never on the body's text).
+    pub delivery: Option<DeliveryStatus>,
 }
 
 impl Answer {
     fn new(status: u16, body: Value) -> Self {
-        Self { status, body, retry_after: None }
+        Self { status, body, retry_after: None, delivery: None }
     }
     fn retry(status: u16, body: Value, after: u64) -> Self {
-        Self { status, body, retry_after: Some(after) }
+        Self { status, body, retry_after: Some(after), delivery: None }
+    }
+    fn of(self, d: DeliveryStatus) -> Self {
+        Self { delivery: Some(d), ..self }
     }
 }
 
@@ -184,7 +198,7 @@ pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, bo
                 return unavailable(&cid, "record delivery", &e);
             }
             tracing::warn!(connection = %cid, webhook_id, reason, "webhook body rejected (kept raw)");
-            return Answer::new(400, json!({"status": "rejected", "reason": reason}));
+            return Answer::new(400, json!({"status": "rejected", "reason": reason})).of(DeliveryStatus::Rejected);
         }
     };
     delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
@@ -235,7 +249,7 @@ fn unavailable(cid: &ConnectionId, what: &str, e: &dyn std::fmt::Display) -> Ans
 
 fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
     let reason = d.reason.clone();
-    match d.status {
+    let answer = match d.status {
         DeliveryStatus::Completed => {
             Answer::new(200, json!({"status": "completed", "opportunity_id": d.opportunity_id, "duplicate": duplicate}))
         }
@@ -248,7 +262,8 @@ fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
             Answer::retry(503, json!({"status": "pending_reauth", "reason": reason}), 3600)
         }
         DeliveryStatus::Received => Answer::retry(409, json!({"status": "in_progress"}), 5),
-    }
+    };
+    answer.of(d.status)
 }
 
 async fn process(
@@ -310,7 +325,7 @@ async fn run(
     if conn.status != ConnectionStatus::Connected {
         return Outcome::PendingReauth(format!("the connection is {}", conn.status.as_str()));
     }
-    let owner = format!("{}/{:016x}", d.webhook_id, fastrand::u64(..));
+    let owner = format!("{}/{}", d.webhook_id, crate::random::id128());
     let now = (deps.clock)();
     let attempt = match deps.webhooks.claim_screening(&conn.id, nk, &owner, now, deadline_ms.max(now + 1_000)).await {
         Ok(Claim::Acquired { attempt }) => attempt,
@@ -319,7 +334,7 @@ async fn run(
         Err(e) => return Outcome::Pending(format!("the idempotency record is unavailable: {e}")),
     };
     d.attempts += 1;
-    let outcome = attempt_create(deps, conn, s, attempt).await;
+    let outcome = attempt_create(deps, conn, s, attempt, deadline_ms).await;
     if deps.crash_at.as_ref().is_some_and(|f| f("before_complete")) {
         // A crash here leaves the claim leased and the delivery `received`: the next attempt
         // (after the lease) looks in Lever first and adopts what this one created.
@@ -335,45 +350,70 @@ async fn run(
     outcome
 }
 
+/// Why a Lever call with a token did not succeed, kept typed so callers decide on variants.
+enum CallError {
+    Token(TokenError),
+    Lever(LeverError),
+    /// A 401 even with a freshly refreshed token: the app is revoked.
+    RevokedAfterRefresh,
+}
+
+impl From<CallError> for Outcome {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Token(e @ (TokenError::Revoked | TokenError::NotAuthorized)) => {
+                Outcome::PendingReauth(e.to_string())
+            }
+            CallError::Token(e @ TokenError::Unavailable(_)) => Outcome::Pending(e.to_string()),
+            CallError::Lever(e @ (LeverError::Rejected { .. } | LeverError::Decode { .. })) => {
+                Outcome::Failed(e.to_string())
+            }
+            CallError::Lever(e @ LeverError::Unavailable { .. }) => Outcome::Pending(e.to_string()),
+            CallError::Lever(e @ LeverError::Unauthorized { .. }) => Outcome::PendingReauth(e.to_string()),
+            CallError::RevokedAfterRefresh => {
+                Outcome::PendingReauth("Lever refused a freshly refreshed token: the app looks revoked".into())
+            }
+        }
+    }
+}
+
 /// Token handling around one Lever call: a 401 refreshes once and retries once; a second 401
 /// means the app is revoked.
-async fn with_token<T, F, Fut>(deps: &WebhookDeps, conn: &Connection, lever: &LeverClient, f: F) -> Result<T, Outcome>
+async fn with_token<T, F, Fut>(
+    deps: &WebhookDeps,
+    conn: &Connection,
+    lever: &LeverClient,
+    deadline_ms: i64,
+    f: F,
+) -> Result<T, CallError>
 where
     F: Fn(SecretString) -> Fut,
     Fut: std::future::Future<Output = Result<T, LeverError>>,
 {
-    let token = deps.tokens.access_token(conn, lever).await.map_err(token_outcome)?;
+    let token = deps.tokens.access_token(conn, lever, deadline_ms).await.map_err(CallError::Token)?;
     match f(token.clone()).await {
         Err(LeverError::Unauthorized { .. }) => {
-            let fresh = deps.tokens.after_unauthorized(conn, lever, &token).await.map_err(token_outcome)?;
+            let fresh =
+                deps.tokens.after_unauthorized(conn, lever, &token, deadline_ms).await.map_err(CallError::Token)?;
             match f(fresh).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
-                    Err(Outcome::PendingReauth("Lever refused a freshly refreshed token: the app looks revoked".into()))
+                    Err(CallError::RevokedAfterRefresh)
                 }
-                other => other.map_err(lever_outcome),
+                other => other.map_err(CallError::Lever),
             }
         }
-        other => other.map_err(lever_outcome),
+        other => other.map_err(CallError::Lever),
     }
 }
 
-fn token_outcome(e: TokenError) -> Outcome {
-    match e {
-        TokenError::Revoked | TokenError::NotAuthorized => Outcome::PendingReauth(e.to_string()),
-        TokenError::Unavailable(_) => Outcome::Pending(e.to_string()),
-    }
-}
-
-fn lever_outcome(e: LeverError) -> Outcome {
-    match e {
-        LeverError::Rejected { .. } | LeverError::Decode { .. } => Outcome::Failed(e.to_string()),
-        LeverError::Unavailable { .. } => Outcome::Pending(e.to_string()),
-        LeverError::Unauthorized { .. } => Outcome::PendingReauth(e.to_string()),
-    }
-}
-
-async fn attempt_create(deps: &WebhookDeps, conn: &Connection, s: &ScreeningPassed, attempt: u32) -> Outcome {
+async fn attempt_create(
+    deps: &WebhookDeps,
+    conn: &Connection,
+    s: &ScreeningPassed,
+    attempt: u32,
+    deadline_ms: i64,
+) -> Outcome {
     let mapping = match deps.mappings.mapping_by_xor_job(&conn.id, &s.job_id).await {
         Ok(Some(m)) => m,
         Ok(None) => {
@@ -392,17 +432,17 @@ async fn attempt_create(deps: &WebhookDeps, conn: &Connection, s: &ScreeningPass
     let lever = deps.lever_for(conn);
     let posting_id = mapping.posting_id.to_string();
 
-    let posting = match with_token(deps, conn, &lever, |t| {
+    let posting = match with_token(deps, conn, &lever, deadline_ms, |t| {
         let (lever, id) = (lever.clone(), posting_id.clone());
         async move { lever.posting(&t, &id).await }
     })
     .await
     {
         Ok(p) => p,
-        Err(Outcome::Failed(r)) if r.contains("HTTP 404") => {
+        Err(CallError::Lever(LeverError::Rejected { status: 404, .. })) => {
             return Outcome::Failed(format!("posting {posting_id} does not exist in Lever"));
         }
-        Err(o) => return o,
+        Err(e) => return e.into(),
     };
     if !posting.is_open() {
         return Outcome::Failed(format!(
@@ -414,7 +454,7 @@ async fn attempt_create(deps: &WebhookDeps, conn: &Connection, s: &ScreeningPass
     // Lever creates are not idempotent: any attempt after the first looks before it creates.
     if attempt > 1 {
         if let Some(e) = email {
-            let found = with_token(deps, conn, &lever, |t| {
+            let found = with_token(deps, conn, &lever, deadline_ms, |t| {
                 let (lever, e) = (lever.clone(), e.to_owned());
                 async move { lever.opportunities_by_email(&t, &e).await }
             })
@@ -428,7 +468,7 @@ async fn attempt_create(deps: &WebhookDeps, conn: &Connection, s: &ScreeningPass
                         return Outcome::Completed(o.id.clone());
                     }
                 }
-                Err(o) => return o,
+                Err(e) => return e.into(),
             }
         }
     }
@@ -496,14 +536,14 @@ async fn attempt_create(deps: &WebhookDeps, conn: &Connection, s: &ScreeningPass
         origin: conn.lever.origin.clone(),
         postings: vec![posting_id.clone()],
     };
-    let created = with_token(deps, conn, &lever, |t| {
+    let created = with_token(deps, conn, &lever, deadline_ms, |t| {
         let (lever, perform_as, new, files) = (lever.clone(), perform_as.clone(), new.clone(), files.clone());
         async move { lever.create_opportunity(&t, &perform_as, &new, &files).await }
     })
     .await;
     match created {
         Ok(o) => Outcome::Completed(o.id),
-        Err(o) => o,
+        Err(e) => e.into(),
     }
 }
 
@@ -597,9 +637,9 @@ pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -
             }
         }
         summary.replayed += 1;
-        match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await {
-            Ok(a) if a.body["status"] == "completed" => summary.completed += 1,
-            Ok(a) if a.body["status"] == "failed" => summary.failed += 1,
+        match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await.map(|a| a.delivery) {
+            Ok(Some(DeliveryStatus::Completed)) => summary.completed += 1,
+            Ok(Some(DeliveryStatus::Failed)) => summary.failed += 1,
             _ => summary.still_waiting += 1,
         }
     }
