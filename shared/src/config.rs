@@ -26,6 +26,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// `SYNC_FUNCTION_NAME`: the feed-sync function, invoked to start a new connection's first sync.
     pub sync_function_name: Option<String>,
+    /// `DELIVERY_RETENTION_DAYS`: how long finished webhook deliveries are kept (TTL).
+    pub delivery_retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,11 @@ impl Settings {
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
             public_url: var("PUBLIC_URL"),
             sync_function_name: var("SYNC_FUNCTION_NAME"),
+            delivery_retention_days: num(
+                "DELIVERY_RETENTION_DAYS",
+                u64::from(crate::domain::webhook::DEFAULT_RETENTION_DAYS),
+            )?
+            .clamp(1, 3650) as u32,
         })
     }
 }
@@ -116,6 +123,7 @@ pub fn webhook_deps(
     let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
     let mut deps = crate::usecases::webhook::WebhookDeps::from_store(store, secrets, http);
     deps.public_url = settings.public_url.clone();
+    deps.delivery_retention_days = settings.delivery_retention_days;
     if let Some(f) = &settings.sync_function_name {
         deps.sync_trigger = Some(Arc::new(crate::adapters::lambda_trigger::LambdaSyncTrigger {
             client: aws_sdk_lambda::Client::new(sdk),

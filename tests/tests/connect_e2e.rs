@@ -304,8 +304,8 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
     assert!(page.contains("3 waiting candidate(s) were sent on"), "{page}");
     assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
     assert_eq!(lever.opportunities().len(), 3);
-    let done = app.deps.webhooks.deliveries(Some(&id), Some(DeliveryStatus::Completed), 10).await.unwrap();
-    assert_eq!(done.len(), 3);
+    let done = app.deps.webhooks.deliveries(&id, DeliveryStatus::Completed, 10, None).await.unwrap();
+    assert_eq!(done.items.len(), 3);
     // A later sweep or XOR retry changes nothing.
     let s = xor_lever::usecases::webhook::retry_waiting(&app.deps, xor_lever::usecases::now_ms() + 30_000, 100)
         .await

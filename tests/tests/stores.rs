@@ -111,6 +111,7 @@ fn delivery(c: &str, id: &str, at: i64, status: DeliveryStatus) -> Delivery {
         reason: None,
         attempts: 0,
         updated_at_ms: at,
+        expires_at: None,
     }
 }
 
@@ -128,11 +129,37 @@ async fn webhook_contract<S: WebhookStore + LeaseStore + MappingStore>(s: &S) {
     done.opportunity_id = Some("opp_1".into());
     s.update_delivery(&done).await.unwrap();
     assert_eq!(s.delivery(&c, "msg_1").await.unwrap().unwrap(), done);
-    let ids = |v: Vec<Delivery>| v.into_iter().map(|d| d.webhook_id).collect::<Vec<_>>();
-    assert_eq!(ids(s.deliveries(None, None, 10).await.unwrap()), ["msg_3", "msg_2", "msg_1"], "newest first");
-    assert_eq!(ids(s.deliveries(Some(&c), None, 10).await.unwrap()), ["msg_2", "msg_1"]);
-    assert_eq!(ids(s.deliveries(None, Some(DeliveryStatus::Completed), 10).await.unwrap()), ["msg_1"]);
-    assert_eq!(ids(s.deliveries(Some(&c), Some(DeliveryStatus::Received), 10).await.unwrap()), Vec::<String>::new());
+    let ids = |v: DeliveryPage| v.items.into_iter().map(|d| d.webhook_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.deliveries(&c, DeliveryStatus::Completed, 10, None).await.unwrap()), ["msg_1"]);
+    assert_eq!(ids(s.deliveries(&c, DeliveryStatus::Rejected, 10, None).await.unwrap()), ["msg_2"]);
+    assert_eq!(ids(s.deliveries(&c, DeliveryStatus::Received, 10, None).await.unwrap()), Vec::<String>::new());
+    assert_eq!(ids(s.deliveries(&conn_id("beta"), DeliveryStatus::Received, 10, None).await.unwrap()), ["msg_3"]);
+
+    // Paginated at the store: pages of 10, newest first, each delivery once, nothing of another
+    // connection or status, and a cursor that resumes exactly.
+    for i in 0..25 {
+        s.insert_delivery(&delivery("paged", &format!("p{i:02}"), 10_000 + i / 2, DeliveryStatus::Pending))
+            .await
+            .unwrap();
+    }
+    s.insert_delivery(&delivery("paged", "other", 20_000, DeliveryStatus::Failed)).await.unwrap();
+    s.insert_delivery(&delivery("paged-2", "p99", 20_000, DeliveryStatus::Pending)).await.unwrap();
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = s.deliveries(&conn_id("paged"), DeliveryStatus::Pending, 10, after.as_ref()).await.unwrap();
+        assert!(page.items.len() <= 10);
+        pages += 1;
+        seen.extend(page.items.iter().map(|d| (d.received_at_ms, d.webhook_id.clone())));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+        assert!(pages < 10, "the listing ends");
+    }
+    let mut want: Vec<(i64, String)> = (0..25).map(|i| (10_000 + i / 2, format!("p{i:02}"))).collect();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, want, "newest first, each once");
+    assert!((3..=4).contains(&pages), "{pages} pages");
     assert!(matches!(
         s.update_delivery(&delivery("acme", "nope", 1, DeliveryStatus::Failed)).await,
         Err(StoreError::NotFound { .. })

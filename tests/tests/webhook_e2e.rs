@@ -83,7 +83,8 @@ async fn bad_signatures_and_unknown_connections_store_nothing() {
     }
     let (st, _, _) = app.post_to("nobody-here", "m", &now.to_string(), &sign(now, &b), &b).await;
     assert_eq!(st, 404);
-    assert!(app.deps.webhooks.deliveries(None, None, 10).await.unwrap().is_empty(), "nothing stored");
+    let all = xor_lever::usecases::webhook::list_deliveries(&app.deps, None, None, 10).await.unwrap();
+    assert!(all.is_empty(), "nothing stored");
     assert!(app.lever.opportunities().is_empty());
 }
 
@@ -208,7 +209,7 @@ async fn failures_are_200_recorded_and_replayable() {
     assert!(v["reason"].as_str().unwrap().contains("HTTP 422"), "{v}");
     assert!(app.lever.opportunities().is_empty());
     // Recorded, and a replay after the cause is fixed succeeds.
-    let failed = app.deps.webhooks.deliveries(Some(&app.id), Some(DeliveryStatus::Failed), 10).await.unwrap();
+    let failed = app.deps.webhooks.deliveries(&app.id, DeliveryStatus::Failed, 10, None).await.unwrap().items;
     assert_eq!(failed.len(), 3);
     let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_4", xor_lever::usecases::now_ms() + 30_000)
         .await
@@ -240,7 +241,7 @@ async fn lever_down_is_pending_then_a_replay_creates_exactly_one() {
     assert_eq!(app.lever.stats().faults_served, 3);
     assert!(app.lever.opportunities().is_empty());
     // Lever is back; the scheduled function (or XOR's retry) replays it.
-    let pending = app.deps.webhooks.deliveries(None, Some(DeliveryStatus::Pending), 10).await.unwrap();
+    let pending = app.deps.webhooks.deliveries(&app.id, DeliveryStatus::Pending, 10, None).await.unwrap().items;
     assert_eq!(pending.len(), 1);
     let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_1", xor_lever::usecases::now_ms() + 30_000)
         .await
@@ -291,7 +292,10 @@ async fn a_revoked_app_waits_as_pending_reauth_without_a_refresh_loop() {
         assert_eq!(st, 503);
     }
     assert_eq!(app.lever.stats().refresh_failures, 1, "no refresh loop");
-    assert_eq!(app.deps.webhooks.deliveries(None, Some(DeliveryStatus::PendingReauth), 10).await.unwrap().len(), 5);
+    assert_eq!(
+        app.deps.webhooks.deliveries(&app.id, DeliveryStatus::PendingReauth, 10, None).await.unwrap().items.len(),
+        5
+    );
 }
 
 /// A secret store whose token reads fail, as when Secrets Manager is down.
@@ -518,4 +522,51 @@ async fn no_refresh_starts_too_close_to_the_deadline() {
     let (st, v, _) = app.deliver("msg_near", &body(&app.screening("cand_near"))).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("completed")), "with its full budget, the request refreshes");
     assert_eq!(app.lever.stats().refreshes, 1);
+}
+
+/// Finished deliveries carry DynamoDB's TTL attribute (`expires_at`, the retention after they
+/// finished); deliveries that still wait carry none, so they are never deleted.
+#[tokio::test]
+async fn finished_deliveries_expire_by_ttl_and_waiting_ones_never_do() {
+    let app = spawn_webhook_app_with(StoreKind::Aws, |d| d.delivery_retention_days = 30).await;
+    let (st, _, _) = app.deliver("msg_done", &body(&app.screening("cand_done"))).await;
+    assert_eq!(st, 200);
+    app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
+    let (st, _, _) = app.deliver("msg_wait", &body(&app.screening("cand_wait"))).await;
+    assert_eq!(st, 503);
+    let (st, _, _) = app.deliver("msg_bad", b"{\"type\": \"candidate.screening_passed\", \"data\": 7}").await;
+    assert_eq!(st, 400);
+
+    let (table, _) = app.aws.clone().unwrap();
+    let sdk = xor_lever::config::aws_sdk_config().await;
+    let client = xor_lever::config::dynamo_client(&sdk);
+    let ttl = |id: &'static str| {
+        let (client, table, pk) = (client.clone(), table.clone(), format!("CONN#{}", app.id));
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("WH#{id}")))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("the delivery is stored");
+            item.get("expires_at").map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+        }
+    };
+    let now = xor_lever::usecases::now_ms() / 1000;
+    for id in ["msg_done", "msg_bad"] {
+        let t = ttl(id).await.unwrap_or_else(|| panic!("{id} has no TTL"));
+        assert!((t - (now + 30 * 86_400)).abs() < 120, "{id}: 30 days after it finished: {t} vs {now}");
+    }
+    assert_eq!(ttl("msg_wait").await, None, "a waiting delivery never expires");
+    // Once it completes, it gets its expiry.
+    let a =
+        xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_wait", xor_lever::usecases::now_ms() + 30_000)
+            .await
+            .unwrap();
+    assert_eq!(a.delivery, Some(DeliveryStatus::Completed));
+    assert!(ttl("msg_wait").await.is_some());
 }

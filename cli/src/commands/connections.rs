@@ -296,7 +296,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
     let count = |st| {
         let w = w.clone();
         let id = id.clone();
-        async move { w.webhooks.deliveries(Some(&id), Some(st), 10_000).await.map(|v| v.len()) }
+        async move { xor_lever::usecases::webhook::count_deliveries(&w, &id, st, 10_000).await }
     };
     let expiry = tokens.as_ref().map(|t| {
         time::OffsetDateTime::from_unix_timestamp(t.expires_at)

@@ -103,7 +103,13 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let heading = page.split("<h1>").nth(1).and_then(|h| h.split("</h1>").next()).unwrap_or("?").to_owned();
     let message = page.split("<p>").nth(1).and_then(|h| h.split("</p>").next()).unwrap_or("").to_owned();
     println!("   → Lever's consent (the sandbox approves) → the callback page: \"{heading}\": {message}");
-    println!("   connection `demo` is now {}", status(&deps).await);
+    let lever_side = deps.connections.connection(&id).await?.map(|c| c.lever).unwrap_or_default();
+    println!(
+        "   connection `demo` is now {}, bound to Lever account {} (authorized by {}); the link is spent",
+        status(&deps).await,
+        lever_side.account_id.as_deref().unwrap_or("?"),
+        lever_side.authorized_by.as_deref().unwrap_or("?")
+    );
 
     println!("3. first sync:");
     let opts = SyncOptions::default();

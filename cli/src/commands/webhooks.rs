@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use xor_lever::domain::{ConnectionId, Delivery, DeliveryStatus};
 use xor_lever::usecases::now_ms;
-use xor_lever::usecases::webhook::{replay, retry_waiting};
+use xor_lever::usecases::webhook::{list_deliveries, replay, retry_waiting};
 
 use super::cell;
 use crate::store::{Ctx, Result};
@@ -38,10 +38,17 @@ pub enum WebhooksCommand {
     },
 }
 
+/// A delivery by its webhook id: a key lookup in the named connection, or in each connection.
 async fn find(ctx: &Ctx, id: &str, connection: Option<&ConnectionId>) -> Result<Delivery> {
     let w = ctx.webhook_deps().await?;
-    let all = w.webhooks.deliveries(connection, None, 100_000).await?;
-    let mut found: Vec<Delivery> = all.into_iter().filter(|d| d.webhook_id == id).collect();
+    let connections = match connection {
+        Some(c) => vec![c.clone()],
+        None => w.connections.connections().await?.into_iter().map(|c| c.id).collect(),
+    };
+    let mut found = Vec::new();
+    for c in &connections {
+        found.extend(w.webhooks.delivery(c, id).await?);
+    }
     match found.len() {
         0 => Err(format!("no delivery {id}").into()),
         1 => Ok(found.remove(0)),
@@ -57,7 +64,7 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
                 Some(s) => Some(DeliveryStatus::parse(&s).ok_or_else(|| format!("unknown status {s:?}"))?),
                 None => None,
             };
-            let list = w.webhooks.deliveries(connection.as_ref(), status, limit).await?;
+            let list = list_deliveries(&w, connection.as_ref(), status, limit).await?;
             if json {
                 for d in list {
                     // The raw body carries candidate PII: `show` prints it, `list` does not.

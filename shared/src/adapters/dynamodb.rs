@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | connection | `CONN#<id>` | `CONN` | `gsi1pk = "CONN"` lists connections; status and feed state are their own attributes |
 //! | job mapping | `CONN#<id>` | `JOB#<posting>` | one paginated Query reads a connection's mappings; `version` guards writes |
-//! | webhook delivery | `CONN#<id>` | `WH#<webhook id>` | raw body + status; `gsi1pk = "WH#<status>"` lists by status, newest first |
+//! | webhook delivery | `CONN#<id>` | `WH#<webhook id>` | raw body + status; `gsi1pk = "WH#<id>#<status>"`, `gsi1sk = "<received ms>#<webhook id>"` lists one connection's deliveries of one status, newest first, a page at a time; finished ones expire (`expires_at`, TTL) |
 //! | screening claim | `CONN#<id>` | `SCREEN#<candidate>#<job>` | the idempotency lock: owner, lease, attempts, opportunity |
 //! | lease | `CONN#<id>` | `LEASE#<name>` | e.g. one OAuth refresh at a time |
 //! | sync run | `CONN#<id>` | `RUN#<ms>#<run id>` | newest first by a reverse Query; expires after 90 days (`expires_at`, TTL) |
@@ -407,15 +407,25 @@ pub fn is_throttling<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded"))
 }
 
-fn delivery_item(d: &Delivery) -> Item {
+/// The delivery's full key in the table and in GSI1 (also a listing's `ExclusiveStartKey`).
+fn delivery_key(c: &ConnectionId, status: DeliveryStatus, received_at_ms: i64, webhook_id: &str) -> Item {
     Item::from([
-        ("pk".into(), pk(&d.connection)),
-        ("sk".into(), s(format!("WH#{}", d.webhook_id))),
-        ("gsi1pk".into(), s(format!("WH#{}", d.status.as_str()))),
-        ("gsi1sk".into(), s(format!("{:013}#{}#{}", d.received_at_ms, d.connection, d.webhook_id))),
-        ("status".into(), s(d.status.as_str())),
-        ("doc".into(), s(serde_json::to_string(d).expect("serialises"))),
+        ("pk".into(), pk(c)),
+        ("sk".into(), s(format!("WH#{webhook_id}"))),
+        ("gsi1pk".into(), s(format!("WH#{c}#{}", status.as_str()))),
+        ("gsi1sk".into(), s(format!("{received_at_ms:013}#{webhook_id}"))),
     ])
+}
+
+fn delivery_item(d: &Delivery) -> Item {
+    let mut i = delivery_key(&d.connection, d.status, d.received_at_ms, &d.webhook_id);
+    i.insert("status".into(), s(d.status.as_str()));
+    i.insert("doc".into(), s(serde_json::to_string(d).expect("serialises")));
+    // A whole-item write: a delivery that waits again loses its expiry.
+    if let Some(t) = d.expires_at {
+        i.insert("expires_at".into(), n(t));
+    }
+    i
 }
 
 fn item_delivery(i: &Item) -> Result<Delivery, StoreError> {
@@ -476,41 +486,45 @@ impl WebhookStore for DynamoStore {
 
     async fn deliveries(
         &self,
-        c: Option<&ConnectionId>,
-        status: Option<DeliveryStatus>,
+        c: &ConnectionId,
+        status: DeliveryStatus,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let statuses: Vec<DeliveryStatus> = status.map_or(DeliveryStatus::ALL.to_vec(), |s| vec![s]);
-        let mut out = Vec::new();
-        for st in statuses {
-            let items = match c {
-                // One connection: its partition, filtered by status.
-                Some(c) => self
-                    .query_prefix(c, "WH#", "deliveries")
-                    .await?
-                    .into_iter()
-                    .filter(|i| get_s(i, "status") == Some(st.as_str()))
-                    .collect(),
-                None => {
-                    self.query_all("deliveries", || {
-                        self.client
-                            .query()
-                            .table_name(&self.table)
-                            .index_name(GSI1)
-                            .key_condition_expression("gsi1pk = :k")
-                            .expression_attribute_values(":k", s(format!("WH#{}", st.as_str())))
-                            .scan_index_forward(false)
-                    })
-                    .await?
+        after: Option<&DeliveryCursor>,
+    ) -> Result<DeliveryPage, StoreError> {
+        if limit == 0 {
+            return Ok(DeliveryPage::default());
+        }
+        let mut items = Vec::new();
+        let mut start = after.map(|a| delivery_key(c, status, a.received_at_ms, &a.webhook_id));
+        // `Limit` bounds what DynamoDB reads; a page can still come back short, so follow it
+        // until the page is full or the index ends.
+        loop {
+            let want = limit.saturating_sub(items.len()).clamp(1, 1000) as i32;
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :k")
+                .expression_attribute_values(":k", s(format!("WH#{c}#{}", status.as_str())))
+                .scan_index_forward(false)
+                .limit(want)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable("deliveries"))?;
+            for i in page.items.unwrap_or_default() {
+                items.push(item_delivery(&i)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() && items.len() < limit => start = Some(k),
+                Some(k) if !k.is_empty() => {
+                    let next = items.last().map(Delivery::cursor);
+                    return Ok(DeliveryPage { items, next });
                 }
-            };
-            for i in &items {
-                out.push(item_delivery(i)?);
+                _ => return Ok(DeliveryPage { items, next: None }),
             }
         }
-        out.sort_by(|a, b| b.received_at_ms.cmp(&a.received_at_ms).then(b.webhook_id.cmp(&a.webhook_id)));
-        out.truncate(limit);
-        Ok(out)
     }
 
     async fn claim_screening(

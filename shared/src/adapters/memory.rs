@@ -162,20 +162,25 @@ impl WebhookStore for MemoryStore {
     }
     async fn deliveries(
         &self,
-        c: Option<&ConnectionId>,
-        status: Option<DeliveryStatus>,
+        c: &ConnectionId,
+        status: DeliveryStatus,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
+        after: Option<&DeliveryCursor>,
+    ) -> Result<DeliveryPage, StoreError> {
         let g = self.webhooks.lock().unwrap();
+        let key = |d: &Delivery| (d.received_at_ms, d.webhook_id.clone());
         let mut v: Vec<Delivery> = g
             .deliveries
             .values()
-            .filter(|d| c.is_none_or(|c| &d.connection == c) && status.is_none_or(|s| d.status == s))
+            .filter(|d| &d.connection == c && d.status == status)
+            .filter(|d| after.is_none_or(|a| key(d) < (a.received_at_ms, a.webhook_id.clone())))
             .cloned()
             .collect();
-        v.sort_by(|a, b| b.received_at_ms.cmp(&a.received_at_ms).then(b.webhook_id.cmp(&a.webhook_id)));
+        v.sort_by_key(|d| std::cmp::Reverse(key(d)));
+        let more = v.len() > limit;
         v.truncate(limit);
-        Ok(v)
+        let next = if more { v.last().map(Delivery::cursor) } else { None };
+        Ok(DeliveryPage { items: v, next })
     }
     async fn claim_screening(
         &self,

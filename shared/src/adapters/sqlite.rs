@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   connection TEXT NOT NULL, webhook_id TEXT NOT NULL, received_at_ms INTEGER NOT NULL, status TEXT NOT NULL,
   doc TEXT NOT NULL, PRIMARY KEY (connection, webhook_id));
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, received_at_ms);
+CREATE INDEX IF NOT EXISTS deliveries_by_connection_status ON deliveries (connection, status, received_at_ms, webhook_id);
 CREATE TABLE IF NOT EXISTS claims (
   connection TEXT NOT NULL, natural_key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, natural_key));
 CREATE TABLE IF NOT EXISTS leases (
@@ -367,23 +368,38 @@ impl WebhookStore for SqliteStore {
 
     async fn deliveries(
         &self,
-        c: Option<&ConnectionId>,
-        status: Option<DeliveryStatus>,
+        c: &ConnectionId,
+        status: DeliveryStatus,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
+        after: Option<&DeliveryCursor>,
+    ) -> Result<DeliveryPage, StoreError> {
         let db = self.db();
-        let mut st = db
+        let mut stmt = db
             .prepare_cached(
-                "SELECT doc FROM deliveries WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR status = ?2)
-                 ORDER BY received_at_ms DESC, webhook_id DESC LIMIT ?3",
+                "SELECT doc FROM deliveries WHERE connection = ?1 AND status = ?2
+                   AND (?3 IS NULL OR (received_at_ms, webhook_id) < (?3, ?4))
+                 ORDER BY received_at_ms DESC, webhook_id DESC LIMIT ?5",
             )
             .map_err(err("deliveries"))?;
-        let docs = st
-            .query_map(params![c.map(|c| c.as_str()), status.map(|s| s.as_str()), limit as i64], |r| {
-                r.get::<_, String>(0)
-            })
+        let rows = stmt
+            .query_map(
+                params![
+                    c.as_str(),
+                    status.as_str(),
+                    after.map(|a| a.received_at_ms),
+                    after.map(|a| a.webhook_id.as_str()),
+                    (limit + 1) as i64
+                ],
+                |r| r.get::<_, String>(0),
+            )
             .map_err(err("deliveries"))?;
-        docs.map(|d| from_json("delivery", &d.map_err(err("deliveries"))?)).collect()
+        let mut items = rows
+            .map(|d| from_json::<Delivery>("delivery", &d.map_err(err("deliveries"))?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(Delivery::cursor) } else { None };
+        Ok(DeliveryPage { items, next })
     }
 
     async fn claim_screening(

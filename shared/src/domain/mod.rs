@@ -19,4 +19,4 @@ pub use ports::{
 };
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
 pub use secret::SecretString;
-pub use webhook::{Claim, ClaimEnd, ClaimRecord, Delivery, DeliveryStatus};
+pub use webhook::{Claim, ClaimEnd, ClaimRecord, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};

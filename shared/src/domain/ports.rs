@@ -8,7 +8,7 @@ use super::invitation::Invitation;
 use super::job::JobMapping;
 use super::run::SyncRun;
 use super::secret::SecretString;
-use super::webhook::{Claim, ClaimEnd, Delivery, DeliveryStatus};
+use super::webhook::{Claim, ClaimEnd, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -108,13 +108,15 @@ pub trait WebhookStore: Send + Sync {
     async fn delivery(&self, connection: &ConnectionId, webhook_id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Writes status, result, reason and attempts of an existing delivery.
     async fn update_delivery(&self, d: &Delivery) -> Result<(), StoreError>;
-    /// Newest first; `connection` and `status` filter.
+    /// One connection's deliveries in one status, newest first: at most `limit` of them, after
+    /// `after` (the store reads no more than the page; no listing reads a whole partition).
     async fn deliveries(
         &self,
-        connection: Option<&ConnectionId>,
-        status: Option<DeliveryStatus>,
+        connection: &ConnectionId,
+        status: DeliveryStatus,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError>;
+        after: Option<&DeliveryCursor>,
+    ) -> Result<DeliveryPage, StoreError>;
     /// Takes the screening's claim for `owner` until `lease_until_ms`, unless it is done or held
     /// by another live lease.
     async fn claim_screening(

@@ -301,6 +301,44 @@ pub struct Delivery {
     pub reason: Option<String>,
     pub attempts: u32,
     pub updated_at_ms: i64,
+    /// When a finished delivery may be deleted (Unix seconds; DynamoDB's TTL attribute). Waiting
+    /// deliveries never expire: `None`.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// Finished deliveries are kept this long unless the deployment says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+impl Delivery {
+    /// Moves the delivery to `status` at `now_ms`: a finished one (completed, failed, rejected)
+    /// expires `retention_days` later; one that still waits (received, pending, pending_reauth)
+    /// never does.
+    pub fn set_status(&mut self, status: DeliveryStatus, now_ms: i64, retention_days: u32) {
+        self.status = status;
+        self.updated_at_ms = now_ms;
+        self.expires_at = status.is_final().then(|| now_ms / 1000 + i64::from(retention_days) * 24 * 3600);
+    }
+
+    /// Where a listing that ended with this delivery resumes.
+    pub fn cursor(&self) -> DeliveryCursor {
+        DeliveryCursor { received_at_ms: self.received_at_ms, webhook_id: self.webhook_id.clone() }
+    }
+}
+
+/// A position in one connection's deliveries of one status, newest first: the listing resumes
+/// with the deliveries older than this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryCursor {
+    pub received_at_ms: i64,
+    pub webhook_id: String,
+}
+
+/// One page of a listing; `next` is where the following page starts (`None`: no more).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    pub next: Option<DeliveryCursor>,
 }
 
 /// The result of trying to take the per-screening lock.
@@ -338,6 +376,36 @@ mod tests {
     fn emails_are_redacted() {
         assert_eq!(redact_email("ada@example.com"), "a***@example.com");
         assert_eq!(redact_email("nope"), "***");
+    }
+
+    #[test]
+    fn finished_deliveries_expire_and_waiting_ones_never_do() {
+        let mut d = Delivery {
+            connection: ConnectionId::parse("acme").unwrap(),
+            webhook_id: "m".into(),
+            received_at_ms: 0,
+            status: DeliveryStatus::Received,
+            event_type: None,
+            natural_key: None,
+            body: String::new(),
+            opportunity_id: None,
+            reason: None,
+            attempts: 0,
+            updated_at_ms: 0,
+            expires_at: None,
+        };
+        for (st, expires) in [
+            (DeliveryStatus::Pending, None),
+            (DeliveryStatus::PendingReauth, None),
+            (DeliveryStatus::Received, None),
+            (DeliveryStatus::Completed, Some(1_000 + 90 * 86_400)),
+            (DeliveryStatus::Failed, Some(1_000 + 90 * 86_400)),
+            (DeliveryStatus::Rejected, Some(1_000 + 90 * 86_400)),
+            (DeliveryStatus::Pending, None),
+        ] {
+            d.set_status(st, 1_000_000, 90);
+            assert_eq!(d.expires_at, expires, "{st:?}");
+        }
     }
 
     #[test]

@@ -366,23 +366,29 @@ pub async fn reset_lever(deps: &WebhookDeps, id: &ConnectionId) -> Result<Option
 /// Replays the connection's `pending_reauth` deliveries now that it is connected again (the
 /// claims make each exactly once; what the deadline leaves is swept by the scheduled function).
 pub async fn replay_waiting(deps: &WebhookDeps, id: &ConnectionId, deadline_ms: i64) -> usize {
-    let waiting = match deps.webhooks.deliveries(Some(id), Some(DeliveryStatus::PendingReauth), 1000).await {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(connection = %id, error = %e, "could not list waiting webhooks");
-            return 0;
-        }
-    };
     let mut n = 0;
-    for d in waiting.into_iter().rev() {
-        if (deps.clock)() + 5_000 >= deadline_ms {
-            break;
+    let mut after = None;
+    loop {
+        let page = match deps.webhooks.deliveries(id, DeliveryStatus::PendingReauth, 100, after.as_ref()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %e, "could not list waiting webhooks");
+                return n;
+            }
+        };
+        for d in page.items {
+            if (deps.clock)() + 5_000 >= deadline_ms {
+                return n;
+            }
+            if replay(deps, id, &d.webhook_id, deadline_ms).await.is_ok() {
+                n += 1;
+            }
         }
-        if replay(deps, id, &d.webhook_id, deadline_ms).await.is_ok() {
-            n += 1;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return n,
         }
     }
-    n
 }
 
 /// The Lever side of a scheduled run: is the app still authorized? A refresh (when due) keeps

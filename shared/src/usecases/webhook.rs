@@ -38,6 +38,8 @@ pub struct WebhookDeps {
     pub http: reqwest::Client,
     pub limiters: Arc<LeverLimiters>,
     pub clock: Clock,
+    /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
+    pub delivery_retention_days: u32,
     pub resume_max_bytes: u64,
     pub resume_timeout: Duration,
     pub lever_retry: RetryPolicy,
@@ -72,6 +74,7 @@ impl WebhookDeps {
             http,
             limiters: Arc::default(),
             clock: system_clock(),
+            delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
             resume_max_bytes: 10 * 1024 * 1024,
             resume_timeout: Duration::from_secs(10),
             lever_retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
@@ -184,6 +187,7 @@ pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, bo
         reason: None,
         attempts: 0,
         updated_at_ms: now_ms,
+        expires_at: None,
     };
     let screening = match parse_event(body) {
         Ok(Event::Other(kind)) => {
@@ -192,7 +196,7 @@ pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, bo
         }
         Ok(Event::ScreeningPassed(s)) => s,
         Err(reason) => {
-            delivery.status = DeliveryStatus::Rejected;
+            delivery.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
             delivery.reason = Some(reason.clone());
             if let Err(e) = deps.webhooks.insert_delivery(&delivery).await {
                 return unavailable(&cid, "record delivery", &e);
@@ -303,8 +307,7 @@ async fn process(
             );
         }
     };
-    d.status = status;
-    d.updated_at_ms = now;
+    d.set_status(status, now, deps.delivery_retention_days);
     let log_reason = d.reason.clone().unwrap_or_default();
     tracing::info!(connection = %conn.id, webhook_id = %d.webhook_id, candidate = %s.candidate_id, status = status.as_str(), reason = %log_reason, "webhook processed");
     if let Err(e) = deps.webhooks.update_delivery(d).await {
@@ -605,43 +608,81 @@ pub const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
 
 /// Replays what waits: `pending` deliveries, `pending_reauth` ones of connections that are
 /// connected again, and `received` ones whose processor died. Run by the scheduled function so
-/// that nothing depends on XOR's retries alone. Stops starting replays at `deadline_ms`.
+/// that nothing depends on XOR's retries alone. Connection by connection, at most `limit` in
+/// all, oldest first within a connection's page; stops starting replays at `deadline_ms`.
 pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
     let now = (deps.clock)();
-    let mut todo: Vec<Delivery> = Vec::new();
-    for status in [DeliveryStatus::Pending, DeliveryStatus::PendingReauth, DeliveryStatus::Received] {
-        todo.extend(deps.webhooks.deliveries(None, Some(status), limit).await?);
-    }
-    let mut connected = std::collections::HashMap::new();
     let mut summary = RetrySummary::default();
-    for d in todo.into_iter().rev().take(limit) {
-        if (deps.clock)() + 10_000 >= deadline_ms {
-            summary.still_waiting += 1;
-            continue;
+    let mut budget = limit;
+    for conn in deps.connections.connections().await? {
+        let mut statuses = vec![DeliveryStatus::Pending, DeliveryStatus::Received];
+        if conn.status == ConnectionStatus::Connected {
+            statuses.push(DeliveryStatus::PendingReauth);
         }
-        if d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS {
-            continue; // being processed right now
-        }
-        if d.status == DeliveryStatus::PendingReauth {
-            let status = match connected.get(&d.connection) {
-                Some(s) => *s,
-                None => {
-                    let s = deps.connections.connection(&d.connection).await?.map(|c| c.status);
-                    connected.insert(d.connection.clone(), s);
-                    s
-                }
-            };
-            if status != Some(ConnectionStatus::Connected) {
-                summary.still_waiting += 1;
-                continue;
+        for status in statuses {
+            if budget == 0 {
+                return Ok(summary);
             }
-        }
-        summary.replayed += 1;
-        match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await.map(|a| a.delivery) {
-            Ok(Some(DeliveryStatus::Completed)) => summary.completed += 1,
-            Ok(Some(DeliveryStatus::Failed)) => summary.failed += 1,
-            _ => summary.still_waiting += 1,
+            let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
+            budget -= page.items.len();
+            for d in page.items.into_iter().rev() {
+                if (deps.clock)() + 10_000 >= deadline_ms {
+                    summary.still_waiting += 1;
+                    continue;
+                }
+                if d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS {
+                    continue; // being processed right now
+                }
+                summary.replayed += 1;
+                match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await.map(|a| a.delivery) {
+                    Ok(Some(DeliveryStatus::Completed)) => summary.completed += 1,
+                    Ok(Some(DeliveryStatus::Failed)) => summary.failed += 1,
+                    _ => summary.still_waiting += 1,
+                }
+            }
         }
     }
     Ok(summary)
+}
+
+/// Deliveries for an operator's listing, newest first: one connection's or every
+/// connection's, one status or all, at most `limit` (each store read is a page of `limit`).
+pub async fn list_deliveries(
+    deps: &WebhookDeps,
+    connection: Option<&ConnectionId>,
+    status: Option<DeliveryStatus>,
+    limit: usize,
+) -> Result<Vec<Delivery>, StoreError> {
+    let connections = match connection {
+        Some(c) => vec![c.clone()],
+        None => deps.connections.connections().await?.into_iter().map(|c| c.id).collect(),
+    };
+    let statuses = status.map_or(DeliveryStatus::ALL.to_vec(), |s| vec![s]);
+    let mut out = Vec::new();
+    for c in &connections {
+        for st in &statuses {
+            out.extend(deps.webhooks.deliveries(c, *st, limit, None).await?.items);
+        }
+    }
+    out.sort_by(|a, b| b.received_at_ms.cmp(&a.received_at_ms).then(b.webhook_id.cmp(&a.webhook_id)));
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// How many deliveries of `connection` are in `status` (counted a page at a time, up to `cap`).
+pub async fn count_deliveries(
+    deps: &WebhookDeps,
+    connection: &ConnectionId,
+    status: DeliveryStatus,
+    cap: usize,
+) -> Result<usize, StoreError> {
+    let (mut n, mut after) = (0, None);
+    loop {
+        let page = deps.webhooks.deliveries(connection, status, 500.min(cap - n).max(1), after.as_ref()).await?;
+        n += page.items.len();
+        match page.next {
+            Some(next) if n < cap => after = Some(next),
+            _ => return Ok(n.min(cap)),
+        }
+    }
 }
