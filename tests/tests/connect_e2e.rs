@@ -137,15 +137,53 @@ async fn a_connected_connection_cannot_be_taken_over_by_another_lever_account() 
     assert!(page.contains("did not say which account"), "{page}");
     assert_eq!(app.deps.tokens.stored(&id).await.unwrap().unwrap(), before);
 
-    // Rebinding is the operator's explicit act.
-    let previous = xor_lever::usecases::connect::reset_lever(&app.deps, &id).await.unwrap();
+    // Rebinding is the operator's explicit act; it voids the links sent for the old binding.
+    let old_link = app.connect_link(&id).await;
+    let previous = xor_lever::usecases::connect::reset_lever(&app.deps, &id, "ops@test").await.unwrap();
     assert_eq!(previous.as_deref(), Some(SANDBOX_ACCOUNT));
+    assert_eq!(app.get(&old_link).await.0, 403, "a link from before the reset");
+    let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
+    assert!(c.lever.reset.as_deref().is_some_and(|r| r.contains("ops@test")), "on the record: {:?}", c.lever.reset);
     assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
     assert!(app.deps.tokens.stored(&id).await.unwrap().is_none(), "the old account's tokens are forgotten");
     lever.set_config(Config { account_id: "acct-new-home".into(), ..Config::default() });
     assert_eq!(app.connect(&id).await.0, 200);
     let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
     assert_eq!(c.lever.account_id.as_deref(), Some("acct-new-home"));
+}
+
+/// A connection authorized before accounts were recorded (no `account_id`) is bound to the
+/// account its stored tokens name.
+#[tokio::test]
+async fn a_connection_connected_before_accounts_were_recorded_is_bound_by_its_tokens() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let c = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    assert_eq!((c.status, c.lever.account_id.as_deref()), (ConnectionStatus::Connected, None));
+    let before = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
+    app.lever.set_config(Config { account_id: "acct-stranger".into(), ..Config::default() });
+    let (st, page) = app.connect(&app.id).await;
+    assert_eq!(st, 403, "{page}");
+    assert!(page.contains("different Lever account"), "{page}");
+    assert_eq!(app.deps.tokens.stored(&app.id).await.unwrap().unwrap(), before);
+    // The same account reconnects, and the binding is recorded from now on.
+    app.lever.set_config(Config::default());
+    assert_eq!(app.connect(&app.id).await.0, 200);
+    let c = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    assert_eq!(c.lever.account_id.as_deref(), Some(SANDBOX_ACCOUNT));
+}
+
+#[tokio::test]
+async fn a_new_connect_link_replaces_the_earlier_ones() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let first = app.connect_link(&id).await;
+    let second = app.connect_link(&id).await;
+    let (st, page) = app.get(&first).await;
+    assert_eq!(st, 403);
+    assert!(page.contains("replaced by a newer one"), "{page}");
+    let flow = app.authorize_with(&second).await;
+    assert_eq!(app.get_with_cookie(&flow.callback, &flow.cookie).await.0, 200);
 }
 
 #[tokio::test]
@@ -168,7 +206,13 @@ async fn a_state_link_completed_in_another_browser_is_refused() {
     let (id, _) = app.add_pending_connection("acme", &lever).await;
     let flow = app.authorize(&id).await;
     assert!(flow.cookie.starts_with("xor_lever_oauth="), "plain-HTTP loopback: no __Host- prefix: {}", flow.cookie);
-    for cookie in ["", "xor_lever_oauth=someone-elses-nonce", "other=1"] {
+    // Whoever holds the state link can read the state: it must not tell them the cookie.
+    use base64::Engine;
+    let payload = flow.state.split('.').next().unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let from_state = format!("xor_lever_oauth={}", claims["n"].as_str().unwrap());
+    for cookie in ["", "xor_lever_oauth=someone-elses-nonce", "other=1", from_state.as_str()] {
         let (st, page) = app.get_with_cookie(&flow.callback, cookie).await;
         assert_eq!(st, 403, "{cookie}: {page}");
         assert!(page.contains("another browser"), "{page}");

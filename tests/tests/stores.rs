@@ -244,6 +244,15 @@ async fn invitation_contract<S: InvitationStore>(s: &S) {
     assert!(!s.use_invitation(&c, &inv.token_hash, 2_001).await.unwrap(), "single use");
     let used = s.invitation(&c, &inv.token_hash).await.unwrap().unwrap();
     assert_eq!((used.used_at_ms, used.state(2_002)), (Some(2_000), InvitationState::Used));
+    // Revoking voids every live one of the connection, and nothing of another.
+    let (a, b) = (Invitation::new(c.clone(), "tok-a", 3_000, 7), Invitation::new(c.clone(), "tok-b", 3_000, 7));
+    let other = Invitation::new(conn_id("beta"), "tok-c", 3_000, 7);
+    for i in [&a, &b, &other] {
+        s.put_invitation(i).await.unwrap();
+    }
+    assert_eq!(s.revoke_invitations(&c, 4_000).await.unwrap(), 2, "the used one is not counted");
+    assert!(!s.use_invitation(&c, &a.token_hash, 4_001).await.unwrap());
+    assert!(s.use_invitation(&conn_id("beta"), &other.token_hash, 4_001).await.unwrap());
 }
 
 #[tokio::test]

@@ -211,14 +211,16 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                 return Err(format!("no connection {id}").into());
             }
             http_url("--public-url", &public_url)?;
+            // The token secret the callback writes to (connections added before it existed lack it).
+            deps.secrets.create_secret(&id, LEVER_TOKENS, None).await?;
             print_connect_link(&ctx.webhook_deps().await?, &id, &public_url, valid_days).await?;
         }
         ConnectionsCommand::ResetLever { id } => {
             let w = ctx.webhook_deps().await?;
-            let previous = reset_lever(&w, &id).await?;
+            let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
+            let previous = reset_lever(&w, &id, &by).await?;
             eprintln!(
-                "connection {id}: Lever binding reset by {} (was account {}); tokens forgotten; now pending",
-                std::env::var("USER").unwrap_or_else(|_| "an operator".into()),
+                "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links void; now pending",
                 previous.as_deref().unwrap_or("unknown")
             );
             println!("send a new connect link: xor-lever connections connect-url {id} --public-url <ApiUrl>");
@@ -282,7 +284,9 @@ async fn print_connect_link(w: &WebhookDeps, id: &ConnectionId, base: &str, vali
         .ok()
         .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default();
-    println!("connect link for the customer's Lever Super Admin (single use, valid until {until}; shown once):");
+    println!(
+        "connect link for the customer's Lever Super Admin (single use, valid until {until}, replaces earlier links; shown once):"
+    );
     println!("{}", connect_link(base, id, &token));
     Ok(())
 }
@@ -313,6 +317,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "perform_as": c.lever.perform_as,
         "lever_account": c.lever.account_id,
         "authorized_by": c.lever.authorized_by,
+        "lever_reset": c.lever.reset,
         "lever_authorized": tokens.is_some(),
         "token_expires_at": expiry,
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),

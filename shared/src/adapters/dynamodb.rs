@@ -723,4 +723,16 @@ impl InvitationStore for DynamoStore {
             Err(e) => Err(StoreError::unavailable("use_invitation", DisplayErrorContext(&e))),
         }
     }
+
+    async fn revoke_invitations(&self, c: &ConnectionId, now_ms: i64) -> Result<usize, StoreError> {
+        // A connection has a handful of invitations (each new link voids the others).
+        let mut n = 0;
+        for item in self.query_prefix(c, "INVITE#", "revoke_invitations").await? {
+            let hash = get_s(&item, "sk").and_then(|sk| sk.strip_prefix("INVITE#")).unwrap_or_default();
+            if self.use_invitation(c, hash, now_ms).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }

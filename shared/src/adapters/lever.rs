@@ -292,7 +292,7 @@ impl LeverClient {
             limiter,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(20),
-            token_timeout: Duration::from_secs(8),
+            token_timeout: Duration::from_secs(6),
         }
     }
 

@@ -254,4 +254,13 @@ impl InvitationStore for MemoryStore {
             _ => Ok(false),
         }
     }
+    async fn revoke_invitations(&self, c: &ConnectionId, now_ms: i64) -> Result<usize, StoreError> {
+        let mut all = self.invitations.lock().unwrap();
+        let mut n = 0;
+        for i in all.values_mut().filter(|i| &i.connection == c && i.state(now_ms) == InvitationState::Live) {
+            i.used_at_ms = Some(now_ms);
+            n += 1;
+        }
+        Ok(n)
+    }
 }

@@ -544,4 +544,30 @@ impl InvitationStore for SqliteStore {
         tx.commit().map_err(err("use_invitation"))?;
         Ok(true)
     }
+
+    async fn revoke_invitations(&self, c: &ConnectionId, now_ms: i64) -> Result<usize, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err("revoke_invitations"))?;
+        let docs: Vec<String> = {
+            let mut stmt =
+                tx.prepare("SELECT doc FROM invitations WHERE connection = ?1").map_err(err("revoke_invitations"))?;
+            let rows = stmt.query_map([c.as_str()], |r| r.get(0)).map_err(err("revoke_invitations"))?;
+            rows.collect::<Result<_, _>>().map_err(err("revoke_invitations"))?
+        };
+        let mut n = 0;
+        for d in docs {
+            let mut i: Invitation = from_json("invitation", &d)?;
+            if i.state(now_ms) == InvitationState::Live {
+                i.used_at_ms = Some(now_ms);
+                tx.execute(
+                    "UPDATE invitations SET doc = ?3 WHERE connection = ?1 AND token_hash = ?2",
+                    params![c.as_str(), i.token_hash, to_json(&i)],
+                )
+                .map_err(err("revoke_invitations"))?;
+                n += 1;
+            }
+        }
+        tx.commit().map_err(err("revoke_invitations"))?;
+        Ok(n)
+    }
 }

@@ -92,6 +92,9 @@ pub struct LeverSettings {
     pub authorized_by: Option<String>,
     #[serde(default)]
     pub authorized_at: Option<i64>,
+    /// The last operator reset of the binding (`connections reset-lever`): who, when, from what.
+    #[serde(default)]
+    pub reset: Option<String>,
 }
 
 fn default_origin() -> String {
@@ -109,6 +112,7 @@ impl Default for LeverSettings {
             account_id: None,
             authorized_by: None,
             authorized_at: None,
+            reset: None,
         }
     }
 }

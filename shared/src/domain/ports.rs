@@ -149,6 +149,9 @@ pub trait InvitationStore: Send + Sync {
         token_hash: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Marks every live invitation of `connection` used at `now_ms` (a new link replaces the
+    /// old ones; a reset voids them). Returns how many.
+    async fn revoke_invitations(&self, connection: &ConnectionId, now_ms: i64) -> Result<usize, StoreError>;
 }
 
 /// Short leases ("one OAuth refresh per connection at a time, across all Lambdas").

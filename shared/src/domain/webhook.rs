@@ -227,7 +227,9 @@ fn describe_json_error(path: &str, e: &serde_json::Error) -> String {
     let at = format!("(line {}, column {})", e.line(), e.column());
     let msg = e.to_string();
     let expected = || {
-        msg.split_once(", expected ").map(|(_, rest)| rest.rsplit_once(" at line ").map_or(rest, |(x, _)| x).to_owned())
+        // The last one: a quoted value (before it) may itself contain ", expected ".
+        msg.rsplit_once(", expected ")
+            .map(|(_, rest)| rest.rsplit_once(" at line ").map_or(rest, |(x, _)| x).to_owned())
     };
     match e.classify() {
         Category::Syntax => format!("the body is not valid JSON {at}"),

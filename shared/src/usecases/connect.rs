@@ -33,7 +33,7 @@ pub enum ConnectError {
     /// about which connections exist).
     #[error("this connect link is not valid: ask your xor-lever contact for a new one")]
     NoInvitation,
-    #[error("this connect link was already used: ask your xor-lever contact for a new one")]
+    #[error("this connect link was already used, or replaced by a newer one: ask your xor-lever contact for a new one")]
     InvitationUsed,
     #[error("this connect link has expired: ask your xor-lever contact for a new one")]
     InvitationExpired,
@@ -62,13 +62,15 @@ pub enum ConnectError {
     Exchange(String),
     #[error("no Lever Super Admin was found to create candidates as: set one with --perform-as")]
     NoPerformAs,
-    #[error("xor-lever cannot complete this right now ({0}); try again in a few minutes")]
+    /// The cause is logged, never shown: this page is public.
+    #[error("xor-lever cannot complete this right now; try again in a few minutes")]
     Unavailable(String),
     #[error("the connection is disabled by an operator: enable it first")]
     Disabled,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ConnectError {
+    tracing::error!(error = %e, "connect flow: a store or Lever is unavailable");
     ConnectError::Unavailable(e.to_string())
 }
 
@@ -76,7 +78,8 @@ fn unavailable(e: impl std::fmt::Display) -> ConnectError {
 struct StateClaims {
     /// connection
     c: String,
-    /// nonce: single use, and the value of the browser's cookie
+    /// SHA-256 of the nonce the browser's cookie holds (the state travels through URLs and
+    /// Lever: whoever sees it must not learn the cookie's value). Single use.
     n: String,
     /// expiry, Unix ms
     e: i64,
@@ -139,7 +142,13 @@ pub async fn invite(
 ) -> Result<(String, Invitation), ConnectError> {
     deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
     let token = crate::random::token();
-    let invitation = Invitation::new(id.clone(), &token, (deps.clock)(), valid_days);
+    let now = (deps.clock)();
+    let invitation = Invitation::new(id.clone(), &token, now, valid_days);
+    // A new link replaces the earlier ones: only the latest an operator sent can connect.
+    let revoked = deps.invitations.revoke_invitations(id, now).await.map_err(unavailable)?;
+    if revoked > 0 {
+        tracing::info!(connection = %id, revoked, "earlier connect invitations revoked");
+    }
     deps.invitations.put_invitation(&invitation).await.map_err(unavailable)?;
     tracing::info!(connection = %id, expires_at_ms = invitation.expires_at_ms, "connect invitation issued");
     Ok((token, invitation))
@@ -171,10 +180,16 @@ async fn live_invitation(
 }
 
 /// Where to send the admin, and the nonce for the browser's cookie.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Started {
     pub authorize_url: String,
     pub nonce: String,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started").field("authorize_url", &self.authorize_url).field("nonce", &"***").finish()
+    }
 }
 
 /// `GET /oauth/lever/start?connection=ID&invitation=TOKEN` → Lever's authorize URL. Nothing
@@ -196,7 +211,7 @@ pub async fn start(
     let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
     let lever = deps.lever_for(&conn);
     let nonce = crate::random::token();
-    let claims = StateClaims { c: id.to_string(), n: nonce.clone(), e: now + STATE_TTL_MS, i: inv.token_hash };
+    let claims = StateClaims { c: id.to_string(), n: hash_token(&nonce), e: now + STATE_TTL_MS, i: inv.token_hash };
     let state = sign_state(&app, &claims);
     let q = [
         ("client_id", app.client_id.as_str()),
@@ -211,12 +226,23 @@ pub async fn start(
     Ok(Started { authorize_url: format!("{}?{}", lever.hosts.authorize_url(), query.join("&")), nonce })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("code", &self.code.as_ref().map(|_| "***"))
+            .field("state", &self.state.as_ref().map(|_| "***"))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 /// What the callback did, for the page the admin sees.
@@ -243,9 +269,11 @@ pub async fn callback(
     let state = q.state.as_deref().ok_or(ConnectError::ForgedState)?;
     let claims = open_state(&app, state, now)?;
     let id = ConnectionId::parse(&claims.c).map_err(|_| ConnectError::ForgedState)?;
-    // The browser that comes back must be the one that started (constant-time comparison).
+    // The browser that comes back must be the one that started: its cookie's nonce hashes to the
+    // state's (equal-length hex digests, compared in constant time).
     let same_browser = cookie_nonce.is_some_and(|c| {
-        c.len() == claims.n.len() && c.bytes().zip(claims.n.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        let h = hash_token(c);
+        h.len() == claims.n.len() && h.bytes().zip(claims.n.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     });
     if !same_browser {
         tracing::warn!(connection = %id, "OAuth callback without the starting browser's cookie: refused");
@@ -273,7 +301,7 @@ pub async fn callback(
     }
     // The invitation may have been used (another tab) or expired since the start.
     live_invitation(deps, &id, &claims.i, now).await?;
-    let mut conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
     if conn.status == ConnectionStatus::Disabled {
         return Err(ConnectError::Disabled);
     }
@@ -284,7 +312,8 @@ pub async fn callback(
         .map_err(|e| ConnectError::Exchange(e.to_string()))?;
     // Who authorized: a connection bound to one Lever account never moves to another here.
     let who = identity_of(&tokens.access_token);
-    match (&conn.lever.account_id, &who.account_id) {
+    let bound = bound_account(deps, &conn).await?;
+    match (&bound, &who.account_id) {
         (Some(bound), Some(now_acct)) if bound != now_acct => {
             tracing::warn!(connection = %id, bound_account = %bound, authorizing_account = %now_acct, "authorization by a different Lever account refused");
             return Err(ConnectError::OtherAccount);
@@ -297,10 +326,6 @@ pub async fn callback(
             tracing::warn!(connection = %id, "Lever's token names no account: binding unverified");
         }
         _ => {}
-    }
-    // The invitation is spent by exactly one authorization (two tabs cannot both bind).
-    if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {
-        return Err(ConnectError::InvitationUsed);
     }
     let access = SecretString::new(tokens.access_token.clone());
     let perform_as = match conn.lever.perform_as.clone() {
@@ -324,9 +349,19 @@ pub async fn callback(
                 .ok_or(ConnectError::NoPerformAs)?
         }
     };
+    // The invitation is spent by exactly one authorization (two tabs cannot both bind), after
+    // everything that can refuse and before anything is written.
+    if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {
+        return Err(ConnectError::InvitationUsed);
+    }
+    // Read the connection again: an operator's reset (or another binding) may have landed.
+    let mut conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
+    if conn.lever.account_id.as_ref().is_some_and(|a| who.account_id.as_ref() != Some(a)) {
+        return Err(ConnectError::OtherAccount);
+    }
     deps.tokens.store(&id, &tokens).await.map_err(unavailable)?;
     conn.lever.perform_as = Some(perform_as.clone());
-    conn.lever.account_id = conn.lever.account_id.or(who.account_id);
+    conn.lever.account_id = conn.lever.account_id.or(bound).or(who.account_id);
     conn.lever.authorized_by = who.user_id;
     conn.lever.authorized_at = Some(now / 1000);
     deps.connections.set_lever(&id, &conn.lever).await.map_err(unavailable)?;
@@ -346,20 +381,36 @@ pub async fn callback(
     Ok(Connected { connection: id, perform_as, replayed, sync_started })
 }
 
+/// The Lever account a connection is bound to: recorded at its authorization, or — for a
+/// connection authorized before accounts were recorded — named by the token pair it holds.
+async fn bound_account(deps: &WebhookDeps, conn: &Connection) -> Result<Option<String>, ConnectError> {
+    if let Some(a) = &conn.lever.account_id {
+        return Ok(Some(a.clone()));
+    }
+    let stored = deps.tokens.stored(&conn.id).await.map_err(unavailable)?;
+    Ok(stored.and_then(|t| identity_of(&t.access_token).account_id))
+}
+
 /// An operator's explicit rebinding: forgets the Lever account, the token pair and the user
 /// candidates are created as, and sets the connection `pending` until a new authorization.
-pub async fn reset_lever(deps: &WebhookDeps, id: &ConnectionId) -> Result<Option<String>, ConnectError> {
+pub async fn reset_lever(deps: &WebhookDeps, id: &ConnectionId, by: &str) -> Result<Option<String>, ConnectError> {
     let mut conn = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
-    let previous = conn.lever.account_id.take();
+    let previous = bound_account(deps, &conn).await?;
+    conn.lever.account_id = None;
     conn.lever.perform_as = None;
     conn.lever.authorized_by = None;
     conn.lever.authorized_at = None;
+    // On the record: who reset it, and when.
+    conn.lever.reset =
+        Some(format!("{by} at {} (was account {})", (deps.clock)() / 1000, previous.as_deref().unwrap_or("unknown")));
+    // Links sent before the reset were for the old binding.
+    deps.invitations.revoke_invitations(id, (deps.clock)()).await.map_err(unavailable)?;
     deps.tokens.clear(id).await.map_err(unavailable)?;
     deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
     if conn.status != ConnectionStatus::Disabled {
         deps.connections.set_status(id, ConnectionStatus::Pending).await.map_err(unavailable)?;
     }
-    tracing::warn!(connection = %id, previous_account = ?previous, "Lever binding reset by an operator");
+    tracing::warn!(connection = %id, previous_account = ?previous, by, "Lever binding reset by an operator");
     Ok(previous)
 }
 

@@ -94,11 +94,12 @@ impl TokenProvider {
         t.expires_at - self.now_ms() / 1000 > REFRESH_AHEAD_SECS
     }
 
-    /// The refresh path while holding the lease, at its slowest: two secret reads (the pair
-    /// under the lease; again after an `invalid_grant`), Lever's token call (its timeout), two
-    /// writes of the new pair (one retry), one status write, and a margin.
+    /// The refresh path from taking the lease, at its slowest: the lease write itself, the app
+    /// credentials and the pair read under the lease (or the pair again after an
+    /// `invalid_grant`), Lever's token call (its timeout), two writes of the new pair (one
+    /// retry) or one status write, and a margin: 4 × 2 s + 6 s + 2 × 4 s + 2 s = 24 s.
     pub fn refresh_worst_case(&self, lever: &LeverClient) -> Duration {
-        self.budget.secret_call * 4 + lever.token_timeout + self.budget.table_call + LEASE_MARGIN
+        self.budget.secret_call * 4 + lever.token_timeout + self.budget.table_call * 2 + LEASE_MARGIN
     }
 
     /// The stored pair; `None` when the connection was never authorized (or an operator reset it).

@@ -608,23 +608,30 @@ pub const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
 
 /// Replays what waits: `pending` deliveries, `pending_reauth` ones of connections that are
 /// connected again, and `received` ones whose processor died. Run by the scheduled function so
-/// that nothing depends on XOR's retries alone. Connection by connection, at most `limit` in
-/// all, oldest first within a connection's page; stops starting replays at `deadline_ms`.
+/// that nothing depends on XOR's retries alone. Connection by connection, each with a fair
+/// share of `limit` (one customer's backlog never starves the others; issue 14 moves this to a
+/// message per connection); stops starting replays at `deadline_ms`. `pending_reauth`
+/// deliveries of connections that are not connected count as still waiting.
 pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
     let now = (deps.clock)();
     let mut summary = RetrySummary::default();
-    let mut budget = limit;
-    for conn in deps.connections.connections().await? {
+    let connections = deps.connections.connections().await?;
+    let share = (limit / connections.len().max(1)).max(10);
+    for conn in connections {
+        if conn.status != ConnectionStatus::Connected {
+            let waiting = deps.webhooks.deliveries(&conn.id, DeliveryStatus::PendingReauth, share, None).await?;
+            summary.still_waiting += waiting.items.len();
+        }
         let mut statuses = vec![DeliveryStatus::Pending, DeliveryStatus::Received];
         if conn.status == ConnectionStatus::Connected {
             statuses.push(DeliveryStatus::PendingReauth);
         }
+        let mut budget = share;
         for status in statuses {
             if budget == 0 {
-                return Ok(summary);
+                break;
             }
             let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
-            budget -= page.items.len();
             for d in page.items.into_iter().rev() {
                 if (deps.clock)() + 10_000 >= deadline_ms {
                     summary.still_waiting += 1;
@@ -633,6 +640,7 @@ pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -
                 if d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS {
                     continue; // being processed right now
                 }
+                budget = budget.saturating_sub(1);
                 summary.replayed += 1;
                 match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await.map(|a| a.delivery) {
                     Ok(Some(DeliveryStatus::Completed)) => summary.completed += 1,
