@@ -158,7 +158,8 @@ fn error_page(e: &ConnectError) -> Response {
         | ConnectError::InvitationExpired
         | ConnectError::OtherBrowser
         | ConnectError::OtherAccount
-        | ConnectError::UnverifiedAccount => StatusCode::FORBIDDEN,
+        | ConnectError::UnverifiedAccount
+        | ConnectError::NotSuperAdmin { .. } => StatusCode::FORBIDDEN,
         ConnectError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ConnectError::Denied(_) => StatusCode::OK,
         ConnectError::ForgedState

@@ -20,6 +20,14 @@ use serde_json::{Value, json};
 pub const CLIENT_ID: &str = "sandbox-client";
 pub const CLIENT_SECRET: &str = "sandbox-secret";
 pub const ADMIN_USER: &str = "usr_admin_0001";
+/// A second Super Admin (accounts can have several), listed after `ADMIN_USER`.
+pub const OTHER_ADMIN: &str = "usr_admin_0002";
+/// The owner of the postings the sandbox is given (a recruiter, not an admin).
+pub const POSTING_OWNER: &str = "usr_recruiter_0002";
+/// Team members seeded before the Super Admins, so that they are past the first page of 100.
+pub const SEEDED_TEAM: usize = 120;
+/// The stage a new opportunity gets unless the create names one (Lever: the account's first).
+pub const DEFAULT_STAGE: &str = "lead-new";
 /// The Lever account the sandbox's admin signs in to (unless `Config::account_id` says another).
 pub const SANDBOX_ACCOUNT: &str = "acct-5a1c0b6e-acme";
 
@@ -35,6 +43,10 @@ pub struct Fault {
     /// With no `status`: the request is held this long, then served normally (a slow Lever).
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// The request is carried out, then answered with `status` (a lost answer: the create
+    /// happened, the caller cannot know).
+    #[serde(default)]
+    pub after_processing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +61,8 @@ pub struct Config {
     pub account_id: String,
     /// Issue opaque access tokens instead of Lever's documented JWTs (no account claims).
     pub opaque_tokens: bool,
+    /// The user who signs in on the authorize page (their id goes in the tokens).
+    pub user_id: String,
 }
 
 impl Default for Config {
@@ -59,6 +73,7 @@ impl Default for Config {
             rate_limit_rps: 0.0,
             account_id: SANDBOX_ACCOUNT.into(),
             opaque_tokens: false,
+            user_id: ADMIN_USER.into(),
         }
     }
 }
@@ -85,8 +100,18 @@ pub struct StoredFile {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct StoredNote {
+    pub id: String,
+    pub value: String,
+    pub user: String,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct StoredOpportunity {
     pub id: String,
+    /// The application's id (Lever: `applications` lists these; the posting is on the application).
+    pub application: String,
     pub contact: String,
     pub name: String,
     pub headline: Option<String>,
@@ -99,9 +124,23 @@ pub struct StoredOpportunity {
     pub origin: Option<String>,
     pub postings: Vec<String>,
     pub owner: String,
+    pub followers: Vec<String>,
+    pub stage: String,
     #[serde(rename = "createdAt")]
     pub created_at: u128,
+    /// Parts sent as `files[]` (and `file` to `/opportunities/{id}/files`).
     pub files: Vec<StoredFile>,
+    /// The part sent as `resumeFile`.
+    pub resumes: Vec<StoredFile>,
+    pub notes: Vec<StoredNote>,
+}
+
+/// A person, deduplicated by email: their stored data wins over a later create's.
+#[derive(Debug, Clone)]
+struct Contact {
+    name: String,
+    headline: Option<String>,
+    phones: Vec<Value>,
 }
 
 #[derive(Default)]
@@ -117,6 +156,7 @@ struct Inner {
     postings: BTreeMap<String, Value>,
     opportunities: Vec<StoredOpportunity>,
     contacts: HashMap<String, String>, // lower-cased email → contact id
+    people: HashMap<String, Contact>,  // contact id → the person's data
     buckets: HashMap<String, (f64, Instant)>,
     seq: u64,
 }
@@ -147,9 +187,9 @@ impl Inner {
         let header = json!({"alg": "RS256", "typ": "JWT", "kid": "sandbox"});
         let claims = json!({
             "https://oauth.lever.co/accountId": self.config.account_id,
-            "https://oauth.lever.co/userId": ADMIN_USER,
+            "https://oauth.lever.co/userId": self.config.user_id,
             "iss": "https://auth.lever.co/",
-            "sub": format!("lever|{ADMIN_USER}"),
+            "sub": format!("lever|{}", self.config.user_id),
             "aud": ["https://api.lever.co/v1/"],
             "iat": now,
             "exp": now + self.config.access_ttl_secs,
@@ -180,8 +220,14 @@ impl LeverSandbox {
         let state = LeverState::default();
         {
             let mut g = state.0.lock().unwrap();
+            // An account as real ones are: more than a page of users, Super Admins past the first
+            // page, and more than one of them.
+            g.users.push(json!({"id": POSTING_OWNER, "name": "Rita Recruiter", "email": "rita@acme.example", "accessRole": "team member"}));
+            for i in 0..SEEDED_TEAM {
+                g.users.push(json!({"id": format!("usr_team_{i:04}"), "name": format!("Team Member {i}"), "email": format!("team{i}@acme.example"), "accessRole": if i % 7 == 0 { "interviewer" } else { "team member" }}));
+            }
             g.users.push(json!({"id": ADMIN_USER, "name": "Grace Hopper", "email": "grace@acme.example", "accessRole": "super admin"}));
-            g.users.push(json!({"id": "usr_recruiter_0002", "name": "Rita Recruiter", "email": "rita@acme.example", "accessRole": "team member"}));
+            g.users.push(json!({"id": OTHER_ADMIN, "name": "Ada Admin", "email": "ada.admin@acme.example", "accessRole": "super admin"}));
         }
         let served = crate::serve(addr, router(state.clone())).await?;
         Ok(Self { url: served.url.clone(), addr: served.addr, state, _served: served })
@@ -217,7 +263,8 @@ impl LeverSandbox {
         g.issue_pair()
     }
     pub fn add_posting(&self, id: &str, text: &str, state: &str) {
-        self.state.0.lock().unwrap().postings.insert(id.into(), json!({"id": id, "text": text, "state": state}));
+        let p = json!({"id": id, "text": text, "state": state, "owner": POSTING_OWNER, "hiringManager": ADMIN_USER});
+        self.state.0.lock().unwrap().postings.insert(id.into(), p);
     }
     pub fn opportunities(&self) -> Vec<StoredOpportunity> {
         self.state.0.lock().unwrap().opportunities.clone()
@@ -229,6 +276,9 @@ pub fn router(state: LeverState) -> Router {
         .route("/authorize", get(authorize))
         .route("/oauth/token", post(token))
         .route("/v1/users", get(users))
+        .route("/v1/users/{id}", get(get_user))
+        .route("/v1/opportunities/{id}/notes", post(add_note).get(list_notes))
+        .route("/v1/opportunities/{id}/files", post(add_file))
         .route("/v1/postings", get(list_postings))
         .route("/v1/postings/{id}", get(get_posting))
         .route("/v1/opportunities", post(create_opportunity).get(find_opportunities))
@@ -252,7 +302,10 @@ fn lever_error(status: StatusCode, code: &str, message: impl Into<String>) -> Re
 }
 
 fn take_fault(g: &mut Inner, op: &str) -> Option<Response> {
-    let i = g.faults.iter().position(|f| f.delay_ms.is_none() && f.op.as_deref().is_none_or(|o| o == op))?;
+    let i = g
+        .faults
+        .iter()
+        .position(|f| f.delay_ms.is_none() && !f.after_processing && f.op.as_deref().is_none_or(|o| o == op))?;
     let f = g.faults.remove(i)?;
     g.stats.faults_served += 1;
     let status = StatusCode::from_u16(f.status.unwrap_or(503)).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -295,7 +348,12 @@ struct AuthorizeQuery {
     redirect_uri: String,
     state: Option<String>,
     response_type: Option<String>,
+    audience: Option<String>,
 }
+
+/// The `audience` values Lever documents (OAuth): the API base of production or of the sandbox,
+/// with the trailing slash.
+pub const AUDIENCES: [&str; 2] = ["https://api.lever.co/v1/", "https://api.sandbox.lever.co/v1/"];
 
 async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>) -> Response {
     let mut g = s.0.lock().unwrap();
@@ -303,6 +361,10 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
     let state = q.state.clone().unwrap_or_default();
     if q.client_id.as_deref() != Some(CLIENT_ID) || q.response_type.as_deref() != Some("code") {
         return (StatusCode::BAD_REQUEST, "unknown client or response_type").into_response();
+    }
+    // OAuth: `state` and `audience` are required (an audience of Lever's API, not of a proxy).
+    if state.is_empty() || !q.audience.as_deref().is_some_and(|a| AUDIENCES.contains(&a)) {
+        return (StatusCode::BAD_REQUEST, "state and a Lever API audience are required").into_response();
     }
     if g.config.deny_consent {
         let url = format!(
@@ -373,11 +435,53 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
     }
 }
 
-async fn users(State(s): State<LeverState>, headers: HeaderMap) -> Response {
+/// `GET /users`: paginated like every list (`limit` 1–100, default 100; `offset` is the `next`
+/// token of the previous page), filtered by `accessRole` (repeatable) and `email`.
+async fn users(State(s): State<LeverState>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
     if let Err(r) = gate(&s, &headers, "users") {
         return r;
     }
-    Json(json!({"data": s.0.lock().unwrap().users.clone(), "hasNext": false})).into_response()
+    let g = s.0.lock().unwrap();
+    let roles: Vec<&str> = q.iter().filter(|(k, _)| k == "accessRole").map(|(_, v)| v.as_str()).collect();
+    let email = q.iter().find(|(k, _)| k == "email").map(|(_, v)| v.to_lowercase());
+    let matching: Vec<&Value> = g
+        .users
+        .iter()
+        .filter(|u| roles.is_empty() || roles.iter().any(|r| u["accessRole"] == *r))
+        .filter(|u| email.as_ref().is_none_or(|e| u["email"].as_str().map(str::to_lowercase).as_ref() == Some(e)))
+        .collect();
+    page_of(&matching, &q)
+}
+
+/// One page of `items` by `limit` and `offset` (the id of the last item of the previous page).
+fn page_of(items: &[&Value], q: &[(String, String)]) -> Response {
+    let get = |k: &str| q.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone());
+    let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 100);
+    let start = match get("offset") {
+        Some(o) => match items.iter().position(|i| i["id"] == o.as_str()) {
+            Some(p) => p + 1,
+            None => return lever_error(StatusCode::BAD_REQUEST, "InvalidOffset", "offset is not a token we issued"),
+        },
+        None => 0,
+    };
+    let page: Vec<Value> = items.iter().skip(start).take(limit).map(|v| (*v).clone()).collect();
+    let has_next = start + limit < items.len();
+    let next = if has_next { page.last().and_then(|p| p["id"].as_str()).map(str::to_owned) } else { None };
+    let mut body = json!({"data": page, "hasNext": has_next});
+    if let Some(n) = next {
+        body["next"] = n.into();
+    }
+    Json(body).into_response()
+}
+
+async fn get_user(State(s): State<LeverState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = gate(&s, &headers, "user") {
+        return r;
+    }
+    match s.0.lock().unwrap().users.iter().find(|u| u["id"] == id.as_str()) {
+        Some(u) => Json(json!({"data": u})).into_response(),
+        None => lever_error(StatusCode::NOT_FOUND, "ResourceNotFound", format!("user {id} not found")),
+    }
 }
 
 async fn list_postings(
@@ -415,100 +519,162 @@ async fn get_posting(State(s): State<LeverState>, headers: HeaderMap, Path(id): 
     }
 }
 
+/// An opportunity as the Data API shows it: `applications` are application ids, unless the
+/// caller asks for `expand=applications` (then each has its `posting`).
+fn opportunity_view(o: &StoredOpportunity, expand_applications: bool) -> Value {
+    let applications = if expand_applications {
+        json!(
+            o.postings
+                .iter()
+                .map(|p| json!({"id": o.application, "type": "posting", "posting": p, "opportunityId": o.id}))
+                .collect::<Vec<_>>()
+        )
+    } else {
+        json!([o.application])
+    };
+    json!({
+        "id": o.id, "name": o.name, "headline": o.headline, "contact": o.contact, "emails": o.emails,
+        "phones": o.phones, "links": o.links, "tags": o.tags, "sources": o.sources, "origin": o.origin,
+        "owner": o.owner, "followers": o.followers, "stage": o.stage, "createdAt": o.created_at as u64,
+        "location": o.location, "applications": applications,
+    })
+}
+
+/// `GET /opportunities` with the documented filters: `email`, `posting_id`, `source`, `tag`
+/// (case-sensitive), `origin`, `contact_id`, `created_at_start`/`created_at_end` (ms), and
+/// `expand`; every filter may repeat (any of its values matches).
 async fn find_opportunities(
     State(s): State<LeverState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     if let Err(r) = gate(&s, &headers, "find") {
         return r;
     }
-    let email = q.get("email").map(|e| e.to_lowercase());
+    let all = |k: &str| q.iter().filter(|(kk, _)| kk == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let ms = |k: &str| all(k).first().and_then(|v| v.parse::<u128>().ok());
+    let (emails, postings, sources, tags, origins, contacts) =
+        (all("email"), all("posting_id"), all("source"), all("tag"), all("origin"), all("contact_id"));
+    let (start, end) = (ms("created_at_start"), ms("created_at_end"));
+    let expand = all("expand").iter().any(|e| e == "applications");
     let g = s.0.lock().unwrap();
+    let any = |want: &[String], have: &[String]| want.is_empty() || want.iter().any(|w| have.contains(w));
     let found: Vec<Value> = g
         .opportunities
         .iter()
-        .filter(|o| email.as_ref().is_none_or(|e| o.emails.iter().any(|x| x.to_lowercase() == *e)))
-        .map(|o| json!({"id": o.id, "contact": o.contact, "emails": o.emails, "sources": o.sources, "applications": o.postings, "tags": o.tags}))
+        .filter(|o| {
+            let lower: Vec<String> = o.emails.iter().map(|e| e.to_lowercase()).collect();
+            emails.is_empty() || emails.iter().any(|e| lower.contains(&e.to_lowercase()))
+        })
+        .filter(|o| any(&postings, &o.postings) && any(&sources, &o.sources) && any(&tags, &o.tags))
+        .filter(|o| any(&contacts, std::slice::from_ref(&o.contact)))
+        .filter(|o| origins.is_empty() || o.origin.as_ref().is_some_and(|x| origins.contains(x)))
+        .filter(|o| start.is_none_or(|t| o.created_at >= t) && end.is_none_or(|t| o.created_at <= t))
+        .map(|o| opportunity_view(o, expand))
         .collect();
-    Json(json!({"data": found, "hasNext": false})).into_response()
+    let refs: Vec<&Value> = found.iter().collect();
+    page_of(&refs, &q)
 }
 
-async fn create_opportunity(
-    State(s): State<LeverState>,
-    Query(q): Query<HashMap<String, String>>,
-    req: Request,
-) -> Response {
-    let headers = req.headers().clone();
-    if let Err(r) = gate(&s, &headers, "create") {
-        return r;
+/// A write's acting user: `perform_as` is required, and must be a user of the account.
+fn acting_user(g: &Inner, q: &[(String, String)]) -> Result<String, Response> {
+    let perform_as = q.iter().find(|(k, _)| k == "perform_as").map(|(_, v)| v.clone()).unwrap_or_default();
+    if perform_as.is_empty() {
+        return Err(lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "perform_as is required"));
     }
-    let perform_as = q.get("perform_as").cloned().unwrap_or_default();
-    if !s.0.lock().unwrap().users.iter().any(|u| u["id"] == perform_as.as_str()) {
-        return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "perform_as must be a Lever user id");
+    if !g.users.iter().any(|u| u["id"] == perform_as.as_str()) {
+        return Err(lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "perform_as must be a Lever user id"));
     }
-    let is_multipart = headers
+    Ok(perform_as)
+}
+
+/// A queued "lost answer" for `op`: the request is carried out, then answered with an error.
+fn take_lost_answer(g: &mut Inner, op: &str) -> Option<StatusCode> {
+    let i = g.faults.iter().position(|f| f.after_processing && f.op.as_deref().is_none_or(|o| o == op))?;
+    let f = g.faults.remove(i)?;
+    g.stats.faults_served += 1;
+    Some(StatusCode::from_u16(f.status.unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY))
+}
+
+/// The fields and file parts of a create, as Lever reads them.
+struct Submitted {
+    fields: Vec<(String, String)>,
+    files: Vec<StoredFile>,
+}
+
+async fn read_submission(req: Request) -> Result<Submitted, Response> {
+    let bad = |e: String| lever_error(StatusCode::BAD_REQUEST, "BadRequestError", e);
+    let is_multipart = req
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("multipart/form-data"));
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut files: Vec<StoredFile> = Vec::new();
     if is_multipart {
-        let mut mp = match Multipart::from_request(req, &()).await {
-            Ok(m) => m,
-            Err(e) => return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", e.to_string()),
-        };
-        loop {
-            match mp.next_field().await {
-                Ok(Some(field)) => {
-                    let name = field.name().unwrap_or_default().to_owned();
-                    if let Some(file_name) = field.file_name().map(str::to_owned) {
-                        let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
-                        let bytes = field.bytes().await.unwrap_or_default().to_vec();
-                        files.push(StoredFile { field: name, name: file_name, content_type, size: bytes.len(), bytes });
-                    } else {
-                        fields.push((name, field.text().await.unwrap_or_default()));
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", e.to_string()),
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| bad(e.to_string()))?;
+        while let Some(field) = mp.next_field().await.map_err(|e| bad(e.to_string()))? {
+            let name = field.name().unwrap_or_default().to_owned();
+            if let Some(file_name) = field.file_name().map(str::to_owned) {
+                let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+                let bytes = field.bytes().await.unwrap_or_default().to_vec();
+                files.push(StoredFile { field: name, name: file_name, content_type, size: bytes.len(), bytes });
+            } else {
+                fields.push((name, field.text().await.unwrap_or_default()));
             }
         }
-    } else {
-        let body = match Bytes::from_request(req, &()).await {
-            Ok(b) => b,
-            Err(e) => return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", e.to_string()),
-        };
-        let v: Value = match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", e.to_string()),
-        };
-        for (k, val) in v.as_object().cloned().unwrap_or_default() {
-            match val {
-                Value::Array(items) => {
-                    for (i, it) in items.into_iter().enumerate() {
-                        match it {
-                            Value::Object(o) => {
-                                for (kk, vv) in o {
-                                    fields
-                                        .push((format!("{k}[{i}][{kk}]"), vv.as_str().unwrap_or_default().to_owned()));
-                                }
+        return Ok(Submitted { fields, files });
+    }
+    let body = Bytes::from_request(req, &()).await.map_err(|e| bad(e.to_string()))?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+    for (k, val) in v.as_object().cloned().unwrap_or_default() {
+        match val {
+            Value::Array(items) => {
+                for (i, it) in items.into_iter().enumerate() {
+                    match it {
+                        Value::Object(o) => {
+                            for (kk, vv) in o {
+                                fields.push((format!("{k}[{i}][{kk}]"), vv.as_str().unwrap_or_default().to_owned()));
                             }
-                            other => fields.push((
-                                format!("{k}[]"),
-                                other.as_str().map(str::to_owned).unwrap_or_else(|| other.to_string()),
-                            )),
                         }
+                        other => fields.push((
+                            format!("{k}[]"),
+                            other.as_str().map(str::to_owned).unwrap_or_else(|| other.to_string()),
+                        )),
                     }
                 }
-                Value::String(st) => fields.push((k, st)),
-                other => fields.push((k, other.to_string())),
             }
+            Value::String(st) => fields.push((k, st)),
+            other => fields.push((k, other.to_string())),
         }
     }
-    // Arrays arrive as repeated `key[]` (or plain `key`); phones as `phones[i][type|value]`.
+    Ok(Submitted { fields, files })
+}
+
+/// `POST /opportunities?perform_as=…[&perform_as_posting_owner=true]`: JSON, or multipart when
+/// files go along. Files are read from `files[]` (any number) and `resumeFile` (one); a part under
+/// any other name is ignored, as Lever ignores an unknown key. The person is deduplicated by email,
+/// and a known person's stored data (name, headline, phones) wins over the create's.
+async fn create_opportunity(
+    State(s): State<LeverState>,
+    Query(q): Query<Vec<(String, String)>>,
+    req: Request,
+) -> Response {
+    if let Err(r) = gate(&s, req.headers(), "create") {
+        return r;
+    }
+    let perform_as = match acting_user(&s.0.lock().unwrap(), &q) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let on_behalf_of_owner = q.iter().any(|(k, v)| k == "perform_as_posting_owner" && v == "true");
+    let Submitted { fields, files } = match read_submission(req).await {
+        Ok(sub) => sub,
+        Err(r) => return r,
+    };
+    // Arrays arrive as repeated `key[]`; phones as `phones[i][type|value]`.
     let list = |key: &str| -> Vec<String> {
-        fields.iter().filter(|(k, _)| k == key || *k == format!("{key}[]")).map(|(_, v)| v.clone()).collect()
+        fields.iter().filter(|(k, _)| *k == format!("{key}[]") || k == key).map(|(_, v)| v.clone()).collect()
     };
     let one = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let mut phones: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
@@ -529,57 +695,153 @@ async fn create_opportunity(
     if name.is_empty() {
         return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "name is required");
     }
-    if postings.len() != 1 {
-        return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "exactly one posting is required");
+    if postings.len() > 1 {
+        return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "an opportunity has at most one posting");
     }
-    match g.postings.get(&postings[0]) {
-        None => {
+    let posting = match postings.first().map(|p| (p, g.postings.get(p))) {
+        Some((p, None)) => {
+            return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", format!("posting {p} does not exist"));
+        }
+        Some((p, Some(v))) if !matches!(v["state"].as_str(), Some("published" | "internal")) => {
+            let state = v["state"].as_str().unwrap_or("?");
             return lever_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequestError",
-                format!("posting {} does not exist", postings[0]),
+                format!("posting {p} is {state}: candidates cannot be added"),
             );
         }
-        Some(p) if !matches!(p["state"].as_str(), Some("published" | "internal")) => {
-            return lever_error(
-                StatusCode::BAD_REQUEST,
-                "BadRequestError",
-                format!(
-                    "posting {} is {}: candidates cannot be added",
-                    postings[0],
-                    p["state"].as_str().unwrap_or("?")
-                ),
-            );
-        }
-        Some(_) => {}
-    }
-    // Lever dedupes the PERSON by email: a new opportunity joins the existing contact.
-    let contact =
-        emails.iter().find_map(|e| g.contacts.get(&e.to_lowercase()).cloned()).unwrap_or_else(|| g.next("ct_"));
+        Some((_, Some(v))) => Some(v.clone()),
+        None => None,
+    };
+    // With `perform_as_posting_owner=true`, the posting's owner acts (owner and follower).
+    let actor = match posting.as_ref().and_then(|p| p["owner"].as_str()) {
+        Some(owner) if on_behalf_of_owner => owner.to_owned(),
+        _ => perform_as,
+    };
+    let known = emails.iter().find_map(|e| g.contacts.get(&e.to_lowercase()).cloned());
+    let contact = known.clone().unwrap_or_else(|| g.next("ct_"));
     for e in &emails {
         g.contacts.insert(e.to_lowercase(), contact.clone());
     }
+    let person = match known.and_then(|c| g.people.get(&c).cloned()) {
+        Some(p) => p,
+        None => {
+            let p = Contact {
+                name: name.clone(),
+                headline: one("headline"),
+                phones: phones.into_values().map(Value::Object).collect(),
+            };
+            g.people.insert(contact.clone(), p.clone());
+            p
+        }
+    };
     let id = g.next("opp_");
+    let application = g.next("app_");
+    let (resumes, files): (Vec<StoredFile>, Vec<StoredFile>) = files
+        .into_iter()
+        .filter(|f| f.field == "files[]" || f.field == "resumeFile")
+        .partition(|f| f.field == "resumeFile");
     let o = StoredOpportunity {
         id: id.clone(),
+        application,
         contact: contact.clone(),
-        name,
-        headline: one("headline"),
+        name: person.name,
+        headline: person.headline,
         location: one("location"),
         emails,
-        phones: phones.into_values().map(Value::Object).collect(),
+        phones: person.phones,
         links: list("links"),
         tags: list("tags"),
         sources: list("sources"),
         origin: one("origin"),
-        postings: postings.clone(),
-        owner: perform_as,
+        postings,
+        owner: actor.clone(),
+        followers: vec![actor],
+        stage: one("stage").unwrap_or_else(|| DEFAULT_STAGE.into()),
         created_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
         files,
+        resumes: resumes.into_iter().take(1).collect(),
+        notes: Vec::new(),
     };
     g.stats.opportunities_created += 1;
     g.opportunities.push(o.clone());
-    (StatusCode::CREATED, Json(json!({"data": {"id": id, "contact": contact, "sources": o.sources, "applications": postings, "emails": o.emails}}))).into_response()
+    if let Some(status) = take_lost_answer(&mut g, "create") {
+        return lever_error(status, "Injected", "the answer was lost (the opportunity was created)");
+    }
+    (StatusCode::CREATED, Json(json!({"data": opportunity_view(&o, false)}))).into_response()
+}
+
+/// `POST /opportunities/{id}/notes?perform_as=…` with `{"value": …, "secret"?: bool}`.
+async fn add_note(
+    State(s): State<LeverState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = gate(&s, &headers, "note") {
+        return r;
+    }
+    let mut g = s.0.lock().unwrap();
+    let user = match acting_user(&g, &q) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(value) = v["value"].as_str().filter(|t| !t.is_empty()).map(str::to_owned) else {
+        return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "value is required");
+    };
+    let note_id = g.next("note_");
+    let Some(o) = g.opportunities.iter_mut().find(|o| o.id == id) else {
+        return lever_error(StatusCode::NOT_FOUND, "ResourceNotFound", format!("opportunity {id} not found"));
+    };
+    let note = StoredNote { id: note_id.clone(), value, user, secret: v["secret"].as_bool().unwrap_or(false) };
+    o.notes.push(note.clone());
+    (StatusCode::CREATED, Json(json!({"data": {"noteId": note_id}}))).into_response()
+}
+
+async fn list_notes(State(s): State<LeverState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = gate(&s, &headers, "notes") {
+        return r;
+    }
+    let g = s.0.lock().unwrap();
+    match g.opportunities.iter().find(|o| o.id == id) {
+        Some(o) => {
+            let notes: Vec<Value> = o
+                .notes
+                .iter()
+                .map(|n| json!({"id": n.id, "user": n.user, "secret": n.secret, "fields": [{"type": "text", "value": n.value}]}))
+                .collect();
+            Json(json!({"data": notes, "hasNext": false})).into_response()
+        }
+        None => lever_error(StatusCode::NOT_FOUND, "ResourceNotFound", format!("opportunity {id} not found")),
+    }
+}
+
+/// `POST /opportunities/{id}/files?perform_as=…`, multipart with the file under `file`.
+async fn add_file(
+    State(s): State<LeverState>,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    req: Request,
+) -> Response {
+    if let Err(r) = gate(&s, req.headers(), "file") {
+        return r;
+    }
+    if let Err(r) = acting_user(&s.0.lock().unwrap(), &q) {
+        return r;
+    }
+    let Submitted { files, .. } = match read_submission(req).await {
+        Ok(sub) => sub,
+        Err(r) => return r,
+    };
+    let mut g = s.0.lock().unwrap();
+    let Some(o) = g.opportunities.iter_mut().find(|o| o.id == id) else {
+        return lever_error(StatusCode::NOT_FOUND, "ResourceNotFound", format!("opportunity {id} not found"));
+    };
+    let n = files.iter().filter(|f| f.field == "file").count();
+    o.files.extend(files.into_iter().filter(|f| f.field == "file"));
+    (StatusCode::OK, Json(json!({"data": {"files": n}}))).into_response()
 }
 
 async fn add_faults(State(s): State<LeverState>, Json(f): Json<Vec<Fault>>) -> StatusCode {

@@ -27,15 +27,20 @@ async fn the_authorization_code_flow_connects_a_pending_connection() {
     assert_eq!(query_param(&start, "response_type").as_deref(), Some("code"));
     assert_eq!(query_param(&start, "prompt").as_deref(), Some("consent"));
     assert_eq!(
-        query_param(&start, "audience"),
-        Some(format!("{}/", lever.api_base())),
-        "audience with its trailing slash"
+        query_param(&start, "audience").as_deref(),
+        Some("https://api.lever.co/v1/"),
+        "the environment's API with its trailing slash, never an overridden base"
     );
     assert_eq!(query_param(&start, "redirect_uri"), Some(format!("{}/oauth/lever/callback", app.url)));
     let scope = query_param(&start, "scope").unwrap();
-    for s in
-        ["offline_access", "opportunities:write:admin", "files:write:admin", "postings:read:admin", "users:read:admin"]
-    {
+    for s in [
+        "offline_access",
+        "opportunities:write:admin",
+        "files:write:admin",
+        "notes:write:admin",
+        "postings:read:admin",
+        "users:read:admin",
+    ] {
         assert!(scope.split(' ').any(|x| x == s), "{scope}");
     }
     let callback = app.get_redirect(&start).await;
@@ -195,6 +200,34 @@ async fn a_connection_never_bound_accepts_a_token_without_claims_as_unverified()
     assert_eq!(app.connect(&id).await.0, 200);
     let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
     assert_eq!((c.status, c.lever.account_id), (ConnectionStatus::Connected, None));
+    // Lever did not say who authorized: the first Super Admin, found past the first page of users.
+    assert_eq!(c.lever.perform_as.as_deref(), Some(ADMIN_USER));
+    assert!(c.lever.perform_as_source.as_deref().is_some_and(|s| s.contains("first Super Admin")));
+}
+
+/// Lever's help article: only a Super Admin can configure the integration.
+#[tokio::test]
+async fn only_a_lever_super_admin_can_connect() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let link = app.connect_link(&id).await;
+    lever.set_config(Config { user_id: xor_lever_sandbox::lever::POSTING_OWNER.into(), ..Config::default() });
+    let flow = app.authorize_with(&link).await;
+    let (st, page) = app.get_with_cookie(&flow.callback, &flow.cookie).await;
+    assert_eq!(st, 403, "{page}");
+    assert!(
+        page.contains("only a Lever Super Admin can connect") && page.contains("Rita Recruiter (team member)"),
+        "{page}"
+    );
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
+    assert!(app.deps.tokens.stored(&id).await.unwrap().is_none(), "nothing stored");
+    // The same link still works for a Super Admin.
+    lever.set_config(Config { user_id: xor_lever_sandbox::lever::OTHER_ADMIN.into(), ..Config::default() });
+    let flow = app.authorize_with(&link).await;
+    assert_eq!(app.get_with_cookie(&flow.callback, &flow.cookie).await.0, 200);
+    let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
+    assert_eq!(c.lever.perform_as.as_deref(), Some(xor_lever_sandbox::lever::OTHER_ADMIN), "the one who authorized");
 }
 
 /// The state is bound to the browser that started the flow: a state link handed to someone

@@ -49,7 +49,12 @@ async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
     ids.sort();
     assert_eq!(ids, ["acme", "beta"]);
     s.set_status(&conn_id("acme"), ConnectionStatus::Disabled).await.unwrap();
-    let fs = FeedState { etag: Some("\"e1\"".into()), last_modified: None, last_run_clean: true };
+    let fs = FeedState {
+        etag: Some("\"e1\"".into()),
+        last_modified: None,
+        last_run_clean: true,
+        confirmed_at_ms: Some(1_700_000_000_000),
+    };
     s.set_feed_state(&conn_id("acme"), &fs).await.unwrap();
     let back = s.connection(&conn_id("acme")).await.unwrap().unwrap();
     assert_eq!((back.status, back.feed.clone()), (ConnectionStatus::Disabled, fs));

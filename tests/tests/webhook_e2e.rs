@@ -7,7 +7,7 @@ use std::time::Duration;
 use xor_lever::domain::DeliveryStatus;
 use xor_lever::domain::ports::LEVER_TOKENS;
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with};
-use xor_lever_sandbox::lever::Fault;
+use xor_lever_sandbox::lever::{ADMIN_USER, Fault, POSTING_OWNER};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -41,10 +41,30 @@ async fn success(kind: StoreKind) {
     assert_eq!(o.tags, ["xor"]);
     assert_eq!(o.origin.as_deref(), Some("sourced"));
     assert_eq!(o.emails, ["cand_1@example.com"]);
-    assert_eq!(o.owner, xor_lever_sandbox::lever::ADMIN_USER);
+    // Owned and followed by the posting's owner (a recruiter), not the Super Admin who connected.
+    assert_eq!((o.owner.as_str(), o.followers.as_slice()), (POSTING_OWNER, &[POSTING_OWNER.to_owned()][..]));
     assert_eq!(o.name, "Ada Lovelace");
-    assert_eq!(o.files.len(), 1, "the report (no resume was offered)");
-    assert_eq!(o.files[0].content_type, "application/pdf");
+    assert_eq!(o.headline, None, "the contact's headline is theirs, not a place for a score");
+    assert_eq!(o.stage, xor_lever_sandbox::lever::DEFAULT_STAGE);
+    assert_eq!(o.files.len(), 1, "the report under files[] (no resume was offered)");
+    assert_eq!(
+        (o.files[0].name.as_str(), o.files[0].content_type.as_str()),
+        ("xor-screening-report.pdf", "application/pdf")
+    );
+    assert!(o.resumes.is_empty());
+    // What a recruiter reads without opening the PDF.
+    assert_eq!(o.notes.len(), 1);
+    let note = &o.notes[0].value;
+    for part in [
+        "XOR screening passed for Senior Backend Engineer (Rust) — score 87/100",
+        "Five years of Rust; available from January.",
+        "- Are you authorised to work in the UK?\n  Yes",
+        "Transcript: https://app.xor.ai/c/cand_1",
+        "xor-screening-report.pdf",
+    ] {
+        assert!(note.contains(part), "{part:?} missing from the note:\n{note}");
+    }
+    assert!(!note.contains("cand_1@example.com"), "no contact details in the note");
     let d = app.delivery("msg_1").await.unwrap();
     assert_eq!((d.status, d.opportunity_id.as_deref()), (DeliveryStatus::Completed, Some(opp_id.as_str())));
 }
@@ -391,10 +411,11 @@ async fn the_resume_is_attached_and_an_expired_one_never_blocks() {
 
     let opps = app.lever.opportunities();
     let with = opps.iter().find(|o| o.emails == ["cand_r1@example.com"]).unwrap();
-    assert_eq!(with.files.len(), 2);
-    assert_eq!((with.files[1].name.as_str(), with.files[1].bytes.as_slice()), ("ok.pdf", &b"%PDF-1.4 resume"[..]));
+    assert_eq!(with.files.len(), 1, "the report under files[]");
+    assert_eq!(with.resumes.len(), 1, "the resume under resumeFile");
+    assert_eq!((with.resumes[0].name.as_str(), with.resumes[0].bytes.as_slice()), ("ok.pdf", &b"%PDF-1.4 resume"[..]));
     let without = opps.iter().find(|o| o.emails == ["cand_r2@example.com"]).unwrap();
-    assert_eq!(without.files.len(), 1);
+    assert_eq!((without.files.len(), without.resumes.len()), (1, 0));
     let text = pdf_text(&without.files[0].bytes);
     assert!(text.contains("Resume: unavailable (HTTP 404"), "{text}");
     let text = pdf_text(&with.files[0].bytes);
@@ -569,4 +590,95 @@ async fn finished_deliveries_expire_by_ttl_and_waiting_ones_never_do() {
             .unwrap();
     assert_eq!(a.delivery, Some(DeliveryStatus::Completed));
     assert!(ttl("msg_wait").await.is_some());
+}
+
+/// A candidate with a phone and no email (Lever dedupes people by email only): the first create
+/// happened but its answer was lost; XOR's retry, and a crashed attempt's takeover, must both end
+/// with the one opportunity, found by the documented filters and the phone.
+#[tokio::test]
+async fn a_phone_only_candidate_whose_create_answer_was_lost_ends_as_one_opportunity() {
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    let mut s = app.screening("cand_p");
+    s["data"]["candidate"]["email"] = serde_json::Value::Null;
+    s["data"]["candidate"]["phone"] = "+44 (20) 7946-0001".into();
+    app.lever.inject([Fault {
+        op: Some("create".into()),
+        status: Some(502),
+        after_processing: true,
+        ..Default::default()
+    }]);
+    let (st, v, _) = app.deliver("msg_p", &body(&s)).await;
+    assert_eq!((st, v["status"].as_str()), (503, Some("pending")), "{v}");
+    assert_eq!(app.lever.opportunities().len(), 1, "Lever did create it");
+    // Another phone-only candidate on the same posting is not adopted by mistake.
+    let mut other = app.screening("cand_q");
+    other["data"]["candidate"]["email"] = serde_json::Value::Null;
+    other["data"]["candidate"]["phone"] = "+44 20 7946 0002".into();
+    assert_eq!(app.deliver("msg_q", &body(&other)).await.0, 200);
+    // XOR retries.
+    let v = deliver_until_2xx(&app, "msg_p", &body(&s)).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    let opps = app.lever.opportunities();
+    assert_eq!(opps.len(), 2, "one each, no duplicate");
+    let p = opps.iter().find(|o| o.id == v["opportunity_id"].as_str().unwrap()).unwrap();
+    assert_eq!(p.phones[0]["value"], "+44 (20) 7946-0001");
+    assert_eq!(p.notes.len(), 1, "the adopted opportunity got its note once");
+
+    // The same with a crash between Lever's answer and the record, taken over after the lease.
+    let crash = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let c = crash.clone();
+    let app = spawn_webhook_app_with(StoreKind::Sqlite, move |d| {
+        d.crash_at = Some(Arc::new(move |point| point == "before_complete" && c.swap(false, Ordering::SeqCst)));
+    })
+    .await;
+    let (st, _, _) = app.deliver("msg_p", &body(&s)).await;
+    assert_eq!(st, 409);
+    app.skew_ms.store(60_000, Ordering::SeqCst);
+    let (st, v, _) = app.deliver("msg_p", &body(&s)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(app.lever.opportunities().len(), 1, "adopted by phone, no duplicate");
+    assert_eq!(app.lever.opportunities()[0].notes.len(), 1, "the note the crashed attempt added is not added twice");
+}
+
+/// Lever allows ~10 requests/s: while the feed vouches for the posting (a clean sync or a 304
+/// after one, recently, and an active mapping), a first attempt makes the create and the note
+/// and nothing else; stale knowledge reads the posting first.
+#[tokio::test]
+async fn a_first_attempt_makes_the_create_and_the_note_and_nothing_else() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let confirm = |at: i64| {
+        let (deps, id) = (app.deps.clone(), app.id.clone());
+        async move {
+            let state =
+                xor_lever::domain::FeedState { last_run_clean: true, confirmed_at_ms: Some(at), ..Default::default() };
+            deps.connections.set_feed_state(&id, &state).await.unwrap();
+        }
+    };
+    let now = xor_lever::usecases::now_ms();
+    confirm(now - 60_000).await;
+    let before = app.lever.stats().requests;
+    assert_eq!(app.deliver("msg_1", &body(&app.screening("cand_1"))).await.0, 200);
+    assert_eq!(app.lever.stats().requests - before, 2, "POST opportunity + POST note");
+    confirm(now - 2 * 3600 * 1000).await;
+    let before = app.lever.stats().requests;
+    assert_eq!(app.deliver("msg_2", &body(&app.screening("cand_2"))).await.0, 200);
+    assert_eq!(app.lever.stats().requests - before, 3, "stale: GET posting first");
+    // A posting the feed vouched for but Lever closed meanwhile: Lever refuses; a failure on record.
+    confirm(now).await;
+    app.lever.add_posting(&app.posting, "Senior Backend Engineer (Rust)", "closed");
+    let (st, v, _) = app.deliver("msg_3", &body(&app.screening("cand_3"))).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")), "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("closed"), "{v}");
+}
+
+#[tokio::test]
+async fn a_connection_may_keep_the_admin_as_owner_and_pick_the_stage() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let mut c = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
+    c.lever.admin_owns_candidates = true;
+    c.lever.stage = Some("applicant-new".into());
+    app.deps.connections.set_lever(&app.id, &c.lever).await.unwrap();
+    assert_eq!(app.deliver("msg_1", &body(&app.screening("cand_1"))).await.0, 200);
+    let o = &app.lever.opportunities()[0];
+    assert_eq!((o.owner.as_str(), o.stage.as_str()), (ADMIN_USER, "applicant-new"));
 }

@@ -58,6 +58,13 @@ pub struct AddArgs {
     /// The opportunity's origin in Lever.
     #[arg(long, default_value = "sourced")]
     pub origin: String,
+    /// The stage new candidates start in (a Lever stage id); Lever's default stage when absent.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Make the acting Super Admin the owner of XOR's candidates (by default the posting's
+    /// owner owns them).
+    #[arg(long)]
+    pub admin_owns_candidates: bool,
     /// The API's public base URL (the stack's ApiUrl), to print XOR's webhook URL and a connect link.
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -151,6 +158,8 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     c.lever.auth_base_url = a.lever_auth_url;
     c.lever.perform_as = a.perform_as;
     c.lever.origin = a.origin;
+    c.lever.stage = a.stage;
+    c.lever.admin_owns_candidates = a.admin_owns_candidates;
     // Secrets first: a connection that exists is always usable. The operator creates all three;
     // the functions only write new values of the Lever token pair (their IAM policy says so).
     deps.secrets.create_secret(&a.id, XOR_API_KEY, Some(&a.xor_api_key)).await?;
@@ -315,6 +324,9 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "xor_base_url": c.xor_base_url,
         "lever_env": c.lever.env.as_str(),
         "perform_as": c.lever.perform_as,
+        "perform_as_is": c.lever.perform_as_source,
+        "candidates_owned_by": if c.lever.admin_owns_candidates { "the acting Super Admin" } else { "the posting's owner" },
+        "stage": c.lever.stage.as_deref().unwrap_or("Lever's default"),
         "lever_account": c.lever.account_id,
         "authorized_by": c.lever.authorized_by,
         "lever_reset": c.lever.reset,

@@ -22,6 +22,8 @@ use super::sync::{print_reports, run_sync};
 use crate::store::{Ctx, Result, embedded_deps, embedded_webhook_deps};
 
 const SAMPLE_FEED: &[u8] = include_bytes!("../../../fixtures/lever-feed-sample.xml");
+/// A stand-in for the resume a candidate gave XOR (XOR hands over an expiring link to it).
+const SAMPLE_RESUME: &[u8] = b"%PDF-1.4\n% Ada Lovelace - resume (sample)\n%%EOF\n";
 
 #[derive(clap::Args)]
 pub struct DevArgs {
@@ -73,6 +75,8 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             lever_refresh_token: None,
             perform_as: None,
             origin: "sourced".into(),
+            stage: None,
+            admin_owns_candidates: false,
             public_url: None,
             valid_days: xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS,
         },
@@ -146,7 +150,17 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         .into());
     }
 
-    // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
+    // The candidate half: XOR calls our webhook; an opportunity appears in Lever. XOR's resume
+    // link points at a file server of its own (here: one on loopback).
+    let resumes = xor_lever_sandbox::serve(
+        "127.0.0.1:0",
+        axum::Router::new().route(
+            "/resumes/ada-lovelace.pdf",
+            axum::routing::get(|| async { ([("content-type", "application/pdf")], SAMPLE_RESUME.to_vec()) }),
+        ),
+    )
+    .await?;
+    let resume_url = format!("{}/resumes/ada-lovelace.pdf", resumes.url);
     let job = &jobs[0];
     let body = serde_json::to_vec(&serde_json::json!({
         "type": "candidate.screening_passed",
@@ -154,7 +168,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         "data": {
             "candidate_id": "cand_demo_1", "job_id": job.id, "external_job_id": job.external_id,
             "candidate": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
-                          "location": "London, UK", "linkedin_url": "https://linkedin.com/in/ada", "resume_url": null},
+                          "location": "London, UK", "linkedin_url": "https://linkedin.com/in/ada", "resume_url": resume_url},
             "screening": {"passed": true, "score": 87, "completed_at": "2026-11-26T11:58:12Z",
                           "summary": "Five years of Rust; available from January.",
                           "answers": [{"question": "Are you authorised to work in the UK?", "answer": "Yes"},
@@ -200,9 +214,24 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         o.origin.as_deref().unwrap_or("-"),
         o.tags
     );
-    println!("   posting {:?} (the job's Lever posting)  created as {}", o.postings, o.owner);
+    println!("   posting {:?} (the job's Lever posting)  stage {}", o.postings, o.stage);
+    println!(
+        "   owner {} (the posting's owner; created as the Super Admin {})  followers {:?}",
+        o.owner,
+        deps.connections.connection(&id).await?.and_then(|c| c.lever.perform_as).unwrap_or_default(),
+        o.followers
+    );
     for f in &o.files {
         println!("   file {} ({}, {} bytes)", f.name, f.content_type, f.size);
+    }
+    for f in &o.resumes {
+        println!("   resume {} ({}, {} bytes)", f.name, f.content_type, f.size);
+    }
+    for n in &o.notes {
+        println!("   note by {}:", n.user);
+        for line in n.value.lines() {
+            println!("     | {line}");
+        }
     }
     if let Some(report) = o.files.first() {
         let path = dir.join("screening-report.pdf");

@@ -115,6 +115,7 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
         etag: get_s(i, "feed_etag").filter(|v| !v.is_empty()).map(str::to_owned),
         last_modified: get_s(i, "feed_last_modified").filter(|v| !v.is_empty()).map(str::to_owned),
         last_run_clean: i.get("feed_clean").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        confirmed_at_ms: get_n(i, "feed_confirmed_at").filter(|t| *t > 0),
     };
     Ok(c)
 }
@@ -350,8 +351,13 @@ impl ConnectionStore for DynamoStore {
         self.update_connection(
             id,
             "set_feed_state",
-            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c",
-            vec![(":e", v(&st.etag)), (":l", v(&st.last_modified)), (":c", AttributeValue::Bool(st.last_run_clean))],
+            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c, feed_confirmed_at = :t",
+            vec![
+                (":e", v(&st.etag)),
+                (":l", v(&st.last_modified)),
+                (":c", AttributeValue::Bool(st.last_run_clean)),
+                (":t", n(st.confirmed_at_ms.unwrap_or(0))),
+            ],
         )
         .await
     }

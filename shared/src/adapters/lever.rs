@@ -23,9 +23,9 @@ tokio::task_local! {
 pub const LEVER_MAX_RPS: f64 = 10.0;
 pub const LEVER_BURST: u32 = 20;
 
-/// The scopes xor-lever asks for, and no more.
+/// The scopes xor-lever asks for, and no more (`notes:write:admin`: the screening note).
 pub const SCOPES: &str =
-    "offline_access opportunities:write:admin files:write:admin postings:read:admin users:read:admin";
+    "offline_access opportunities:write:admin files:write:admin notes:write:admin postings:read:admin users:read:admin";
 
 /// Hosts per environment. EU customers are redirected by Lever's own OAuth host (no EU entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct LeverHosts {
     pub api_base: String,
     /// The OAuth host (`<auth_base>/authorize`, `<auth_base>/oauth/token`).
     pub auth_base: String,
+    /// The environment's API, as OAuth names it: never an overridden base (a proxy, a stand-in).
+    audience: String,
 }
 
 impl LeverHosts {
@@ -45,11 +47,12 @@ impl LeverHosts {
         Self {
             api_base: s.api_base_url.clone().unwrap_or_else(|| api.into()).trim_end_matches('/').to_owned(),
             auth_base: s.auth_base_url.clone().unwrap_or_else(|| auth.into()).trim_end_matches('/').to_owned(),
+            audience: format!("{api}/"),
         }
     }
-    /// OAuth `audience`: the API base with its trailing slash (required).
+    /// OAuth `audience`: the environment's API base with its trailing slash (required).
     pub fn audience(&self) -> String {
-        format!("{}/", self.api_base)
+        self.audience.clone()
     }
     pub fn token_url(&self) -> String {
         format!("{}/oauth/token", self.auth_base)
@@ -185,20 +188,49 @@ pub struct Opportunity {
     pub contact: Option<String>,
     #[serde(default)]
     pub sources: Vec<String>,
-    /// Posting ids (Lever lists them as `applications`/`postings`; UNCONFIRMED which, both read).
-    #[serde(default, alias = "applications")]
-    pub postings: Vec<serde_json::Value>,
+    /// Application ids (DOCS); with `expand=applications`, the applications, each with its
+    /// `posting`.
+    #[serde(default)]
+    pub applications: Vec<serde_json::Value>,
     #[serde(default)]
     pub emails: Vec<String>,
+    #[serde(default)]
+    pub phones: Vec<serde_json::Value>,
+    /// Epoch milliseconds.
+    #[serde(default, rename = "createdAt")]
+    pub created_at: Option<i64>,
 }
 
 impl Opportunity {
+    /// Whether an application is for `posting_id` (needs `expand=applications`: an application
+    /// id alone never matches).
     pub fn has_posting(&self, posting_id: &str) -> bool {
-        self.postings.iter().any(|p| match p {
-            serde_json::Value::String(s) => s == posting_id,
-            v => v.get("posting").or_else(|| v.get("id")).and_then(|x| x.as_str()) == Some(posting_id),
-        })
+        self.applications.iter().any(|a| a.get("posting").and_then(|x| x.as_str()) == Some(posting_id))
     }
+    /// Lever source names are matched without regard to case ("XOR", "xor").
+    pub fn has_source(&self, source: &str) -> bool {
+        self.sources.iter().any(|s| s.eq_ignore_ascii_case(source))
+    }
+    pub fn has_email(&self, email: &str) -> bool {
+        self.emails.iter().any(|e| e.eq_ignore_ascii_case(email))
+    }
+    /// The same phone number, compared on its digits (formatting varies).
+    pub fn has_phone(&self, phone: &str) -> bool {
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        let want = digits(phone);
+        !want.is_empty()
+            && self.phones.iter().any(|p| p.get("value").and_then(|v| v.as_str()).is_some_and(|v| digits(v) == want))
+    }
+}
+
+/// The documented filters of `GET /opportunities` this product uses (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityFilter {
+    pub email: Option<String>,
+    pub posting_id: Option<String>,
+    pub source: Option<String>,
+    /// Epoch milliseconds.
+    pub created_at_start: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -208,11 +240,11 @@ pub struct Phone {
     pub value: String,
 }
 
-/// The fields of `POST /v1/opportunities`.
+/// The fields of `POST /v1/opportunities`. No `headline`: Lever's is the contact's (previous
+/// companies or schools), shared by all their opportunities, and ignored for a known contact.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewOpportunity {
     pub name: String,
-    pub headline: Option<String>,
     pub location: Option<String>,
     pub emails: Vec<String>,
     pub phones: Vec<Phone>,
@@ -221,10 +253,22 @@ pub struct NewOpportunity {
     pub sources: Vec<String>,
     pub origin: String,
     pub postings: Vec<String>,
+    /// A stage id; Lever's default (the account's first stage) when absent.
+    pub stage: Option<String>,
+}
+
+/// Which of Lever's file slots a file goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `resumeFile`: the one resume (Lever shows it under Resumes).
+    Resume,
+    /// `files[]`: any other file (Lever shows them under Files).
+    Other,
 }
 
 #[derive(Debug, Clone)]
 pub struct FileUpload {
+    pub kind: FileKind,
     pub name: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
@@ -281,8 +325,12 @@ pub struct LeverClient {
 
 enum Body {
     None,
+    Json(serde_json::Value),
     Multipart(Box<dyn Fn() -> Form + Send + Sync>),
 }
+
+/// A bound on pages followed in one listing (100 per page).
+const MAX_PAGES: usize = 50;
 
 impl LeverClient {
     pub fn new(http: reqwest::Client, hosts: LeverHosts, limiter: Arc<RateLimiter>) -> Self {
@@ -380,10 +428,48 @@ impl LeverClient {
 
     // ---- Data API ----------------------------------------------------------------------------
 
-    pub async fn users(&self, token: &SecretString) -> Result<Vec<LeverUser>, LeverError> {
+    /// Any one user: the cheapest authenticated call (the scheduled run's authorization check).
+    pub async fn any_user(&self, token: &SecretString) -> Result<Vec<LeverUser>, LeverError> {
         let page: Page<LeverUser> =
-            self.call("users", Method::GET, "/users?limit=100".into(), token, Body::None, true).await?;
+            self.call("users", Method::GET, "/users?limit=1".into(), token, Body::None, true).await?;
         Ok(page.data)
+    }
+
+    /// Every user with `access_role` (e.g. `super admin`), every page.
+    pub async fn users_with_role(&self, token: &SecretString, access_role: &str) -> Result<Vec<LeverUser>, LeverError> {
+        let base = format!("/users?accessRole={}&limit=100", enc(access_role));
+        self.all_pages("users", &base, token).await
+    }
+
+    pub async fn user(&self, token: &SecretString, id: &str) -> Result<LeverUser, LeverError> {
+        let d: Data<LeverUser> =
+            self.call("get user", Method::GET, format!("/users/{}", enc(id)), token, Body::None, true).await?;
+        Ok(d.data)
+    }
+
+    /// Follows `next` tokens (used at once, never stored) up to a bound.
+    async fn all_pages<T: for<'de> Deserialize<'de>>(
+        &self,
+        op: &'static str,
+        base: &str,
+        token: &SecretString,
+    ) -> Result<Vec<T>, LeverError> {
+        let mut out = Vec::new();
+        let mut offset: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut path = base.to_owned();
+            if let Some(o) = &offset {
+                path.push_str("&offset=");
+                path.push_str(&enc(o));
+            }
+            let page: Page<T> = self.call(op, Method::GET, path, token, Body::None, true).await?;
+            out.extend(page.data);
+            match (page.has_next, page.next) {
+                (true, Some(n)) => offset = Some(n),
+                _ => return Ok(out),
+            }
+        }
+        Ok(out)
     }
 
     pub async fn posting(&self, token: &SecretString, id: &str) -> Result<LeverPosting, LeverError> {
@@ -412,33 +498,79 @@ impl LeverClient {
         }
     }
 
-    pub async fn opportunities_by_email(
+    /// Opportunities by the documented filters, with their applications expanded (so each
+    /// shows its posting), every page.
+    pub async fn find_opportunities(
         &self,
         token: &SecretString,
-        email: &str,
+        f: &OpportunityFilter,
     ) -> Result<Vec<Opportunity>, LeverError> {
-        let path = format!("/opportunities?email={}&limit=100", enc(email));
-        let page: Page<Opportunity> =
-            self.call("find opportunities", Method::GET, path, token, Body::None, true).await?;
-        Ok(page.data)
+        let mut q = vec!["expand=applications".to_owned(), "limit=100".to_owned()];
+        for (k, v) in [("email", &f.email), ("posting_id", &f.posting_id), ("source", &f.source)] {
+            if let Some(v) = v {
+                q.push(format!("{k}={}", enc(v)));
+            }
+        }
+        if let Some(t) = f.created_at_start {
+            q.push(format!("created_at_start={t}"));
+        }
+        self.all_pages("find opportunities", &format!("/opportunities?{}", q.join("&")), token).await
     }
 
-    /// `POST /v1/opportunities?perform_as=…`, multipart with the files. NOT idempotent at Lever:
-    /// only a 429 (not processed) is retried; a 5xx or timeout is returned as `Unavailable` for the
-    /// caller to look before it creates again.
+    /// `POST /v1/opportunities?perform_as=…`, multipart with the files. With `as_posting_owner`,
+    /// Lever makes the posting's owner the owner (and the follower) instead of `perform_as`
+    /// (`perform_as_posting_owner=true`). NOT idempotent at Lever: only a 429 (not processed) is
+    /// retried; a 5xx or timeout is returned as `Unavailable` for the caller to look before it
+    /// creates again.
     pub async fn create_opportunity(
         &self,
         token: &SecretString,
         perform_as: &str,
+        as_posting_owner: bool,
         o: &NewOpportunity,
         files: &[FileUpload],
     ) -> Result<Opportunity, LeverError> {
         let (o, files) = (o.clone(), files.to_vec());
         let form = move || multipart_form(&o, &files);
-        let path = format!("/opportunities?perform_as={}", enc(perform_as));
+        let mut path = format!("/opportunities?perform_as={}", enc(perform_as));
+        if as_posting_owner {
+            path.push_str("&perform_as_posting_owner=true");
+        }
         let d: Data<Opportunity> =
             self.call("create opportunity", Method::POST, path, token, Body::Multipart(Box::new(form)), false).await?;
         Ok(d.data)
+    }
+
+    /// `POST /v1/opportunities/{id}/notes?perform_as=…` (`value`). Not idempotent either: a
+    /// failure after sending is not retried.
+    pub async fn add_note(
+        &self,
+        token: &SecretString,
+        perform_as: &str,
+        opportunity: &str,
+        text: &str,
+    ) -> Result<(), LeverError> {
+        let path = format!("/opportunities/{}/notes?perform_as={}", enc(opportunity), enc(perform_as));
+        let body = serde_json::json!({ "value": text });
+        let _: serde_json::Value = self.call("add note", Method::POST, path, token, Body::Json(body), false).await?;
+        Ok(())
+    }
+
+    /// The texts of an opportunity's notes (to see whether an earlier attempt added ours).
+    pub async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError> {
+        let base = format!("/opportunities/{}/notes?limit=100", enc(opportunity));
+        let notes: Vec<serde_json::Value> = self.all_pages("list notes", &base, token).await?;
+        Ok(notes
+            .iter()
+            .flat_map(|n| {
+                n.get("fields")
+                    .and_then(|f| f.as_array())
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|f| f.get("value").and_then(|v| v.as_str()).map(str::to_owned))
+            })
+            .collect())
     }
 
     async fn call<T: for<'de> Deserialize<'de>>(
@@ -461,6 +593,7 @@ impl LeverClient {
             let mut req = self.http.request(method.clone(), &url).timeout(self.timeout).bearer_auth(token.expose());
             req = match &body {
                 Body::None => req,
+                Body::Json(v) => req.json(v),
                 Body::Multipart(f) => req.multipart(f()),
             };
             let result = req.send().await;
@@ -511,12 +644,12 @@ impl LeverClient {
     }
 }
 
-/// Lever's multipart shape: arrays as repeated `name[]` keys, phones as `phones[i][type|value]`,
-/// files as `files[i]` (UNCONFIRMED: the exact key names; the sandbox accepts both plain and `[]`).
+/// Lever's multipart shape (DOCS): arrays as repeated `name[]` keys; the resume under
+/// `resumeFile`, every other file under `files[]`. Phones as `phones[i][type|value]` (UNCONFIRMED).
 fn multipart_form(o: &NewOpportunity, files: &[FileUpload]) -> Form {
     let mut f = Form::new().text("name", o.name.clone()).text("origin", o.origin.clone());
-    if let Some(h) = &o.headline {
-        f = f.text("headline", h.clone());
+    if let Some(s) = &o.stage {
+        f = f.text("stage", s.clone());
     }
     if let Some(l) = &o.location {
         f = f.text("location", l.clone());
@@ -535,12 +668,16 @@ fn multipart_form(o: &NewOpportunity, files: &[FileUpload]) -> Form {
     for (i, p) in o.phones.iter().enumerate() {
         f = f.text(format!("phones[{i}][type]"), p.kind.clone()).text(format!("phones[{i}][value]"), p.value.clone());
     }
-    for (i, file) in files.iter().enumerate() {
+    for file in files {
         let part = Part::bytes(file.bytes.clone())
             .file_name(file.name.clone())
             .mime_str(&file.content_type)
             .unwrap_or_else(|_| Part::bytes(file.bytes.clone()).file_name(file.name.clone()));
-        f = f.part(format!("files[{i}]"), part);
+        let key = match file.kind {
+            FileKind::Resume => "resumeFile",
+            FileKind::Other => "files[]",
+        };
+        f = f.part(key, part);
     }
     f
 }

@@ -46,6 +46,10 @@ pub struct FeedState {
     /// True when the last run finished every job (no failure, nothing deferred, no held close):
     /// only then may a `304 Not Modified` skip a run.
     pub last_run_clean: bool,
+    /// When the feed was last known to match the job mappings (a clean run, or a `304` after
+    /// one), Unix ms: until it is stale, an active mapping means the posting is published.
+    #[serde(default)]
+    pub confirmed_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +84,16 @@ pub struct LeverSettings {
     /// The Lever user opportunities are created as (`perform_as`).
     #[serde(default)]
     pub perform_as: Option<String>,
+    /// Why that user (the authorizing Super Admin, an operator's choice, the first Super Admin).
+    #[serde(default)]
+    pub perform_as_source: Option<String>,
+    /// Keep the acting admin as the opportunity's owner; by default the posting's owner owns it
+    /// (`perform_as_posting_owner=true`), so recruiters, not the admin, own XOR's candidates.
+    #[serde(default)]
+    pub admin_owns_candidates: bool,
+    /// The stage new opportunities start in (a Lever stage id); Lever's default when absent.
+    #[serde(default)]
+    pub stage: Option<String>,
     /// The opportunity's `origin` (`sourced` unless configured).
     #[serde(default = "default_origin")]
     pub origin: String,
@@ -108,6 +122,9 @@ impl Default for LeverSettings {
             api_base_url: None,
             auth_base_url: None,
             perform_as: None,
+            perform_as_source: None,
+            admin_owns_candidates: false,
+            stage: None,
             origin: default_origin(),
             account_id: None,
             authorized_by: None,

@@ -62,6 +62,11 @@ pub enum ConnectError {
     Exchange(String),
     #[error("no Lever Super Admin was found to create candidates as: set one with --perform-as")]
     NoPerformAs,
+    /// Lever's help article: the integration can only be configured by Super Admins.
+    #[error(
+        "only a Lever Super Admin can connect xor-lever. You signed in to Lever as {name} ({role}): nothing was changed. Ask a Super Admin of your Lever account to open this link"
+    )]
+    NotSuperAdmin { name: String, role: String },
     /// The cause is logged, never shown: this page is public.
     #[error("xor-lever cannot complete this right now; try again in a few minutes")]
     Unavailable(String),
@@ -328,27 +333,7 @@ pub async fn callback(
         _ => {}
     }
     let access = SecretString::new(tokens.access_token.clone());
-    let perform_as = match conn.lever.perform_as.clone() {
-        Some(u) => u,
-        None => {
-            let users = lever.users(&access).await.map_err(|e| match e {
-                LeverError::Unavailable { .. } => unavailable(e),
-                other => ConnectError::Exchange(other.to_string()),
-            })?;
-            // The authorizing admin when Lever says who it is and they are a Super Admin; else
-            // the first Super Admin.
-            let super_admin = |u: &&crate::adapters::lever::LeverUser| {
-                u.access_role.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("super admin"))
-            };
-            users
-                .iter()
-                .filter(super_admin)
-                .find(|u| who.user_id.as_deref() == Some(u.id.as_str()))
-                .or_else(|| users.iter().find(super_admin))
-                .map(|u| u.id.clone())
-                .ok_or(ConnectError::NoPerformAs)?
-        }
-    };
+    let (perform_as, perform_as_source) = acting_user(&lever, &access, &who, &conn).await?;
     // The invitation is spent by exactly one authorization (two tabs cannot both bind), after
     // everything that can refuse and before anything is written.
     if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {
@@ -361,6 +346,7 @@ pub async fn callback(
     }
     deps.tokens.store(&id, &tokens).await.map_err(unavailable)?;
     conn.lever.perform_as = Some(perform_as.clone());
+    conn.lever.perform_as_source = Some(perform_as_source.into());
     conn.lever.account_id = conn.lever.account_id.or(bound).or(who.account_id);
     conn.lever.authorized_by = who.user_id;
     conn.lever.authorized_at = Some(now / 1000);
@@ -379,6 +365,46 @@ pub async fn callback(
     };
     let replayed = replay_waiting(deps, &id, deadline_ms).await;
     Ok(Connected { connection: id, perform_as, replayed, sync_started })
+}
+
+fn lever_refusal(e: LeverError) -> ConnectError {
+    match e {
+        LeverError::Unavailable { .. } => unavailable(e),
+        other => ConnectError::Exchange(other.to_string()),
+    }
+}
+
+fn is_super_admin(u: &crate::adapters::lever::LeverUser) -> bool {
+    u.access_role.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("super admin"))
+}
+
+/// Who candidates are created as, and why: the authorizing user (Lever's help article: only a
+/// Super Admin may configure the integration, so anyone else is refused here, before anything is
+/// stored); without a `userId` claim, the configured user, else the first Super Admin of the
+/// account (every page of `GET /users?accessRole=super admin`).
+async fn acting_user(
+    lever: &crate::adapters::lever::LeverClient,
+    access: &SecretString,
+    who: &crate::adapters::lever::LeverIdentity,
+    conn: &Connection,
+) -> Result<(String, &'static str), ConnectError> {
+    if let Some(uid) = &who.user_id {
+        let user = lever.user(access, uid).await.map_err(lever_refusal)?;
+        if !is_super_admin(&user) {
+            tracing::warn!(connection = %conn.id, user = %uid, role = ?user.access_role, "authorization by a user who is not a Super Admin refused");
+            return Err(ConnectError::NotSuperAdmin {
+                name: user.name.unwrap_or_else(|| "this user".into()),
+                role: user.access_role.unwrap_or_else(|| "no role".into()),
+            });
+        }
+        return Ok((user.id, "the Super Admin who authorized"));
+    }
+    if let Some(u) = &conn.lever.perform_as {
+        return Ok((u.clone(), "configured by an operator"));
+    }
+    let admins = lever.users_with_role(access, "super admin").await.map_err(lever_refusal)?;
+    let first = admins.into_iter().find(is_super_admin).ok_or(ConnectError::NoPerformAs)?;
+    Ok((first.id, "the account's first Super Admin (Lever did not say who authorized)"))
 }
 
 /// The Lever account a connection is bound to: recorded at its authorization, or — for a
@@ -448,11 +474,11 @@ pub async fn replay_waiting(deps: &WebhookDeps, id: &ConnectionId, deadline_ms: 
 pub async fn check_lever(deps: &WebhookDeps, conn: &Connection, deadline_ms: i64) -> Result<(), TokenError> {
     let lever = deps.lever_for(conn);
     let token = deps.tokens.access_token(conn, &lever, deadline_ms).await?;
-    match lever.users(&token).await {
+    match lever.any_user(&token).await {
         Ok(_) => Ok(()),
         Err(LeverError::Unauthorized { .. }) => {
             let fresh = deps.tokens.after_unauthorized(conn, &lever, &token, deadline_ms).await?;
-            match lever.users(&fresh).await {
+            match lever.any_user(&fresh).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     deps.connections
                         .set_status(&conn.id, ConnectionStatus::Revoked)

@@ -230,6 +230,11 @@ async fn run_sync(
     let (file, etag, last_modified) = match deps.fetcher.fetch(&conn.feed_url, validators).await {
         Ok(Fetched::NotModified) => {
             run.outcome = RunOutcome::NotModified;
+            // Unchanged since a clean run: the mappings still match the feed, as of now.
+            let state = FeedState { confirmed_at_ms: Some(now_ms()), ..conn.feed.clone() };
+            if let Err(e) = deps.connections.set_feed_state(id, &state).await {
+                tracing::warn!(connection = %id, error = %e, "could not record the feed's confirmation");
+            }
             return Ok(());
         }
         Ok(Fetched::Body { file, etag, last_modified, .. }) => (file, etag, last_modified),
@@ -358,7 +363,8 @@ async fn run_sync(
         }
     }
     run.outcome = if run.summary.deferred > 0 { RunOutcome::Partial } else { RunOutcome::Completed };
-    let state = FeedState { etag, last_modified, last_run_clean: run.is_clean() };
+    let clean = run.is_clean();
+    let state = FeedState { etag, last_modified, last_run_clean: clean, confirmed_at_ms: clean.then(now_ms) };
     if let Err(e) = deps.connections.set_feed_state(id, &state).await {
         tracing::error!(connection = %id, error = %e, "could not save the feed state; the next run fetches in full");
     }

@@ -15,7 +15,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::adapters::lever::{FileUpload, LeverClient, LeverError, LeverHosts, LeverLimiters, NewOpportunity, Phone};
+use crate::adapters::lever::{
+    FileKind, FileUpload, LeverClient, LeverError, LeverHosts, LeverLimiters, NewOpportunity, Opportunity,
+    OpportunityFilter, Phone,
+};
 use crate::adapters::retry::RetryPolicy;
 use crate::domain::ports::WEBHOOK_SECRET;
 use crate::domain::webhook::{
@@ -138,7 +141,8 @@ pub struct SignedHeaders {
 }
 
 enum Outcome {
-    Completed(String),
+    /// The opportunity, and a remark for the record (the note could not be added).
+    Completed(String, Option<String>),
     Failed(String),
     Pending(String),
     PendingReauth(String),
@@ -281,9 +285,9 @@ async fn process(
     let outcome = run(deps, conn, d, s, &nk, deadline_ms).await;
     let now = (deps.clock)();
     let status = match &outcome {
-        Outcome::Completed(opp) => {
+        Outcome::Completed(opp, remark) => {
             d.opportunity_id = Some(opp.clone());
-            d.reason = None;
+            d.reason = remark.clone();
             DeliveryStatus::Completed
         }
         Outcome::Failed(r) => {
@@ -332,19 +336,19 @@ async fn run(
     let now = (deps.clock)();
     let attempt = match deps.webhooks.claim_screening(&conn.id, nk, &owner, now, deadline_ms.max(now + 1_000)).await {
         Ok(Claim::Acquired { attempt }) => attempt,
-        Ok(Claim::Done { opportunity_id }) => return Outcome::Completed(opportunity_id),
+        Ok(Claim::Done { opportunity_id }) => return Outcome::Completed(opportunity_id, None),
         Ok(Claim::Busy { until_ms }) => return Outcome::Busy(until_ms),
         Err(e) => return Outcome::Pending(format!("the idempotency record is unavailable: {e}")),
     };
     d.attempts += 1;
-    let outcome = attempt_create(deps, conn, s, attempt, deadline_ms).await;
+    let outcome = attempt_create(deps, conn, s, attempt, d.received_at_ms, deadline_ms).await;
     if deps.crash_at.as_ref().is_some_and(|f| f("before_complete")) {
         // A crash here leaves the claim leased and the delivery `received`: the next attempt
         // (after the lease) looks in Lever first and adopts what this one created.
         return Outcome::Busy(deadline_ms);
     }
     let end = match &outcome {
-        Outcome::Completed(opp) => ClaimEnd::Done { opportunity_id: opp.clone() },
+        Outcome::Completed(opp, _) => ClaimEnd::Done { opportunity_id: opp.clone() },
         _ => ClaimEnd::Release,
     };
     if let Err(e) = deps.webhooks.end_claim(&conn.id, nk, &owner, end).await {
@@ -410,11 +414,21 @@ where
     }
 }
 
+/// How long the feed's word that a posting is published stays good (the schedule confirms it
+/// every 15 minutes by default; four missed runs make it stale).
+pub const POSTING_KNOWLEDGE_MS: i64 = 60 * 60 * 1000;
+
+/// The first line of every screening note: how a retry recognises the note an earlier attempt
+/// added.
+pub const NOTE_HEADING: &str = "XOR screening passed";
+
+#[allow(clippy::too_many_arguments)]
 async fn attempt_create(
     deps: &WebhookDeps,
     conn: &Connection,
     s: &ScreeningPassed,
     attempt: u32,
+    first_seen_ms: i64,
     deadline_ms: i64,
 ) -> Outcome {
     let mapping = match deps.mappings.mapping_by_xor_job(&conn.id, &s.job_id).await {
@@ -435,44 +449,72 @@ async fn attempt_create(
     let lever = deps.lever_for(conn);
     let posting_id = mapping.posting_id.to_string();
 
-    let posting = match with_token(deps, conn, &lever, deadline_ms, |t| {
-        let (lever, id) = (lever.clone(), posting_id.clone());
-        async move { lever.posting(&t, &id).await }
-    })
-    .await
-    {
-        Ok(p) => p,
-        Err(CallError::Lever(LeverError::Rejected { status: 404, .. })) => {
-            return Outcome::Failed(format!("posting {posting_id} does not exist in Lever"));
+    // The feed lists only published postings: while the last clean sync (or a 304 after one) is
+    // recent and the mapping is active, the posting is open without asking Lever.
+    let now = (deps.clock)();
+    let known_open = mapping.is_active()
+        && conn.feed.last_run_clean
+        && conn.feed.confirmed_at_ms.is_some_and(|t| now - t < POSTING_KNOWLEDGE_MS);
+    if !known_open {
+        let posting = match with_token(deps, conn, &lever, deadline_ms, |t| {
+            let (lever, id) = (lever.clone(), posting_id.clone());
+            async move { lever.posting(&t, &id).await }
+        })
+        .await
+        {
+            Ok(p) => p,
+            Err(CallError::Lever(LeverError::Rejected { status: 404, .. })) => {
+                return Outcome::Failed(format!("posting {posting_id} does not exist in Lever"));
+            }
+            Err(e) => return e.into(),
+        };
+        if !posting.is_open() {
+            return Outcome::Failed(format!(
+                "posting {posting_id} is {} in Lever: candidates cannot be added",
+                posting.state.as_deref().unwrap_or("closed")
+            ));
         }
-        Err(e) => return e.into(),
-    };
-    if !posting.is_open() {
-        return Outcome::Failed(format!(
-            "posting {posting_id} is {} in Lever: candidates cannot be added",
-            posting.state.as_deref().unwrap_or("closed")
-        ));
     }
 
-    // Lever creates are not idempotent: any attempt after the first looks before it creates.
+    let note = screening_note(s, &mapping.title);
+    // Lever creates are not idempotent: any attempt after the first looks before it creates —
+    // by the documented filters (the posting, source XOR, created since the screening), then the
+    // email or the phone (Lever dedupes people by email only, so a phone-only candidate is found
+    // by their phone).
     if attempt > 1 {
-        if let Some(e) = email {
-            let found = with_token(deps, conn, &lever, deadline_ms, |t| {
-                let (lever, e) = (lever.clone(), e.to_owned());
-                async move { lever.opportunities_by_email(&t, &e).await }
-            })
-            .await;
-            match found {
-                Ok(list) => {
-                    if let Some(o) =
-                        list.iter().find(|o| o.has_posting(&posting_id) && o.sources.iter().any(|s| s == "XOR"))
-                    {
-                        tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %redact_email(e), opportunity = %o.id, "adopted the opportunity a previous attempt created");
-                        return Outcome::Completed(o.id.clone());
-                    }
+        let since = s
+            .screening
+            .completed_at
+            .as_deref()
+            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+            .map_or(first_seen_ms, |t| ((t.unix_timestamp_nanos() / 1_000_000) as i64).min(first_seen_ms))
+            - 60 * 60 * 1000;
+        let filter = OpportunityFilter {
+            email: email.map(str::to_owned),
+            posting_id: Some(posting_id.clone()),
+            source: Some("XOR".into()),
+            created_at_start: Some(since),
+        };
+        let found = with_token(deps, conn, &lever, deadline_ms, |t| {
+            let (lever, f) = (lever.clone(), filter.clone());
+            async move { lever.find_opportunities(&t, &f).await }
+        })
+        .await;
+        match found {
+            Ok(list) => {
+                let same_person = |o: &&Opportunity| match email {
+                    Some(e) => o.has_email(e),
+                    None => phone.is_some_and(|p| o.has_phone(p)),
+                };
+                if let Some(o) =
+                    list.iter().filter(|o| o.has_posting(&posting_id) && o.has_source("XOR")).find(same_person)
+                {
+                    tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %email.map(redact_email).unwrap_or_default(), opportunity = %o.id, "adopted the opportunity a previous attempt created");
+                    let remark = ensure_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
+                    return Outcome::Completed(o.id.clone(), remark);
                 }
-                Err(e) => return e.into(),
             }
+            Err(e) => return e.into(),
         }
     }
 
@@ -518,6 +560,7 @@ async fn attempt_create(
         ),
     };
     let mut files = vec![FileUpload {
+        kind: FileKind::Other,
         name: "xor-screening-report.pdf".into(),
         content_type: "application/pdf".into(),
         bytes: render(&report),
@@ -525,7 +568,6 @@ async fn attempt_create(
     files.extend(resume_file);
     let new = NewOpportunity {
         name: s.candidate.full_name(),
-        headline: s.screening.score.map(|sc| format!("Passed XOR screening ({sc:.0}/100)")),
         location: s.candidate.location.clone(),
         emails: email.map(|e| vec![e.to_owned()]).unwrap_or_default(),
         phones: phone.map(|p| vec![Phone { kind: "mobile".into(), value: p.to_owned() }]).unwrap_or_default(),
@@ -538,15 +580,102 @@ async fn attempt_create(
         sources: vec!["XOR".into()],
         origin: conn.lever.origin.clone(),
         postings: vec![posting_id.clone()],
+        stage: conn.lever.stage.clone(),
     };
+    let as_posting_owner = !conn.lever.admin_owns_candidates;
     let created = with_token(deps, conn, &lever, deadline_ms, |t| {
         let (lever, perform_as, new, files) = (lever.clone(), perform_as.clone(), new.clone(), files.clone());
-        async move { lever.create_opportunity(&t, &perform_as, &new, &files).await }
+        async move { lever.create_opportunity(&t, &perform_as, as_posting_owner, &new, &files).await }
     })
     .await;
     match created {
-        Ok(o) => Outcome::Completed(o.id),
+        Ok(o) => {
+            let remark = add_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
+            Outcome::Completed(o.id, remark)
+        }
         Err(e) => e.into(),
+    }
+}
+
+/// What a recruiter reads on the opportunity without opening the PDF.
+pub fn screening_note(s: &ScreeningPassed, job_title: &str) -> String {
+    let mut t = format!("{NOTE_HEADING} for {job_title}");
+    if let Some(score) = s.screening.score {
+        t.push_str(&format!(" — score {score:.0}/100"));
+    }
+    if let Some(at) = &s.screening.completed_at {
+        t.push_str(&format!(" ({at})"));
+    }
+    t.push('\n');
+    if let Some(summary) = s.screening.summary.as_deref().filter(|x| !x.trim().is_empty()) {
+        t.push_str(&format!("\n{}\n", summary.trim()));
+    }
+    if !s.screening.answers.is_empty() {
+        t.push_str("\nAnswers:\n");
+        for a in &s.screening.answers {
+            t.push_str(&format!(
+                "- {}\n  {}\n",
+                a.question.as_deref().unwrap_or("(no question text)"),
+                a.answer.as_deref().unwrap_or("(no answer)")
+            ));
+        }
+    }
+    if let Some(u) = s.screening.transcript_url.as_deref().filter(|x| !x.is_empty()) {
+        t.push_str(&format!("\nTranscript: {u}\n"));
+    }
+    t.push_str("\nThe full report is attached as xor-screening-report.pdf.");
+    t
+}
+
+/// Adds the screening note. The opportunity is what matters: a note that cannot be added is a
+/// remark on the completed delivery (the PDF carries the same), never a failure — and it is
+/// not retried blindly (notes are not idempotent).
+async fn add_note(
+    deps: &WebhookDeps,
+    conn: &Connection,
+    lever: &LeverClient,
+    perform_as: &str,
+    opportunity: &str,
+    note: &str,
+    deadline_ms: i64,
+) -> Option<String> {
+    let added = with_token(deps, conn, lever, deadline_ms, |t| {
+        let (lever, perform_as, opportunity, note) =
+            (lever.clone(), perform_as.to_owned(), opportunity.to_owned(), note.to_owned());
+        async move { lever.add_note(&t, &perform_as, &opportunity, &note).await }
+    })
+    .await;
+    match added {
+        Ok(()) => None,
+        Err(e) => {
+            let why = match Outcome::from(e) {
+                Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
+                _ => "unknown".into(),
+            };
+            tracing::warn!(connection = %conn.id, opportunity, reason = %why, "the screening note could not be added");
+            Some(format!("the screening note could not be added ({why}); the attached report has the same"))
+        }
+    }
+}
+
+/// On an adopted opportunity: adds the note unless the earlier attempt did.
+async fn ensure_note(
+    deps: &WebhookDeps,
+    conn: &Connection,
+    lever: &LeverClient,
+    perform_as: &str,
+    opportunity: &str,
+    note: &str,
+    deadline_ms: i64,
+) -> Option<String> {
+    let texts = with_token(deps, conn, lever, deadline_ms, |t| {
+        let (lever, opportunity) = (lever.clone(), opportunity.to_owned());
+        async move { lever.note_texts(&t, &opportunity).await }
+    })
+    .await;
+    match texts {
+        Ok(t) if t.iter().any(|x| x.starts_with(NOTE_HEADING)) => None,
+        _ => add_note(deps, conn, lever, perform_as, opportunity, note, deadline_ms).await,
     }
 }
 
@@ -590,7 +719,7 @@ async fn download(deps: &WebhookDeps, url: &str) -> Result<FileUpload, String> {
         }
         bytes.extend_from_slice(&chunk);
     }
-    Ok(FileUpload { name, content_type, bytes })
+    Ok(FileUpload { kind: FileKind::Resume, name, content_type, bytes })
 }
 
 /// What a sweep of waiting deliveries did.

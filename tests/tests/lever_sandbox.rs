@@ -1,0 +1,260 @@
+//! The Lever sandbox itself, one test per documented behaviour it follows (each names its
+//! section of Lever's Data API reference, hire.lever.co/developer/documentation, or of its OAuth
+//! page). Where Lever is silent, the sandbox is as silent: an unknown key or part is ignored.
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use xor_lever_sandbox::LeverSandbox;
+use xor_lever_sandbox::lever::{
+    ADMIN_USER, AUDIENCES, CLIENT_ID, DEFAULT_STAGE, Fault, OTHER_ADMIN, POSTING_OWNER, SANDBOX_ACCOUNT, SEEDED_TEAM,
+};
+
+const POSTING: &str = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10";
+
+struct Lever {
+    s: LeverSandbox,
+    token: String,
+    http: reqwest::Client,
+}
+
+async fn lever() -> Lever {
+    let s = LeverSandbox::spawn().await;
+    s.add_posting(POSTING, "Backend Engineer", "published");
+    let (token, _, _) = s.issue_tokens();
+    Lever { s, token, http: reqwest::Client::new() }
+}
+
+impl Lever {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}/v1{path}", self.s.url)).bearer_auth(&self.token).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+    async fn create(&self, query: &str, form: Form) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/opportunities?{query}", self.s.url))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn person(name: &str, email: &str) -> Form {
+    Form::new()
+        .text("name", name.to_owned())
+        .text("emails[]", email.to_owned())
+        .text("sources[]", "XOR")
+        .text("postings[]", POSTING)
+}
+
+fn pdf(name: &str) -> Part {
+    Part::bytes(b"%PDF-1.4".to_vec()).file_name(name.to_owned()).mime_str("application/pdf").unwrap()
+}
+
+/// "Create an opportunity": files go under `files[]`, the resume under `resumeFile`; any other
+/// part name is an unknown key, ignored.
+#[tokio::test]
+async fn create_an_opportunity_reads_files_and_resume_file_only() {
+    let l = lever().await;
+    let form = person("Ada", "ada@x.io")
+        .part("files[]", pdf("report.pdf"))
+        .part("resumeFile", pdf("cv.pdf"))
+        .part("files[0]", pdf("ignored.pdf"))
+        .part("file", pdf("also-ignored.pdf"));
+    let (st, v) = l.create(&format!("perform_as={ADMIN_USER}"), form).await;
+    assert_eq!(st, 201, "{v}");
+    let o = &l.s.opportunities()[0];
+    assert_eq!(o.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["report.pdf"]);
+    assert_eq!(o.resumes.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["cv.pdf"]);
+}
+
+/// "Create an opportunity": `perform_as` is required on writes (and is a user of the account).
+#[tokio::test]
+async fn writes_require_perform_as() {
+    let l = lever().await;
+    assert_eq!(l.create("", person("Ada", "ada@x.io")).await.0, 400);
+    assert_eq!(l.create("perform_as=usr_nobody", person("Ada", "ada@x.io")).await.0, 400);
+    let (_, v) = l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await;
+    let id = v["data"]["id"].as_str().unwrap();
+    let note = |q: &str| {
+        l.http
+            .post(format!("{}/v1/opportunities/{id}/notes{q}", l.s.url))
+            .bearer_auth(&l.token)
+            .json(&json!({"value": "hello"}))
+            .send()
+    };
+    assert_eq!(note("").await.unwrap().status().as_u16(), 400);
+    assert_eq!(note(&format!("?perform_as={ADMIN_USER}")).await.unwrap().status().as_u16(), 201);
+}
+
+/// "Opportunities": `applications` lists application ids; `expand=applications` shows each
+/// application with its `posting`.
+#[tokio::test]
+async fn applications_are_ids_unless_expanded() {
+    let l = lever().await;
+    let (_, v) = l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await;
+    let app = &v["data"]["applications"][0];
+    assert!(app.is_string() && app.as_str() != Some(POSTING), "an application id: {app}");
+    let (_, v) = l.get("/opportunities?email=ada@x.io").await;
+    assert!(v["data"][0]["applications"][0].is_string());
+    let (_, v) = l.get("/opportunities?email=ada@x.io&expand=applications").await;
+    assert_eq!(v["data"][0]["applications"][0]["posting"], POSTING);
+}
+
+/// "List all opportunities": `email`, `posting_id`, `source`, `tag` (case-sensitive),
+/// `created_at_start`, `contact_id`.
+#[tokio::test]
+async fn list_filters_work_as_documented() {
+    let l = lever().await;
+    let (_, a) = l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io").text("tags[]", "xor")).await;
+    let contact = a["data"]["contact"].as_str().unwrap().to_owned();
+    let t0 = a["data"]["createdAt"].as_u64().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let other = Form::new().text("name", "Bo").text("emails[]", "bo@x.io").text("sources[]", "Referral");
+    l.create(&format!("perform_as={ADMIN_USER}"), other).await;
+    let l = &l;
+    let count =
+        |q: String| async move { l.get(&format!("/opportunities?{q}")).await.1["data"].as_array().unwrap().len() };
+    assert_eq!(count("email=ADA@x.io".into()).await, 1);
+    assert_eq!(count(format!("posting_id={POSTING}")).await, 1);
+    assert_eq!(count("source=XOR".into()).await, 1);
+    assert_eq!(count("source=Referral&source=XOR".into()).await, 2);
+    assert_eq!((count("tag=xor".into()).await, count("tag=XOR".into()).await), (1, 0), "tags are case-sensitive");
+    assert_eq!(count(format!("created_at_start={}", t0 + 1)).await, 1);
+    assert_eq!(count(format!("contact_id={contact}")).await, 1);
+}
+
+/// "Create an opportunity": people are deduplicated by email; the known contact's data wins.
+#[tokio::test]
+async fn an_email_dedupe_keeps_the_known_contacts_data() {
+    let l = lever().await;
+    let first = person("Ada Lovelace", "ada@x.io").text("headline", "Analytical Engines Ltd");
+    l.create(&format!("perform_as={ADMIN_USER}"), first).await;
+    let again = person("A. L.", "ADA@x.io").text("headline", "Passed XOR screening (87/100)");
+    let (_, v) = l.create(&format!("perform_as={ADMIN_USER}"), again).await;
+    let o = &l.s.opportunities()[1];
+    assert_eq!(v["data"]["contact"], l.s.opportunities()[0].contact.as_str());
+    assert_eq!((o.name.as_str(), o.headline.as_deref()), ("Ada Lovelace", Some("Analytical Engines Ltd")));
+}
+
+/// "Create an opportunity": `perform_as_posting_owner=true` makes the posting's owner the
+/// owner (and the follower); otherwise the `perform_as` user is. New opportunities start in the
+/// account's first stage unless `stage` says otherwise.
+#[tokio::test]
+async fn the_owner_is_the_posting_owner_when_asked() {
+    let l = lever().await;
+    l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await;
+    l.create(
+        &format!("perform_as={ADMIN_USER}&perform_as_posting_owner=true"),
+        person("Bo", "bo@x.io").text("stage", "s2"),
+    )
+    .await;
+    let o = l.s.opportunities();
+    assert_eq!(
+        (o[0].owner.as_str(), o[0].followers.as_slice(), o[0].stage.as_str()),
+        (ADMIN_USER, &[ADMIN_USER.to_owned()][..], DEFAULT_STAGE)
+    );
+    assert_eq!(
+        (o[1].owner.as_str(), o[1].followers.as_slice(), o[1].stage.as_str()),
+        (POSTING_OWNER, &[POSTING_OWNER.to_owned()][..], "s2")
+    );
+}
+
+/// "Users": paginated (`limit`, `offset` = the previous page's `next`, `hasNext`), filtered by
+/// `accessRole`; "Retrieve a single user". The seeded account has more than a page of users and
+/// two Super Admins, past the first page.
+#[tokio::test]
+async fn users_are_paginated_and_filtered_by_role() {
+    let l = lever().await;
+    let (_, p1) = l.get("/users").await;
+    assert_eq!(p1["data"].as_array().unwrap().len(), 100);
+    assert_eq!(p1["hasNext"], true);
+    assert!(p1["data"].as_array().unwrap().iter().all(|u| u["accessRole"] != "super admin"), "none on page 1");
+    let (_, p2) = l.get(&format!("/users?offset={}", p1["next"].as_str().unwrap())).await;
+    assert_eq!(p2["hasNext"], false);
+    assert_eq!(100 + p2["data"].as_array().unwrap().len(), SEEDED_TEAM + 3);
+    let (_, admins) = l.get("/users?accessRole=super%20admin").await;
+    let ids: Vec<&str> = admins["data"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [ADMIN_USER, OTHER_ADMIN]);
+    assert_eq!(l.get(&format!("/users/{OTHER_ADMIN}")).await.1["data"]["accessRole"], "super admin");
+    assert_eq!(l.get("/users/usr_nobody").await.0, 404);
+    assert_eq!(l.get("/users?offset=made-up").await.0, 400, "offsets are tokens Lever issued");
+}
+
+/// OAuth "Authorize": `state` and `audience` (Lever's API, with its trailing slash) are required.
+#[tokio::test]
+async fn authorize_requires_state_and_a_lever_audience() {
+    let l = lever().await;
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let go = |q: String| {
+        let (c, url) = (c.clone(), l.s.url.clone());
+        async move {
+            c.get(format!("{url}/authorize?client_id={CLIENT_ID}&response_type=code&redirect_uri=http://cb/{q}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(go(format!("&state=s&audience={}", AUDIENCES[0])).await, 302);
+    assert_eq!(go(format!("&audience={}", AUDIENCES[0])).await, 400, "no state");
+    assert_eq!(go("&state=s".into()).await, 400, "no audience");
+    assert_eq!(go(format!("&state=s&audience={}/v1/", l.s.url)).await, 400, "a proxy is not Lever's API");
+}
+
+/// OAuth: the access token is a JWT like the docs' example, naming the account and the user.
+#[tokio::test]
+async fn access_tokens_are_jwts_naming_account_and_user() {
+    let l = lever().await;
+    let who = xor_lever::adapters::lever::identity_of(&l.token);
+    assert_eq!((who.account_id.as_deref(), who.user_id.as_deref()), (Some(SANDBOX_ACCOUNT), Some(ADMIN_USER)));
+}
+
+/// "Rate limits": 429 beyond the budget; the docs do not promise `Retry-After`, so it comes both
+/// with and without one.
+#[tokio::test]
+async fn too_many_requests_come_with_and_without_retry_after() {
+    let l = lever().await;
+    l.s.inject([
+        Fault { status: Some(429), retry_after: Some(2), op: Some("users".into()), ..Default::default() },
+        Fault { status: Some(429), op: Some("users".into()), ..Default::default() },
+    ]);
+    let r1 = l.http.get(format!("{}/v1/users", l.s.url)).bearer_auth(&l.token).send().await.unwrap();
+    let r2 = l.http.get(format!("{}/v1/users", l.s.url)).bearer_auth(&l.token).send().await.unwrap();
+    assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (429, 429));
+    assert_eq!(r1.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()).as_deref(), Some("2"));
+    assert!(r2.headers().get("retry-after").is_none());
+}
+
+/// "Notes" and "Upload a file": a note's `value`; a file under `file`.
+#[tokio::test]
+async fn notes_and_files_on_an_opportunity() {
+    let l = lever().await;
+    let (_, v) = l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await;
+    let id = v["data"]["id"].as_str().unwrap();
+    let r = l
+        .http
+        .post(format!("{}/v1/opportunities/{id}/notes?perform_as={ADMIN_USER}", l.s.url))
+        .bearer_auth(&l.token)
+        .json(&json!({"value": "Screening passed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, notes) = l.get(&format!("/opportunities/{id}/notes")).await;
+    assert_eq!(notes["data"][0]["fields"][0]["value"], "Screening passed");
+    let form = Form::new().part("file", pdf("extra.pdf")).part("files[]", pdf("not-here.pdf"));
+    let r = l
+        .http
+        .post(format!("{}/v1/opportunities/{id}/files?perform_as={ADMIN_USER}", l.s.url))
+        .bearer_auth(&l.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(l.s.opportunities()[0].files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["extra.pdf"]);
+}
