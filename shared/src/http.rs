@@ -132,10 +132,11 @@ fn callback_page(result: Result<connect::Connected, ConnectError>) -> Response {
             StatusCode::OK,
             "Lever is connected",
             &format!(
-                "xor-lever is now connected to Lever for {}. Jobs will flow to XOR{} and screened candidates will appear in Lever (created as user {}). {} waiting candidate(s) were sent on. You can close this page. To disconnect, revoke xor-lever in Lever: Settings → Integrations and API → Authorized Apps.",
+                "xor-lever is now connected to Lever for {}. Jobs will flow to XOR{} and screened candidates will appear in Lever (created as user {}: {}). {} waiting candidate(s) were sent on. You can close this page. To disconnect, revoke xor-lever in Lever: Settings → Integrations and API → Authorized Apps.",
                 c.connection,
                 if c.sync_started { " (the first sync has started)" } else { " at the next scheduled sync" },
                 c.perform_as,
+                c.perform_as_source,
                 c.replayed
             ),
         ),

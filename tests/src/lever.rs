@@ -28,6 +28,22 @@ pub const POSTING_OWNER: &str = "usr_recruiter_0002";
 pub const SEEDED_TEAM: usize = 120;
 /// The stage a new opportunity gets unless the create names one (Lever: the account's first).
 pub const DEFAULT_STAGE: &str = "lead-new";
+/// What `issue_tokens` grants (an authorization grants what its `scope` asked for).
+pub const ALL_SCOPES: &str = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
+
+/// The scope each route needs (Lever's reference names one per endpoint).
+fn scope_for(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "create" => "opportunities:write:admin",
+        "find" => "opportunities:read:admin",
+        "note" => "notes:write:admin",
+        "notes" => "notes:read:admin",
+        "file" => "files:write:admin",
+        "users" | "user" => "users:read:admin",
+        "posting" | "postings" => "postings:read:admin",
+        _ => return None,
+    })
+}
 /// The Lever account the sandbox's admin signs in to (unless `Config::account_id` says another).
 pub const SANDBOX_ACCOUNT: &str = "acct-5a1c0b6e-acme";
 
@@ -63,6 +79,11 @@ pub struct Config {
     pub opaque_tokens: bool,
     /// The user who signs in on the authorize page (their id goes in the tokens).
     pub user_id: String,
+    /// The largest page a list answers with (Lever: `limit` up to 100).
+    pub max_page: usize,
+    /// Refuse a create on a posting that is not published or internal (Lever's reference does not
+    /// say what it does: off by default).
+    pub refuse_closed_postings: bool,
 }
 
 impl Default for Config {
@@ -74,6 +95,8 @@ impl Default for Config {
             account_id: SANDBOX_ACCOUNT.into(),
             opaque_tokens: false,
             user_id: ADMIN_USER.into(),
+            max_page: 100,
+            refuse_closed_postings: false,
         }
     }
 }
@@ -151,6 +174,8 @@ struct Inner {
     revoked: bool,
     codes: HashMap<String, String>,   // code → redirect_uri
     access: HashMap<String, Instant>, // token → expiry
+    scopes: HashMap<String, String>,  // access or refresh token, or code → the granted scopes
+    sources: Vec<String>,             // the account's source names (an existing one is reused)
     refresh: HashMap<String, bool>,   // token → still live
     users: Vec<Value>,
     postings: BTreeMap<String, Value>,
@@ -167,12 +192,18 @@ impl Inner {
         format!("{prefix}{:08x}{:04x}", self.seq, fastrand::u16(..))
     }
     fn issue_pair(&mut self) -> (String, String, u64) {
+        self.issue_pair_with(ALL_SCOPES)
+    }
+
+    fn issue_pair_with(&mut self, scope: &str) -> (String, String, u64) {
         let jti = self.next("lat_");
         let at = if self.config.opaque_tokens { jti } else { self.jwt(&jti) };
         let rt = self.next("lrt_");
         let ttl = self.config.access_ttl_secs;
         self.access.insert(at.clone(), Instant::now() + Duration::from_secs(ttl));
         self.refresh.insert(rt.clone(), true);
+        self.scopes.insert(at.clone(), scope.to_owned());
+        self.scopes.insert(rt.clone(), scope.to_owned());
         (at, rt, ttl)
     }
 }
@@ -262,6 +293,10 @@ impl LeverSandbox {
         g.revoked = false;
         g.issue_pair()
     }
+    /// A source the account already has (spelled as the account spells it).
+    pub fn add_source(&self, name: &str) {
+        self.state.0.lock().unwrap().sources.push(name.into());
+    }
     pub fn add_posting(&self, id: &str, text: &str, state: &str) {
         let p = json!({"id": id, "text": text, "state": state, "owner": POSTING_OWNER, "hiringManager": ADMIN_USER});
         self.state.0.lock().unwrap().postings.insert(id.into(), p);
@@ -334,6 +369,12 @@ fn gate(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Response> {
         g.stats.unauthorized += 1;
         return Err(lever_error(StatusCode::UNAUTHORIZED, "UnauthorizedError", "invalid or expired access token"));
     }
+    if let Some(needed) = scope_for(op) {
+        let granted = g.scopes.get(&token).cloned().unwrap_or_default();
+        if !granted.split(' ').any(|s| s == needed) {
+            return Err(lever_error(StatusCode::FORBIDDEN, "ForbiddenError", format!("this token lacks {needed}")));
+        }
+    }
     let rps = g.config.rate_limit_rps;
     // Lever: a token bucket per token, bursts of twice the rate.
     if rps > 0.0 && !crate::take_token(&mut g.buckets, &token, rps, rps * 2.0) {
@@ -349,6 +390,7 @@ struct AuthorizeQuery {
     state: Option<String>,
     response_type: Option<String>,
     audience: Option<String>,
+    scope: Option<String>,
 }
 
 /// The `audience` values Lever documents (OAuth): the API base of production or of the sandbox,
@@ -376,6 +418,7 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
     }
     let code = g.next("code_");
     g.codes.insert(code.clone(), q.redirect_uri.clone());
+    g.scopes.insert(code.clone(), q.scope.clone().unwrap_or_default());
     xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, xor_lever::adapters::enc(&state)))
 }
 
@@ -412,7 +455,8 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
                 Some(uri) if Some(&uri) == f.get("redirect_uri") => {
                     g.revoked = false;
                     g.stats.code_exchanges += 1;
-                    let (at, rt, ttl) = g.issue_pair();
+                    let scope = g.scopes.remove(&code).unwrap_or_default();
+                    let (at, rt, ttl) = g.issue_pair_with(&scope);
                     Json(json!({"access_token": at, "refresh_token": rt, "expires_in": ttl, "token_type": "Bearer", "scope": f.get("scope")})).into_response()
                 }
                 _ => oauth_error(StatusCode::FORBIDDEN, "invalid_grant", "Invalid authorization code"),
@@ -424,10 +468,11 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
                 g.stats.refresh_failures += 1;
                 return oauth_error(StatusCode::FORBIDDEN, "invalid_grant", "Unknown or invalid refresh token.");
             }
-            // Rotation: the used refresh token is dead from now on.
-            g.refresh.insert(rt, false);
+            // Rotation: the used refresh token is dead from now on; the grant stays as it was.
+            g.refresh.insert(rt.clone(), false);
             g.stats.refreshes += 1;
-            let (at, rt, ttl) = g.issue_pair();
+            let scope = g.scopes.get(&rt).cloned().unwrap_or_default();
+            let (at, rt, ttl) = g.issue_pair_with(&scope);
             Json(json!({"access_token": at, "refresh_token": rt, "expires_in": ttl, "token_type": "Bearer"}))
                 .into_response()
         }
@@ -450,13 +495,13 @@ async fn users(State(s): State<LeverState>, headers: HeaderMap, Query(q): Query<
         .filter(|u| roles.is_empty() || roles.iter().any(|r| u["accessRole"] == *r))
         .filter(|u| email.as_ref().is_none_or(|e| u["email"].as_str().map(str::to_lowercase).as_ref() == Some(e)))
         .collect();
-    page_of(&matching, &q)
+    page_of(&matching, &q, g.config.max_page)
 }
 
 /// One page of `items` by `limit` and `offset` (the id of the last item of the previous page).
-fn page_of(items: &[&Value], q: &[(String, String)]) -> Response {
+fn page_of(items: &[&Value], q: &[(String, String)], max_page: usize) -> Response {
     let get = |k: &str| q.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone());
-    let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 100);
+    let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, max_page.clamp(1, 100));
     let start = match get("offset") {
         Some(o) => match items.iter().position(|i| i["id"] == o.as_str()) {
             Some(p) => p + 1,
@@ -573,7 +618,7 @@ async fn find_opportunities(
         .map(|o| opportunity_view(o, expand))
         .collect();
     let refs: Vec<&Value> = found.iter().collect();
-    page_of(&refs, &q)
+    page_of(&refs, &q, g.config.max_page)
 }
 
 /// A write's acting user: `perform_as` is required, and must be a user of the account.
@@ -672,9 +717,10 @@ async fn create_opportunity(
         Ok(sub) => sub,
         Err(r) => return r,
     };
-    // Arrays arrive as repeated `key[]`; phones as `phones[i][type|value]`.
+    // Arrays arrive as repeated `key[]` (a plain `key` is not an array: ignored); phones as
+    // `phones[i][type|value]`.
     let list = |key: &str| -> Vec<String> {
-        fields.iter().filter(|(k, _)| *k == format!("{key}[]") || k == key).map(|(_, v)| v.clone()).collect()
+        fields.iter().filter(|(k, _)| *k == format!("{key}[]")).map(|(_, v)| v.clone()).collect()
     };
     let one = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let mut phones: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
@@ -702,7 +748,9 @@ async fn create_opportunity(
         Some((p, None)) => {
             return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", format!("posting {p} does not exist"));
         }
-        Some((p, Some(v))) if !matches!(v["state"].as_str(), Some("published" | "internal")) => {
+        Some((p, Some(v)))
+            if g.config.refuse_closed_postings && !matches!(v["state"].as_str(), Some("published" | "internal")) =>
+        {
             let state = v["state"].as_str().unwrap_or("?");
             return lever_error(
                 StatusCode::BAD_REQUEST,
@@ -735,6 +783,26 @@ async fn create_opportunity(
             p
         }
     };
+    // An existing source is reused, as the account spells it; an unknown one is created.
+    let mut sources = Vec::new();
+    for src in list("sources") {
+        match g.sources.iter().find(|x| x.eq_ignore_ascii_case(&src)).cloned() {
+            Some(existing) => sources.push(existing),
+            None => {
+                g.sources.push(src.clone());
+                sources.push(src);
+            }
+        }
+    }
+    // A known contact keeps the emails it has (and gains the new ones).
+    let mut emails = emails;
+    for o in g.opportunities.iter().filter(|o| o.contact == contact) {
+        for e in &o.emails {
+            if !emails.iter().any(|x| x.eq_ignore_ascii_case(e)) {
+                emails.push(e.clone());
+            }
+        }
+    }
     let id = g.next("opp_");
     let application = g.next("app_");
     let (resumes, files): (Vec<StoredFile>, Vec<StoredFile>) = files
@@ -752,7 +820,7 @@ async fn create_opportunity(
         phones: person.phones,
         links: list("links"),
         tags: list("tags"),
-        sources: list("sources"),
+        sources,
         origin: one("origin"),
         postings,
         owner: actor.clone(),

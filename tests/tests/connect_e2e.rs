@@ -35,8 +35,10 @@ async fn the_authorization_code_flow_connects_a_pending_connection() {
     let scope = query_param(&start, "scope").unwrap();
     for s in [
         "offline_access",
+        "opportunities:read:admin",
         "opportunities:write:admin",
         "files:write:admin",
+        "notes:read:admin",
         "notes:write:admin",
         "postings:read:admin",
         "users:read:admin",
@@ -47,6 +49,7 @@ async fn the_authorization_code_flow_connects_a_pending_connection() {
     let (st, page) = app.get_with_cookie(&callback, &cookie.expect("the state cookie")).await;
     assert_eq!(st, 200, "{page}");
     assert!(page.contains("Lever is connected"), "{page}");
+    assert!(page.contains("created as user usr_admin_0001: the Super Admin who authorized"), "{page}");
     assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
     let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
     assert_eq!(c.lever.perform_as.as_deref(), Some(ADMIN_USER), "the authorizing Super Admin, from the token");

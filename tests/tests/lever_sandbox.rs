@@ -258,3 +258,49 @@ async fn notes_and_files_on_an_opportunity() {
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(l.s.opportunities()[0].files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["extra.pdf"]);
 }
+
+/// "Create an opportunity" (`sources`): an existing source is reused, as the account spells it.
+#[tokio::test]
+async fn an_existing_source_is_reused() {
+    let l = lever().await;
+    l.s.add_source("xor");
+    l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await;
+    assert_eq!(l.s.opportunities()[0].sources, ["xor"]);
+}
+
+/// "Scopes": each endpoint needs its scope; a token granted fewer is refused.
+#[tokio::test]
+async fn each_endpoint_needs_its_scope() {
+    let l = lever().await;
+    // An authorization that asked for users only.
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = c
+        .get(format!(
+            "{}/authorize?client_id={CLIENT_ID}&response_type=code&redirect_uri=http://cb/&state=s&audience={}&scope=users:read:admin",
+            l.s.url, AUDIENCES[0]
+        ))
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    let code = loc.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let t: Value = c
+        .post(format!("{}/oauth/token", l.s.url))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", xor_lever_sandbox::lever::CLIENT_SECRET),
+            ("redirect_uri", "http://cb/"),
+            ("code", &code),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let narrow = Lever { s: l.s, token: t["access_token"].as_str().unwrap().to_owned(), http: l.http };
+    assert_eq!(narrow.get("/users").await.0, 200);
+    assert_eq!(narrow.get("/opportunities").await.0, 403);
+    assert_eq!(narrow.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await.0, 403);
+}

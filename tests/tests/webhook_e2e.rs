@@ -7,7 +7,7 @@ use std::time::Duration;
 use xor_lever::domain::DeliveryStatus;
 use xor_lever::domain::ports::LEVER_TOKENS;
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with};
-use xor_lever_sandbox::lever::{ADMIN_USER, Fault, POSTING_OWNER};
+use xor_lever_sandbox::lever::{ADMIN_USER, Config, Fault, POSTING_OWNER};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -598,30 +598,34 @@ async fn finished_deliveries_expire_by_ttl_and_waiting_ones_never_do() {
 #[tokio::test]
 async fn a_phone_only_candidate_whose_create_answer_was_lost_ends_as_one_opportunity() {
     let app = spawn_webhook_app(StoreKind::Aws).await;
-    let mut s = app.screening("cand_p");
-    s["data"]["candidate"]["email"] = serde_json::Value::Null;
-    s["data"]["candidate"]["phone"] = "+44 (20) 7946-0001".into();
-    app.lever.inject([Fault {
-        op: Some("create".into()),
-        status: Some(502),
-        after_processing: true,
-        ..Default::default()
-    }]);
+    // Lever answers one opportunity per page: the adoption must follow `next`. The account
+    // already spells the source `xor`, and Lever reuses it.
+    app.lever.set_config(Config { max_page: 1, refuse_closed_postings: true, ..Default::default() });
+    app.lever.add_source("xor");
+    let phone_only = |cand: &str, phone: &str| {
+        let mut s = app.screening(cand);
+        s["data"]["candidate"]["email"] = serde_json::Value::Null;
+        s["data"]["candidate"]["phone"] = phone.into();
+        s["data"]["screening"]["transcript_url"] = serde_json::Value::Null;
+        s
+    };
+    // Another phone-only candidate on the same posting, listed first, is never adopted by mistake.
+    assert_eq!(app.deliver("msg_r", &body(&phone_only("cand_r", "+44 20 7946 0003"))).await.0, 200);
+    let s = phone_only("cand_p", "+44 (20) 7946-0001");
+    let lost = Fault { op: Some("create".into()), status: Some(502), after_processing: true, ..Default::default() };
+    app.lever.inject([lost]);
     let (st, v, _) = app.deliver("msg_p", &body(&s)).await;
     assert_eq!((st, v["status"].as_str()), (503, Some("pending")), "{v}");
-    assert_eq!(app.lever.opportunities().len(), 1, "Lever did create it");
-    // Another phone-only candidate on the same posting is not adopted by mistake.
-    let mut other = app.screening("cand_q");
-    other["data"]["candidate"]["email"] = serde_json::Value::Null;
-    other["data"]["candidate"]["phone"] = "+44 20 7946 0002".into();
-    assert_eq!(app.deliver("msg_q", &body(&other)).await.0, 200);
-    // XOR retries.
+    assert_eq!(app.lever.opportunities().len(), 2, "Lever did create it");
+    assert_eq!(app.lever.opportunities()[1].sources, ["xor"], "the account's spelling");
+    // Meanwhile the posting closes: the retry must still find what the lost create made.
+    app.lever.add_posting(&app.posting, "Senior Backend Engineer (Rust)", "closed");
     let v = deliver_until_2xx(&app, "msg_p", &body(&s)).await;
     assert_eq!(v["status"], "completed", "{v}");
     let opps = app.lever.opportunities();
     assert_eq!(opps.len(), 2, "one each, no duplicate");
     let p = opps.iter().find(|o| o.id == v["opportunity_id"].as_str().unwrap()).unwrap();
-    assert_eq!(p.phones[0]["value"], "+44 (20) 7946-0001");
+    assert_eq!(p.phones[0]["value"], "+44 (20) 7946-0001", "the right person");
     assert_eq!(p.notes.len(), 1, "the adopted opportunity got its note once");
 
     // The same with a crash between Lever's answer and the record, taken over after the lease.
@@ -665,6 +669,7 @@ async fn a_first_attempt_makes_the_create_and_the_note_and_nothing_else() {
     assert_eq!(app.lever.stats().requests - before, 3, "stale: GET posting first");
     // A posting the feed vouched for but Lever closed meanwhile: Lever refuses; a failure on record.
     confirm(now).await;
+    app.lever.set_config(Config { refuse_closed_postings: true, ..Default::default() });
     app.lever.add_posting(&app.posting, "Senior Backend Engineer (Rust)", "closed");
     let (st, v, _) = app.deliver("msg_3", &body(&app.screening("cand_3"))).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("failed")), "{v}");

@@ -23,9 +23,10 @@ tokio::task_local! {
 pub const LEVER_MAX_RPS: f64 = 10.0;
 pub const LEVER_BURST: u32 = 20;
 
-/// The scopes xor-lever asks for, and no more (`notes:write:admin`: the screening note).
-pub const SCOPES: &str =
-    "offline_access opportunities:write:admin files:write:admin notes:write:admin postings:read:admin users:read:admin";
+/// The scopes xor-lever asks for, and no more: one per kind of call it makes (Lever's reference
+/// names a scope per endpoint; whether a `write` scope also allows reading is not documented, so
+/// the reads the retries make — opportunities, notes — ask for their own).
+pub const SCOPES: &str = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
 
 /// Hosts per environment. EU customers are redirected by Lever's own OAuth host (no EU entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +153,9 @@ pub enum LeverError {
     Unavailable { op: &'static str, attempts: u32, last: String },
     #[error("Lever answered {op} with a body we cannot read: {message}")]
     Decode { op: &'static str, message: String },
+    /// A listing longer than we follow: answering from part of it could be wrong.
+    #[error("Lever's answer to {op} has more than {pages} pages")]
+    TooManyPages { op: &'static str, pages: usize },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -196,6 +200,8 @@ pub struct Opportunity {
     pub emails: Vec<String>,
     #[serde(default)]
     pub phones: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub links: Vec<String>,
     /// Epoch milliseconds.
     #[serde(default, rename = "createdAt")]
     pub created_at: Option<i64>,
@@ -213,6 +219,9 @@ impl Opportunity {
     }
     pub fn has_email(&self, email: &str) -> bool {
         self.emails.iter().any(|e| e.eq_ignore_ascii_case(email))
+    }
+    pub fn has_link(&self, url: &str) -> bool {
+        self.links.iter().any(|l| l == url)
     }
     /// The same phone number, compared on its digits (formatting varies).
     pub fn has_phone(&self, phone: &str) -> bool {
@@ -469,7 +478,7 @@ impl LeverClient {
                 _ => return Ok(out),
             }
         }
-        Ok(out)
+        Err(LeverError::TooManyPages { op, pages: MAX_PAGES })
     }
 
     pub async fn posting(&self, token: &SecretString, id: &str) -> Result<LeverPosting, LeverError> {

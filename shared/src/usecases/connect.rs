@@ -255,6 +255,8 @@ impl std::fmt::Debug for CallbackQuery {
 pub struct Connected {
     pub connection: ConnectionId,
     pub perform_as: String,
+    /// Why that user: the Super Admin who authorized, an operator's choice, the first Super Admin.
+    pub perform_as_source: &'static str,
     pub replayed: usize,
     pub sync_started: bool,
 }
@@ -364,7 +366,7 @@ pub async fn callback(
         None => false,
     };
     let replayed = replay_waiting(deps, &id, deadline_ms).await;
-    Ok(Connected { connection: id, perform_as, replayed, sync_started })
+    Ok(Connected { connection: id, perform_as, perform_as_source, replayed, sync_started })
 }
 
 fn lever_refusal(e: LeverError) -> ConnectError {

@@ -372,9 +372,9 @@ impl From<CallError> for Outcome {
                 Outcome::PendingReauth(e.to_string())
             }
             CallError::Token(e @ TokenError::Unavailable(_)) => Outcome::Pending(e.to_string()),
-            CallError::Lever(e @ (LeverError::Rejected { .. } | LeverError::Decode { .. })) => {
-                Outcome::Failed(e.to_string())
-            }
+            CallError::Lever(
+                e @ (LeverError::Rejected { .. } | LeverError::Decode { .. } | LeverError::TooManyPages { .. }),
+            ) => Outcome::Failed(e.to_string()),
             CallError::Lever(e @ LeverError::Unavailable { .. }) => Outcome::Pending(e.to_string()),
             CallError::Lever(e @ LeverError::Unauthorized { .. }) => Outcome::PendingReauth(e.to_string()),
             CallError::RevokedAfterRefresh => {
@@ -418,6 +418,11 @@ where
 /// every 15 minutes by default; four missed runs make it stale).
 pub const POSTING_KNOWLEDGE_MS: i64 = 60 * 60 * 1000;
 
+/// How far before the screening (or the delivery) an earlier attempt's create may lie: beyond
+/// XOR's retry horizon (3 days), so a later delivery of the same screening under another webhook
+/// id still finds it; the other filters keep the listing short.
+const ADOPTION_WINDOW_MS: i64 = 4 * 24 * 3600 * 1000;
+
 /// The first line of every screening note: how a retry recognises the note an earlier attempt
 /// added.
 pub const NOTE_HEADING: &str = "XOR screening passed";
@@ -449,6 +454,55 @@ async fn attempt_create(
     let lever = deps.lever_for(conn);
     let posting_id = mapping.posting_id.to_string();
 
+    let note = screening_note(s, &mapping.title);
+    // Lever creates are not idempotent: any attempt after the first looks before it creates (and
+    // before anything else: the posting may have closed since the create whose answer was lost)
+    // — by the documented filters (the posting, created since the screening could have been
+    // delivered), then the screening's transcript link, the email, or, for a candidate with no
+    // email, the phone (Lever dedupes people by email only). Source XOR is checked here, in any
+    // case: an account may already spell it `xor`, and whether the `source` filter ignores case
+    // is not documented.
+    if attempt > 1 {
+        let since = s
+            .screening
+            .completed_at
+            .as_deref()
+            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+            .map_or(first_seen_ms, |t| ((t.unix_timestamp_nanos() / 1_000_000) as i64).min(first_seen_ms))
+            - ADOPTION_WINDOW_MS;
+        let filter = OpportunityFilter {
+            email: email.map(str::to_owned),
+            posting_id: Some(posting_id.clone()),
+            source: None,
+            created_at_start: Some(since),
+        };
+        let found = with_token(deps, conn, &lever, deadline_ms, |t| {
+            let (lever, f) = (lever.clone(), filter.clone());
+            async move { lever.find_opportunities(&t, &f).await }
+        })
+        .await;
+        match found {
+            Ok(list) => {
+                let transcript = s.screening.transcript_url.as_deref().filter(|u| !u.is_empty());
+                let same_person = |o: &&Opportunity| {
+                    transcript.is_some_and(|t| o.has_link(t))
+                        || match email {
+                            Some(e) => o.has_email(e),
+                            None => phone.is_some_and(|p| o.has_phone(p)),
+                        }
+                };
+                if let Some(o) =
+                    list.iter().filter(|o| o.has_posting(&posting_id) && o.has_source("XOR")).find(same_person)
+                {
+                    tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %email.map(redact_email).unwrap_or_default(), opportunity = %o.id, "adopted the opportunity a previous attempt created");
+                    let remark = ensure_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
+                    return Outcome::Completed(o.id.clone(), remark);
+                }
+            }
+            Err(e) => return e.into(),
+        }
+    }
+
     // The feed lists only published postings: while the last clean sync (or a 304 after one) is
     // recent and the mapping is active, the posting is open without asking Lever.
     let now = (deps.clock)();
@@ -473,48 +527,6 @@ async fn attempt_create(
                 "posting {posting_id} is {} in Lever: candidates cannot be added",
                 posting.state.as_deref().unwrap_or("closed")
             ));
-        }
-    }
-
-    let note = screening_note(s, &mapping.title);
-    // Lever creates are not idempotent: any attempt after the first looks before it creates —
-    // by the documented filters (the posting, source XOR, created since the screening), then the
-    // email or the phone (Lever dedupes people by email only, so a phone-only candidate is found
-    // by their phone).
-    if attempt > 1 {
-        let since = s
-            .screening
-            .completed_at
-            .as_deref()
-            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-            .map_or(first_seen_ms, |t| ((t.unix_timestamp_nanos() / 1_000_000) as i64).min(first_seen_ms))
-            - 60 * 60 * 1000;
-        let filter = OpportunityFilter {
-            email: email.map(str::to_owned),
-            posting_id: Some(posting_id.clone()),
-            source: Some("XOR".into()),
-            created_at_start: Some(since),
-        };
-        let found = with_token(deps, conn, &lever, deadline_ms, |t| {
-            let (lever, f) = (lever.clone(), filter.clone());
-            async move { lever.find_opportunities(&t, &f).await }
-        })
-        .await;
-        match found {
-            Ok(list) => {
-                let same_person = |o: &&Opportunity| match email {
-                    Some(e) => o.has_email(e),
-                    None => phone.is_some_and(|p| o.has_phone(p)),
-                };
-                if let Some(o) =
-                    list.iter().filter(|o| o.has_posting(&posting_id) && o.has_source("XOR")).find(same_person)
-                {
-                    tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %email.map(redact_email).unwrap_or_default(), opportunity = %o.id, "adopted the opportunity a previous attempt created");
-                    let remark = ensure_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
-                    return Outcome::Completed(o.id.clone(), remark);
-                }
-            }
-            Err(e) => return e.into(),
         }
     }
 
@@ -648,12 +660,19 @@ async fn add_note(
     match added {
         Ok(()) => None,
         Err(e) => {
+            // Tokens from before the note scope: Lever refuses; a new authorization grants it.
+            let hint = match &e {
+                CallError::Lever(LeverError::Rejected { status: 401 | 403, .. }) => {
+                    " — the connection must be authorized again to grant notes:write:admin"
+                }
+                _ => "",
+            };
             let why = match Outcome::from(e) {
                 Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
                 _ => "unknown".into(),
             };
             tracing::warn!(connection = %conn.id, opportunity, reason = %why, "the screening note could not be added");
-            Some(format!("the screening note could not be added ({why}); the attached report has the same"))
+            Some(format!("the screening note could not be added ({why}){hint}; the attached report has the same"))
         }
     }
 }
@@ -675,7 +694,15 @@ async fn ensure_note(
     .await;
     match texts {
         Ok(t) if t.iter().any(|x| x.starts_with(NOTE_HEADING)) => None,
-        _ => add_note(deps, conn, lever, perform_as, opportunity, note, deadline_ms).await,
+        Ok(_) => add_note(deps, conn, lever, perform_as, opportunity, note, deadline_ms).await,
+        // Unknown whether the earlier attempt added it: no second note on a guess.
+        Err(e) => {
+            let why = match Outcome::from(e) {
+                Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
+                _ => "unknown".into(),
+            };
+            Some(format!("could not tell whether the screening note was added ({why}); the attached report has it"))
+        }
     }
 }
 
