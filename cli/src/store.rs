@@ -6,7 +6,7 @@ use xor_lever::adapters::dynamodb::DynamoStore;
 use xor_lever::adapters::sqlite::SqliteStore;
 use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client};
 use xor_lever::usecases::SyncDeps;
-use xor_lever::usecases::webhook::WebhookDeps;
+use xor_lever::usecases::context::LeverContext;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum StoreKind {
@@ -51,20 +51,20 @@ impl Ctx {
 
 impl Ctx {
     /// The webhook use case's wiring on the same store.
-    pub async fn webhook_deps(&self) -> Result<WebhookDeps> {
+    pub async fn lever_context(&self) -> Result<LeverContext> {
         let http = http_client();
         Ok(match self.kind {
-            StoreKind::Embedded => embedded_webhook_deps(&self.state_dir, http)?,
+            StoreKind::Embedded => embedded_lever_context(&self.state_dir, http)?,
             StoreKind::Dynamodb => {
-                xor_lever::config::webhook_deps(&aws_sdk_config().await, &Settings::from_env()?, http)
+                xor_lever::config::lever_context(&aws_sdk_config().await, &Settings::from_env()?, http)
             }
         })
     }
 }
 
-pub fn embedded_webhook_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<WebhookDeps> {
+pub fn embedded_lever_context(dir: &std::path::Path, http: reqwest::Client) -> Result<LeverContext> {
     let s = Arc::new(SqliteStore::open_dir(dir)?);
-    Ok(WebhookDeps::from_store(s.clone(), s, http))
+    Ok(LeverContext::from_store(s.clone(), s, http))
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {

@@ -114,14 +114,14 @@ pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> 
 }
 
 /// The production wiring of the webhook function.
-pub fn webhook_deps(
+pub fn lever_context(
     sdk: &SdkConfig,
     settings: &Settings,
     http: reqwest::Client,
-) -> crate::usecases::webhook::WebhookDeps {
+) -> crate::usecases::context::LeverContext {
     let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
     let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
-    let mut deps = crate::usecases::webhook::WebhookDeps::from_store(store, secrets, http);
+    let mut deps = crate::usecases::context::LeverContext::from_store(store, secrets, http);
     deps.public_url = settings.public_url.clone();
     deps.delivery_retention_days = settings.delivery_retention_days;
     if let Some(f) = &settings.sync_function_name {

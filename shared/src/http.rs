@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::domain::webhook::MAX_BODY_BYTES;
 use crate::usecases::connect::{self, CallbackQuery, ConnectError};
-use crate::usecases::webhook::{SignedHeaders, WebhookDeps, receive};
+use crate::usecases::context::LeverContext;
+use crate::usecases::webhook::{SignedHeaders, receive};
 
 /// When the current invocation must have answered (Unix ms): the Lambda adapter sets it from
 /// the invocation's deadline; elsewhere a request gets [`DEFAULT_BUDGET_MS`].
@@ -19,7 +20,7 @@ pub struct RequestDeadline(pub i64);
 
 pub const DEFAULT_BUDGET_MS: i64 = 30_000;
 
-pub fn router(deps: WebhookDeps) -> Router {
+pub fn router(deps: LeverContext) -> Router {
     Router::new()
         .route("/webhooks/xor/{connection_id}", post(webhook))
         .route("/oauth/lever/start", get(oauth_start))
@@ -34,12 +35,12 @@ fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-fn deadline_of(deps: &WebhookDeps, d: Option<Extension<RequestDeadline>>) -> i64 {
+fn deadline_of(deps: &LeverContext, d: Option<Extension<RequestDeadline>>) -> i64 {
     d.map_or_else(|| (deps.clock)() + DEFAULT_BUDGET_MS, |Extension(d)| d.0)
 }
 
 async fn webhook(
-    State(deps): State<WebhookDeps>,
+    State(deps): State<LeverContext>,
     Path(connection_id): Path<String>,
     deadline: Option<Extension<RequestDeadline>>,
     headers: HeaderMap,
@@ -62,7 +63,7 @@ async fn webhook(
 
 /// The deployment's public base URL: configured (`PUBLIC_URL`, e.g. a custom domain), else the
 /// one the request came through (API Gateway sets `Host` and `X-Forwarded-Proto`).
-fn base_url(deps: &WebhookDeps, headers: &HeaderMap) -> String {
+fn base_url(deps: &LeverContext, headers: &HeaderMap) -> String {
     if let Some(u) = &deps.public_url {
         return u.trim_end_matches('/').to_owned();
     }
@@ -77,7 +78,7 @@ struct StartQuery {
     invitation: Option<String>,
 }
 
-async fn oauth_start(State(deps): State<WebhookDeps>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
+async fn oauth_start(State(deps): State<LeverContext>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
     let base = base_url(&deps, &headers);
     let connection = q.connection.unwrap_or_default();
     match connect::start(&deps, &connection, q.invitation.as_deref(), &base).await {
@@ -107,7 +108,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 async fn oauth_callback(
-    State(deps): State<WebhookDeps>,
+    State(deps): State<LeverContext>,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
     Query(q): Query<CallbackQuery>,

@@ -1,10 +1,18 @@
-//! xor-lever's library.
+//! xor-lever's library. Dependencies point inwards: `usecases` use `domain` and `adapters`;
+//! `adapters` implement `domain`'s ports and never import a use case; `domain` imports nothing
+//! of the crate.
 //!
-//! * [`domain`]: pure types and rules (no I/O): ids, postings, the sync plan, the store ports.
+//! * [`domain`]: pure types and rules (no I/O): ids, postings, the sync plan and mass-close
+//!   guard, webhook signatures and deliveries, invitations, and the ports (stores, the sync
+//!   trigger).
 //! * [`feed`]: the streaming Lever XML feed reader (bytes in, validated postings out).
-//! * [`adapters`]: the edges: XOR's API, the feed fetcher, DynamoDB, Secrets Manager, the
-//!   embedded SQLite store and in-memory fakes.
-//! * [`usecases`]: what the Lambdas and the CLI run: the feed sync.
+//! * [`adapters`]: the edges: XOR's API, Lever's API, the feed fetcher, DynamoDB, Secrets
+//!   Manager, the embedded SQLite store, in-memory fakes, the sync triggers (Lambda, background).
+//! * [`usecases`]: what the Lambdas and the CLI run: the feed sync; the webhook (receive,
+//!   replay, sweep); connecting (invitations, OAuth); Lever tokens and the authorization check,
+//!   over one [`usecases::context::LeverContext`].
+//! * [`http`]: the one router (Lambda and `xor-lever serve`); [`config`]: wiring from the
+//!   environment; [`random`]: the OS CSPRNG; [`report`]: the screening PDF.
 pub mod adapters;
 pub mod config;
 pub mod domain;

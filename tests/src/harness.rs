@@ -139,10 +139,10 @@ pub struct WebhookApp {
     pub url: String,
     pub id: ConnectionId,
     pub secret: String,
-    pub deps: xor_lever::usecases::webhook::WebhookDeps,
+    pub deps: xor_lever::usecases::context::LeverContext,
     /// The operator's wiring on the same store (the same as `deps` but under `AwsAs`, where
     /// `deps` holds only the function's permissions).
-    pub setup: xor_lever::usecases::webhook::WebhookDeps,
+    pub setup: xor_lever::usecases::context::LeverContext,
     /// Milliseconds added to the real clock (tests move time forward).
     pub skew_ms: Arc<std::sync::atomic::AtomicI64>,
     pub posting: String,
@@ -159,43 +159,43 @@ pub async fn spawn_webhook_app(kind: StoreKind) -> WebhookApp {
 
 pub async fn spawn_webhook_app_with(
     kind: StoreKind,
-    tweak: impl FnOnce(&mut xor_lever::usecases::webhook::WebhookDeps),
+    tweak: impl FnOnce(&mut xor_lever::usecases::context::LeverContext),
 ) -> WebhookApp {
     use std::sync::atomic::{AtomicI64, Ordering};
     use xor_lever::adapters::lever::{AppCredentials, TokenSet};
     use xor_lever::domain::ports::{LEVER_APP, LEVER_TOKENS, WEBHOOK_SECRET};
-    use xor_lever::usecases::webhook::WebhookDeps;
+    use xor_lever::usecases::context::LeverContext;
 
     let lever = crate::LeverSandbox::spawn().await;
     let http = xor_lever::config::http_client();
     let mut aws = None;
-    let (deps, dir): (WebhookDeps, _) = match kind {
+    let (deps, dir): (LeverContext, _) = match kind {
         StoreKind::Memory => {
             let s = Arc::new(MemoryStore::new());
-            (WebhookDeps::from_store(s.clone(), s, http), None)
+            (LeverContext::from_store(s.clone(), s, http), None)
         }
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let s = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (WebhookDeps::from_store(s.clone(), s, http), Some(dir))
+            (LeverContext::from_store(s.clone(), s, http), Some(dir))
         }
         StoreKind::Aws => {
             let t = Arc::new(moto::dynamo_store().await);
             let secrets = moto::secrets_store().await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (WebhookDeps::from_store(t, Arc::new(secrets), http), None)
+            (LeverContext::from_store(t, Arc::new(secrets), http), None)
         }
         StoreKind::AwsAs(_) => {
             let ((t, secrets), _) = moto::enforced_stores(moto::Principal::Admin).await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (WebhookDeps::from_store(Arc::new(t), Arc::new(secrets), http), None)
+            (LeverContext::from_store(Arc::new(t), Arc::new(secrets), http), None)
         }
     };
     let skew_ms = Arc::new(AtomicI64::new(0));
     let skew = skew_ms.clone();
     let clock: xor_lever::usecases::Clock =
         Arc::new(move || xor_lever::usecases::now_ms() + skew.load(Ordering::SeqCst));
-    let ready = |mut deps: WebhookDeps| {
+    let ready = |mut deps: LeverContext| {
         deps.set_clock(clock.clone());
         deps.lever_retry = RetryPolicy {
             max_attempts: 3,
@@ -216,7 +216,7 @@ pub async fn spawn_webhook_app_with(
                 xor_lever::config::secrets_client(&sdk),
                 prefix,
             );
-            ready(WebhookDeps::from_store(Arc::new(t), Arc::new(s), setup.http.clone()))
+            ready(LeverContext::from_store(Arc::new(t), Arc::new(s), setup.http.clone()))
         }
         _ => setup.clone(),
     };

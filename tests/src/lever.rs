@@ -1,4 +1,4 @@
-//! A faithful fake of the Lever facts the project relies on (contracts/lever.md): OAuth authorize
+//! A faithful fake of the Lever facts the project relies on (docs/lever-facts.md): OAuth authorize
 //! (auto-approves, or denies when told) and token endpoints with ROTATING refresh tokens (a used
 //! refresh token is dead), `/v1/users`, `/v1/postings`, `/v1/opportunities` (JSON and multipart,
 //! files kept, email dedupe onto one contact, list by email), a switch that revokes the app, 429

@@ -1,4 +1,4 @@
-//! A faithful fake of XOR's Jobs API (contract §1): jobs in memory and scoped by API key,
+//! A faithful fake of XOR's Jobs API (docs/xor-contract.md §1): jobs in memory and scoped by API key,
 //! idempotency keys honoured (same key and body → the first result; same key, other body → 409),
 //! cursor pagination, chatbot links, a per-key rate limit answering 429 with `Retry-After`, and
 //! fault injection (latency, 429, 5xx, responses dropped after the write) driven over HTTP under

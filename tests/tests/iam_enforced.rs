@@ -60,8 +60,8 @@ async fn the_webhook_function_may_start_the_first_sync() {
         client: aws_sdk_lambda::Client::new(&sdk),
         function_name: "xor-lever-feed-sync".into(),
     };
-    use xor_lever::usecases::connect::SyncTrigger;
-    let err = trigger.trigger(&"acme".parse().unwrap()).await.unwrap_err();
+    use xor_lever::domain::SyncTrigger;
+    let err = trigger.trigger(&"acme".parse().unwrap()).await.unwrap_err().to_string();
     assert!(!err.contains("AccessDenied"), "{err}");
     assert!(err.contains("ResourceNotFound") || err.contains("not found"), "{err}");
 }
@@ -100,7 +100,7 @@ async fn the_feed_sync_function_syncs_checks_lever_and_replays_with_its_own_poli
 
 /// What the scheduled function does on the Lever side (its handler lives in its own crate):
 /// the authorization check for every connection, then the sweep of waiting deliveries.
-async fn feed_sync_like(sync: SyncDeps, w: xor_lever::usecases::webhook::WebhookDeps) -> (u64, usize) {
+async fn feed_sync_like(sync: SyncDeps, w: xor_lever::usecases::context::LeverContext) -> (u64, usize) {
     let before = now_ms();
     let all = xor_lever::usecases::sync_all(&sync, &Default::default(), 2, Some(&w)).await.unwrap();
     assert!(all.skipped.is_empty(), "{:?}", all.skipped);

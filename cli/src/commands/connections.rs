@@ -7,9 +7,9 @@ use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
 use xor_lever::usecases::connect::{connect_link, invite, reset_lever};
+use xor_lever::usecases::context::LeverContext;
 use xor_lever::usecases::now_ms;
 use xor_lever::usecases::tokens::TokenProvider;
-use xor_lever::usecases::webhook::WebhookDeps;
 
 use super::cell;
 use crate::store::{Ctx, Result};
@@ -183,7 +183,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             let given = a.webhook_secret.is_some();
             let id = a.id.clone();
             let base = a.public_url.clone().map(|u| u.trim_end_matches('/').to_owned());
-            let w = ctx.webhook_deps().await?;
+            let w = ctx.lever_context().await?;
             let valid_days = a.valid_days;
             let secret = add(&deps, &w.tokens, *a).await?;
             println!("connection {id} added");
@@ -222,10 +222,10 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             http_url("--public-url", &public_url)?;
             // The token secret the callback writes to (connections added before it existed lack it).
             deps.secrets.create_secret(&id, LEVER_TOKENS, None).await?;
-            print_connect_link(&ctx.webhook_deps().await?, &id, &public_url, valid_days).await?;
+            print_connect_link(&ctx.lever_context().await?, &id, &public_url, valid_days).await?;
         }
         ConnectionsCommand::ResetLever { id } => {
-            let w = ctx.webhook_deps().await?;
+            let w = ctx.lever_context().await?;
             let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
             let previous = reset_lever(&w, &id, &by).await?;
             eprintln!(
@@ -252,7 +252,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             println!("connection {id} disabled: no syncs; its webhooks wait as pending_reauth");
         }
         ConnectionsCommand::Enable { id } => {
-            let w = ctx.webhook_deps().await?;
+            let w = ctx.lever_context().await?;
             let authorized = w.tokens.stored(&id).await.map_err(|e| e.to_string())?.is_some();
             let status = if authorized { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
             deps.connections.set_status(&id, status).await?;
@@ -287,7 +287,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
 }
 
 /// Mints an invitation and prints the connect link (the token is shown this once).
-async fn print_connect_link(w: &WebhookDeps, id: &ConnectionId, base: &str, valid_days: u32) -> Result<()> {
+async fn print_connect_link(w: &LeverContext, id: &ConnectionId, base: &str, valid_days: u32) -> Result<()> {
     let (token, inv) = invite(w, id, valid_days).await?;
     let until = time::OffsetDateTime::from_unix_timestamp(inv.expires_at_ms / 1000)
         .ok()
@@ -303,7 +303,7 @@ async fn print_connect_link(w: &WebhookDeps, id: &ConnectionId, base: &str, vali
 /// What an operator sees of a connection (never a token or a secret).
 pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<serde_json::Value> {
     let c = deps.connections.connection(id).await?.ok_or_else(|| format!("no connection {id}"))?;
-    let w = ctx.webhook_deps().await?;
+    let w = ctx.lever_context().await?;
     let tokens = w.tokens.stored(id).await.map_err(|e| e.to_string())?;
     let last = deps.runs.runs(id, 1).await?.into_iter().next();
     let count = |st| {

@@ -19,7 +19,7 @@ use xor_lever_sandbox::{FeedServer, LeverSandbox, XorSandbox};
 use super::cell;
 use super::connections::{AddArgs, EnvArg, add};
 use super::sync::{print_reports, run_sync};
-use crate::store::{Ctx, Result, embedded_deps, embedded_webhook_deps};
+use crate::store::{Ctx, Result, embedded_deps, embedded_lever_context};
 
 const SAMPLE_FEED: &[u8] = include_bytes!("../../../fixtures/lever-feed-sample.xml");
 /// A stand-in for the resume a candidate gave XOR (XOR hands over an expiring link to it).
@@ -50,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
 
     let http = xor_lever::config::http_client();
     let deps = embedded_deps(&dir, http.clone())?;
-    let webhooks = embedded_webhook_deps(&dir, http.clone())?;
+    let webhooks = embedded_lever_context(&dir, http.clone())?;
     let id = ConnectionId::parse("demo")?;
     let app = AppCredentials {
         client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),

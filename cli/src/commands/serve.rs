@@ -13,13 +13,22 @@ pub struct ServeArgs {
 
 /// The webhook routes (the Lambda's router) on a local address.
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
-    let mut deps = ctx.webhook_deps().await?;
+    let mut deps = ctx.lever_context().await?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     deps.public_url = Some(
         args.public_url
             .unwrap_or_else(|| format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default())),
     );
-    deps.sync_trigger = Some(std::sync::Arc::new(xor_lever::usecases::connect::LocalSyncTrigger(ctx.deps().await?)));
+    // A new connection's first sync runs in the background, as the Lambda's async invoke would.
+    let sync = ctx.deps().await?;
+    deps.sync_trigger = Some(std::sync::Arc::new(xor_lever::adapters::local_trigger::BackgroundSyncTrigger(
+        std::sync::Arc::new(move |id| {
+            let sync = sync.clone();
+            Box::pin(async move {
+                xor_lever::usecases::sync_connection(&sync, &id, &Default::default()).await;
+            })
+        }),
+    )));
     println!(
         "serving POST /webhooks/xor/{{connection_id}}, GET /oauth/lever/start and /oauth/lever/callback on http://{}",
         listener.local_addr()?

@@ -40,7 +40,7 @@ pub enum WebhooksCommand {
 
 /// A delivery by its webhook id: a key lookup in the named connection, or in each connection.
 async fn find(ctx: &Ctx, id: &str, connection: Option<&ConnectionId>) -> Result<Delivery> {
-    let w = ctx.webhook_deps().await?;
+    let w = ctx.lever_context().await?;
     let connections = match connection {
         Some(c) => vec![c.clone()],
         None => w.connections.connections().await?.into_iter().map(|c| c.id).collect(),
@@ -57,7 +57,7 @@ async fn find(ctx: &Ctx, id: &str, connection: Option<&ConnectionId>) -> Result<
 }
 
 pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
-    let w = ctx.webhook_deps().await?;
+    let w = ctx.lever_context().await?;
     match cmd {
         WebhooksCommand::List { status, connection, limit, json } => {
             let status = match status {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 use xor_lever::domain::{ConnectionId, ConnectionStatus, IdError, RunOutcome, StoreError, SyncSummary};
-use xor_lever::usecases::webhook::{RetrySummary, WebhookDeps, retry_waiting};
+use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting};
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
@@ -104,7 +104,7 @@ pub struct Handler {
     pub deps: SyncDeps,
     pub concurrency: usize,
     /// Present in the deployed function: each run also replays waiting webhook deliveries.
-    pub webhooks: Option<WebhookDeps>,
+    pub webhooks: Option<LeverContext>,
 }
 
 /// At most this many waiting deliveries are replayed per run.

@@ -1,7 +1,7 @@
 use feed_sync::handler::Handler;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, webhook_deps};
+use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, lever_context};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
                 Handler {
                     deps: aws_deps(&sdk, settings, http.clone()),
                     concurrency: settings.sync_concurrency,
-                    webhooks: Some(webhook_deps(&sdk, settings, http)),
+                    webhooks: Some(lever_context(&sdk, settings, http)),
                 }
             })
             .await;

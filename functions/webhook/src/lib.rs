@@ -1,10 +1,10 @@
 //! The webhook Lambda: the shared router behind API Gateway's HTTP API.
 use axum::Router;
 use xor_lever::http::{RequestDeadline, router};
-use xor_lever::usecases::webhook::WebhookDeps;
+use xor_lever::usecases::context::LeverContext;
 
 /// The router with the invocation's deadline passed down (a claim's lease ends with it).
-pub fn app(deps: WebhookDeps) -> Router {
+pub fn app(deps: LeverContext) -> Router {
     router(deps).layer(axum::middleware::map_request(|mut req: axum::extract::Request| async move {
         if let Some(ctx) = req.extensions().get::<lambda_http::Context>() {
             let deadline = ctx.deadline as i64;

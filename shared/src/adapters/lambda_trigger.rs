@@ -7,7 +7,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 
 use crate::domain::ConnectionId;
-use crate::usecases::connect::SyncTrigger;
+use crate::domain::{SyncTrigger, TriggerError};
 
 pub struct LambdaSyncTrigger {
     pub client: Client,
@@ -16,7 +16,7 @@ pub struct LambdaSyncTrigger {
 
 #[async_trait]
 impl SyncTrigger for LambdaSyncTrigger {
-    async fn trigger(&self, connection: &ConnectionId) -> Result<(), String> {
+    async fn trigger(&self, connection: &ConnectionId) -> Result<(), TriggerError> {
         let payload = serde_json::json!({ "connection": connection.as_str() }).to_string();
         self.client
             .invoke()
@@ -26,6 +26,6 @@ impl SyncTrigger for LambdaSyncTrigger {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| DisplayErrorContext(&e).to_string())
+            .map_err(|e| TriggerError { message: DisplayErrorContext(&e).to_string(), source: Some(Box::new(e)) })
     }
 }

@@ -1,4 +1,4 @@
-//! Lever (contracts/lever.md). Every Lever host, path, field and error shape lives in this module.
+//! Lever (docs/lever-facts.md). Every Lever host, path, field and error shape lives in this module.
 //! UNCONFIRMED facts are marked; the first real sandbox run corrects them here.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,7 @@ pub mod dynamodb;
 pub mod feed_http;
 pub mod lambda_trigger;
 pub mod lever;
+pub mod local_trigger;
 pub mod memory;
 pub mod retry;
 pub mod secrets_manager;

@@ -1,4 +1,4 @@
-//! XOR's Jobs API (contract §1). Every XOR path, header and field lives in this module, so a
+//! XOR's Jobs API (docs/xor-contract.md §1). Every XOR path, header and field lives in this module, so a
 //! change of XOR's contract is a change here and in its fixtures.
 use std::sync::Arc;
 use std::time::Duration;

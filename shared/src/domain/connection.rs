@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::ConnectionId;
 
-/// XOR's rate limit per API key. UNCONFIRMED (contract §1: "XOR's limit is unknown: assume 5
+/// XOR's rate limit per API key. UNCONFIRMED (docs/xor-contract.md §1: "XOR's limit is unknown: assume 5
 /// requests/s per key"): the client's default pace and the sandbox's default limit both read it.
 pub const XOR_ASSUMED_MAX_RPS: f64 = 5.0;
 

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::ids::{ConnectionId, PostingId};
 
-/// `location` of XOR's job body (contract §1).
+/// `location` of XOR's job body (docs/xor-contract.md §1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     pub city: Option<String>,
@@ -17,7 +17,7 @@ pub struct Location {
     pub remote: Option<String>,
 }
 
-/// One validated posting from the feed, in the shape of XOR's job body (contract §1) plus
+/// One validated posting from the feed, in the shape of XOR's job body (docs/xor-contract.md §1) plus
 /// `extra`: every element the mapping does not know, kept by name so nothing is dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posting {

@@ -1,5 +1,6 @@
-//! The store ports. Narrow on purpose (as in aws-samples/serverless-rust-demo): each use case
-//! takes only the stores it needs, and each adapter (DynamoDB, SQLite, memory) implements them all.
+//! The ports: the stores (narrow on purpose, as in aws-samples/serverless-rust-demo: each use case
+//! takes only the stores it needs, and each adapter — DynamoDB with Secrets Manager, SQLite,
+//! memory — implements them all) and the sync trigger (a Lambda invoke, a background task).
 use async_trait::async_trait;
 
 use super::connection::{Connection, ConnectionStatus, FeedState, LeverSettings};
@@ -152,6 +153,21 @@ pub trait InvitationStore: Send + Sync {
     /// Marks every live invitation of `connection` used at `now_ms` (a new link replaces the
     /// old ones; a reset voids them). Returns how many.
     async fn revoke_invitations(&self, connection: &ConnectionId, now_ms: i64) -> Result<usize, StoreError>;
+}
+
+/// Starts a connection's sync now (its first, once it connects): an asynchronous Lambda invoke
+/// when deployed, a background task locally.
+#[async_trait]
+pub trait SyncTrigger: Send + Sync {
+    async fn trigger(&self, connection: &ConnectionId) -> Result<(), TriggerError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the sync could not be started: {message}")]
+pub struct TriggerError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 /// Short leases ("one OAuth refresh per connection at a time, across all Lambdas").

@@ -1,4 +1,4 @@
-//! XOR's "screening passed" webhook (contract §2): the Standard Webhooks signature, the event's
+//! XOR's "screening passed" webhook (docs/xor-contract.md §2): the Standard Webhooks signature, the event's
 //! validated shape, and the delivery record that makes "nothing lost" true.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -1,4 +1,4 @@
-//! The Lever XML job feed (Indeed's job-board format, see `contracts/lever.md`): a streaming
+//! The Lever XML job feed (Indeed's job-board format, see docs/lever-facts.md): a streaming
 //! reader that turns bytes into validated [`Posting`]s without holding the document in memory.
 mod map;
 mod parse;

@@ -3,7 +3,6 @@
 //! sync starts, and webhooks that waited for it are replayed (each exactly once, by their claims).
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use hmac::{Hmac, Mac};
@@ -13,19 +12,12 @@ use sha2::Sha256;
 use crate::adapters::lever::{AppCredentials, LeverError, SCOPES, identity_of};
 use crate::domain::invitation::hash_token;
 use crate::domain::*;
-use crate::usecases::tokens::TokenError;
-use crate::usecases::webhook::{WebhookDeps, replay};
+use crate::usecases::context::LeverContext;
+use crate::usecases::webhook::replay;
 
 /// A state is good for this long: the admin has ten minutes to log in and consent.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 pub const CALLBACK_PATH: &str = "/oauth/lever/callback";
-
-/// Starts a connection's first sync after it connects (an async Lambda invoke when deployed, a
-/// background task locally).
-#[async_trait]
-pub trait SyncTrigger: Send + Sync {
-    async fn trigger(&self, connection: &ConnectionId) -> Result<(), String>;
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
@@ -141,7 +133,7 @@ pub fn state_cookie(base_url: &str, nonce: &str, max_age_s: i64) -> String {
 /// Mints an invitation for `id`: the token to put in the connect link (shown once; only its
 /// hash is stored).
 pub async fn invite(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     id: &ConnectionId,
     valid_days: u32,
 ) -> Result<(String, Invitation), ConnectError> {
@@ -170,7 +162,7 @@ pub fn connect_link(base_url: &str, id: &ConnectionId, token: &str) -> String {
 }
 
 async fn live_invitation(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     id: &ConnectionId,
     token_hash: &str,
     now: i64,
@@ -200,7 +192,7 @@ impl std::fmt::Debug for Started {
 /// `GET /oauth/lever/start?connection=ID&invitation=TOKEN` → Lever's authorize URL. Nothing
 /// happens without a live invitation for that connection.
 pub async fn start(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     connection: &str,
     invitation: Option<&str>,
     base_url: &str,
@@ -264,7 +256,7 @@ pub struct Connected {
 /// `GET /oauth/lever/callback?code&state` (or `?error&error_description`). `cookie_nonce`: the
 /// state cookie the browser sent.
 pub async fn callback(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     q: &CallbackQuery,
     cookie_nonce: Option<&str>,
     base_url: &str,
@@ -411,7 +403,7 @@ async fn acting_user(
 
 /// The Lever account a connection is bound to: recorded at its authorization, or — for a
 /// connection authorized before accounts were recorded — named by the token pair it holds.
-async fn bound_account(deps: &WebhookDeps, conn: &Connection) -> Result<Option<String>, ConnectError> {
+async fn bound_account(deps: &LeverContext, conn: &Connection) -> Result<Option<String>, ConnectError> {
     if let Some(a) = &conn.lever.account_id {
         return Ok(Some(a.clone()));
     }
@@ -421,7 +413,7 @@ async fn bound_account(deps: &WebhookDeps, conn: &Connection) -> Result<Option<S
 
 /// An operator's explicit rebinding: forgets the Lever account, the token pair and the user
 /// candidates are created as, and sets the connection `pending` until a new authorization.
-pub async fn reset_lever(deps: &WebhookDeps, id: &ConnectionId, by: &str) -> Result<Option<String>, ConnectError> {
+pub async fn reset_lever(deps: &LeverContext, id: &ConnectionId, by: &str) -> Result<Option<String>, ConnectError> {
     let mut conn = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
     let previous = bound_account(deps, &conn).await?;
     conn.lever.account_id = None;
@@ -444,7 +436,7 @@ pub async fn reset_lever(deps: &WebhookDeps, id: &ConnectionId, by: &str) -> Res
 
 /// Replays the connection's `pending_reauth` deliveries now that it is connected again (the
 /// claims make each exactly once; what the deadline leaves is swept by the scheduled function).
-pub async fn replay_waiting(deps: &WebhookDeps, id: &ConnectionId, deadline_ms: i64) -> usize {
+pub async fn replay_waiting(deps: &LeverContext, id: &ConnectionId, deadline_ms: i64) -> usize {
     let mut n = 0;
     let mut after = None;
     loop {
@@ -467,44 +459,5 @@ pub async fn replay_waiting(deps: &WebhookDeps, id: &ConnectionId, deadline_ms: 
             Some(next) => after = Some(next),
             None => return n,
         }
-    }
-}
-
-/// The Lever side of a scheduled run: is the app still authorized? A refresh (when due) keeps
-/// the refresh token in use (Lever expires idle ones after ~90 days); `invalid_grant` or a 401
-/// after a refresh marks the connection revoked.
-pub async fn check_lever(deps: &WebhookDeps, conn: &Connection, deadline_ms: i64) -> Result<(), TokenError> {
-    let lever = deps.lever_for(conn);
-    let token = deps.tokens.access_token(conn, &lever, deadline_ms).await?;
-    match lever.any_user(&token).await {
-        Ok(_) => Ok(()),
-        Err(LeverError::Unauthorized { .. }) => {
-            let fresh = deps.tokens.after_unauthorized(conn, &lever, &token, deadline_ms).await?;
-            match lever.any_user(&fresh).await {
-                Err(LeverError::Unauthorized { .. }) => {
-                    deps.connections
-                        .set_status(&conn.id, ConnectionStatus::Revoked)
-                        .await
-                        .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-                    Err(TokenError::Revoked)
-                }
-                _ => Ok(()),
-            }
-        }
-        Err(e) => Err(TokenError::Unavailable(e.to_string())),
-    }
-}
-
-/// Locally (`xor-lever serve`): the first sync runs as a background task.
-pub struct LocalSyncTrigger(pub crate::usecases::SyncDeps);
-
-#[async_trait]
-impl SyncTrigger for LocalSyncTrigger {
-    async fn trigger(&self, connection: &ConnectionId) -> Result<(), String> {
-        let (deps, id) = (self.0.clone(), connection.clone());
-        tokio::spawn(async move {
-            crate::usecases::sync_connection(&deps, &id, &Default::default()).await;
-        });
-        Ok(())
     }
 }

@@ -1,4 +1,6 @@
 pub mod connect;
+pub mod context;
+pub mod lever_check;
 pub mod sync;
 pub mod tokens;
 pub mod webhook;

@@ -129,7 +129,7 @@ pub async fn sync_all(
     deps: &SyncDeps,
     opts: &SyncOptions,
     concurrency: usize,
-    lever: Option<&crate::usecases::webhook::WebhookDeps>,
+    lever: Option<&crate::usecases::context::LeverContext>,
 ) -> Result<AllReport, StoreError> {
     let connections = deps.connections.connections().await?;
     let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
@@ -144,7 +144,7 @@ pub async fn sync_all(
                     Some(d) => now_ms() + d.saturating_duration_since(tokio::time::Instant::now()).as_millis() as i64,
                     None => now_ms() + 15 * 60_000,
                 };
-                match crate::usecases::connect::check_lever(w, &c, deadline_ms).await {
+                match crate::usecases::lever_check::check_lever(w, &c, deadline_ms).await {
                     Err(crate::usecases::tokens::TokenError::Revoked) => {
                         return Err(Skipped {
                             status: ConnectionStatus::Revoked,

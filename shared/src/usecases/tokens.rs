@@ -1,6 +1,6 @@
 //! Lever access tokens for a connection, refreshed safely.
 //!
-//! Refresh tokens are single-use (treated so: contracts/lever.md), so at most ONE refresh per
+//! Refresh tokens are single-use (treated so: docs/lever-facts.md), so at most ONE refresh per
 //! connection runs at a time across every Lambda instance: the refresher holds a lease in the
 //! store, re-reads the secret after taking it (someone may have refreshed meanwhile), and stores
 //! the new pair in Secrets Manager before using it.

@@ -9,105 +9,23 @@
 //! 5. the opportunity is created with the report (and the resume) attached; a retried attempt
 //!    first looks the candidate up by email and adopts an opportunity it made before;
 //! 6. the claim and the delivery are marked completed with the opportunity id.
-use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::adapters::lever::{
-    FileKind, FileUpload, LeverClient, LeverError, LeverHosts, LeverLimiters, NewOpportunity, Opportunity,
-    OpportunityFilter, Phone,
+    FileKind, FileUpload, LeverClient, LeverError, NewOpportunity, Opportunity, OpportunityFilter, Phone,
 };
-use crate::adapters::retry::RetryPolicy;
 use crate::domain::ports::WEBHOOK_SECRET;
 use crate::domain::webhook::{
     Event, MAX_BODY_BYTES, ScreeningPassed, WebhookSecret, parse_event, redact_email, verify,
 };
 use crate::domain::*;
 use crate::report::{Report, render};
-use crate::usecases::tokens::{TokenError, TokenProvider};
+use crate::usecases::tokens::TokenError;
 
+pub use super::context::LeverContext;
 pub use super::{Clock, system_clock};
-
-#[derive(Clone)]
-pub struct WebhookDeps {
-    pub connections: Arc<dyn ConnectionStore>,
-    pub mappings: Arc<dyn MappingStore>,
-    pub webhooks: Arc<dyn WebhookStore>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub invitations: Arc<dyn InvitationStore>,
-    pub tokens: Arc<TokenProvider>,
-    pub http: reqwest::Client,
-    pub limiters: Arc<LeverLimiters>,
-    pub clock: Clock,
-    /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
-    pub delivery_retention_days: u32,
-    pub resume_max_bytes: u64,
-    pub resume_timeout: Duration,
-    pub lever_retry: RetryPolicy,
-    pub lever_timeout: Duration,
-    /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
-    pub crash_at: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
-    /// Starts a connection's first sync once it connects.
-    pub sync_trigger: Option<Arc<dyn crate::usecases::connect::SyncTrigger>>,
-    /// The public base URL (`PUBLIC_URL`), for the OAuth redirect URI; else taken from the request.
-    pub public_url: Option<String>,
-}
-
-/// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
-pub trait WebhookStores:
-    ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static
-{
-}
-impl<T: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static> WebhookStores for T {}
-
-impl WebhookDeps {
-    /// The wiring on one store for state and one for secrets.
-    pub fn from_store<S: WebhookStores>(store: Arc<S>, secrets: Arc<dyn SecretStore>, http: reqwest::Client) -> Self {
-        let connections: Arc<dyn ConnectionStore> = store.clone();
-        let tokens = Arc::new(TokenProvider::new(secrets.clone(), store.clone(), connections.clone(), system_clock()));
-        Self {
-            connections,
-            mappings: store.clone(),
-            webhooks: store.clone(),
-            secrets,
-            invitations: store,
-            tokens,
-            http,
-            limiters: Arc::default(),
-            clock: system_clock(),
-            delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
-            resume_max_bytes: 10 * 1024 * 1024,
-            resume_timeout: Duration::from_secs(10),
-            lever_retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
-            lever_timeout: Duration::from_secs(20),
-            crash_at: None,
-            sync_trigger: None,
-            public_url: None,
-        }
-    }
-
-    /// Moves every part of the wiring onto `clock` (tests move time; two "instances" differ).
-    pub fn set_clock(&mut self, clock: Clock) {
-        let t = &self.tokens;
-        let mut tokens = TokenProvider::new(t.secrets.clone(), t.leases.clone(), t.connections.clone(), clock.clone());
-        tokens.budget = t.budget;
-        self.tokens = Arc::new(tokens);
-        self.clock = clock;
-    }
-
-    pub fn lever_for(&self, conn: &Connection) -> LeverClient {
-        let mut c = LeverClient::new(
-            self.http.clone(),
-            LeverHosts::for_settings(&conn.lever),
-            self.limiters.for_connection(&conn.id),
-        );
-        c.retry = self.lever_retry;
-        c.timeout = self.lever_timeout;
-        c
-    }
-}
 
 /// The HTTP answer to XOR, and how the delivery was recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +69,13 @@ enum Outcome {
 
 /// Handles one delivery. `deadline_ms`: when this invocation must have answered (its claim's
 /// lease ends then, so a crashed attempt is taken over by the next one).
-pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, body: &[u8], deadline_ms: i64) -> Answer {
+pub async fn receive(
+    deps: &LeverContext,
+    connection: &str,
+    h: &SignedHeaders,
+    body: &[u8],
+    deadline_ms: i64,
+) -> Answer {
     if body.len() > MAX_BODY_BYTES {
         return Answer::new(413, json!({"error": format!("the body is larger than {MAX_BODY_BYTES} bytes")}));
     }
@@ -222,7 +146,7 @@ pub async fn receive(deps: &WebhookDeps, connection: &str, h: &SignedHeaders, bo
 
 /// Processes a recorded delivery again (operator replay, the scheduled retry of pending ones).
 pub async fn replay(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     connection: &ConnectionId,
     webhook_id: &str,
     deadline_ms: i64,
@@ -275,7 +199,7 @@ fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
 }
 
 async fn process(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     conn: &Connection,
     d: &mut Delivery,
     s: &ScreeningPassed,
@@ -322,7 +246,7 @@ async fn process(
 }
 
 async fn run(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     conn: &Connection,
     d: &mut Delivery,
     s: &ScreeningPassed,
@@ -387,7 +311,7 @@ impl From<CallError> for Outcome {
 /// Token handling around one Lever call: a 401 refreshes once and retries once; a second 401
 /// means the app is revoked.
 async fn with_token<T, F, Fut>(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     conn: &Connection,
     lever: &LeverClient,
     deadline_ms: i64,
@@ -429,7 +353,7 @@ pub const NOTE_HEADING: &str = "XOR screening passed";
 
 #[allow(clippy::too_many_arguments)]
 async fn attempt_create(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     conn: &Connection,
     s: &ScreeningPassed,
     attempt: u32,
@@ -643,7 +567,7 @@ pub fn screening_note(s: &ScreeningPassed, job_title: &str) -> String {
 /// remark on the completed delivery (the PDF carries the same), never a failure — and it is
 /// not retried blindly (notes are not idempotent).
 async fn add_note(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     conn: &Connection,
     lever: &LeverClient,
     perform_as: &str,
@@ -679,7 +603,7 @@ async fn add_note(
 
 /// On an adopted opportunity: adds the note unless the earlier attempt did.
 async fn ensure_note(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     conn: &Connection,
     lever: &LeverClient,
     perform_as: &str,
@@ -707,7 +631,7 @@ async fn ensure_note(
 }
 
 /// Downloads the resume with a size cap and a timeout; the reason when it cannot.
-async fn download(deps: &WebhookDeps, url: &str) -> Result<FileUpload, String> {
+async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, String> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err("not an http(s) link".into());
     }
@@ -768,7 +692,7 @@ pub const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
 /// share of `limit` (one customer's backlog never starves the others; issue 14 moves this to a
 /// message per connection); stops starting replays at `deadline_ms`. `pending_reauth`
 /// deliveries of connections that are not connected count as still waiting.
-pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
+pub async fn retry_waiting(deps: &LeverContext, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
     let now = (deps.clock)();
     let mut summary = RetrySummary::default();
     let connections = deps.connections.connections().await?;
@@ -812,7 +736,7 @@ pub async fn retry_waiting(deps: &WebhookDeps, deadline_ms: i64, limit: usize) -
 /// Deliveries for an operator's listing, newest first: one connection's or every
 /// connection's, one status or all, at most `limit` (each store read is a page of `limit`).
 pub async fn list_deliveries(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     connection: Option<&ConnectionId>,
     status: Option<DeliveryStatus>,
     limit: usize,
@@ -835,7 +759,7 @@ pub async fn list_deliveries(
 
 /// How many deliveries of `connection` are in `status` (counted a page at a time, up to `cap`).
 pub async fn count_deliveries(
-    deps: &WebhookDeps,
+    deps: &LeverContext,
     connection: &ConnectionId,
     status: DeliveryStatus,
     cap: usize,

@@ -1,0 +1,87 @@
+//! The Lever context: what OAuth, webhooks and the scheduled run share to reach a connection's
+//! Lever (its stores, its token provider, the HTTP client, the clock, the timeouts) and the
+//! first-sync trigger.
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::tokens::TokenProvider;
+use super::{Clock, system_clock};
+use crate::adapters::lever::{LeverClient, LeverHosts, LeverLimiters};
+use crate::adapters::retry::RetryPolicy;
+use crate::domain::*;
+
+#[derive(Clone)]
+pub struct LeverContext {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub mappings: Arc<dyn MappingStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub invitations: Arc<dyn InvitationStore>,
+    pub tokens: Arc<TokenProvider>,
+    pub http: reqwest::Client,
+    pub limiters: Arc<LeverLimiters>,
+    pub clock: Clock,
+    /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
+    pub delivery_retention_days: u32,
+    pub resume_max_bytes: u64,
+    pub resume_timeout: Duration,
+    pub lever_retry: RetryPolicy,
+    pub lever_timeout: Duration,
+    /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
+    pub crash_at: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    /// Starts a connection's first sync once it connects.
+    pub sync_trigger: Option<Arc<dyn SyncTrigger>>,
+    /// The public base URL (`PUBLIC_URL`), for the OAuth redirect URI; else taken from the request.
+    pub public_url: Option<String>,
+}
+
+/// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
+pub trait LeverStores: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static {}
+impl<T: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static> LeverStores for T {}
+
+impl LeverContext {
+    /// The wiring on one store for state and one for secrets.
+    pub fn from_store<S: LeverStores>(store: Arc<S>, secrets: Arc<dyn SecretStore>, http: reqwest::Client) -> Self {
+        let connections: Arc<dyn ConnectionStore> = store.clone();
+        let tokens = Arc::new(TokenProvider::new(secrets.clone(), store.clone(), connections.clone(), system_clock()));
+        Self {
+            connections,
+            mappings: store.clone(),
+            webhooks: store.clone(),
+            secrets,
+            invitations: store,
+            tokens,
+            http,
+            limiters: Arc::default(),
+            clock: system_clock(),
+            delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
+            resume_max_bytes: 10 * 1024 * 1024,
+            resume_timeout: Duration::from_secs(10),
+            lever_retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
+            lever_timeout: Duration::from_secs(20),
+            crash_at: None,
+            sync_trigger: None,
+            public_url: None,
+        }
+    }
+
+    /// Moves every part of the wiring onto `clock` (tests move time; two "instances" differ).
+    pub fn set_clock(&mut self, clock: Clock) {
+        let t = &self.tokens;
+        let mut tokens = TokenProvider::new(t.secrets.clone(), t.leases.clone(), t.connections.clone(), clock.clone());
+        tokens.budget = t.budget;
+        self.tokens = Arc::new(tokens);
+        self.clock = clock;
+    }
+
+    pub fn lever_for(&self, conn: &Connection) -> LeverClient {
+        let mut c = LeverClient::new(
+            self.http.clone(),
+            LeverHosts::for_settings(&conn.lever),
+            self.limiters.for_connection(&conn.id),
+        );
+        c.retry = self.lever_retry;
+        c.timeout = self.lever_timeout;
+        c
+    }
+}
