@@ -1,0 +1,179 @@
+//! Connections and their invitations.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::*;
+
+fn item_connection(i: &Item) -> Result<Connection, StoreError> {
+    let id = get_s(i, "id").unwrap_or("?").to_owned();
+    let what = format!("connection {id}");
+    let mut c: Connection =
+        serde_json::from_str(get_s(i, "config").unwrap_or("")).map_err(|e| StoreError::corrupt(&what, e))?;
+    // Lever settings are written on their own (`set_lever`): that attribute wins over the config's.
+    if let Some(l) = get_s(i, "lever") {
+        c.lever = serde_json::from_str(l).map_err(|e| StoreError::corrupt(&what, e))?;
+    }
+    c.status =
+        get_s(i, "status").and_then(ConnectionStatus::parse).ok_or_else(|| StoreError::corrupt(&what, "bad status"))?;
+    c.feed = FeedState {
+        etag: get_s(i, "feed_etag").filter(|v| !v.is_empty()).map(str::to_owned),
+        last_modified: get_s(i, "feed_last_modified").filter(|v| !v.is_empty()).map(str::to_owned),
+        last_run_clean: i.get("feed_clean").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        confirmed_at_ms: get_n(i, "feed_confirmed_at").filter(|t| *t > 0),
+    };
+    Ok(c)
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn create_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let item = Item::from([
+            ("pk".into(), pk(&c.id)),
+            ("sk".into(), s("CONN")),
+            ("gsi1pk".into(), s("CONN")),
+            ("gsi1sk".into(), s(c.id.as_str())),
+            ("id".into(), s(c.id.as_str())),
+            ("status".into(), s(c.status.as_str())),
+            ("config".into(), s(serde_json::to_string(c).expect("serialises"))),
+            ("feed_clean".into(), AttributeValue::Bool(false)),
+        ]);
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists { what: format!("connection {}", c.id) })
+            }
+            Err(e) => Err(StoreError::unavailable("create_connection", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("CONN"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("connection"))?;
+        out.item.as_ref().map(item_connection).transpose()
+    }
+
+    async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let items = self
+            .query_all("connections", || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(GSI1)
+                    .key_condition_expression("gsi1pk = :c")
+                    .expression_attribute_values(":c", s("CONN"))
+            })
+            .await?;
+        items.iter().map(item_connection).collect()
+    }
+
+    async fn set_status(&self, id: &ConnectionId, status: ConnectionStatus) -> Result<(), StoreError> {
+        self.update_connection(id, "set_status", "SET #st = :s", vec![(":s", s(status.as_str()))]).await
+    }
+
+    async fn set_feed_state(&self, id: &ConnectionId, st: &FeedState) -> Result<(), StoreError> {
+        // Absent validators are stored as empty strings: one SET expression, no REMOVE branch.
+        let v = |o: &Option<String>| s(o.clone().unwrap_or_default());
+        self.update_connection(
+            id,
+            "set_feed_state",
+            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c, feed_confirmed_at = :t",
+            vec![
+                (":e", v(&st.etag)),
+                (":l", v(&st.last_modified)),
+                (":c", AttributeValue::Bool(st.last_run_clean)),
+                (":t", n(st.confirmed_at_ms.unwrap_or(0))),
+            ],
+        )
+        .await
+    }
+
+    async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(lever).expect("serialises");
+        self.update_connection(id, "set_lever", "SET lever = :l", vec![(":l", s(json))]).await
+    }
+}
+
+#[async_trait]
+impl InvitationStore for DynamoStore {
+    async fn put_invitation(&self, i: &Invitation) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(&i.connection))
+            .item("sk", s(format!("INVITE#{}", i.token_hash)))
+            .item("doc", s(serde_json::to_string(i).expect("serialises")))
+            .item("expires_at_ms", n(i.expires_at_ms))
+            .item("expires_at", n(i.expires_at_ms / 1000 + 24 * 3600))
+            .send()
+            .await
+            .map_err(unavailable("put_invitation"))?;
+        Ok(())
+    }
+
+    async fn invitation(&self, c: &ConnectionId, hash: &str) -> Result<Option<Invitation>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("INVITE#{hash}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("invitation"))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let mut i: Invitation = serde_json::from_str(get_s(&item, "doc").unwrap_or(""))
+            .map_err(|e| StoreError::corrupt("invitation", e))?;
+        // `used_at_ms` is written on its own, by `use_invitation`.
+        i.used_at_ms = get_n(&item, "used_at_ms");
+        Ok(Some(i))
+    }
+
+    async fn use_invitation(&self, c: &ConnectionId, hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(format!("INVITE#{hash}")))
+            .update_expression("SET used_at_ms = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at_ms) AND expires_at_ms > :now")
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::unavailable("use_invitation", DisplayErrorContext(&e))),
+        }
+    }
+
+    async fn revoke_invitations(&self, c: &ConnectionId, now_ms: i64) -> Result<usize, StoreError> {
+        // A connection has a handful of invitations (each new link voids the others).
+        let mut n = 0;
+        for item in self.query_prefix(c, "INVITE#", "revoke_invitations").await? {
+            let hash = get_s(&item, "sk").and_then(|sk| sk.strip_prefix("INVITE#")).unwrap_or_default();
+            if self.use_invitation(c, hash, now_ms).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

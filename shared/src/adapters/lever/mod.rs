@@ -1,0 +1,265 @@
+//! Lever (docs/lever-facts.md). Every Lever host, path, field and error shape lives in this module:
+//! the hosts, errors and the one request loop (rate limit, retries) here; OAuth in `oauth`; the
+//! Data API calls and their types in `data`. UNCONFIRMED facts are marked.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::enc;
+use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
+use crate::domain::{ConnectionId, LeverEnv, LeverSettings, SecretString};
+
+tokio::task_local! {
+    /// Nanoseconds this task spent waiting on Lever, for benchmarks that measure our own time
+    /// (a no-op unless a caller scopes it).
+    pub static LEVER_NANOS: std::cell::Cell<u64>;
+}
+
+/// Lever's documented budget: ~10 requests/s per token, bursts of 20.
+pub const LEVER_MAX_RPS: f64 = 10.0;
+pub const LEVER_BURST: u32 = 20;
+
+/// The scopes xor-lever asks for, and no more: one per kind of call it makes (Lever's reference
+/// names a scope per endpoint; whether a `write` scope also allows reading is not documented, so
+/// the reads the retries make — opportunities, notes — ask for their own).
+pub const SCOPES: &str = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
+
+/// Hosts per environment. EU customers are redirected by Lever's own OAuth host (no EU entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeverHosts {
+    /// The Data API base, ending in `/v1`.
+    pub api_base: String,
+    /// The OAuth host (`<auth_base>/authorize`, `<auth_base>/oauth/token`).
+    pub auth_base: String,
+    /// The environment's API, as OAuth names it: never an overridden base (a proxy, a stand-in).
+    audience: String,
+}
+
+impl LeverHosts {
+    pub fn for_settings(s: &LeverSettings) -> Self {
+        let (api, auth) = match s.env {
+            LeverEnv::Production => ("https://api.lever.co/v1", "https://auth.lever.co"),
+            LeverEnv::Sandbox => ("https://api.sandbox.lever.co/v1", "https://sandbox-lever.auth0.com"),
+        };
+        Self {
+            api_base: s.api_base_url.clone().unwrap_or_else(|| api.into()).trim_end_matches('/').to_owned(),
+            auth_base: s.auth_base_url.clone().unwrap_or_else(|| auth.into()).trim_end_matches('/').to_owned(),
+            audience: format!("{api}/"),
+        }
+    }
+    /// OAuth `audience`: the environment's API base with its trailing slash (required).
+    pub fn audience(&self) -> String {
+        self.audience.clone()
+    }
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/token", self.auth_base)
+    }
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.auth_base)
+    }
+}
+
+mod data;
+mod oauth;
+
+pub use data::*;
+pub use oauth::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthError {
+    /// The refresh token (or code) is dead: the app was revoked, or the token was used already.
+    #[error("Lever refused the grant (invalid_grant): {0}")]
+    InvalidGrant(String),
+    #[error("Lever's token endpoint refused the request: HTTP {status} {error}")]
+    Refused { status: u16, error: String },
+    #[error("Lever's token endpoint is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeverError {
+    /// 401: the access token expired or the app was revoked.
+    #[error("Lever answered 401 to {op}")]
+    Unauthorized { op: &'static str },
+    /// A final 4xx: Lever will not accept this request as it is.
+    #[error("Lever refused {op}: HTTP {status} {code}: {message}")]
+    Rejected { op: &'static str, status: u16, code: String, message: String },
+    /// 429 / 5xx / timeouts after the retry policy (reads), or at once (a create's ambiguous failure).
+    #[error("Lever unavailable for {op} after {attempts} attempt(s): {last}")]
+    Unavailable { op: &'static str, attempts: u32, last: String },
+    #[error("Lever answered {op} with a body we cannot read: {message}")]
+    Decode { op: &'static str, message: String },
+    /// A listing longer than we follow: answering from part of it could be wrong.
+    #[error("Lever's answer to {op} has more than {pages} pages")]
+    TooManyPages { op: &'static str, pages: usize },
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Data<T> {
+    pub(crate) data: T,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Page<T> {
+    pub(crate) data: Vec<T>,
+    #[serde(default, rename = "hasNext")]
+    has_next: bool,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Rate limiters shared by every client of one connection in this process.
+#[derive(Default)]
+pub struct LeverLimiters(Mutex<HashMap<ConnectionId, Arc<RateLimiter>>>);
+
+impl LeverLimiters {
+    pub fn for_connection(&self, c: &ConnectionId) -> Arc<RateLimiter> {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(c.clone())
+            .or_insert_with(|| Arc::new(RateLimiter::with_burst(LEVER_MAX_RPS, LEVER_BURST)))
+            .clone()
+    }
+}
+
+/// One connection's Lever client.
+#[derive(Clone)]
+pub struct LeverClient {
+    http: reqwest::Client,
+    pub hosts: LeverHosts,
+    limiter: Arc<RateLimiter>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    /// Lever's token endpoint, bounded apart: the refresh lease is sized from it.
+    pub token_timeout: Duration,
+}
+
+pub(crate) enum Body {
+    None,
+    Json(serde_json::Value),
+    Multipart(Box<dyn Fn() -> reqwest::multipart::Form + Send + Sync>),
+}
+
+/// A bound on pages followed in one listing (100 per page).
+const MAX_PAGES: usize = 50;
+
+impl LeverClient {
+    pub fn new(http: reqwest::Client, hosts: LeverHosts, limiter: Arc<RateLimiter>) -> Self {
+        Self {
+            http,
+            hosts,
+            limiter,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(20),
+            token_timeout: Duration::from_secs(6),
+        }
+    }
+
+    /// Follows `next` tokens (used at once, never stored) up to a bound.
+    pub(crate) async fn all_pages<T: for<'de> Deserialize<'de>>(
+        &self,
+        op: &'static str,
+        base: &str,
+        token: &SecretString,
+    ) -> Result<Vec<T>, LeverError> {
+        let mut out = Vec::new();
+        let mut offset: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut path = base.to_owned();
+            if let Some(o) = &offset {
+                path.push_str("&offset=");
+                path.push_str(&enc(o));
+            }
+            let page: Page<T> = self.call(op, Method::GET, path, token, Body::None, true).await?;
+            out.extend(page.data);
+            match (page.has_next, page.next) {
+                (true, Some(n)) => offset = Some(n),
+                _ => return Ok(out),
+            }
+        }
+        Err(LeverError::TooManyPages { op, pages: MAX_PAGES })
+    }
+
+    pub(crate) async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: String,
+        token: &SecretString,
+        body: Body,
+        retry_failures: bool,
+    ) -> Result<T, LeverError> {
+        let url = format!("{}{}", self.hosts.api_base, path);
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Waiting for Lever's rate budget is Lever's time too.
+            let waited = Instant::now();
+            self.limiter.wait().await;
+            let mut req = self.http.request(method.clone(), &url).timeout(self.timeout).bearer_auth(token.expose());
+            req = match &body {
+                Body::None => req,
+                Body::Json(v) => req.json(v),
+                Body::Multipart(f) => req.multipart(f()),
+            };
+            let result = req.send().await;
+            let result = match result {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
+                    let bytes = resp.bytes().await.unwrap_or_default();
+                    Ok((status, retry_after, bytes))
+                }
+                Err(e) => Err(e),
+            };
+            let _ = LEVER_NANOS.try_with(|n| n.set(n.get() + waited.elapsed().as_nanos() as u64));
+            let (retry_after, last, retryable) = match result {
+                Ok((status, retry_after, bytes)) => {
+                    if status.is_success() {
+                        return serde_json::from_slice(&bytes)
+                            .map_err(|e| LeverError::Decode { op, message: e.to_string() });
+                    }
+                    if status == StatusCode::UNAUTHORIZED {
+                        return Err(LeverError::Unauthorized { op });
+                    }
+                    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+                        let e: ErrorBody =
+                            serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: None, message: None });
+                        return Err(LeverError::Rejected {
+                            op,
+                            status: status.as_u16(),
+                            code: e.code.unwrap_or_else(|| "unknown".into()),
+                            message: e
+                                .message
+                                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+                        });
+                    }
+                    let retryable = retry_failures || status == StatusCode::TOO_MANY_REQUESTS;
+                    (retry_after, format!("HTTP {}", status.as_u16()), retryable)
+                }
+                Err(e) => {
+                    (None, if e.is_timeout() { "timed out".into() } else { "connection failed".into() }, retry_failures)
+                }
+            };
+            let next = if retryable { self.retry.next_delay(attempt, started.elapsed(), retry_after) } else { None };
+            match next {
+                Some(d) => tokio::time::sleep(d).await,
+                None => return Err(LeverError::Unavailable { op, attempts: attempt, last }),
+            }
+        }
+    }
+}
