@@ -3,124 +3,29 @@
 //! Memory stays bounded by the number of postings, not their size: the feed is spooled to a temp
 //! file, a first streaming pass keeps only (id, hash) per posting for the plan, and a second pass
 //! streams just the postings that need a write to the XOR workers through a small channel.
+//! Each job's write to XOR and to its mapping is in `apply`.
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::sync::Arc;
-use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
-use tokio::time::Instant;
 
 use super::now_ms;
-use crate::adapters::feed_http::{FeedFetcher, Fetched};
-use crate::adapters::retry::RetryPolicy;
-use crate::adapters::xor::{XorClient, XorError, XorJob, XorSettings, idempotency_key};
+use crate::adapters::feed_http::Fetched;
+use crate::adapters::xor::{XorClient, XorSettings};
 use crate::domain::plan::Create;
 use crate::domain::ports::XOR_API_KEY;
 use crate::domain::run::MAX_RECORDED;
 use crate::domain::*;
-use crate::feed::{self, FeedReport, Limits};
+use crate::feed::{self, FeedReport};
+
+mod apply;
+mod types;
+use apply::{ApplyCtx, failure};
+pub use types::*;
 
 /// Everything a sync talks to. Built once per process (Lambda cold start, CLI start).
-#[derive(Clone)]
-pub struct SyncDeps {
-    pub connections: Arc<dyn ConnectionStore>,
-    pub mappings: Arc<dyn MappingStore>,
-    pub runs: Arc<dyn RunStore>,
-    pub secrets: Arc<dyn SecretStore>,
-    pub fetcher: FeedFetcher,
-    pub http: reqwest::Client,
-}
-
-impl SyncDeps {
-    /// Wiring for a store that implements every port (SQLite, memory): one handle serves all.
-    pub fn from_store<S>(store: Arc<S>, http: reqwest::Client) -> Self
-    where
-        S: ConnectionStore + MappingStore + RunStore + SecretStore + 'static,
-    {
-        Self {
-            connections: store.clone(),
-            mappings: store.clone(),
-            runs: store.clone(),
-            secrets: store,
-            fetcher: FeedFetcher::new(http.clone()),
-            http,
-        }
-    }
-}
-
-/// Progress of the XOR writes, for a terminal progress bar.
-pub trait Progress: Send + Sync {
-    fn start(&self, connection: &ConnectionId, writes: u64);
-    fn advance(&self);
-    fn finish(&self);
-}
-
-#[derive(Clone)]
-pub struct SyncOptions {
-    pub dry_run: bool,
-    /// Let the mass-close guard through (the CLI's `--force`).
-    pub force: bool,
-    /// No XOR call starts after `deadline - call_reserve` (a Lambda's remaining time).
-    pub deadline: Option<Instant>,
-    pub call_reserve: Duration,
-    pub xor_retry: RetryPolicy,
-    pub xor_timeout: Duration,
-    pub feed_limits: Limits,
-    pub progress: Option<Arc<dyn Progress>>,
-}
-
-impl Default for SyncOptions {
-    fn default() -> Self {
-        let xor_retry = RetryPolicy::default();
-        Self {
-            dry_run: false,
-            force: false,
-            deadline: None,
-            call_reserve: xor_retry.budget + Duration::from_secs(10),
-            xor_retry,
-            xor_timeout: Duration::from_secs(10),
-            feed_limits: Limits::default(),
-            progress: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SyncReport {
-    pub run: SyncRun,
-    /// The plan (always for `--dry-run`; also for real runs, for `--json` consumers).
-    pub plan: Option<Plan>,
-    /// Overlapping runs: writes another run made first (left to it, not counted as failures).
-    pub conflicts: usize,
-}
-
-enum JobOutcome {
-    Created,
-    Updated,
-    Closed,
-    Deferred,
-    Conflict,
-    Failed(JobFailure),
-}
-
-/// A connection the run did not sync, and why (revoked and disabled ones keep their mappings).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Skipped {
-    pub connection: String,
-    pub status: ConnectionStatus,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AllReport {
-    pub reports: Vec<SyncReport>,
-    pub skipped: Vec<Skipped>,
-}
-
 /// Syncs every `connected` connection, at most `concurrency` at a time; the others are reported
 /// as skipped. With `lever`, each connection's Lever authorization is checked first (a revoked
 /// app is detected here, and a due refresh keeps the refresh token in use). One connection's
@@ -376,120 +281,5 @@ fn note_feed_report(run: &mut SyncRun, r: &FeedReport) {
     run.warnings = r.warnings.iter().take(MAX_RECORDED).map(|w| w.to_string()).collect();
     if r.warnings_total > 0 {
         tracing::warn!(connection = %run.connection, warnings = r.warnings_total, skipped = r.skipped, first = ?r.warnings.first().map(|w| w.to_string()), "feed warnings");
-    }
-}
-
-fn failure(p: &PostingId, op: &str, e: impl std::fmt::Display) -> JobFailure {
-    JobFailure { posting_id: p.to_string(), op: op.into(), error: e.to_string() }
-}
-
-struct ApplyCtx<'a> {
-    deps: &'a SyncDeps,
-    client: &'a XorClient,
-    conn: &'a Connection,
-    opts: &'a SyncOptions,
-}
-
-impl ApplyCtx<'_> {
-    fn out_of_time(&self) -> bool {
-        self.opts.deadline.is_some_and(|d| Instant::now() + self.opts.call_reserve >= d)
-    }
-
-    fn mapping_for(&self, p: &Posting, job: &XorJob, generation: u32, status: MappingStatus) -> JobMapping {
-        JobMapping {
-            connection: self.conn.id.clone(),
-            posting_id: p.external_id.clone(),
-            xor_job_id: job.id.clone(),
-            chatbot_url: job.chatbot_url.clone(),
-            title: p.title.clone(),
-            content_hash: p.content_hash(),
-            status,
-            generation,
-            version: 0,
-            updated_at: now_ms() / 1000,
-        }
-    }
-
-    async fn save(&self, m: JobMapping, expected: Option<u64>, done: JobOutcome, op: &str) -> JobOutcome {
-        let pid = m.posting_id.clone();
-        let job = m.xor_job_id.clone();
-        match self.deps.mappings.upsert_mapping(m, expected).await {
-            Ok(_) => done,
-            Err(StoreError::Conflict { .. }) => JobOutcome::Conflict,
-            Err(e) => JobOutcome::Failed(failure(
-                &pid,
-                op,
-                format!("XOR job {job} is written but its mapping is not ({e}); the next run repeats the call safely"),
-            )),
-        }
-    }
-
-    /// Create (or re-open) with an idempotency key: a retry after a lost response, or a second
-    /// run before the mapping was written, gets the same job back.
-    async fn create(&self, p: &Posting, generation: u32, expected: Option<u64>) -> JobOutcome {
-        if self.out_of_time() {
-            return JobOutcome::Deferred;
-        }
-        let key = idempotency_key(&self.conn.id, &p.external_id, generation);
-        let job = match self.client.create(&key, p).await {
-            Ok(job) => job,
-            // The key was used with another body (the posting changed between a lost create
-            // and now): find the job the key made and bring it up to date.
-            Err(XorError::Rejected { status: 409, .. }) => match self.adopt(p).await {
-                Ok(Some(job)) => job,
-                Ok(None) => {
-                    return JobOutcome::Failed(failure(
-                        &p.external_id,
-                        "create",
-                        "XOR reports an idempotency conflict but lists no job for this posting",
-                    ));
-                }
-                Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
-            },
-            Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
-        };
-        let m = self.mapping_for(p, &job, generation, MappingStatus::Active);
-        self.save(m, expected, JobOutcome::Created, "create").await
-    }
-
-    async fn adopt(&self, p: &Posting) -> Result<Option<XorJob>, XorError> {
-        let jobs = self.client.list_all().await?;
-        let Some(found) =
-            jobs.into_iter().find(|j| j.external_id.as_deref() == Some(p.external_id.as_str()) && j.status == "active")
-        else {
-            return Ok(None);
-        };
-        self.client.update(&found.id, p).await.map(Some)
-    }
-
-    async fn update(&self, p: &Posting, m: JobMapping) -> JobOutcome {
-        if self.out_of_time() {
-            return JobOutcome::Deferred;
-        }
-        match self.client.update(&m.xor_job_id, p).await {
-            Ok(job) => {
-                let new = self.mapping_for(p, &job, m.generation, MappingStatus::Active);
-                self.save(new, Some(m.version), JobOutcome::Updated, "update").await
-            }
-            // The XOR job is gone: open a new one in its place (next generation).
-            Err(XorError::Rejected { status: 404, .. }) => self.create(p, m.generation + 1, Some(m.version)).await,
-            Err(e) => JobOutcome::Failed(failure(&p.external_id, "update", e)),
-        }
-    }
-
-    async fn close(&self, mut m: JobMapping) -> JobOutcome {
-        if self.out_of_time() {
-            return JobOutcome::Deferred;
-        }
-        match self.client.close(&m.xor_job_id).await {
-            // A job XOR no longer has is as closed as it gets.
-            Ok(_) | Err(XorError::Rejected { status: 404, .. }) => {
-                let expected = m.version;
-                m.status = MappingStatus::Closed;
-                m.updated_at = now_ms() / 1000;
-                self.save(m, Some(expected), JobOutcome::Closed, "close").await
-            }
-            Err(e) => JobOutcome::Failed(failure(&m.posting_id, "close", e)),
-        }
     }
 }

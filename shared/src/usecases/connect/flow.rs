@@ -1,0 +1,199 @@
+//! The authorization code flow: the start (invitation → Lever) and the callback (Lever → a
+//! connected connection).
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::account::{acting_user, bound_account};
+use super::invitation::live_invitation;
+use super::state::{StateClaims, open_state, redirect_uri, sign_state};
+use super::{ConnectError, STATE_TTL_MS, replay_waiting, unavailable};
+use crate::adapters::lever::{SCOPES, identity_of};
+use crate::domain::invitation::hash_token;
+use crate::domain::*;
+use crate::usecases::context::LeverContext;
+
+/// Where to send the admin, and the nonce for the browser's cookie.
+#[derive(Clone)]
+pub struct Started {
+    pub authorize_url: String,
+    pub nonce: String,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started").field("authorize_url", &self.authorize_url).field("nonce", &"***").finish()
+    }
+}
+
+/// `GET /oauth/lever/start?connection=ID&invitation=TOKEN` → Lever's authorize URL. Nothing
+/// happens without a live invitation for that connection.
+pub async fn start(
+    deps: &LeverContext,
+    connection: &str,
+    invitation: Option<&str>,
+    base_url: &str,
+) -> Result<Started, ConnectError> {
+    let token = invitation.filter(|t| !t.is_empty()).ok_or(ConnectError::NoInvitation)?;
+    let id = ConnectionId::parse(connection).map_err(|_| ConnectError::NoInvitation)?;
+    let now = (deps.clock)();
+    let inv = live_invitation(deps, &id, &hash_token(token), now).await?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    if conn.status == ConnectionStatus::Disabled {
+        return Err(ConnectError::Disabled);
+    }
+    let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
+    let lever = deps.lever_for(&conn);
+    let nonce = crate::random::token();
+    let claims = StateClaims { c: id.to_string(), n: hash_token(&nonce), e: now + STATE_TTL_MS, i: inv.token_hash };
+    let state = sign_state(&app, &claims);
+    let q = [
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", &redirect_uri(base_url)),
+        ("response_type", "code"),
+        ("state", &state),
+        ("scope", SCOPES),
+        ("audience", &lever.hosts.audience()),
+        ("prompt", "consent"),
+    ];
+    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", crate::adapters::enc(v))).collect();
+    Ok(Started { authorize_url: format!("{}?{}", lever.hosts.authorize_url(), query.join("&")), nonce })
+}
+
+#[derive(Default, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("code", &self.code.as_ref().map(|_| "***"))
+            .field("state", &self.state.as_ref().map(|_| "***"))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
+}
+
+/// What the callback did, for the page the admin sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    pub connection: ConnectionId,
+    pub perform_as: String,
+    /// Why that user: the Super Admin who authorized, an operator's choice, the first Super Admin.
+    pub perform_as_source: &'static str,
+    pub replayed: usize,
+    pub sync_started: bool,
+}
+
+/// `GET /oauth/lever/callback?code&state` (or `?error&error_description`). `cookie_nonce`: the
+/// state cookie the browser sent.
+pub async fn callback(
+    deps: &LeverContext,
+    q: &CallbackQuery,
+    cookie_nonce: Option<&str>,
+    base_url: &str,
+    trigger: Option<&Arc<dyn SyncTrigger>>,
+    deadline_ms: i64,
+) -> Result<Connected, ConnectError> {
+    let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
+    let now = (deps.clock)();
+    let state = q.state.as_deref().ok_or(ConnectError::ForgedState)?;
+    let claims = open_state(&app, state, now)?;
+    let id = ConnectionId::parse(&claims.c).map_err(|_| ConnectError::ForgedState)?;
+    // The browser that comes back must be the one that started: its cookie's nonce hashes to the
+    // state's (equal-length hex digests, compared in constant time).
+    let same_browser = cookie_nonce.is_some_and(|c| {
+        let h = hash_token(c);
+        h.len() == claims.n.len() && h.bytes().zip(claims.n.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if !same_browser {
+        tracing::warn!(connection = %id, "OAuth callback without the starting browser's cookie: refused");
+        return Err(ConnectError::OtherBrowser);
+    }
+    if let Some(err) = &q.error {
+        let why = q.error_description.clone().unwrap_or_else(|| err.clone());
+        tracing::warn!(connection = %id, error = %err, "Lever authorization denied");
+        return Err(ConnectError::Denied(why));
+    }
+    let code = q
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ConnectError::Exchange("no code in the callback".into()))?;
+    // Single use: the nonce is leased until the state's expiry by this one callback.
+    let once = deps
+        .tokens
+        .leases
+        .try_lease(&id, &format!("oauth-state#{}", claims.n), &crate::random::id128(), now, claims.e)
+        .await
+        .map_err(unavailable)?;
+    if !once {
+        return Err(ConnectError::ReusedState);
+    }
+    // The invitation may have been used (another tab) or expired since the start.
+    live_invitation(deps, &id, &claims.i, now).await?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
+    if conn.status == ConnectionStatus::Disabled {
+        return Err(ConnectError::Disabled);
+    }
+    let lever = deps.lever_for(&conn);
+    let tokens = lever
+        .exchange_code(&app, code, &redirect_uri(base_url), now / 1000)
+        .await
+        .map_err(|e| ConnectError::Exchange(e.to_string()))?;
+    // Who authorized: a connection bound to one Lever account never moves to another here.
+    let who = identity_of(&tokens.access_token);
+    let bound = bound_account(deps, &conn).await?;
+    match (&bound, &who.account_id) {
+        (Some(bound), Some(now_acct)) if bound != now_acct => {
+            tracing::warn!(connection = %id, bound_account = %bound, authorizing_account = %now_acct, "authorization by a different Lever account refused");
+            return Err(ConnectError::OtherAccount);
+        }
+        (Some(bound), None) => {
+            tracing::warn!(connection = %id, bound_account = %bound, "authorization without an account claim refused");
+            return Err(ConnectError::UnverifiedAccount);
+        }
+        (None, None) => {
+            tracing::warn!(connection = %id, "Lever's token names no account: binding unverified");
+        }
+        _ => {}
+    }
+    let access = SecretString::new(tokens.access_token.clone());
+    let (perform_as, perform_as_source) = acting_user(&lever, &access, &who, &conn).await?;
+    // The invitation is spent by exactly one authorization (two tabs cannot both bind), after
+    // everything that can refuse and before anything is written.
+    if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {
+        return Err(ConnectError::InvitationUsed);
+    }
+    // Read the connection again: an operator's reset (or another binding) may have landed.
+    let mut conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
+    if conn.lever.account_id.as_ref().is_some_and(|a| who.account_id.as_ref() != Some(a)) {
+        return Err(ConnectError::OtherAccount);
+    }
+    deps.tokens.store(&id, &tokens).await.map_err(unavailable)?;
+    conn.lever.perform_as = Some(perform_as.clone());
+    conn.lever.perform_as_source = Some(perform_as_source.into());
+    conn.lever.account_id = conn.lever.account_id.or(bound).or(who.account_id);
+    conn.lever.authorized_by = who.user_id;
+    conn.lever.authorized_at = Some(now / 1000);
+    deps.connections.set_lever(&id, &conn.lever).await.map_err(unavailable)?;
+    deps.connections.set_status(&id, ConnectionStatus::Connected).await.map_err(unavailable)?;
+    tracing::info!(connection = %id, account = ?conn.lever.account_id, authorized_by = ?conn.lever.authorized_by, "Lever authorized: connection connected");
+    let sync_started = match trigger {
+        Some(t) => match t.trigger(&id).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %e, "could not start the first sync; the schedule will");
+                false
+            }
+        },
+        None => false,
+    };
+    let replayed = replay_waiting(deps, &id, deadline_ms).await;
+    Ok(Connected { connection: id, perform_as, perform_as_source, replayed, sync_started })
+}

@@ -1,0 +1,50 @@
+//! The operator's invitations: minting a connect link, and checking one is still live.
+use super::{ConnectError, unavailable};
+use crate::domain::*;
+use crate::usecases::context::LeverContext;
+
+/// Mints an invitation for `id`: the token to put in the connect link (shown once; only its
+/// hash is stored).
+pub async fn invite(
+    deps: &LeverContext,
+    id: &ConnectionId,
+    valid_days: u32,
+) -> Result<(String, Invitation), ConnectError> {
+    deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    let token = crate::random::token();
+    let now = (deps.clock)();
+    let invitation = Invitation::new(id.clone(), &token, now, valid_days);
+    // A new link replaces the earlier ones: only the latest an operator sent can connect.
+    let revoked = deps.invitations.revoke_invitations(id, now).await.map_err(unavailable)?;
+    if revoked > 0 {
+        tracing::info!(connection = %id, revoked, "earlier connect invitations revoked");
+    }
+    deps.invitations.put_invitation(&invitation).await.map_err(unavailable)?;
+    tracing::info!(connection = %id, expires_at_ms = invitation.expires_at_ms, "connect invitation issued");
+    Ok((token, invitation))
+}
+
+/// The connect link for an invitation token.
+pub fn connect_link(base_url: &str, id: &ConnectionId, token: &str) -> String {
+    format!(
+        "{}/oauth/lever/start?connection={}&invitation={}",
+        base_url.trim_end_matches('/'),
+        crate::adapters::enc(id.as_str()),
+        crate::adapters::enc(token)
+    )
+}
+
+pub(super) async fn live_invitation(
+    deps: &LeverContext,
+    id: &ConnectionId,
+    token_hash: &str,
+    now: i64,
+) -> Result<Invitation, ConnectError> {
+    let inv =
+        deps.invitations.invitation(id, token_hash).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    match inv.state(now) {
+        InvitationState::Live => Ok(inv),
+        InvitationState::Used => Err(ConnectError::InvitationUsed),
+        InvitationState::Expired => Err(ConnectError::InvitationExpired),
+    }
+}

@@ -1,0 +1,107 @@
+//! What a sync needs (its wiring and options) and what it reports.
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::adapters::feed_http::FeedFetcher;
+use crate::adapters::retry::RetryPolicy;
+use crate::domain::*;
+use crate::feed::Limits;
+
+#[derive(Clone)]
+pub struct SyncDeps {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub mappings: Arc<dyn MappingStore>,
+    pub runs: Arc<dyn RunStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub fetcher: FeedFetcher,
+    pub http: reqwest::Client,
+}
+
+impl SyncDeps {
+    /// Wiring for a store that implements every port (SQLite, memory): one handle serves all.
+    pub fn from_store<S>(store: Arc<S>, http: reqwest::Client) -> Self
+    where
+        S: ConnectionStore + MappingStore + RunStore + SecretStore + 'static,
+    {
+        Self {
+            connections: store.clone(),
+            mappings: store.clone(),
+            runs: store.clone(),
+            secrets: store,
+            fetcher: FeedFetcher::new(http.clone()),
+            http,
+        }
+    }
+}
+
+/// Progress of the XOR writes, for a terminal progress bar.
+pub trait Progress: Send + Sync {
+    fn start(&self, connection: &ConnectionId, writes: u64);
+    fn advance(&self);
+    fn finish(&self);
+}
+
+#[derive(Clone)]
+pub struct SyncOptions {
+    pub dry_run: bool,
+    /// Let the mass-close guard through (the CLI's `--force`).
+    pub force: bool,
+    /// No XOR call starts after `deadline - call_reserve` (a Lambda's remaining time).
+    pub deadline: Option<Instant>,
+    pub call_reserve: Duration,
+    pub xor_retry: RetryPolicy,
+    pub xor_timeout: Duration,
+    pub feed_limits: Limits,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        let xor_retry = RetryPolicy::default();
+        Self {
+            dry_run: false,
+            force: false,
+            deadline: None,
+            call_reserve: xor_retry.budget + Duration::from_secs(10),
+            xor_retry,
+            xor_timeout: Duration::from_secs(10),
+            feed_limits: Limits::default(),
+            progress: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub run: SyncRun,
+    /// The plan (always for `--dry-run`; also for real runs, for `--json` consumers).
+    pub plan: Option<Plan>,
+    /// Overlapping runs: writes another run made first (left to it, not counted as failures).
+    pub conflicts: usize,
+}
+
+pub(crate) enum JobOutcome {
+    Created,
+    Updated,
+    Closed,
+    Deferred,
+    Conflict,
+    Failed(JobFailure),
+}
+
+/// A connection the run did not sync, and why (revoked and disabled ones keep their mappings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub connection: String,
+    pub status: ConnectionStatus,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllReport {
+    pub reports: Vec<SyncReport>,
+    pub skipped: Vec<Skipped>,
+}

@@ -1,0 +1,285 @@
+//! XOR's "screening passed" webhook → one Lever opportunity, exactly once.
+//!
+//! 1. the signature is checked before anything else (constant time, any secret of the rotation);
+//! 2. the delivery is recorded durably (raw body) — the record is what makes "nothing lost" true;
+//! 3. the screening's claim (connection, candidate, job) is taken with a lease that ends with the
+//!    invocation, so two deliveries of one screening (or 20 of one webhook) make one opportunity,
+//!    and a crashed attempt is taken over once its lease ends;
+//! 4. the XOR job resolves to the Lever posting through the job mappings;
+//! 5. the opportunity is created with the report (and the resume) attached and a note added; a
+//!    retried attempt first looks in Lever and adopts an opportunity it made before
+//!    (`opportunity`); Lever calls go through one token-handling wrapper (`lever_call`);
+//! 6. the claim and the delivery are marked completed with the opportunity id.
+//!
+//! What waits is replayed by the scheduled sweep (`sweep`).
+
+use serde_json::{Value, json};
+
+use crate::domain::ports::WEBHOOK_SECRET;
+use crate::domain::webhook::{Event, MAX_BODY_BYTES, ScreeningPassed, WebhookSecret, parse_event, verify};
+use crate::domain::*;
+
+pub use super::context::LeverContext;
+pub use super::{Clock, system_clock};
+
+mod lever_call;
+mod opportunity;
+mod sweep;
+
+use opportunity::attempt_create;
+pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};
+pub use sweep::{RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_waiting};
+
+/// The HTTP answer to XOR, and how the delivery was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<u64>,
+    /// The delivery's recorded status, when the answer comes from one (callers decide on this,
+    /// never on the body's text).
+    pub delivery: Option<DeliveryStatus>,
+}
+
+impl Answer {
+    fn new(status: u16, body: Value) -> Self {
+        Self { status, body, retry_after: None, delivery: None }
+    }
+    fn retry(status: u16, body: Value, after: u64) -> Self {
+        Self { status, body, retry_after: Some(after), delivery: None }
+    }
+    fn of(self, d: DeliveryStatus) -> Self {
+        Self { delivery: Some(d), ..self }
+    }
+}
+
+/// The webhook's signature headers as received.
+#[derive(Debug, Clone, Default)]
+pub struct SignedHeaders {
+    pub id: Option<String>,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+}
+
+enum Outcome {
+    /// The opportunity, and a remark for the record (the note could not be added).
+    Completed(String, Option<String>),
+    Failed(String),
+    Pending(String),
+    PendingReauth(String),
+    Busy(i64),
+}
+
+/// Handles one delivery. `deadline_ms`: when this invocation must have answered (its claim's
+/// lease ends then, so a crashed attempt is taken over by the next one).
+pub async fn receive(
+    deps: &LeverContext,
+    connection: &str,
+    h: &SignedHeaders,
+    body: &[u8],
+    deadline_ms: i64,
+) -> Answer {
+    if body.len() > MAX_BODY_BYTES {
+        return Answer::new(413, json!({"error": format!("the body is larger than {MAX_BODY_BYTES} bytes")}));
+    }
+    let Ok(cid) = ConnectionId::parse(connection) else {
+        return Answer::new(404, json!({"error": "unknown connection"}));
+    };
+    let conn = match deps.connections.connection(&cid).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Answer::new(404, json!({"error": "unknown connection"})),
+        Err(e) => return unavailable(&cid, "connection lookup", &e),
+    };
+    let secrets = match deps.secrets.secret(&cid, WEBHOOK_SECRET).await {
+        Ok(s) => s.map(|s| WebhookSecret::parse_list(s.expose(), (deps.clock)() / 1000)).unwrap_or_default(),
+        Err(e) => return unavailable(&cid, "webhook secret", &e),
+    };
+    let now_ms = (deps.clock)();
+    if let Err(e) =
+        verify(&secrets, h.id.as_deref(), h.timestamp.as_deref(), h.signature.as_deref(), body, now_ms / 1000)
+    {
+        tracing::warn!(connection = %cid, reason = %e, "webhook signature refused");
+        return Answer::new(401, json!({"error": "invalid signature"}));
+    }
+    let webhook_id = h.id.clone().unwrap_or_default();
+    if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
+        return Answer::new(400, json!({"error": "webhook-id is not a usable id"}));
+    }
+    let body_text = String::from_utf8_lossy(body).into_owned();
+    let mut delivery = Delivery {
+        connection: cid.clone(),
+        webhook_id: webhook_id.clone(),
+        received_at_ms: now_ms,
+        status: DeliveryStatus::Received,
+        event_type: None,
+        natural_key: None,
+        body: body_text,
+        opportunity_id: None,
+        reason: None,
+        attempts: 0,
+        updated_at_ms: now_ms,
+        expires_at: None,
+    };
+    let screening = match parse_event(body) {
+        Ok(Event::Other(kind)) => {
+            tracing::info!(connection = %cid, webhook_id, event = %kind, "event type ignored");
+            return Answer::new(200, json!({"status": "ignored", "type": kind}));
+        }
+        Ok(Event::ScreeningPassed(s)) => s,
+        Err(reason) => {
+            delivery.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
+            delivery.reason = Some(reason.clone());
+            if let Err(e) = deps.webhooks.insert_delivery(&delivery).await {
+                return unavailable(&cid, "record delivery", &e);
+            }
+            tracing::warn!(connection = %cid, webhook_id, reason, "webhook body rejected (kept raw)");
+            return Answer::new(400, json!({"status": "rejected", "reason": reason})).of(DeliveryStatus::Rejected);
+        }
+    };
+    delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
+    delivery.natural_key = Some(screening.natural_key());
+    match deps.webhooks.insert_delivery(&delivery).await {
+        Ok(None) => {}
+        Ok(Some(existing)) if existing.status.is_final() => return answer_for(&existing, true),
+        Ok(Some(existing)) => delivery = existing,
+        Err(e) => return unavailable(&cid, "record delivery", &e),
+    }
+    process(deps, &conn, &mut delivery, &screening, deadline_ms).await
+}
+
+/// Processes a recorded delivery again (operator replay, the scheduled retry of pending ones).
+pub async fn replay(
+    deps: &LeverContext,
+    connection: &ConnectionId,
+    webhook_id: &str,
+    deadline_ms: i64,
+) -> Result<Answer, String> {
+    let mut d = deps
+        .webhooks
+        .delivery(connection, webhook_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no delivery {webhook_id} for connection {connection}"))?;
+    if d.status == DeliveryStatus::Completed {
+        return Ok(answer_for(&d, true));
+    }
+    let conn = deps
+        .connections
+        .connection(connection)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the connection no longer exists")?;
+    let screening = match parse_event(d.body.as_bytes()) {
+        Ok(Event::ScreeningPassed(s)) => s,
+        Ok(Event::Other(t)) => return Err(format!("delivery {webhook_id} is a {t} event: nothing to replay")),
+        Err(reason) => return Err(format!("delivery {webhook_id} was rejected: {reason}")),
+    };
+    Ok(process(deps, &conn, &mut d, &screening, deadline_ms).await)
+}
+
+fn unavailable(cid: &ConnectionId, what: &str, e: &dyn std::fmt::Display) -> Answer {
+    tracing::error!(connection = %cid, what, error = %e, "webhook could not be handled now");
+    Answer::retry(503, json!({"status": "unavailable", "reason": format!("{what} is unavailable")}), 30)
+}
+
+fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
+    let reason = d.reason.clone();
+    let answer = match d.status {
+        DeliveryStatus::Completed => {
+            Answer::new(200, json!({"status": "completed", "opportunity_id": d.opportunity_id, "duplicate": duplicate}))
+        }
+        DeliveryStatus::Failed => {
+            Answer::new(200, json!({"status": "failed", "reason": reason, "duplicate": duplicate}))
+        }
+        DeliveryStatus::Rejected => Answer::new(400, json!({"status": "rejected", "reason": reason})),
+        DeliveryStatus::Pending => Answer::retry(503, json!({"status": "pending", "reason": reason}), 60),
+        DeliveryStatus::PendingReauth => {
+            Answer::retry(503, json!({"status": "pending_reauth", "reason": reason}), 3600)
+        }
+        DeliveryStatus::Received => Answer::retry(409, json!({"status": "in_progress"}), 5),
+    };
+    answer.of(d.status)
+}
+
+async fn process(
+    deps: &LeverContext,
+    conn: &Connection,
+    d: &mut Delivery,
+    s: &ScreeningPassed,
+    deadline_ms: i64,
+) -> Answer {
+    let nk = s.natural_key();
+    let outcome = run(deps, conn, d, s, &nk, deadline_ms).await;
+    let now = (deps.clock)();
+    let status = match &outcome {
+        Outcome::Completed(opp, remark) => {
+            d.opportunity_id = Some(opp.clone());
+            d.reason = remark.clone();
+            DeliveryStatus::Completed
+        }
+        Outcome::Failed(r) => {
+            d.reason = Some(r.clone());
+            DeliveryStatus::Failed
+        }
+        Outcome::Pending(r) => {
+            d.reason = Some(r.clone());
+            DeliveryStatus::Pending
+        }
+        Outcome::PendingReauth(r) => {
+            d.reason = Some(r.clone());
+            DeliveryStatus::PendingReauth
+        }
+        Outcome::Busy(until) => {
+            let secs = ((until - now) / 1000).clamp(1, 300) as u64;
+            return Answer::retry(
+                409,
+                json!({"status": "in_progress", "reason": "another attempt is processing this screening"}),
+                secs,
+            );
+        }
+    };
+    d.set_status(status, now, deps.delivery_retention_days);
+    let log_reason = d.reason.clone().unwrap_or_default();
+    tracing::info!(connection = %conn.id, webhook_id = %d.webhook_id, candidate = %s.candidate_id, status = status.as_str(), reason = %log_reason, "webhook processed");
+    if let Err(e) = deps.webhooks.update_delivery(d).await {
+        // The claim is the source of truth for "done"; a retry answers from it.
+        tracing::error!(connection = %conn.id, webhook_id = %d.webhook_id, error = %e, "could not update the delivery record");
+    }
+    answer_for(d, false)
+}
+
+async fn run(
+    deps: &LeverContext,
+    conn: &Connection,
+    d: &mut Delivery,
+    s: &ScreeningPassed,
+    nk: &str,
+    deadline_ms: i64,
+) -> Outcome {
+    if conn.status != ConnectionStatus::Connected {
+        return Outcome::PendingReauth(format!("the connection is {}", conn.status.as_str()));
+    }
+    let owner = format!("{}/{}", d.webhook_id, crate::random::id128());
+    let now = (deps.clock)();
+    let attempt = match deps.webhooks.claim_screening(&conn.id, nk, &owner, now, deadline_ms.max(now + 1_000)).await {
+        Ok(Claim::Acquired { attempt }) => attempt,
+        Ok(Claim::Done { opportunity_id }) => return Outcome::Completed(opportunity_id, None),
+        Ok(Claim::Busy { until_ms }) => return Outcome::Busy(until_ms),
+        Err(e) => return Outcome::Pending(format!("the idempotency record is unavailable: {e}")),
+    };
+    d.attempts += 1;
+    let outcome = attempt_create(deps, conn, s, attempt, d.received_at_ms, deadline_ms).await;
+    if deps.crash_at.as_ref().is_some_and(|f| f("before_complete")) {
+        // A crash here leaves the claim leased and the delivery `received`: the next attempt
+        // (after the lease) looks in Lever first and adopts what this one created.
+        return Outcome::Busy(deadline_ms);
+    }
+    let end = match &outcome {
+        Outcome::Completed(opp, _) => ClaimEnd::Done { opportunity_id: opp.clone() },
+        _ => ClaimEnd::Release,
+    };
+    if let Err(e) = deps.webhooks.end_claim(&conn.id, nk, &owner, end).await {
+        tracing::error!(connection = %conn.id, error = %e, "could not end the screening claim; its lease will expire");
+    }
+    outcome
+}

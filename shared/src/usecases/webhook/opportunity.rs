@@ -1,0 +1,347 @@
+//! The opportunity for a screening: adopt what an earlier attempt made, else check the posting,
+//! assemble the candidate, the report and the resume, create it, and add the note.
+use futures::StreamExt;
+
+use super::lever_call::{CallError, with_token};
+use super::{LeverContext, Outcome};
+use crate::adapters::lever::{
+    FileKind, FileUpload, LeverClient, LeverError, NewOpportunity, Opportunity, OpportunityFilter, Phone,
+};
+use crate::domain::webhook::{ScreeningPassed, redact_email};
+use crate::domain::*;
+use crate::report::{Report, render};
+
+/// How long the feed's word that a posting is published stays good (the schedule confirms it
+/// every 15 minutes by default; four missed runs make it stale).
+pub const POSTING_KNOWLEDGE_MS: i64 = 60 * 60 * 1000;
+
+/// How far before the screening (or the delivery) an earlier attempt's create may lie: beyond
+/// XOR's retry horizon (3 days), so a later delivery of the same screening under another webhook
+/// id still finds it; the other filters keep the listing short.
+const ADOPTION_WINDOW_MS: i64 = 4 * 24 * 3600 * 1000;
+
+/// The first line of every screening note: how a retry recognises the note an earlier attempt
+/// added.
+pub const NOTE_HEADING: &str = "XOR screening passed";
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn attempt_create(
+    deps: &LeverContext,
+    conn: &Connection,
+    s: &ScreeningPassed,
+    attempt: u32,
+    first_seen_ms: i64,
+    deadline_ms: i64,
+) -> Outcome {
+    let mapping = match deps.mappings.mapping_by_xor_job(&conn.id, &s.job_id).await {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            return Outcome::Failed(format!("unknown XOR job {}: no job mapping for this connection", s.job_id));
+        }
+        Err(e) => return Outcome::Pending(format!("job mappings unavailable: {e}")),
+    };
+    let email = s.candidate.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let phone = s.candidate.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    if email.is_none() && phone.is_none() {
+        return Outcome::Failed("the candidate has neither an email nor a phone: Lever cannot create them".into());
+    }
+    let Some(perform_as) = conn.lever.perform_as.clone() else {
+        return Outcome::Failed("the connection has no Lever user to act as (perform_as)".into());
+    };
+    let lever = deps.lever_for(conn);
+    let posting_id = mapping.posting_id.to_string();
+
+    let note = screening_note(s, &mapping.title);
+    // Lever creates are not idempotent: any attempt after the first looks before it creates (and
+    // before anything else: the posting may have closed since the create whose answer was lost)
+    // — by the documented filters (the posting, created since the screening could have been
+    // delivered), then the screening's transcript link, the email, or, for a candidate with no
+    // email, the phone (Lever dedupes people by email only). Source XOR is checked here, in any
+    // case: an account may already spell it `xor`, and whether the `source` filter ignores case
+    // is not documented.
+    if attempt > 1 {
+        let since = s
+            .screening
+            .completed_at
+            .as_deref()
+            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+            .map_or(first_seen_ms, |t| ((t.unix_timestamp_nanos() / 1_000_000) as i64).min(first_seen_ms))
+            - ADOPTION_WINDOW_MS;
+        let filter = OpportunityFilter {
+            email: email.map(str::to_owned),
+            posting_id: Some(posting_id.clone()),
+            source: None,
+            created_at_start: Some(since),
+        };
+        let found = with_token(deps, conn, &lever, deadline_ms, |t| {
+            let (lever, f) = (lever.clone(), filter.clone());
+            async move { lever.find_opportunities(&t, &f).await }
+        })
+        .await;
+        match found {
+            Ok(list) => {
+                let transcript = s.screening.transcript_url.as_deref().filter(|u| !u.is_empty());
+                let same_person = |o: &&Opportunity| {
+                    transcript.is_some_and(|t| o.has_link(t))
+                        || match email {
+                            Some(e) => o.has_email(e),
+                            None => phone.is_some_and(|p| o.has_phone(p)),
+                        }
+                };
+                if let Some(o) =
+                    list.iter().filter(|o| o.has_posting(&posting_id) && o.has_source("XOR")).find(same_person)
+                {
+                    tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %email.map(redact_email).unwrap_or_default(), opportunity = %o.id, "adopted the opportunity a previous attempt created");
+                    let remark = ensure_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
+                    return Outcome::Completed(o.id.clone(), remark);
+                }
+            }
+            Err(e) => return e.into(),
+        }
+    }
+
+    // The feed lists only published postings: while the last clean sync (or a 304 after one) is
+    // recent and the mapping is active, the posting is open without asking Lever.
+    let now = (deps.clock)();
+    let known_open = mapping.is_active()
+        && conn.feed.last_run_clean
+        && conn.feed.confirmed_at_ms.is_some_and(|t| now - t < POSTING_KNOWLEDGE_MS);
+    if !known_open {
+        let posting = match with_token(deps, conn, &lever, deadline_ms, |t| {
+            let (lever, id) = (lever.clone(), posting_id.clone());
+            async move { lever.posting(&t, &id).await }
+        })
+        .await
+        {
+            Ok(p) => p,
+            Err(CallError::Lever(LeverError::Rejected { status: 404, .. })) => {
+                return Outcome::Failed(format!("posting {posting_id} does not exist in Lever"));
+            }
+            Err(e) => return e.into(),
+        };
+        if !posting.is_open() {
+            return Outcome::Failed(format!(
+                "posting {posting_id} is {} in Lever: candidates cannot be added",
+                posting.state.as_deref().unwrap_or("closed")
+            ));
+        }
+    }
+
+    let (resume_file, resume_note) = match s.candidate.resume_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        None => (None, "none provided".to_owned()),
+        Some(url) => match download(deps, url).await {
+            Ok(f) => {
+                let note = format!("attached ({})", f.name);
+                (Some(f), note)
+            }
+            Err(why) => (None, format!("unavailable ({why}); XOR's link: {url}")),
+        },
+    };
+    let report = Report {
+        candidate_name: s.candidate.full_name(),
+        email: email.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        location: s.candidate.location.clone(),
+        linkedin_url: s.candidate.linkedin_url.clone(),
+        job_title: mapping.title.clone(),
+        posting_id: posting_id.clone(),
+        score: s.screening.score,
+        passed: s.screening.passed,
+        completed_at: s.screening.completed_at.clone(),
+        summary: s.screening.summary.clone(),
+        answers: s
+            .screening
+            .answers
+            .iter()
+            .map(|a| {
+                (
+                    a.question.clone().unwrap_or_else(|| "(no question text)".into()),
+                    a.answer.clone().unwrap_or_else(|| "(no answer)".into()),
+                )
+            })
+            .collect(),
+        transcript_url: s.screening.transcript_url.clone(),
+        chatbot_url: s.chatbot_url.clone(),
+        resume: resume_note,
+        footer: format!(
+            "Sent to Lever by xor-lever for connection {}. XOR candidate {}, XOR job {}.",
+            conn.id, s.candidate_id, s.job_id
+        ),
+    };
+    let mut files = vec![FileUpload {
+        kind: FileKind::Other,
+        name: "xor-screening-report.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: render(&report),
+    }];
+    files.extend(resume_file);
+    let new = NewOpportunity {
+        name: s.candidate.full_name(),
+        location: s.candidate.location.clone(),
+        emails: email.map(|e| vec![e.to_owned()]).unwrap_or_default(),
+        phones: phone.map(|p| vec![Phone { kind: "mobile".into(), value: p.to_owned() }]).unwrap_or_default(),
+        links: [s.candidate.linkedin_url.clone(), s.screening.transcript_url.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|l| !l.is_empty())
+            .collect(),
+        tags: vec!["xor".into()],
+        sources: vec!["XOR".into()],
+        origin: conn.lever.origin.clone(),
+        postings: vec![posting_id.clone()],
+        stage: conn.lever.stage.clone(),
+    };
+    let as_posting_owner = !conn.lever.admin_owns_candidates;
+    let created = with_token(deps, conn, &lever, deadline_ms, |t| {
+        let (lever, perform_as, new, files) = (lever.clone(), perform_as.clone(), new.clone(), files.clone());
+        async move { lever.create_opportunity(&t, &perform_as, as_posting_owner, &new, &files).await }
+    })
+    .await;
+    match created {
+        Ok(o) => {
+            let remark = add_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
+            Outcome::Completed(o.id, remark)
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// What a recruiter reads on the opportunity without opening the PDF.
+pub fn screening_note(s: &ScreeningPassed, job_title: &str) -> String {
+    let mut t = format!("{NOTE_HEADING} for {job_title}");
+    if let Some(score) = s.screening.score {
+        t.push_str(&format!(" — score {score:.0}/100"));
+    }
+    if let Some(at) = &s.screening.completed_at {
+        t.push_str(&format!(" ({at})"));
+    }
+    t.push('\n');
+    if let Some(summary) = s.screening.summary.as_deref().filter(|x| !x.trim().is_empty()) {
+        t.push_str(&format!("\n{}\n", summary.trim()));
+    }
+    if !s.screening.answers.is_empty() {
+        t.push_str("\nAnswers:\n");
+        for a in &s.screening.answers {
+            t.push_str(&format!(
+                "- {}\n  {}\n",
+                a.question.as_deref().unwrap_or("(no question text)"),
+                a.answer.as_deref().unwrap_or("(no answer)")
+            ));
+        }
+    }
+    if let Some(u) = s.screening.transcript_url.as_deref().filter(|x| !x.is_empty()) {
+        t.push_str(&format!("\nTranscript: {u}\n"));
+    }
+    t.push_str("\nThe full report is attached as xor-screening-report.pdf.");
+    t
+}
+
+/// Adds the screening note. The opportunity is what matters: a note that cannot be added is a
+/// remark on the completed delivery (the PDF carries the same), never a failure — and it is
+/// not retried blindly (notes are not idempotent).
+async fn add_note(
+    deps: &LeverContext,
+    conn: &Connection,
+    lever: &LeverClient,
+    perform_as: &str,
+    opportunity: &str,
+    note: &str,
+    deadline_ms: i64,
+) -> Option<String> {
+    let added = with_token(deps, conn, lever, deadline_ms, |t| {
+        let (lever, perform_as, opportunity, note) =
+            (lever.clone(), perform_as.to_owned(), opportunity.to_owned(), note.to_owned());
+        async move { lever.add_note(&t, &perform_as, &opportunity, &note).await }
+    })
+    .await;
+    match added {
+        Ok(()) => None,
+        Err(e) => {
+            // Tokens from before the note scope: Lever refuses; a new authorization grants it.
+            let hint = match &e {
+                CallError::Lever(LeverError::Rejected { status: 401 | 403, .. }) => {
+                    " — the connection must be authorized again to grant notes:write:admin"
+                }
+                _ => "",
+            };
+            let why = match Outcome::from(e) {
+                Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
+                _ => "unknown".into(),
+            };
+            tracing::warn!(connection = %conn.id, opportunity, reason = %why, "the screening note could not be added");
+            Some(format!("the screening note could not be added ({why}){hint}; the attached report has the same"))
+        }
+    }
+}
+
+/// On an adopted opportunity: adds the note unless the earlier attempt did.
+async fn ensure_note(
+    deps: &LeverContext,
+    conn: &Connection,
+    lever: &LeverClient,
+    perform_as: &str,
+    opportunity: &str,
+    note: &str,
+    deadline_ms: i64,
+) -> Option<String> {
+    let texts = with_token(deps, conn, lever, deadline_ms, |t| {
+        let (lever, opportunity) = (lever.clone(), opportunity.to_owned());
+        async move { lever.note_texts(&t, &opportunity).await }
+    })
+    .await;
+    match texts {
+        Ok(t) if t.iter().any(|x| x.starts_with(NOTE_HEADING)) => None,
+        Ok(_) => add_note(deps, conn, lever, perform_as, opportunity, note, deadline_ms).await,
+        // Unknown whether the earlier attempt added it: no second note on a guess.
+        Err(e) => {
+            let why = match Outcome::from(e) {
+                Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
+                _ => "unknown".into(),
+            };
+            Some(format!("could not tell whether the screening note was added ({why}); the attached report has it"))
+        }
+    }
+}
+
+/// Downloads the resume with a size cap and a timeout; the reason when it cannot.
+async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("not an http(s) link".into());
+    }
+    let resp = deps
+        .http
+        .get(url)
+        .timeout(deps.resume_timeout)
+        .send()
+        .await
+        .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { "could not connect".to_owned() })?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {} (expired?)", resp.status().as_u16()));
+    }
+    if resp.content_length().is_some_and(|n| n > deps.resume_max_bytes) {
+        return Err(format!("larger than {} MB", deps.resume_max_bytes / 1024 / 1024));
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|p| p.rsplit('/').next())
+        .filter(|n| !n.is_empty() && n.is_ascii())
+        .unwrap_or("resume")
+        .to_owned();
+    let mut bytes = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| "the download broke off".to_owned())?;
+        if (bytes.len() + chunk.len()) as u64 > deps.resume_max_bytes {
+            return Err(format!("larger than {} MB", deps.resume_max_bytes / 1024 / 1024));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(FileUpload { kind: FileKind::Resume, name, content_type, bytes })
+}
