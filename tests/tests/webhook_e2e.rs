@@ -329,7 +329,7 @@ impl xor_lever::domain::SecretStore for SecretsDown {
         kind: &str,
     ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
         if kind == LEVER_TOKENS {
-            return Err(xor_lever::domain::StoreError::unavailable("get secret", "ServiceUnavailable"));
+            return Err(xor_lever::domain::StoreError::unavailable_because("get secret", "ServiceUnavailable"));
         }
         self.0.secret(c, kind).await
     }

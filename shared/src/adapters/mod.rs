@@ -22,3 +22,13 @@ pub fn enc(s: &str) -> String {
     }
     out
 }
+
+/// A failed AWS call as a store error: the message is the SDK's full context (its own `Display`
+/// is terse), the error itself is kept as the source.
+pub(crate) fn sdk_unavailable<E: std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+    e: E,
+) -> crate::domain::StoreError {
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+    crate::domain::StoreError::Unavailable { op, message, source: Some(Box::new(e)) }
+}

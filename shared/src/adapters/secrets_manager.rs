@@ -2,7 +2,6 @@
 //! (e.g. `xor-lever/acme/xor-api-key`): IAM can grant exactly the prefix.
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use crate::domain::{ConnectionId, SecretStore, SecretString, StoreError};
 
@@ -37,7 +36,7 @@ impl SecretsManagerStore {
         match res {
             Ok(out) => Ok(out.secret_string.map(SecretString::new)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(None),
-            Err(e) => Err(StoreError::unavailable("get secret", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("get secret", e)),
         }
     }
 
@@ -48,7 +47,7 @@ impl SecretsManagerStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
                 Err(StoreError::NotFound { what: format!("secret {name}") })
             }
-            Err(e) => Err(StoreError::unavailable("put secret", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("put secret", e)),
         }
     }
 
@@ -61,7 +60,7 @@ impl SecretsManagerStore {
                 Some(v) => self.put(name, v).await,
                 None => Ok(()),
             },
-            Err(e) => Err(StoreError::unavailable("create secret", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("create secret", e)),
         }
     }
 }

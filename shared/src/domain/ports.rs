@@ -20,20 +20,56 @@ pub enum StoreError {
     AlreadyExists { what: String },
     #[error("{what} not found")]
     NotFound { what: String },
-    /// The backend failed (network, throttling, disk): retry later.
+    /// The backend failed (network, throttling, disk): retry later. `message` is the whole
+    /// chain of causes (an SDK error's own text is terse); `source` keeps the error itself.
     #[error("store unavailable during {op}: {message}")]
-    Unavailable { op: &'static str, message: String },
+    Unavailable {
+        op: &'static str,
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Stored data we cannot read back: a bug or a manual edit.
     #[error("corrupt record {what}: {message}")]
-    Corrupt { what: String, message: String },
+    Corrupt {
+        what: String,
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// A cause kept as it was.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `e` and its causes, `: `-separated.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !out.ends_with(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = c.source();
+    }
+    out
 }
 
 impl StoreError {
-    pub fn unavailable(op: &'static str, e: impl std::fmt::Display) -> Self {
-        Self::Unavailable { op, message: e.to_string() }
+    pub fn unavailable(op: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable { op, message: error_chain(&e), source: Some(Box::new(e)) }
     }
-    pub fn corrupt(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
-        Self::Corrupt { what: what.into(), message: e.to_string() }
+    /// A failure described in words (no error value to keep).
+    pub fn unavailable_because(op: &'static str, why: impl Into<String>) -> Self {
+        Self::Unavailable { op, message: why.into(), source: None }
+    }
+    pub fn corrupt(what: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Corrupt { what: what.into(), message: error_chain(&e), source: Some(Box::new(e)) }
+    }
+    pub fn corrupt_because(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Self::Corrupt { what: what.into(), message: why.into(), source: None }
     }
 }
 

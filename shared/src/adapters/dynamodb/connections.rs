@@ -1,6 +1,5 @@
 //! Connections and their invitations.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::*;
@@ -14,8 +13,9 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
     if let Some(l) = get_s(i, "lever") {
         c.lever = serde_json::from_str(l).map_err(|e| StoreError::corrupt(&what, e))?;
     }
-    c.status =
-        get_s(i, "status").and_then(ConnectionStatus::parse).ok_or_else(|| StoreError::corrupt(&what, "bad status"))?;
+    c.status = get_s(i, "status")
+        .and_then(ConnectionStatus::parse)
+        .ok_or_else(|| StoreError::corrupt_because(&what, "bad status"))?;
     c.feed = FeedState {
         etag: get_s(i, "feed_etag").filter(|v| !v.is_empty()).map(str::to_owned),
         last_modified: get_s(i, "feed_last_modified").filter(|v| !v.is_empty()).map(str::to_owned),
@@ -51,7 +51,7 @@ impl ConnectionStore for DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::AlreadyExists { what: format!("connection {}", c.id) })
             }
-            Err(e) => Err(StoreError::unavailable("create_connection", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("create_connection", e)),
         }
     }
 
@@ -161,7 +161,7 @@ impl InvitationStore for DynamoStore {
         match res {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::unavailable("use_invitation", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("use_invitation", e)),
         }
     }
 

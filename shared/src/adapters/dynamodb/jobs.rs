@@ -1,6 +1,5 @@
 //! Job mappings and sync runs.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 
 use super::*;
 
@@ -28,8 +27,9 @@ fn mapping_item(m: &JobMapping) -> Item {
 
 pub(super) fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, StoreError> {
     let what = || format!("mapping {c}/{}", get_s(i, "posting_id").unwrap_or("?"));
-    let req =
-        |k: &str| get_s(i, k).map(str::to_owned).ok_or_else(|| StoreError::corrupt(what(), format!("missing {k}")));
+    let req = |k: &str| {
+        get_s(i, k).map(str::to_owned).ok_or_else(|| StoreError::corrupt_because(what(), format!("missing {k}")))
+    };
     Ok(JobMapping {
         connection: c.clone(),
         posting_id: PostingId::parse(&req("posting_id")?).map_err(|e| StoreError::corrupt(what(), e))?,
@@ -40,10 +40,10 @@ pub(super) fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, Sto
         status: match get_s(i, "status") {
             Some("active") => MappingStatus::Active,
             Some("closed") => MappingStatus::Closed,
-            other => return Err(StoreError::corrupt(what(), format!("status {other:?}"))),
+            other => return Err(StoreError::corrupt_because(what(), format!("status {other:?}"))),
         },
         generation: get_n(i, "generation").unwrap_or(0) as u32,
-        version: get_n(i, "version").ok_or_else(|| StoreError::corrupt(what(), "missing version"))? as u64,
+        version: get_n(i, "version").ok_or_else(|| StoreError::corrupt_because(what(), "missing version"))? as u64,
         updated_at: get_n(i, "updated_at").unwrap_or(0),
     })
 }
@@ -80,7 +80,7 @@ impl MappingStore for DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::Conflict { what: format!("mapping {}/{}", m.connection, m.posting_id) })
             }
-            Err(e) => Err(StoreError::unavailable("upsert_mapping", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("upsert_mapping", e)),
         }
     }
 

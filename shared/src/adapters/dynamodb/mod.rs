@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -47,8 +46,8 @@ pub(super) fn s(v: impl Into<String>) -> AttributeValue {
 pub(super) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
-pub(super) fn unavailable<E: std::error::Error + 'static>(op: &'static str) -> impl Fn(E) -> StoreError {
-    move |e| StoreError::unavailable(op, DisplayErrorContext(&e))
+pub(super) fn unavailable<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| crate::adapters::sdk_unavailable(op, e)
 }
 
 pub(super) fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
@@ -103,7 +102,7 @@ impl DynamoStore {
         match res {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("create_table", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("create_table", e)),
         }
     }
 
@@ -169,7 +168,7 @@ impl DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::NotFound { what: format!("connection {id}") })
             }
-            Err(e) => Err(StoreError::unavailable(op, DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable(op, e)),
         }
     }
 }

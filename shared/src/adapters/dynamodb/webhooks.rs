@@ -1,6 +1,5 @@
 //! Webhook deliveries, screening claims and leases.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 
 use super::*;
 use crate::domain::webhook::ClaimRecord;
@@ -46,7 +45,7 @@ impl WebhookStore for DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 self.delivery(&d.connection, &d.webhook_id).await
             }
-            Err(e) => Err(StoreError::unavailable("insert_delivery", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("insert_delivery", e)),
         }
     }
 
@@ -78,7 +77,7 @@ impl WebhookStore for DynamoStore {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::NotFound { what: format!("delivery {}/{}", d.connection, d.webhook_id) })
             }
-            Err(e) => Err(StoreError::unavailable("update_delivery", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("update_delivery", e)),
         }
     }
 
@@ -165,7 +164,7 @@ impl WebhookStore for DynamoStore {
                     None => Claim::Busy { until_ms: now_ms },
                 })
             }
-            Err(e) => Err(StoreError::unavailable("claim_screening", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("claim_screening", e)),
         }
     }
 
@@ -190,7 +189,7 @@ impl WebhookStore for DynamoStore {
             Ok(_) => Ok(()),
             // Another attempt took the claim over: its end is its own business.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("end_claim", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("end_claim", e)),
         }
     }
 }
@@ -243,7 +242,7 @@ impl LeaseStore for DynamoStore {
         match res {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::unavailable("try_lease", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("try_lease", e)),
         }
     }
 
@@ -262,7 +261,7 @@ impl LeaseStore for DynamoStore {
         match res {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::unavailable("release_lease", DisplayErrorContext(&e))),
+            Err(e) => Err(crate::adapters::sdk_unavailable("release_lease", e)),
         }
     }
 }

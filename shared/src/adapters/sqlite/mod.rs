@@ -95,7 +95,7 @@ pub(super) fn row_to_connection(
 ) -> Result<Connection, StoreError> {
     let mut c: Connection = from_json(&format!("connection {id}"), &config)?;
     c.status = ConnectionStatus::parse(&status)
-        .ok_or_else(|| StoreError::corrupt(format!("connection {id}"), format!("status {status:?}")))?;
+        .ok_or_else(|| StoreError::corrupt_because(format!("connection {id}"), format!("status {status:?}")))?;
     c.feed = from_json(&format!("connection {id}"), &feed)?;
     Ok(c)
 }

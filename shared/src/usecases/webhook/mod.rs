@@ -147,32 +147,41 @@ pub async fn receive(
     process(deps, &conn, &mut delivery, &screening, deadline_ms).await
 }
 
+/// Why a delivery cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no delivery {webhook_id} for connection {connection}")]
+    NoDelivery { connection: ConnectionId, webhook_id: String },
+    #[error("the connection no longer exists")]
+    NoConnection,
+    #[error("delivery {webhook_id} is a {kind} event: nothing to replay")]
+    NotAScreening { webhook_id: String, kind: String },
+    #[error("delivery {webhook_id} was rejected: {reason}")]
+    Rejected { webhook_id: String, reason: String },
+}
+
 /// Processes a recorded delivery again (operator replay, the scheduled retry of pending ones).
 pub async fn replay(
     deps: &LeverContext,
     connection: &ConnectionId,
     webhook_id: &str,
     deadline_ms: i64,
-) -> Result<Answer, String> {
+) -> Result<Answer, ReplayError> {
     let mut d = deps
         .webhooks
         .delivery(connection, webhook_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no delivery {webhook_id} for connection {connection}"))?;
+        .await?
+        .ok_or_else(|| ReplayError::NoDelivery { connection: connection.clone(), webhook_id: webhook_id.to_owned() })?;
     if d.status == DeliveryStatus::Completed {
         return Ok(answer_for(&d, true));
     }
-    let conn = deps
-        .connections
-        .connection(connection)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the connection no longer exists")?;
+    let conn = deps.connections.connection(connection).await?.ok_or(ReplayError::NoConnection)?;
     let screening = match parse_event(d.body.as_bytes()) {
         Ok(Event::ScreeningPassed(s)) => s,
-        Ok(Event::Other(t)) => return Err(format!("delivery {webhook_id} is a {t} event: nothing to replay")),
-        Err(reason) => return Err(format!("delivery {webhook_id} was rejected: {reason}")),
+        Ok(Event::Other(kind)) => return Err(ReplayError::NotAScreening { webhook_id: webhook_id.to_owned(), kind }),
+        Err(reason) => return Err(ReplayError::Rejected { webhook_id: webhook_id.to_owned(), reason }),
     };
     Ok(process(deps, &conn, &mut d, &screening, deadline_ms).await)
 }

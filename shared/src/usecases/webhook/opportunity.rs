@@ -303,10 +303,27 @@ async fn ensure_note(
     }
 }
 
+/// Why a resume could not be had (the report says so; the candidate still goes to Lever).
+#[derive(Debug, thiserror::Error)]
+enum DownloadError {
+    #[error("not an http(s) link")]
+    NotHttp,
+    #[error("timed out")]
+    TimedOut(#[source] reqwest::Error),
+    #[error("could not connect")]
+    Connect(#[source] reqwest::Error),
+    #[error("HTTP {0} (expired?)")]
+    Status(u16),
+    #[error("larger than {0} MB")]
+    TooLarge(u64),
+    #[error("the download broke off")]
+    BrokeOff(#[source] reqwest::Error),
+}
+
 /// Downloads the resume with a size cap and a timeout; the reason when it cannot.
-async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, String> {
+async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, DownloadError> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err("not an http(s) link".into());
+        return Err(DownloadError::NotHttp);
     }
     let resp = deps
         .http
@@ -314,12 +331,13 @@ async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, String> 
         .timeout(deps.resume_timeout)
         .send()
         .await
-        .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { "could not connect".to_owned() })?;
+        .map_err(|e| if e.is_timeout() { DownloadError::TimedOut(e) } else { DownloadError::Connect(e) })?;
     if !resp.status().is_success() {
-        return Err(format!("HTTP {} (expired?)", resp.status().as_u16()));
+        return Err(DownloadError::Status(resp.status().as_u16()));
     }
+    let too_large = || DownloadError::TooLarge(deps.resume_max_bytes / 1024 / 1024);
     if resp.content_length().is_some_and(|n| n > deps.resume_max_bytes) {
-        return Err(format!("larger than {} MB", deps.resume_max_bytes / 1024 / 1024));
+        return Err(too_large());
     }
     let content_type = resp
         .headers()
@@ -337,9 +355,9 @@ async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, String> 
     let mut bytes = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| "the download broke off".to_owned())?;
+        let chunk = chunk.map_err(DownloadError::BrokeOff)?;
         if (bytes.len() + chunk.len()) as u64 > deps.resume_max_bytes {
-            return Err(format!("larger than {} MB", deps.resume_max_bytes / 1024 / 1024));
+            return Err(too_large());
         }
         bytes.extend_from_slice(&chunk);
     }
