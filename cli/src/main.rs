@@ -62,8 +62,10 @@ enum Command {
     /// Sync feeds into XOR now.
     Sync(commands::sync::SyncArgs),
     /// Run the XOR (and Lever) sandboxes until stopped.
+    #[cfg(feature = "sandbox")]
     Sandbox(commands::sandbox::SandboxArgs),
     /// The local end-to-end run: sandbox, sample feed, a connection, two syncs.
+    #[cfg(feature = "sandbox")]
     Dev(commands::dev::DevArgs),
 }
 
@@ -97,7 +99,9 @@ async fn main() -> ExitCode {
         Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
         Command::Status { json } => commands::status::run(&ctx, json).await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => commands::sandbox::run(args).await,
+        #[cfg(feature = "sandbox")]
         Command::Dev(args) => commands::dev::run(&ctx, args).await,
     };
     match result {

@@ -262,6 +262,11 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     assert!(new.starts_with("whsec_") && new != secret);
     assert!(text(&rot.stdout).contains("keeps working for 2 h"));
 
+    // Closed sets are checked by clap, which lists what it takes.
+    let bad = xl(d, &["webhooks", "list", "--status", "stuck"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("pending_reauth"), "{}", text(&bad.stderr));
+    assert!(xl(d, &["webhooks", "list", "--status", "pending_reauth"]).status.success());
+
     // Rebinding to another Lever account is an explicit, logged operator act.
     let reset = xl(d, &["connections", "reset-lever", "acme"]);
     assert!(reset.status.success(), "{}", text(&reset.stderr));

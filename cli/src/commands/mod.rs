@@ -1,7 +1,9 @@
 pub mod connections;
+#[cfg(feature = "sandbox")]
 pub mod dev;
 pub mod feed;
 pub mod lever_app;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod serve;
 pub mod status;

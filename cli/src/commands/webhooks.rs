@@ -8,13 +8,37 @@ use xor_lever::usecases::webhook::{list_deliveries, replay, retry_waiting};
 use super::cell;
 use crate::store::{Ctx, Result};
 
+/// A delivery status, as `--status` takes it (clap lists and checks the values).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "snake_case")]
+pub enum StatusArg {
+    Received,
+    Completed,
+    Failed,
+    Rejected,
+    Pending,
+    PendingReauth,
+}
+
+impl From<StatusArg> for DeliveryStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Received => Self::Received,
+            StatusArg::Completed => Self::Completed,
+            StatusArg::Failed => Self::Failed,
+            StatusArg::Rejected => Self::Rejected,
+            StatusArg::Pending => Self::Pending,
+            StatusArg::PendingReauth => Self::PendingReauth,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum WebhooksCommand {
     /// Deliveries, newest first.
     List {
-        /// received, completed, failed, rejected, pending, pending_reauth
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
         #[arg(long)]
         connection: Option<ConnectionId>,
         #[arg(long, default_value_t = 50)]
@@ -60,10 +84,7 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
     let w = ctx.lever_context().await?;
     match cmd {
         WebhooksCommand::List { status, connection, limit, json } => {
-            let status = match status {
-                Some(s) => Some(DeliveryStatus::parse(&s).ok_or_else(|| format!("unknown status {s:?}"))?),
-                None => None,
-            };
+            let status = status.map(DeliveryStatus::from);
             let list = list_deliveries(&w, connection.as_ref(), status, limit).await?;
             if json {
                 for d in list {
