@@ -260,35 +260,75 @@ async fn invitation_contract<S: InvitationStore>(s: &S) {
     assert!(s.use_invitation(&conn_id("beta"), &other.token_hash, 4_001).await.unwrap());
 }
 
-#[tokio::test]
-async fn memory_store_meets_the_contract() {
-    let s = MemoryStore::new();
-    contract(&s).await;
-    webhook_contract(&MemoryStore::new()).await;
-    secret_contract(&s).await;
-    invitation_contract(&s).await;
+/// Twenty attempts at one screening's claim at once: exactly one holds it.
+async fn concurrent_claim_contract<S: WebhookStore + 'static>(s: std::sync::Arc<S>) {
+    let c = conn_id("race");
+    let tries = (0..20).map(|i| {
+        let (s, c) = (s.clone(), c.clone());
+        tokio::spawn(async move { s.claim_screening(&c, "cand#job", &format!("owner-{i}"), 1_000, 60_000).await })
+    });
+    let claims: Vec<Claim> = futures::future::join_all(tries).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    let acquired = claims.iter().filter(|c| matches!(c, Claim::Acquired { .. })).count();
+    assert_eq!(acquired, 1, "{claims:?}");
+    assert!(claims.iter().all(|c| matches!(c, Claim::Acquired { attempt: 1 } | Claim::Busy { until_ms: 60_000 })));
 }
 
+/// One test per (store, contract case): a failure names both, and the other cases still run.
+macro_rules! store_contract {
+    ($store:ident, $make:expr) => {
+        mod $store {
+            use super::*;
+
+            #[tokio::test]
+            async fn mappings_connections_and_runs() {
+                contract(&$make).await;
+            }
+            #[tokio::test]
+            async fn deliveries_claims_leases_and_pages() {
+                webhook_contract(&$make).await;
+            }
+            #[tokio::test]
+            async fn concurrent_claims() {
+                concurrent_claim_contract(std::sync::Arc::new($make)).await;
+            }
+            #[tokio::test]
+            async fn invitations() {
+                invitation_contract(&$make).await;
+            }
+        }
+    };
+}
+
+store_contract!(memory, MemoryStore::new());
+store_contract!(sqlite, SqliteStore::in_memory().unwrap());
+store_contract!(dynamodb, moto::dynamo_store().await);
+
+macro_rules! secret_store_contract {
+    ($store:ident, $make:expr) => {
+        mod $store {
+            use super::*;
+
+            #[tokio::test]
+            async fn secrets() {
+                secret_contract(&$make).await;
+            }
+        }
+    };
+}
+
+secret_store_contract!(memory_secrets, MemoryStore::new());
+secret_store_contract!(sqlite_secrets, SqliteStore::in_memory().unwrap());
+secret_store_contract!(secrets_manager, moto::secrets_store().await);
+
 #[tokio::test]
-async fn sqlite_store_meets_the_contract_and_persists() {
+async fn sqlite_state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = SqliteStore::open_dir(dir.path()).unwrap();
         contract(&s).await;
-        webhook_contract(&SqliteStore::in_memory().unwrap()).await;
-        secret_contract(&s).await;
-        invitation_contract(&s).await;
     }
     let reopened = SqliteStore::open_dir(dir.path()).unwrap();
     assert_eq!(reopened.mappings(&conn_id("acme")).await.unwrap().len(), 31, "state survives a restart");
-}
-
-#[tokio::test]
-async fn dynamodb_store_meets_the_contract_on_moto() {
-    let s = moto::dynamo_store().await;
-    contract(&s).await;
-    webhook_contract(&moto::dynamo_store().await).await;
-    invitation_contract(&s).await;
 }
 
 #[tokio::test]
@@ -306,8 +346,7 @@ async fn dynamodb_reads_more_than_one_page_of_mappings() {
 }
 
 #[tokio::test]
-async fn secrets_manager_meets_the_secret_contract_on_moto() {
+async fn secrets_manager_names_secrets_under_the_prefix() {
     let s = moto::secrets_store().await;
-    secret_contract(&s).await;
     assert!(s.name(&conn_id("acme"), "xor-api-key").ends_with("acme/xor-api-key"));
 }
