@@ -3,7 +3,7 @@
 //! refresh token is dead), `/v1/users`, `/v1/postings`, `/v1/opportunities` (JSON and multipart,
 //! files kept, email dedupe onto one contact, list by email), a switch that revokes the app, 429
 //! and 5xx injection, and controls under `/_sandbox/`.
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,23 +47,8 @@ fn scope_for(op: &str) -> Option<&'static str> {
 /// The Lever account the sandbox's admin signs in to (unless `Config::account_id` says another).
 pub const SANDBOX_ACCOUNT: &str = "acct-5a1c0b6e-acme";
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Fault {
-    #[serde(default)]
-    pub status: Option<u16>,
-    #[serde(default)]
-    pub retry_after: Option<u64>,
-    /// Only for this route (`create`, `find`, `posting`, `users`, `postings`, `token`); any when absent.
-    #[serde(default)]
-    pub op: Option<String>,
-    /// With no `status`: the request is held this long, then served normally (a slow Lever).
-    #[serde(default)]
-    pub delay_ms: Option<u64>,
-    /// The request is carried out, then answered with `status` (a lost answer: the create
-    /// happened, the caller cannot know).
-    #[serde(default)]
-    pub after_processing: bool,
-}
+pub use crate::faults::Fault;
+use crate::faults::{Faults, Stage};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -170,7 +155,7 @@ struct Contact {
 struct Inner {
     config: Config,
     stats: Stats,
-    faults: VecDeque<Fault>,
+    faults: Faults,
     revoked: bool,
     codes: HashMap<String, String>,   // code → redirect_uri
     access: HashMap<String, Instant>, // token → expiry
@@ -337,11 +322,7 @@ fn lever_error(status: StatusCode, code: &str, message: impl Into<String>) -> Re
 }
 
 fn take_fault(g: &mut Inner, op: &str) -> Option<Response> {
-    let i = g
-        .faults
-        .iter()
-        .position(|f| f.delay_ms.is_none() && !f.after_processing && f.op.as_deref().is_none_or(|o| o == op))?;
-    let f = g.faults.remove(i)?;
+    let f = g.faults.take(op, Stage::Before)?;
     g.stats.faults_served += 1;
     let status = StatusCode::from_u16(f.status.unwrap_or(503)).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut r = lever_error(status, "Injected", format!("injected {}", status.as_u16()));
@@ -425,8 +406,7 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
 /// A queued slow-down for `op`, taken once.
 fn take_delay(s: &LeverState, op: &str) -> Option<Duration> {
     let mut g = s.0.lock().unwrap();
-    let i = g.faults.iter().position(|f| f.delay_ms.is_some() && f.op.as_deref().is_none_or(|o| o == op))?;
-    let f = g.faults.remove(i)?;
+    let f = g.faults.take(op, Stage::Delay)?;
     g.stats.faults_served += 1;
     f.delay_ms.map(Duration::from_millis)
 }
@@ -635,8 +615,7 @@ fn acting_user(g: &Inner, q: &[(String, String)]) -> Result<String, Response> {
 
 /// A queued "lost answer" for `op`: the request is carried out, then answered with an error.
 fn take_lost_answer(g: &mut Inner, op: &str) -> Option<StatusCode> {
-    let i = g.faults.iter().position(|f| f.after_processing && f.op.as_deref().is_none_or(|o| o == op))?;
-    let f = g.faults.remove(i)?;
+    let f = g.faults.take(op, Stage::After)?;
     g.stats.faults_served += 1;
     Some(StatusCode::from_u16(f.status.unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY))
 }

@@ -1,5 +1,6 @@
 //! Stand-ins for the outside world, served over real HTTP on loopback: the XOR API sandbox
 //! (docs/xor-contract.md §1), a Lever-style feed server, and helpers the workspace's tests share.
+pub mod faults;
 pub mod feed_server;
 pub mod feeds;
 pub mod harness;

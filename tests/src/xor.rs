@@ -3,7 +3,7 @@
 //! cursor pagination, chatbot links, a per-key rate limit answering 429 with `Retry-After`, and
 //! fault injection (latency, 429, 5xx, responses dropped after the write) driven over HTTP under
 //! `/_sandbox/`. It counts what it served so tests can assert "zero writes".
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,21 +17,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Fault {
-    /// Answer with this status (429 gets `Retry-After: retry_after`).
-    #[serde(default)]
-    pub status: Option<u16>,
-    #[serde(default)]
-    pub retry_after: Option<u64>,
-    /// Do the work, then hold the response for `hang_ms`: to a client with a shorter timeout the
-    /// response is lost although the write happened.
-    #[serde(default)]
-    pub hang_ms: Option<u64>,
-    /// Only for this operation (`create`, `update`, `close`, `get`, `list`); any when absent.
-    #[serde(default)]
-    pub op: Option<String>,
-}
+pub use crate::faults::Fault;
+use crate::faults::{Faults, Stage};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -75,7 +62,7 @@ struct Inner {
     next_id: u64,
     /// (api key, idempotency key) → (body, created job id, time)
     idem: HashMap<(String, String), (Value, String, Instant)>,
-    faults: VecDeque<Fault>,
+    faults: Faults,
     config: Config,
     stats: Stats,
     buckets: HashMap<String, (f64, Instant)>,
@@ -142,8 +129,7 @@ async fn gate(s: &Sandbox, headers: &HeaderMap, op: &str) -> Result<(String, Opt
     let (latency, fault) = {
         let mut g = s.0.lock().unwrap();
         g.stats.requests += 1;
-        let pos = g.faults.iter().position(|f| f.op.as_deref().is_none_or(|o| o == op));
-        let fault = pos.and_then(|i| g.faults.remove(i));
+        let fault = g.faults.take(op, Stage::Before);
         (g.config.latency_ms, fault)
     };
     if latency > 0 {

@@ -288,10 +288,6 @@ macro_rules! store_contract {
                 webhook_contract(&$make).await;
             }
             #[tokio::test]
-            async fn concurrent_claims() {
-                concurrent_claim_contract(std::sync::Arc::new($make)).await;
-            }
-            #[tokio::test]
             async fn invitations() {
                 invitation_contract(&$make).await;
             }
@@ -302,6 +298,19 @@ macro_rules! store_contract {
 store_contract!(memory, MemoryStore::new());
 store_contract!(sqlite, SqliteStore::in_memory().unwrap());
 store_contract!(dynamodb, moto::dynamo_store().await);
+
+// The race itself, on the stores that apply the claim rule under a lock. DynamoDB states the
+// rule as one conditional write, which DynamoDB serializes per item; moto does not (seen here:
+// two of twenty simultaneous conditional updates of a new item both succeeded), so a race
+// against moto would test moto.
+#[tokio::test]
+async fn memory_concurrent_claims() {
+    concurrent_claim_contract(std::sync::Arc::new(MemoryStore::new())).await;
+}
+#[tokio::test]
+async fn sqlite_concurrent_claims() {
+    concurrent_claim_contract(std::sync::Arc::new(SqliteStore::in_memory().unwrap())).await;
+}
 
 macro_rules! secret_store_contract {
     ($store:ident, $make:expr) => {
