@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::domain::webhook::MAX_BODY_BYTES;
 use crate::usecases::connect::{self, CallbackQuery, ConnectError};
 use crate::usecases::context::LeverContext;
-use crate::usecases::webhook::{SignedHeaders, receive};
+use crate::usecases::webhook::{Reply, SignedHeaders, receive};
 
 /// When the current invocation must have answered (Unix ms): the Lambda adapter sets it from
 /// the invocation's deadline; elsewhere a request gets [`DEFAULT_BUDGET_MS`].
@@ -53,12 +53,25 @@ async fn webhook(
     };
     let deadline = deadline_of(&deps, deadline);
     let answer = receive(&deps, &connection_id, &signed, &body, deadline).await;
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = status_of(answer.reply);
     let mut resp = (status, Json(answer.body)).into_response();
     if let Some(secs) = answer.retry_after {
         resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
     }
     resp
+}
+
+/// The webhook's replies in HTTP (XOR retries a non-2xx; a 4xx other than 409 tells it to stop).
+pub fn status_of(reply: Reply) -> StatusCode {
+    match reply {
+        Reply::Accepted => StatusCode::OK,
+        Reply::BadRequest => StatusCode::BAD_REQUEST,
+        Reply::Unsigned => StatusCode::UNAUTHORIZED,
+        Reply::UnknownConnection => StatusCode::NOT_FOUND,
+        Reply::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Reply::InProgress => StatusCode::CONFLICT,
+        Reply::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 /// The deployment's public base URL: configured (`PUBLIC_URL`, e.g. a custom domain), else the

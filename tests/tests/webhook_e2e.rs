@@ -234,7 +234,7 @@ async fn failures_are_200_recorded_and_replayable() {
     let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_4", xor_lever::usecases::now_ms() + 30_000)
         .await
         .unwrap();
-    assert_eq!(a.status, 200);
+    assert_eq!(a.reply, xor_lever::usecases::webhook::Reply::Accepted);
     assert_eq!(app.lever.opportunities().len(), 1);
     assert_eq!(app.delivery("msg_4").await.unwrap().status, DeliveryStatus::Completed);
 }
@@ -266,7 +266,7 @@ async fn lever_down_is_pending_then_a_replay_creates_exactly_one() {
     let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_1", xor_lever::usecases::now_ms() + 30_000)
         .await
         .unwrap();
-    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.reply, xor_lever::usecases::webhook::Reply::Accepted, "{a:?}");
     let (st, _, _) = app.deliver("msg_1", &b).await;
     assert_eq!(st, 200, "XOR's own retry now gets the result");
     assert_eq!(app.lever.opportunities().len(), 1);
@@ -386,7 +386,11 @@ async fn secrets_manager_down_is_pending_with_retry_after() {
     let a =
         xor_lever::usecases::webhook::receive(&deps, app.id.as_str(), &h, &b, xor_lever::usecases::now_ms() + 30_000)
             .await;
-    assert_eq!((a.status, a.body["status"].as_str(), a.retry_after), (503, Some("pending"), Some(60)), "{a:?}");
+    assert_eq!(
+        (xor_lever::http::status_of(a.reply).as_u16(), a.body["status"].as_str(), a.retry_after),
+        (503, Some("pending"), Some(60)),
+        "{a:?}"
+    );
     assert_eq!(app.delivery("msg_1").await.unwrap().status, DeliveryStatus::Pending);
 }
 

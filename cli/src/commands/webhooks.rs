@@ -122,7 +122,7 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
             let d = find(ctx, &id, connection.as_ref()).await?;
             let a = replay(&w, &d.connection, &d.webhook_id, now_ms() + 60_000).await?;
             println!("{}: {}", d.webhook_id, a.body);
-            if a.status >= 300 {
+            if a.reply != xor_lever::usecases::webhook::Reply::Accepted {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -30,10 +30,27 @@ use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};
 pub use sweep::{RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_waiting};
 
-/// The HTTP answer to XOR, and how the delivery was recorded.
+/// What the webhook tells XOR, in the use case's words; `http.rs` says it in HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// Taken: done, failed for good (kept, replayable), a duplicate, or an event we ignore.
+    Accepted,
+    /// The body or a header is not usable (kept when signed).
+    BadRequest,
+    /// Not signed by this connection's secret.
+    Unsigned,
+    UnknownConnection,
+    TooLarge,
+    /// Another attempt holds this screening: retry after a while.
+    InProgress,
+    /// Lever, AWS, or the connection's authorization is not there now: retry later.
+    RetryLater,
+}
+
+/// The answer to XOR, and how the delivery was recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    pub status: u16,
+    pub reply: Reply,
     pub body: Value,
     pub retry_after: Option<u64>,
     /// The delivery's recorded status, when the answer comes from one (callers decide on this,
@@ -42,11 +59,11 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn new(status: u16, body: Value) -> Self {
-        Self { status, body, retry_after: None, delivery: None }
+    fn new(reply: Reply, body: Value) -> Self {
+        Self { reply, body, retry_after: None, delivery: None }
     }
-    fn retry(status: u16, body: Value, after: u64) -> Self {
-        Self { status, body, retry_after: Some(after), delivery: None }
+    fn retry(reply: Reply, body: Value, after: u64) -> Self {
+        Self { reply, body, retry_after: Some(after), delivery: None }
     }
     fn of(self, d: DeliveryStatus) -> Self {
         Self { delivery: Some(d), ..self }
@@ -80,14 +97,17 @@ pub async fn receive(
     deadline_ms: i64,
 ) -> Answer {
     if body.len() > MAX_BODY_BYTES {
-        return Answer::new(413, json!({"error": format!("the body is larger than {MAX_BODY_BYTES} bytes")}));
+        return Answer::new(
+            Reply::TooLarge,
+            json!({"error": format!("the body is larger than {MAX_BODY_BYTES} bytes")}),
+        );
     }
     let Ok(cid) = ConnectionId::parse(connection) else {
-        return Answer::new(404, json!({"error": "unknown connection"}));
+        return Answer::new(Reply::UnknownConnection, json!({"error": "unknown connection"}));
     };
     let conn = match deps.connections.connection(&cid).await {
         Ok(Some(c)) => c,
-        Ok(None) => return Answer::new(404, json!({"error": "unknown connection"})),
+        Ok(None) => return Answer::new(Reply::UnknownConnection, json!({"error": "unknown connection"})),
         Err(e) => return unavailable(&cid, "connection lookup", &e),
     };
     let secrets = match deps.secrets.secret(&cid, WEBHOOK_SECRET).await {
@@ -99,11 +119,11 @@ pub async fn receive(
         verify(&secrets, h.id.as_deref(), h.timestamp.as_deref(), h.signature.as_deref(), body, now_ms / 1000)
     {
         tracing::warn!(connection = %cid, reason = %e, "webhook signature refused");
-        return Answer::new(401, json!({"error": "invalid signature"}));
+        return Answer::new(Reply::Unsigned, json!({"error": "invalid signature"}));
     }
     let webhook_id = h.id.clone().unwrap_or_default();
     if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
-        return Answer::new(400, json!({"error": "webhook-id is not a usable id"}));
+        return Answer::new(Reply::BadRequest, json!({"error": "webhook-id is not a usable id"}));
     }
     let body_text = String::from_utf8_lossy(body).into_owned();
     let mut delivery = Delivery {
@@ -123,7 +143,7 @@ pub async fn receive(
     let screening = match parse_event(body) {
         Ok(Event::Other(kind)) => {
             tracing::info!(connection = %cid, webhook_id, event = %kind, "event type ignored");
-            return Answer::new(200, json!({"status": "ignored", "type": kind}));
+            return Answer::new(Reply::Accepted, json!({"status": "ignored", "type": kind}));
         }
         Ok(Event::ScreeningPassed(s)) => s,
         Err(reason) => {
@@ -133,7 +153,8 @@ pub async fn receive(
                 return unavailable(&cid, "record delivery", &e);
             }
             tracing::warn!(connection = %cid, webhook_id, reason, "webhook body rejected (kept raw)");
-            return Answer::new(400, json!({"status": "rejected", "reason": reason})).of(DeliveryStatus::Rejected);
+            return Answer::new(Reply::BadRequest, json!({"status": "rejected", "reason": reason}))
+                .of(DeliveryStatus::Rejected);
         }
     };
     delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
@@ -188,24 +209,25 @@ pub async fn replay(
 
 fn unavailable(cid: &ConnectionId, what: &str, e: &dyn std::fmt::Display) -> Answer {
     tracing::error!(connection = %cid, what, error = %e, "webhook could not be handled now");
-    Answer::retry(503, json!({"status": "unavailable", "reason": format!("{what} is unavailable")}), 30)
+    Answer::retry(Reply::RetryLater, json!({"status": "unavailable", "reason": format!("{what} is unavailable")}), 30)
 }
 
 fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
     let reason = d.reason.clone();
     let answer = match d.status {
-        DeliveryStatus::Completed => {
-            Answer::new(200, json!({"status": "completed", "opportunity_id": d.opportunity_id, "duplicate": duplicate}))
-        }
+        DeliveryStatus::Completed => Answer::new(
+            Reply::Accepted,
+            json!({"status": "completed", "opportunity_id": d.opportunity_id, "duplicate": duplicate}),
+        ),
         DeliveryStatus::Failed => {
-            Answer::new(200, json!({"status": "failed", "reason": reason, "duplicate": duplicate}))
+            Answer::new(Reply::Accepted, json!({"status": "failed", "reason": reason, "duplicate": duplicate}))
         }
-        DeliveryStatus::Rejected => Answer::new(400, json!({"status": "rejected", "reason": reason})),
-        DeliveryStatus::Pending => Answer::retry(503, json!({"status": "pending", "reason": reason}), 60),
+        DeliveryStatus::Rejected => Answer::new(Reply::BadRequest, json!({"status": "rejected", "reason": reason})),
+        DeliveryStatus::Pending => Answer::retry(Reply::RetryLater, json!({"status": "pending", "reason": reason}), 60),
         DeliveryStatus::PendingReauth => {
-            Answer::retry(503, json!({"status": "pending_reauth", "reason": reason}), 3600)
+            Answer::retry(Reply::RetryLater, json!({"status": "pending_reauth", "reason": reason}), 3600)
         }
-        DeliveryStatus::Received => Answer::retry(409, json!({"status": "in_progress"}), 5),
+        DeliveryStatus::Received => Answer::retry(Reply::InProgress, json!({"status": "in_progress"}), 5),
     };
     answer.of(d.status)
 }
@@ -241,7 +263,7 @@ async fn process(
         Outcome::Busy(until) => {
             let secs = ((until - now) / 1000).clamp(1, 300) as u64;
             return Answer::retry(
-                409,
+                Reply::InProgress,
                 json!({"status": "in_progress", "reason": "another attempt is processing this screening"}),
                 secs,
             );
