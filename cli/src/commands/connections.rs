@@ -11,7 +11,7 @@ use xor_lever::usecases::context::LeverContext;
 use xor_lever::usecases::now_ms;
 use xor_lever::usecases::tokens::TokenProvider;
 
-use super::cell;
+use super::print_table;
 use crate::store::{Ctx, Result};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -203,16 +203,10 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                     println!("{}", serde_json::to_string(&c)?);
                 }
             } else {
-                println!("{}  {}  {}  {}", cell("ID", 20), cell("STATUS", 10), cell("FEED", 44), "XOR");
-                for c in all {
-                    println!(
-                        "{}  {}  {}  {}",
-                        cell(c.id.as_str(), 20),
-                        cell(c.status.as_str(), 10),
-                        cell(&c.feed_url, 44),
-                        c.xor_base_url
-                    );
-                }
+                print_table(
+                    ["ID", "STATUS", "FEED", "XOR"],
+                    all.into_iter().map(|c| [c.id.to_string(), c.status.as_str().into(), c.feed_url, c.xor_base_url]),
+                );
             }
         }
         ConnectionsCommand::ConnectUrl { id, public_url, valid_days } => {

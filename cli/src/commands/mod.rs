@@ -11,6 +11,18 @@ pub mod sync;
 pub mod webhooks;
 
 /// Pads or cuts `s` to `w` characters (table cells).
+/// A table on stdout (comfy-table: column widths from the content, no borders).
+pub fn print_table<const N: usize>(headers: [&str; N], rows: impl IntoIterator<Item = [String; N]>) {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING).set_header(headers);
+    for r in rows {
+        t.add_row(r);
+    }
+    println!("{t}");
+}
+
+/// A fixed-width cell, for output that streams row by row (`feed inspect` on a 10,000-posting
+/// feed: a table crate would hold every row first).
 pub fn cell(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n > w {

@@ -5,8 +5,43 @@ use xor_lever::domain::{ConnectionId, Delivery, DeliveryStatus};
 use xor_lever::usecases::now_ms;
 use xor_lever::usecases::webhook::{list_deliveries, replay, retry_waiting};
 
-use super::cell;
+use super::print_table;
 use crate::store::{Ctx, Result};
+
+/// A delivery as `webhooks list --json` shows it: everything but the raw body, which carries
+/// candidate PII (`webhooks show` is the one place that prints it).
+#[derive(serde::Serialize)]
+struct DeliveryView<'a> {
+    connection: &'a str,
+    webhook_id: &'a str,
+    status: DeliveryStatus,
+    received_at_ms: i64,
+    updated_at_ms: i64,
+    event_type: Option<&'a str>,
+    natural_key: Option<&'a str>,
+    opportunity_id: Option<&'a str>,
+    reason: Option<&'a str>,
+    attempts: u32,
+    expires_at: Option<i64>,
+}
+
+impl<'a> From<&'a Delivery> for DeliveryView<'a> {
+    fn from(d: &'a Delivery) -> Self {
+        Self {
+            connection: d.connection.as_str(),
+            webhook_id: &d.webhook_id,
+            status: d.status,
+            received_at_ms: d.received_at_ms,
+            updated_at_ms: d.updated_at_ms,
+            event_type: d.event_type.as_deref(),
+            natural_key: d.natural_key.as_deref(),
+            opportunity_id: d.opportunity_id.as_deref(),
+            reason: d.reason.as_deref(),
+            attempts: d.attempts,
+            expires_at: d.expires_at,
+        }
+    }
+}
 
 /// A delivery status, as `--status` takes it (clap lists and checks the values).
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -87,31 +122,22 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
             let status = status.map(DeliveryStatus::from);
             let list = list_deliveries(&w, connection.as_ref(), status, limit).await?;
             if json {
-                for d in list {
-                    // The raw body carries candidate PII: `show` prints it, `list` does not.
-                    let mut v = serde_json::to_value(&d)?;
-                    v.as_object_mut().map(|o| o.remove("body"));
-                    println!("{v}");
+                for d in &list {
+                    println!("{}", serde_json::to_string(&DeliveryView::from(d))?);
                 }
             } else {
-                println!(
-                    "{}  {}  {}  {}  {}",
-                    cell("WEBHOOK ID", 28),
-                    cell("CONNECTION", 14),
-                    cell("STATUS", 14),
-                    cell("OPPORTUNITY", 20),
-                    "REASON"
+                print_table(
+                    ["WEBHOOK ID", "CONNECTION", "STATUS", "OPPORTUNITY", "REASON"],
+                    list.iter().map(|d| {
+                        [
+                            d.webhook_id.clone(),
+                            d.connection.to_string(),
+                            d.status.as_str().into(),
+                            d.opportunity_id.clone().unwrap_or_else(|| "-".into()),
+                            d.reason.clone().unwrap_or_default(),
+                        ]
+                    }),
                 );
-                for d in list {
-                    println!(
-                        "{}  {}  {}  {}  {}",
-                        cell(&d.webhook_id, 28),
-                        cell(d.connection.as_str(), 14),
-                        cell(d.status.as_str(), 14),
-                        cell(d.opportunity_id.as_deref().unwrap_or("-"), 20),
-                        d.reason.as_deref().unwrap_or("")
-                    );
-                }
             }
         }
         WebhooksCommand::Show { id, connection } => {
