@@ -14,6 +14,16 @@ pub(super) enum CallError {
     RevokedAfterRefresh,
 }
 
+impl CallError {
+    /// The failure in words, for the delivery's record.
+    pub(super) fn reason(self) -> String {
+        match Outcome::from(self) {
+            Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
+            Outcome::Completed(..) | Outcome::Busy(_) => "unknown".into(),
+        }
+    }
+}
+
 impl From<CallError> for Outcome {
     fn from(e: CallError) -> Self {
         match e {

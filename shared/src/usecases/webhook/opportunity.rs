@@ -264,10 +264,7 @@ async fn add_note(
                 }
                 _ => "",
             };
-            let why = match Outcome::from(e) {
-                Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
-                _ => "unknown".into(),
-            };
+            let why = e.reason();
             tracing::warn!(connection = %conn.id, opportunity, reason = %why, "the screening note could not be added");
             Some(format!("the screening note could not be added ({why}){hint}; the attached report has the same"))
         }
@@ -293,13 +290,10 @@ async fn ensure_note(
         Ok(t) if t.iter().any(|x| x.starts_with(NOTE_HEADING)) => None,
         Ok(_) => add_note(deps, conn, lever, perform_as, opportunity, note, deadline_ms).await,
         // Unknown whether the earlier attempt added it: no second note on a guess.
-        Err(e) => {
-            let why = match Outcome::from(e) {
-                Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
-                _ => "unknown".into(),
-            };
-            Some(format!("could not tell whether the screening note was added ({why}); the attached report has it"))
-        }
+        Err(e) => Some(format!(
+            "could not tell whether the screening note was added ({}); the attached report has it",
+            e.reason()
+        )),
     }
 }
 
