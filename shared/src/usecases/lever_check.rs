@@ -17,15 +17,12 @@ pub async fn check_lever(deps: &LeverContext, conn: &Connection, deadline_ms: i6
             let fresh = deps.tokens.after_unauthorized(conn, &lever, &token, deadline_ms).await?;
             match lever.any_user(&fresh).await {
                 Err(LeverError::Unauthorized { .. }) => {
-                    deps.connections
-                        .set_status(&conn.id, ConnectionStatus::Revoked)
-                        .await
-                        .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+                    deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await?;
                     Err(TokenError::Revoked)
                 }
                 _ => Ok(()),
             }
         }
-        Err(e) => Err(TokenError::Unavailable(e.to_string())),
+        Err(e) => Err(TokenError::Api(e)),
     }
 }

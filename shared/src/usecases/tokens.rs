@@ -29,14 +29,38 @@ const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// How long a caller waits for another instance's refresh before giving up (pending, retried).
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why no usable access token: revoked or never authorized (the connection waits for a Super
+/// Admin), or unavailable right now (retried later), each with its cause.
+#[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("the Lever app was revoked for this connection: a Super Admin must authorize again")]
     Revoked,
     #[error("the connection has no Lever authorization yet")]
     NotAuthorized,
     #[error("Lever tokens are unavailable right now: {0}")]
-    Unavailable(String),
+    Store(#[from] StoreError),
+    #[error("Lever tokens are unavailable right now: Lever's token endpoint: {0}")]
+    Lever(#[from] OAuthError),
+    #[error("Lever tokens are unavailable right now: {0}")]
+    Unreadable(&'static str),
+    #[error("Lever tokens are unavailable right now: another instance is refreshing the Lever token")]
+    Busy,
+    #[error(
+        "Lever tokens are unavailable right now: too close to the invocation's deadline to refresh safely (a refresh may take {0} s)"
+    )]
+    TooCloseToDeadline(i64),
+    #[error("Lever tokens are unavailable right now: the refreshed token pair could not be stored: {0}")]
+    NotStored(#[source] StoreError),
+    /// The Data API failed while checking the authorization (not the tokens themselves).
+    #[error("Lever is unavailable: {0}")]
+    Api(#[source] crate::adapters::lever::LeverError),
+}
+
+impl TokenError {
+    /// Revoked or never authorized: only a new authorization helps.
+    pub fn needs_authorization(&self) -> bool {
+        matches!(self, Self::Revoked | Self::NotAuthorized)
+    }
 }
 
 /// The longest each store call of the refresh path may take (the AWS clients enforce these
@@ -104,11 +128,11 @@ impl TokenProvider {
 
     /// The stored pair; `None` when the connection was never authorized (or an operator reset it).
     pub async fn stored(&self, c: &ConnectionId) -> Result<Option<TokenSet>, TokenError> {
-        let raw = self.secrets.secret(c, LEVER_TOKENS).await.map_err(|e| TokenError::Unavailable(e.to_string()))?;
+        let raw = self.secrets.secret(c, LEVER_TOKENS).await?;
         let Some(raw) = raw else { return Ok(None) };
         // `null`: cleared by `connections reset-lever`.
         serde_json::from_str::<Option<TokenSet>>(raw.expose())
-            .map_err(|_| TokenError::Unavailable("the stored token pair is unreadable".into()))
+            .map_err(|_| TokenError::Unreadable("the stored token pair is unreadable"))
     }
 
     /// Stores a pair (after an authorization or a refresh) and remembers it.
@@ -130,11 +154,10 @@ impl TokenProvider {
         let raw = self
             .secrets
             .app_secret(LEVER_APP)
-            .await
-            .map_err(|e| TokenError::Unavailable(e.to_string()))?
-            .ok_or_else(|| TokenError::Unavailable("the Lever app credentials are not configured".into()))?;
+            .await?
+            .ok_or(TokenError::Unreadable("the Lever app credentials are not configured"))?;
         serde_json::from_str(raw.expose())
-            .map_err(|_| TokenError::Unavailable("the Lever app credentials are unreadable".into()))
+            .map_err(|_| TokenError::Unreadable("the Lever app credentials are unreadable"))
     }
 
     /// A usable access token: cached, stored, or refreshed ahead of expiry. `deadline_ms`: when
@@ -156,7 +179,7 @@ impl TokenProvider {
         // Still valid for a while: use it rather than refresh too close to the deadline.
         let usable = stored.expires_at - self.now_ms() / 1000 > 30;
         match self.refresh(conn, lever, &stored.access_token, deadline_ms).await {
-            Err(TokenError::Unavailable(_)) if usable => Ok(SecretString::new(stored.access_token)),
+            Err(e) if usable && !e.needs_authorization() => Ok(SecretString::new(stored.access_token)),
             other => other,
         }
     }
@@ -194,23 +217,16 @@ impl TokenProvider {
             }
             let now = self.now_ms();
             if now + lease_ms > deadline_ms {
-                return Err(TokenError::Unavailable(format!(
-                    "too close to the invocation's deadline to refresh safely (a refresh may take {} s)",
-                    lease_ms / 1000
-                )));
+                return Err(TokenError::TooCloseToDeadline(lease_ms / 1000));
             }
-            let got = self
-                .leases
-                .try_lease(&conn.id, LEASE_NAME, &owner, now, now + lease_ms)
-                .await
-                .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+            let got = self.leases.try_lease(&conn.id, LEASE_NAME, &owner, now, now + lease_ms).await?;
             if got {
                 let result = self.refresh_holding_lease(conn, lever, stale_access).await;
                 let _ = self.leases.release_lease(&conn.id, LEASE_NAME, &owner).await;
                 return result;
             }
             if tokio::time::Instant::now() >= give_up {
-                return Err(TokenError::Unavailable("another instance is refreshing the Lever token".into()));
+                return Err(TokenError::Busy);
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -240,7 +256,7 @@ impl TokenProvider {
                 if let Err(e) = stored {
                     tracing::error!(connection = %conn.id, error = %e, "refreshed Lever tokens could not be stored; kept in memory only");
                     self.cache.lock().unwrap().insert(conn.id.clone(), new);
-                    return Err(TokenError::Unavailable(format!("the refreshed token pair could not be stored: {e}")));
+                    return Err(TokenError::NotStored(e));
                 }
                 tracing::info!(connection = %conn.id, expires_at = new.expires_at, "Lever access token refreshed");
                 Ok(SecretString::new(new.access_token))
@@ -258,13 +274,10 @@ impl TokenProvider {
                 }
                 tracing::warn!(connection = %conn.id, "Lever refused the refresh token: marking the connection revoked");
                 self.cache.lock().unwrap().remove(&conn.id);
-                self.connections
-                    .set_status(&conn.id, ConnectionStatus::Revoked)
-                    .await
-                    .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+                self.connections.set_status(&conn.id, ConnectionStatus::Revoked).await?;
                 Err(TokenError::Revoked)
             }
-            Err(e) => Err(TokenError::Unavailable(e.to_string())),
+            Err(e) => Err(TokenError::Lever(e)),
         }
     }
 }

@@ -27,10 +27,8 @@ impl CallError {
 impl From<CallError> for Outcome {
     fn from(e: CallError) -> Self {
         match e {
-            CallError::Token(e @ (TokenError::Revoked | TokenError::NotAuthorized)) => {
-                Outcome::PendingReauth(e.to_string())
-            }
-            CallError::Token(e @ TokenError::Unavailable(_)) => Outcome::Pending(e.to_string()),
+            CallError::Token(e) if e.needs_authorization() => Outcome::PendingReauth(e.to_string()),
+            CallError::Token(e) => Outcome::Pending(e.to_string()),
             CallError::Lever(
                 e @ (LeverError::Rejected { .. } | LeverError::Decode { .. } | LeverError::TooManyPages { .. }),
             ) => Outcome::Failed(e.to_string()),
