@@ -1,6 +1,7 @@
 //! The edges: each module talks to one outside system and implements domain ports.
 pub mod dynamodb;
 pub mod feed_http;
+pub mod file_fetch;
 pub mod lambda_trigger;
 pub mod lever;
 pub mod local_trigger;

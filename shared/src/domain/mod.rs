@@ -15,8 +15,8 @@ pub use invitation::{Invitation, InvitationState};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
 pub use ports::{
-    ConnectionStore, InvitationStore, LeaseStore, MappingStore, RunStore, SecretStore, StoreError, SyncTrigger,
-    TriggerError, WebhookStore,
+    ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore, RunStore,
+    SecretStore, StoreError, SyncTrigger, TriggerError, WebhookStore,
 };
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
 pub use secret::SecretString;

@@ -206,6 +206,36 @@ pub struct TriggerError {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
+/// Fetches a file a third party links to (the resume XOR hands over), bounded in size and time.
+#[async_trait]
+pub trait FileFetcher: Send + Sync {
+    async fn fetch(&self, url: &str, max_bytes: u64, timeout: std::time::Duration) -> Result<FetchedFile, FetchError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchedFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a file could not be had (said in the report; the candidate still goes to Lever).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("not an http(s) link")]
+    NotHttp,
+    #[error("timed out")]
+    TimedOut(#[source] BoxError),
+    #[error("could not connect")]
+    Connect(#[source] BoxError),
+    #[error("HTTP {0} (expired?)")]
+    Status(u16),
+    #[error("larger than {0} MB")]
+    TooLarge(u64),
+    #[error("the download broke off")]
+    BrokeOff(#[source] BoxError),
+}
+
 /// Short leases ("one OAuth refresh per connection at a time, across all Lambdas").
 #[async_trait]
 pub trait LeaseStore: Send + Sync {

@@ -17,6 +17,8 @@ pub struct LeverContext {
     pub webhooks: Arc<dyn WebhookStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub invitations: Arc<dyn InvitationStore>,
+    /// Fetches the resume XOR links to.
+    pub files: Arc<dyn FileFetcher>,
     pub tokens: Arc<TokenProvider>,
     pub http: reqwest::Client,
     pub limiters: Arc<LeverLimiters>,
@@ -50,6 +52,7 @@ impl LeverContext {
             webhooks: store.clone(),
             secrets,
             invitations: store,
+            files: Arc::new(crate::adapters::file_fetch::HttpFileFetcher(http.clone())),
             tokens,
             http,
             limiters: Arc::default(),

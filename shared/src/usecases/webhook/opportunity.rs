@@ -1,7 +1,5 @@
 //! The opportunity for a screening: adopt what an earlier attempt made, else check the posting,
 //! assemble the candidate, the report and the resume, create it, and add the note.
-use futures::StreamExt;
-
 use super::lever_call::{CallError, with_token};
 use super::{LeverContext, Outcome};
 use crate::adapters::lever::{
@@ -129,8 +127,10 @@ pub(super) async fn attempt_create(
 
     let (resume_file, resume_note) = match s.candidate.resume_url.as_deref().filter(|u| !u.trim().is_empty()) {
         None => (None, "none provided".to_owned()),
-        Some(url) => match download(deps, url).await {
+        Some(url) => match deps.files.fetch(url, deps.resume_max_bytes, deps.resume_timeout).await {
             Ok(f) => {
+                let f =
+                    FileUpload { kind: FileKind::Resume, name: f.name, content_type: f.content_type, bytes: f.bytes };
                 let note = format!("attached ({})", f.name);
                 (Some(f), note)
             }
@@ -295,65 +295,4 @@ async fn ensure_note(
             e.reason()
         )),
     }
-}
-
-/// Why a resume could not be had (the report says so; the candidate still goes to Lever).
-#[derive(Debug, thiserror::Error)]
-enum DownloadError {
-    #[error("not an http(s) link")]
-    NotHttp,
-    #[error("timed out")]
-    TimedOut(#[source] reqwest::Error),
-    #[error("could not connect")]
-    Connect(#[source] reqwest::Error),
-    #[error("HTTP {0} (expired?)")]
-    Status(u16),
-    #[error("larger than {0} MB")]
-    TooLarge(u64),
-    #[error("the download broke off")]
-    BrokeOff(#[source] reqwest::Error),
-}
-
-/// Downloads the resume with a size cap and a timeout; the reason when it cannot.
-async fn download(deps: &LeverContext, url: &str) -> Result<FileUpload, DownloadError> {
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(DownloadError::NotHttp);
-    }
-    let resp = deps
-        .http
-        .get(url)
-        .timeout(deps.resume_timeout)
-        .send()
-        .await
-        .map_err(|e| if e.is_timeout() { DownloadError::TimedOut(e) } else { DownloadError::Connect(e) })?;
-    if !resp.status().is_success() {
-        return Err(DownloadError::Status(resp.status().as_u16()));
-    }
-    let too_large = || DownloadError::TooLarge(deps.resume_max_bytes / 1024 / 1024);
-    if resp.content_length().is_some_and(|n| n > deps.resume_max_bytes) {
-        return Err(too_large());
-    }
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    let name = url
-        .split(['?', '#'])
-        .next()
-        .and_then(|p| p.rsplit('/').next())
-        .filter(|n| !n.is_empty() && n.is_ascii())
-        .unwrap_or("resume")
-        .to_owned();
-    let mut bytes = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(DownloadError::BrokeOff)?;
-        if (bytes.len() + chunk.len()) as u64 > deps.resume_max_bytes {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(FileUpload { kind: FileKind::Resume, name, content_type, bytes })
 }
