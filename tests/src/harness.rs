@@ -67,15 +67,8 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let deps = match kind {
         StoreKind::AwsAs(p) => {
             let (table, prefix) = aws.clone().unwrap();
-            let sdk = moto::sdk_as(p).await;
-            aws_sync_deps(
-                xor_lever::adapters::dynamodb::DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table),
-                xor_lever::adapters::secrets_manager::SecretsManagerStore::new(
-                    xor_lever::config::secrets_client(&sdk),
-                    prefix,
-                ),
-                deps.http.clone(),
-            )
+            let (t, s) = moto::stores_as(p, &table, &prefix).await;
+            aws_sync_deps(t, s, deps.http.clone())
         }
         _ => deps,
     };
@@ -210,12 +203,7 @@ pub async fn spawn_webhook_app_with(
     let mut deps = match kind {
         StoreKind::AwsAs(p) => {
             let (table, prefix) = aws.clone().unwrap();
-            let sdk = moto::sdk_as(p).await;
-            let t = xor_lever::adapters::dynamodb::DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table);
-            let s = xor_lever::adapters::secrets_manager::SecretsManagerStore::new(
-                xor_lever::config::secrets_client(&sdk),
-                prefix,
-            );
+            let (t, s) = moto::stores_as(p, &table, &prefix).await;
             ready(LeverContext::from_store(Arc::new(t), Arc::new(s), setup.http.clone()))
         }
         _ => setup.clone(),

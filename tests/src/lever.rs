@@ -512,26 +512,16 @@ async fn get_user(State(s): State<LeverState>, headers: HeaderMap, Path(id): Pat
 async fn list_postings(
     State(s): State<LeverState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     if let Err(r) = gate(&s, &headers, "postings") {
         return r;
     }
     let g = s.0.lock().unwrap();
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 100);
-    let after = q.get("offset").cloned().unwrap_or_default();
-    let state = q.get("state").cloned();
-    let all: Vec<&Value> = g
-        .postings
-        .iter()
-        .filter(|(id, _)| **id > after)
-        .map(|(_, p)| p)
-        .filter(|p| state.as_ref().is_none_or(|st| p["state"] == st.as_str()))
-        .collect();
-    let page: Vec<Value> = all.iter().take(limit).map(|v| (*v).clone()).collect();
-    let has_next = all.len() > limit;
-    let next = if has_next { page.last().and_then(|p| p["id"].as_str()).map(str::to_owned) } else { None };
-    Json(json!({"data": page, "hasNext": has_next, "next": next})).into_response()
+    let state = q.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone());
+    let matching: Vec<&Value> =
+        g.postings.values().filter(|p| state.as_ref().is_none_or(|st| p["state"] == st.as_str())).collect();
+    page_of(&matching, &q, g.config.max_page)
 }
 
 async fn get_posting(State(s): State<LeverState>, headers: HeaderMap, Path(id): Path<String>) -> Response {

@@ -84,13 +84,16 @@ pub async fn enforced_stores(
 ) -> ((DynamoStore, SecretsManagerStore), (DynamoStore, SecretsManagerStore)) {
     let table = format!("xor-lever-iam-{:016x}", fastrand::u64(..));
     let prefix = format!("xor-lever-iam-{:08x}/", fastrand::u32(..));
-    let open = |sdk: &aws_config::SdkConfig| {
-        (
-            DynamoStore::new(xor_lever::config::dynamo_client(sdk), table.clone()),
-            SecretsManagerStore::new(xor_lever::config::secrets_client(sdk), prefix.clone()),
-        )
-    };
-    let admin = open(&sdk_as(Principal::Admin).await);
+    let admin = stores_as(Principal::Admin, &table, &prefix).await;
     admin.0.create_table().await.expect("create table in moto (IAM)");
-    (admin, open(&sdk_as(principal).await))
+    (admin, stores_as(principal, &table, &prefix).await)
+}
+
+/// The table and the secret prefix on the IAM-enforcing moto, opened as `principal`.
+pub async fn stores_as(principal: Principal, table: &str, prefix: &str) -> (DynamoStore, SecretsManagerStore) {
+    let sdk = sdk_as(principal).await;
+    (
+        DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table),
+        SecretsManagerStore::new(xor_lever::config::secrets_client(&sdk), prefix),
+    )
 }
