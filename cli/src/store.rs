@@ -64,9 +64,9 @@ impl Ctx {
 
 pub fn embedded_lever_context(dir: &std::path::Path, http: reqwest::Client) -> Result<LeverContext> {
     let s = Arc::new(SqliteStore::open_dir(dir)?);
-    Ok(LeverContext::from_store(s.clone(), s, http))
+    Ok(xor_lever::config::lever_context_on(s.clone(), s, http))
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {
-    Ok(SyncDeps::from_store(Arc::new(SqliteStore::open_dir(dir)?), http))
+    Ok(xor_lever::config::sync_deps(Arc::new(SqliteStore::open_dir(dir)?), http))
 }

@@ -108,8 +108,8 @@ pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> 
         mappings: store.clone(),
         runs: store,
         secrets: Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix)),
-        fetcher,
-        http,
+        feeds: Arc::new(fetcher),
+        boards: Arc::new(crate::adapters::xor::XorBoards::new(http)),
     }
 }
 
@@ -121,7 +121,7 @@ pub fn lever_context(
 ) -> crate::usecases::context::LeverContext {
     let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
     let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
-    let mut deps = crate::usecases::context::LeverContext::from_store(store, secrets, http);
+    let mut deps = lever_context_on(store, secrets, http);
     deps.public_url = settings.public_url.clone();
     deps.delivery_retention_days = settings.delivery_retention_days;
     if let Some(f) = &settings.sync_function_name {
@@ -131,4 +131,36 @@ pub fn lever_context(
         }));
     }
     deps
+}
+
+/// The sync's wiring on one store that implements every store port (SQLite, memory), with XOR
+/// and the feed over HTTP.
+pub fn sync_deps<S>(store: Arc<S>, http: reqwest::Client) -> SyncDeps
+where
+    S: crate::domain::ConnectionStore
+        + crate::domain::MappingStore
+        + crate::domain::RunStore
+        + crate::domain::SecretStore
+        + 'static,
+{
+    SyncDeps::from_store(
+        store,
+        Arc::new(FeedFetcher::new(http.clone())),
+        Arc::new(crate::adapters::xor::XorBoards::new(http)),
+    )
+}
+
+/// The Lever context on one store for state and one for secrets, with Lever and the resume
+/// download over HTTP.
+pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
+    store: Arc<S>,
+    secrets: Arc<dyn crate::domain::SecretStore>,
+    http: reqwest::Client,
+) -> crate::usecases::context::LeverContext {
+    crate::usecases::context::LeverContext::from_store(
+        store,
+        secrets,
+        Arc::new(crate::adapters::lever::LeverApi::new(http.clone())),
+        Arc::new(crate::adapters::file_fetch::HttpFileFetcher(http)),
+    )
 }

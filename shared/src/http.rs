@@ -181,6 +181,8 @@ fn error_page(e: &ConnectError) -> Response {
         | ConnectError::ExpiredState
         | ConnectError::ReusedState
         | ConnectError::Exchange(_)
+        | ConnectError::NoCode
+        | ConnectError::Lookup(_)
         | ConnectError::NoPerformAs
         | ConnectError::Disabled => StatusCode::BAD_REQUEST,
     };

@@ -76,7 +76,7 @@ fn sync_case(xor_url: &str, feed_url: &str, bytes: u64) {
         let dir = tempfile::tempdir().unwrap();
         let http = xor_lever::config::http_client();
         let s = std::sync::Arc::new(xor_lever::adapters::sqlite::SqliteStore::open_dir(dir.path()).unwrap());
-        let deps = xor_lever::usecases::SyncDeps::from_store(s, http);
+        let deps = xor_lever::config::sync_deps(s, http);
         let id = ConnectionId::parse("bench").unwrap();
         let mut c = Connection::new(id.clone(), feed_url.into(), xor_url.into(), 0);
         c.xor_max_rps = 1000.0;

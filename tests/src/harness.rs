@@ -2,9 +2,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use xor_lever::adapters::lever::LeverApi;
 use xor_lever::adapters::memory::MemoryStore;
 use xor_lever::adapters::retry::RetryPolicy;
 use xor_lever::adapters::sqlite::SqliteStore;
+use xor_lever::adapters::xor::XorBoards;
 use xor_lever::domain::ports::XOR_API_KEY;
 use xor_lever::domain::*;
 use xor_lever::usecases::{SyncDeps, SyncOptions, SyncReport, sync_connection};
@@ -39,11 +41,11 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let http = xor_lever::config::http_client();
     let mut aws = None;
     let (deps, dir) = match kind {
-        StoreKind::Memory => (SyncDeps::from_store(Arc::new(MemoryStore::new()), http), None),
+        StoreKind::Memory => (xor_lever::config::sync_deps(Arc::new(MemoryStore::new()), http), None),
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (SyncDeps::from_store(store, http), Some(dir))
+            (xor_lever::config::sync_deps(store, http), Some(dir))
         }
         StoreKind::Aws => {
             // DynamoDB for state, Secrets Manager for secrets, as deployed.
@@ -68,20 +70,23 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
         StoreKind::AwsAs(p) => {
             let (table, prefix) = aws.clone().unwrap();
             let (t, s) = moto::stores_as(p, &table, &prefix).await;
-            aws_sync_deps(t, s, deps.http.clone())
+            aws_sync_deps(t, s, xor_lever::config::http_client())
         }
         _ => deps,
     };
-    let opts = SyncOptions {
-        xor_timeout: Duration::from_millis(500),
-        xor_retry: RetryPolicy {
+    // Short timeouts and retries: the sandboxes answer in milliseconds.
+    let mut deps = deps;
+    deps.boards = Arc::new(XorBoards {
+        http: xor_lever::config::http_client(),
+        timeout: Duration::from_millis(500),
+        retry: RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
             budget: Duration::from_secs(3),
         },
-        ..SyncOptions::default()
-    };
+    });
+    let opts = SyncOptions::default();
     App { xor, feed, deps, id, opts, aws, _dir: dir }
 }
 
@@ -91,7 +96,7 @@ fn aws_sync_deps(
     http: reqwest::Client,
 ) -> SyncDeps {
     let table = Arc::new(table);
-    let mut deps = SyncDeps::from_store(Arc::new(MemoryStore::new()), http);
+    let mut deps = xor_lever::config::sync_deps(Arc::new(MemoryStore::new()), http);
     deps.connections = table.clone();
     deps.mappings = table.clone();
     deps.runs = table;
@@ -165,23 +170,23 @@ pub async fn spawn_webhook_app_with(
     let (deps, dir): (LeverContext, _) = match kind {
         StoreKind::Memory => {
             let s = Arc::new(MemoryStore::new());
-            (LeverContext::from_store(s.clone(), s, http), None)
+            (xor_lever::config::lever_context_on(s.clone(), s, http), None)
         }
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let s = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (LeverContext::from_store(s.clone(), s, http), Some(dir))
+            (xor_lever::config::lever_context_on(s.clone(), s, http), Some(dir))
         }
         StoreKind::Aws => {
             let t = Arc::new(moto::dynamo_store().await);
             let secrets = moto::secrets_store().await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (LeverContext::from_store(t, Arc::new(secrets), http), None)
+            (xor_lever::config::lever_context_on(t, Arc::new(secrets), http), None)
         }
         StoreKind::AwsAs(_) => {
             let ((t, secrets), _) = moto::enforced_stores(moto::Principal::Admin).await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (LeverContext::from_store(Arc::new(t), Arc::new(secrets), http), None)
+            (xor_lever::config::lever_context_on(Arc::new(t), Arc::new(secrets), http), None)
         }
     };
     let skew_ms = Arc::new(AtomicI64::new(0));
@@ -190,12 +195,15 @@ pub async fn spawn_webhook_app_with(
         Arc::new(move || xor_lever::usecases::now_ms() + skew.load(Ordering::SeqCst));
     let ready = |mut deps: LeverContext| {
         deps.set_clock(clock.clone());
-        deps.lever_retry = RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(30),
-            budget: Duration::from_secs(2),
-        };
+        deps.lever = Arc::new(LeverApi {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(30),
+                budget: Duration::from_secs(2),
+            },
+            ..LeverApi::new(xor_lever::config::http_client())
+        });
         deps
     };
     // `setup` is the operator (creates connections and secrets); `deps` is the function.
@@ -204,7 +212,7 @@ pub async fn spawn_webhook_app_with(
         StoreKind::AwsAs(p) => {
             let (table, prefix) = aws.clone().unwrap();
             let (t, s) = moto::stores_as(p, &table, &prefix).await;
-            ready(LeverContext::from_store(Arc::new(t), Arc::new(s), setup.http.clone()))
+            ready(xor_lever::config::lever_context_on(Arc::new(t), Arc::new(s), xor_lever::config::http_client()))
         }
         _ => setup.clone(),
     };
@@ -251,6 +259,15 @@ pub async fn spawn_webhook_app_with(
 }
 
 impl WebhookApp {
+    /// The scheduled run's wiring over this app's stores (its runs kept in memory).
+    pub fn sync_deps(&self) -> SyncDeps {
+        let mut sync = xor_lever::config::sync_deps(Arc::new(MemoryStore::new()), xor_lever::config::http_client());
+        sync.connections = self.deps.connections.clone();
+        sync.mappings = self.deps.mappings.clone();
+        sync.secrets = self.deps.secrets.clone();
+        sync
+    }
+
     /// A screening-passed body for candidate `cand` on this app's job.
     pub fn screening(&self, cand: &str) -> serde_json::Value {
         serde_json::json!({

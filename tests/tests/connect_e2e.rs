@@ -1,7 +1,6 @@
 //! Connect and disconnect over real HTTP against the Lever sandbox: the authorization code flow,
 //! every refusal, the lifecycle (revoked → pending_reauth → reconnect → replay exactly once), and
 //! two connections side by side.
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use xor_lever::adapters::enc;
@@ -352,14 +351,7 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
 
     // The customer revokes the app in Lever; the next scheduled run notices.
     lever.revoke();
-    let sync = xor_lever::usecases::SyncDeps {
-        connections: app.deps.connections.clone(),
-        mappings: app.deps.mappings.clone(),
-        runs: Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
-        secrets: app.deps.secrets.clone(),
-        fetcher: xor_lever::adapters::feed_http::FeedFetcher::new(app.deps.http.clone()),
-        http: app.deps.http.clone(),
-    };
+    let sync = app.sync_deps();
     let all = xor_lever::usecases::sync_all(&sync, &Default::default(), 2, Some(&app.deps)).await.unwrap();
     let skipped = all.skipped.iter().find(|s| s.connection == id.as_str()).expect("reported as skipped");
     assert_eq!(skipped.status, ConnectionStatus::Revoked);

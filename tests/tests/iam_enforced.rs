@@ -3,7 +3,6 @@
 //! `infra/scripts/moto-iam-start` from the template). An action the code calls that the policy
 //! lacks is `AccessDenied` here, as it would be in AWS. (The real binaries run the same way:
 //! functions/*/tests/bootstrap.rs.)
-use std::sync::Arc;
 
 use xor_lever::domain::{ConnectionStatus, DeliveryStatus, StoreError};
 use xor_lever::usecases::{SyncDeps, now_ms};
@@ -84,14 +83,7 @@ async fn the_feed_sync_function_syncs_checks_lever_and_replays_with_its_own_poli
     let mut t = w.setup.tokens.stored(&w.id).await.unwrap().unwrap();
     t.expires_at = 0;
     w.setup.tokens.store(&w.id, &t).await.unwrap();
-    let sync = SyncDeps {
-        connections: w.deps.connections.clone(),
-        mappings: w.deps.mappings.clone(),
-        runs: Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
-        secrets: w.deps.secrets.clone(),
-        fetcher: xor_lever::adapters::feed_http::FeedFetcher::new(w.deps.http.clone()),
-        http: w.deps.http.clone(),
-    };
+    let sync = w.sync_deps();
     let handler = feed_sync_like(sync, w.deps.clone()).await;
     assert_eq!(handler.0, 1, "one Lever refresh, stored");
     assert_eq!(handler.1, 1, "the waiting delivery was replayed");

@@ -9,7 +9,7 @@ use xor_lever::adapters::lever::{
     OpportunityFilter, Phone,
 };
 use xor_lever::adapters::retry::{RateLimiter, RetryPolicy};
-use xor_lever::domain::{LeverSettings, SecretString};
+use xor_lever::domain::{Ats, LeverSettings, SecretString};
 use xor_lever_sandbox::LeverSandbox;
 use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, CLIENT_SECRET, Config, Fault, OTHER_ADMIN, POSTING_OWNER};
 

@@ -236,7 +236,9 @@ async fn two_overlapping_runs_do_not_corrupt_mappings_or_duplicate_jobs() {
 #[tokio::test]
 async fn a_feed_over_the_size_cap_is_refused_not_truncated() {
     let mut app = spawn_app(StoreKind::Memory, feed(0..50, "")).await;
-    app.deps.fetcher.max_bytes = 4_000;
+    let mut fetcher = xor_lever::adapters::feed_http::FeedFetcher::new(xor_lever::config::http_client());
+    fetcher.max_bytes = 4_000;
+    app.deps.feeds = std::sync::Arc::new(fetcher);
     let r = app.sync().await;
     match &r.run.outcome {
         RunOutcome::FeedError { reason } => assert!(reason.contains("larger than the 4000-byte limit"), "{reason}"),

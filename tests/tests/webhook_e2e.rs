@@ -479,7 +479,7 @@ async fn two_instances_refresh_once_between_them() {
     let deadline = xor_lever::usecases::now_ms() + 60_000;
     let calls = (0..10).flat_map(|_| [a.clone(), b.clone()]).map(|p| {
         let (conn, lever) = (conn.clone(), lever.clone());
-        tokio::spawn(async move { p.access_token(&conn, &lever, deadline).await.map(|t| t.expose().to_owned()) })
+        tokio::spawn(async move { p.access_token(&conn, &*lever, deadline).await.map(|t| t.expose().to_owned()) })
     });
     let tokens: std::collections::HashSet<String> =
         futures::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
@@ -509,18 +509,18 @@ async fn an_instance_slow_past_its_lease_never_marks_the_connection_revoked() {
         Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases.clone(), app.deps.connections.clone(), clock))
     };
     let a = provider(xor_lever::usecases::system_clock());
-    let lease_ms = a.refresh_worst_case(&lever).as_millis() as i64;
+    let lease_ms = a.refresh_worst_case(&*lever).as_millis() as i64;
     // B's clock runs past A's lease: to B, A's lease has ended.
     let b = provider(Arc::new(move || xor_lever::usecases::now_ms() + lease_ms + 1_000));
     app.lever.inject([Fault { op: Some("token".into()), delay_ms: Some(1_500), ..Default::default() }]);
     let deadline = xor_lever::usecases::now_ms() + 120_000;
     let first = {
         let (a, conn, lever) = (a.clone(), conn.clone(), lever.clone());
-        tokio::spawn(async move { a.access_token(&conn, &lever, deadline).await })
+        tokio::spawn(async move { a.access_token(&conn, &*lever, deadline).await })
     };
     // A is now waiting on Lever with the old refresh token.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let second = b.access_token(&conn, &lever, deadline + lease_ms + 1_000).await.expect("B refreshes");
+    let second = b.access_token(&conn, &*lever, deadline + lease_ms + 1_000).await.expect("B refreshes");
     let first = first.await.unwrap().expect("A uses the pair B stored");
     assert_eq!(first.expose(), second.expose(), "both use the one new access token");
     assert_eq!(app.lever.stats().refreshes, 1, "one refresh");
@@ -540,7 +540,7 @@ async fn no_refresh_starts_too_close_to_the_deadline() {
     let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
     let lever = app.deps.lever_for(&conn);
     let near = xor_lever::usecases::now_ms() + 3_000;
-    let err = app.deps.tokens.access_token(&conn, &lever, near).await.unwrap_err();
+    let err = app.deps.tokens.access_token(&conn, &*lever, near).await.unwrap_err();
     assert!(err.to_string().contains("deadline"), "{err}");
     assert_eq!(app.lever.stats().refreshes + app.lever.stats().refresh_failures, 0, "Lever was not asked");
     // A webhook request, with its full budget, refreshes.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use xor_lever::adapters::retry::RetryPolicy;
 use xor_lever::adapters::xor::{XorClient, XorError, XorSettings};
-use xor_lever::domain::{Posting, SecretString};
+use xor_lever::domain::{JobBoard, Posting, SecretString};
 use xor_lever::feed::parse_slice;
 use xor_lever_sandbox::XorSandbox;
 use xor_lever_sandbox::xor::{Config, Fault};
@@ -150,7 +150,7 @@ async fn gives_up_within_its_budget_and_says_so() {
     let c = client(&sb, "key_a");
     sb.inject((0..10).map(|_| fault(503)));
     let err = c.create("k", &posting(0)).await.unwrap_err();
-    assert!(err.is_retryable());
+    assert!(matches!(err, XorError::Unavailable { .. }), "{err:?}");
     assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
     assert_eq!(sb.stats().requests, 5);
 }

@@ -11,7 +11,7 @@ use xor_lever::adapters::xor::{XorClient, XorSettings};
 use xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS;
 use xor_lever::domain::ports::LEVER_APP;
 use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever::domain::{ConnectionId, SecretString};
+use xor_lever::domain::{ConnectionId, JobBoard, SecretString};
 use xor_lever::usecases::{SyncOptions, now_ms};
 use xor_lever_sandbox::xor::Config;
 use xor_lever_sandbox::{FeedServer, LeverSandbox, XorSandbox};

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use xor_lever::adapters::feed_http::{FeedFetcher, Fetched};
+use xor_lever::domain::FeedSource;
 use xor_lever::domain::Posting;
 use xor_lever::feed::{Limits, parse};
 

@@ -110,14 +110,7 @@ async fn the_scheduled_run_replays_a_delivery_that_waited_for_lever() {
     app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
     let (st, _, _) = app.deliver("msg_w", &serde_json::to_vec(&app.screening("cand_w")).unwrap()).await;
     assert_eq!(st, 503);
-    let sync = xor_lever::usecases::SyncDeps {
-        connections: app.deps.connections.clone(),
-        mappings: app.deps.mappings.clone(),
-        runs: std::sync::Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
-        secrets: app.deps.secrets.clone(),
-        fetcher: xor_lever::adapters::feed_http::FeedFetcher::new(app.deps.http.clone()),
-        http: app.deps.http.clone(),
-    };
+    let sync = app.sync_deps();
     let handler = feed_sync::handler::Handler { deps: sync, concurrency: 2, webhooks: Some(app.deps.clone()) };
     let out =
         handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(120))).await.unwrap();

@@ -1,7 +1,6 @@
 //! Fetches a connection's feed: conditional GET, gzip, a timeout, and a size cap that makes a
 //! larger feed an error (never a truncated read). The body is spooled to an anonymous temp file
 //! so that the parser can stream it (twice) with bounded memory.
-use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::time::Duration;
 
@@ -9,32 +8,12 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 
-use crate::domain::FeedState;
+use async_trait::async_trait;
+
+pub use crate::domain::Fetched;
+use crate::domain::{FeedFetchError as FetchError, FeedSource, FeedState};
 
 pub const DEFAULT_MAX_FEED_BYTES: u64 = 50 * 1024 * 1024;
-
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("the feed URL answered HTTP {status}")]
-    Status { status: u16 },
-    #[error("the feed is larger than the {limit}-byte limit")]
-    TooLarge { limit: u64 },
-    #[error("could not fetch the feed: {0}")]
-    Transport(String),
-    #[error("could not spool the feed to a temporary file: {0}")]
-    Spool(#[from] std::io::Error),
-}
-
-pub enum Fetched {
-    /// `304`: the feed is what it was at the last fetch.
-    NotModified,
-    Body {
-        file: File,
-        bytes: u64,
-        etag: Option<String>,
-        last_modified: Option<String>,
-    },
-}
 
 #[derive(Clone)]
 pub struct FeedFetcher {
@@ -47,9 +26,12 @@ impl FeedFetcher {
     pub fn new(http: reqwest::Client) -> Self {
         Self { http, max_bytes: DEFAULT_MAX_FEED_BYTES, timeout: Duration::from_secs(60) }
     }
+}
 
+#[async_trait]
+impl FeedSource for FeedFetcher {
     /// `validators`: the previous fetch's ETag / Last-Modified, sent as a conditional GET.
-    pub async fn fetch(&self, url: &str, validators: Option<&FeedState>) -> Result<Fetched, FetchError> {
+    async fn fetch(&self, url: &str, validators: Option<&FeedState>) -> Result<Fetched, FetchError> {
         let mut req = self.http.get(url).timeout(self.timeout);
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {

@@ -11,18 +11,7 @@ pub mod secrets_manager;
 pub mod sqlite;
 pub mod xor;
 
-/// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass).
-pub fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::url::enc;
 
 /// A failed AWS call as a store error: the message is the SDK's full context (its own `Display`
 /// is terse), the error itself is kept as the source.

@@ -7,7 +7,7 @@ use crate::domain::{ConnectionId, SecretStore, SecretString, StoreError};
 
 /// Every Secrets Manager call gives up after this (set on the client: `config::aws_sdk_config`);
 /// the token refresh's lease is sized from it.
-pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+pub const CALL_TIMEOUT: std::time::Duration = crate::domain::ports::SECRET_CALL_TIMEOUT;
 
 #[derive(Clone)]
 pub struct SecretsManagerStore {

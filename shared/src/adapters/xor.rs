@@ -1,31 +1,19 @@
 //! XOR's Jobs API (docs/xor-contract.md §1). Every XOR path, header and field lives in this module, so a
 //! change of XOR's contract is a change here and in its fixtures.
 use std::sync::Arc;
+
+use async_trait::async_trait;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::enc;
 use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
-use crate::domain::{ConnectionId, Posting, PostingId, SecretString};
-
-/// A job as XOR returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct XorJob {
-    pub id: String,
-    pub status: String,
-    #[serde(default)]
-    pub chatbot_url: Option<String>,
-    #[serde(default)]
-    pub webchat_url: Option<String>,
-    #[serde(default)]
-    pub external_id: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-}
+pub use crate::domain::job_board::{XorError, XorJob, idempotency_key};
+use crate::domain::{Connection, JobBoard, JobBoards, Posting, SecretString};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct XorPage {
@@ -41,30 +29,6 @@ struct ErrorBody {
 struct ErrorDetail {
     code: String,
     message: String,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum XorError {
-    /// XOR answered with a final refusal (4xx other than 429): retrying will not help.
-    #[error("XOR refused {op}: HTTP {status} {code}: {message}")]
-    Rejected { op: &'static str, status: u16, code: String, message: String },
-    /// 429, 5xx or timeouts until the retry policy gave up: try again on a later run.
-    #[error("XOR unavailable for {op} after {attempts} attempt(s): {last}")]
-    Unavailable { op: &'static str, attempts: u32, last: String },
-    #[error("XOR answered {op} with a body we cannot read: {message}")]
-    Decode { op: &'static str, message: String },
-}
-
-impl XorError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Rejected { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +54,36 @@ impl XorSettings {
     }
 }
 
+/// The job boards of every connection, over one HTTP client, with one timeout and retry policy.
+#[derive(Clone)]
+pub struct XorBoards {
+    pub http: reqwest::Client,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl XorBoards {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http, timeout: Duration::from_secs(10), retry: RetryPolicy::default() }
+    }
+}
+
+impl JobBoards for XorBoards {
+    fn board(&self, conn: &Connection, api_key: SecretString) -> Arc<dyn JobBoard> {
+        Arc::new(XorClient::new(
+            self.http.clone(),
+            XorSettings {
+                base_url: conn.xor_base_url.clone(),
+                api_key,
+                max_rps: conn.xor_max_rps,
+                concurrency: conn.xor_concurrency,
+                timeout: self.timeout,
+                retry: self.retry,
+            },
+        ))
+    }
+}
+
 /// One connection's XOR client: its key, its rate limit and its concurrency bound.
 #[derive(Clone)]
 pub struct XorClient {
@@ -100,12 +94,6 @@ pub struct XorClient {
     timeout: Duration,
     limiter: Arc<RateLimiter>,
     in_flight: Arc<Semaphore>,
-}
-
-/// The idempotency key of a create: stable for one posting of one connection (and its re-open
-/// generation), so a create retried after a lost response returns the same job.
-pub fn idempotency_key(connection: &ConnectionId, posting: &PostingId, generation: u32) -> String {
-    format!("xor-lever:{connection}:{posting}:{generation}")
 }
 
 impl XorClient {
@@ -121,20 +109,6 @@ impl XorClient {
         }
     }
 
-    pub async fn create(&self, key: &str, job: &Posting) -> Result<XorJob, XorError> {
-        self.call("create", Method::POST, "/v1/jobs".into(), Some(job.to_body()), Some(key)).await
-    }
-
-    pub async fn update(&self, id: &str, job: &Posting) -> Result<XorJob, XorError> {
-        self.call("update", Method::PUT, format!("/v1/jobs/{}", enc(id)), Some(job.to_body()), None).await
-    }
-
-    /// Closing a closed job is a success; a `404` is returned as [`XorError::Rejected`] with
-    /// status 404 for the caller to decide (for a sync: the job is gone, so it is closed).
-    pub async fn close(&self, id: &str) -> Result<XorJob, XorError> {
-        self.call("close", Method::POST, format!("/v1/jobs/{}/close", enc(id)), None, None).await
-    }
-
     pub async fn get(&self, id: &str) -> Result<XorJob, XorError> {
         self.call("get", Method::GET, format!("/v1/jobs/{}", enc(id)), None, None).await
     }
@@ -146,20 +120,6 @@ impl XorClient {
             path.push_str(&enc(c));
         }
         self.call("list", Method::GET, path, None, None).await
-    }
-
-    /// Every Lever-sourced job, following cursors.
-    pub async fn list_all(&self) -> Result<Vec<XorJob>, XorError> {
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.list_page(cursor.as_deref()).await?;
-            out.extend(page.data);
-            match page.next_cursor {
-                Some(c) if !c.is_empty() => cursor = Some(c),
-                _ => return Ok(out),
-            }
-        }
     }
 
     async fn call<T: for<'de> Deserialize<'de>>(
@@ -226,6 +186,37 @@ impl XorClient {
                 None => {
                     return Err(XorError::Unavailable { op, attempts: attempt, last });
                 }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl JobBoard for XorClient {
+    async fn create(&self, key: &str, job: &Posting) -> Result<XorJob, XorError> {
+        self.call("create", Method::POST, "/v1/jobs".into(), Some(job.to_body()), Some(key)).await
+    }
+
+    async fn update(&self, id: &str, job: &Posting) -> Result<XorJob, XorError> {
+        self.call("update", Method::PUT, format!("/v1/jobs/{}", enc(id)), Some(job.to_body()), None).await
+    }
+
+    /// Closing a closed job is a success; a `404` is returned as [`XorError::Rejected`] with
+    /// status 404 for the caller to decide (for a sync: the job is gone, so it is closed).
+    async fn close(&self, id: &str) -> Result<XorJob, XorError> {
+        self.call("close", Method::POST, format!("/v1/jobs/{}/close", enc(id)), None, None).await
+    }
+
+    /// Every Lever-sourced job, following cursors.
+    async fn list_all(&self) -> Result<Vec<XorJob>, XorError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list_page(cursor.as_deref()).await?;
+            out.extend(page.data);
+            match page.next_cursor {
+                Some(c) if !c.is_empty() => cursor = Some(c),
+                _ => return Ok(out),
             }
         }
     }

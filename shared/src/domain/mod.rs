@@ -1,18 +1,24 @@
 //! The pure core: no network, no disk, no clocks read here (times are passed in).
+pub mod ats;
 pub mod connection;
+pub mod feed_source;
 pub mod ids;
 pub mod invitation;
 pub mod job;
+pub mod job_board;
 pub mod plan;
 pub mod ports;
 pub mod run;
 pub mod secret;
 pub mod webhook;
 
+pub use ats::{Ats, AtsProvider, LeverError, OAuthError};
 pub use connection::{Connection, ConnectionStatus, FeedState, LeverEnv, LeverSettings};
+pub use feed_source::{FeedFetchError, FeedSource, Fetched};
 pub use ids::{ConnectionId, IdError, PostingId};
 pub use invitation::{Invitation, InvitationState};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
+pub use job_board::{JobBoard, JobBoards, XorError, XorJob, idempotency_key};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
 pub use ports::{
     ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore, RunStore,

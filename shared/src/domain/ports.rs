@@ -251,6 +251,13 @@ pub trait LeaseStore: Send + Sync {
     async fn release_lease(&self, connection: &ConnectionId, name: &str, owner: &str) -> Result<(), StoreError>;
 }
 
+/// The longest one call to a table port (connections, mappings, deliveries, leases) may take
+/// before the adapter gives up: the DynamoDB client is configured with it, and the use cases size
+/// their leases and budgets from it.
+pub const TABLE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+/// The same for the secret port (Secrets Manager).
+pub const SECRET_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The secret kind holding a connection's XOR API key.
 pub const XOR_API_KEY: &str = "xor-api-key";
 /// Whitespace-separated `whsec_…` secrets, all accepted (rotation).

@@ -1,13 +1,11 @@
 //! The Lever context: what OAuth, webhooks and the scheduled run share to reach a connection's
-//! Lever (its stores, its token provider, the HTTP client, the clock, the timeouts) and the
+//! Lever (its stores, its token provider, the Lever port, the clock, the timeouts) and the
 //! first-sync trigger.
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::tokens::TokenProvider;
 use super::{Clock, system_clock};
-use crate::adapters::lever::{LeverClient, LeverHosts, LeverLimiters};
-use crate::adapters::retry::RetryPolicy;
 use crate::domain::*;
 
 #[derive(Clone)]
@@ -20,15 +18,13 @@ pub struct LeverContext {
     /// Fetches the resume XOR links to.
     pub files: Arc<dyn FileFetcher>,
     pub tokens: Arc<TokenProvider>,
-    pub http: reqwest::Client,
-    pub limiters: Arc<LeverLimiters>,
+    /// Each connection's Lever.
+    pub lever: Arc<dyn AtsProvider>,
     pub clock: Clock,
     /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
     pub delivery_retention_days: u32,
     pub resume_max_bytes: u64,
     pub resume_timeout: Duration,
-    pub lever_retry: RetryPolicy,
-    pub lever_timeout: Duration,
     /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
     pub crash_at: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
     /// Starts a connection's first sync once it connects.
@@ -43,7 +39,13 @@ impl<T: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationS
 
 impl LeverContext {
     /// The wiring on one store for state and one for secrets.
-    pub fn from_store<S: LeverStores>(store: Arc<S>, secrets: Arc<dyn SecretStore>, http: reqwest::Client) -> Self {
+    /// `config::lever_context_on` adds the HTTP adapters.
+    pub fn from_store<S: LeverStores>(
+        store: Arc<S>,
+        secrets: Arc<dyn SecretStore>,
+        lever: Arc<dyn AtsProvider>,
+        files: Arc<dyn FileFetcher>,
+    ) -> Self {
         let connections: Arc<dyn ConnectionStore> = store.clone();
         let tokens = Arc::new(TokenProvider::new(secrets.clone(), store.clone(), connections.clone(), system_clock()));
         Self {
@@ -52,16 +54,13 @@ impl LeverContext {
             webhooks: store.clone(),
             secrets,
             invitations: store,
-            files: Arc::new(crate::adapters::file_fetch::HttpFileFetcher(http.clone())),
+            files,
             tokens,
-            http,
-            limiters: Arc::default(),
+            lever,
             clock: system_clock(),
             delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
             resume_max_bytes: 10 * 1024 * 1024,
             resume_timeout: Duration::from_secs(10),
-            lever_retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
-            lever_timeout: Duration::from_secs(20),
             crash_at: None,
             sync_trigger: None,
             public_url: None,
@@ -77,14 +76,7 @@ impl LeverContext {
         self.clock = clock;
     }
 
-    pub fn lever_for(&self, conn: &Connection) -> LeverClient {
-        let mut c = LeverClient::new(
-            self.http.clone(),
-            LeverHosts::for_settings(&conn.lever),
-            self.limiters.for_connection(&conn.id),
-        );
-        c.retry = self.lever_retry;
-        c.timeout = self.lever_timeout;
-        c
+    pub fn lever_for(&self, conn: &Connection) -> Arc<dyn Ats> {
+        self.lever.for_connection(conn)
     }
 }

@@ -2,7 +2,6 @@
 //! connection; beside the tokens it relies on.
 use super::context::LeverContext;
 use super::tokens::TokenError;
-use crate::adapters::lever::LeverError;
 use crate::domain::*;
 
 /// The Lever side of a scheduled run: is the app still authorized? A refresh (when due) keeps
@@ -10,11 +9,11 @@ use crate::domain::*;
 /// after a refresh marks the connection revoked.
 pub async fn check_lever(deps: &LeverContext, conn: &Connection, deadline_ms: i64) -> Result<(), TokenError> {
     let lever = deps.lever_for(conn);
-    let token = deps.tokens.access_token(conn, &lever, deadline_ms).await?;
+    let token = deps.tokens.access_token(conn, &*lever, deadline_ms).await?;
     match lever.any_user(&token).await {
         Ok(_) => Ok(()),
         Err(LeverError::Unauthorized { .. }) => {
-            let fresh = deps.tokens.after_unauthorized(conn, &lever, &token, deadline_ms).await?;
+            let fresh = deps.tokens.after_unauthorized(conn, &*lever, &token, deadline_ms).await?;
             match lever.any_user(&fresh).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await?;

@@ -5,6 +5,9 @@ pub mod sync;
 pub mod tokens;
 pub mod webhook;
 
+#[cfg(test)]
+pub(crate) mod fakes;
+
 pub use sync::{AllReport, Progress, Skipped, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 
 /// Unix milliseconds now (the one place the use cases read the clock).

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::Clock;
-use crate::adapters::lever::{AppCredentials, LeverClient, OAuthError, TokenSet};
+use crate::domain::ats::{AppCredentials, Ats, OAuthError, TokenSet};
 use crate::domain::ports::{LEVER_APP, LEVER_TOKENS};
 use crate::domain::*;
 
@@ -53,7 +53,7 @@ pub enum TokenError {
     NotStored(#[source] StoreError),
     /// The Data API failed while checking the authorization (not the tokens themselves).
     #[error("Lever is unavailable: {0}")]
-    Api(#[source] crate::adapters::lever::LeverError),
+    Api(#[source] crate::domain::LeverError),
 }
 
 impl TokenError {
@@ -64,7 +64,7 @@ impl TokenError {
 }
 
 /// The longest each store call of the refresh path may take (the AWS clients enforce these
-/// timeouts: see `config::aws_sdk_config`; the embedded stores are local).
+/// timeouts, the ports' `*_CALL_TIMEOUT`; the embedded stores are local).
 #[derive(Debug, Clone, Copy)]
 pub struct StoreBudget {
     pub secret_call: Duration,
@@ -74,8 +74,8 @@ pub struct StoreBudget {
 impl Default for StoreBudget {
     fn default() -> Self {
         Self {
-            secret_call: crate::adapters::secrets_manager::CALL_TIMEOUT,
-            table_call: crate::adapters::dynamodb::CALL_TIMEOUT,
+            secret_call: crate::domain::ports::SECRET_CALL_TIMEOUT,
+            table_call: crate::domain::ports::TABLE_CALL_TIMEOUT,
         }
     }
 }
@@ -122,8 +122,8 @@ impl TokenProvider {
     /// credentials and the pair read under the lease (or the pair again after an
     /// `invalid_grant`), Lever's token call (its timeout), two writes of the new pair (one
     /// retry) or one status write, and a margin: 4 × 2 s + 6 s + 2 × 4 s + 2 s = 24 s.
-    pub fn refresh_worst_case(&self, lever: &LeverClient) -> Duration {
-        self.budget.secret_call * 4 + lever.token_timeout + self.budget.table_call * 2 + LEASE_MARGIN
+    pub fn refresh_worst_case(&self, lever: &dyn Ats) -> Duration {
+        self.budget.secret_call * 4 + lever.token_timeout() + self.budget.table_call * 2 + LEASE_MARGIN
     }
 
     /// The stored pair; `None` when the connection was never authorized (or an operator reset it).
@@ -165,7 +165,7 @@ impl TokenProvider {
     pub async fn access_token(
         &self,
         conn: &Connection,
-        lever: &LeverClient,
+        lever: &dyn Ats,
         deadline_ms: i64,
     ) -> Result<SecretString, TokenError> {
         if let Some(t) = self.cache.lock().unwrap().get(&conn.id).filter(|t| self.fresh(t)) {
@@ -188,7 +188,7 @@ impl TokenProvider {
     pub async fn after_unauthorized(
         &self,
         conn: &Connection,
-        lever: &LeverClient,
+        lever: &dyn Ats,
         used: &SecretString,
         deadline_ms: i64,
     ) -> Result<SecretString, TokenError> {
@@ -199,7 +199,7 @@ impl TokenProvider {
     async fn refresh(
         &self,
         conn: &Connection,
-        lever: &LeverClient,
+        lever: &dyn Ats,
         stale_access: &str,
         deadline_ms: i64,
     ) -> Result<SecretString, TokenError> {
@@ -235,7 +235,7 @@ impl TokenProvider {
     async fn refresh_holding_lease(
         &self,
         conn: &Connection,
-        lever: &LeverClient,
+        lever: &dyn Ats,
         stale_access: &str,
     ) -> Result<SecretString, TokenError> {
         // Read before the pair, so the lease covers no more than the worst case counts.

@@ -22,7 +22,7 @@ use crate::domain::*;
 
 pub const GSI1: &str = "gsi1";
 /// Every DynamoDB call gives up after this (set on the client: `config::aws_sdk_config`).
-pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
+pub const CALL_TIMEOUT: std::time::Duration = crate::domain::ports::TABLE_CALL_TIMEOUT;
 pub(super) const RUN_TTL_SECS: i64 = 90 * 24 * 3600;
 
 pub(super) type Item = HashMap<String, AttributeValue>;

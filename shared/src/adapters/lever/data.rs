@@ -1,166 +1,17 @@
-//! Lever's Data API as this product uses it: users, postings, opportunities (with their files),
-//! notes; the types it reads and sends.
+//! Lever's Data API as this product uses it (users, postings, opportunities with their files,
+//! notes), and `LeverClient` as the product's `Ats`.
+use std::time::Duration;
+
+use async_trait::async_trait;
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
-use serde::{Deserialize, Serialize};
 
-use super::{Body, Data, LeverClient, LeverError, Page};
+use super::{Body, Data, LeverClient, Page};
 use crate::adapters::enc;
 use crate::domain::SecretString;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LeverUser {
-    pub id: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default, rename = "accessRole")]
-    pub access_role: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LeverPosting {
-    pub id: String,
-    #[serde(default)]
-    pub text: Option<String>,
-    #[serde(default)]
-    pub state: Option<String>,
-}
-
-impl LeverPosting {
-    /// Candidates can be added to published and internal postings.
-    pub fn is_open(&self) -> bool {
-        matches!(self.state.as_deref(), Some("published" | "internal"))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Opportunity {
-    pub id: String,
-    #[serde(default)]
-    pub contact: Option<String>,
-    #[serde(default)]
-    pub sources: Vec<String>,
-    /// Application ids (DOCS); with `expand=applications`, the applications, each with its
-    /// `posting`.
-    #[serde(default)]
-    pub applications: Vec<serde_json::Value>,
-    #[serde(default)]
-    pub emails: Vec<String>,
-    #[serde(default)]
-    pub phones: Vec<serde_json::Value>,
-    #[serde(default)]
-    pub links: Vec<String>,
-    /// Epoch milliseconds.
-    #[serde(default, rename = "createdAt")]
-    pub created_at: Option<i64>,
-}
-
-impl Opportunity {
-    /// Whether an application is for `posting_id` (needs `expand=applications`: an application
-    /// id alone never matches).
-    pub fn has_posting(&self, posting_id: &str) -> bool {
-        self.applications.iter().any(|a| a.get("posting").and_then(|x| x.as_str()) == Some(posting_id))
-    }
-    /// Lever source names are matched without regard to case ("XOR", "xor").
-    pub fn has_source(&self, source: &str) -> bool {
-        self.sources.iter().any(|s| s.eq_ignore_ascii_case(source))
-    }
-    pub fn has_email(&self, email: &str) -> bool {
-        self.emails.iter().any(|e| e.eq_ignore_ascii_case(email))
-    }
-    pub fn has_link(&self, url: &str) -> bool {
-        self.links.iter().any(|l| l == url)
-    }
-    /// The same phone number, compared on its digits (formatting varies).
-    pub fn has_phone(&self, phone: &str) -> bool {
-        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-        let want = digits(phone);
-        !want.is_empty()
-            && self.phones.iter().any(|p| p.get("value").and_then(|v| v.as_str()).is_some_and(|v| digits(v) == want))
-    }
-}
-
-/// The documented filters of `GET /opportunities` this product uses (all optional).
-#[derive(Debug, Clone, Default)]
-pub struct OpportunityFilter {
-    pub email: Option<String>,
-    pub posting_id: Option<String>,
-    pub source: Option<String>,
-    /// Epoch milliseconds.
-    pub created_at_start: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Phone {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub value: String,
-}
-
-/// The fields of `POST /v1/opportunities`. No `headline`: Lever's is the contact's (previous
-/// companies or schools), shared by all their opportunities, and ignored for a known contact.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct NewOpportunity {
-    pub name: String,
-    pub location: Option<String>,
-    pub emails: Vec<String>,
-    pub phones: Vec<Phone>,
-    pub links: Vec<String>,
-    pub tags: Vec<String>,
-    pub sources: Vec<String>,
-    pub origin: String,
-    pub postings: Vec<String>,
-    /// A stage id; Lever's default (the account's first stage) when absent.
-    pub stage: Option<String>,
-}
-
-/// Which of Lever's file slots a file goes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// `resumeFile`: the one resume (Lever shows it under Resumes).
-    Resume,
-    /// `files[]`: any other file (Lever shows them under Files).
-    Other,
-}
-
-#[derive(Debug, Clone)]
-pub struct FileUpload {
-    pub kind: FileKind,
-    pub name: String,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
+use crate::domain::ats::*;
 
 impl LeverClient {
-    // ---- Data API ----------------------------------------------------------------------------
-
-    /// Any one user: the cheapest authenticated call (the scheduled run's authorization check).
-    pub async fn any_user(&self, token: &SecretString) -> Result<Vec<LeverUser>, LeverError> {
-        let page: Page<LeverUser> =
-            self.call("users", Method::GET, "/users?limit=1".into(), token, Body::None, true).await?;
-        Ok(page.data)
-    }
-
-    /// Every user with `access_role` (e.g. `super admin`), every page.
-    pub async fn users_with_role(&self, token: &SecretString, access_role: &str) -> Result<Vec<LeverUser>, LeverError> {
-        let base = format!("/users?accessRole={}&limit=100", enc(access_role));
-        self.all_pages("users", &base, token).await
-    }
-
-    pub async fn user(&self, token: &SecretString, id: &str) -> Result<LeverUser, LeverError> {
-        let d: Data<LeverUser> =
-            self.call("get user", Method::GET, format!("/users/{}", enc(id)), token, Body::None, true).await?;
-        Ok(d.data)
-    }
-
-    pub async fn posting(&self, token: &SecretString, id: &str) -> Result<LeverPosting, LeverError> {
-        let d: Data<LeverPosting> =
-            self.call("get posting", Method::GET, format!("/postings/{}", enc(id)), token, Body::None, true).await?;
-        Ok(d.data)
-    }
-
     /// Published postings, every page (offset tokens are used at once, never stored).
     pub async fn postings(&self, token: &SecretString) -> Result<Vec<LeverPosting>, LeverError> {
         let mut out = Vec::new();
@@ -180,10 +31,76 @@ impl LeverClient {
             }
         }
     }
+}
+
+/// Lever as the product's ATS.
+#[async_trait]
+impl Ats for LeverClient {
+    fn authorize_url(&self, client_id: &str, redirect_uri: &str, state: &str) -> String {
+        let audience = self.hosts.audience();
+        let q = [
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("state", state),
+            ("scope", super::SCOPES),
+            ("audience", audience.as_str()),
+            ("prompt", "consent"),
+        ];
+        let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+        format!("{}?{}", self.hosts.authorize_url(), query.join("&"))
+    }
+    fn token_timeout(&self) -> Duration {
+        self.token_timeout
+    }
+    async fn exchange_code(
+        &self,
+        app: &AppCredentials,
+        code: &str,
+        redirect_uri: &str,
+        now: i64,
+    ) -> Result<TokenSet, OAuthError> {
+        self.code_grant(app, code, redirect_uri, now).await
+    }
+    async fn refresh(
+        &self,
+        app: &AppCredentials,
+        refresh_token: &SecretString,
+        now: i64,
+    ) -> Result<TokenSet, OAuthError> {
+        self.refresh_grant(app, refresh_token, now).await
+    }
+
+    // ---- Data API ----------------------------------------------------------------------------
+
+    /// Any one user: the cheapest authenticated call (the scheduled run's authorization check).
+    async fn any_user(&self, token: &SecretString) -> Result<Vec<LeverUser>, LeverError> {
+        let page: Page<LeverUser> =
+            self.call("users", Method::GET, "/users?limit=1".into(), token, Body::None, true).await?;
+        Ok(page.data)
+    }
+
+    /// Every user with `access_role` (e.g. `super admin`), every page.
+    async fn users_with_role(&self, token: &SecretString, access_role: &str) -> Result<Vec<LeverUser>, LeverError> {
+        let base = format!("/users?accessRole={}&limit=100", enc(access_role));
+        self.all_pages("users", &base, token).await
+    }
+
+    async fn user(&self, token: &SecretString, id: &str) -> Result<LeverUser, LeverError> {
+        let d: Data<LeverUser> =
+            self.call("get user", Method::GET, format!("/users/{}", enc(id)), token, Body::None, true).await?;
+        Ok(d.data)
+    }
+
+    async fn posting(&self, token: &SecretString, id: &str) -> Result<LeverPosting, LeverError> {
+        let d: Data<LeverPosting> =
+            self.call("get posting", Method::GET, format!("/postings/{}", enc(id)), token, Body::None, true).await?;
+        Ok(d.data)
+    }
 
     /// Opportunities by the documented filters, with their applications expanded (so each
     /// shows its posting), every page.
-    pub async fn find_opportunities(
+    async fn find_opportunities(
         &self,
         token: &SecretString,
         f: &OpportunityFilter,
@@ -205,7 +122,7 @@ impl LeverClient {
     /// (`perform_as_posting_owner=true`). NOT idempotent at Lever: only a 429 (not processed) is
     /// retried; a 5xx or timeout is returned as `Unavailable` for the caller to look before it
     /// creates again.
-    pub async fn create_opportunity(
+    async fn create_opportunity(
         &self,
         token: &SecretString,
         perform_as: &str,
@@ -226,7 +143,7 @@ impl LeverClient {
 
     /// `POST /v1/opportunities/{id}/notes?perform_as=…` (`value`). Not idempotent either: a
     /// failure after sending is not retried.
-    pub async fn add_note(
+    async fn add_note(
         &self,
         token: &SecretString,
         perform_as: &str,
@@ -240,7 +157,7 @@ impl LeverClient {
     }
 
     /// The texts of an opportunity's notes (to see whether an earlier attempt added ours).
-    pub async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError> {
+    async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError> {
         let base = format!("/opportunities/{}/notes?limit=100", enc(opportunity));
         let notes: Vec<serde_json::Value> = self.all_pages("list notes", &base, token).await?;
         Ok(notes

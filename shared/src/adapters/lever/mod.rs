@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::enc;
 use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
-use crate::domain::{ConnectionId, LeverEnv, LeverSettings, SecretString};
+use crate::domain::{Connection, ConnectionId, LeverEnv, LeverSettings, SecretString};
 
 tokio::task_local! {
     /// Nanoseconds this task spent waiting on Lever, for benchmarks that measure our own time
@@ -66,37 +66,7 @@ impl LeverHosts {
 mod data;
 mod oauth;
 
-pub use data::*;
-pub use oauth::*;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OAuthError {
-    /// The refresh token (or code) is dead: the app was revoked, or the token was used already.
-    #[error("Lever refused the grant (invalid_grant): {0}")]
-    InvalidGrant(String),
-    #[error("Lever's token endpoint refused the request: HTTP {status} {error}")]
-    Refused { status: u16, error: String },
-    #[error("Lever's token endpoint is unavailable: {0}")]
-    Unavailable(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LeverError {
-    /// 401: the access token expired or the app was revoked.
-    #[error("Lever answered 401 to {op}")]
-    Unauthorized { op: &'static str },
-    /// A final 4xx: Lever will not accept this request as it is.
-    #[error("Lever refused {op}: HTTP {status} {code}: {message}")]
-    Rejected { op: &'static str, status: u16, code: String, message: String },
-    /// 429 / 5xx / timeouts after the retry policy (reads), or at once (a create's ambiguous failure).
-    #[error("Lever unavailable for {op} after {attempts} attempt(s): {last}")]
-    Unavailable { op: &'static str, attempts: u32, last: String },
-    #[error("Lever answered {op} with a body we cannot read: {message}")]
-    Decode { op: &'static str, message: String },
-    /// A listing longer than we follow: answering from part of it could be wrong.
-    #[error("Lever's answer to {op} has more than {pages} pages")]
-    TooManyPages { op: &'static str, pages: usize },
-}
+pub use crate::domain::ats::*;
 
 #[derive(Deserialize)]
 pub(crate) struct Data<T> {
@@ -132,6 +102,41 @@ impl LeverLimiters {
             .entry(c.clone())
             .or_insert_with(|| Arc::new(RateLimiter::with_burst(LEVER_MAX_RPS, LEVER_BURST)))
             .clone()
+    }
+}
+
+/// Every connection's Lever: one HTTP client, the per-connection rate limiters, one timeout and
+/// retry policy for Data API calls.
+#[derive(Clone)]
+pub struct LeverApi {
+    pub http: reqwest::Client,
+    pub limiters: Arc<LeverLimiters>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+impl LeverApi {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            limiters: Arc::default(),
+            // A webhook's budget: a retry that cannot finish within XOR's wait is not started.
+            retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl AtsProvider for LeverApi {
+    fn for_connection(&self, conn: &Connection) -> Arc<dyn Ats> {
+        let mut c = LeverClient::new(
+            self.http.clone(),
+            LeverHosts::for_settings(&conn.lever),
+            self.limiters.for_connection(&conn.id),
+        );
+        c.retry = self.retry;
+        c.timeout = self.timeout;
+        Arc::new(c)
     }
 }
 

@@ -1,17 +1,17 @@
 //! Who authorized (the Lever account a connection is bound to) and who candidates are created as.
 use super::{ConnectError, unavailable};
-use crate::adapters::lever::{LeverError, identity_of};
+use crate::domain::ats::{Ats, LeverIdentity, LeverUser, identity_of};
 use crate::domain::*;
 use crate::usecases::context::LeverContext;
 
 fn lever_refusal(e: LeverError) -> ConnectError {
     match e {
         LeverError::Unavailable { .. } => unavailable(e),
-        other => ConnectError::Exchange(other.to_string()),
+        other => ConnectError::Lookup(other),
     }
 }
 
-fn is_super_admin(u: &crate::adapters::lever::LeverUser) -> bool {
+fn is_super_admin(u: &LeverUser) -> bool {
     u.access_role.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("super admin"))
 }
 
@@ -20,9 +20,9 @@ fn is_super_admin(u: &crate::adapters::lever::LeverUser) -> bool {
 /// stored); without a `userId` claim, the configured user, else the first Super Admin of the
 /// account (every page of `GET /users?accessRole=super admin`).
 pub(super) async fn acting_user(
-    lever: &crate::adapters::lever::LeverClient,
+    lever: &dyn Ats,
     access: &SecretString,
-    who: &crate::adapters::lever::LeverIdentity,
+    who: &LeverIdentity,
     conn: &Connection,
 ) -> Result<(String, &'static str), ConnectError> {
     if let Some(uid) = &who.user_id {

@@ -8,7 +8,7 @@ use super::account::{acting_user, bound_account};
 use super::invitation::live_invitation;
 use super::state::{StateClaims, open_state, redirect_uri, sign_state};
 use super::{ConnectError, STATE_TTL_MS, replay_waiting, unavailable};
-use crate::adapters::lever::{SCOPES, identity_of};
+use crate::domain::ats::identity_of;
 use crate::domain::invitation::hash_token;
 use crate::domain::*;
 use crate::usecases::context::LeverContext;
@@ -47,17 +47,7 @@ pub async fn start(
     let nonce = crate::random::token();
     let claims = StateClaims { c: id.to_string(), n: hash_token(&nonce), e: now + STATE_TTL_MS, i: inv.token_hash };
     let state = sign_state(&app, &claims);
-    let q = [
-        ("client_id", app.client_id.as_str()),
-        ("redirect_uri", &redirect_uri(base_url)),
-        ("response_type", "code"),
-        ("state", &state),
-        ("scope", SCOPES),
-        ("audience", &lever.hosts.audience()),
-        ("prompt", "consent"),
-    ];
-    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", crate::adapters::enc(v))).collect();
-    Ok(Started { authorize_url: format!("{}?{}", lever.hosts.authorize_url(), query.join("&")), nonce })
+    Ok(Started { authorize_url: lever.authorize_url(&app.client_id, &redirect_uri(base_url), &state), nonce })
 }
 
 #[derive(Default, Deserialize)]
@@ -120,11 +110,7 @@ pub async fn callback(
         tracing::warn!(connection = %id, error = %err, "Lever authorization denied");
         return Err(ConnectError::Denied(why));
     }
-    let code = q
-        .code
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ConnectError::Exchange("no code in the callback".into()))?;
+    let code = q.code.as_deref().filter(|c| !c.is_empty()).ok_or(ConnectError::NoCode)?;
     // Single use: the nonce is leased until the state's expiry by this one callback.
     let once = deps
         .tokens
@@ -142,10 +128,8 @@ pub async fn callback(
         return Err(ConnectError::Disabled);
     }
     let lever = deps.lever_for(&conn);
-    let tokens = lever
-        .exchange_code(&app, code, &redirect_uri(base_url), now / 1000)
-        .await
-        .map_err(|e| ConnectError::Exchange(e.to_string()))?;
+    let tokens =
+        lever.exchange_code(&app, code, &redirect_uri(base_url), now / 1000).await.map_err(ConnectError::Exchange)?;
     // Who authorized: a connection bound to one Lever account never moves to another here.
     let who = identity_of(&tokens.access_token);
     let bound = bound_account(deps, &conn).await?;
@@ -164,7 +148,7 @@ pub async fn callback(
         _ => {}
     }
     let access = SecretString::new(tokens.access_token.clone());
-    let (perform_as, perform_as_source) = acting_user(&lever, &access, &who, &conn).await?;
+    let (perform_as, perform_as_source) = acting_user(&*lever, &access, &who, &conn).await?;
     // The invitation is spent by exactly one authorization (two tabs cannot both bind), after
     // everything that can refuse and before anything is written.
     if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {

@@ -29,8 +29,8 @@ pub fn connect_link(base_url: &str, id: &ConnectionId, token: &str) -> String {
     format!(
         "{}/oauth/lever/start?connection={}&invitation={}",
         base_url.trim_end_matches('/'),
-        crate::adapters::enc(id.as_str()),
-        crate::adapters::enc(token)
+        crate::url::enc(id.as_str()),
+        crate::url::enc(token)
     )
 }
 

@@ -21,7 +21,7 @@ pub use state::{state_cookie, state_cookie_name};
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 pub const CALLBACK_PATH: &str = "/oauth/lever/callback";
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// No invitation, a wrong one, or one for another connection (an outsider learns nothing
     /// about which connections exist).
@@ -53,7 +53,12 @@ pub enum ConnectError {
     #[error("Lever did not authorize xor-lever: {0}")]
     Denied(String),
     #[error("Lever refused the authorization code: {0}")]
-    Exchange(String),
+    Exchange(#[source] OAuthError),
+    #[error("Lever's redirect carried no authorization code")]
+    NoCode,
+    /// Who authorized could not be looked up (a final refusal of the Data API).
+    #[error("Lever refused to say who authorized: {0}")]
+    Lookup(#[source] LeverError),
     #[error("no Lever Super Admin was found to create candidates as: set one with --perform-as")]
     NoPerformAs,
     /// Lever's help article: the integration can only be configured by Super Admins.
@@ -63,14 +68,14 @@ pub enum ConnectError {
     NotSuperAdmin { name: String, role: String },
     /// The cause is logged, never shown: this page is public.
     #[error("xor-lever cannot complete this right now; try again in a few minutes")]
-    Unavailable(String),
+    Unavailable(#[source] crate::domain::ports::BoxError),
     #[error("the connection is disabled by an operator: enable it first")]
     Disabled,
 }
 
-pub(super) fn unavailable(e: impl std::fmt::Display) -> ConnectError {
-    tracing::error!(error = %e, "connect flow: a store or Lever is unavailable");
-    ConnectError::Unavailable(e.to_string())
+pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ConnectError {
+    tracing::error!(error = %crate::domain::ports::error_chain(&e), "connect flow: a store or Lever is unavailable");
+    ConnectError::Unavailable(Box::new(e))
 }
 
 /// An operator's explicit rebinding: forgets the Lever account, the token pair and the user

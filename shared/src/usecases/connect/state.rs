@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::{CALLBACK_PATH, ConnectError};
-use crate::adapters::lever::AppCredentials;
+use crate::domain::ats::AppCredentials;
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct StateClaims {

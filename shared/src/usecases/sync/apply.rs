@@ -3,7 +3,6 @@
 use tokio::time::Instant;
 
 use super::{JobOutcome, SyncDeps, SyncOptions};
-use crate::adapters::xor::{XorClient, XorError, XorJob, idempotency_key};
 use crate::domain::*;
 use crate::usecases::now_ms;
 
@@ -13,7 +12,7 @@ pub(super) fn failure(p: &PostingId, op: &str, e: impl std::fmt::Display) -> Job
 
 pub(super) struct ApplyCtx<'a> {
     pub(super) deps: &'a SyncDeps,
-    pub(super) client: &'a XorClient,
+    pub(super) board: &'a dyn JobBoard,
     pub(super) conn: &'a Connection,
     pub(super) opts: &'a SyncOptions,
 }
@@ -59,7 +58,7 @@ impl ApplyCtx<'_> {
             return JobOutcome::Deferred;
         }
         let key = idempotency_key(&self.conn.id, &p.external_id, generation);
-        let job = match self.client.create(&key, p).await {
+        let job = match self.board.create(&key, p).await {
             Ok(job) => job,
             // The key was used with another body (the posting changed between a lost create
             // and now): find the job the key made and bring it up to date.
@@ -81,20 +80,20 @@ impl ApplyCtx<'_> {
     }
 
     pub(super) async fn adopt(&self, p: &Posting) -> Result<Option<XorJob>, XorError> {
-        let jobs = self.client.list_all().await?;
+        let jobs = self.board.list_all().await?;
         let Some(found) =
             jobs.into_iter().find(|j| j.external_id.as_deref() == Some(p.external_id.as_str()) && j.status == "active")
         else {
             return Ok(None);
         };
-        self.client.update(&found.id, p).await.map(Some)
+        self.board.update(&found.id, p).await.map(Some)
     }
 
     pub(super) async fn update(&self, p: &Posting, m: JobMapping) -> JobOutcome {
         if self.out_of_time() {
             return JobOutcome::Deferred;
         }
-        match self.client.update(&m.xor_job_id, p).await {
+        match self.board.update(&m.xor_job_id, p).await {
             Ok(job) => {
                 let new = self.mapping_for(p, &job, m.generation, MappingStatus::Active);
                 self.save(new, Some(m.version), JobOutcome::Updated, "update").await
@@ -109,7 +108,7 @@ impl ApplyCtx<'_> {
         if self.out_of_time() {
             return JobOutcome::Deferred;
         }
-        match self.client.close(&m.xor_job_id).await {
+        match self.board.close(&m.xor_job_id).await {
             // A job XOR no longer has is as closed as it gets.
             Ok(_) | Err(XorError::Rejected { status: 404, .. }) => {
                 let expected = m.version;

@@ -12,8 +12,6 @@ use std::ops::ControlFlow;
 use futures::stream::{self, StreamExt};
 
 use super::now_ms;
-use crate::adapters::feed_http::Fetched;
-use crate::adapters::xor::{XorClient, XorSettings};
 use crate::domain::plan::Create;
 use crate::domain::ports::XOR_API_KEY;
 use crate::domain::run::MAX_RECORDED;
@@ -21,6 +19,8 @@ use crate::domain::*;
 use crate::feed::{self, FeedReport};
 
 mod apply;
+#[cfg(test)]
+mod tests;
 mod types;
 use apply::{ApplyCtx, failure};
 pub use types::*;
@@ -132,7 +132,7 @@ async fn run_sync(
 
     // A 304 may skip the run only when the last run left nothing to retry: otherwise fetch in full.
     let validators = (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
-    let (file, etag, last_modified) = match deps.fetcher.fetch(&conn.feed_url, validators).await {
+    let (file, etag, last_modified) = match deps.feeds.fetch(&conn.feed_url, validators).await {
         Ok(Fetched::NotModified) => {
             run.outcome = RunOutcome::NotModified;
             // Unchanged since a clean run: the mappings still match the feed, as of now.
@@ -181,17 +181,7 @@ async fn run_sync(
         return Ok(());
     }
 
-    let client = XorClient::new(
-        deps.http.clone(),
-        XorSettings {
-            base_url: conn.xor_base_url.clone(),
-            api_key,
-            max_rps: conn.xor_max_rps,
-            concurrency: conn.xor_concurrency,
-            timeout: opts.xor_timeout,
-            retry: opts.xor_retry,
-        },
-    );
+    let board = deps.boards.board(&conn, api_key);
     if let Some(p) = &opts.progress {
         p.start(id, the_plan.writes() as u64);
     }
@@ -199,7 +189,7 @@ async fn run_sync(
     let creates: HashMap<PostingId, Create> =
         the_plan.creates.iter().map(|c| (c.posting_id.clone(), c.clone())).collect();
     let updates: HashSet<PostingId> = the_plan.updates.iter().cloned().collect();
-    let ctx = ApplyCtx { deps, client: &client, conn: &conn, opts };
+    let ctx = ApplyCtx { deps, board: board.as_ref(), conn: &conn, opts };
 
     // Pass 2: stream the postings that need a write.
     let (tx, rx) = tokio::sync::mpsc::channel::<Posting>(64);

@@ -5,8 +5,6 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::adapters::feed_http::FeedFetcher;
-use crate::adapters::retry::RetryPolicy;
 use crate::domain::*;
 use crate::feed::Limits;
 
@@ -16,24 +14,20 @@ pub struct SyncDeps {
     pub mappings: Arc<dyn MappingStore>,
     pub runs: Arc<dyn RunStore>,
     pub secrets: Arc<dyn SecretStore>,
-    pub fetcher: FeedFetcher,
-    pub http: reqwest::Client,
+    /// Where each connection's feed is read.
+    pub feeds: Arc<dyn FeedSource>,
+    /// Where its jobs are written (XOR).
+    pub boards: Arc<dyn JobBoards>,
 }
 
 impl SyncDeps {
-    /// Wiring for a store that implements every port (SQLite, memory): one handle serves all.
-    pub fn from_store<S>(store: Arc<S>, http: reqwest::Client) -> Self
+    /// Wiring for a store that implements every store port (SQLite, memory): one handle serves
+    /// all. `config::sync_deps` adds the HTTP adapters.
+    pub fn from_store<S>(store: Arc<S>, feeds: Arc<dyn FeedSource>, boards: Arc<dyn JobBoards>) -> Self
     where
         S: ConnectionStore + MappingStore + RunStore + SecretStore + 'static,
     {
-        Self {
-            connections: store.clone(),
-            mappings: store.clone(),
-            runs: store.clone(),
-            secrets: store,
-            fetcher: FeedFetcher::new(http.clone()),
-            http,
-        }
+        Self { connections: store.clone(), mappings: store.clone(), runs: store.clone(), secrets: store, feeds, boards }
     }
 }
 
@@ -52,22 +46,18 @@ pub struct SyncOptions {
     /// No XOR call starts after `deadline - call_reserve` (a Lambda's remaining time).
     pub deadline: Option<Instant>,
     pub call_reserve: Duration,
-    pub xor_retry: RetryPolicy,
-    pub xor_timeout: Duration,
     pub feed_limits: Limits,
     pub progress: Option<Arc<dyn Progress>>,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        let xor_retry = RetryPolicy::default();
         Self {
             dry_run: false,
             force: false,
             deadline: None,
-            call_reserve: xor_retry.budget + Duration::from_secs(10),
-            xor_retry,
-            xor_timeout: Duration::from_secs(10),
+            // The XOR client's default retry budget (30 s) and a call's timeout (10 s).
+            call_reserve: Duration::from_secs(40),
             feed_limits: Limits::default(),
             progress: None,
         }

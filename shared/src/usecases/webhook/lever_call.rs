@@ -1,7 +1,6 @@
 //! One Lever call with a connection's token: a 401 refreshes once and retries once; the
 //! failure stays typed until the caller turns it into an outcome.
 use super::{LeverContext, Outcome};
-use crate::adapters::lever::{LeverClient, LeverError};
 use crate::domain::SecretString;
 use crate::domain::*;
 use crate::usecases::tokens::TokenError;
@@ -46,7 +45,7 @@ impl From<CallError> for Outcome {
 pub(super) async fn with_token<T, F, Fut>(
     deps: &LeverContext,
     conn: &Connection,
-    lever: &LeverClient,
+    lever: &dyn Ats,
     deadline_ms: i64,
     f: F,
 ) -> Result<T, CallError>

@@ -25,6 +25,8 @@ pub use super::{Clock, system_clock};
 mod lever_call;
 mod opportunity;
 mod sweep;
+#[cfg(test)]
+mod tests;
 
 use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};

@@ -2,9 +2,9 @@
 //! assemble the candidate, the report and the resume, create it, and add the note.
 use super::lever_call::{CallError, with_token};
 use super::{LeverContext, Outcome};
-use crate::adapters::lever::{
-    FileKind, FileUpload, LeverClient, LeverError, NewOpportunity, Opportunity, OpportunityFilter, Phone,
-};
+use std::sync::Arc;
+
+use crate::domain::ats::{FileKind, FileUpload, NewOpportunity, Opportunity, OpportunityFilter, Phone};
 use crate::domain::webhook::{ScreeningPassed, redact_email};
 use crate::domain::*;
 use crate::report::{Report, render};
@@ -71,7 +71,7 @@ pub(super) async fn attempt_create(
             source: None,
             created_at_start: Some(since),
         };
-        let found = with_token(deps, conn, &lever, deadline_ms, |t| {
+        let found = with_token(deps, conn, &*lever, deadline_ms, |t| {
             let (lever, f) = (lever.clone(), filter.clone());
             async move { lever.find_opportunities(&t, &f).await }
         })
@@ -105,7 +105,7 @@ pub(super) async fn attempt_create(
         && conn.feed.last_run_clean
         && conn.feed.confirmed_at_ms.is_some_and(|t| now - t < POSTING_KNOWLEDGE_MS);
     if !known_open {
-        let posting = match with_token(deps, conn, &lever, deadline_ms, |t| {
+        let posting = match with_token(deps, conn, &*lever, deadline_ms, |t| {
             let (lever, id) = (lever.clone(), posting_id.clone());
             async move { lever.posting(&t, &id).await }
         })
@@ -192,7 +192,7 @@ pub(super) async fn attempt_create(
         stage: conn.lever.stage.clone(),
     };
     let as_posting_owner = !conn.lever.admin_owns_candidates;
-    let created = with_token(deps, conn, &lever, deadline_ms, |t| {
+    let created = with_token(deps, conn, &*lever, deadline_ms, |t| {
         let (lever, perform_as, new, files) = (lever.clone(), perform_as.clone(), new.clone(), files.clone());
         async move { lever.create_opportunity(&t, &perform_as, as_posting_owner, &new, &files).await }
     })
@@ -242,13 +242,13 @@ pub fn screening_note(s: &ScreeningPassed, job_title: &str) -> String {
 async fn add_note(
     deps: &LeverContext,
     conn: &Connection,
-    lever: &LeverClient,
+    lever: &Arc<dyn Ats>,
     perform_as: &str,
     opportunity: &str,
     note: &str,
     deadline_ms: i64,
 ) -> Option<String> {
-    let added = with_token(deps, conn, lever, deadline_ms, |t| {
+    let added = with_token(deps, conn, &**lever, deadline_ms, |t| {
         let (lever, perform_as, opportunity, note) =
             (lever.clone(), perform_as.to_owned(), opportunity.to_owned(), note.to_owned());
         async move { lever.add_note(&t, &perform_as, &opportunity, &note).await }
@@ -275,13 +275,13 @@ async fn add_note(
 async fn ensure_note(
     deps: &LeverContext,
     conn: &Connection,
-    lever: &LeverClient,
+    lever: &Arc<dyn Ats>,
     perform_as: &str,
     opportunity: &str,
     note: &str,
     deadline_ms: i64,
 ) -> Option<String> {
-    let texts = with_token(deps, conn, lever, deadline_ms, |t| {
+    let texts = with_token(deps, conn, &**lever, deadline_ms, |t| {
         let (lever, opportunity) = (lever.clone(), opportunity.to_owned());
         async move { lever.note_texts(&t, &opportunity).await }
     })

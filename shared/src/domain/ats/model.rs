@@ -1,0 +1,128 @@
+//! What xor-lever reads from and sends to the ATS, in Lever's shapes (docs/lever-facts.md):
+//! users, postings, opportunities (with their files) and the filters it searches them by.
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeverUser {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default, rename = "accessRole")]
+    pub access_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeverPosting {
+    pub id: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl LeverPosting {
+    /// Candidates can be added to published and internal postings.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state.as_deref(), Some("published" | "internal"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Opportunity {
+    pub id: String,
+    #[serde(default)]
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Application ids (DOCS); with `expand=applications`, the applications, each with its
+    /// `posting`.
+    #[serde(default)]
+    pub applications: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub phones: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// Epoch milliseconds.
+    #[serde(default, rename = "createdAt")]
+    pub created_at: Option<i64>,
+}
+
+impl Opportunity {
+    /// Whether an application is for `posting_id` (needs `expand=applications`: an application
+    /// id alone never matches).
+    pub fn has_posting(&self, posting_id: &str) -> bool {
+        self.applications.iter().any(|a| a.get("posting").and_then(|x| x.as_str()) == Some(posting_id))
+    }
+    /// Lever source names are matched without regard to case ("XOR", "xor").
+    pub fn has_source(&self, source: &str) -> bool {
+        self.sources.iter().any(|s| s.eq_ignore_ascii_case(source))
+    }
+    pub fn has_email(&self, email: &str) -> bool {
+        self.emails.iter().any(|e| e.eq_ignore_ascii_case(email))
+    }
+    pub fn has_link(&self, url: &str) -> bool {
+        self.links.iter().any(|l| l == url)
+    }
+    /// The same phone number, compared on its digits (formatting varies).
+    pub fn has_phone(&self, phone: &str) -> bool {
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        let want = digits(phone);
+        !want.is_empty()
+            && self.phones.iter().any(|p| p.get("value").and_then(|v| v.as_str()).is_some_and(|v| digits(v) == want))
+    }
+}
+
+/// The documented filters of `GET /opportunities` this product uses (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct OpportunityFilter {
+    pub email: Option<String>,
+    pub posting_id: Option<String>,
+    pub source: Option<String>,
+    /// Epoch milliseconds.
+    pub created_at_start: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Phone {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// The fields of `POST /v1/opportunities`. No `headline`: Lever's is the contact's (previous
+/// companies or schools), shared by all their opportunities, and ignored for a known contact.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewOpportunity {
+    pub name: String,
+    pub location: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: Vec<Phone>,
+    pub links: Vec<String>,
+    pub tags: Vec<String>,
+    pub sources: Vec<String>,
+    pub origin: String,
+    pub postings: Vec<String>,
+    /// A stage id; Lever's default (the account's first stage) when absent.
+    pub stage: Option<String>,
+}
+
+/// Which of Lever's file slots a file goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `resumeFile`: the one resume (Lever shows it under Resumes).
+    Resume,
+    /// `files[]`: any other file (Lever shows them under Files).
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    pub kind: FileKind,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}

@@ -1,0 +1,70 @@
+//! The job board port: where the feed's postings become jobs with chatbot links. XOR implements
+//! it over HTTP (`adapters::xor`, docs/xor-contract.md); use-case tests use a small fake.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Connection, Posting, SecretString};
+
+/// A job as XOR returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XorJob {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub chatbot_url: Option<String>,
+    #[serde(default)]
+    pub webchat_url: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum XorError {
+    /// XOR answered with a final refusal (4xx other than 429): retrying will not help.
+    #[error("XOR refused {op}: HTTP {status} {code}: {message}")]
+    Rejected { op: &'static str, status: u16, code: String, message: String },
+    /// 429, 5xx or timeouts until the retry policy gave up: try again on a later run.
+    #[error("XOR unavailable for {op} after {attempts} attempt(s): {last}")]
+    Unavailable { op: &'static str, attempts: u32, last: String },
+    #[error("XOR answered {op} with a body we cannot read: {message}")]
+    Decode { op: &'static str, message: String },
+}
+
+impl XorError {
+    /// The HTTP status of a final refusal (a sync acts on 404 and 409).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Rejected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// One connection's job board (its key, its rate limit).
+#[async_trait]
+pub trait JobBoard: Send + Sync {
+    /// Creates a job. The same `key` gives the same job back (a retry after a lost answer); the
+    /// same key with another body is refused with 409.
+    async fn create(&self, key: &str, job: &Posting) -> Result<XorJob, XorError>;
+    /// A job that no longer exists is refused with 404.
+    async fn update(&self, id: &str, job: &Posting) -> Result<XorJob, XorError>;
+    /// Closing a closed job succeeds; a job that no longer exists is refused with 404.
+    async fn close(&self, id: &str) -> Result<XorJob, XorError>;
+    /// Every job this integration made (every page).
+    async fn list_all(&self) -> Result<Vec<XorJob>, XorError>;
+}
+
+/// Makes a connection's board from its settings and its API key.
+pub trait JobBoards: Send + Sync {
+    fn board(&self, conn: &Connection, api_key: SecretString) -> Arc<dyn JobBoard>;
+}
+
+/// The idempotency key of a create: stable for one posting of one connection (and its re-open
+/// generation), so a create retried after a lost response returns the same job.
+pub fn idempotency_key(connection: &super::ConnectionId, posting: &super::PostingId, generation: u32) -> String {
+    format!("xor-lever:{connection}:{posting}:{generation}")
+}
