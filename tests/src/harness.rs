@@ -513,6 +513,8 @@ pub fn job_mapping(id: &ConnectionId, posting: &str, xor_job: &str) -> JobMappin
         posting_id: PostingId::parse(posting).unwrap(),
         xor_job_id: xor_job.to_owned(),
         chatbot_url: Some(format!("https://jobs.xor.ai/c/{xor_job}")),
+        webchat_url: None,
+        location: None,
         title: "Senior Backend Engineer (Rust)".into(),
         content_hash: "h".into(),
         status: MappingStatus::Active,

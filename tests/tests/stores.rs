@@ -14,6 +14,8 @@ fn mapping(c: &str, p: &str) -> JobMapping {
         posting_id: PostingId::parse(p).unwrap(),
         xor_job_id: format!("xj_{p}"),
         chatbot_url: Some(format!("https://jobs.xor.ai/c/{p}")),
+        webchat_url: None,
+        location: None,
         title: format!("Job {p}"),
         content_hash: "h1".into(),
         status: MappingStatus::Active,

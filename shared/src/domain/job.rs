@@ -68,7 +68,13 @@ pub struct JobMapping {
     pub posting_id: PostingId,
     pub xor_job_id: String,
     pub chatbot_url: Option<String>,
+    /// XOR's web chat for the job (recruiters share it beside the chatbot link).
+    #[serde(default)]
+    pub webchat_url: Option<String>,
     pub title: String,
+    /// The posting's place, as a recruiter reads it ("Berlin, DE · remote").
+    #[serde(default)]
+    pub location: Option<String>,
     pub content_hash: String,
     pub status: MappingStatus,
     /// Bumped each time a closed posting is re-opened as a new XOR job; part of the create's
@@ -77,6 +83,22 @@ pub struct JobMapping {
     pub version: u64,
     /// Unix seconds.
     pub updated_at: i64,
+}
+
+impl Location {
+    /// "City, State, Country · remote": the parts present; `None` when there are none.
+    pub fn label(&self) -> Option<String> {
+        let place: Vec<&str> =
+            [&self.city, &self.state, &self.country].into_iter().flatten().map(String::as_str).collect();
+        let mut out = place.join(", ");
+        if let Some(r) = self.remote.as_deref().filter(|r| *r != "onsite") {
+            if !out.is_empty() {
+                out.push_str(" · ");
+            }
+            out.push_str(r);
+        }
+        (!out.is_empty()).then_some(out)
+    }
 }
 
 impl JobMapping {

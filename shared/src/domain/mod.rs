@@ -1,4 +1,5 @@
-//! The pure core: no network, no disk, no clocks read here (times are passed in).
+//! The pure core: no network, no disk, no clocks read here (times are passed in). The ports name
+//! what the edges hand in (a fetched feed arrives as an open temp file, for streaming).
 pub mod ats;
 pub mod connection;
 pub mod feed_source;

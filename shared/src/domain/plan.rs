@@ -124,6 +124,8 @@ mod tests {
             posting_id: pid(id),
             xor_job_id: format!("xj_{id}"),
             chatbot_url: None,
+            webchat_url: None,
+            location: None,
             title: id.into(),
             content_hash: hash.into(),
             status,

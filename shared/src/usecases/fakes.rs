@@ -18,6 +18,8 @@ pub struct FakeBoard(Arc<Mutex<BoardState>>);
 #[derive(Default)]
 pub struct BoardState {
     pub jobs: BTreeMap<String, XorJob>,
+    /// Ids only go up (as XOR's): a job made after others were lost never reuses an id.
+    next_id: u32,
     keys: HashMap<String, (String, Vec<u8>)>,
     /// Each call by name (`create`, `update`, `close`, `list`).
     pub calls: Vec<&'static str>,
@@ -68,7 +70,8 @@ impl JobBoard for FakeBoard {
         if let Some((id, b)) = s.keys.get(key).cloned() {
             return if b == body { Ok(s.jobs[&id].clone()) } else { Err(xor_refused("create", 409)) };
         }
-        let id = format!("xj_{:06}", s.jobs.len() + 1);
+        s.next_id += 1;
+        let id = format!("xj_{:06}", s.next_id);
         let made = XorJob {
             id: id.clone(),
             status: "active".into(),
@@ -87,8 +90,8 @@ impl JobBoard for FakeBoard {
     async fn update(&self, id: &str, job: &Posting) -> Result<XorJob, XorError> {
         let mut s = self.begin("update")?;
         let j = s.jobs.get_mut(id).ok_or_else(|| xor_refused("update", 404))?;
+        // An update leaves the status alone (docs/xor-contract.md): only a create opens a job.
         j.title = Some(job.title.clone());
-        j.status = "active".into();
         Ok(j.clone())
     }
     async fn close(&self, id: &str) -> Result<XorJob, XorError> {
@@ -165,8 +168,11 @@ pub struct LeverState {
     pub refreshable: HashMap<String, TokenSet>,
     pub refreshes: usize,
     pub creates: usize,
-    /// Answers to give instead of the next Data API calls.
-    pub fail_next: VecDeque<LeverError>,
+    /// Answers to give instead of the next calls of an operation (by its name: `create
+    /// opportunity`, `get posting`, …).
+    pub fail_next: HashMap<&'static str, VecDeque<LeverError>>,
+    /// Each Data API call by operation name, in order.
+    pub calls: Vec<&'static str>,
     /// The next create is made but its answer is lost.
     pub lose_next_create: bool,
 }
@@ -181,7 +187,8 @@ impl FakeLever {
         token: &SecretString,
     ) -> Result<std::sync::MutexGuard<'_, LeverState>, LeverError> {
         let mut s = self.state();
-        if let Some(e) = s.fail_next.pop_front() {
+        s.calls.push(op);
+        if let Some(e) = s.fail_next.get_mut(op).and_then(VecDeque::pop_front) {
             return Err(e);
         }
         if !s.valid.iter().any(|t| t == token.expose()) {
@@ -210,7 +217,8 @@ impl Ats for FakeLever {
         let mut s = self.state();
         s.refreshes += 1;
         let t = s.refreshable.remove(rt.expose()).ok_or_else(|| OAuthError::InvalidGrant("spent".into()))?;
-        s.valid.push(t.access_token.clone());
+        // The new access token replaces the old ones (Lever refuses an expired token).
+        s.valid = vec![t.access_token.clone()];
         Ok(t)
     }
     async fn any_user(&self, token: &SecretString) -> Result<Vec<LeverUser>, LeverError> {
@@ -245,6 +253,7 @@ impl Ats for FakeLever {
             .filter(|o| f.email.as_ref().is_none_or(|e| o.has_email(e)))
             .filter(|o| f.posting_id.as_ref().is_none_or(|p| o.has_posting(p)))
             .filter(|o| f.source.as_ref().is_none_or(|x| o.has_source(x)))
+            .filter(|o| f.created_at_start.is_none_or(|t| o.created_at.is_some_and(|c| c >= t)))
             .cloned()
             .collect())
     }

@@ -19,8 +19,10 @@ fn mapping_item(m: &JobMapping) -> Item {
     // GSI1 finds a mapping by XOR's job id (webhooks name XOR's job, not Lever's posting).
     i.insert("gsi1pk".into(), s(format!("XJOB#{}#{}", m.connection, m.xor_job_id)));
     i.insert("gsi1sk".into(), s(m.posting_id.as_str()));
-    if let Some(u) = &m.chatbot_url {
-        i.insert("chatbot_url".into(), s(u));
+    for (k, v) in [("chatbot_url", &m.chatbot_url), ("webchat_url", &m.webchat_url), ("location", &m.location)] {
+        if let Some(v) = v {
+            i.insert(k.into(), s(v));
+        }
     }
     i
 }
@@ -35,7 +37,9 @@ pub(super) fn item_mapping(c: &ConnectionId, i: &Item) -> Result<JobMapping, Sto
         posting_id: PostingId::parse(&req("posting_id")?).map_err(|e| StoreError::corrupt(what(), e))?,
         xor_job_id: req("xor_job_id")?,
         chatbot_url: get_s(i, "chatbot_url").map(str::to_owned),
+        webchat_url: get_s(i, "webchat_url").map(str::to_owned),
         title: req("title")?,
+        location: get_s(i, "location").map(str::to_owned),
         content_hash: req("content_hash")?,
         status: match get_s(i, "status") {
             Some("active") => MappingStatus::Active,

@@ -117,7 +117,7 @@ async fn a_job_gone_from_xor_is_opened_again_as_the_next_generation() {
     let r = f.sync().await;
     assert_eq!(r.run.summary.created, 1, "{:?}", r.run);
     let m = f.deps.mappings.mappings(&f.id).await.unwrap();
-    assert_eq!((m[0].generation, m[0].xor_job_id.as_str()), (1, "xj_000001"));
+    assert_eq!((m[0].generation, m[0].xor_job_id.as_str()), (1, "xj_000002"), "a new job in the lost one's place");
     assert_eq!(f.board.active().len(), 1);
 }
 

@@ -28,6 +28,9 @@ async fn fixture(expires_in: i64) -> Fixture {
     let id = ConnectionId::parse("acme").unwrap();
     let mut conn = Connection::new(id.clone(), "https://feed.example".into(), "https://xor".into(), 0);
     conn.lever.perform_as = Some("usr_1".into());
+    // A clean sync confirmed the feed just now: the posting is known open without asking Lever.
+    conn.feed.last_run_clean = true;
+    conn.feed.confirmed_at_ms = Some(now_ms());
     store.create_connection(&conn).await.unwrap();
     let secret = crate::random::webhook_secret();
     store.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
@@ -42,7 +45,9 @@ async fn fixture(expires_in: i64) -> Fixture {
     deps.tokens.store(&id, &pair).await.unwrap();
     {
         let mut l = lever.state();
-        l.valid.push("at_1".into());
+        if expires_in > 0 {
+            l.valid.push("at_1".into());
+        }
         l.postings.insert(
             POSTING.into(),
             crate::domain::ats::LeverPosting { id: POSTING.into(), text: None, state: Some("published".into()) },
@@ -53,6 +58,8 @@ async fn fixture(expires_in: i64) -> Fixture {
         posting_id: PostingId::parse(POSTING).unwrap(),
         xor_job_id: "xj_1".into(),
         chatbot_url: None,
+        webchat_url: None,
+        location: None,
         title: "Engineer".into(),
         content_hash: "h".into(),
         status: MappingStatus::Active,
@@ -124,12 +131,17 @@ async fn a_create_whose_answer_was_lost_waits_and_its_replay_adopts_it() {
 #[tokio::test]
 async fn lever_down_keeps_the_delivery_pending_for_the_sweep() {
     let f = fixture(3600).await;
-    f.lever.state().fail_next.extend((0..3).map(|_| lever_unavailable("create opportunity")));
+    f.lever.state().fail_next.insert("create opportunity", [lever_unavailable("create opportunity")].into());
     let a = f.deliver("msg_1", &screening("cand_1")).await;
     assert_eq!((a.reply, a.delivery, a.retry_after), (Reply::RetryLater, Some(DeliveryStatus::Pending), Some(60)));
     let kept = f.deps.webhooks.delivery(&f.id, "msg_1").await.unwrap().unwrap();
-    assert!(kept.reason.unwrap().contains("Lever unavailable"));
+    assert!(kept.reason.unwrap().contains("Lever unavailable for create opportunity"));
+    assert_eq!(f.lever.state().calls, ["create opportunity"], "the feed vouched for the posting");
     assert_eq!(f.lever.state().creates, 0);
+    // The sweep's replay looks first (the create may have happened), then creates once.
+    let r = replay(&f.deps, &f.id, "msg_1", now_ms() + 60_000).await.unwrap();
+    assert_eq!(r.delivery, Some(DeliveryStatus::Completed), "{:?}", r.body);
+    assert_eq!(f.lever.state().calls[1..], ["find opportunities", "create opportunity", "add note"]);
 }
 
 #[tokio::test]
@@ -171,4 +183,30 @@ async fn an_unsigned_delivery_is_refused_and_not_recorded() {
     assert_eq!(a.reply, Reply::Unsigned);
     assert!(f.deps.webhooks.delivery(&f.id, "msg_1").await.unwrap().is_none());
     assert_eq!(f.lever.state().creates, 0);
+}
+
+#[tokio::test]
+async fn the_resume_goes_in_lever_s_resume_slot_and_an_expired_one_is_left_out() {
+    let f = fixture(3600).await;
+    let files = FakeFiles::default();
+    files.0.lock().unwrap().insert(
+        "https://files.xor.ai/r/1".into(),
+        FetchedFile { name: "ada.pdf".into(), content_type: "application/pdf".into(), bytes: b"%PDF-1.7".to_vec() },
+    );
+    let mut deps = f.deps.clone();
+    deps.files = Arc::new(files);
+    let f = Fixture { deps, ..f };
+    let with_resume = |cand: &str, url: &str| {
+        let mut v: serde_json::Value = serde_json::from_slice(&screening(cand)).unwrap();
+        v["data"]["candidate"]["resume_url"] = json!(url);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let a = f.deliver("msg_1", &with_resume("cand_1", "https://files.xor.ai/r/1")).await;
+    let b = f.deliver("msg_2", &with_resume("cand_2", "https://files.xor.ai/r/expired")).await;
+    assert_eq!((a.delivery, b.delivery), (Some(DeliveryStatus::Completed), Some(DeliveryStatus::Completed)));
+    let l = f.lever.state();
+    let kinds = |i: usize| l.opportunities[i].2.iter().map(|x| (x.kind, x.name.clone())).collect::<Vec<_>>();
+    assert!(kinds(0).contains(&(FileKind::Resume, "ada.pdf".into())), "{:?}", kinds(0));
+    // The expired link is said in the report (its text is read back in tests/tests/webhook_e2e.rs).
+    assert_eq!(kinds(1), [(FileKind::Other, "xor-screening-report.pdf".to_owned())]);
 }
