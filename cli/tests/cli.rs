@@ -208,7 +208,7 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     let out = text(&add.stdout);
     assert!(add.status.success(), "{}", text(&add.stderr));
     assert!(out.contains("XOR webhook URL: https://api.example.com/webhooks/xor/acme"), "{out}");
-    assert!(out.contains("https://api.example.com/oauth/lever/start?connection=acme&invitation="), "{out}");
+    assert!(out.contains("https://api.example.com/connections/acme?invitation="), "{out}");
     let secret =
         out.lines().find_map(|l| l.split("shown once): ").nth(1)).expect("a generated whsec_ secret").trim().to_owned();
     assert!(secret.starts_with("whsec_"));
@@ -225,7 +225,7 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
         s.lines().last().unwrap().trim().to_owned()
     };
     let (one, two) = (link("7"), link("1"));
-    assert!(one.starts_with("https://api.example.com/oauth/lever/start?connection=acme&invitation="), "{one}");
+    assert!(one.starts_with("https://api.example.com/connections/acme?invitation="), "{one}");
     assert_ne!(one, two, "a new invitation each time");
     let token = one.split("invitation=").nth(1).unwrap();
     assert!(token.len() >= 43, "at least 128 bits: {token}");

@@ -69,6 +69,9 @@ pub struct Config {
     /// Refuse a create on a posting that is not published or internal (Lever's reference does not
     /// say what it does: off by default).
     pub refuse_closed_postings: bool,
+    /// Show a consent page with Allow and Deny (as Lever does) instead of approving at once:
+    /// for a person, or a browser test, walking the flow.
+    pub consent_page: bool,
 }
 
 impl Default for Config {
@@ -82,6 +85,7 @@ impl Default for Config {
             user_id: ADMIN_USER.into(),
             max_page: 100,
             refuse_closed_postings: false,
+            consent_page: false,
         }
     }
 }
@@ -372,6 +376,8 @@ struct AuthorizeQuery {
     response_type: Option<String>,
     audience: Option<String>,
     scope: Option<String>,
+    /// The consent page's answer (`allow` or `deny`).
+    decision: Option<String>,
 }
 
 /// The `audience` values Lever documents (OAuth): the API base of production or of the sandbox,
@@ -389,7 +395,10 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
     if state.is_empty() || !q.audience.as_deref().is_some_and(|a| AUDIENCES.contains(&a)) {
         return (StatusCode::BAD_REQUEST, "state and a Lever API audience are required").into_response();
     }
-    if g.config.deny_consent {
+    if g.config.consent_page && q.decision.is_none() {
+        return consent_page(&q);
+    }
+    if g.config.deny_consent || q.decision.as_deref() == Some("deny") {
         let url = format!(
             "{}{sep}error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state={}",
             q.redirect_uri,
@@ -401,6 +410,32 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
     g.codes.insert(code.clone(), q.redirect_uri.clone());
     g.scopes.insert(code.clone(), q.scope.clone().unwrap_or_default());
     xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, xor_lever::adapters::enc(&state)))
+}
+
+/// Lever's consent page, in short: who asks, for what, Allow or Deny (a GET form back to
+/// `/authorize` with the same query and the decision).
+fn consent_page(q: &AuthorizeQuery) -> Response {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let hidden: String = [
+        ("client_id", q.client_id.as_deref()),
+        ("redirect_uri", Some(q.redirect_uri.as_str())),
+        ("state", q.state.as_deref()),
+        ("response_type", q.response_type.as_deref()),
+        ("audience", q.audience.as_deref()),
+        ("scope", q.scope.as_deref()),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.map(|v| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v))))
+    .collect();
+    let scopes: String =
+        q.scope.as_deref().unwrap_or_default().split(' ').map(|s| format!("<li>{}</li>", esc(s))).collect();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorize app · Lever (sandbox)</title></head>\
+         <body><main><h1>Authorize XOR</h1><p>XOR would like to access your Lever account (sandbox):</p><ul id=\"scopes\">{scopes}</ul>\
+         <form method=\"get\" action=\"/authorize\">{hidden}<button id=\"allow\" name=\"decision\" value=\"allow\">Allow</button> \
+         <button id=\"deny\" name=\"decision\" value=\"deny\">Deny</button></form></main></body></html>"
+    );
+    axum::response::Html(html).into_response()
 }
 
 /// A queued slow-down for `op`, taken once.

@@ -6,9 +6,10 @@ use xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS;
 use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
-use xor_lever::usecases::connect::{connect_link, invite, reset_lever};
+use xor_lever::usecases::connect::{invite, reset_lever};
 use xor_lever::usecases::context::LeverContext;
 use xor_lever::usecases::now_ms;
+use xor_lever::usecases::section::access;
 use xor_lever::usecases::tokens::TokenProvider;
 
 use super::print_table;
@@ -82,8 +83,9 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// A new connect link for the customer's Lever Super Admin: it carries a fresh invitation
-    /// (unguessable, single use, expiring; only its hash is stored). Shown once.
+    /// A new connect link for the customer's Lever Super Admin: the integration's Lever section,
+    /// with a fresh invitation (unguessable, single use, expiring; only its hash is stored) that
+    /// lets them connect. Shown once.
     ConnectUrl {
         id: ConnectionId,
         /// The API's public base URL (the stack's ApiUrl output, or a custom domain).
@@ -91,6 +93,17 @@ pub enum ConnectionsCommand {
         public_url: String,
         /// How many days the link stays valid.
         #[arg(long, default_value_t = DEFAULT_INVITATION_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+        valid_days: u32,
+    },
+    /// A link to the connection's Lever section once connected (jobs and their chatbot links,
+    /// recent candidates, replay, disable): signed, expiring, for this connection only.
+    PageUrl {
+        id: ConnectionId,
+        /// The API's public base URL (the stack's ApiUrl output, or a custom domain).
+        #[arg(long, env = "PUBLIC_URL")]
+        public_url: String,
+        /// How many days the link stays valid.
+        #[arg(long, default_value_t = access::DEFAULT_LINK_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
         valid_days: u32,
     },
     /// Unbind the connection from its Lever account (tokens, account, acting user) so that a
@@ -218,6 +231,12 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             deps.secrets.create_secret(&id, LEVER_TOKENS, None).await?;
             print_connect_link(&ctx.lever_context().await?, &id, &public_url, valid_days).await?;
         }
+        ConnectionsCommand::PageUrl { id, public_url, valid_days } => {
+            http_url("--public-url", &public_url)?;
+            let link = access::page_link(&ctx.lever_context().await?, &public_url, &id, valid_days).await?;
+            println!("the Lever section of {id} (valid {valid_days} days; whoever has the link can see it):");
+            println!("{link}");
+        }
         ConnectionsCommand::ResetLever { id } => {
             let w = ctx.lever_context().await?;
             let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
@@ -290,7 +309,7 @@ async fn print_connect_link(w: &LeverContext, id: &ConnectionId, base: &str, val
     println!(
         "connect link for the customer's Lever Super Admin (single use, valid until {until}, replaces earlier links; shown once):"
     );
-    println!("{}", connect_link(base, id, &token));
+    println!("{}", access::invitation_link(base, id, &token));
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS;
 use xor_lever::domain::ports::LEVER_APP;
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::domain::{ConnectionId, JobBoard, SecretString};
+use xor_lever::usecases::section::access;
 use xor_lever::usecases::{SyncOptions, now_ms};
 use xor_lever_sandbox::xor::Config;
 use xor_lever_sandbox::{FeedServer, LeverSandbox, XorSandbox};
@@ -100,13 +101,29 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let router = xor_lever::http::router(routes);
     let serve = tokio::spawn(async move { axum::serve(listener, router).await });
     let (token, _) = xor_lever::usecases::connect::invite(&webhooks, &id, 7).await?;
-    let connect_url = xor_lever::usecases::connect::connect_link(&server, &id, &token);
-    println!("   connect: the operator sends a Lever Super Admin the connect link (single use, 7 days):");
-    println!("   {connect_url}");
-    let page = follow_connect_flow(&connect_url).await?;
-    let heading = page.split("<h1>").nth(1).and_then(|h| h.split("</h1>").next()).unwrap_or("?").to_owned();
-    let message = page.split("<p>").nth(1).and_then(|h| h.split("</p>").next()).unwrap_or("").to_owned();
-    println!("   → Lever's consent (the sandbox approves) → the callback page: \"{heading}\": {message}");
+    let section_url = access::invitation_link(&server, &id, &token);
+    println!(
+        "   connect: the operator sends a Lever Super Admin the link to the integration's Lever section (single use, 7 days):"
+    );
+    println!("   {section_url}");
+    let browser = Browser::new(&server)?;
+    if args.keep_running {
+        // A person walks it: Lever's consent page shows Allow and Deny, as Lever's does.
+        lever.set_config(xor_lever_sandbox::lever::Config { consent_page: true, ..Default::default() });
+        println!(
+            "   open it in a browser: the section says \"Not connected\"; click Connect, read the note, click its"
+        );
+        println!("   Connect, then Allow on Lever's page. Waiting for the connection…");
+        while status(&deps).await != "connected" {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    } else {
+        let page = browser.connect(&section_url).await?;
+        println!(
+            "   → the section (\"Not connected\") → Connect → the note → its Connect → Lever's consent (the sandbox approves) → back on the section: \"{}\"",
+            section_status(&page)
+        );
+    }
     let lever_side = deps.connections.connection(&id).await?.map(|c| c.lever).unwrap_or_default();
     println!(
         "   connection `demo` is now {}, bound to Lever account {} (authorized by {}); the link is spent",
@@ -248,35 +265,142 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     if lever.opportunities().len() != 1 || status != 200 {
         return Err("expected exactly one opportunity".into());
     }
-    println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", dir.display());
+
+    // A candidate who waits: Lever is down for one call, the delivery is kept as pending, and
+    // the section's Replay sends it on.
+    lever.inject([xor_lever_sandbox::lever::Fault {
+        status: Some(503),
+        op: Some("create".into()),
+        ..Default::default()
+    }]);
+    let grace = String::from_utf8(body.clone())?
+        .replace("cand_demo_1", "cand_demo_2")
+        .replace("\"Ada\"", "\"Grace\"")
+        .replace("\"Lovelace\"", "\"Hopper\"")
+        .replace("ada@example.com", "grace@example.com");
+    let send_grace = {
+        let ts = now_ms() / 1000;
+        let sig = WebhookSecret::parse(&secret).expect("generated").sign("msg_demo_2", ts, grace.as_bytes());
+        http.post(format!("{server}/webhooks/xor/demo"))
+            .header("webhook-id", "msg_demo_2")
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .header("content-type", "application/json")
+            .body(grace)
+            .send()
+            .await?
+    };
+    let st = send_grace.status().as_u16();
+    println!(
+        "10. Lever answers 503 to the next create: a second candidate (G. H.) waits: HTTP {st} {}",
+        send_grace.text().await?
+    );
+    let page_url = access::page_link(&webhooks, &server, &id, 7).await?;
     if args.keep_running {
+        println!("   the Lever section lists it under \"Waiting or failed\": Replay sends it on. The section:");
+        println!("   {page_url}");
+        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", dir.display());
         println!("sandboxes and the webhook server keep running; Ctrl-C stops them");
         tokio::signal::ctrl_c().await?;
+    } else {
+        let page = browser.get(&page_url).await?;
+        let page = browser.post("/connections/demo/replay", &page, &[("webhook_id", "msg_demo_2")]).await?;
+        let sent = page.matches("Open in Lever").count();
+        println!(
+            "   the section's Replay sends it on: {sent} candidates in Lever, {} opportunities (once each)",
+            lever.opportunities().len()
+        );
+        if lever.opportunities().len() != 2 || sent != 2 {
+            return Err("expected the replayed candidate in Lever".into());
+        }
+        println!("   the section (connected, 4 jobs with their chatbot and webchat links): {page_url}");
+        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", dir.display());
     }
     serve.abort();
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the admin's browser does: open the connect link (keeping the cookie it sets), go through
-/// Lever's authorize page (the sandbox approves), come back to the callback with the cookie.
-async fn follow_connect_flow(connect_url: &str) -> Result<String> {
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-    let start = browser.get(connect_url).send().await?;
-    let location = |r: &reqwest::Response| -> Result<String> {
-        Ok(r.headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| format!("expected a redirect, got HTTP {}", r.status()))?
-            .to_owned())
-    };
-    let cookie = start
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_default()
-        .to_owned();
-    let authorize = location(&start)?;
-    let callback = location(&browser.get(&authorize).send().await?)?;
-    Ok(browser.get(&callback).header(reqwest::header::COOKIE, cookie).send().await?.text().await?)
+fn section_status(html: &str) -> String {
+    html.split("data-status=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("?").to_owned()
+}
+
+/// What the admin's browser does on the Lever section, without a browser: keeps the cookies the
+/// section and the OAuth start set, and posts the forms with their CSRF field.
+struct Browser {
+    http: reqwest::Client,
+    server: String,
+    cookies: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Browser {
+    fn new(server: &str) -> Result<Self> {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        Ok(Self { http, server: server.to_owned(), cookies: Default::default() })
+    }
+
+    fn keep_cookies(&self, r: &reqwest::Response) {
+        let mut jar = self.cookies.lock().unwrap();
+        for v in r.headers().get_all(reqwest::header::SET_COOKIE) {
+            if let Some((k, v)) = v.to_str().ok().and_then(|v| v.split(';').next()).and_then(|kv| kv.split_once('=')) {
+                jar.retain(|(name, _)| name != k);
+                jar.push((k.to_owned(), v.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') { format!("{}{url}", self.server) } else { url.to_owned() }
+    }
+
+    /// GET, following redirects by hand (each response's cookies kept); the last page's text.
+    async fn get(&self, url: &str) -> Result<String> {
+        let mut url = self.absolute(url);
+        for _ in 0..10 {
+            let r = self.http.get(&url).header(reqwest::header::COOKIE, self.cookie_header()).send().await?;
+            self.keep_cookies(&r);
+            match r.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()) {
+                Some(next) => url = self.absolute(next),
+                None => return Ok(r.text().await?),
+            }
+        }
+        Err("too many redirects".into())
+    }
+
+    /// Posts a form of the section (with the page's CSRF field) and follows where it leads.
+    async fn post(&self, path: &str, page: &str, fields: &[(&str, &str)]) -> Result<String> {
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .ok_or("the section has no form")?;
+        let mut form = vec![("csrf", csrf)];
+        form.extend_from_slice(fields);
+        let r = self
+            .http
+            .post(self.absolute(path))
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .header(reqwest::header::ORIGIN, &self.server)
+            .form(&form)
+            .send()
+            .await?;
+        self.keep_cookies(&r);
+        let next = r.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        match next {
+            Some(next) => self.get(&next).await,
+            None => Err(format!("the form answered HTTP {}: {}", r.status(), r.text().await?).into()),
+        }
+    }
+
+    /// The section link → "Not connected" → the note's Connect → Lever (approves) → the section.
+    async fn connect(&self, section_url: &str) -> Result<String> {
+        let page = self.get(section_url).await?;
+        if section_status(&page) != "pending" {
+            return Err(format!("the section shows {}", section_status(&page)).into());
+        }
+        self.post("/connections/demo/connect", &page, &[]).await
+    }
 }

@@ -37,6 +37,20 @@ pub enum RunOutcome {
     DryRun,
 }
 
+impl RunOutcome {
+    /// In a recruiter's words.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Completed => "completed".into(),
+            Self::Partial => "partly done (continues next run)".into(),
+            Self::NotModified => "feed unchanged".into(),
+            Self::FeedError { reason } => format!("the job feed could not be read ({reason})"),
+            Self::Error { reason } => format!("could not run ({reason})"),
+            Self::DryRun => "dry run".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobFailure {
     pub posting_id: String,

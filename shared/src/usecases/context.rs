@@ -12,6 +12,8 @@ use crate::domain::*;
 pub struct LeverContext {
     pub connections: Arc<dyn ConnectionStore>,
     pub mappings: Arc<dyn MappingStore>,
+    /// The sync runs (the Lever section shows the last).
+    pub runs: Arc<dyn RunStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub invitations: Arc<dyn InvitationStore>,
@@ -34,8 +36,14 @@ pub struct LeverContext {
 }
 
 /// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
-pub trait LeverStores: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static {}
-impl<T: ConnectionStore + MappingStore + WebhookStore + LeaseStore + InvitationStore + 'static> LeverStores for T {}
+pub trait LeverStores:
+    ConnectionStore + MappingStore + RunStore + WebhookStore + LeaseStore + InvitationStore + 'static
+{
+}
+impl<T: ConnectionStore + MappingStore + RunStore + WebhookStore + LeaseStore + InvitationStore + 'static> LeverStores
+    for T
+{
+}
 
 impl LeverContext {
     /// The wiring on one store for state and one for secrets.
@@ -51,6 +59,7 @@ impl LeverContext {
         Self {
             connections,
             mappings: store.clone(),
+            runs: store.clone(),
             webhooks: store.clone(),
             secrets,
             invitations: store,

@@ -207,6 +207,12 @@ impl Ats for FakeLever {
     fn authorize_url(&self, client_id: &str, _: &str, state: &str) -> String {
         format!("https://auth.lever.example/authorize?client_id={client_id}&state={state}")
     }
+    fn permissions(&self) -> &'static [(&'static str, &'static str)] {
+        &[("opportunities:write", "create candidates")]
+    }
+    fn opportunity_url(&self, id: &str) -> String {
+        format!("https://hire.lever.example/candidates/{id}")
+    }
     fn token_timeout(&self) -> Duration {
         Duration::from_secs(1)
     }

@@ -1,6 +1,8 @@
 pub mod connect;
 pub mod context;
 pub mod lever_check;
+pub mod section;
+pub mod signed;
 pub mod sync;
 pub mod tokens;
 pub mod webhook;

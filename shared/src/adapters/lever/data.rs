@@ -50,6 +50,14 @@ impl Ats for LeverClient {
         let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
         format!("{}?{}", self.hosts.authorize_url(), query.join("&"))
     }
+    fn permissions(&self) -> &'static [(&'static str, &'static str)] {
+        super::SCOPE_REASONS
+    }
+    /// Lever's app shows an opportunity at `/candidates/<opportunity id>` (UNCONFIRMED: seen in
+    /// Lever's app, not in the API reference).
+    fn opportunity_url(&self, id: &str) -> String {
+        format!("{}/candidates/{}", self.hosts.app_base(), enc(id))
+    }
     fn token_timeout(&self) -> Duration {
         self.token_timeout
     }

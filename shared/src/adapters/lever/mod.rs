@@ -28,6 +28,24 @@ pub const LEVER_BURST: u32 = 20;
 /// the reads the retries make — opportunities, notes — ask for their own).
 pub const SCOPES: &str = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
 
+/// Each scope, and why xor-lever asks for it (shown to the Super Admin before they authorize).
+pub const SCOPE_REASONS: &[(&str, &str)] = &[
+    ("offline_access", "keep working after you sign out, without asking you again (tokens are refreshed)"),
+    (
+        "opportunities:write:admin",
+        "create an opportunity for each candidate who passes XOR's screening, with source XOR",
+    ),
+    ("files:write:admin", "attach the screening report and the candidate's resume to that opportunity"),
+    ("notes:write:admin", "add a note with the screening's score, summary and answers"),
+    (
+        "opportunities:read:admin",
+        "look for an opportunity it created before, so a retried screening never makes a second one",
+    ),
+    ("notes:read:admin", "check whether its note was already added, for the same reason"),
+    ("postings:read:admin", "check that a posting is still open before adding a candidate to it"),
+    ("users:read:admin", "check that the person connecting is a Super Admin, and create candidates as that user"),
+];
+
 /// Hosts per environment. EU customers are redirected by Lever's own OAuth host (no EU entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeverHosts {
@@ -57,6 +75,10 @@ impl LeverHosts {
     }
     pub fn token_url(&self) -> String {
         format!("{}/oauth/token", self.auth_base)
+    }
+    /// The recruiters' app of this environment.
+    pub fn app_base(&self) -> &'static str {
+        if self.audience.contains("sandbox") { "https://hire.sandbox.lever.co" } else { "https://hire.lever.co" }
     }
     pub fn authorize_url(&self) -> String {
         format!("{}/authorize", self.auth_base)
@@ -266,5 +288,17 @@ impl LeverClient {
                 None => return Err(LeverError::Unavailable { op, attempts: attempt, last }),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_scope_asked_for_is_explained_and_no_other() {
+        let mut asked: Vec<&str> = super::SCOPES.split(' ').collect();
+        let mut explained: Vec<&str> = super::SCOPE_REASONS.iter().map(|(s, _)| *s).collect();
+        asked.sort();
+        explained.sort();
+        assert_eq!(asked, explained);
     }
 }

@@ -48,6 +48,10 @@ pub trait Ats: Send + Sync {
     /// The link that asks a Super Admin to authorize the app (the scopes it needs, consent
     /// asked every time); `state` comes back on the redirect.
     fn authorize_url(&self, client_id: &str, redirect_uri: &str, state: &str) -> String;
+    /// The permissions the authorization asks for, each with why (shown before authorizing).
+    fn permissions(&self) -> &'static [(&'static str, &'static str)];
+    /// Where a recruiter opens an opportunity in the ATS's own app.
+    fn opportunity_url(&self, id: &str) -> String;
     /// The bound on one token call (the refresh lease is sized from it).
     fn token_timeout(&self) -> Duration;
     async fn exchange_code(

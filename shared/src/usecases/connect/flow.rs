@@ -36,8 +36,19 @@ pub async fn start(
 ) -> Result<Started, ConnectError> {
     let token = invitation.filter(|t| !t.is_empty()).ok_or(ConnectError::NoInvitation)?;
     let id = ConnectionId::parse(connection).map_err(|_| ConnectError::NoInvitation)?;
+    start_invited(deps, &id, &hash_token(token), base_url).await
+}
+
+/// The same, from the Lever section: its session carries the invitation's hash, not the token.
+pub async fn start_invited(
+    deps: &LeverContext,
+    id: &ConnectionId,
+    invitation_hash: &str,
+    base_url: &str,
+) -> Result<Started, ConnectError> {
+    let id = id.clone();
     let now = (deps.clock)();
-    let inv = live_invitation(deps, &id, &hash_token(token), now).await?;
+    let inv = live_invitation(deps, &id, invitation_hash, now).await?;
     let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
     if conn.status == ConnectionStatus::Disabled {
         return Err(ConnectError::Disabled);
@@ -97,10 +108,7 @@ pub async fn callback(
     let id = ConnectionId::parse(&claims.c).map_err(|_| ConnectError::ForgedState)?;
     // The browser that comes back must be the one that started: its cookie's nonce hashes to the
     // state's (equal-length hex digests, compared in constant time).
-    let same_browser = cookie_nonce.is_some_and(|c| {
-        let h = hash_token(c);
-        h.len() == claims.n.len() && h.bytes().zip(claims.n.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
+    let same_browser = cookie_nonce.is_some_and(|c| crate::usecases::signed::same(&hash_token(c), &claims.n));
     if !same_browser {
         tracing::warn!(connection = %id, "OAuth callback without the starting browser's cookie: refused");
         return Err(ConnectError::OtherBrowser);

@@ -34,7 +34,7 @@ pub fn connect_link(base_url: &str, id: &ConnectionId, token: &str) -> String {
     )
 }
 
-pub(super) async fn live_invitation(
+pub(crate) async fn live_invitation(
     deps: &LeverContext,
     id: &ConnectionId,
     token_hash: &str,

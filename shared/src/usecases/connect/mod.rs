@@ -13,7 +13,8 @@ mod flow;
 mod invitation;
 mod state;
 
-pub use flow::{CallbackQuery, Connected, Started, callback, start};
+pub use flow::{CallbackQuery, Connected, Started, callback, start, start_invited};
+pub(crate) use invitation::live_invitation;
 pub use invitation::{connect_link, invite};
 pub use state::{state_cookie, state_cookie_name};
 

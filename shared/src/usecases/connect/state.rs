@@ -1,13 +1,10 @@
 //! The OAuth `state` (HMAC-signed, short-lived, single use, carrying the nonce's hash) and the
 //! cookie that binds the flow to the browser that started it.
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use super::{CALLBACK_PATH, ConnectError};
 use crate::domain::ats::AppCredentials;
+use crate::usecases::signed;
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct StateClaims {
@@ -22,29 +19,15 @@ pub(super) struct StateClaims {
     pub(super) i: String,
 }
 
-fn state_key(app: &AppCredentials) -> Hmac<Sha256> {
-    // A key of its own, derived from the app secret: no extra secret to provision.
-    let mut k = Hmac::<Sha256>::new_from_slice(app.client_secret.as_bytes()).expect("any key length");
-    k.update(b"xor-lever oauth state v2");
-    let key = k.finalize().into_bytes();
-    Hmac::<Sha256>::new_from_slice(&key).expect("any key length")
-}
+/// The state's key label (a key of its own, derived from the app secret).
+const STATE: &str = "xor-lever oauth state v2";
 
 pub(super) fn sign_state(app: &AppCredentials, claims: &StateClaims) -> String {
-    let payload = B64URL.encode(serde_json::to_vec(claims).expect("serialises"));
-    let mut mac = state_key(app);
-    mac.update(payload.as_bytes());
-    format!("{payload}.{}", B64URL.encode(mac.finalize().into_bytes()))
+    signed::sign(app, STATE, claims)
 }
 
 pub(super) fn open_state(app: &AppCredentials, state: &str, now_ms: i64) -> Result<StateClaims, ConnectError> {
-    let (payload, sig) = state.split_once('.').ok_or(ConnectError::ForgedState)?;
-    let sig = B64URL.decode(sig).map_err(|_| ConnectError::ForgedState)?;
-    let mut mac = state_key(app);
-    mac.update(payload.as_bytes());
-    mac.verify_slice(&sig).map_err(|_| ConnectError::ForgedState)?;
-    let claims: StateClaims = serde_json::from_slice(&B64URL.decode(payload).map_err(|_| ConnectError::ForgedState)?)
-        .map_err(|_| ConnectError::ForgedState)?;
+    let claims: StateClaims = signed::open(app, STATE, state).ok_or(ConnectError::ForgedState)?;
     if claims.e < now_ms {
         return Err(ConnectError::ExpiredState);
     }

@@ -8,6 +8,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
+mod section;
+mod section_html;
+
 use crate::domain::webhook::MAX_BODY_BYTES;
 use crate::usecases::connect::{self, CallbackQuery, ConnectError};
 use crate::usecases::context::LeverContext;
@@ -25,6 +28,12 @@ pub fn router(deps: LeverContext) -> Router {
         .route("/webhooks/xor/{connection_id}", post(webhook))
         .route("/oauth/lever/start", get(oauth_start))
         .route(connect::CALLBACK_PATH, get(oauth_callback))
+        .route("/connections/{connection_id}", get(section::page))
+        .route("/connections/{connection_id}/connect", post(section::connect))
+        .route("/connections/{connection_id}/replay", post(section::replay))
+        .route("/connections/{connection_id}/disable", post(section::disable))
+        .route("/assets/section.css", get(section::css))
+        .route("/assets/section.js", get(section::js))
         .route("/healthz", get(|| async { "ok" }))
         // One byte over the cap so the handler (not the framework) answers with its own 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
@@ -130,7 +139,14 @@ async fn oauth_callback(
     let base = base_url(&deps, &headers);
     let nonce = cookie(&headers, connect::state_cookie_name(&base));
     let result = connect::callback(&deps, &q, nonce.as_deref(), &base, deps.sync_trigger.as_ref(), deadline).await;
-    let mut r = callback_page(result);
+    let section = match &result {
+        Ok(c) => section::back_to_section(&deps, &headers, c.connection.as_str()).await,
+        Err(_) => None,
+    };
+    let mut r = match section {
+        Some(r) => r,
+        None => callback_page(result),
+    };
     // The nonce has done its job either way.
     if nonce.is_some() {
         if let Ok(v) = HeaderValue::from_str(&connect::state_cookie(&base, "", 0)) {

@@ -1,0 +1,222 @@
+//! The Lever section's routes: `GET /connections/{id}` (with `?invitation=` or `?link=` once, to
+//! open a session; then with the session cookie, `?q=` and `?page=`), the POSTs of its buttons
+//! (`/connect`, `/replay`, `/disable`, each with the session's CSRF field) and its two assets.
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{RequestDeadline, base_url, cookie, deadline_of, found};
+use crate::usecases::connect::{self, ConnectError};
+use crate::usecases::context::LeverContext;
+use crate::usecases::section::{self, JobQuery, SectionError, Session, access};
+
+pub const CSS: &str = include_str!("../../assets/section.css");
+pub const JS: &str = include_str!("../../assets/section.js");
+
+#[derive(Deserialize)]
+pub(super) struct PageQuery {
+    invitation: Option<String>,
+    link: Option<String>,
+    q: Option<String>,
+    page: Option<usize>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Posted {
+    csrf: Option<String>,
+    webhook_id: Option<String>,
+}
+
+/// The page's security headers: no inline code, no framing, no referrer, no caching; forms may
+/// go to this origin and to Lever's authorization (the connect form's redirect).
+fn secure(mut r: Response, form_to: Option<&str>) -> Response {
+    let form_action = match form_to {
+        Some(o) if !o.contains([';', '\'', '"', ' ']) => format!("'self' {o}"),
+        _ => "'self'".into(),
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'none'; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn refusal(e: &SectionError) -> Response {
+    let status = match e {
+        SectionError::NoAccess
+        | SectionError::Expired
+        | SectionError::Csrf
+        | SectionError::NotInvited
+        | SectionError::Invitation(_) => StatusCode::FORBIDDEN,
+        SectionError::Unavailable(_) | SectionError::Connect(ConnectError::Unavailable(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        SectionError::Connect(_) | SectionError::Replay(_) => StatusCode::BAD_REQUEST,
+    };
+    let title = if status == StatusCode::FORBIDDEN { "This page is not available" } else { "Something went wrong" };
+    secure((status, Html(super::section_html::message(title, &e.to_string()))).into_response(), None)
+}
+
+fn see_other(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn with_cookie(mut r: Response, set_cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(set_cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The bare path of the section (what the browser shows once the token left the URL).
+fn path_of(id: &str) -> String {
+    format!("/connections/{}", crate::url::enc(id))
+}
+
+pub(super) async fn page(
+    State(deps): State<LeverContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let base = base_url(&deps, &headers);
+    // A token in the URL is traded for a session at once, and the URL cleaned.
+    let opened = match (&q.invitation, &q.link) {
+        (Some(t), _) => Some(access::open_with_invitation(&deps, &id, t).await),
+        (None, Some(t)) => Some(access::open_with_link(&deps, &id, t).await),
+        (None, None) => None,
+    };
+    if let Some(opened) = opened {
+        return match opened {
+            Ok(o) => {
+                let max_age = ((o.session.e - (deps.clock)()) / 1000).max(1);
+                let r = secure(see_other(&path_of(&id)), None);
+                with_cookie(r, &access::set_cookie(&base, &o.cookie, max_age))
+            }
+            Err(e) => {
+                tracing::warn!(connection = %id, reason = %e, "Lever section link refused");
+                refusal(&e)
+            }
+        };
+    }
+    let s = match access::session(&deps, &id, cookie(&headers, access::cookie_name(&base)).as_deref()).await {
+        Ok(s) => s,
+        Err(e) => return refusal(&e),
+    };
+    let query = JobQuery { q: q.q, page: q.page.unwrap_or(1) };
+    match section::view(&deps, &s, &query).await {
+        Ok(v) => {
+            let html = super::section_html::section(&v, &path_of(&id));
+            let origin = v.can_connect.then_some(v.lever_origin.as_str());
+            secure((StatusCode::OK, Html(html)).into_response(), origin)
+        }
+        Err(e) => refusal(&e),
+    }
+}
+
+/// The session of a POST, with its CSRF field checked (and, when the browser says where the form
+/// came from, that it came from here).
+async fn posted(deps: &LeverContext, id: &str, headers: &HeaderMap, f: &Posted) -> Result<Session, SectionError> {
+    let base = base_url(deps, headers);
+    let s = access::session(deps, id, cookie(headers, access::cookie_name(&base)).as_deref()).await?;
+    if let Some(origin) = super::header(headers, "origin") {
+        if origin != base {
+            return Err(SectionError::Csrf);
+        }
+    }
+    access::check_csrf(deps, &s, f.csrf.as_deref()).await?;
+    Ok(s)
+}
+
+pub(super) async fn connect(
+    State(deps): State<LeverContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<Posted>,
+) -> Response {
+    let base = base_url(&deps, &headers);
+    let s = match posted(&deps, &id, &headers, &f).await {
+        Ok(s) => s,
+        Err(e) => return refusal(&e),
+    };
+    match section::connect(&deps, &s, &base).await {
+        Ok(started) => {
+            let max_age = connect::STATE_TTL_MS / 1000;
+            let r = secure(found(&started.authorize_url), None);
+            with_cookie(r, &connect::state_cookie(&base, &started.nonce, max_age))
+        }
+        Err(e) => refusal(&e),
+    }
+}
+
+pub(super) async fn replay(
+    State(deps): State<LeverContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    deadline: Option<axum::Extension<RequestDeadline>>,
+    Form(f): Form<Posted>,
+) -> Response {
+    let s = match posted(&deps, &id, &headers, &f).await {
+        Ok(s) => s,
+        Err(e) => return refusal(&e),
+    };
+    let deadline = deadline_of(&deps, deadline);
+    match section::replay(&deps, &s, f.webhook_id.as_deref().unwrap_or_default(), deadline).await {
+        Ok(_) => secure(see_other(&format!("{}#recent-h", path_of(&id))), None),
+        Err(e) => refusal(&e),
+    }
+}
+
+pub(super) async fn disable(
+    State(deps): State<LeverContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<Posted>,
+) -> Response {
+    let s = match posted(&deps, &id, &headers, &f).await {
+        Ok(s) => s,
+        Err(e) => return refusal(&e),
+    };
+    match section::disable(&deps, &s).await {
+        Ok(()) => secure(see_other(&path_of(&id)), None),
+        Err(e) => refusal(&e),
+    }
+}
+
+/// After a successful authorization in a browser that holds the section's session: back to
+/// the section, now connected.
+pub(super) async fn back_to_section(deps: &LeverContext, headers: &HeaderMap, id: &str) -> Option<Response> {
+    let base = base_url(deps, headers);
+    access::session(deps, id, cookie(headers, access::cookie_name(&base)).as_deref()).await.ok()?;
+    Some(secure(see_other(&path_of(id)), None))
+}
+
+pub(super) async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+pub(super) async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", JS)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}

@@ -1,0 +1,283 @@
+//! The Lever section's HTML (maud: every value is escaped; links from a feed or a webhook are
+//! used as links only when they are http(s)).
+use maud::{DOCTYPE, Markup, html};
+
+use crate::domain::{ConnectionStatus, DeliveryStatus, JobMapping};
+use crate::usecases::section::{CandidateRow, SectionView};
+
+/// A link only for http(s) URLs (a `javascript:` link from a feed must never be clickable).
+fn safe_url(u: &str) -> Option<&str> {
+    let l = u.trim_start().to_ascii_lowercase();
+    (l.starts_with("https://") || l.starts_with("http://")).then_some(u)
+}
+
+fn when(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| t.format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn layout(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · XOR for Lever" }
+                link rel="stylesheet" href="/assets/section.css";
+                script src="/assets/section.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top { p { "XOR for Lever" } }
+                main #main { (body) }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// A page that only says something (an error, a refusal).
+pub fn message(title: &str, text: &str) -> String {
+    layout(title, html! { h1 { (title) } section.card { p { (text) } } })
+}
+
+pub fn section(v: &SectionView, path: &str) -> String {
+    let c = &v.connection;
+    let status = c.status;
+    let (label, class) = match status {
+        ConnectionStatus::Pending => ("Not connected", "status-pending"),
+        ConnectionStatus::Connected => ("Connected", "status-connected"),
+        ConnectionStatus::Revoked => ("Revoked in Lever", "status-revoked"),
+        ConnectionStatus::Disabled => ("Disabled", "status-disabled"),
+    };
+    let body = html! {
+        h1 { "XOR integration" }
+        p.muted { "Connection " code { (c.id) } }
+        section.card aria-labelledby="status-h" {
+            h2 #status-h { "Status" }
+            p.status.(class) #status data-status=(status.as_str()) { span.dot aria-hidden="true" {} (label) }
+            @match status {
+                ConnectionStatus::Pending | ConnectionStatus::Revoked => {
+                    @if status == ConnectionStatus::Revoked {
+                        p { "XOR's access to Lever was revoked, so jobs and candidates no longer flow. Screened candidates received meanwhile are kept and sent on, once each, when a Super Admin connects again." }
+                    } @else {
+                        p { "Connect Lever so that your published jobs get an XOR chatbot, and candidates who pass XOR's screening appear in Lever." }
+                    }
+                    @if v.can_connect {
+                        a.btn.btn-green #connect href="#connect-note" { "Connect" }
+                    } @else {
+                        p { "To connect, open the connect link your XOR contact sent you (it is for a Lever Super Admin)." }
+                    }
+                }
+                ConnectionStatus::Disabled => {
+                    p { "XOR is disabled for this account: nothing is sent to XOR or to Lever. Screened candidates that arrive are kept. Ask your XOR contact to enable it again." }
+                }
+                ConnectionStatus::Connected => {}
+            }
+            dl.facts {
+                @if let Some(by) = &c.lever.authorized_by {
+                    dt { "Authorized by" } dd { "Lever user " (by) @if let Some(at) = c.lever.authorized_at { ", " (when(at * 1000)) } }
+                }
+                @if let Some(a) = &c.lever.account_id { dt { "Lever account" } dd { (a) } }
+                @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { "Lever user " (u) } }
+                dt { "Job feed" } dd { (c.feed_url) }
+                dt { "Last sync" }
+                dd #last-sync {
+                    @match &v.last_run {
+                        None => "not yet",
+                        Some(r) => {
+                            (when(r.finished_at_ms)) " — " (r.outcome.label()) ": "
+                            (r.summary.created) " created, " (r.summary.updated) " updated, "
+                            (r.summary.closed) " closed, " (r.summary.failed) " failed"
+                        }
+                    }
+                }
+            }
+        }
+        @if v.can_connect { (note(v, path)) }
+        (jobs(v, path))
+        (candidates(v, path))
+        section.card aria-labelledby="disable-h" {
+            h2 #disable-h { "How to disconnect" }
+            p { "In Lever, a Super Admin goes to " strong { "Settings → Integrations and API → Authorized Apps" } ", finds XOR and clicks " strong { "Revoke Access" } ". XOR then stops reading and writing in Lever; this page shows \"Revoked in Lever\"." }
+            @if status != ConnectionStatus::Disabled {
+                p { "You can also switch XOR off here: nothing is sent to XOR or Lever until your XOR contact enables it again." }
+                form method="post" action={ (path) "/disable" } {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    button.btn.btn-red #disable type="submit" { "Disable XOR for this account" }
+                }
+            }
+        }
+    };
+    layout("XOR integration", body)
+}
+
+fn note(v: &SectionView, path: &str) -> Markup {
+    html! {
+        div.modal #connect-note role="dialog" aria-modal="true" aria-labelledby="note-h" {
+            div.modal-box {
+                h2 #note-h tabindex="-1" { "Connect XOR to Lever" }
+                p { "You will be taken to Lever to sign in and authorize XOR. Only a Lever " strong { "Super Admin" } " can connect it; the candidates it adds are created as you." }
+                h3 { "What XOR will do in Lever" }
+                ul #permissions {
+                    @for (scope, why) in v.permissions {
+                        li { (why) " " span.muted { "(" code { (scope) } ")" } }
+                    }
+                }
+                p { "XOR reads your published jobs from your Lever job feed to create a chatbot for each." }
+                h3 { "How to disconnect later" }
+                p { "Settings → Integrations and API → Authorized Apps → XOR → Revoke Access." }
+                form.actions method="post" action={ (path) "/connect" } {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    button.btn.btn-blue #authorize type="submit" { "Connect" }
+                    a href="#" { "Cancel" }
+                }
+            }
+        }
+    }
+}
+
+fn link_cell(label: &str, url: Option<&str>, what: &str, title: &str) -> Markup {
+    html! {
+        td.link data-label=(label) {
+            @match url {
+                Some(u) => @match safe_url(u) {
+                    Some(u) => {
+                        a href=(u) rel="noopener noreferrer" target="_blank" { (u) } " "
+                        button.btn.btn-quiet type="button" data-copy=(u) aria-label={ "Copy the " (what) " of " (title) } { "Copy" }
+                    }
+                    None => span { (u) },
+                },
+                None => span.muted { "-" },
+            }
+        }
+    }
+}
+
+fn job_row(m: &JobMapping) -> Markup {
+    html! {
+        tr {
+            td data-label="Title" { (m.title) }
+            td data-label="Location" { (m.location.as_deref().unwrap_or("-")) }
+            td data-label="XOR job id" { code { (m.xor_job_id) } }
+            (link_cell("Chatbot link", m.chatbot_url.as_deref(), "chatbot link", &m.title))
+            (link_cell("Webchat link", m.webchat_url.as_deref(), "webchat link", &m.title))
+            td data-label="Status" { @if m.is_active() { "active" } @else { "closed" } }
+        }
+    }
+}
+
+fn jobs(v: &SectionView, path: &str) -> Markup {
+    let page_link = |p: usize| {
+        let mut q = vec![format!("page={p}")];
+        if !v.q.is_empty() {
+            q.insert(0, format!("q={}", crate::url::enc(&v.q)));
+        }
+        format!("{path}?{}#jobs-h", q.join("&"))
+    };
+    html! {
+        section.card aria-labelledby="jobs-h" {
+            h2 #jobs-h { "Jobs in XOR" }
+            @if v.jobs_total == 0 {
+                p { "No jobs yet: they appear here after the first sync of your job feed." }
+            } @else {
+                form.search method="get" action=(path) role="search" {
+                    label for="q" { "Search jobs" }
+                    input #q type="search" name="q" value=(v.q) placeholder="title, location or job id";
+                    button.btn.btn-blue type="submit" { "Search" }
+                }
+                p #jobs-count { (v.jobs_matching) " of " (v.jobs_total) " jobs (" (v.jobs_active) " active)" }
+                div.table-wrap {
+                    table #jobs {
+                        caption.visually-hidden { "Jobs in XOR with their chatbot and webchat links" }
+                        thead { tr {
+                            th scope="col" { "Title" } th scope="col" { "Location" } th scope="col" { "XOR job id" }
+                            th scope="col" { "Chatbot link" } th scope="col" { "Webchat link" } th scope="col" { "Status" }
+                        } }
+                        tbody { @for m in &v.jobs { (job_row(m)) } }
+                    }
+                }
+                @if v.pages > 1 {
+                    nav.pages aria-label="Job pages" {
+                        @if v.page > 1 { a href=(page_link(v.page - 1)) rel="prev" { "Previous" } }
+                        span { "Page " (v.page) " of " (v.pages) }
+                        @if v.page < v.pages { a href=(page_link(v.page + 1)) rel="next" { "Next" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn status_word(s: DeliveryStatus) -> &'static str {
+    match s {
+        DeliveryStatus::Completed => "in Lever",
+        DeliveryStatus::Pending => "waiting: Lever or AWS was unavailable",
+        DeliveryStatus::PendingReauth => "waiting for Lever to be connected",
+        DeliveryStatus::Failed => "failed",
+        DeliveryStatus::Received => "being processed",
+        DeliveryStatus::Rejected => "rejected",
+    }
+}
+
+fn candidates(v: &SectionView, path: &str) -> Markup {
+    let row = |r: &CandidateRow, replay: bool| {
+        html! {
+            tr data-webhook=(r.webhook_id) {
+                td data-label="Candidate" { (r.initials) }
+                td data-label="Job" { (r.job) }
+                td data-label="Received" { (when(r.received_at_ms)) }
+                td data-label="Outcome" {
+                    (status_word(r.status))
+                    @if let Some(reason) = &r.reason { br; span.muted { (reason) } }
+                }
+                @if replay {
+                    td data-label="Attempts" { (r.attempts) }
+                    td {
+                        form method="post" action={ (path) "/replay" } {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            input type="hidden" name="webhook_id" value=(r.webhook_id);
+                            button.btn.btn-quiet type="submit" aria-label={ "Replay the delivery of " (r.initials) " for " (r.job) } { "Replay" }
+                        }
+                    }
+                } @else {
+                    td data-label="Lever" {
+                        @if let Some(u) = r.opportunity_url.as_deref().and_then(safe_url) {
+                            a href=(u) rel="noopener noreferrer" target="_blank" { "Open in Lever" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html! {
+        section.card aria-labelledby="recent-h" {
+            h2 #recent-h { "Candidates sent to Lever" }
+            @if v.recent.is_empty() {
+                p { "None yet." }
+            } @else {
+                div.table-wrap { table #recent {
+                    caption.visually-hidden { "Recent candidates sent to Lever (initials only)" }
+                    thead { tr { th scope="col" { "Candidate" } th scope="col" { "Job" } th scope="col" { "Received" } th scope="col" { "Outcome" } th scope="col" { "Lever" } } }
+                    tbody { @for r in &v.recent { (row(r, false)) } }
+                } }
+            }
+        }
+        section.card aria-labelledby="waiting-h" {
+            h2 #waiting-h { "Waiting or failed" }
+            @if v.waiting.is_empty() {
+                p { "Nothing waits." }
+            } @else {
+                p { "These screened candidates have not reached Lever yet. XOR and the schedule retry the waiting ones; Replay tries one now." }
+                div.table-wrap { table #waiting {
+                    caption.visually-hidden { "Deliveries that wait or failed" }
+                    thead { tr { th scope="col" { "Candidate" } th scope="col" { "Job" } th scope="col" { "Received" } th scope="col" { "Outcome" } th scope="col" { "Attempts" } th scope="col" { span.visually-hidden { "Action" } } } }
+                    tbody { @for r in &v.waiting { (row(r, true)) } }
+                } }
+            }
+        }
+    }
+}
