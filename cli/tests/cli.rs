@@ -123,8 +123,12 @@ fn dev_runs_the_local_story_end_to_end() {
     let dev = dir.path().join("dev");
     let out = xl(&dev, &["webhooks", "list", "--json"]);
     let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 1, "{}", text(&out.stderr));
-    assert_eq!((lines[0]["status"].as_str(), lines[0]["webhook_id"].as_str()), (Some("completed"), Some("msg_demo_1")));
+    assert_eq!(lines.len(), 2, "{}", text(&out.stderr));
+    let ids: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["status"].as_str().unwrap(), l["webhook_id"].as_str().unwrap())).collect();
+    assert!(ids.contains(&("completed", "msg_demo_1")) && ids.contains(&("completed", "msg_demo_2")), "{ids:?}");
+    assert!(s.contains("connected"), "the section, after Lever's consent: {s}");
+    assert!(s.contains("the section's Replay sends it on: 2 candidates in Lever, 2 opportunities"), "{s}");
     assert!(lines[0].get("body").is_none(), "list never prints candidate data");
     let out = xl(&dev, &["webhooks", "show", "msg_demo_1"]);
     assert!(text(&out.stdout).contains("cand_demo_1"), "show prints the raw body");

@@ -172,14 +172,19 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
     for i in 0..120 {
         let mut m = job_mapping(&app.id, &format!("p-{i:03}"), &format!("xj_{i:03}"));
         m.title = if i == 7 { "<script>alert(1)</script> Welder".into() } else { format!("Engineer {i:03}") };
-        m.chatbot_url = Some(if i == 7 { "javascript:alert(1)".into() } else { format!("https://jobs.xor.ai/c/xj_{i:03}") });
+        m.chatbot_url =
+            Some(if i == 7 { "javascript:alert(1)".into() } else { format!("https://jobs.xor.ai/c/xj_{i:03}") });
         m.webchat_url = Some(format!("https://chat.xor.ai/w/xj_{i:03}"));
         m.location = Some("Berlin, DE".into());
         app.setup.mappings.upsert_mapping(m, None).await.unwrap();
     }
     let body = serde_json::to_vec(&app.screening("cand_1")).unwrap();
     assert_eq!(app.deliver("msg_1", &body).await.0, 200);
-    app.lever.inject([xor_lever_sandbox::lever::Fault { status: Some(503), op: Some("create".into()), ..Default::default() }]);
+    app.lever.inject([xor_lever_sandbox::lever::Fault {
+        status: Some(503),
+        op: Some("create".into()),
+        ..Default::default()
+    }]);
     let body2 = serde_json::to_vec(&app.screening("cand_2")).unwrap();
     assert_eq!(app.deliver("msg_2", &body2).await.0, 503);
 
@@ -208,7 +213,13 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
     assert!(waiting.contains("msg_2") && waiting.contains("Replay"));
 
     // Replay sends it on.
-    let after = v.post(&format!("{}/connections/{}/replay", app.url, app.id), &app.url, &[("csrf", &csrf(&page)), ("webhook_id", "msg_2")]).await;
+    let after = v
+        .post(
+            &format!("{}/connections/{}/replay", app.url, app.id),
+            &app.url,
+            &[("csrf", &csrf(&page)), ("webhook_id", "msg_2")],
+        )
+        .await;
     assert_eq!(after.status, 303);
     let now = v.get(&format!("{}/connections/{}", app.url, app.id)).await;
     assert!(now.body.contains("Nothing waits."), "{}", now.body);
@@ -263,7 +274,12 @@ async fn the_note_s_connect_goes_to_lever_and_comes_back_to_the_connected_sectio
     assert!(authorize.starts_with(&format!("{}/authorize?", app.lever.url)), "{authorize}");
     let callback = v.get(&authorize).await.location.expect("the sandbox approves");
     let back = v.get(&callback).await;
-    assert_eq!((back.status, back.location.as_deref()), (303, Some(format!("/connections/{id}").as_str())), "{}", back.body);
+    assert_eq!(
+        (back.status, back.location.as_deref()),
+        (303, Some(format!("/connections/{id}").as_str())),
+        "{}",
+        back.body
+    );
     let section = v.get(&format!("{}/connections/{id}", app.url)).await;
     assert_eq!(status_of(&section), "connected");
     assert!(section.body.contains("Authorized by"), "who authorized");

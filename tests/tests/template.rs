@@ -108,3 +108,26 @@ fn the_enforced_tests_run_with_the_template_actions() {
         assert_eq!(granted, want, "{f}");
     }
 }
+
+#[test]
+fn every_route_of_the_router_reaches_the_webhook_function() {
+    let t = template();
+    let events = &t["Resources"]["WebhookFunction"]["Properties"]["Events"];
+    let routed: Vec<(String, String)> = events
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| (written(&e["Properties"]["Method"]), written(&e["Properties"]["Path"])))
+        .collect();
+    // The router's routes, with API Gateway's path parameters for axum's.
+    for (method, path) in [
+        ("POST", "/webhooks/xor/{connection_id}"),
+        ("GET", "/oauth/lever/start"),
+        ("GET", "/oauth/lever/callback"),
+        ("GET", "/connections/{connection_id}"),
+        ("POST", "/connections/{connection_id}/{action}"),
+        ("GET", "/assets/{file}"),
+    ] {
+        assert!(routed.contains(&(method.to_owned(), path.to_owned())), "{method} {path} is not routed: {routed:?}");
+    }
+}
