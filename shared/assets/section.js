@@ -1,5 +1,6 @@
-// The Lever section's one script (same origin; the CSP allows no inline code): copy buttons,
-// and focus for the connect note when it opens.
+// The Lever section's one script (same origin; the CSP allows no inline code): copy buttons, and
+// the notes (Connect, Disable) as dialogs: focus moves into a note when it opens, Escape or
+// Cancel closes it and gives focus back to the button that opened it.
 document.addEventListener("click", (e) => {
   const b = e.target.closest("button[data-copy]");
   if (!b) return;
@@ -9,8 +10,20 @@ document.addEventListener("click", (e) => {
     setTimeout(() => { b.textContent = was; }, 1500);
   });
 });
-const focusNote = () => {
-  if (location.hash === "#connect-note") document.getElementById("note-h")?.focus();
+const notes = { "#connect-note": ["note-h", "connect"], "#disable-note": ["disable-h2", "disable"] };
+let opener = null;
+const onHash = () => {
+  const note = notes[location.hash];
+  if (note) {
+    opener = note[1];
+    document.getElementById(note[0])?.focus();
+  } else if (opener) {
+    document.getElementById(opener)?.focus();
+    opener = null;
+  }
 };
-window.addEventListener("hashchange", focusNote);
-focusNote();
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && notes[location.hash]) location.hash = "#status-h";
+});
+window.addEventListener("hashchange", onHash);
+onHash();

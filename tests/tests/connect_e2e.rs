@@ -333,7 +333,7 @@ async fn a_denied_consent_or_a_failed_exchange_is_a_readable_page_and_changes_no
     let (st, page) = app.connect(&id).await;
     assert_eq!(st, 400);
     assert!(page.contains("Lever refused the authorization code"), "{page}");
-    assert!(page.starts_with("<!doctype html>"), "a page, not a 500");
+    assert!(page.to_lowercase().starts_with("<!doctype html>"), "a page, not a 500");
     assert_eq!(status(&app, &id).await, ConnectionStatus::Pending);
     assert!(app.deps.tokens.stored(&id).await.unwrap().is_none());
 

@@ -123,7 +123,10 @@ async fn nothing_is_reachable_without_a_link_of_its_own_connection() {
     let bare = format!("{}/connections/{a}", app.url);
     let refused = |p: &Page| p.status == 403 && p.set_cookie.is_empty() && !p.body.contains("data-status");
     assert!(refused(&v.get(&bare).await), "no link");
-    assert!(refused(&v.get(&format!("{bare}?invitation=made-up")).await), "made-up invitation");
+    let made_up = v.get(&format!("{bare}?invitation=made-up")).await;
+    assert!(refused(&made_up), "made-up invitation");
+    let nobody = v.get(&format!("{}/connections/nobody?invitation=made-up", app.url)).await;
+    assert_eq!(made_up.body, nobody.body, "no hint whether the connection exists");
     assert!(refused(&v.get(&format!("{bare}?link=made.up")).await), "made-up page link");
     assert!(refused(&v.get(&format!("{}/connections/nobody?link=x.y", app.url)).await), "no such connection");
     // B's links do not open A.
@@ -197,6 +200,8 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
     assert_eq!(page.body.matches("data-label=\"Title\"").count(), 50);
     assert!(page.body.contains("https://chat.xor.ai/w/xj_000"), "the webchat link");
     assert!(page.body.contains("data-copy=\"https://jobs.xor.ai/c/xj_000\""), "a copy button");
+    // The delivery's reason (Lever's or a store's words) is for operators, not this page.
+    assert!(!page.body.contains("Lever unavailable for"), "no internal detail");
     // Escaped, and never a javascript: link.
     assert!(!page.body.contains("<script>alert"), "a title is escaped");
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; Welder"));
@@ -208,6 +213,12 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
     assert!(third.body.contains("Page 3 of 3") && third.body.contains("rel=\"prev\""));
     // The candidate in Lever (initials only), and the one that waits.
     assert!(page.body.contains("A. L.") && !page.body.contains("Lovelace") && !page.body.contains("cand_1@"));
+    let none = v.get(&format!("{}/connections/{}?q=zzz&page=abc", app.url, app.id)).await;
+    assert!(none.status == 200 && none.body.contains("No job matches"), "{}", none.body);
+    // An admin with a live invitation may authorize again (e.g. for a new permission).
+    let again = open(&app, &Visitor::new(), &invitation_link(&app, &app.id).await).await;
+    assert_eq!(status_of(&again), "connected");
+    assert!(again.body.contains("Authorize again") && again.body.contains("id=\"connect-note\""));
     assert!(page.body.contains("Open in Lever"));
     let waiting = page.body.split("id=\"waiting\"").nth(1).expect("a waiting table");
     assert!(waiting.contains("msg_2") && waiting.contains("Replay"));
@@ -254,12 +265,20 @@ async fn every_post_needs_the_session_s_csrf_field_and_this_origin() {
         assert_eq!(r.status, 403, "{action} without the session");
     }
     assert_eq!(app.setup.connections.connection(&id).await.unwrap().unwrap().status, ConnectionStatus::Pending);
-    // With all of it: Disable works.
+    // With all of it: a connection never connected has nothing to disable (a leaked invitation
+    // must not block the real admin's Connect).
     let r = v.post(&format!("{base}/disable"), &app.url, &[("csrf", good.as_str())]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.setup.connections.connection(&id).await.unwrap().unwrap().status, ConnectionStatus::Pending);
+    // A connected one is disabled, through its confirmation note.
+    let w = Visitor::new();
+    let page = open(&app, &w, &page_link(&app, &app.id).await).await;
+    assert!(page.body.contains("href=\"#disable-note\"") && page.body.contains("id=\"disable-confirm\""));
+    let mine = format!("{}/connections/{}", app.url, app.id);
+    let r = w.post(&format!("{mine}/disable"), &app.url, &[("csrf", csrf(&page).as_str())]).await;
     assert_eq!(r.status, 303);
-    assert_eq!(app.setup.connections.connection(&id).await.unwrap().unwrap().status, ConnectionStatus::Disabled);
-    let page = v.get(&base).await;
-    assert_eq!(status_of(&page), "disabled");
+    assert_eq!(app.setup.connections.connection(&app.id).await.unwrap().unwrap().status, ConnectionStatus::Disabled);
+    assert_eq!(status_of(&w.get(&mine).await), "disabled");
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn the_lever_section_works_through_api_gateway_with_its_cookie() {
     assert_eq!(first.status().as_u16(), 303);
     // Over HTTPS (API Gateway), the session cookie is a __Host- cookie.
     let set = first.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set.starts_with("__Host-xor_lever_section=") && set.contains("; Secure"), "{set}");
+    assert!(set.starts_with(&format!("__Host-xor_lever_section_{}=", app.id)) && set.contains("; Secure"), "{set}");
     let cookie = set.split(';').next().unwrap().to_owned();
     let page = send(section_event(app.id.as_str(), None, &[cookie])).await;
     assert_eq!(page.status().as_u16(), 200);

@@ -38,14 +38,15 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
-    /// In a recruiter's words.
+    /// In a recruiter's words (no internal detail: the Lever section shows it).
     pub fn label(&self) -> String {
         match self {
             Self::Completed => "completed".into(),
             Self::Partial => "partly done (continues next run)".into(),
             Self::NotModified => "feed unchanged".into(),
-            Self::FeedError { reason } => format!("the job feed could not be read ({reason})"),
-            Self::Error { reason } => format!("could not run ({reason})"),
+            // The reasons (an HTTP status, a store's words) are for operators: `connections show`.
+            Self::FeedError { .. } => "the job feed could not be read".into(),
+            Self::Error { .. } => "could not run (XOR's team is told)".into(),
             Self::DryRun => "dry run".into(),
         }
     }

@@ -205,19 +205,7 @@ fn error_page(e: &ConnectError) -> Response {
     page(status, "Lever is not connected", &e.to_string())
 }
 
-/// A small, self-contained page (no scripts, no external assets).
+/// A page that only says something (the OAuth pages), with the section's stylesheet and headers.
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-    };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · xor-lever</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}}</style></head>\
-         <body><h1>{t}</h1><p>{m}</p></body></html>",
-        t = esc(title),
-        m = esc(message)
-    );
-    let mut r = (status, Html(html)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    section::secure((status, Html(section_html::message(title, message))).into_response(), None)
 }

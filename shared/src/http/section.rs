@@ -11,6 +11,7 @@ use super::{RequestDeadline, base_url, cookie, deadline_of, found};
 use crate::usecases::connect::{self, ConnectError};
 use crate::usecases::context::LeverContext;
 use crate::usecases::section::{self, JobQuery, SectionError, Session, access};
+use crate::usecases::webhook::ReplayError;
 
 pub const CSS: &str = include_str!("../../assets/section.css");
 pub const JS: &str = include_str!("../../assets/section.js");
@@ -20,7 +21,8 @@ pub(super) struct PageQuery {
     invitation: Option<String>,
     link: Option<String>,
     q: Option<String>,
-    page: Option<usize>,
+    /// Read leniently: a made-up page number is page 1.
+    page: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -31,7 +33,7 @@ pub(super) struct Posted {
 
 /// The page's security headers: no inline code, no framing, no referrer, no caching; forms may
 /// go to this origin and to Lever's authorization (the connect form's redirect).
-fn secure(mut r: Response, form_to: Option<&str>) -> Response {
+pub(super) fn secure(mut r: Response, form_to: Option<&str>) -> Response {
     let form_action = match form_to {
         Some(o) if !o.contains([';', '\'', '"', ' ']) => format!("'self' {o}"),
         _ => "'self'".into(),
@@ -60,13 +62,21 @@ fn refusal(e: &SectionError) -> Response {
         | SectionError::Csrf
         | SectionError::NotInvited
         | SectionError::Invitation(_) => StatusCode::FORBIDDEN,
-        SectionError::Unavailable(_) | SectionError::Connect(ConnectError::Unavailable(_)) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        SectionError::Unavailable(_)
+        | SectionError::Connect(ConnectError::Unavailable(_))
+        | SectionError::Replay(ReplayError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        SectionError::NotAllowed => StatusCode::FORBIDDEN,
         SectionError::Connect(_) | SectionError::Replay(_) => StatusCode::BAD_REQUEST,
     };
     let title = if status == StatusCode::FORBIDDEN { "This page is not available" } else { "Something went wrong" };
-    secure((status, Html(super::section_html::message(title, &e.to_string()))).into_response(), None)
+    // The page is public: a store's or Lever's own words stay in the log.
+    let text = if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::error!(error = %crate::domain::ports::error_chain(e), "Lever section unavailable");
+        "XOR cannot show this right now; try again in a few minutes.".to_owned()
+    } else {
+        e.to_string()
+    };
+    secure((status, Html(super::section_html::message(title, &text))).into_response(), None)
 }
 
 fn see_other(url: &str) -> Response {
@@ -106,7 +116,7 @@ pub(super) async fn page(
             Ok(o) => {
                 let max_age = ((o.session.e - (deps.clock)()) / 1000).max(1);
                 let r = secure(see_other(&path_of(&id)), None);
-                with_cookie(r, &access::set_cookie(&base, &o.cookie, max_age))
+                with_cookie(r, &access::set_cookie(&base, &id, &o.cookie, max_age))
             }
             Err(e) => {
                 tracing::warn!(connection = %id, reason = %e, "Lever section link refused");
@@ -114,11 +124,11 @@ pub(super) async fn page(
             }
         };
     }
-    let s = match access::session(&deps, &id, cookie(&headers, access::cookie_name(&base)).as_deref()).await {
+    let s = match access::session(&deps, &id, cookie(&headers, &access::cookie_name(&base, &id)).as_deref()).await {
         Ok(s) => s,
         Err(e) => return refusal(&e),
     };
-    let query = JobQuery { q: q.q, page: q.page.unwrap_or(1) };
+    let query = JobQuery { q: q.q, page: q.page.and_then(|p| p.parse().ok()).unwrap_or(1) };
     match section::view(&deps, &s, &query).await {
         Ok(v) => {
             let html = super::section_html::section(&v, &path_of(&id));
@@ -133,7 +143,7 @@ pub(super) async fn page(
 /// came from, that it came from here).
 async fn posted(deps: &LeverContext, id: &str, headers: &HeaderMap, f: &Posted) -> Result<Session, SectionError> {
     let base = base_url(deps, headers);
-    let s = access::session(deps, id, cookie(headers, access::cookie_name(&base)).as_deref()).await?;
+    let s = access::session(deps, id, cookie(headers, &access::cookie_name(&base, id)).as_deref()).await?;
     if let Some(origin) = super::header(headers, "origin") {
         if origin != base {
             return Err(SectionError::Csrf);
@@ -202,7 +212,7 @@ pub(super) async fn disable(
 /// the section, now connected.
 pub(super) async fn back_to_section(deps: &LeverContext, headers: &HeaderMap, id: &str) -> Option<Response> {
     let base = base_url(deps, headers);
-    access::session(deps, id, cookie(headers, access::cookie_name(&base)).as_deref()).await.ok()?;
+    access::session(deps, id, cookie(headers, &access::cookie_name(&base, id)).as_deref()).await.ok()?;
     Some(secure(see_other(&path_of(id)), None))
 }
 

@@ -72,6 +72,9 @@ pub fn section(v: &SectionView, path: &str) -> String {
                         p { "To connect, open the connect link your XOR contact sent you (it is for a Lever Super Admin)." }
                     }
                 }
+                ConnectionStatus::Connected if v.can_connect => {
+                    p { a.btn.btn-green #connect href="#connect-note" { "Authorize again" } }
+                }
                 ConnectionStatus::Disabled => {
                     p { "XOR is disabled for this account: nothing is sent to XOR or to Lever. Screened candidates that arrive are kept. Ask your XOR contact to enable it again." }
                 }
@@ -103,11 +106,19 @@ pub fn section(v: &SectionView, path: &str) -> String {
         section.card aria-labelledby="disable-h" {
             h2 #disable-h { "How to disconnect" }
             p { "In Lever, a Super Admin goes to " strong { "Settings → Integrations and API → Authorized Apps" } ", finds XOR and clicks " strong { "Revoke Access" } ". XOR then stops reading and writing in Lever; this page shows \"Revoked in Lever\"." }
-            @if status != ConnectionStatus::Disabled {
+            @if matches!(status, ConnectionStatus::Connected | ConnectionStatus::Revoked) {
                 p { "You can also switch XOR off here: nothing is sent to XOR or Lever until your XOR contact enables it again." }
-                form method="post" action={ (path) "/disable" } {
-                    input type="hidden" name="csrf" value=(v.csrf);
-                    button.btn.btn-red #disable type="submit" { "Disable XOR for this account" }
+                a.btn.btn-red #disable href="#disable-note" { "Disable XOR…" }
+                div.modal #disable-note role="dialog" aria-modal="true" aria-labelledby="disable-h2" {
+                    div.modal-box {
+                        h2 #disable-h2 tabindex="-1" { "Disable XOR for this account?" }
+                        p { "Jobs stop flowing to XOR and candidates stop flowing to Lever. Screened candidates that arrive meanwhile are kept. Only your XOR contact can enable it again." }
+                        form.actions method="post" action={ (path) "/disable" } {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button.btn.btn-red #disable-confirm type="submit" { "Disable" }
+                            a href="#disable-h" data-back="disable" { "Cancel" }
+                        }
+                    }
                 }
             }
         }
@@ -120,7 +131,7 @@ fn note(v: &SectionView, path: &str) -> Markup {
         div.modal #connect-note role="dialog" aria-modal="true" aria-labelledby="note-h" {
             div.modal-box {
                 h2 #note-h tabindex="-1" { "Connect XOR to Lever" }
-                p { "You will be taken to Lever to sign in and authorize XOR. Only a Lever " strong { "Super Admin" } " can connect it; the candidates it adds are created as you." }
+                p { "You are connecting Lever to XOR for the connection " strong { (v.connection.id) } ". You will be taken to Lever to sign in and authorize XOR. Only a Lever " strong { "Super Admin" } " can connect it; the candidates it adds are created as you." }
                 h3 { "What XOR will do in Lever" }
                 ul #permissions {
                     @for (scope, why) in v.permissions {
@@ -133,7 +144,7 @@ fn note(v: &SectionView, path: &str) -> Markup {
                 form.actions method="post" action={ (path) "/connect" } {
                     input type="hidden" name="csrf" value=(v.csrf);
                     button.btn.btn-blue #authorize type="submit" { "Connect" }
-                    a href="#" { "Cancel" }
+                    a href="#status-h" data-back="connect" { "Cancel" }
                 }
             }
         }
@@ -190,6 +201,7 @@ fn jobs(v: &SectionView, path: &str) -> Markup {
                     button.btn.btn-blue type="submit" { "Search" }
                 }
                 p #jobs-count { (v.jobs_matching) " of " (v.jobs_total) " jobs (" (v.jobs_active) " active)" }
+                @if v.jobs_matching == 0 { p { "No job matches “" (v.q) "”." } }
                 div.table-wrap {
                     table #jobs {
                         caption.visually-hidden { "Jobs in XOR with their chatbot and webchat links" }
@@ -217,7 +229,7 @@ fn status_word(s: DeliveryStatus) -> &'static str {
         DeliveryStatus::Completed => "in Lever",
         DeliveryStatus::Pending => "waiting: Lever or AWS was unavailable",
         DeliveryStatus::PendingReauth => "waiting for Lever to be connected",
-        DeliveryStatus::Failed => "failed",
+        DeliveryStatus::Failed => "failed: XOR's team sees why; Replay tries again",
         DeliveryStatus::Received => "being processed",
         DeliveryStatus::Rejected => "rejected",
     }
@@ -232,8 +244,7 @@ fn candidates(v: &SectionView, path: &str) -> Markup {
                 td data-label="Received" { (when(r.received_at_ms)) }
                 td data-label="Outcome" {
                     (status_word(r.status))
-                    @if let Some(reason) = &r.reason { br; span.muted { (reason) } }
-                }
+                    }
                 @if replay {
                     td data-label="Attempts" { (r.attempts) }
                     td {

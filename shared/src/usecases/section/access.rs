@@ -14,7 +14,7 @@ use super::SectionError;
 use crate::domain::ats::AppCredentials;
 use crate::domain::invitation::hash_token;
 use crate::domain::*;
-use crate::usecases::connect::live_invitation;
+use crate::usecases::connect::{ConnectError, live_invitation};
 use crate::usecases::context::LeverContext;
 use crate::usecases::signed;
 
@@ -102,7 +102,12 @@ pub async fn open_with_invitation(deps: &LeverContext, id: &str, token: &str) ->
     let id = existing(deps, id).await?;
     let now = (deps.clock)();
     let hash = hash_token(token);
-    let inv = live_invitation(deps, &id, &hash, now).await.map_err(SectionError::Invitation)?;
+    let inv = live_invitation(deps, &id, &hash, now).await.map_err(|e| match e {
+        // The same answer as for a connection that does not exist: no hint either way.
+        ConnectError::NoInvitation => SectionError::NoAccess,
+        ConnectError::Unavailable(e) => SectionError::Unavailable(e),
+        other => SectionError::Invitation(other),
+    })?;
     let session = Session {
         c: id.to_string(),
         e: inv.expires_at_ms.min(now + SESSION_MS),
@@ -155,14 +160,20 @@ pub async fn check_csrf(deps: &LeverContext, s: &Session, field: Option<&str>) -
     }
 }
 
-/// The session cookie's name: `__Host-` on HTTPS; unprefixed on plain-HTTP loopback (`serve`,
-/// `dev`), where browsers refuse `Secure` cookies.
-pub fn cookie_name(base_url: &str) -> &'static str {
-    if base_url.starts_with("https://") { "__Host-xor_lever_section" } else { "xor_lever_section" }
+/// The session cookie's name, one per connection (a browser may hold the sections of two): `__Host-`
+/// on HTTPS; unprefixed on plain-HTTP loopback (`serve`, `dev`), where browsers refuse `Secure`
+/// cookies. Connection ids are `[a-z0-9-]`, so the name is a valid cookie name.
+pub fn cookie_name(base_url: &str, id: &str) -> String {
+    let id: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    if base_url.starts_with("https://") {
+        format!("__Host-xor_lever_section_{id}")
+    } else {
+        format!("xor_lever_section_{id}")
+    }
 }
 
 /// `Set-Cookie` for a session (`Max-Age` 0 with an empty value clears it).
-pub fn set_cookie(base_url: &str, value: &str, max_age_s: i64) -> String {
+pub fn set_cookie(base_url: &str, id: &str, value: &str, max_age_s: i64) -> String {
     let secure = if base_url.starts_with("https://") { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}", cookie_name(base_url))
+    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}", cookie_name(base_url, id))
 }

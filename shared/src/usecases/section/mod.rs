@@ -25,6 +25,10 @@ pub enum SectionError {
     /// A form that did not come from this page (or from a session that has since changed).
     #[error("this form has expired: reload the page and try again")]
     Csrf,
+    /// Disable is for a connection that was connected: before that, there is nothing to stop
+    /// (and a leaked invitation must not be able to block the real admin's Connect).
+    #[error("there is nothing to disable: this connection was never connected")]
+    NotAllowed,
     /// Only an invitation lets a visitor start the authorization (a page link only looks).
     #[error("connecting needs the connect link your xor-lever contact sends: ask them for a new one")]
     NotInvited,
@@ -66,6 +70,10 @@ pub async fn replay(
 /// (webhooks still arrive and are kept). Revoking the app in Lever is the customer's other way.
 pub async fn disable(deps: &LeverContext, s: &Session) -> Result<(), SectionError> {
     let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
+    if !matches!(conn.status, ConnectionStatus::Connected | ConnectionStatus::Revoked) {
+        return Err(SectionError::NotAllowed);
+    }
     deps.connections.set_status(&id, ConnectionStatus::Disabled).await.map_err(unavailable)?;
     tracing::warn!(connection = %id, "connection disabled from the Lever section");
     Ok(())

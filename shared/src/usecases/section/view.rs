@@ -50,8 +50,8 @@ pub struct CandidateRow {
     pub webhook_id: String,
     pub initials: String,
     pub job: String,
+    /// (The delivery's reason stays for operators: it may quote Lever or a store.)
     pub status: DeliveryStatus,
-    pub reason: Option<String>,
     pub opportunity_url: Option<String>,
     pub received_at_ms: i64,
     pub attempts: u32,
@@ -98,7 +98,6 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
             initials,
             job,
             status: d.status,
-            reason: d.reason,
             received_at_ms: d.received_at_ms,
             attempts: d.attempts,
         }
@@ -119,8 +118,13 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
     waiting.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
     waiting.truncate(WAITING);
     let lever_origin = origin(&ats.authorize_url("", "", ""));
-    let can_connect =
-        s.i.is_some() && matches!(connection.status, ConnectionStatus::Pending | ConnectionStatus::Revoked);
+    // Connect (or authorize again, e.g. for a new permission) while the invitation is live.
+    let can_connect = match &s.i {
+        Some(hash) if connection.status != ConnectionStatus::Disabled => {
+            crate::usecases::connect::live_invitation(deps, &id, hash, (deps.clock)()).await.is_ok()
+        }
+        _ => false,
+    };
     Ok(SectionView {
         connection,
         can_connect,
