@@ -305,3 +305,20 @@ async fn the_note_s_connect_goes_to_lever_and_comes_back_to_the_connected_sectio
     // The invitation is spent: the Connect button is gone and the link opens nothing more.
     assert!(!section.body.contains("id=\"connect\""));
 }
+
+#[tokio::test]
+async fn a_revoked_connection_says_so_and_keeps_what_arrived() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    app.setup.connections.set_status(&app.id, ConnectionStatus::Revoked).await.unwrap();
+    let body = serde_json::to_vec(&app.screening("cand_r")).unwrap();
+    assert_eq!(app.deliver("msg_r", &body).await.0, 503, "kept, waiting for a new authorization");
+    let v = Visitor::new();
+    let page = open(&app, &v, &page_link(&app, &app.id).await).await;
+    assert_eq!(status_of(&page), "revoked");
+    assert!(page.body.contains("Revoked in Lever") && page.body.contains("sent on, once each"));
+    assert!(!page.body.contains("id=\"connect\""), "a page link cannot reconnect");
+    assert!(page.body.contains("waiting for Lever to be connected"), "the candidate that waits");
+    // With a new connect link, the admin may connect again.
+    let again = open(&app, &Visitor::new(), &invitation_link(&app, &app.id).await).await;
+    assert!(again.body.contains("id=\"connect\""));
+}
