@@ -50,6 +50,36 @@ pub struct FeedState {
     /// one), Unix ms: until it is stale, an active mapping means the posting is published.
     #[serde(default)]
     pub confirmed_at_ms: Option<i64>,
+    /// The most jobs active at once, per 6-hour bucket (start Unix ms, count), over the last day:
+    /// the mass-close guard counts closes from the highest.
+    #[serde(default)]
+    pub active_peaks: Vec<(i64, u32)>,
+}
+
+/// The guard's memory: 6-hour buckets over a day.
+const PEAK_BUCKET_MS: i64 = 6 * 3600 * 1000;
+const PEAK_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+impl FeedState {
+    /// The most jobs active at once over the last day (0 when nothing is remembered).
+    pub fn peak(&self, now_ms: i64) -> usize {
+        self.active_peaks
+            .iter()
+            .filter(|(t, _)| *t + PEAK_WINDOW_MS > now_ms)
+            .map(|(_, n)| *n as usize)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Remembers `active` jobs at `now_ms`, forgetting buckets older than the window.
+    pub fn note_active(&mut self, active: usize, now_ms: i64) {
+        let bucket = now_ms - now_ms.rem_euclid(PEAK_BUCKET_MS);
+        self.active_peaks.retain(|(t, _)| *t + PEAK_WINDOW_MS + PEAK_BUCKET_MS > now_ms);
+        match self.active_peaks.iter_mut().find(|(t, _)| *t == bucket) {
+            Some((_, n)) => *n = (*n).max(active as u32),
+            None => self.active_peaks.push((bucket, active as u32)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

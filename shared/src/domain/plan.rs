@@ -13,17 +13,27 @@ pub struct PostingDigest {
     pub hash: String,
 }
 
+/// Closing this many jobs is never "mass": a connection with a few jobs closes them without
+/// `--force` (3 of 4 jobs leaving the feed is ordinary for a small team).
+pub const CLOSE_FLOOR: usize = 3;
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct GuardSettings {
-    /// A run may close at most this share of the active jobs (0.0–1.0) unless forced.
+    /// Closes within the window may take at most this share of its highest active count
+    /// (0.0–1.0) unless forced…
     pub max_close_share: f64,
+    /// …or this many jobs, whichever is larger.
+    pub floor: usize,
+    /// The most jobs active at once over the last day or so (`FeedState::peak`): the guard
+    /// counts closes from there, so a feed that degrades over several runs is caught too.
+    pub peak: usize,
     /// `--force`, or the connection's standing setting: let a large close through.
     pub force: bool,
 }
 
 impl Default for GuardSettings {
     fn default() -> Self {
-        Self { max_close_share: 0.5, force: false }
+        Self { max_close_share: 0.5, floor: CLOSE_FLOOR, peak: 0, force: false }
     }
 }
 
@@ -57,8 +67,9 @@ impl Plan {
 }
 
 /// Compares the feed with the stored mappings. `feed` holds each posting id at most once (the
-/// parser keeps the first of a repeated id).
-pub fn plan(feed: &[PostingDigest], mappings: &[JobMapping], guard: GuardSettings) -> Plan {
+/// parser keeps the first of a repeated id). `invalid`: postings the feed lists but that could
+/// not be used (no title…): they are neither updated nor closed.
+pub fn plan(feed: &[PostingDigest], invalid: &[PostingId], mappings: &[JobMapping], guard: GuardSettings) -> Plan {
     let by_id: HashMap<&PostingId, &JobMapping> = mappings.iter().map(|m| (&m.posting_id, m)).collect();
     let mut out = Plan::default();
     for p in feed {
@@ -73,7 +84,7 @@ pub fn plan(feed: &[PostingDigest], mappings: &[JobMapping], guard: GuardSetting
             Some(_) => out.unchanged += 1,
         }
     }
-    let in_feed: HashSet<&PostingId> = feed.iter().map(|p| &p.id).collect();
+    let in_feed: HashSet<&PostingId> = feed.iter().map(|p| &p.id).chain(invalid).collect();
     let mut closes: Vec<PostingId> = mappings
         .iter()
         .filter(|m| m.is_active() && !in_feed.contains(&m.posting_id))
@@ -82,16 +93,21 @@ pub fn plan(feed: &[PostingDigest], mappings: &[JobMapping], guard: GuardSetting
     closes.sort();
 
     let active = mappings.iter().filter(|m| m.is_active()).count();
+    // Closes are counted from the day's high: what earlier runs closed uses up the same allowance.
+    let high = active.max(guard.peak);
+    let allowed = guard.floor.max((guard.max_close_share * high as f64).floor() as usize);
+    let closed_since = high - active;
+    let budget = allowed.saturating_sub(closed_since);
     if !closes.is_empty() && !guard.force {
-        let reason = if feed.is_empty() {
+        let reason = if feed.is_empty() && invalid.is_empty() && closes.len() > guard.floor {
             Some(format!(
                 "the feed has no jobs: closing all {active} active jobs needs --force (an empty feed is more often an outage than a hiring freeze)"
             ))
-        } else if closes.len() as f64 > guard.max_close_share * active as f64 {
+        } else if closes.len() > budget {
             Some(format!(
-                "{} of {active} active jobs ({:.0}%) would close, above the {:.0}% limit: nothing was closed; run with --force if this is intended",
+                "{} of {active} active jobs would close; with the {closed_since} closed since the last day's high of {high}, that is above the limit of {allowed} (the larger of {} jobs and {:.0}%): nothing was closed; run with --force if this is intended",
                 closes.len(),
-                100.0 * closes.len() as f64 / active as f64,
+                guard.floor,
                 100.0 * guard.max_close_share
             ))
         } else {
@@ -149,7 +165,8 @@ mod tests {
             closes: Vec<&'static str>,
             guarded: bool,
         }
-        let g = GuardSettings::default();
+        // The share rules, without the floor (its own test below).
+        let g = GuardSettings { floor: 0, ..GuardSettings::default() };
         let forced = GuardSettings { force: true, ..g };
         let cases = vec![
             Case {
@@ -244,7 +261,7 @@ mod tests {
                 name: "an empty feed never closes everything, even under a 100% limit",
                 feed: vec![],
                 maps: vec![mapping("a", "1", Active)],
-                guard: GuardSettings { max_close_share: 1.0, force: false },
+                guard: GuardSettings { max_close_share: 1.0, ..g },
                 creates: vec![],
                 updates: vec![],
                 unchanged: 0,
@@ -280,7 +297,7 @@ mod tests {
             },
         ];
         for c in cases {
-            let p = plan(&c.feed, &c.maps, c.guard);
+            let p = plan(&c.feed, &[], &c.maps, c.guard);
             let creates: Vec<(&str, u32)> = p.creates.iter().map(|c| (c.posting_id.as_str(), c.generation)).collect();
             assert_eq!(creates, c.creates, "{}: creates", c.name);
             let updates: Vec<&str> = p.updates.iter().map(|u| u.as_str()).collect();
@@ -293,5 +310,37 @@ mod tests {
                 assert!(p.held_closes > 0, "{}: held closes counted", c.name);
             }
         }
+    }
+
+    fn closes_of(feed: &[&str], invalid: &[&str], active: usize, guard: GuardSettings) -> (Vec<String>, bool) {
+        let feed: Vec<PostingDigest> = feed.iter().map(|id| digest(id, "1")).collect();
+        let invalid: Vec<PostingId> = invalid.iter().map(|id| pid(id)).collect();
+        let maps: Vec<JobMapping> = (0..active).map(|i| mapping(&format!("p{i}"), "1", Active)).collect();
+        let p = plan(&feed, &invalid, &maps, guard);
+        (p.closes.iter().map(|c| c.to_string()).collect(), p.guard.is_some())
+    }
+
+    #[test]
+    fn a_small_connection_closes_up_to_the_floor_without_force() {
+        let g = GuardSettings::default();
+        assert_eq!(closes_of(&[], &[], 1, g), (vec!["p0".to_owned()], false), "its one job");
+        assert_eq!(closes_of(&[], &[], 3, g).0.len(), 3, "three of three");
+        assert_eq!(closes_of(&["p0"], &[], 4, g).0.len(), 3, "three of four");
+        assert_eq!(closes_of(&[], &[], 4, g), (vec![], true), "an empty feed above the floor is held");
+    }
+
+    #[test]
+    fn a_posting_the_feed_lists_but_cannot_use_is_never_closed() {
+        let g = GuardSettings::default();
+        assert_eq!(closes_of(&["p0"], &["p1"], 2, g), (vec![], false));
+        assert_eq!(closes_of(&[], &["p0", "p1", "p2", "p3"], 4, g), (vec![], false), "not an empty feed either");
+    }
+
+    #[test]
+    fn closes_count_from_the_day_s_high() {
+        // 10 active earlier today, 6 now: 4 already closed of the 5 allowed.
+        let g = GuardSettings { peak: 10, ..GuardSettings::default() };
+        assert_eq!(closes_of(&["p0", "p1", "p2", "p3", "p4"], &[], 6, g).0.len(), 1, "one more may close");
+        assert_eq!(closes_of(&["p0", "p1", "p2", "p3"], &[], 6, g), (vec![], true), "two more may not");
     }
 }

@@ -35,7 +35,24 @@ const LEVER_JOB_HOSTS: &[&str] =
     &["https://jobs.lever.co/", "https://jobs.eu.lever.co/", "https://jobs.sandbox.lever.co/"];
 
 /// Builds the posting, or says why the job is skipped. Also returns non-fatal warnings.
-pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), String> {
+/// A job that could not be used, and its posting id when one was read (such a posting is still
+/// in the feed: its XOR job must not be closed for it).
+#[derive(Debug)]
+pub(super) struct Skip {
+    pub(super) id: Option<PostingId>,
+    pub(super) reason: String,
+}
+
+/// The posting id of a job's fields: `<referencenumber>`, else the UUID at the end of `<url>`.
+pub(super) fn posting_id_of(f: &BTreeMap<String, String>) -> Option<PostingId> {
+    let text = f
+        .get("referencenumber")
+        .cloned()
+        .or_else(|| f.get("url").and_then(|u| posting_id_from_url(u)).map(str::to_owned))?;
+    PostingId::parse(&text).ok()
+}
+
+pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip> {
     let mut f = raw.fields;
     let mut warnings = Vec::new();
     let url = f.remove("url");
@@ -45,13 +62,19 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Strin
         (None, Some(from_url)) => from_url.to_owned(),
         (None, None) => {
             let title = f.get("title").map(|t| format!(" ({t:?})")).unwrap_or_default();
-            return Err(format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"));
+            return Err(Skip {
+                id: None,
+                reason: format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"),
+            });
         }
     };
-    let external_id = PostingId::parse(&id_text).map_err(|e| format!("job skipped: {e}"))?;
+    let external_id = PostingId::parse(&id_text).map_err(|e| Skip { id: None, reason: format!("job skipped: {e}") })?;
     let title = f.remove("title").unwrap_or_default();
     if title.is_empty() {
-        return Err(format!("job {external_id} skipped: it has no <title>"));
+        return Err(Skip {
+            reason: format!("job {external_id} skipped: it has no <title>; its XOR job is kept as it was"),
+            id: Some(external_id),
+        });
     }
     let posted_at = match f.remove("date") {
         None => None,

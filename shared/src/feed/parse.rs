@@ -11,8 +11,8 @@ use quick_xml::encoding::DecodingReader;
 use quick_xml::events::{BytesRef, Event};
 use serde::Serialize;
 
-use super::map::{RawJob, build_posting};
-use crate::domain::Posting;
+use super::map::{RawJob, build_posting, posting_id_of};
+use crate::domain::{Posting, PostingId};
 
 /// Hostile-input bounds. A feed that exceeds them is refused (document-wide limits) or loses the
 /// one job (per-job limits), with a warning; it never exhausts memory.
@@ -50,6 +50,9 @@ pub struct FeedReport {
     pub jobs: usize,
     /// `<job>` entries that could not be used (each has a warning).
     pub skipped: usize,
+    /// The posting ids of skipped entries whose id could be read: those postings are still in
+    /// the feed (a sync keeps their XOR jobs as they were, never closes them).
+    pub invalid: Vec<PostingId>,
     pub warnings: Vec<FeedWarning>,
     pub warnings_total: usize,
     /// The encoding the document was read in.
@@ -249,8 +252,9 @@ pub fn parse<R: BufRead>(
                                     return Ok(report);
                                 }
                             }
-                            Err((p, w)) => {
+                            Err((p, w, id)) => {
                                 report.skipped += 1;
+                                report.invalid.extend(id);
                                 warn(&mut report, p, w);
                             }
                         }
@@ -334,13 +338,17 @@ fn resolve_ref(r: &BytesRef<'_>) -> String {
     }
 }
 
-fn finish_job(j: JobState, seen: &mut HashSet<String>) -> Result<(Posting, Vec<(u64, String)>), (u64, String)> {
+/// A used job, or why not: the position, the reason, and the posting id when one was read.
+type Finished = Result<(Posting, Vec<(u64, String)>), (u64, String, Option<PostingId>)>;
+
+fn finish_job(j: JobState, seen: &mut HashSet<String>) -> Finished {
     if let Some(problem) = j.problem {
-        return Err((j.start, format!("job skipped: {problem}")));
+        return Err((j.start, format!("job skipped: {problem}"), posting_id_of(&j.fields)));
     }
-    let (posting, warnings) = build_posting(RawJob { fields: j.fields }).map_err(|w| (j.start, w))?;
+    let (posting, warnings) = build_posting(RawJob { fields: j.fields }).map_err(|s| (j.start, s.reason, s.id))?;
     if !seen.insert(posting.external_id.as_str().to_owned()) {
-        return Err((j.start, format!("job {} appears again: the first one is kept", posting.external_id)));
+        // The first one is in the feed: nothing to keep apart for this one.
+        return Err((j.start, format!("job {} appears again: the first one is kept", posting.external_id), None));
     }
     Ok((posting, warnings.into_iter().map(|w| (j.start, w)).collect()))
 }

@@ -21,6 +21,8 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
         last_modified: get_s(i, "feed_last_modified").filter(|v| !v.is_empty()).map(str::to_owned),
         last_run_clean: i.get("feed_clean").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
         confirmed_at_ms: get_n(i, "feed_confirmed_at").filter(|t| *t > 0),
+        // A few (bucket, count) pairs as JSON text; absent before the guard remembered peaks.
+        active_peaks: get_s(i, "feed_peaks").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
     };
     Ok(c)
 }
@@ -93,12 +95,13 @@ impl ConnectionStore for DynamoStore {
         self.update_connection(
             id,
             "set_feed_state",
-            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c, feed_confirmed_at = :t",
+            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c, feed_confirmed_at = :t, feed_peaks = :p",
             vec![
                 (":e", v(&st.etag)),
                 (":l", v(&st.last_modified)),
                 (":c", AttributeValue::Bool(st.last_run_clean)),
                 (":t", n(st.confirmed_at_ms.unwrap_or(0))),
+                (":p", s(serde_json::to_string(&st.active_peaks).expect("serialises"))),
             ],
         )
         .await

@@ -166,8 +166,14 @@ async fn run_sync(
     note_feed_report(run, &feed_report);
 
     let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
-    let guard = GuardSettings { max_close_share: conn.max_close_share, force: opts.force || conn.allow_mass_close };
-    let the_plan = plan(&digests, &mappings, guard);
+    let active_before = mappings.iter().filter(|m| m.is_active()).count();
+    let guard = GuardSettings {
+        max_close_share: conn.max_close_share,
+        peak: conn.feed.peak(now_ms()),
+        force: opts.force || conn.allow_mass_close,
+        ..GuardSettings::default()
+    };
+    let the_plan = plan(&digests, &feed_report.invalid, &mappings, guard);
     drop(digests);
     run.summary.unchanged = the_plan.unchanged;
     run.summary.held_closes = the_plan.held_closes;
@@ -259,7 +265,17 @@ async fn run_sync(
     }
     run.outcome = if run.summary.deferred > 0 { RunOutcome::Partial } else { RunOutcome::Completed };
     let clean = run.is_clean();
-    let state = FeedState { etag, last_modified, last_run_clean: clean, confirmed_at_ms: clean.then(now_ms) };
+    let mut state = FeedState {
+        etag,
+        last_modified,
+        last_run_clean: clean,
+        confirmed_at_ms: clean.then(now_ms),
+        active_peaks: conn.feed.active_peaks.clone(),
+    };
+    // The guard's memory: the day's high, before and after this run's writes.
+    let s = &run.summary;
+    let after = (active_before + s.created).saturating_sub(s.closed);
+    state.note_active(active_before.max(after), now_ms());
     if let Err(e) = deps.connections.set_feed_state(id, &state).await {
         tracing::error!(connection = %id, error = %e, "could not save the feed state; the next run fetches in full");
     }

@@ -149,3 +149,53 @@ async fn a_dry_run_plans_and_writes_nothing() {
     assert_eq!(r.plan.unwrap().creates.len(), 2);
     assert_eq!((f.board.writes(), f.mapped().await.len()), (0, 0));
 }
+
+#[tokio::test]
+async fn a_posting_that_turns_invalid_keeps_its_xor_job() {
+    let f = fixture(feed(0..3, "")).await;
+    f.sync().await;
+    // Posting 1 loses its title: it is still in the feed, only unusable.
+    let broken = String::from_utf8(feed(0..3, "")).unwrap().replace("<title>Engineer 1</title>", "");
+    f.feed.set(broken.into_bytes());
+    let r = f.sync().await;
+    assert_eq!((r.run.summary.closed, r.run.summary.skipped), (0, 1), "{:?}", r.run);
+    assert!(r.run.warnings.iter().any(|w| w.contains("p-1") && w.contains("kept")), "{:?}", r.run.warnings);
+    assert_eq!(f.board.active().len(), 3, "its XOR job stays open");
+    assert!(f.mapped().await.iter().all(|m| m.2 == MappingStatus::Active));
+}
+
+#[tokio::test]
+async fn a_feed_that_degrades_over_several_runs_cannot_empty_xor() {
+    let f = fixture(feed(0..100, "")).await;
+    f.sync().await;
+    // Each run the feed loses 40% of what is left: each run alone is under the 50% limit.
+    f.feed.set(feed(0..60, ""));
+    let second = f.sync().await;
+    assert_eq!(second.run.summary.closed, 40);
+    f.feed.set(feed(0..36, ""));
+    let third = f.sync().await;
+    assert_eq!((third.run.summary.closed, third.run.summary.held_closes), (0, 24), "{:?}", third.run);
+    assert!(
+        third.run.guard.as_deref().unwrap_or_default().contains("100"),
+        "measured from the day's high: {:?}",
+        third.run.guard
+    );
+    assert_eq!(f.board.active().len(), 60);
+}
+
+#[tokio::test]
+async fn a_small_connection_can_close_its_last_jobs() {
+    let f = fixture(feed(0..1, "")).await;
+    f.sync().await;
+    f.feed.set(feed(0..0, ""));
+    let r = f.sync().await;
+    assert_eq!((r.run.summary.closed, r.run.guard.clone()), (1, None), "one job closes without --force");
+    assert!(f.board.active().is_empty());
+
+    // Above the floor, an empty feed still looks like an outage.
+    let big = fixture(feed(0..10, "")).await;
+    big.sync().await;
+    big.feed.set(feed(0..0, ""));
+    let r = big.sync().await;
+    assert_eq!((r.run.summary.closed, r.run.summary.held_closes), (0, 10));
+}
