@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 use xor_lever::domain::{ConnectionId, ConnectionStatus, IdError, RunOutcome, StoreError, SyncSummary};
-use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting};
+use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting_until};
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
@@ -107,8 +107,14 @@ pub struct Handler {
     pub webhooks: Option<LeverContext>,
 }
 
-/// At most this many waiting deliveries are replayed per run.
+/// At most this many waiting deliveries are replayed per run…
 const REPLAY_LIMIT: usize = 200;
+/// …and none starts after the first 1/REPLAY_SHARE of the time left (the sync gets the rest).
+const REPLAY_SHARE: i64 = 4;
+
+fn is_dry_run(e: &SyncEvent) -> bool {
+    matches!(e, SyncEvent::Manual(ManualEvent { dry_run: true, .. }))
+}
 
 impl Handler {
     /// A bad event fails as `NonRetryable`; a store outage as `Retryable` (the next scheduled run
@@ -123,6 +129,26 @@ impl Handler {
         if ctx.deadline > 0 {
             opts.deadline = Some(Instant::now() + remaining.unwrap_or_default().saturating_sub(DEADLINE_MARGIN));
         }
+        // Replays first, within a share of the time: a long sync never starves them.
+        let webhooks = match &self.webhooks {
+            Some(w) if !is_dry_run(&parsed) => {
+                let now = now_ms();
+                let (deadline, start_before) = if ctx.deadline > 0 {
+                    let end = ctx.deadline as i64 - DEADLINE_MARGIN.as_millis() as i64;
+                    (end, now + (end - now).max(0) / REPLAY_SHARE)
+                } else {
+                    (now + 60_000, now + 60_000)
+                };
+                match retry_waiting_until(w, deadline, start_before, REPLAY_LIMIT).await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not sweep waiting webhook deliveries");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let all = match parsed {
             SyncEvent::Scheduled => sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?,
             SyncEvent::Manual(ManualEvent { connection, force, dry_run }) => {
@@ -136,23 +162,6 @@ impl Handler {
                     }
                 }
             }
-        };
-        let webhooks = match &self.webhooks {
-            Some(w) if !opts.dry_run => {
-                let deadline = if ctx.deadline > 0 {
-                    ctx.deadline as i64 - DEADLINE_MARGIN.as_millis() as i64
-                } else {
-                    now_ms() + 60_000
-                };
-                match retry_waiting(w, deadline, REPLAY_LIMIT).await {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not sweep waiting webhook deliveries");
-                        None
-                    }
-                }
-            }
-            _ => None,
         };
         let connections = all
             .reports

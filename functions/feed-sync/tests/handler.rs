@@ -119,3 +119,44 @@ async fn the_scheduled_run_replays_a_delivery_that_waited_for_lever() {
     assert_eq!(app.delivery("msg_w").await.unwrap().status, DeliveryStatus::Completed);
     assert_eq!(app.lever.opportunities().len(), 1);
 }
+
+#[tokio::test]
+async fn a_sync_that_hangs_never_starves_the_replays() {
+    use xor_lever::domain::DeliveryStatus;
+    use xor_lever::domain::ports::XOR_API_KEY;
+    use xor_lever_sandbox::harness::spawn_webhook_app;
+    use xor_lever_sandbox::lever::Fault;
+    let app = spawn_webhook_app(StoreKind::Aws).await;
+    app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
+    let (st, _, _) = app.deliver("msg_h", &serde_json::to_vec(&app.screening("cand_h")).unwrap()).await;
+    assert_eq!(st, 503);
+    // Another customer's feed host accepts the connection and never answers.
+    let frozen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let frozen_url = format!("http://{}/feed.xml", frozen.local_addr().unwrap());
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = frozen.accept().await {
+            open.push(s);
+        }
+    });
+    let slow = xor_lever::domain::ConnectionId::parse("slow-feed").unwrap();
+    app.setup
+        .connections
+        .create_connection(&Connection::new(slow.clone(), frozen_url, "http://127.0.0.1:9".into(), 0))
+        .await
+        .unwrap();
+    let key = xor_lever::domain::SecretString::new("xor_test_slow");
+    app.setup.secrets.create_secret(&slow, XOR_API_KEY, Some(&key)).await.unwrap();
+    let handler =
+        feed_sync::handler::Handler { deps: app.sync_deps(), concurrency: 2, webhooks: Some(app.deps.clone()) };
+    let out = handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(20))).await.unwrap();
+    let w = out.webhooks.expect("a sweep ran");
+    assert_eq!((w.replayed, w.completed), (1, 1), "{w:?}");
+    assert_eq!(app.delivery("msg_h").await.unwrap().status, DeliveryStatus::Completed);
+    let slow_run = out.connections.iter().find(|c| c.summary.connection == "slow-feed").expect("reported");
+    assert!(
+        matches!(&slow_run.outcome, RunOutcome::FeedError { reason } if reason.contains("time")),
+        "{:?}",
+        slow_run.outcome
+    );
+}

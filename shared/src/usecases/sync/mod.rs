@@ -132,7 +132,15 @@ async fn run_sync(
 
     // A 304 may skip the run only when the last run left nothing to retry: otherwise fetch in full.
     let validators = (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
-    let (file, etag, last_modified) = match deps.feeds.fetch(&conn.feed_url, validators).await {
+    // A feed host that accepts and never answers must not hold the run past its deadline.
+    let fetch = deps.feeds.fetch(&conn.feed_url, validators);
+    let fetched = match opts.deadline {
+        Some(d) => tokio::time::timeout_at(d, fetch)
+            .await
+            .unwrap_or_else(|_| Err(FeedFetchError::Transport("timed out at the run's deadline".into()))),
+        None => fetch.await,
+    };
+    let (file, etag, last_modified) = match fetched {
         Ok(Fetched::NotModified) => {
             run.outcome = RunOutcome::NotModified;
             // Unchanged since a clean run: the mappings still match the feed, as of now.

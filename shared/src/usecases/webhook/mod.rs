@@ -30,7 +30,7 @@ mod tests;
 
 use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};
-pub use sweep::{RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_waiting};
+pub use sweep::{RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_waiting, retry_waiting_until};
 
 /// What the webhook tells XOR, in the use case's words; `http.rs` says it in HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

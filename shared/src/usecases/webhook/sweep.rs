@@ -22,6 +22,17 @@ pub const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
 /// message per connection); stops starting replays at `deadline_ms`. `pending_reauth`
 /// deliveries of connections that are not connected count as still waiting.
 pub async fn retry_waiting(deps: &LeverContext, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
+    retry_waiting_until(deps, deadline_ms, deadline_ms, limit).await
+}
+
+/// The same, starting no replay after `start_before_ms` (the sweep's share of an invocation that
+/// has other work: the scheduled function replays first, within a share, then syncs).
+pub async fn retry_waiting_until(
+    deps: &LeverContext,
+    deadline_ms: i64,
+    start_before_ms: i64,
+    limit: usize,
+) -> Result<RetrySummary, StoreError> {
     let now = (deps.clock)();
     let mut summary = RetrySummary::default();
     let connections = deps.connections.connections().await?;
@@ -42,7 +53,8 @@ pub async fn retry_waiting(deps: &LeverContext, deadline_ms: i64, limit: usize) 
             }
             let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
             for d in page.items.into_iter().rev() {
-                if (deps.clock)() + 10_000 >= deadline_ms {
+                let t = (deps.clock)();
+                if t + 10_000 >= deadline_ms || t >= start_before_ms {
                     summary.still_waiting += 1;
                     continue;
                 }
