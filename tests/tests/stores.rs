@@ -114,7 +114,7 @@ fn delivery(c: &str, id: &str, at: i64, status: DeliveryStatus) -> Delivery {
         status,
         event_type: Some("candidate.screening_passed".into()),
         natural_key: Some("cand#job".into()),
-        body: r#"{"type":"candidate.screening_passed"}"#.into(),
+        body: br#"{"type":"candidate.screening_passed"}"#.to_vec(),
         opportunity_id: None,
         reason: None,
         attempts: 0,

@@ -126,7 +126,7 @@ async fn not_json_or_not_the_contract_is_400_and_kept_raw() {
     assert_eq!(st, 400);
     assert!(v["reason"].as_str().unwrap().contains("JSON"));
     let d = app.delivery("msg_bad").await.unwrap();
-    assert_eq!((d.status, d.body.as_str()), (DeliveryStatus::Rejected, "this is not json"));
+    assert_eq!((d.status, d.body.as_slice()), (DeliveryStatus::Rejected, &b"this is not json"[..]));
     let (st, _, _) = app.deliver("msg_shape", br#"{"type":"candidate.screening_passed","data":{"job_id":"x"}}"#).await;
     assert_eq!(st, 400);
     assert_eq!(app.delivery("msg_shape").await.unwrap().status, DeliveryStatus::Rejected);
@@ -690,4 +690,28 @@ async fn a_connection_may_keep_the_admin_as_owner_and_pick_the_stage() {
     assert_eq!(app.deliver("msg_1", &body(&app.screening("cand_1"))).await.0, 200);
     let o = &app.lever.opportunities()[0];
     assert_eq!((o.owner.as_str(), o.stage.as_str()), (ADMIN_USER, "applicant-new"));
+}
+
+#[tokio::test]
+async fn the_largest_signed_body_of_any_bytes_is_kept_as_it_came_on_every_store() {
+    use xor_lever::domain::webhook::MAX_BODY_BYTES;
+    for kind in [StoreKind::Aws, StoreKind::Sqlite, StoreKind::Memory] {
+        let app = spawn_webhook_app(kind).await;
+        // Not UTF-8 at all (made text, each byte would become U+FFFD: three times the size), and
+        // valid JSON at the limit.
+        let bytes: Vec<u8> = (0..MAX_BODY_BYTES).map(|i| [0xff, 0xfe, 0x80][i % 3]).collect();
+        let mut json = serde_json::to_vec(&app.screening("cand_big")).unwrap();
+        json.pop();
+        json.extend(format!(",\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES - json.len() - 10)).bytes());
+        assert!(json.len() <= MAX_BODY_BYTES, "{}", json.len());
+        for (id, body, want) in [("msg_bin", bytes, 400), ("msg_json", json, 200)] {
+            let (st, v, _) = app.deliver(id, &body).await;
+            assert_eq!(st, want, "{kind:?} {id}: {v}");
+            let d = app.delivery(id).await.unwrap_or_else(|| panic!("{kind:?} {id}: recorded"));
+            let got: &[u8] = d.body.as_ref();
+            assert!(got == &body[..], "{kind:?} {id}: the bytes as signed");
+        }
+        let d = app.delivery("msg_bin").await.unwrap();
+        assert_eq!(d.status, DeliveryStatus::Rejected, "{kind:?}");
+    }
 }

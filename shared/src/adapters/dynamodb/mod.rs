@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | connection | `CONN#<id>` | `CONN` | `gsi1pk = "CONN"` lists connections; status and feed state are their own attributes |
 //! | job mapping | `CONN#<id>` | `JOB#<posting>` | one paginated Query reads a connection's mappings; `version` guards writes |
-//! | webhook delivery | `CONN#<id>` | `WH#<webhook id>` | raw body + status; `gsi1pk = "WH#<id>#<status>"`, `gsi1sk = "<received ms>#<webhook id>"` lists one connection's deliveries of one status, newest first, a page at a time; finished ones expire (`expires_at`, TTL) |
+//! | webhook delivery | `CONN#<id>` | `WH#<webhook id>` | the raw body as a Binary attribute (`body`, its bytes as signed) + status and the rest as JSON (`doc`); `gsi1pk = "WH#<id>#<status>"`, `gsi1sk = "<received ms>#<webhook id>"` lists one connection's deliveries of one status, newest first, a page at a time; finished ones expire (`expires_at`, TTL) |
 //! | screening claim | `CONN#<id>` | `SCREEN#<candidate>#<job>` | the idempotency lock: owner, lease, attempts, opportunity |
 //! | lease | `CONN#<id>` | `LEASE#<name>` | e.g. one OAuth refresh at a time |
 //! | sync run | `CONN#<id>` | `RUN#<ms>#<run id>` | newest first by a reverse Query; expires after 90 days (`expires_at`, TTL) |

@@ -17,7 +17,10 @@ fn delivery_key(c: &ConnectionId, status: DeliveryStatus, received_at_ms: i64, w
 fn delivery_item(d: &Delivery) -> Item {
     let mut i = delivery_key(&d.connection, d.status, d.received_at_ms, &d.webhook_id);
     i.insert("status".into(), s(d.status.as_str()));
-    i.insert("doc".into(), s(serde_json::to_string(d).expect("serialises")));
+    // The body as a Binary attribute (its bytes as signed, 256 KB at most), the rest as JSON.
+    let rest = Delivery { body: Vec::new(), ..d.clone() };
+    i.insert("doc".into(), s(serde_json::to_string(&rest).expect("serialises")));
+    i.insert("body".into(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(d.body.clone())));
     // A whole-item write: a delivery that waits again loses its expiry.
     if let Some(t) = d.expires_at {
         i.insert("expires_at".into(), n(t));
@@ -26,7 +29,13 @@ fn delivery_item(d: &Delivery) -> Item {
 }
 
 fn item_delivery(i: &Item) -> Result<Delivery, StoreError> {
-    serde_json::from_str(get_s(i, "doc").unwrap_or("")).map_err(|e| StoreError::corrupt("delivery", e))
+    let mut d: Delivery =
+        serde_json::from_str(get_s(i, "doc").unwrap_or("")).map_err(|e| StoreError::corrupt("delivery", e))?;
+    // Items written before bodies were Binary keep theirs in the document.
+    if let Some(AttributeValue::B(b)) = i.get("body") {
+        d.body = b.clone().into_inner();
+    }
+    Ok(d)
 }
 
 #[async_trait]

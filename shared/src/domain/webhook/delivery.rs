@@ -53,8 +53,11 @@ pub struct Delivery {
     pub event_type: Option<String>,
     /// `candidate_id#job_id` for screenings.
     pub natural_key: Option<String>,
-    /// The raw body, exactly as signed (UTF-8 lossless: the body was JSON).
-    pub body: String,
+    /// The raw body, exactly as signed: bytes, never made text (a body that is not UTF-8 would
+    /// grow threefold and lose what was signed). In JSON documents: a string when it is UTF-8,
+    /// else `{"base64": …}` (`raw_body`); in DynamoDB: a Binary attribute.
+    #[serde(with = "raw_body")]
+    pub body: Vec<u8>,
     pub opportunity_id: Option<String>,
     pub reason: Option<String>,
     pub attempts: u32,
@@ -63,6 +66,36 @@ pub struct Delivery {
     /// deliveries never expire: `None`.
     #[serde(default)]
     pub expires_at: Option<i64>,
+}
+
+/// A raw body in a JSON document: the text itself when it is UTF-8 (readable, and what earlier
+/// builds wrote), else its base64 under `base64`.
+mod raw_body {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Text(String),
+        Bytes { base64: String },
+    }
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(b) {
+            Ok(t) => Repr::Text(t.to_owned()),
+            Err(_) => Repr::Bytes { base64: B64.encode(b) },
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Text(t) => Ok(t.into_bytes()),
+            Repr::Bytes { base64 } => B64.decode(base64).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// Finished deliveries are kept this long unless the deployment says otherwise.
@@ -112,7 +145,7 @@ mod tests {
             status: DeliveryStatus::Received,
             event_type: None,
             natural_key: None,
-            body: String::new(),
+            body: Vec::new(),
             opportunity_id: None,
             reason: None,
             attempts: 0,

@@ -83,7 +83,7 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
 
     let ats = deps.lever_for(&connection);
     let row = |d: Delivery| {
-        let screening = match parse_event(d.body.as_bytes()) {
+        let screening = match parse_event(&d.body) {
             Ok(Event::ScreeningPassed(s)) => Some(s),
             _ => None,
         };

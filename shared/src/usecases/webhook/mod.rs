@@ -127,7 +127,6 @@ pub async fn receive(
     if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
         return Answer::new(Reply::BadRequest, json!({"error": "webhook-id is not a usable id"}));
     }
-    let body_text = String::from_utf8_lossy(body).into_owned();
     let mut delivery = Delivery {
         connection: cid.clone(),
         webhook_id: webhook_id.clone(),
@@ -135,7 +134,7 @@ pub async fn receive(
         status: DeliveryStatus::Received,
         event_type: None,
         natural_key: None,
-        body: body_text,
+        body: body.to_vec(),
         opportunity_id: None,
         reason: None,
         attempts: 0,
@@ -201,7 +200,7 @@ pub async fn replay(
         return Ok(answer_for(&d, true));
     }
     let conn = deps.connections.connection(connection).await?.ok_or(ReplayError::NoConnection)?;
-    let screening = match parse_event(d.body.as_bytes()) {
+    let screening = match parse_event(&d.body) {
         Ok(Event::ScreeningPassed(s)) => s,
         Ok(Event::Other(kind)) => return Err(ReplayError::NotAScreening { webhook_id: webhook_id.to_owned(), kind }),
         Err(reason) => return Err(ReplayError::Rejected { webhook_id: webhook_id.to_owned(), reason }),
