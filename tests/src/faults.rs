@@ -50,16 +50,49 @@ impl Fault {
 }
 
 #[derive(Debug, Default)]
-pub struct Faults(VecDeque<Fault>);
+pub struct Faults {
+    queue: VecDeque<Fault>,
+    random: Option<Random>,
+}
+
+/// Faults drawn at random: each request fails with probability `rate`, with one of `kinds`
+/// (seeded: a failing seed is replayed exactly).
+#[derive(Debug)]
+struct Random {
+    rate: f64,
+    rng: fastrand::Rng,
+    kinds: Vec<Fault>,
+}
 
 impl Faults {
     pub fn extend(&mut self, faults: impl IntoIterator<Item = Fault>) {
-        self.0.extend(faults);
+        self.queue.extend(faults);
     }
 
-    /// The first queued fault for `op` that applies at `stage`, taken.
+    /// From now on, every request fails with probability `rate` with one of `kinds`, drawn from
+    /// `seed`. A kind that applies later in the request (a lost answer after the work, a delay)
+    /// is queued for that request's operation.
+    pub fn random(&mut self, rate: f64, seed: u64, kinds: Vec<Fault>) {
+        self.random = Some(Random { rate, rng: fastrand::Rng::with_seed(seed), kinds });
+    }
+
+    /// The first queued fault for `op` that applies at `stage`, taken; else, before the work, a
+    /// random one when drawing is on.
     pub fn take(&mut self, op: &str, stage: Stage) -> Option<Fault> {
-        let i = self.0.iter().position(|f| f.stage() == stage && f.op.as_deref().is_none_or(|o| o == op))?;
-        self.0.remove(i)
+        if let Some(i) = self.queue.iter().position(|f| f.stage() == stage && f.op.as_deref().is_none_or(|o| o == op)) {
+            return self.queue.remove(i);
+        }
+        let r = self.random.as_mut().filter(|_| stage == Stage::Before)?;
+        if r.kinds.is_empty() || r.rng.f64() >= r.rate {
+            return None;
+        }
+        let k = r.rng.usize(..r.kinds.len());
+        let mut f = r.kinds[k].clone();
+        if f.stage() == Stage::Before {
+            return Some(f);
+        }
+        f.op = Some(op.to_owned());
+        self.queue.push_front(f);
+        None
     }
 }

@@ -97,6 +97,11 @@ impl XorSandbox {
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         self.state.0.lock().unwrap().faults.extend(faults);
     }
+    /// Every request fails with probability `rate`, with one of `kinds`, drawn from `seed`.
+    pub fn inject_random(&self, rate: f64, seed: u64, kinds: Vec<Fault>) {
+        self.state.0.lock().unwrap().faults.random(rate, seed, kinds);
+    }
+
     pub fn set_config(&self, c: Config) {
         self.state.0.lock().unwrap().config = c;
     }
