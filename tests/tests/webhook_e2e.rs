@@ -173,6 +173,32 @@ async fn twenty_concurrent(kind: StoreKind) {
     assert_eq!(app.lever.opportunities().len(), 1, "exactly one opportunity in Lever");
 }
 
+/// 50 screenings, each delivered 10 times at once (5 under its webhook id, 5 under new ones):
+/// 500 concurrent requests, 50 opportunities.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_screenings_delivered_ten_times_each_at_once_make_fifty_opportunities() {
+    let app = Arc::new(spawn_webhook_app(StoreKind::Sqlite).await);
+    let tasks: Vec<_> = (0..50)
+        .flat_map(|i| (0..10).map(move |k| (i, k)))
+        .map(|(i, k)| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let b = body(&app.screening(&format!("cand_{i}")));
+                let id = if k < 5 { format!("msg_{i}") } else { format!("msg_{i}_{k}") };
+                let v = deliver_until_2xx(&app, &id, &b).await;
+                (i, v["opportunity_id"].as_str().unwrap().to_owned())
+            })
+        })
+        .collect();
+    let mut per: std::collections::HashMap<i32, std::collections::HashSet<String>> = Default::default();
+    for t in tasks {
+        let (i, opp) = t.await.unwrap();
+        per.entry(i).or_default().insert(opp);
+    }
+    assert!(per.values().all(|s| s.len() == 1), "each screening's deliveries got one opportunity");
+    assert_eq!(app.lever.opportunities().len(), 50, "exactly one opportunity per screening");
+}
+
 #[tokio::test]
 async fn twenty_concurrent_deliveries_make_exactly_one_opportunity_sqlite() {
     twenty_concurrent(StoreKind::Sqlite).await;
