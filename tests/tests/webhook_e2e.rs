@@ -741,3 +741,40 @@ async fn the_largest_signed_body_of_any_bytes_is_kept_as_it_came_on_every_store(
         assert_eq!(d.status, DeliveryStatus::Rejected, "{kind:?}");
     }
 }
+
+/// A crash at each point a delivery passes (`CRASH_POINTS`): the process dies there (no answer,
+/// no cleanup). XOR's retry repairs it — at once, or once the dead attempt's lease ends — and so
+/// does the scheduled sweep: one opportunity with one note, the delivery completed.
+#[tokio::test]
+async fn a_crash_at_every_step_of_a_delivery_is_repaired() {
+    use xor_lever::usecases::webhook::{CRASH_POINTS, STUCK_AFTER_MS, retry_waiting};
+    for (point, by_sweep) in CRASH_POINTS.iter().flat_map(|p| [(*p, false), (*p, true)]) {
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let a = armed.clone();
+        let app = spawn_webhook_app_with(StoreKind::Sqlite, move |d| {
+            d.crash_at = Some(Arc::new(move |p| p == point && a.swap(false, Ordering::SeqCst)));
+        })
+        .await;
+        let b = body(&app.screening("cand_1"));
+        let (st, _, _) = app.deliver("msg_1", &b).await;
+        assert_eq!(st, 409, "{point}: the dead attempt never answered 200");
+        assert!(!armed.load(Ordering::SeqCst), "{point}: the crash point was reached");
+        if by_sweep {
+            // XOR gave up; the schedule finds the delivery stuck in `received` and replays it.
+            app.skew_ms.store(STUCK_AFTER_MS + 60_000, Ordering::SeqCst);
+            let now = xor_lever::usecases::now_ms() + STUCK_AFTER_MS + 60_000;
+            let s = retry_waiting(&app.deps, now + 60_000, 100).await.unwrap();
+            assert_eq!(s.completed, 1, "{point} (sweep): {s:?}");
+        } else {
+            app.skew_ms.store(60_000, Ordering::SeqCst);
+            let (st, v, _) = app.deliver("msg_1", &b).await;
+            assert_eq!(st, 200, "{point}: {v}");
+        }
+        let d = app.delivery("msg_1").await.unwrap();
+        assert_eq!(d.status, DeliveryStatus::Completed, "{point} (sweep: {by_sweep})");
+        let opps = app.lever.opportunities();
+        assert_eq!(opps.len(), 1, "{point} (sweep: {by_sweep}): one opportunity");
+        assert_eq!(opps[0].notes.len(), 1, "{point} (sweep: {by_sweep}): one note");
+        assert_eq!(d.opportunity_id.as_deref(), Some(opps[0].id.as_str()), "{point}");
+    }
+}

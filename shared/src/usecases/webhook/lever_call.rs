@@ -18,7 +18,7 @@ impl CallError {
     pub(super) fn reason(self) -> String {
         match Outcome::from(self) {
             Outcome::Failed(r) | Outcome::Pending(r) | Outcome::PendingReauth(r) => r,
-            Outcome::Completed(..) | Outcome::Busy(_) => "unknown".into(),
+            Outcome::Completed(..) | Outcome::Busy(_) | Outcome::Crashed => "unknown".into(),
         }
     }
 }

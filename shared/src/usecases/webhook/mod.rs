@@ -87,6 +87,23 @@ enum Outcome {
     Pending(String),
     PendingReauth(String),
     Busy(i64),
+    /// Test hook: the process died here (no cleanup, no answer).
+    Crashed,
+}
+
+/// The crash points, in the order a delivery passes them: each is a test in
+/// `tests/tests/webhook_e2e.rs` (the next delivery, or the scheduled sweep, repairs the state).
+pub const CRASH_POINTS: [&str; 5] =
+    ["after_record", "after_claim", "after_create", "before_complete", "after_claim_end"];
+
+/// Test hook: true when a test asks the process to die at `point`.
+fn crashed(deps: &LeverContext, point: &str) -> bool {
+    deps.crash_at.as_ref().is_some_and(|f| f(point))
+}
+
+fn crash_answer() -> Answer {
+    // What XOR sees of a process that died: no answer (a timeout), which it retries.
+    Answer::retry(Reply::InProgress, json!({"status": "in_progress"}), 5)
 }
 
 /// Handles one delivery. `deadline_ms`: when this invocation must have answered (its claim's
@@ -165,6 +182,9 @@ pub async fn receive(
         Ok(Some(existing)) if existing.status.is_final() => return answer_for(&existing, true),
         Ok(Some(existing)) => delivery = existing,
         Err(e) => return unavailable(&cid, "record delivery", &e),
+    }
+    if crashed(deps, "after_record") {
+        return crash_answer();
     }
     process(deps, &conn, &mut delivery, &screening, deadline_ms).await
 }
@@ -261,6 +281,7 @@ async fn process(
             d.reason = Some(r.clone());
             DeliveryStatus::PendingReauth
         }
+        Outcome::Crashed => return crash_answer(),
         Outcome::Busy(until) => {
             let secs = ((until - now) / 1000).clamp(1, 300) as u64;
             return Answer::retry(
@@ -270,6 +291,9 @@ async fn process(
             );
         }
     };
+    if crashed(deps, "after_claim_end") {
+        return crash_answer();
+    }
     d.set_status(status, now, deps.delivery_retention_days);
     let log_reason = d.reason.clone().unwrap_or_default();
     tracing::info!(connection = %conn.id, webhook_id = %d.webhook_id, candidate = %s.candidate_id, status = status.as_str(), reason = %log_reason, "webhook processed");
@@ -300,11 +324,14 @@ async fn run(
         Err(e) => return Outcome::Pending(format!("the idempotency record is unavailable: {e}")),
     };
     d.attempts += 1;
+    if crashed(deps, "after_claim") {
+        return Outcome::Crashed;
+    }
     let outcome = attempt_create(deps, conn, s, attempt, d.received_at_ms, deadline_ms).await;
-    if deps.crash_at.as_ref().is_some_and(|f| f("before_complete")) {
+    if matches!(outcome, Outcome::Crashed) || crashed(deps, "before_complete") {
         // A crash here leaves the claim leased and the delivery `received`: the next attempt
         // (after the lease) looks in Lever first and adopts what this one created.
-        return Outcome::Busy(deadline_ms);
+        return Outcome::Crashed;
     }
     let end = match &outcome {
         Outcome::Completed(opp, _) => ClaimEnd::Done { opportunity_id: opp.clone() },

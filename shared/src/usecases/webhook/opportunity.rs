@@ -199,6 +199,9 @@ pub(super) async fn attempt_create(
     .await;
     match created {
         Ok(o) => {
+            if super::crashed(deps, "after_create") {
+                return Outcome::Crashed;
+            }
             let remark = add_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
             Outcome::Completed(o.id, remark)
         }
