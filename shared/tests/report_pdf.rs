@@ -89,3 +89,23 @@ fn a_character_no_font_has_does_not_break_the_rest() {
     let text = pdf_text(&render(&report("Ada \u{1F600} Lovelace")));
     assert!(text.contains("Ada") && text.contains("Lovelace"), "{text}");
 }
+
+/// Candidate fields are data: markup, PDF string syntax and control characters in them are
+/// printed as text (or dropped), never interpreted, and the rest of the report survives.
+#[test]
+fn hostile_candidate_fields_are_printed_as_text() {
+    let mut r = report("<script>alert(1)</script> Ada (\\) \\\\ ) ET /F1 99 Tf");
+    r.summary = Some("line one\r\nline two\u{0}\u{7}) Tj ET BT (evil".into());
+    r.answers = vec![("Q (1)\\".into(), "A\r\n<b>bold</b>".into())];
+    let pdf = render(&r);
+    let text = pdf_text(&pdf);
+    for part in [
+        "<script>alert(1)</script> Ada (\\) \\\\ ) ET /F1 99 Tf",
+        "line one",
+        "evil",
+        "<b>bold</b>",
+        "Senior Backend Engineer (Rust)",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+}

@@ -126,3 +126,42 @@ pub struct FileUpload {
     pub content_type: String,
     pub bytes: Vec<u8>,
 }
+
+/// A file name safe to hand to the ATS (it goes into a multipart header and is shown to
+/// recruiters): letters, digits, `.`, `_` and `-` only, no leading dot, at most 100 characters
+/// with the extension kept; `fallback` when nothing is left.
+pub fn safe_file_name(name: &str, fallback: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut out = String::new();
+    for c in base.chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' };
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    let out = out.trim_start_matches(['.', '_']).trim_end_matches('_').to_owned();
+    let out = if out.chars().count() > 100 {
+        let ext: String = out.rsplit_once('.').map(|(_, e)| e).filter(|e| e.len() <= 10).unwrap_or_default().to_owned();
+        let keep: String = out.chars().take(100 - ext.len() - 1).collect();
+        if ext.is_empty() { keep } else { format!("{keep}.{ext}") }
+    } else {
+        out
+    };
+    if out.is_empty() || out.chars().all(|c| c == '.') { fallback.to_owned() } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn file_names_are_plain() {
+        assert_eq!(safe_file_name("Ada Lovelace CV.pdf", "resume"), "Ada_Lovelace_CV.pdf");
+        assert_eq!(safe_file_name("../../\"x\"\r\nA: b.pdf", "resume"), "x_A_b.pdf");
+        assert_eq!(safe_file_name("..", "resume"), "resume");
+        assert_eq!(safe_file_name("", "resume"), "resume");
+        let long = format!("{}.docx", "a".repeat(300));
+        let s = safe_file_name(&long, "resume");
+        assert!(s.len() <= 100 && s.ends_with(".docx"), "{s}");
+    }
+}

@@ -129,8 +129,12 @@ pub(super) async fn attempt_create(
         None => (None, "none provided".to_owned()),
         Some(url) => match deps.files.fetch(url, deps.resume_max_bytes, deps.resume_timeout).await {
             Ok(f) => {
-                let f =
-                    FileUpload { kind: FileKind::Resume, name: f.name, content_type: f.content_type, bytes: f.bytes };
+                let f = FileUpload {
+                    kind: FileKind::Resume,
+                    name: crate::domain::ats::safe_file_name(&f.name, "resume"),
+                    content_type: f.content_type,
+                    bytes: f.bytes,
+                };
                 let note = format!("attached ({})", f.name);
                 (Some(f), note)
             }

@@ -210,3 +210,32 @@ async fn the_resume_goes_in_lever_s_resume_slot_and_an_expired_one_is_left_out()
     // The expired link is said in the report (its text is read back in tests/tests/webhook_e2e.rs).
     assert_eq!(kinds(1), [(FileKind::Other, "xor-screening-report.pdf".to_owned())]);
 }
+
+#[tokio::test]
+async fn a_hostile_resume_file_name_reaches_lever_as_a_plain_one() {
+    let f = fixture(3600).await;
+    let files = FakeFiles::default();
+    files.0.lock().unwrap().insert(
+        "https://files.xor.ai/r/x".into(),
+        FetchedFile {
+            name: "../../\"cv\"\r\nContent-Type: text/html;\u{0}é.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: b"%PDF-1.7".to_vec(),
+        },
+    );
+    let mut deps = f.deps.clone();
+    deps.files = Arc::new(files);
+    let f = Fixture { deps, ..f };
+    let mut v: serde_json::Value = serde_json::from_slice(&screening("cand_1")).unwrap();
+    v["data"]["candidate"]["resume_url"] = json!("https://files.xor.ai/r/x");
+    let a = f.deliver("msg_1", &serde_json::to_vec(&v).unwrap()).await;
+    assert_eq!(a.delivery, Some(DeliveryStatus::Completed));
+    let l = f.lever.state();
+    let resume = l.opportunities[0].2.iter().find(|x| x.kind == FileKind::Resume).unwrap();
+    assert!(
+        resume.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) && !resume.name.starts_with('.'),
+        "{:?}",
+        resume.name
+    );
+    assert!(resume.name.ends_with(".pdf"), "{:?}", resume.name);
+}
