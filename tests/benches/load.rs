@@ -63,14 +63,14 @@ fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let distinct = (0..total).filter(|i| !(i % 5 == 0 && *i > 0)).count();
-        let recorded = xor_lever::usecases::webhook::count_deliveries(
-            &app.deps,
-            &app.id,
-            xor_lever::domain::DeliveryStatus::Completed,
-            usize::MAX,
-        )
-        .await
-        .unwrap();
+        let count = |status| {
+            let app = app.clone();
+            async move {
+                xor_lever::usecases::webhook::count_deliveries(&app.deps, &app.id, status, usize::MAX).await.unwrap()
+            }
+        };
+        use xor_lever::domain::DeliveryStatus::{Completed, Pending, Received};
+        let (recorded, pending, received) = (count(Completed).await, count(Pending).await, count(Received).await);
         println!("load: {total} requests at {rate}/s for {secs} s ({distinct} screenings, the rest XOR's retries)");
         println!("  throughput {:.1} requests/s over {elapsed:.1} s", total as f64 / elapsed);
         println!(
@@ -81,7 +81,20 @@ fn main() {
         );
         println!("  answers by status: {by_status:?}");
         println!(
-            "  records: {recorded} deliveries completed for {distinct} screenings; {} opportunities in Lever",
+            "  records: {recorded} completed + {pending} pending (answered 503: XOR and the sweep send them on) + {received} in progress = {} for {distinct} screenings; {} opportunities in Lever",
+            recorded + pending + received,
+            app.lever.opportunities().len()
+        );
+        // Then the schedule's sweep sends the waiting ones on.
+        let mut rounds = 0;
+        while count(Pending).await > 0 && rounds < 60 {
+            let deadline = xor_lever::usecases::now_ms() + 60_000;
+            xor_lever::usecases::webhook::retry_waiting(&app.deps, deadline, 1000).await.unwrap();
+            rounds += 1;
+        }
+        println!(
+            "  after {rounds} sweep(s): {} completed, {} opportunities in Lever",
+            count(Completed).await,
             app.lever.opportunities().len()
         );
     });

@@ -62,16 +62,27 @@ impl RateLimiter {
     }
 
     pub async fn wait(&self) {
+        self.wait_at_most(Duration::MAX).await;
+    }
+
+    /// Takes the next slot and waits for it, unless it is more than `max` away: then takes
+    /// nothing and answers false at once (a caller with a deadline answers "retry later" instead
+    /// of queueing past it).
+    pub async fn wait_at_most(&self, max: Duration) -> bool {
         let start = {
             let mut tat = self.tat.lock().await;
             let now = Instant::now();
             let t = (*tat).max(now);
             let ahead = self.interval * (self.burst - 1);
             let start = if t.duration_since(now) > ahead { t - ahead } else { now };
+            if start.duration_since(now) > max {
+                return false;
+            }
             *tat = t + self.interval;
             start
         };
         tokio::time::sleep_until(start).await;
+        true
     }
 }
 
@@ -119,6 +130,21 @@ mod tests {
         }
         // Six requests at 5/s: the sixth starts one second after the first.
         assert_eq!(t0.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_too_far_away_is_refused_at_once_and_not_taken() {
+        let l = RateLimiter::with_burst(10.0, 20);
+        let t0 = Instant::now();
+        for _ in 0..30 {
+            assert!(l.wait_at_most(Duration::from_secs(1)).await);
+        }
+        assert_eq!(t0.elapsed(), Duration::from_secs(1), "20 at once, 10 in the next second");
+        let t1 = Instant::now();
+        // Everything queued is spent: the next slot is 0.1 s away.
+        assert!(!l.wait_at_most(Duration::from_millis(50)).await, "too far");
+        assert_eq!(t1.elapsed(), Duration::ZERO, "refused without waiting");
+        assert!(l.wait_at_most(Duration::from_millis(100)).await, "the refused slot was not taken");
     }
 
     #[tokio::test(start_paused = true)]

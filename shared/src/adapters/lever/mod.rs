@@ -236,7 +236,15 @@ impl LeverClient {
             attempt += 1;
             // Waiting for Lever's rate budget is Lever's time too.
             let waited = Instant::now();
-            self.limiter.wait().await;
+            // A slot further away than the call's retry budget would answer past the request's
+            // deadline: say "unavailable" now (the delivery waits and is replayed) instead.
+            if !self.limiter.wait_at_most(self.retry.budget.saturating_sub(started.elapsed())).await {
+                return Err(LeverError::Unavailable {
+                    op,
+                    attempts: attempt - 1,
+                    last: "too many calls queued for Lever's rate limit".into(),
+                });
+            }
             let mut req = self.http.request(method.clone(), &url).timeout(self.timeout).bearer_auth(token.expose());
             req = match &body {
                 Body::None => req,
