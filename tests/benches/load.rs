@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+use xor_lever_sandbox::percentile;
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| !a.starts_with('-')).collect();
@@ -75,8 +72,8 @@ fn main() {
         println!("  throughput {:.1} requests/s over {elapsed:.1} s", total as f64 / elapsed);
         println!(
             "  latency p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
             lat[lat.len() - 1]
         );
         println!("  answers by status: {by_status:?}");

@@ -12,12 +12,9 @@ use xor_lever::adapters::lever::LEVER_NANOS;
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::usecases::webhook::{Reply, SignedHeaders, receive};
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
+use xor_lever_sandbox::percentile;
 
 const N: usize = 1000;
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -59,10 +56,10 @@ fn main() {
             println!(
                 "webhook  {:>6} store  {N} deliveries  without Lever: p50 {:>6.2} ms  p99 {:>6.2} ms   with loopback Lever: p50 {:>6.2} ms  p99 {:>6.2} ms",
                 format!("{kind:?}").to_lowercase(),
-                pct(&ours, 0.5),
-                pct(&ours, 0.99),
-                pct(&total, 0.5),
-                pct(&total, 0.99)
+                percentile(&ours, 0.5),
+                percentile(&ours, 0.99),
+                percentile(&total, 0.5),
+                percentile(&total, 0.99)
             );
             assert_eq!(app.lever.opportunities().len(), N + 50);
             let fresh = (app.lever.stats().requests - calls_before) as f64 / (N + 50) as f64;

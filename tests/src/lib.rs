@@ -7,6 +7,7 @@ pub mod harness;
 pub mod lambda_emulator;
 pub mod lever;
 pub mod moto;
+pub mod visitor;
 pub mod xor;
 
 pub use feed_server::FeedServer;
@@ -52,4 +53,9 @@ pub fn take_token(buckets: &mut HashMap<String, (f64, Instant)>, key: &str, rps:
     let ok = tokens >= 1.0;
     buckets.insert(key.to_owned(), (if ok { tokens - 1.0 } else { tokens }, now));
     ok
+}
+
+/// The `p` quantile (0.0–1.0) of `sorted` samples, nearest rank: the benchmarks' p50 and p99.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }

@@ -1,69 +1,19 @@
 //! The Lever section over real HTTP (the router as deployed, the Lever sandbox): who may see it
 //! (invitation, page link, session — and a forged, expired or other connection's link refused),
 //! what each state shows, CSRF on every POST, escaping, pages of jobs, and the security headers.
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use xor_lever::domain::*;
 use xor_lever::usecases::section::access;
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, job_mapping, spawn_webhook_app};
-
-/// A browser without the browser: a cookie jar, redirects not followed.
-struct Visitor {
-    http: reqwest::Client,
-    jar: Mutex<Vec<(String, String)>>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    set_cookie: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Visitor {
-    fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-            jar: Mutex::default(),
-        }
-    }
-    fn cookie(&self) -> String {
-        self.jar.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-    async fn page(&self, r: reqwest::RequestBuilder) -> Page {
-        let r = r.header("cookie", self.cookie()).send().await.unwrap();
-        let set_cookie: Vec<String> =
-            r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-        for c in &set_cookie {
-            let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
-            let mut jar = self.jar.lock().unwrap();
-            jar.retain(|(n, _)| n != k);
-            jar.push((k.into(), v.into()));
-        }
-        Page {
-            status: r.status().as_u16(),
-            location: r.headers().get("location").map(|l| l.to_str().unwrap().to_owned()),
-            set_cookie,
-            headers: r.headers().clone(),
-            body: r.text().await.unwrap(),
-        }
-    }
-    async fn get(&self, url: &str) -> Page {
-        self.page(self.http.get(url)).await
-    }
-    async fn post(&self, url: &str, origin: &str, form: &[(&str, &str)]) -> Page {
-        self.page(self.http.post(url).header("origin", origin).form(form)).await
-    }
-}
+use xor_lever_sandbox::visitor::{Page, Visitor};
 
 fn csrf(page: &Page) -> String {
-    page.body.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("a form").to_owned()
+    page.csrf().expect("a form")
 }
 
 fn status_of(page: &Page) -> &str {
-    page.body.split("data-status=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("?")
+    page.section_status()
 }
 
 async fn invitation_link(app: &WebhookApp, id: &ConnectionId) -> String {
@@ -77,11 +27,12 @@ async fn page_link(app: &WebhookApp, id: &ConnectionId) -> String {
 
 /// Opens `link` in `v`: the token is traded for a session and the URL cleaned.
 async fn open(app: &WebhookApp, v: &Visitor, link: &str) -> Page {
-    let first = v.get(link).await;
+    let first = v.get(link).await.unwrap();
     assert_eq!(first.status, 303, "{}", first.body);
     let to = first.location.clone().unwrap();
     assert!(!to.contains('?'), "the token leaves the URL: {to}");
-    v.get(&format!("{}{to}", app.url)).await
+    assert!(to.starts_with(&format!("{}/connections/", app.url)), "{to}");
+    v.get(&to).await.unwrap()
 }
 
 #[tokio::test]
@@ -90,13 +41,13 @@ async fn an_invitation_opens_the_not_connected_section_with_the_connect_note() {
     let (id, _) = app.add_pending_connection("acme", &app.lever).await;
     let link = invitation_link(&app, &id).await;
     let v = Visitor::new();
-    let first = v.get(&link).await;
+    let first = v.get(&link).await.unwrap();
     assert_eq!(first.status, 303);
     let cookie = &first.set_cookie[0];
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
     let token = link.split("invitation=").nth(1).unwrap();
     assert!(!cookie.contains(token), "the cookie holds a session, not the invitation");
-    let page = v.get(&format!("{}{}", app.url, first.location.unwrap())).await;
+    let page = v.get(&first.location.unwrap()).await.unwrap();
     assert_eq!((page.status, status_of(&page)), (200, "pending"));
     assert!(page.body.contains("Not connected") && page.body.contains("id=\"connect\""), "the green Connect");
     assert!(page.body.contains("id=\"connect-note\"") && page.body.contains("Super Admin"), "the note");
@@ -122,34 +73,34 @@ async fn nothing_is_reachable_without_a_link_of_its_own_connection() {
     let v = Visitor::new();
     let bare = format!("{}/connections/{a}", app.url);
     let refused = |p: &Page| p.status == 403 && p.set_cookie.is_empty() && !p.body.contains("data-status");
-    assert!(refused(&v.get(&bare).await), "no link");
-    let made_up = v.get(&format!("{bare}?invitation=made-up")).await;
+    assert!(refused(&v.get(&bare).await.unwrap()), "no link");
+    let made_up = v.get(&format!("{bare}?invitation=made-up")).await.unwrap();
     assert!(refused(&made_up), "made-up invitation");
-    let nobody = v.get(&format!("{}/connections/nobody?invitation=made-up", app.url)).await;
+    let nobody = v.get(&format!("{}/connections/nobody?invitation=made-up", app.url)).await.unwrap();
     assert_eq!(made_up.body, nobody.body, "no hint whether the connection exists");
-    assert!(refused(&v.get(&format!("{bare}?link=made.up")).await), "made-up page link");
-    assert!(refused(&v.get(&format!("{}/connections/nobody?link=x.y", app.url)).await), "no such connection");
+    assert!(refused(&v.get(&format!("{bare}?link=made.up")).await.unwrap()), "made-up page link");
+    assert!(refused(&v.get(&format!("{}/connections/nobody?link=x.y", app.url)).await.unwrap()), "no such connection");
     // B's links do not open A.
     let b_inv = invitation_link(&app, &b).await;
     let b_token = b_inv.split("invitation=").nth(1).unwrap();
-    assert!(refused(&v.get(&format!("{bare}?invitation={b_token}")).await), "another's invitation");
+    assert!(refused(&v.get(&format!("{bare}?invitation={b_token}")).await.unwrap()), "another's invitation");
     let b_link = page_link(&app, &b).await;
     let b_link_token = b_link.split("link=").nth(1).unwrap();
-    assert!(refused(&v.get(&format!("{bare}?link={b_link_token}")).await), "another's page link");
+    assert!(refused(&v.get(&format!("{bare}?link={b_link_token}")).await.unwrap()), "another's page link");
     // An altered page link: its claims changed, its signature kept.
     let a_link = page_link(&app, &a).await;
     let t = a_link.split("link=").nth(1).unwrap();
     let (payload, sig) = t.split_once('.').unwrap();
     let forged = format!("{}X.{sig}", &payload[..payload.len() - 1]);
-    assert!(refused(&v.get(&format!("{bare}?link={forged}")).await), "altered page link");
+    assert!(refused(&v.get(&format!("{bare}?link={forged}")).await.unwrap()), "altered page link");
     // B's session is no session for A.
     let b_page = open(&app, &v, &b_link).await;
     assert_eq!(b_page.status, 200);
-    assert!(refused(&v.get(&bare).await), "another connection's session");
+    assert!(refused(&v.get(&bare).await.unwrap()), "another connection's session");
     // A used or replaced invitation no longer opens anything.
     let old = invitation_link(&app, &a).await;
     let _newer = invitation_link(&app, &a).await;
-    assert!(refused(&Visitor::new().get(&old).await), "a replaced invitation");
+    assert!(refused(&Visitor::new().get(&old).await.unwrap()), "a replaced invitation");
 }
 
 #[tokio::test]
@@ -160,11 +111,11 @@ async fn links_and_sessions_expire() {
     assert_eq!(open(&app, &v, &link).await.status, 200);
     app.skew_ms.store(13 * 3600 * 1000, Ordering::SeqCst);
     let bare = format!("{}/connections/{}", app.url, app.id);
-    let later = v.get(&bare).await;
+    let later = v.get(&bare).await.unwrap();
     assert_eq!(later.status, 403, "a session lasts 12 hours at most");
     assert!(later.body.contains("expired"), "{}", later.body);
     app.skew_ms.store(25 * 3600 * 1000, Ordering::SeqCst);
-    let expired = Visitor::new().get(&link).await;
+    let expired = Visitor::new().get(&link).await.unwrap();
     assert_eq!((expired.status, expired.set_cookie.len()), (403, 0), "a 1-day link after a day");
 }
 
@@ -207,13 +158,13 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
     assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; Welder"));
     assert!(!page.body.contains("href=\"javascript:"), "a javascript: link is not a link");
     // Search and pages.
-    let found = v.get(&format!("{}/connections/{}?q=welder", app.url, app.id)).await;
+    let found = v.get(&format!("{}/connections/{}?q=welder", app.url, app.id)).await.unwrap();
     assert!(found.body.contains("1 of 121 jobs"), "{}", found.body);
-    let third = v.get(&format!("{}/connections/{}?page=3", app.url, app.id)).await;
+    let third = v.get(&format!("{}/connections/{}?page=3", app.url, app.id)).await.unwrap();
     assert!(third.body.contains("Page 3 of 3") && third.body.contains("rel=\"prev\""));
     // The candidate in Lever (initials only), and the one that waits.
     assert!(page.body.contains("A. L.") && !page.body.contains("Lovelace") && !page.body.contains("cand_1@"));
-    let none = v.get(&format!("{}/connections/{}?q=zzz&page=abc", app.url, app.id)).await;
+    let none = v.get(&format!("{}/connections/{}?q=zzz&page=abc", app.url, app.id)).await.unwrap();
     assert!(none.status == 200 && none.body.contains("No job matches"), "{}", none.body);
     // An admin with a live invitation may authorize again (e.g. for a new permission).
     let again = open(&app, &Visitor::new(), &invitation_link(&app, &app.id).await).await;
@@ -230,9 +181,10 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
             &app.url,
             &[("csrf", &csrf(&page)), ("webhook_id", "msg_2")],
         )
-        .await;
+        .await
+        .unwrap();
     assert_eq!(after.status, 303);
-    let now = v.get(&format!("{}/connections/{}", app.url, app.id)).await;
+    let now = v.get(&format!("{}/connections/{}", app.url, app.id)).await.unwrap();
     assert!(now.body.contains("Nothing waits."), "{}", now.body);
     assert_eq!(now.body.matches("Open in Lever").count(), 2);
     assert_eq!(app.lever.opportunities().len(), 2);
@@ -257,17 +209,17 @@ async fn every_post_needs_the_session_s_csrf_field_and_this_origin() {
             ("another session's field", vec![("csrf", theirs.as_str())], app.url.as_str()),
             ("another origin", vec![("csrf", good.as_str())], "https://evil.example"),
         ] {
-            let r = v.post(&url, origin, &form).await;
+            let r = v.post(&url, origin, &form).await.unwrap();
             assert_eq!(r.status, 403, "{action} with {why}");
         }
         // Without the session cookie, even with a good field.
-        let r = Visitor::new().post(&url, &app.url, &[("csrf", good.as_str())]).await;
+        let r = Visitor::new().post(&url, &app.url, &[("csrf", good.as_str())]).await.unwrap();
         assert_eq!(r.status, 403, "{action} without the session");
     }
     assert_eq!(app.setup.connections.connection(&id).await.unwrap().unwrap().status, ConnectionStatus::Pending);
     // With all of it: a connection never connected has nothing to disable (a leaked invitation
     // must not block the real admin's Connect).
-    let r = v.post(&format!("{base}/disable"), &app.url, &[("csrf", good.as_str())]).await;
+    let r = v.post(&format!("{base}/disable"), &app.url, &[("csrf", good.as_str())]).await.unwrap();
     assert_eq!(r.status, 403);
     assert_eq!(app.setup.connections.connection(&id).await.unwrap().unwrap().status, ConnectionStatus::Pending);
     // A connected one is disabled, through its confirmation note.
@@ -275,10 +227,10 @@ async fn every_post_needs_the_session_s_csrf_field_and_this_origin() {
     let page = open(&app, &w, &page_link(&app, &app.id).await).await;
     assert!(page.body.contains("href=\"#disable-note\"") && page.body.contains("id=\"disable-confirm\""));
     let mine = format!("{}/connections/{}", app.url, app.id);
-    let r = w.post(&format!("{mine}/disable"), &app.url, &[("csrf", csrf(&page).as_str())]).await;
+    let r = w.post(&format!("{mine}/disable"), &app.url, &[("csrf", csrf(&page).as_str())]).await.unwrap();
     assert_eq!(r.status, 303);
     assert_eq!(app.setup.connections.connection(&app.id).await.unwrap().unwrap().status, ConnectionStatus::Disabled);
-    assert_eq!(status_of(&w.get(&mine).await), "disabled");
+    assert_eq!(status_of(&w.get(&mine).await.unwrap()), "disabled");
 }
 
 #[tokio::test]
@@ -287,19 +239,20 @@ async fn the_note_s_connect_goes_to_lever_and_comes_back_to_the_connected_sectio
     let (id, _) = app.add_pending_connection("acme", &app.lever).await;
     let v = Visitor::new();
     let page = open(&app, &v, &invitation_link(&app, &id).await).await;
-    let to_lever = v.post(&format!("{}/connections/{id}/connect", app.url), &app.url, &[("csrf", &csrf(&page))]).await;
+    let to_lever =
+        v.post(&format!("{}/connections/{id}/connect", app.url), &app.url, &[("csrf", &csrf(&page))]).await.unwrap();
     assert_eq!(to_lever.status, 302);
     let authorize = to_lever.location.unwrap();
     assert!(authorize.starts_with(&format!("{}/authorize?", app.lever.url)), "{authorize}");
-    let callback = v.get(&authorize).await.location.expect("the sandbox approves");
-    let back = v.get(&callback).await;
+    let callback = v.get(&authorize).await.unwrap().location.expect("the sandbox approves");
+    let back = v.get(&callback).await.unwrap();
     assert_eq!(
         (back.status, back.location.as_deref()),
-        (303, Some(format!("/connections/{id}").as_str())),
+        (303, Some(format!("{}/connections/{id}", app.url).as_str())),
         "{}",
         back.body
     );
-    let section = v.get(&format!("{}/connections/{id}", app.url)).await;
+    let section = v.get(&format!("{}/connections/{id}", app.url)).await.unwrap();
     assert_eq!(status_of(&section), "connected");
     assert!(section.body.contains("Authorized by"), "who authorized");
     // The invitation is spent: the Connect button is gone and the link opens nothing more.

@@ -14,6 +14,7 @@ use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::domain::{ConnectionId, JobBoard, SecretString};
 use xor_lever::usecases::section::access;
 use xor_lever::usecases::{SyncOptions, now_ms};
+use xor_lever_sandbox::visitor::{Page, Visitor};
 use xor_lever_sandbox::xor::Config;
 use xor_lever_sandbox::{FeedServer, LeverSandbox, XorSandbox};
 
@@ -106,7 +107,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         "   connect: the operator sends a Lever Super Admin the link to the integration's Lever section (single use, 7 days):"
     );
     println!("   {section_url}");
-    let browser = Browser::new(&server)?;
+    let browser = Visitor::new();
     if args.keep_running {
         // A person walks it: Lever's consent page shows Allow and Deny, as Lever's does.
         lever.set_config(xor_lever_sandbox::lever::Config { consent_page: true, ..Default::default() });
@@ -118,10 +119,10 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
     } else {
-        let page = browser.connect(&section_url).await?;
+        let page = connect_in_section(&browser, &section_url).await?;
         println!(
             "   → the section (\"Not connected\") → Connect → the note → its Connect → Lever's consent (the sandbox approves) → back on the section: \"{}\"",
-            section_status(&page)
+            page.section_status()
         );
     }
     let lever_side = deps.connections.connection(&id).await?.map(|c| c.lever).unwrap_or_default();
@@ -303,9 +304,9 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         println!("sandboxes and the webhook server keep running; Ctrl-C stops them");
         tokio::signal::ctrl_c().await?;
     } else {
-        let page = browser.get(&page_url).await?;
-        let page = browser.post("/connections/demo/replay", &page, &[("webhook_id", "msg_demo_2")]).await?;
-        let sent = page.matches("Open in Lever").count();
+        let page = browser.follow(&page_url).await?;
+        let page = browser.submit(&page, "/connections/demo/replay", &[("webhook_id", "msg_demo_2")]).await?;
+        let sent = page.body.matches("Open in Lever").count();
         println!(
             "   the section's Replay sends it on: {sent} candidates in Lever, {} opportunities (once each)",
             lever.opportunities().len()
@@ -320,87 +321,12 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn section_status(html: &str) -> String {
-    html.split("data-status=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("?").to_owned()
-}
-
-/// What the admin's browser does on the Lever section, without a browser: keeps the cookies the
-/// section and the OAuth start set, and posts the forms with their CSRF field.
-struct Browser {
-    http: reqwest::Client,
-    server: String,
-    cookies: std::sync::Mutex<Vec<(String, String)>>,
-}
-
-impl Browser {
-    fn new(server: &str) -> Result<Self> {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-        Ok(Self { http, server: server.to_owned(), cookies: Default::default() })
+/// The admin's browser on the Lever section: the link → "Not connected" → the note's Connect →
+/// Lever (the sandbox approves) → back on the section.
+async fn connect_in_section(browser: &Visitor, section_url: &str) -> Result<Page> {
+    let page = browser.follow(section_url).await?;
+    if page.section_status() != "pending" {
+        return Err(format!("the section shows {}", page.section_status()).into());
     }
-
-    fn keep_cookies(&self, r: &reqwest::Response) {
-        let mut jar = self.cookies.lock().unwrap();
-        for v in r.headers().get_all(reqwest::header::SET_COOKIE) {
-            if let Some((k, v)) = v.to_str().ok().and_then(|v| v.split(';').next()).and_then(|kv| kv.split_once('=')) {
-                jar.retain(|(name, _)| name != k);
-                jar.push((k.to_owned(), v.to_owned()));
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    fn absolute(&self, url: &str) -> String {
-        if url.starts_with('/') { format!("{}{url}", self.server) } else { url.to_owned() }
-    }
-
-    /// GET, following redirects by hand (each response's cookies kept); the last page's text.
-    async fn get(&self, url: &str) -> Result<String> {
-        let mut url = self.absolute(url);
-        for _ in 0..10 {
-            let r = self.http.get(&url).header(reqwest::header::COOKIE, self.cookie_header()).send().await?;
-            self.keep_cookies(&r);
-            match r.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()) {
-                Some(next) => url = self.absolute(next),
-                None => return Ok(r.text().await?),
-            }
-        }
-        Err("too many redirects".into())
-    }
-
-    /// Posts a form of the section (with the page's CSRF field) and follows where it leads.
-    async fn post(&self, path: &str, page: &str, fields: &[(&str, &str)]) -> Result<String> {
-        let csrf = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .ok_or("the section has no form")?;
-        let mut form = vec![("csrf", csrf)];
-        form.extend_from_slice(fields);
-        let r = self
-            .http
-            .post(self.absolute(path))
-            .header(reqwest::header::COOKIE, self.cookie_header())
-            .header(reqwest::header::ORIGIN, &self.server)
-            .form(&form)
-            .send()
-            .await?;
-        self.keep_cookies(&r);
-        let next = r.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        match next {
-            Some(next) => self.get(&next).await,
-            None => Err(format!("the form answered HTTP {}: {}", r.status(), r.text().await?).into()),
-        }
-    }
-
-    /// The section link → "Not connected" → the note's Connect → Lever (approves) → the section.
-    async fn connect(&self, section_url: &str) -> Result<String> {
-        let page = self.get(section_url).await?;
-        if section_status(&page) != "pending" {
-            return Err(format!("the section shows {}", section_status(&page)).into());
-        }
-        self.post("/connections/demo/connect", &page, &[]).await
-    }
+    Ok(browser.submit(&page, "/connections/demo/connect", &[]).await?)
 }

@@ -177,10 +177,7 @@ impl WebhookStore for MemoryStore {
             .cloned()
             .collect();
         v.sort_by_key(|d| std::cmp::Reverse(key(d)));
-        let more = v.len() > limit;
-        v.truncate(limit);
-        let next = if more { v.last().map(Delivery::cursor) } else { None };
-        Ok(DeliveryPage { items: v, next })
+        Ok(DeliveryPage::from_one_more(v, limit))
     }
     async fn claim_screening(
         &self,

@@ -104,17 +104,24 @@ async fn oauth_start(State(deps): State<LeverContext>, headers: HeaderMap, Query
     let base = base_url(&deps, &headers);
     let connection = q.connection.unwrap_or_default();
     match connect::start(&deps, &connection, q.invitation.as_deref(), &base).await {
-        Ok(s) => {
-            let mut r = found(&s.authorize_url);
-            let max_age = connect::STATE_TTL_MS / 1000;
-            if let Ok(v) = HeaderValue::from_str(&connect::state_cookie(&base, &s.nonce, max_age)) {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
+        Ok(s) => to_lever(&base, &s),
         Err(e) => error_page(&e),
     }
+}
+
+/// `302` to Lever's authorize page, with the cookie that binds the flow to this browser (the
+/// bare start link and the section's Connect both end here).
+fn to_lever(base: &str, s: &connect::Started) -> Response {
+    let max_age = connect::STATE_TTL_MS / 1000;
+    with_cookie(section::secure(found(&s.authorize_url), None), &connect::state_cookie(base, &s.nonce, max_age))
+}
+
+/// Adds a `Set-Cookie` to a response.
+fn with_cookie(mut r: Response, set_cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(set_cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 /// The value of cookie `name` in the request's `Cookie` header(s).
@@ -137,23 +144,18 @@ async fn oauth_callback(
 ) -> Response {
     let deadline = deadline_of(&deps, deadline);
     let base = base_url(&deps, &headers);
-    let nonce = cookie(&headers, connect::state_cookie_name(&base));
+    let nonce = cookie(&headers, &connect::state_cookie_name(&base));
     let result = connect::callback(&deps, &q, nonce.as_deref(), &base, deps.sync_trigger.as_ref(), deadline).await;
     let section = match &result {
         Ok(c) => section::back_to_section(&deps, &headers, c.connection.as_str()).await,
         Err(_) => None,
     };
-    let mut r = match section {
+    let r = match section {
         Some(r) => r,
         None => callback_page(result),
     };
     // The nonce has done its job either way.
-    if nonce.is_some() {
-        if let Ok(v) = HeaderValue::from_str(&connect::state_cookie(&base, "", 0)) {
-            r.headers_mut().insert(header::SET_COOKIE, v);
-        }
-    }
-    r
+    if nonce.is_some() { with_cookie(r, &connect::state_cookie(&base, "", 0)) } else { r }
 }
 
 fn callback_page(result: Result<connect::Connected, ConnectError>) -> Response {
@@ -176,8 +178,13 @@ fn callback_page(result: Result<connect::Connected, ConnectError>) -> Response {
 
 /// `302 Found`, as OAuth providers expect for the authorize redirect.
 pub fn found(url: &str) -> Response {
+    redirect(StatusCode::FOUND, url)
+}
+
+/// A redirect to `url` (a 500 if it cannot be a header: never a half-made answer).
+fn redirect(status: StatusCode, url: &str) -> Response {
     match HeaderValue::from_str(url) {
-        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Ok(v) => (status, [(header::LOCATION, v)]).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{RequestDeadline, base_url, cookie, deadline_of, found};
-use crate::usecases::connect::{self, ConnectError};
+use super::{RequestDeadline, base_url, cookie, deadline_of, with_cookie};
+use crate::usecases::connect::ConnectError;
 use crate::usecases::context::LeverContext;
 use crate::usecases::section::{self, JobQuery, SectionError, Session, access};
 use crate::usecases::webhook::ReplayError;
@@ -79,18 +79,9 @@ fn refusal(e: &SectionError) -> Response {
     secure((status, Html(super::section_html::message(title, &text))).into_response(), None)
 }
 
+/// `303 See Other`: after a form, or to take a token out of the URL.
 fn see_other(url: &str) -> Response {
-    match HeaderValue::from_str(url) {
-        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-fn with_cookie(mut r: Response, set_cookie: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(set_cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
+    super::redirect(StatusCode::SEE_OTHER, url)
 }
 
 /// The bare path of the section (what the browser shows once the token left the URL).
@@ -149,7 +140,7 @@ async fn posted(deps: &LeverContext, id: &str, headers: &HeaderMap, f: &Posted) 
             return Err(SectionError::Csrf);
         }
     }
-    access::check_csrf(deps, &s, f.csrf.as_deref()).await?;
+    access::check_csrf(&s, f.csrf.as_deref())?;
     Ok(s)
 }
 
@@ -165,11 +156,7 @@ pub(super) async fn connect(
         Err(e) => return refusal(&e),
     };
     match section::connect(&deps, &s, &base).await {
-        Ok(started) => {
-            let max_age = connect::STATE_TTL_MS / 1000;
-            let r = secure(found(&started.authorize_url), None);
-            with_cookie(r, &connect::state_cookie(&base, &started.nonce, max_age))
-        }
+        Ok(started) => super::to_lever(&base, &started),
         Err(e) => refusal(&e),
     }
 }

@@ -1,5 +1,6 @@
 pub mod connect;
 pub mod context;
+pub mod cookie;
 pub mod lever_check;
 pub mod section;
 pub mod signed;

@@ -80,13 +80,10 @@ impl WebhookStore for SqliteStore {
                 |r| r.get::<_, String>(0),
             )
             .map_err(err("deliveries"))?;
-        let mut items = rows
+        let items = rows
             .map(|d| from_json::<Delivery>("delivery", &d.map_err(err("deliveries"))?))
             .collect::<Result<Vec<_>, _>>()?;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = if more { items.last().map(Delivery::cursor) } else { None };
-        Ok(DeliveryPage { items, next })
+        Ok(DeliveryPage::from_one_more(items, limit))
     }
 
     async fn claim_screening(

@@ -132,6 +132,17 @@ pub struct DeliveryPage {
     pub next: Option<DeliveryCursor>,
 }
 
+impl DeliveryPage {
+    /// A page of `limit` from `items` read one past the limit, in page order: a cursor only when
+    /// there was more.
+    pub fn from_one_more(mut items: Vec<Delivery>, limit: usize) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(Delivery::cursor) } else { None };
+        Self { items, next }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

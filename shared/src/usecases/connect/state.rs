@@ -38,15 +38,14 @@ pub(super) fn redirect_uri(base_url: &str) -> String {
     format!("{}{CALLBACK_PATH}", base_url.trim_end_matches('/'))
 }
 
-/// The cookie that binds the flow to the browser that started it: `__Host-` (Secure, no Domain,
-/// Path=/) on HTTPS; the same without the prefix on plain-HTTP loopback (`serve`, `dev`), where
-/// browsers refuse `Secure` cookies.
-pub fn state_cookie_name(base_url: &str) -> &'static str {
-    if base_url.starts_with("https://") { "__Host-xor_lever_oauth" } else { "xor_lever_oauth" }
+/// The cookie that binds the flow to the browser that started it (`usecases::cookie`).
+const STATE_COOKIE: &str = "xor_lever_oauth";
+
+pub fn state_cookie_name(base_url: &str) -> String {
+    crate::usecases::cookie::name(base_url, STATE_COOKIE)
 }
 
 /// `Set-Cookie` for the nonce (`Max-Age` 0 with an empty value clears it).
 pub fn state_cookie(base_url: &str, nonce: &str, max_age_s: i64) -> String {
-    let secure = if base_url.starts_with("https://") { "; Secure" } else { "" };
-    format!("{}={nonce}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}", state_cookie_name(base_url))
+    crate::usecases::cookie::set(base_url, STATE_COOKIE, nonce, max_age_s)
 }

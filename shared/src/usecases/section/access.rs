@@ -45,6 +45,18 @@ pub struct Session {
     /// The hash of the invitation it came from: lets it start the Lever authorization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub i: Option<String>,
+    /// The CSRF field of its forms (a MAC of `n`), derived when the session is read: not in the
+    /// cookie.
+    #[serde(skip)]
+    pub csrf: String,
+}
+
+impl Session {
+    fn new(app: &AppCredentials, c: String, e: i64, i: Option<String>) -> Self {
+        let mut s = Self { c, e, n: crate::random::token(), i, csrf: String::new() };
+        s.csrf = signed::mac(app, CSRF, &s.n);
+        s
+    }
 }
 
 /// A session and its cookie value.
@@ -74,11 +86,7 @@ pub async fn page_link(
     id: &ConnectionId,
     valid_days: u32,
 ) -> Result<String, SectionError> {
-    deps.connections
-        .connection(id)
-        .await
-        .map_err(|e| SectionError::Unavailable(Box::new(e)))?
-        .ok_or(SectionError::NoAccess)?;
+    existing(deps, id.as_str()).await?;
     let claims = LinkClaims {
         c: id.to_string(),
         e: (deps.clock)() + i64::from(valid_days.max(1)) * 86_400_000,
@@ -108,13 +116,9 @@ pub async fn open_with_invitation(deps: &LeverContext, id: &str, token: &str) ->
         ConnectError::Unavailable(e) => SectionError::Unavailable(e),
         other => SectionError::Invitation(other),
     })?;
-    let session = Session {
-        c: id.to_string(),
-        e: inv.expires_at_ms.min(now + SESSION_MS),
-        n: crate::random::token(),
-        i: Some(hash),
-    };
-    Ok(Opened { cookie: signed::sign(&app(deps).await?, SESSION, &session), session })
+    let app = app(deps).await?;
+    let session = Session::new(&app, id.to_string(), inv.expires_at_ms.min(now + SESSION_MS), Some(hash));
+    Ok(Opened { cookie: signed::sign(&app, SESSION, &session), session })
 }
 
 /// Trades a page link for a session.
@@ -129,51 +133,45 @@ pub async fn open_with_link(deps: &LeverContext, id: &str, token: &str) -> Resul
     if claims.e < now {
         return Err(SectionError::Expired);
     }
-    let session = Session { c: id.to_string(), e: claims.e.min(now + SESSION_MS), n: crate::random::token(), i: None };
+    let session = Session::new(&app, id.to_string(), claims.e.min(now + SESSION_MS), None);
     Ok(Opened { cookie: signed::sign(&app, SESSION, &session), session })
 }
 
 /// The session a cookie carries for connection `id` (another connection's is no session here).
 pub async fn session(deps: &LeverContext, id: &str, cookie: Option<&str>) -> Result<Session, SectionError> {
     let cookie = cookie.filter(|c| !c.is_empty()).ok_or(SectionError::NoAccess)?;
-    let s: Session = signed::open(&app(deps).await?, SESSION, cookie).ok_or(SectionError::NoAccess)?;
+    let app = app(deps).await?;
+    let mut s: Session = signed::open(&app, SESSION, cookie).ok_or(SectionError::NoAccess)?;
     if s.c != id {
         return Err(SectionError::NoAccess);
     }
     if s.e < (deps.clock)() {
         return Err(SectionError::Expired);
     }
+    s.csrf = signed::mac(&app, CSRF, &s.n);
     Ok(s)
 }
 
-/// The CSRF field of a session's forms.
-pub async fn csrf_field(deps: &LeverContext, s: &Session) -> Result<String, SectionError> {
-    Ok(signed::mac(&app(deps).await?, CSRF, &s.n))
-}
-
-/// Checks a POST's CSRF field against its session.
-pub async fn check_csrf(deps: &LeverContext, s: &Session, field: Option<&str>) -> Result<(), SectionError> {
-    let want = csrf_field(deps, s).await?;
+/// Checks a POST's CSRF field against its session's.
+pub fn check_csrf(s: &Session, field: Option<&str>) -> Result<(), SectionError> {
     match field {
-        Some(f) if signed::same(f, &want) => Ok(()),
+        Some(f) if signed::same(f, &s.csrf) => Ok(()),
         _ => Err(SectionError::Csrf),
     }
 }
 
-/// The session cookie's name, one per connection (a browser may hold the sections of two): `__Host-`
-/// on HTTPS; unprefixed on plain-HTTP loopback (`serve`, `dev`), where browsers refuse `Secure`
-/// cookies. Connection ids are `[a-z0-9-]`, so the name is a valid cookie name.
-pub fn cookie_name(base_url: &str, id: &str) -> String {
+/// The session cookie, one per connection (a browser may hold the sections of two). Connection
+/// ids are `[a-z0-9-]`; anything else is dropped so the name stays a valid cookie name.
+fn session_cookie(id: &str) -> String {
     let id: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    if base_url.starts_with("https://") {
-        format!("__Host-xor_lever_section_{id}")
-    } else {
-        format!("xor_lever_section_{id}")
-    }
+    format!("xor_lever_section_{id}")
+}
+
+pub fn cookie_name(base_url: &str, id: &str) -> String {
+    crate::usecases::cookie::name(base_url, &session_cookie(id))
 }
 
 /// `Set-Cookie` for a session (`Max-Age` 0 with an empty value clears it).
 pub fn set_cookie(base_url: &str, id: &str, value: &str, max_age_s: i64) -> String {
-    let secure = if base_url.starts_with("https://") { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}", cookie_name(base_url, id))
+    crate::usecases::cookie::set(base_url, &session_cookie(id), value, max_age_s)
 }

@@ -140,7 +140,7 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
         waiting,
         lever_origin,
         permissions: ats.permissions(),
-        csrf: super::access::csrf_field(deps, s).await?,
+        csrf: s.csrf.clone(),
     })
 }
 
