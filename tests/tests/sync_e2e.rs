@@ -49,20 +49,19 @@ async fn first_run_creates_every_job_then_nothing_changes_dynamodb() {
     first_run_then_nothing(StoreKind::Aws).await;
 }
 
+/// The feed after `feed(0..6)` changed: job 1 retitled " (Senior)", job 5 gone, job 6 new.
+fn changed_0_to_6() -> String {
+    let next = String::from_utf8(feed([0, 2, 3, 4, 6], "")).unwrap();
+    next.replace("</source>", "")
+        + String::from_utf8(feed([1], " (Senior)")).unwrap().split_once("<publisher>Lever</publisher>").unwrap().1
+}
+
 async fn changed_feed(kind: StoreKind) {
     let app = spawn_app(kind, feed(0..6, "")).await;
     app.sync().await;
     let before = app.active_xor_jobs();
     // Job 1 changes, job 5 leaves, job 6 arrives.
-    let mut next = String::from_utf8(feed([0, 2, 3, 4, 6], "")).unwrap();
-    next = next.replace("</source>", "").to_owned()
-        + &String::from_utf8(feed([1], " (Senior)"))
-            .unwrap()
-            .split_once("<publisher>Lever</publisher>")
-            .unwrap()
-            .1
-            .to_owned();
-    app.feed.set_feed(next);
+    app.feed.set_feed(changed_0_to_6());
     let writes_before = app.xor.stats();
     let r = app.sync().await;
     let s = &r.run.summary;
@@ -245,4 +244,68 @@ async fn a_feed_over_the_size_cap_is_refused_not_truncated() {
         o => panic!("{o:?}"),
     }
     assert_eq!(app.xor.stats().requests, 0);
+}
+
+/// A crash at each step of a sync (`SYNC_CRASH_POINTS`, in the order a run passes them): the
+/// process dies there (nothing after it runs: no mapping, no feed state, no run record), and the
+/// next run repairs everything: the feed's jobs active in XOR once each, the change applied, the
+/// gone job closed, every mapping naming its job, the run recorded clean. On DynamoDB (moto).
+#[tokio::test]
+async fn a_crash_at_every_step_of_a_sync_is_repaired_by_the_next_run() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use xor_lever::usecases::sync::SYNC_CRASH_POINTS;
+    let want: Vec<String> = [0, 1, 2, 3, 4, 6].into_iter().map(posting_id).collect();
+    for point in SYNC_CRASH_POINTS {
+        let app = spawn_app(StoreKind::Aws, feed(0..6, "")).await;
+        assert_eq!(app.sync().await.run.outcome, RunOutcome::Completed);
+        app.feed.set_feed(changed_0_to_6());
+        let runs_before = app.deps.runs.runs(&app.id, 10).await.unwrap().len();
+
+        let armed = Arc::new(AtomicBool::new(true));
+        let a = armed.clone();
+        let crashed = app
+            .sync_with(|o| o.crash_at = Some(Arc::new(move |p| p == point && a.swap(false, Ordering::SeqCst))))
+            .await;
+        assert!(!armed.load(Ordering::SeqCst), "{point}: the crash point was reached");
+        assert!(
+            matches!(&crashed.run.outcome, RunOutcome::Error { reason } if reason.contains(point)),
+            "{point}: {:?}",
+            crashed.run.outcome
+        );
+        assert_eq!(
+            app.deps.runs.runs(&app.id, 10).await.unwrap().len(),
+            runs_before,
+            "{point}: a dead process records nothing"
+        );
+
+        let r = app.sync().await;
+        assert!(matches!(r.run.outcome, RunOutcome::Completed | RunOutcome::NotModified), "{point}: {:?}", r.run);
+        assert_eq!(r.run.summary.failed, 0, "{point}: {:?}", r.run.failures);
+        let active = app.active_xor_jobs(); // panics on two active jobs for one posting
+        assert_eq!(active.keys().cloned().collect::<Vec<_>>(), want, "{point}: exactly the feed's jobs are active");
+        assert_eq!(app.xor.jobs().len(), 7, "{point}: 6 jobs and the new one, none made twice");
+        let job1 = app.xor.jobs().into_iter().find(|j| j["external_id"] == posting_id(1).as_str()).unwrap();
+        assert_eq!(job1["title"], "Engineer 1 (Senior)", "{point}: the change reached XOR");
+        let maps = app.mappings().await;
+        for m in &maps {
+            match active.get(m.posting_id.as_str()) {
+                Some(job) => assert_eq!((&m.xor_job_id, m.status), (job, MappingStatus::Active), "{point}"),
+                None => {
+                    assert_eq!((m.posting_id.to_string(), m.status), (posting_id(5), MappingStatus::Closed), "{point}")
+                }
+            }
+        }
+        assert_eq!(maps.len(), 7, "{point}");
+        let again = app.sync_with(|o| o.force = true).await;
+        assert_eq!(
+            (
+                again.run.summary.unchanged,
+                again.run.summary.created + again.run.summary.updated + again.run.summary.closed
+            ),
+            (6, 0),
+            "{point}: nothing left to do"
+        );
+        println!("{point}: repaired by the next run ({:?}, {:?})", r.run.outcome, r.run.summary);
+    }
 }

@@ -28,7 +28,7 @@ pub struct LeverContext {
     pub resume_max_bytes: u64,
     pub resume_timeout: Duration,
     /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
-    pub crash_at: Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    pub crash_at: Option<super::CrashHook>,
     /// Starts a connection's first sync once it connects.
     pub sync_trigger: Option<Arc<dyn SyncTrigger>>,
     /// The public base URL (`PUBLIC_URL`), for the OAuth redirect URI; else taken from the request.

@@ -19,6 +19,9 @@ pub fn now_ms() -> i64 {
 }
 
 /// Unix milliseconds; injected so tests can move time (and two "instances" can disagree).
+/// Test hook: return true at a named point to stop there as a crash would (no cleanup).
+pub type CrashHook = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub fn system_clock() -> Clock {

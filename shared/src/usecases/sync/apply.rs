@@ -2,6 +2,7 @@
 //! 404), then its mapping, versioned.
 use tokio::time::Instant;
 
+use super::crash::Crash;
 use super::{JobOutcome, SyncDeps, SyncOptions};
 use crate::domain::*;
 use crate::usecases::now_ms;
@@ -15,6 +16,7 @@ pub(super) struct ApplyCtx<'a> {
     pub(super) board: &'a dyn JobBoard,
     pub(super) conn: &'a Connection,
     pub(super) opts: &'a SyncOptions,
+    pub(super) crash: &'a Crash,
 }
 
 impl ApplyCtx<'_> {
@@ -43,7 +45,10 @@ impl ApplyCtx<'_> {
         let pid = m.posting_id.clone();
         let job = m.xor_job_id.clone();
         match self.deps.mappings.upsert_mapping(m, expected).await {
-            Ok(_) => done,
+            Ok(_) => {
+                self.crash.point("after_mapping_write").await;
+                done
+            }
             Err(StoreError::Conflict { .. }) => JobOutcome::Conflict,
             Err(e) => JobOutcome::Failed(failure(
                 &pid,
@@ -77,6 +82,7 @@ impl ApplyCtx<'_> {
             },
             Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
         };
+        self.crash.point("after_xor_create").await;
         let m = self.mapping_for(p, &job, generation, MappingStatus::Active);
         self.save(m, expected, JobOutcome::Created, "create").await
     }
@@ -97,6 +103,7 @@ impl ApplyCtx<'_> {
         }
         match self.board.update(&m.xor_job_id, p).await {
             Ok(job) => {
+                self.crash.point("after_xor_update").await;
                 let new = self.mapping_for(p, &job, m.generation, MappingStatus::Active);
                 self.save(new, Some(m.version), JobOutcome::Updated, "update").await
             }
@@ -113,6 +120,7 @@ impl ApplyCtx<'_> {
         match self.board.close(&m.xor_job_id).await {
             // A job XOR no longer has is as closed as it gets.
             Ok(_) | Err(XorError::Rejected { status: 404, .. }) => {
+                self.crash.point("after_xor_close").await;
                 let expected = m.version;
                 m.status = MappingStatus::Closed;
                 m.updated_at = now_ms() / 1000;

@@ -19,10 +19,13 @@ use crate::domain::*;
 use crate::feed::{self, FeedReport};
 
 mod apply;
+mod crash;
 #[cfg(test)]
 mod tests;
 mod types;
 use apply::{ApplyCtx, failure};
+use crash::Crash;
+pub use crash::SYNC_CRASH_POINTS;
 pub use types::*;
 
 /// Everything a sync talks to. Built once per process (Lambda cold start, CLI start).
@@ -94,7 +97,18 @@ pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOpti
         warnings: Vec::new(),
     };
     let mut report = SyncReport { run: run.clone(), plan: None, conflicts: 0 };
-    let result = run_sync(deps, id, opts, &mut run, &mut report).await;
+    let crash = Crash::new(opts.crash_at.clone());
+    let result = tokio::select! {
+        r = run_sync(deps, id, opts, &mut run, &mut report, &crash) => Some(r),
+        () = crash.died.notified() => None,
+    };
+    let Some(result) = result else {
+        // Test hook: the process died mid-run; what it wrote stays, nothing else is written.
+        let at = crash.at.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        run.outcome = RunOutcome::Error { reason: format!("the process died at {at} (test hook)") };
+        report.run = run;
+        return report;
+    };
     if let Err(reason) = result {
         run.outcome = reason;
     }
@@ -115,6 +129,7 @@ async fn run_sync(
     opts: &SyncOptions,
     run: &mut SyncRun,
     report: &mut SyncReport,
+    crash: &Crash,
 ) -> Result<(), RunOutcome> {
     let error = |e: &dyn std::fmt::Display| RunOutcome::Error { reason: e.to_string() };
     let conn = deps
@@ -148,6 +163,7 @@ async fn run_sync(
             if let Err(e) = deps.connections.set_feed_state(id, &state).await {
                 tracing::warn!(connection = %id, error = %e, "could not record the feed's confirmation");
             }
+            crash.point("after_feed_state").await;
             return Ok(());
         }
         Ok(Fetched::Body { file, etag, last_modified, .. }) => (file, etag, last_modified),
@@ -203,7 +219,7 @@ async fn run_sync(
     let creates: HashMap<PostingId, Create> =
         the_plan.creates.iter().map(|c| (c.posting_id.clone(), c.clone())).collect();
     let updates: HashSet<PostingId> = the_plan.updates.iter().cloned().collect();
-    let ctx = ApplyCtx { deps, board: board.as_ref(), conn: &conn, opts };
+    let ctx = ApplyCtx { deps, board: board.as_ref(), conn: &conn, opts, crash };
 
     // Pass 2: stream the postings that need a write.
     let (tx, rx) = tokio::sync::mpsc::channel::<Posting>(64);
@@ -287,6 +303,7 @@ async fn run_sync(
     if let Err(e) = deps.connections.set_feed_state(id, &state).await {
         tracing::error!(connection = %id, error = %e, "could not save the feed state; the next run fetches in full");
     }
+    crash.point("after_feed_state").await;
     Ok(())
 }
 

@@ -48,6 +48,8 @@ pub struct SyncOptions {
     pub call_reserve: Duration,
     pub feed_limits: Limits,
     pub progress: Option<Arc<dyn Progress>>,
+    /// Test hook: the process dies at a named step (`SYNC_CRASH_POINTS`).
+    pub crash_at: Option<crate::usecases::CrashHook>,
 }
 
 impl Default for SyncOptions {
@@ -60,6 +62,7 @@ impl Default for SyncOptions {
             call_reserve: Duration::from_secs(40),
             feed_limits: Limits::default(),
             progress: None,
+            crash_at: None,
         }
     }
 }
