@@ -21,7 +21,8 @@ pub struct Fault {
     /// response is lost although the write happened.
     #[serde(default)]
     pub hang_ms: Option<u64>,
-    /// Do the work, then answer with `status` (a lost answer: the write happened).
+    /// Do the work, then answer with `status` (a lost answer: the write happened); with
+    /// `hang_ms` and no `status` (Lever's create), the normal answer held that long instead.
     #[serde(default)]
     pub after_processing: bool,
 }

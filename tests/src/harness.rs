@@ -159,6 +159,18 @@ pub async fn spawn_webhook_app_with(
     kind: StoreKind,
     tweak: impl FnOnce(&mut xor_lever::usecases::context::LeverContext),
 ) -> WebhookApp {
+    spawn_webhook_app_within(kind, None, tweak).await
+}
+
+/// With `budget`, each request is an invocation of that length, as in Lambda: the router is given
+/// its deadline (`RequestDeadline`, as `functions/webhook` does), and a request still running at
+/// the deadline is dropped where it stands and answered 500 "Task timed out", as API Gateway
+/// answers for a function that timed out.
+pub async fn spawn_webhook_app_within(
+    kind: StoreKind,
+    budget: Option<Duration>,
+    tweak: impl FnOnce(&mut xor_lever::usecases::context::LeverContext),
+) -> WebhookApp {
     use std::sync::atomic::{AtomicI64, Ordering};
     use xor_lever::adapters::lever::{AppCredentials, TokenSet};
     use xor_lever::domain::ports::{LEVER_APP, LEVER_TOKENS, WEBHOOK_SECRET};
@@ -241,7 +253,21 @@ pub async fn spawn_webhook_app_with(
     let mapping = job_mapping(&id, &posting, &xor_job);
     setup.mappings.upsert_mapping(mapping, None).await.unwrap();
 
-    let served = crate::serve("127.0.0.1:0", xor_lever::http::router(deps.clone())).await.unwrap();
+    let mut router = xor_lever::http::router(deps.clone());
+    if let Some(budget) = budget {
+        router = router.layer(axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                use axum::response::IntoResponse;
+                let deadline = xor_lever::usecases::now_ms() + budget.as_millis() as i64;
+                req.extensions_mut().insert(xor_lever::http::RequestDeadline(deadline));
+                match tokio::time::timeout(budget, next.run(req)).await {
+                    Ok(answer) => answer,
+                    Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Task timed out").into_response(),
+                }
+            },
+        ));
+    }
+    let served = crate::serve("127.0.0.1:0", router).await.unwrap();
     WebhookApp {
         lever,
         url: served.url.clone(),

@@ -310,7 +310,7 @@ pub fn router(state: LeverState) -> Router {
         .route("/v1/opportunities/{id}/files", post(add_file))
         .route("/v1/postings", get(list_postings))
         .route("/v1/postings/{id}", get(get_posting))
-        .route("/v1/opportunities", post(create_opportunity).get(find_opportunities))
+        .route("/v1/opportunities", post(create_opportunity_held).get(find_opportunities))
         .route(
             "/_sandbox/stats",
             get(|State(s): State<LeverState>| async move { Json(s.0.lock().unwrap().stats.clone()) }),
@@ -341,8 +341,16 @@ fn take_fault(g: &mut Inner, op: &str) -> Option<Response> {
     Some(r)
 }
 
-/// Auth, faults and rate limit for the Data API.
-fn gate(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Response> {
+/// Auth, faults and rate limit for the Data API; a slow Lever (`delay_ms`) holds the request
+/// first, before it looks at it.
+async fn gate(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Response> {
+    if let Some(d) = take_delay(s, op) {
+        tokio::time::sleep(d).await;
+    }
+    gate_now(s, headers, op)
+}
+
+fn gate_now(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Response> {
     let mut g = s.0.lock().unwrap();
     g.stats.requests += 1;
     if let Some(r) = take_fault(&mut g, op) {
@@ -503,7 +511,7 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
 /// `GET /users`: paginated like every list (`limit` 1–100, default 100; `offset` is the `next`
 /// token of the previous page), filtered by `accessRole` (repeatable) and `email`.
 async fn users(State(s): State<LeverState>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
-    if let Err(r) = gate(&s, &headers, "users") {
+    if let Err(r) = gate(&s, &headers, "users").await {
         return r;
     }
     let g = s.0.lock().unwrap();
@@ -540,7 +548,7 @@ fn page_of(items: &[&Value], q: &[(String, String)], max_page: usize) -> Respons
 }
 
 async fn get_user(State(s): State<LeverState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = gate(&s, &headers, "user") {
+    if let Err(r) = gate(&s, &headers, "user").await {
         return r;
     }
     match s.0.lock().unwrap().users.iter().find(|u| u["id"] == id.as_str()) {
@@ -554,7 +562,7 @@ async fn list_postings(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = gate(&s, &headers, "postings") {
+    if let Err(r) = gate(&s, &headers, "postings").await {
         return r;
     }
     let g = s.0.lock().unwrap();
@@ -565,7 +573,7 @@ async fn list_postings(
 }
 
 async fn get_posting(State(s): State<LeverState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = gate(&s, &headers, "posting") {
+    if let Err(r) = gate(&s, &headers, "posting").await {
         return r;
     }
     match s.0.lock().unwrap().postings.get(&id) {
@@ -603,7 +611,7 @@ async fn find_opportunities(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = gate(&s, &headers, "find") {
+    if let Err(r) = gate(&s, &headers, "find").await {
         return r;
     }
     let all = |k: &str| q.iter().filter(|(kk, _)| kk == k).map(|(_, v)| v.clone()).collect::<Vec<_>>();
@@ -644,10 +652,20 @@ fn acting_user(g: &Inner, q: &[(String, String)]) -> Result<String, Response> {
 }
 
 /// A queued "lost answer" for `op`: the request is carried out, then answered with an error.
-fn take_lost_answer(g: &mut Inner, op: &str) -> Option<StatusCode> {
+/// A fault after the work is done: the answer lost (an error status instead), or held
+/// (`hang_ms`: it arrives that much later, past a caller's patience).
+enum AfterWork {
+    Lost(StatusCode),
+    Late(Duration),
+}
+
+fn take_after_work(g: &mut Inner, op: &str) -> Option<AfterWork> {
     let f = g.faults.take(op, Stage::After)?;
     g.stats.faults_served += 1;
-    Some(StatusCode::from_u16(f.status.unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY))
+    Some(match (f.status, f.hang_ms) {
+        (None, Some(ms)) => AfterWork::Late(Duration::from_millis(ms)),
+        (status, _) => AfterWork::Lost(StatusCode::from_u16(status.unwrap_or(502)).unwrap_or(StatusCode::BAD_GATEWAY)),
+    })
 }
 
 /// The fields and file parts of a create, as Lever reads them.
@@ -714,7 +732,7 @@ async fn create_opportunity(
     Query(q): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Response {
-    if let Err(r) = gate(&s, req.headers(), "create") {
+    if let Err(r) = gate(&s, req.headers(), "create").await {
         return r;
     }
     let perform_as = match acting_user(&s.0.lock().unwrap(), &q) {
@@ -842,10 +860,31 @@ async fn create_opportunity(
     };
     g.stats.opportunities_created += 1;
     g.opportunities.push(o.clone());
-    if let Some(status) = take_lost_answer(&mut g, "create") {
-        return lever_error(status, "Injected", "the answer was lost (the opportunity was created)");
+    let mut created = (StatusCode::CREATED, Json(json!({"data": opportunity_view(&o, false)}))).into_response();
+    match take_after_work(&mut g, "create") {
+        Some(AfterWork::Lost(status)) => {
+            return lever_error(status, "Injected", "the answer was lost (the opportunity was created)");
+        }
+        // Held by `create_opportunity_held`, once the state's lock is released.
+        Some(AfterWork::Late(d)) => {
+            created.extensions_mut().insert(Late(d));
+        }
+        None => {}
     }
-    (StatusCode::CREATED, Json(json!({"data": opportunity_view(&o, false)}))).into_response()
+    created
+}
+
+#[derive(Clone, Copy)]
+struct Late(Duration);
+
+/// The create route: the opportunity is created at once; an answer to be held (`Late`) is sent
+/// that much later.
+async fn create_opportunity_held(s: State<LeverState>, q: Query<Vec<(String, String)>>, req: Request) -> Response {
+    let answer = create_opportunity(s, q, req).await;
+    if let Some(Late(d)) = answer.extensions().get::<Late>().copied() {
+        tokio::time::sleep(d).await;
+    }
+    answer
 }
 
 /// `POST /opportunities/{id}/notes?perform_as=…` with `{"value": …, "secret"?: bool}`.
@@ -856,7 +895,7 @@ async fn add_note(
     Query(q): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = gate(&s, &headers, "note") {
+    if let Err(r) = gate(&s, &headers, "note").await {
         return r;
     }
     let mut g = s.0.lock().unwrap();
@@ -878,7 +917,7 @@ async fn add_note(
 }
 
 async fn list_notes(State(s): State<LeverState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = gate(&s, &headers, "notes") {
+    if let Err(r) = gate(&s, &headers, "notes").await {
         return r;
     }
     let g = s.0.lock().unwrap();
@@ -902,7 +941,7 @@ async fn add_file(
     Query(q): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Response {
-    if let Err(r) = gate(&s, req.headers(), "file") {
+    if let Err(r) = gate(&s, req.headers(), "file").await {
         return r;
     }
     if let Err(r) = acting_user(&s.0.lock().unwrap(), &q) {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use xor_lever::domain::DeliveryStatus;
 use xor_lever::domain::ports::LEVER_TOKENS;
-use xor_lever_sandbox::harness::{StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with};
+use xor_lever_sandbox::harness::{
+    StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with, spawn_webhook_app_within,
+};
 use xor_lever_sandbox::lever::{ADMIN_USER, Config, Fault, POSTING_OWNER};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
@@ -776,5 +778,37 @@ async fn a_crash_at_every_step_of_a_delivery_is_repaired() {
         assert_eq!(opps.len(), 1, "{point} (sweep: {by_sweep}): one opportunity");
         assert_eq!(opps[0].notes.len(), 1, "{point} (sweep: {by_sweep}): one note");
         assert_eq!(d.opportunity_id.as_deref(), Some(opps[0].id.as_str()), "{point}");
+    }
+}
+
+/// Lever slower than the invocation (a 3 s one here; 29 s in Lambda): a call still waiting when
+/// the time runs out is cut before the deadline, so the delivery is recorded `pending` and XOR
+/// answered 503 with `Retry-After`, instead of the invocation being killed mid-call. Then XOR's
+/// retry makes exactly one opportunity: for a request Lever never started (held before the
+/// work) and for one it carried out but answered too late (held after the work).
+#[tokio::test]
+async fn a_lever_answer_slower_than_the_invocation_is_cut_before_its_deadline() {
+    let held = |before: bool| Fault {
+        op: Some("create".into()),
+        delay_ms: before.then_some(6_000),
+        hang_ms: (!before).then_some(6_000),
+        after_processing: !before,
+        ..Default::default()
+    };
+    for (case, fault) in [("held before the work", held(true)), ("answered after the deadline", held(false))] {
+        let app = spawn_webhook_app_within(StoreKind::Sqlite, Some(Duration::from_secs(3)), |_| {}).await;
+        app.lever.inject([fault]);
+        let b = body(&app.screening("cand_slow"));
+        let (st, v, retry_after) = app.deliver("msg_slow", &b).await;
+        assert_eq!(st, 503, "{case}: answered within the invocation, not killed by its deadline: {v}");
+        assert!(retry_after.is_some(), "{case}: XOR is told when to retry");
+        let waiting = app.deps.webhooks.delivery(&app.id, "msg_slow").await.unwrap().unwrap();
+        assert_eq!(waiting.status, DeliveryStatus::Pending, "{case}");
+        let reason = waiting.reason.unwrap_or_default();
+        assert!(reason.contains("deadline"), "{case}: the record says why: {reason}");
+
+        let done = deliver_until_2xx(&app, "msg_slow", &b).await;
+        assert_eq!(done["status"], "completed", "{case}: {done}");
+        assert_eq!(app.lever.opportunities().len(), 1, "{case}: one opportunity, whatever Lever did with the first");
     }
 }

@@ -54,11 +54,11 @@ where
     Fut: std::future::Future<Output = Result<T, LeverError>>,
 {
     let token = deps.tokens.access_token(conn, lever, deadline_ms).await.map_err(CallError::Token)?;
-    match f(token.clone()).await {
+    match before_deadline(deps, deadline_ms, f(token.clone())).await {
         Err(LeverError::Unauthorized { .. }) => {
             let fresh =
                 deps.tokens.after_unauthorized(conn, lever, &token, deadline_ms).await.map_err(CallError::Token)?;
-            match f(fresh).await {
+            match before_deadline(deps, deadline_ms, f(fresh)).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
                     Err(CallError::RevokedAfterRefresh)
@@ -68,4 +68,35 @@ where
         }
         other => other.map_err(CallError::Lever),
     }
+}
+
+/// Time kept after the last Lever call to record the outcome and answer XOR (two table writes,
+/// milliseconds each; the rest is margin for a slow moment).
+pub(super) const ANSWER_RESERVE_MS: i64 = 1_000;
+
+/// A Lever call that has not answered when the invocation's time is nearly up is dropped, as
+/// Lever not answering: the delivery is then recorded `pending` and XOR answered 503 in time,
+/// rather than the whole invocation killed at its deadline mid-call. A create that Lever
+/// carried out anyway is found by the retry (the same as a lost answer).
+async fn before_deadline<T>(
+    deps: &LeverContext,
+    deadline_ms: i64,
+    call: impl std::future::Future<Output = Result<T, LeverError>>,
+) -> Result<T, LeverError> {
+    let left = time_left(deps, deadline_ms);
+    let late = || LeverError::Unavailable {
+        op: "a call",
+        attempts: 1,
+        last: "no answer before the invocation's deadline".into(),
+    };
+    if left.is_zero() {
+        return Err(late());
+    }
+    tokio::time::timeout(left, call).await.unwrap_or_else(|_| Err(late()))
+}
+
+/// What remains of the invocation once the answer's reserve is kept.
+pub(super) fn time_left(deps: &LeverContext, deadline_ms: i64) -> std::time::Duration {
+    let ms = deadline_ms - ANSWER_RESERVE_MS - (deps.clock)();
+    std::time::Duration::from_millis(ms.max(0) as u64)
 }

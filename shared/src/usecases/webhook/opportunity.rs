@@ -127,7 +127,16 @@ pub(super) async fn attempt_create(
 
     let (resume_file, resume_note) = match s.candidate.resume_url.as_deref().filter(|u| !u.trim().is_empty()) {
         None => (None, "none provided".to_owned()),
-        Some(url) => match deps.files.fetch(url, deps.resume_max_bytes, deps.resume_timeout).await {
+        // At most half of what is left: the create still needs its time.
+        Some(url) => match deps
+            .files
+            .fetch(
+                url,
+                deps.resume_max_bytes,
+                deps.resume_timeout.min(super::lever_call::time_left(deps, deadline_ms) / 2),
+            )
+            .await
+        {
             Ok(f) => {
                 let f = FileUpload {
                     kind: FileKind::Resume,

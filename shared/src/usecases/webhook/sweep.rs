@@ -1,4 +1,6 @@
 //! The scheduled sweep of waiting deliveries, and the operator's listings.
+use futures::stream::{self, StreamExt};
+
 use super::{LeverContext, replay};
 use crate::domain::*;
 
@@ -10,6 +12,9 @@ pub struct RetrySummary {
     pub failed: usize,
     pub still_waiting: usize,
 }
+
+/// Replays of one connection run at a time in a sweep.
+pub const REPLAYS_AT_ONCE: usize = 4;
 
 /// A delivery still `received` this long after its last update lost its processor (a crash):
 /// its claim's lease has ended, so it is taken over.
@@ -52,21 +57,40 @@ pub async fn retry_waiting_until(
                 break;
             }
             let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
-            for d in page.items.into_iter().rev() {
-                let t = (deps.clock)();
-                if t + 10_000 >= deadline_ms || t >= start_before_ms {
-                    summary.still_waiting += 1;
-                    continue;
-                }
-                if d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS {
-                    continue; // being processed right now
-                }
-                budget = budget.saturating_sub(1);
-                summary.replayed += 1;
-                match replay(deps, &d.connection, &d.webhook_id, deadline_ms).await.map(|a| a.delivery) {
-                    Ok(Some(DeliveryStatus::Completed)) => summary.completed += 1,
-                    Ok(Some(DeliveryStatus::Failed)) => summary.failed += 1,
-                    _ => summary.still_waiting += 1,
+            // Oldest first; one being processed right now is left to its processor.
+            let due: Vec<Delivery> = page
+                .items
+                .into_iter()
+                .rev()
+                .filter(|d| !(d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS))
+                .collect();
+            budget = budget.saturating_sub(due.len());
+            // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
+            // rate limiter still paces the calls).
+            let outcomes: Vec<Option<DeliveryStatus>> = stream::iter(due)
+                .map(|d| async move {
+                    let t = (deps.clock)();
+                    if t + 10_000 >= deadline_ms || t >= start_before_ms {
+                        return None; // no time left to start it: it waits for the next sweep
+                    }
+                    let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
+                    // A replay that could not run (a store error) still waits.
+                    Some(answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending))
+                })
+                .buffer_unordered(REPLAYS_AT_ONCE)
+                .collect()
+                .await;
+            for o in outcomes {
+                match o {
+                    None => summary.still_waiting += 1,
+                    Some(st) => {
+                        summary.replayed += 1;
+                        match st {
+                            DeliveryStatus::Completed => summary.completed += 1,
+                            DeliveryStatus::Failed => summary.failed += 1,
+                            _ => summary.still_waiting += 1,
+                        }
+                    }
                 }
             }
         }
