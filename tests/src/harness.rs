@@ -255,14 +255,18 @@ pub async fn spawn_webhook_app_within(
 
     let mut router = xor_lever::http::router(deps.clone());
     if let Some(budget) = budget {
+        // On the app's clock, as the code under test reads the time.
+        let clock = clock.clone();
         router = router.layer(axum::middleware::from_fn(
-            move |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
-                use axum::response::IntoResponse;
-                let deadline = xor_lever::usecases::now_ms() + budget.as_millis() as i64;
-                req.extensions_mut().insert(xor_lever::http::RequestDeadline(deadline));
-                match tokio::time::timeout(budget, next.run(req)).await {
-                    Ok(answer) => answer,
-                    Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Task timed out").into_response(),
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                let deadline = clock() + budget.as_millis() as i64;
+                async move {
+                    use axum::response::IntoResponse;
+                    req.extensions_mut().insert(xor_lever::http::RequestDeadline(deadline));
+                    match tokio::time::timeout(budget, next.run(req)).await {
+                        Ok(answer) => answer,
+                        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Task timed out").into_response(),
+                    }
                 }
             },
         ));

@@ -7,7 +7,7 @@
 //!   screenings, duplicated and shuffled, in invocations of 5 s, each end as exactly one
 //!   opportunity after XOR's retries and the scheduled replays.
 //!
-//! The suite runs the seeds below; `infra/scripts/chaos` runs more (`CHAOS_SEEDS=1-50`).
+//! The suite runs the seeds below; `infra/scripts/chaos` runs more (`CHAOS_SEEDS=1-20`).
 use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;

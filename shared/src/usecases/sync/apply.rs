@@ -21,7 +21,7 @@ pub(super) struct ApplyCtx<'a> {
 
 impl ApplyCtx<'_> {
     pub(super) fn out_of_time(&self) -> bool {
-        self.opts.deadline.is_some_and(|d| Instant::now() + self.opts.call_reserve >= d)
+        self.crash.dead() || self.opts.deadline.is_some_and(|d| Instant::now() + self.opts.call_reserve >= d)
     }
 
     pub(super) fn mapping_for(&self, p: &Posting, job: &XorJob, generation: u32, status: MappingStatus) -> JobMapping {
@@ -44,6 +44,9 @@ impl ApplyCtx<'_> {
     pub(super) async fn save(&self, m: JobMapping, expected: Option<u64>, done: JobOutcome, op: &str) -> JobOutcome {
         let pid = m.posting_id.clone();
         let job = m.xor_job_id.clone();
+        if self.crash.dead() {
+            self.crash.point("dead").await;
+        }
         match self.deps.mappings.upsert_mapping(m, expected).await {
             Ok(_) => {
                 self.crash.point("after_mapping_write").await;

@@ -99,8 +99,10 @@ pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOpti
     let mut report = SyncReport { run: run.clone(), plan: None, conflicts: 0 };
     let crash = Crash::new(opts.crash_at.clone());
     let result = tokio::select! {
-        r = run_sync(deps, id, opts, &mut run, &mut report, &crash) => Some(r),
+        // The death first: once it happened, the run is not polled again.
+        biased;
         () = crash.died.notified() => None,
+        r = run_sync(deps, id, opts, &mut run, &mut report, &crash) => Some(r),
     };
     let Some(result) = result else {
         // Test hook: the process died mid-run; what it wrote stays, nothing else is written.

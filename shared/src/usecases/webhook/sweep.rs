@@ -64,7 +64,6 @@ pub async fn retry_waiting_until(
                 .rev()
                 .filter(|d| !(d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS))
                 .collect();
-            budget = budget.saturating_sub(due.len());
             // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
             // rate limiter still paces the calls).
             let outcomes: Vec<Option<DeliveryStatus>> = stream::iter(due)
@@ -84,6 +83,7 @@ pub async fn retry_waiting_until(
                 match o {
                     None => summary.still_waiting += 1,
                     Some(st) => {
+                        budget = budget.saturating_sub(1);
                         summary.replayed += 1;
                         match st {
                             DeliveryStatus::Completed => summary.completed += 1,
