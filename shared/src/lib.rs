@@ -13,12 +13,13 @@
 //!   replay, sweep); connecting (invitations, OAuth); Lever tokens and the authorization check,
 //!   over one [`usecases::context::LeverContext`].
 //! * [`http`]: the one router (Lambda and `xor-lever serve`); [`config`]: wiring from the
-//!   environment; [`random`]: the OS CSPRNG; [`report`]: the screening PDF; [`url`]: percent-encoding.
+//!   environment; [`metrics`]: CloudWatch EMF lines; [`random`]: the OS CSPRNG; [`report`]: the screening PDF; [`url`]: percent-encoding.
 pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod feed;
 pub mod http;
+pub mod metrics;
 pub mod random;
 pub mod report;
 pub mod url;

@@ -513,6 +513,7 @@ pub fn start_function_as(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/local")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("STACK_NAME", "xor-lever-test")
         .env("TABLE_NAME", table)
         .env("SECRET_PREFIX", secret_prefix)
         .env("AWS_ENDPOINT_URL", endpoint)
@@ -528,6 +529,56 @@ pub fn start_function_as(
 }
 
 pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// The CloudWatch EMF lines the process writes to stdout (JSON lines with `_aws`), collected
+    /// as they come by a reader thread.
+    pub fn emf_lines(&mut self) -> EmfLines {
+        use std::io::BufRead;
+        let lines = EmfLines::default();
+        let out = self.0.stdout.take().expect("stdout is piped once");
+        let sink = lines.0.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if v.get("_aws").is_some() {
+                        sink.lock().unwrap().push(v);
+                    }
+                }
+            }
+        });
+        lines
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct EmfLines(Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+impl EmfLines {
+    /// The first line (waiting up to 10 s) that `pick` accepts.
+    pub async fn wait_for(&self, pick: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        for _ in 0..200 {
+            if let Some(v) = self.0.lock().unwrap().iter().find(|v| pick(v)) {
+                return v.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no such EMF line among {:#?}", self.0.lock().unwrap());
+    }
+}
+
+/// An EMF line's metric definitions as (name, unit), and its dimension set.
+pub fn emf_shape(v: &serde_json::Value) -> (Vec<(String, String)>, serde_json::Value) {
+    let m = &v["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(m["Namespace"], "XorLever", "{v}");
+    let defs = m["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["Name"].as_str().unwrap().to_owned(), d["Unit"].as_str().unwrap().to_owned()))
+        .collect();
+    (defs, m["Dimensions"].clone())
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 use xor_lever::domain::{ConnectionId, ConnectionStatus, IdError, RunOutcome, StoreError, SyncSummary};
+use xor_lever::metrics::MetricLine;
 use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting_until};
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
@@ -119,7 +120,19 @@ fn is_dry_run(e: &SyncEvent) -> bool {
 impl Handler {
     /// A bad event fails as `NonRetryable`; a store outage as `Retryable` (the next scheduled run
     /// is the retry: see template.yaml, `EventInvokeConfig`).
+    /// Every exit emits the run's metrics (`metrics`): a run that returns, with figures or an
+    /// error, is a heartbeat; one that times out or crashes emits nothing, which the heartbeat
+    /// alarm (missing data = breaching) sees.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, HandlerError> {
+        let started = std::time::Instant::now();
+        let result = self.run(event).await;
+        for line in metrics(&result, started.elapsed().as_millis()) {
+            line.emit();
+        }
+        result
+    }
+
+    async fn run(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, HandlerError> {
         let (payload, ctx) = event.into_parts();
         let parsed = parse_event(payload)?;
         let remaining = Duration::from_millis(ctx.deadline)
@@ -168,42 +181,51 @@ impl Handler {
             .into_iter()
             .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
-        let response = SyncResponse { connections, skipped: all.skipped, webhooks };
-        println!("{}", metrics(&response, now_ms()));
-        Ok(response)
+        Ok(SyncResponse { connections, skipped: all.skipped, webhooks })
     }
 }
 
-/// The run's figures as a CloudWatch Embedded Metric Format line (namespace `XorLever`): the
-/// alarms in template.yaml watch `SyncFailures` and `RevokedConnections`. A log line, so the
-/// function needs no `cloudwatch:PutMetricData`.
-pub fn metrics(r: &SyncResponse, now_ms: i64) -> Value {
-    let failures = r
-        .connections
-        .iter()
-        .filter(|c| {
-            matches!(c.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || c.summary.failed > 0
-        })
-        .count();
+/// The run's figures as CloudWatch EMF lines (namespace `XorLever`, `xor_lever::metrics`): one
+/// for the run (`Stack`; the alarms watch `SyncRuns`, `SyncFailures`, `RevokedConnections`,
+/// `WebhooksWaiting`) and one per connection synced (`Stack`, `Connection`). On the error path,
+/// the run's line with `RunErrors` 1 and the error's type.
+pub fn metrics(result: &Result<SyncResponse, HandlerError>, duration_ms: u128) -> Vec<MetricLine> {
+    let run = MetricLine::new(None).count("SyncRuns", 1).millis("DurationMs", duration_ms).with_cold_start();
+    let r = match result {
+        Err(e) => {
+            let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
+            return vec![run.count("RunErrors", 1).property("error_type", kind)];
+        }
+        Ok(r) => r,
+    };
+    let failed = |c: &ConnectionResult| {
+        matches!(c.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || c.summary.failed > 0
+    };
     let revoked = r.skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count();
-    let waiting = r.webhooks.as_ref().map_or(0, |w| w.still_waiting);
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": "XorLever",
-                "Dimensions": [[]],
-                "Metrics": [
-                    {"Name": "SyncFailures", "Unit": "Count"},
-                    {"Name": "RevokedConnections", "Unit": "Count"},
-                    {"Name": "ConnectionsSynced", "Unit": "Count"},
-                    {"Name": "WebhooksWaiting", "Unit": "Count"}
-                ]
-            }]
-        },
-        "SyncFailures": failures,
-        "RevokedConnections": revoked,
-        "ConnectionsSynced": r.connections.len(),
-        "WebhooksWaiting": waiting
-    })
+    let w = r.webhooks.clone().unwrap_or_default();
+    let mut lines = vec![
+        run.count("RunErrors", 0)
+            .count("ConnectionsSynced", r.connections.len())
+            .count("ConnectionsSkipped", r.skipped.len())
+            .count("SyncFailures", r.connections.iter().filter(|c| failed(c)).count())
+            .count("RevokedConnections", revoked)
+            .count("WebhooksReplayed", w.replayed)
+            .count("WebhooksWaiting", w.still_waiting),
+    ];
+    for c in &r.connections {
+        let s = &c.summary;
+        lines.push(
+            MetricLine::new(Some(&s.connection))
+                .count("JobsCreated", s.created)
+                .count("JobsUpdated", s.updated)
+                .count("JobsClosed", s.closed)
+                .count("JobsFailed", s.failed)
+                .count("JobsDeferred", s.deferred)
+                .count("PostingsSkipped", s.skipped)
+                .count("FeedNotModified", usize::from(c.outcome == RunOutcome::NotModified))
+                .count("GuardTrips", usize::from(c.guard.is_some()))
+                .count("SyncFailed", usize::from(failed(c))),
+        );
+    }
+    lines
 }

@@ -5,6 +5,7 @@ use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, lever_c
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    xor_lever::metrics::process_started();
     lambda_runtime::tracing::init_default_subscriber();
     // Configuration is checked at init (a bad deployment fails fast) ...
     let settings = Settings::from_env()?;

@@ -6,6 +6,7 @@ use xor_lever::config::{Settings, aws_sdk_config, http_client, lever_context};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    xor_lever::metrics::process_started();
     lambda_http::tracing::init_default_subscriber();
     // Configuration is checked at init; the clients (and their TLS roots) are built on the first
     // request, once per process (see README, Cold start).

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app, start_function_as};
+use xor_lever_sandbox::harness::{StoreKind, emf_shape, spawn_webhook_app, start_function_as};
 use xor_lever_sandbox::lambda_emulator::RunningEmulator;
 use xor_lever_sandbox::moto::Principal;
 
@@ -13,7 +13,8 @@ async fn the_binary_handles_a_signed_webhook() {
     let app = spawn_webhook_app(StoreKind::AwsAs(Principal::Webhook)).await;
     let (table, prefix) = app.aws.clone().unwrap();
     let emulator = RunningEmulator::spawn().await;
-    let _f = start_function_as(env!("CARGO_BIN_EXE_webhook"), &emulator, &table, &prefix, Some(Principal::Webhook));
+    let mut f = start_function_as(env!("CARGO_BIN_EXE_webhook"), &emulator, &table, &prefix, Some(Principal::Webhook));
+    let emf = f.emf_lines();
     let mut v: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/events/webhook-request.json"))
             .unwrap(),
@@ -33,4 +34,31 @@ async fn the_binary_handles_a_signed_webhook() {
     let answer: serde_json::Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
     assert_eq!(answer["status"], "completed");
     assert_eq!(app.lever.opportunities().len(), 1);
+
+    // The delivery's metrics: what became of it, under the connection, with the webhook id and
+    // the opportunity as properties (the correlation in Logs Insights).
+    let line = emf.wait_for(|v| v.get("WebhooksReceived").is_some()).await;
+    let (defs, dims) = emf_shape(&line);
+    assert_eq!(dims, serde_json::json!([["Stack", "Connection"]]));
+    assert_eq!((line["Stack"].as_str(), line["Connection"].as_str()), (Some("xor-lever-test"), Some(app.id.as_str())));
+    for (name, unit) in [
+        ("WebhooksReceived", "Count"),
+        ("DeliveriesCompleted", "Count"),
+        ("DeliveriesFailed", "Count"),
+        ("DeliveriesPending", "Count"),
+        ("DeliveriesDuplicate", "Count"),
+        ("WebhookMs", "Milliseconds"),
+        ("ColdStart", "Count"),
+    ] {
+        assert!(defs.contains(&(name.to_owned(), unit.to_owned())), "{name} {unit} in {line}");
+    }
+    assert_eq!(
+        (line["DeliveriesCompleted"].as_f64(), line["DeliveriesFailed"].as_f64()),
+        (Some(1.0), Some(0.0)),
+        "{line}"
+    );
+    assert_eq!(line["webhook_id"], "msg_2Yx1fQ0kEwLZ3xR9");
+    assert_eq!(line["opportunity_id"], answer["opportunity_id"]);
+    let text = line.to_string();
+    assert!(!text.contains("Lovelace") && !text.contains('@'), "no candidate data in a metric line: {text}");
 }

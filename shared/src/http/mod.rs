@@ -61,13 +61,52 @@ async fn webhook(
         signature: header(&headers, "webhook-signature"),
     };
     let deadline = deadline_of(&deps, deadline);
+    let started = std::time::Instant::now();
     let answer = receive(&deps, &connection_id, &signed, &body, deadline).await;
+    delivery_metrics(&connection_id, signed.id.as_deref(), &answer, started.elapsed().as_millis()).emit();
     let status = status_of(answer.reply);
     let mut resp = (status, Json(answer.body)).into_response();
     if let Some(secs) = answer.retry_after {
         resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
     }
     resp
+}
+
+/// One EMF line per webhook request: what became of it, and how long it took. `Connection` is a
+/// dimension only for a connection that exists (a made-up path must not create metrics), and the
+/// `webhook-id` is a property (the correlation id in Logs Insights) only once the request is
+/// signed.
+pub fn delivery_metrics(
+    connection: &str,
+    webhook_id: Option<&str>,
+    a: &crate::usecases::webhook::Answer,
+    duration_ms: u128,
+) -> crate::metrics::MetricLine {
+    use crate::domain::DeliveryStatus as S;
+    let known = !matches!(a.reply, Reply::UnknownConnection | Reply::TooLarge);
+    let mut line = crate::metrics::MetricLine::new(known.then_some(connection));
+    let is = |s: S| usize::from(a.delivery == Some(s));
+    let duplicate = a.body.get("duplicate").and_then(|v| v.as_bool()) == Some(true);
+    line = line
+        .count("WebhooksReceived", 1)
+        .count("DeliveriesCompleted", usize::from(a.delivery == Some(S::Completed) && !duplicate))
+        .count("DeliveriesDuplicate", usize::from(duplicate))
+        .count("DeliveriesFailed", is(S::Failed))
+        .count("DeliveriesPending", is(S::Pending))
+        .count("DeliveriesPendingReauth", is(S::PendingReauth))
+        .count("DeliveriesRejected", is(S::Rejected))
+        .count("WebhooksUnsigned", usize::from(a.reply == Reply::Unsigned))
+        .count("WebhooksBusy", usize::from(a.reply == Reply::InProgress))
+        .millis("WebhookMs", duration_ms)
+        .with_cold_start()
+        .property("status", status_of(a.reply).as_u16());
+    if let (Some(id), true) = (webhook_id, known && a.reply != Reply::Unsigned) {
+        line = line.property("webhook_id", id);
+    }
+    if let Some(opp) = a.body.get("opportunity_id").and_then(|v| v.as_str()) {
+        line = line.property("opportunity_id", opp);
+    }
+    line
 }
 
 /// The webhook's replies in HTTP (XOR retries a non-2xx; a 4xx other than 409 tells it to stop).
