@@ -62,7 +62,7 @@ fn every_statement_names_its_resources_never_a_wildcard() {
                 || r == "Sub ${Table.Arn}/index/gsi1"
                 || r == "GetAtt FeedSyncFunction.Arn"
                 || r.starts_with(
-                    "Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretPrefix}",
+                    "Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/",
                 );
             assert!(scoped, "{f}/{sid}: resource {r:?} is not the table, its index, the secret prefix or the function");
         }
@@ -79,7 +79,7 @@ fn the_functions_write_only_the_lever_token_secrets_and_create_none() {
             );
             if a == "secretsmanager:PutSecretValue" {
                 for r in &resources {
-                    assert!(r.ends_with("${SecretPrefix}*/lever-oauth-??????"), "{f}/{sid}: writes {r}");
+                    assert!(r.ends_with("${AWS::StackName}/*/lever-oauth-??????"), "{f}/{sid}: writes {r}");
                 }
             }
         }
@@ -87,10 +87,87 @@ fn the_functions_write_only_the_lever_token_secrets_and_create_none() {
 }
 
 #[test]
-fn a_failed_scheduled_run_is_not_retried_by_lambda() {
+fn a_failed_scheduled_run_is_not_retried_by_lambda_but_kept_and_alarmed() {
     let t = template();
     let config = &t["Resources"]["FeedSyncFunction"]["Properties"]["EventInvokeConfig"];
     assert_eq!(config["MaximumRetryAttempts"].as_u64(), Some(0), "the next scheduled run is the retry");
+    let dest = &config["DestinationConfig"]["OnFailure"];
+    assert_eq!(
+        (dest["Type"].as_str(), written(&dest["Destination"]).as_str()),
+        (Some("SQS"), "GetAtt FailedRunsQueue.Arn")
+    );
+    let alarm = &t["Resources"]["FailedRunsAlarm"]["Properties"];
+    assert_eq!(written(&alarm["Dimensions"][0]["Value"]), "GetAtt FailedRunsQueue.QueueName");
+}
+
+/// For every schedule: the sync's timeout is below the interval (runs never overlap), and the
+/// sync's alarms count in intervals.
+#[test]
+fn the_timeout_and_the_alarm_periods_follow_the_schedule() {
+    let t = template();
+    let schedules = t["Mappings"]["Schedule"].as_mapping().unwrap();
+    assert!(schedules.len() >= 3);
+    for (minutes, v) in schedules {
+        let minutes: u64 = minutes.as_str().unwrap().parse().unwrap();
+        assert_eq!(v["Expression"].as_str().unwrap(), format!("rate({minutes} minutes)"));
+        assert_eq!(v["Period"].as_u64(), Some(minutes * 60));
+        let timeout = v["Timeout"].as_u64().unwrap();
+        assert!(timeout < minutes * 60 && timeout <= 900, "{minutes} min: timeout {timeout}");
+    }
+    let f = &t["Resources"]["FeedSyncFunction"]["Properties"];
+    assert_eq!(written(&f["Timeout"]), "FindInMap Schedule Ref ScheduleMinutes Timeout");
+    for a in ["SyncHeartbeatAlarm", "SyncFailuresAlarm", "FeedSyncErrorsAlarm", "DeliveriesWaitingAlarm"] {
+        assert_eq!(
+            written(&t["Resources"][a]["Properties"]["Period"]),
+            "FindInMap Schedule Ref ScheduleMinutes Period",
+            "{a}"
+        );
+    }
+}
+
+/// Every alarm is named after the stack and notifies the stack's topic; no run at all alarms.
+#[test]
+fn every_alarm_names_the_stack_and_notifies_and_a_missing_heartbeat_alarms() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let alarms: Vec<_> =
+        resources.iter().filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")).collect();
+    assert!(alarms.len() >= 12, "{}", alarms.len());
+    for (name, a) in alarms {
+        let p = &a["Properties"];
+        assert!(written(&p["AlarmName"]).starts_with("Sub ${AWS::StackName}-"), "{name:?}");
+        assert_eq!(written(&p["AlarmActions"]), "Ref AlarmTopic", "{name:?}");
+        assert!(p["AlarmDescription"].as_str().unwrap().contains("runbook: "), "{name:?}");
+        if p["Namespace"].as_str() == Some("XorLever") {
+            assert_eq!(p["Dimensions"][0]["Name"].as_str(), Some("Stack"), "{name:?}: our metrics carry the stack");
+        }
+    }
+    let hb = &t["Resources"]["SyncHeartbeatAlarm"]["Properties"];
+    assert_eq!((hb["MetricName"].as_str(), hb["TreatMissingData"].as_str()), (Some("SyncRuns"), Some("breaching")));
+}
+
+/// Two stacks side by side: no resource has a fixed name.
+#[test]
+fn every_name_is_derived_from_the_stack() {
+    let t = template();
+    let mut named = 0;
+    for (id, r) in t["Resources"].as_mapping().unwrap() {
+        let p = &r["Properties"];
+        for key in ["Name", "AlarmName", "FunctionName", "TableName", "QueueName", "TopicName", "DashboardName"] {
+            if !p[key].is_null() {
+                named += 1;
+                assert!(written(&p[key]).contains("${AWS::StackName}"), "{id:?}.{key} = {}", written(&p[key]));
+            }
+        }
+        let schedule = &p["Events"]["Schedule"]["Properties"]["Name"];
+        if !schedule.is_null() {
+            named += 1;
+            assert!(written(schedule).contains("${AWS::StackName}"), "{id:?}: the schedule's name");
+        }
+    }
+    assert!(named >= 13, "{named}");
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(written(&env["SECRET_PREFIX"]), "Sub ${AWS::StackName}/");
 }
 
 /// The IAM-enforcing moto's users hold what the template says (the bootstrap read it).
