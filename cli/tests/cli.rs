@@ -257,7 +257,16 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     assert!(xl(d, &["connections", "disable", "acme"]).status.success());
     let st = xl(d, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(text(&st.stdout).lines().next().unwrap()).unwrap();
-    assert_eq!(v["status"], "disabled");
+    assert_eq!((v["status"].as_str(), v["jobs_in_xor"].as_u64()), (Some("disabled"), Some(0)), "{v}");
+    assert!(v.get("access_token").is_none() && !text(&st.stdout).contains("xor_live_SECRET_1"), "never a token");
+    // The table, as an operator reads it (no colour when stdout is not a terminal).
+    let table = text(&xl(d, &["status"]).stdout);
+    let header = table.lines().next().unwrap();
+    for col in ["CONNECTION", "STATUS", "LAST RUN", "FINISHED", "JOBS IN XOR", "WAITING", "FAILED", "TOKEN EXPIRES"] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+    let acme = table.lines().find(|l| l.trim_start().starts_with("acme")).unwrap();
+    assert!(acme.contains("disabled") && acme.contains("never") && !acme.contains('\u{1b}'), "{acme}");
     let en = xl(d, &["connections", "enable", "acme"]);
     assert!(text(&en.stdout).contains("acme is pending"), "no Lever authorization yet: {}", text(&en.stdout));
 

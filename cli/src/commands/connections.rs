@@ -319,6 +319,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
     let w = ctx.lever_context().await?;
     let tokens = w.tokens.stored(id).await.map_err(|e| e.to_string())?;
     let last = deps.runs.runs(id, 1).await?.into_iter().next();
+    let jobs_in_xor = deps.mappings.mappings(id).await?.iter().filter(|m| m.is_active()).count();
     let count = |st| {
         let w = w.clone();
         let id = id.clone();
@@ -345,6 +346,8 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "lever_reset": c.lever.reset,
         "lever_authorized": tokens.is_some(),
         "token_expires_at": expiry,
+        "token_expires_at_unix": tokens.as_ref().map(|t| t.expires_at),
+        "jobs_in_xor": jobs_in_xor,
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
         "webhooks_pending": count(DeliveryStatus::Pending).await?,
         "webhooks_pending_reauth": count(DeliveryStatus::PendingReauth).await?,

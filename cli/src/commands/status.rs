@@ -1,12 +1,16 @@
+//! `xor-lever status`: every connection at a glance (what the dashboard shows, from the store):
+//! its status, the last run and its outcome, the jobs it has in XOR, the deliveries waiting or
+//! failed, and when its Lever access token expires (never the token). `--json`: one object per
+//! line, for scripts.
 use std::process::ExitCode;
 
 use super::connections::describe;
-use super::print_table;
 use crate::store::{Ctx, Result};
 
 pub async fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
     let deps = ctx.deps().await?;
     let all = deps.connections.connections().await?;
+    let now = xor_lever::usecases::now_ms();
     let mut rows = Vec::new();
     for c in all {
         let v = describe(ctx, &deps, &c.id).await?;
@@ -14,17 +18,126 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             println!("{v}");
             continue;
         }
-        rows.push([
-            c.id.to_string(),
-            c.status.as_str().into(),
-            v["last_sync"]["outcome"].as_str().unwrap_or("never").to_owned(),
-            v["webhooks_pending"].to_string(),
-            v["webhooks_pending_reauth"].to_string(),
-            v["webhooks_failed"].to_string(),
-        ]);
+        rows.push(row(&v, now));
     }
     if !json {
-        print_table(["CONNECTION", "STATUS", "LAST SYNC", "PENDING", "REAUTH", "FAILED"], rows);
+        print(rows);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a row reads at a glance: fine, needs a look, needs action.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Health {
+    Fine,
+    Look,
+    Act,
+}
+
+fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let outcome = v["last_sync"]["outcome"]["outcome"]
+        .as_str()
+        .or_else(|| v["last_sync"]["outcome"].as_str())
+        .unwrap_or("never")
+        .to_owned();
+    let last = v["last_sync"]["finished_at_ms"].as_i64().map_or("—".to_owned(), |t| ago(now_ms - t));
+    let token = v["token_expires_at_unix"].as_i64().map_or("—".to_owned(), |t| {
+        let left = t * 1000 - now_ms;
+        if left <= 0 { "expired (refreshed on use)".to_owned() } else { format!("in {}", span(left)) }
+    });
+    let status = v["status"].as_str().unwrap_or("?").to_owned();
+    let (waiting, failed) = (n("webhooks_pending") + n("webhooks_pending_reauth"), n("webhooks_failed"));
+    let health = if status == "revoked" || failed > 0 || matches!(outcome.as_str(), "error" | "feed_error") {
+        Health::Act
+    } else if status != "connected" || waiting > 0 || outcome == "partial" {
+        Health::Look
+    } else {
+        Health::Fine
+    };
+    let cells = [
+        v["connection"].as_str().unwrap_or("?").to_owned(),
+        status,
+        outcome,
+        last,
+        n("jobs_in_xor").to_string(),
+        waiting.to_string(),
+        failed.to_string(),
+        token,
+    ];
+    (health, cells)
+}
+
+/// The table, each line coloured by its health where the terminal supports it (`NO_COLOR`,
+/// `CLICOLOR` and a non-terminal stdout turn colour off). Whole lines are coloured after the
+/// table is laid out, so the escape codes never count as width.
+fn print(rows: Vec<(Health, [String; 8])>) {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING).set_header([
+        "CONNECTION",
+        "STATUS",
+        "LAST RUN",
+        "FINISHED",
+        "JOBS IN XOR",
+        "WAITING",
+        "FAILED",
+        "TOKEN EXPIRES",
+    ]);
+    let health: Vec<Health> = rows.iter().map(|(h, _)| *h).collect();
+    for (_, cells) in rows {
+        t.add_row(cells);
+    }
+    let text = t.to_string();
+    let mut lines = text.lines();
+    if let Some(header) = lines.next() {
+        println!("{}", console::style(header).bold());
+    }
+    for (line, h) in lines.zip(health) {
+        let s = console::style(line);
+        let s = match h {
+            Health::Fine => s.green(),
+            Health::Look => s.yellow(),
+            Health::Act => s.red(),
+        };
+        println!("{s}");
+    }
+}
+
+fn span(ms: i64) -> String {
+    let m = ms / 60_000;
+    match m {
+        0 => format!("{} s", ms / 1000),
+        1..=119 => format!("{m} min"),
+        120..=2879 => format!("{} h", m / 60),
+        _ => format!("{} days", m / 1440),
+    }
+}
+
+fn ago(ms: i64) -> String {
+    format!("{} ago", span(ms.max(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_says_what_an_operator_checks() {
+        let now = 1_800_000_000_000;
+        let v = serde_json::json!({
+            "connection": "acme", "status": "connected", "jobs_in_xor": 4,
+            "last_sync": {"finished_at_ms": now - 5 * 60_000, "outcome": {"outcome": "completed"}},
+            "webhooks_pending": 1, "webhooks_pending_reauth": 0, "webhooks_failed": 0,
+            "token_expires_at_unix": now / 1000 + 3600,
+        });
+        let (h, cells) = row(&v, now);
+        assert_eq!(
+            cells,
+            ["acme", "connected", "completed", "5 min ago", "4", "1", "0", "in 60 min"].map(String::from)
+        );
+        assert_eq!(h, Health::Look, "a delivery waits");
+        let revoked = serde_json::json!({"connection": "b", "status": "revoked", "last_sync": null});
+        let (h, cells) = row(&revoked, now);
+        assert_eq!((h, cells[2].as_str(), cells[3].as_str(), cells[7].as_str()), (Health::Act, "never", "—", "—"));
+    }
 }

@@ -62,7 +62,12 @@ async fn webhook(
     };
     let deadline = deadline_of(&deps, deadline);
     let started = std::time::Instant::now();
-    let answer = receive(&deps, &connection_id, &signed, &body, deadline).await;
+    // Every log line of this delivery carries the connection and the webhook id (the correlation
+    // id from XOR to Lever's opportunity); in Lambda, inside the runtime's span with the request
+    // id. An unsigned request's id is the sender's text: cut short, and JSON-escaped by the log.
+    let id: String = signed.id.as_deref().unwrap_or_default().chars().take(64).collect();
+    let span = tracing::info_span!("webhook", connection = %connection_id.chars().take(64).collect::<String>(), webhook_id = %id);
+    let answer = tracing::Instrument::instrument(receive(&deps, &connection_id, &signed, &body, deadline), span).await;
     delivery_metrics(&connection_id, signed.id.as_deref(), &answer, started.elapsed().as_millis()).emit();
     let status = status_of(answer.reply);
     let mut resp = (status, Json(answer.body)).into_response();
