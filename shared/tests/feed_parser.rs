@@ -1,4 +1,4 @@
-//! Every rule of the feed reader (README: How a sync works), on the sample feed and on crafted inputs.
+//! Every rule of the feed reader (docs/sync.md), on the sample feed and on crafted inputs.
 use std::ops::ControlFlow;
 
 use xor_lever::feed::{FeedError, Limits, parse, parse_slice};

@@ -531,8 +531,8 @@ pub fn start_function_as(
 pub struct KillOnDrop(pub std::process::Child);
 
 impl KillOnDrop {
-    /// The CloudWatch EMF lines the process writes to stdout (JSON lines with `_aws`), collected
-    /// as they come by a reader thread.
+    /// The JSON lines the process writes to stdout (its log lines and its CloudWatch EMF lines,
+    /// those with `_aws`), collected as they come by a reader thread.
     pub fn emf_lines(&mut self) -> EmfLines {
         use std::io::BufRead;
         let lines = EmfLines::default();
@@ -541,9 +541,7 @@ impl KillOnDrop {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if v.get("_aws").is_some() {
-                        sink.lock().unwrap().push(v);
-                    }
+                    sink.lock().unwrap().push(v);
                 }
             }
         });
@@ -555,6 +553,11 @@ impl KillOnDrop {
 pub struct EmfLines(Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
 
 impl EmfLines {
+    /// Every line so far.
+    pub fn all(&self) -> Vec<serde_json::Value> {
+        self.0.lock().unwrap().clone()
+    }
+
     /// The first line (waiting up to 10 s) that `pick` accepts.
     pub async fn wait_for(&self, pick: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         for _ in 0..200 {

@@ -1,5 +1,5 @@
 //! The webhook over real HTTP: the router on loopback, the Lever sandbox, and each store.
-//! Every row of the README's webhook outcomes table, the exactly-once cases, and the token cases.
+//! Every row of docs/webhook.md's outcomes table, the exactly-once cases, and the token cases.
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     // Configuration is checked at init (a bad deployment fails fast) ...
     let settings = Settings::from_env()?;
     // ... but the clients are built on the first event, once per process: each loads the
-    // system's TLS roots, which is most of a cold start (see README, Cold start).
+    // system's TLS roots, which is most of a cold start (see docs/benchmarks.md, Cold start).
     let handler: &'static OnceCell<Handler> = Box::leak(Box::new(OnceCell::new()));
     let settings: &'static Settings = Box::leak(Box::new(settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {

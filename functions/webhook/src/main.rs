@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     xor_lever::metrics::process_started();
     lambda_http::tracing::init_default_subscriber();
     // Configuration is checked at init; the clients (and their TLS roots) are built on the first
-    // request, once per process (see README, Cold start).
+    // request, once per process (see docs/benchmarks.md, Cold start).
     let settings: &'static Settings = Box::leak(Box::new(Settings::from_env()?));
     let app: &'static OnceCell<Router> = Box::leak(Box::new(OnceCell::new()));
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -59,6 +59,22 @@ async fn the_binary_handles_a_signed_webhook() {
     );
     assert_eq!(line["webhook_id"], "msg_2Yx1fQ0kEwLZ3xR9");
     assert_eq!(line["opportunity_id"], answer["opportunity_id"]);
-    let text = line.to_string();
-    assert!(!text.contains("Lovelace") && !text.contains('@'), "no candidate data in a metric line: {text}");
+    // The function's log lines: JSON (AWS_LAMBDA_LOG_FORMAT=JSON, as the template sets), each of
+    // this delivery's in the span that names the connection and the webhook id; no line holds
+    // the candidate's name, email or phone, or the webhook secret.
+    let processed = emf.wait_for(|v| v["fields"]["message"] == "webhook processed").await;
+    let span = &processed["span"];
+    assert_eq!(
+        (span["connection"].as_str(), span["webhook_id"].as_str()),
+        (Some(app.id.as_str()), Some("msg_2Yx1fQ0kEwLZ3xR9")),
+        "{processed}"
+    );
+    assert_eq!(processed["level"], "INFO");
+    println!("a log line: {processed}\nits metric line: {line}");
+    for l in emf.all() {
+        let text = l.to_string();
+        for pii in ["Lovelace", "ada@example.com", "7946", &app.secret] {
+            assert!(!text.contains(pii), "{pii} in a log line: {text}");
+        }
+    }
 }

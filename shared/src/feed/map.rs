@@ -30,7 +30,7 @@ const KNOWN: &[&str] = &[
 ];
 
 /// Lever's hosted job pages, whose apply form is the page URL + `/apply` (docs/xor-contract.md §1 example).
-/// An assumption about Lever's URL scheme: kept here, named in the README.
+/// An assumption about Lever's URL scheme: kept here, named in docs/assumptions.md.
 const LEVER_JOB_HOSTS: &[&str] =
     &["https://jobs.lever.co/", "https://jobs.eu.lever.co/", "https://jobs.sandbox.lever.co/"];
 

@@ -1,4 +1,4 @@
-//! Event loop over quick-xml. Rules (README: How a sync works): `<job>` anywhere under the root `<source>`;
+//! Event loop over quick-xml. Rules (docs/sync.md): `<job>` anywhere under the root `<source>`;
 //! text and CDATA joined, comments ignored, values trimmed; only XML's predefined entities and
 //! character references decoded (a DOCTYPE's entities are never expanded: an unknown `&name;`
 //! is kept as written, which is also what HTML descriptions want); the declared encoding honoured.
