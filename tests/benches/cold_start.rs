@@ -1,22 +1,89 @@
-//! Cold start: the time from process start to the runtime's first `GET …/invocation/next` (the
-//! moment Lambda counts init as done), for each function and for a hello-world `lambda_runtime`
-//! binary built with the same release profile. Run by `infra/scripts/cold-start`, which builds
-//! the three release binaries first (or set COLD_START_DIR to a folder holding them).
-use std::time::Instant;
+//! Cold start, two ways, for each function and for a hello-world `lambda_runtime` binary built
+//! with the same release profile:
+//! - init: process start → the runtime's first `GET …/invocation/next` (what Lambda counts as
+//!   init);
+//! - first answer: process start → the first invocation's response, as the first user feels it.
+//!   The functions build their clients (AWS SDK, TLS roots) on the first event, so that cost is
+//!   here, with one real round trip to the store (moto on loopback): feed-sync syncs a connection
+//!   (a DynamoDB read), the webhook answers a request for a connection (a DynamoDB read).
+//!
+//! Run by `infra/scripts/cold-start`, which builds the three release binaries and starts moto
+//! (or set COLD_START_DIR to a folder holding them, and AWS_ENDPOINT_URL).
+use std::time::{Duration, Instant};
 
 use xor_lever_sandbox::lambda_emulator::RunningEmulator;
 
 const RUNS: usize = 30;
 
+fn event(name: &str) -> serde_json::Value {
+    match name {
+        "feed-sync" => serde_json::json!({"connection": "cold-start-probe"}),
+        "webhook" => {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/events/webhook-request.json");
+            let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            v["rawPath"] = "/webhooks/xor/cold-start-probe".into();
+            v["requestContext"]["http"]["path"] = "/webhooks/xor/cold-start-probe".into();
+            v["pathParameters"]["connection_id"] = "cold-start-probe".into();
+            v
+        }
+        _ => serde_json::json!({}),
+    }
+}
+
+fn percentiles(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(f64::total_cmp);
+    (ms[RUNS / 2], ms[RUNS * 9 / 10])
+}
+
+/// Where a function's first answer goes, timed in this (fresh) process, first call of each.
+fn breakdown(rt: &tokio::runtime::Runtime) {
+    let t = Instant::now();
+    let http = xor_lever::config::http_client();
+    let http_ms = t.elapsed();
+    let t = Instant::now();
+    let _again = xor_lever::config::http_client();
+    let http_again = t.elapsed();
+    let t = Instant::now();
+    let sdk = rt.block_on(xor_lever::config::aws_sdk_config());
+    let sdk_ms = t.elapsed();
+    let t = Instant::now();
+    let dynamo = xor_lever::config::dynamo_client(&sdk);
+    let _secrets = xor_lever::config::secrets_client(&sdk);
+    let clients_ms = t.elapsed();
+    let t = Instant::now();
+    let _ = rt.block_on(
+        dynamo.get_item().table_name("bench").key("pk", aws_sdk_dynamodb::types::AttributeValue::S("x".into())).send(),
+    );
+    let first_call = t.elapsed();
+    let t = Instant::now();
+    let _ = rt.block_on(
+        dynamo.get_item().table_name("bench").key("pk", aws_sdk_dynamodb::types::AttributeValue::S("x".into())).send(),
+    );
+    let second_call = t.elapsed();
+    drop(http);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "first answer, where it goes (this process, first call each): reqwest client (TLS roots) {:.2} ms (a second one {:.2} ms); aws-config load {:.2} ms; DynamoDB + Secrets Manager clients {:.2} ms; first DynamoDB call to moto {:.2} ms (connect + request; the second {:.2} ms)",
+        ms(http_ms),
+        ms(http_again),
+        ms(sdk_ms),
+        ms(clients_ms),
+        ms(first_call),
+        ms(second_call)
+    );
+}
+
 fn main() {
     let dir =
         std::env::var("COLD_START_DIR").unwrap_or_else(|_| format!("{}/../target/release", env!("CARGO_MANIFEST_DIR")));
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL: run infra/scripts/cold-start (it starts moto)");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut baseline = None;
     for name in ["hello-baseline", "feed-sync", "webhook"] {
         let bin = format!("{dir}/{name}");
         assert!(std::path::Path::new(&bin).exists(), "{bin} is missing: run infra/scripts/cold-start");
-        let mut ms: Vec<f64> = (0..RUNS)
+        let (init, first): (Vec<f64>, Vec<f64>) = (0..RUNS)
             .map(|_| {
                 rt.block_on(async {
                     let emulator = RunningEmulator::spawn().await;
@@ -30,6 +97,8 @@ fn main() {
                         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
                         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
                         .env("TABLE_NAME", "bench")
+                        .env("SECRET_PREFIX", "bench/")
+                        .env("AWS_ENDPOINT_URL", &endpoint)
                         .env("AWS_ACCESS_KEY_ID", "test")
                         .env("AWS_SECRET_ACCESS_KEY", "test")
                         .env("AWS_REGION", "us-east-1")
@@ -37,20 +106,30 @@ fn main() {
                         .stdout(std::process::Stdio::null())
                         .spawn()
                         .unwrap();
+                    // Queued before the process runs: its first poll takes it at once.
+                    let probe = event(name);
+                    let answer = emulator.invoke(&probe, Duration::from_secs(20));
+                    let answered = tokio::time::timeout(Duration::from_secs(25), answer).await;
+                    let done = Instant::now();
                     let polled = emulator.first_poll().await;
                     let _ = child.kill();
                     let _ = child.wait();
-                    polled.duration_since(started).as_secs_f64() * 1000.0
+                    assert!(matches!(answered, Ok(Ok(_))), "{name} answered its first event: {answered:?}");
+                    (
+                        polled.duration_since(started).as_secs_f64() * 1000.0,
+                        done.duration_since(started).as_secs_f64() * 1000.0,
+                    )
                 })
             })
-            .collect();
-        ms.sort_by(f64::total_cmp);
-        let (p50, p90) = (ms[RUNS / 2], ms[RUNS * 9 / 10]);
+            .unzip();
+        let ((ip50, ip90), (fp50, fp90)) = (percentiles(init), percentiles(first));
         let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-        let base = *baseline.get_or_insert(p50);
+        let (bi, bf) = *baseline.get_or_insert((ip50, fp50));
         println!(
-            "cold start  {name:<15} p50 {p50:>6.2} ms  p90 {p90:>6.2} ms  ({:.2}× hello-world)  binary {size:.1} MB",
-            p50 / base
+            "cold start  {name:<15} init p50 {ip50:>6.2} ms p90 {ip90:>6.2} ms ({:.2}×)  first answer p50 {fp50:>6.2} ms p90 {fp90:>6.2} ms ({:.2}× hello-world)  binary {size:.1} MB",
+            ip50 / bi,
+            fp50 / bf
         );
     }
+    breakdown(&rt);
 }
