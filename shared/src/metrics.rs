@@ -3,8 +3,9 @@
 //! never lost to a throttled API call. Both functions use this one type.
 //!
 //! Every line carries the `Stack` dimension (the stack's name, `STACK_NAME`): two stacks in one
-//! account never mix their figures. Lines about one connection also carry `Connection`; its
-//! cardinality is the number of customers, which is bounded.
+//! account never mix their figures. Lines about one connection are published twice: under
+//! `Stack` (the totals the alarms and the dashboard read) and under `Stack` + `Connection`
+//! (cardinality: the number of customers, which is bounded).
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -83,7 +84,10 @@ impl MetricLine {
 
     /// The line as EMF JSON at `timestamp_ms`.
     pub fn to_json(&self, timestamp_ms: i64) -> Value {
+        // Every metric under `Stack` alone (what the alarms and the dashboard read) and, for a
+        // connection's line, also under `Stack` + `Connection` (one customer's figures).
         let names: Vec<&str> = self.dimensions.iter().map(|(n, _)| *n).collect();
+        let sets: Vec<Vec<&str>> = (1..=names.len()).map(|n| names[..n].to_vec()).collect();
         let metrics: Vec<Value> =
             self.metrics.iter().map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.as_str()})).collect();
         let mut line = self.properties.clone();
@@ -91,7 +95,7 @@ impl MetricLine {
             "_aws".into(),
             json!({
                 "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": [names], "Metrics": metrics}]
+                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": metrics}]
             }),
         );
         for (n, v) in &self.dimensions {
@@ -141,7 +145,11 @@ mod tests {
             .to_json(1_700_000_000_000);
         let m = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(m["Namespace"], "XorLever");
-        assert_eq!(m["Dimensions"], json!([["Stack", "Connection"]]));
+        assert_eq!(
+            m["Dimensions"],
+            json!([["Stack"], ["Stack", "Connection"]]),
+            "the stack's total and the connection's"
+        );
         assert_eq!(
             m["Metrics"],
             json!([{"Name": "DurationMs", "Unit": "Milliseconds"}, {"Name": "JobsCreated", "Unit": "Count"}])

@@ -55,7 +55,7 @@ async fn the_binary_runs_a_scheduled_sync() {
     assert_eq!(run["ColdStart"], 1.0, "the first invocation of the process");
     let ours = emf.wait_for(|v| v["Connection"] == app.id.as_str()).await;
     let (defs, dims) = emf_shape(&ours);
-    assert_eq!(dims, serde_json::json!([["Stack", "Connection"]]));
+    assert_eq!(dims, serde_json::json!([["Stack"], ["Stack", "Connection"]]));
     assert!(defs.contains(&("JobsCreated".to_owned(), "Count".to_owned())));
     assert_eq!((ours["JobsCreated"].as_f64(), ours["SyncFailed"].as_f64()), (Some(6.0), Some(0.0)), "{ours}");
 

@@ -39,7 +39,7 @@ async fn the_binary_handles_a_signed_webhook() {
     // the opportunity as properties (the correlation in Logs Insights).
     let line = emf.wait_for(|v| v.get("WebhooksReceived").is_some()).await;
     let (defs, dims) = emf_shape(&line);
-    assert_eq!(dims, serde_json::json!([["Stack", "Connection"]]));
+    assert_eq!(dims, serde_json::json!([["Stack"], ["Stack", "Connection"]]));
     assert_eq!((line["Stack"].as_str(), line["Connection"].as_str()), (Some("xor-lever-test"), Some(app.id.as_str())));
     for (name, unit) in [
         ("WebhooksReceived", "Count"),
@@ -49,6 +49,10 @@ async fn the_binary_handles_a_signed_webhook() {
         ("DeliveriesDuplicate", "Count"),
         ("WebhookMs", "Milliseconds"),
         ("ColdStart", "Count"),
+        ("LeverCalls", "Count"),
+        ("LeverMs", "Milliseconds"),
+        ("ReportRenderMs", "Milliseconds"),
+        ("ResumeDownloadFailures", "Count"),
     ] {
         assert!(defs.contains(&(name.to_owned(), unit.to_owned())), "{name} {unit} in {line}");
     }
@@ -57,6 +61,9 @@ async fn the_binary_handles_a_signed_webhook() {
         (Some(1.0), Some(0.0)),
         "{line}"
     );
+    // Lever's share of the delivery: at least the create with its file, and the note.
+    assert!(line["LeverCalls"].as_f64().unwrap() >= 2.0, "{line}");
+    assert_eq!(line["ResumeDownloadFailures"], 0.0, "{line}");
     assert_eq!(line["webhook_id"], "msg_2Yx1fQ0kEwLZ3xR9");
     assert_eq!(line["opportunity_id"], answer["opportunity_id"]);
     // The function's log lines: JSON (AWS_LAMBDA_LOG_FORMAT=JSON, as the template sets), each of

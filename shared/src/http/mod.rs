@@ -67,8 +67,9 @@ async fn webhook(
     // id. An unsigned request's id is the sender's text: cut short, and JSON-escaped by the log.
     let id: String = signed.id.as_deref().unwrap_or_default().chars().take(64).collect();
     let span = tracing::info_span!("webhook", connection = %connection_id.chars().take(64).collect::<String>(), webhook_id = %id);
-    let answer = tracing::Instrument::instrument(receive(&deps, &connection_id, &signed, &body, deadline), span).await;
-    delivery_metrics(&connection_id, signed.id.as_deref(), &answer, started.elapsed().as_millis()).emit();
+    let work = crate::usecases::webhook::gathered(receive(&deps, &connection_id, &signed, &body, deadline));
+    let (answer, stats) = tracing::Instrument::instrument(work, span).await;
+    delivery_metrics(&connection_id, signed.id.as_deref(), &answer, &stats, started.elapsed().as_millis()).emit();
     let status = status_of(answer.reply);
     let mut resp = (status, Json(answer.body)).into_response();
     if let Some(secs) = answer.retry_after {
@@ -85,6 +86,7 @@ pub fn delivery_metrics(
     connection: &str,
     webhook_id: Option<&str>,
     a: &crate::usecases::webhook::Answer,
+    stats: &crate::usecases::webhook::DeliveryStats,
     duration_ms: u128,
 ) -> crate::metrics::MetricLine {
     use crate::domain::DeliveryStatus as S;
@@ -103,6 +105,10 @@ pub fn delivery_metrics(
         .count("WebhooksUnsigned", usize::from(a.reply == Reply::Unsigned))
         .count("WebhooksBusy", usize::from(a.reply == Reply::InProgress))
         .millis("WebhookMs", duration_ms)
+        .count("LeverCalls", stats.lever_calls as usize)
+        .millis("LeverMs", u128::from(stats.lever_ms))
+        .millis("ReportRenderMs", u128::from(stats.report_ms))
+        .count("ResumeDownloadFailures", stats.resume_failures as usize)
         .with_cold_start()
         .property("status", status_of(a.reply).as_u16());
     if let (Some(id), true) = (webhook_id, known && a.reply != Reply::Unsigned) {

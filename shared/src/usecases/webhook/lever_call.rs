@@ -54,11 +54,11 @@ where
     Fut: std::future::Future<Output = Result<T, LeverError>>,
 {
     let token = deps.tokens.access_token(conn, lever, deadline_ms).await.map_err(CallError::Token)?;
-    match before_deadline(deps, deadline_ms, f(token.clone())).await {
+    match super::stats::lever_call(before_deadline(deps, deadline_ms, f(token.clone()))).await {
         Err(LeverError::Unauthorized { .. }) => {
             let fresh =
                 deps.tokens.after_unauthorized(conn, lever, &token, deadline_ms).await.map_err(CallError::Token)?;
-            match before_deadline(deps, deadline_ms, f(fresh)).await {
+            match super::stats::lever_call(before_deadline(deps, deadline_ms, f(fresh))).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
                     Err(CallError::RevokedAfterRefresh)

@@ -147,7 +147,10 @@ pub(super) async fn attempt_create(
                 let note = format!("attached ({})", f.name);
                 (Some(f), note)
             }
-            Err(why) => (None, format!("unavailable ({why}); XOR's link: {url}")),
+            Err(why) => {
+                super::stats::note(|s| s.resume_failures += 1);
+                (None, format!("unavailable ({why}); XOR's link: {url}"))
+            }
         },
     };
     let report = Report {
@@ -185,7 +188,13 @@ pub(super) async fn attempt_create(
         kind: FileKind::Other,
         name: "xor-screening-report.pdf".into(),
         content_type: "application/pdf".into(),
-        bytes: render(&report),
+        bytes: {
+            let started = std::time::Instant::now();
+            let pdf = render(&report);
+            let ms = started.elapsed().as_millis() as u64;
+            super::stats::note(|s| s.report_ms += ms);
+            pdf
+        },
     }];
     files.extend(resume_file);
     let new = NewOpportunity {
