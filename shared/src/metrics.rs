@@ -3,9 +3,9 @@
 //! never lost to a throttled API call. Both functions use this one type.
 //!
 //! Every line carries the `Stack` dimension (the stack's name, `STACK_NAME`): two stacks in one
-//! account never mix their figures. Lines about one connection are published twice: under
-//! `Stack` (the totals the alarms and the dashboard read) and under `Stack` + `Connection`
-//! (cardinality: the number of customers, which is bounded).
+//! account never mix their figures. A line about one connection is published under `Stack`
+//! (the totals the alarms and the dashboard read) and its counters also under `Stack` +
+//! `Connection` (cardinality: the number of customers, which is bounded).
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -40,6 +40,8 @@ pub struct MetricLine {
     dimensions: Vec<(&'static str, String)>,
     metrics: BTreeMap<&'static str, (f64, Unit)>,
     properties: Map<String, Value>,
+    /// When the figures were taken (default: when the line is emitted).
+    at_ms: Option<i64>,
 }
 
 impl MetricLine {
@@ -49,7 +51,7 @@ impl MetricLine {
         if let Some(c) = connection {
             dimensions.push(("Connection", c.to_owned()));
         }
-        Self { dimensions, metrics: BTreeMap::new(), properties: Map::new() }
+        Self { dimensions, metrics: BTreeMap::new(), properties: Map::new(), at_ms: None }
     }
 
     pub fn count(mut self, name: &'static str, value: usize) -> Self {
@@ -64,6 +66,12 @@ impl MetricLine {
 
     pub fn bytes(mut self, name: &'static str, bytes: u64) -> Self {
         self.metrics.insert(name, (bytes as f64, Unit::Bytes));
+        self
+    }
+
+    /// Stamps the line with `ms` (a run's start: its figures fall in the period it began).
+    pub fn at(mut self, ms: i64) -> Self {
+        self.at_ms = Some(ms);
         self
     }
 
@@ -82,21 +90,37 @@ impl MetricLine {
         }
     }
 
-    /// The line as EMF JSON at `timestamp_ms`.
+    /// Lever token refreshes made and waited for since the previous line (`TokenRefreshes`,
+    /// `TokenRefreshWaits`; summed over time they are exact).
+    pub fn with_refresh_counts(self) -> Self {
+        let (made, waited) = crate::usecases::tokens::take_refresh_counts();
+        self.count("TokenRefreshes", made).count("TokenRefreshWaits", waited)
+    }
+
+    /// The line as EMF JSON at `timestamp_ms` (unless stamped with [`at`](Self::at)).
+    ///
+    /// Every metric is published under `Stack` (the totals the alarms and the dashboard read).
+    /// A connection's counts are also published under `Stack` + `Connection`: one customer's
+    /// figures, at a cost per connection kept to the counters (timings, cold starts and bytes
+    /// stay on `Stack`: a custom metric is billed per dimension combination).
     pub fn to_json(&self, timestamp_ms: i64) -> Value {
-        // Every metric under `Stack` alone (what the alarms and the dashboard read) and, for a
-        // connection's line, also under `Stack` + `Connection` (one customer's figures).
-        let names: Vec<&str> = self.dimensions.iter().map(|(n, _)| *n).collect();
-        let sets: Vec<Vec<&str>> = (1..=names.len()).map(|n| names[..n].to_vec()).collect();
-        let metrics: Vec<Value> =
+        let all: Vec<Value> =
             self.metrics.iter().map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.as_str()})).collect();
+        let mut directives = vec![json!({"Namespace": NAMESPACE, "Dimensions": [["Stack"]], "Metrics": all})];
+        if self.dimensions.len() > 1 {
+            let names: Vec<&str> = self.dimensions.iter().map(|(n, _)| *n).collect();
+            let counts: Vec<Value> = self
+                .metrics
+                .iter()
+                .filter(|(name, (_, unit))| *unit == Unit::Count && !STACK_ONLY.contains(name))
+                .map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.as_str()}))
+                .collect();
+            directives.push(json!({"Namespace": NAMESPACE, "Dimensions": [names], "Metrics": counts}));
+        }
         let mut line = self.properties.clone();
         line.insert(
             "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": metrics}]
-            }),
+            json!({"Timestamp": self.at_ms.unwrap_or(timestamp_ms), "CloudWatchMetrics": directives}),
         );
         for (n, v) in &self.dimensions {
             line.insert((*n).into(), Value::String(v.clone()));
@@ -115,6 +139,9 @@ impl MetricLine {
         }
     }
 }
+
+/// Counts that describe the process, not the customer: never per connection.
+const STACK_ONLY: [&str; 4] = ["ColdStart", "TokenRefreshes", "TokenRefreshWaits", "LeverCalls"];
 
 static COLD: AtomicBool = AtomicBool::new(true);
 static PROCESS_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -143,21 +170,22 @@ mod tests {
             .millis("DurationMs", 1250)
             .property("run_id", "r1")
             .to_json(1_700_000_000_000);
-        let m = &v["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(m["Namespace"], "XorLever");
+        let m = &v["_aws"]["CloudWatchMetrics"];
+        assert_eq!(m[0]["Namespace"], "XorLever");
+        assert_eq!(m[0]["Dimensions"], json!([["Stack"]]), "every metric in the stack's totals");
         assert_eq!(
-            m["Dimensions"],
-            json!([["Stack"], ["Stack", "Connection"]]),
-            "the stack's total and the connection's"
-        );
-        assert_eq!(
-            m["Metrics"],
+            m[0]["Metrics"],
             json!([{"Name": "DurationMs", "Unit": "Milliseconds"}, {"Name": "JobsCreated", "Unit": "Count"}])
         );
+        assert_eq!(m[1]["Dimensions"], json!([["Stack", "Connection"]]));
+        assert_eq!(m[1]["Metrics"], json!([{"Name": "JobsCreated", "Unit": "Count"}]), "per connection: counts only");
         assert_eq!(
             (v["Connection"].as_str(), v["JobsCreated"].as_f64(), v["run_id"].as_str()),
             (Some("acme"), Some(3.0), Some("r1"))
         );
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
+        let stamped = MetricLine::new(None).count("SyncRuns", 1).at(42).to_json(1_700_000_000_000);
+        assert_eq!(stamped["_aws"]["Timestamp"], 42, "a run's line is stamped with its start");
+        assert_eq!(stamped["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 1, "no connection, one directive");
     }
 }

@@ -570,17 +570,21 @@ impl EmfLines {
     }
 }
 
-/// An EMF line's metric definitions as (name, unit), and its dimension set.
+/// An EMF line's metric definitions as (name, unit) (its first directive: every metric, under
+/// `Stack`), and the dimension sets of each of its directives.
 pub fn emf_shape(v: &serde_json::Value) -> (Vec<(String, String)>, serde_json::Value) {
-    let m = &v["_aws"]["CloudWatchMetrics"][0];
-    assert_eq!(m["Namespace"], "XorLever", "{v}");
+    let directives = v["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+    for d in directives {
+        assert_eq!(d["Namespace"], "XorLever", "{v}");
+    }
+    let m = &directives[0];
     let defs = m["Metrics"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| (d["Name"].as_str().unwrap().to_owned(), d["Unit"].as_str().unwrap().to_owned()))
         .collect();
-    (defs, m["Dimensions"].clone())
+    (defs, directives.iter().map(|d| d["Dimensions"].clone()).collect())
 }
 
 impl Drop for KillOnDrop {

@@ -99,6 +99,8 @@ pub struct SyncResponse {
     pub skipped: Vec<Skipped>,
     /// Webhook deliveries that waited (Lever down, app revoked, a crashed attempt), replayed.
     pub webhooks: Option<RetrySummary>,
+    /// Connections whose Lever authorization could not be checked (synced anyway).
+    pub lever_check_failures: usize,
 }
 
 pub struct Handler {
@@ -125,9 +127,10 @@ impl Handler {
     /// alarm (missing data = breaching) sees.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, HandlerError> {
         let started = std::time::Instant::now();
+        let (started_ms, scheduled) = (now_ms(), event.payload.get("detail-type").is_some());
         let result = self.run(event).await;
-        for line in metrics(&result, started.elapsed().as_millis()) {
-            line.emit();
+        for line in metrics(&result, scheduled, started.elapsed().as_millis()) {
+            line.at(started_ms).emit();
         }
         result
     }
@@ -171,7 +174,11 @@ impl Handler {
                     None => sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?,
                     Some(id) => {
                         let id = ConnectionId::parse(&id)?;
-                        AllReport { reports: vec![sync_connection(&self.deps, &id, &opts).await], skipped: Vec::new() }
+                        AllReport {
+                            reports: vec![sync_connection(&self.deps, &id, &opts).await],
+                            skipped: Vec::new(),
+                            lever_check_failures: 0,
+                        }
                     }
                 }
             }
@@ -181,7 +188,7 @@ impl Handler {
             .into_iter()
             .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
-        Ok(SyncResponse { connections, skipped: all.skipped, webhooks })
+        Ok(SyncResponse { connections, skipped: all.skipped, webhooks, lever_check_failures: all.lever_check_failures })
     }
 }
 
@@ -189,8 +196,14 @@ impl Handler {
 /// for the run (`Stack`; the alarms watch `SyncRuns`, `SyncFailures`, `RevokedConnections`,
 /// `WebhooksWaiting`) and one per connection synced (`Stack`, `Connection`). On the error path,
 /// the run's line with `RunErrors` 1 and the error's type.
-pub fn metrics(result: &Result<SyncResponse, HandlerError>, duration_ms: u128) -> Vec<MetricLine> {
-    let run = MetricLine::new(None).count("SyncRuns", 1).millis("DurationMs", duration_ms).with_cold_start();
+pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, duration_ms: u128) -> Vec<MetricLine> {
+    // The heartbeat counts scheduled runs only: an operator's run (or a first sync after a
+    // connect) must not hide a schedule that stopped.
+    let run = MetricLine::new(None)
+        .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
+        .millis("DurationMs", duration_ms)
+        .with_cold_start()
+        .with_refresh_counts();
     let r = match result {
         Err(e) => {
             let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
@@ -202,15 +215,22 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, duration_ms: u128) -
         matches!(c.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || c.summary.failed > 0
     };
     let revoked = r.skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count();
-    let w = r.webhooks.clone().unwrap_or_default();
+    let mut run = run.count("RunErrors", 0);
+    // Only what was measured: a dry run or a failed sweep says nothing about waiting deliveries
+    // (a 0 would clear the waiting alarm).
+    if let Some(w) = &r.webhooks {
+        run = run
+            .count("WebhooksReplayed", w.replayed)
+            .count("WebhooksWaiting", w.still_waiting)
+            .count("DeliveriesCompleted", w.completed)
+            .count("DeliveriesFailed", w.failed);
+    }
     let mut lines = vec![
-        run.count("RunErrors", 0)
-            .count("ConnectionsSynced", r.connections.len())
+        run.count("ConnectionsSynced", r.connections.len())
             .count("ConnectionsSkipped", r.skipped.len())
             .count("SyncFailures", r.connections.iter().filter(|c| failed(c)).count())
             .count("RevokedConnections", revoked)
-            .count("WebhooksReplayed", w.replayed)
-            .count("WebhooksWaiting", w.still_waiting),
+            .count("LeverCheckFailures", r.lever_check_failures),
     ];
     for c in &r.connections {
         let s = &c.summary;
@@ -222,6 +242,8 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, duration_ms: u128) -
                 .count("JobsFailed", s.failed)
                 .count("JobsDeferred", s.deferred)
                 .count("PostingsSkipped", s.skipped)
+                .count("FeedPostings", s.postings)
+                .bytes("FeedBytes", s.feed_bytes)
                 .count("FeedNotModified", usize::from(c.outcome == RunOutcome::NotModified))
                 .count("GuardTrips", usize::from(c.guard.is_some()))
                 .count("SyncFailed", usize::from(failed(c))),

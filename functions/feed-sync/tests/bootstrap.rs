@@ -37,7 +37,7 @@ async fn the_binary_runs_a_scheduled_sync() {
     // connection's figures, each value with its definition, unit and dimensions.
     let run = emf.wait_for(|v| v.get("SyncRuns").is_some() && v["RunErrors"] == 0.0).await;
     let (defs, dims) = emf_shape(&run);
-    assert_eq!(dims, serde_json::json!([["Stack"]]));
+    assert_eq!(dims, serde_json::json!([[["Stack"]]]));
     assert_eq!(run["Stack"], "xor-lever-test");
     for (name, unit) in [
         ("SyncRuns", "Count"),
@@ -48,6 +48,8 @@ async fn the_binary_runs_a_scheduled_sync() {
         ("WebhooksWaiting", "Count"),
         ("ColdStart", "Count"),
         ("InitMs", "Milliseconds"),
+        ("TokenRefreshes", "Count"),
+        ("LeverCheckFailures", "Count"),
     ] {
         assert!(defs.contains(&(name.to_owned(), unit.to_owned())), "{name} {unit} in {run}");
         assert!(run[name].is_number(), "{name} has a value: {run}");
@@ -55,8 +57,11 @@ async fn the_binary_runs_a_scheduled_sync() {
     assert_eq!(run["ColdStart"], 1.0, "the first invocation of the process");
     let ours = emf.wait_for(|v| v["Connection"] == app.id.as_str()).await;
     let (defs, dims) = emf_shape(&ours);
-    assert_eq!(dims, serde_json::json!([["Stack"], ["Stack", "Connection"]]));
+    assert_eq!(dims, serde_json::json!([[["Stack"]], [["Stack", "Connection"]]]));
     assert!(defs.contains(&("JobsCreated".to_owned(), "Count".to_owned())));
+    assert!(defs.contains(&("FeedBytes".to_owned(), "Bytes".to_owned())));
+    assert_eq!(ours["FeedPostings"], 6.0, "{ours}");
+    assert!(ours["FeedBytes"].as_f64().unwrap() > 1000.0, "{ours}");
     assert_eq!((ours["JobsCreated"].as_f64(), ours["SyncFailed"].as_f64()), (Some(6.0), Some(0.0)), "{ours}");
 
     // A misspelt operator event: an error the runtime reports as not worth retrying.
@@ -64,11 +69,17 @@ async fn the_binary_runs_a_scheduled_sync() {
     let body: serde_json::Value = serde_json::from_str(&err.expect_err("the invocation failed")).unwrap();
     assert_eq!(body["errorType"], "NonRetryable", "{body}");
     assert!(body["errorMessage"].as_str().unwrap().contains("unknown field `conection`"), "{body}");
-    // The error path emits its line too (no missing heartbeat for a run that returned).
+    // The error path emits its line too; an operator's event counts as a manual run, never as
+    // the schedule's heartbeat.
     let failed = emf.wait_for(|v| v["RunErrors"] == 1.0).await;
     assert_eq!(
-        (failed["SyncRuns"].as_f64(), failed["error_type"].as_str(), failed["ColdStart"].as_f64()),
-        (Some(1.0), Some("NonRetryable"), Some(0.0)),
+        (
+            failed["ManualRuns"].as_f64(),
+            failed.get("SyncRuns"),
+            failed["error_type"].as_str(),
+            failed["ColdStart"].as_f64()
+        ),
+        (Some(1.0), None, Some("NonRetryable"), Some(0.0)),
         "{failed}"
     );
 }

@@ -39,7 +39,7 @@ async fn the_binary_handles_a_signed_webhook() {
     // the opportunity as properties (the correlation in Logs Insights).
     let line = emf.wait_for(|v| v.get("WebhooksReceived").is_some()).await;
     let (defs, dims) = emf_shape(&line);
-    assert_eq!(dims, serde_json::json!([["Stack"], ["Stack", "Connection"]]));
+    assert_eq!(dims, serde_json::json!([[["Stack"]], [["Stack", "Connection"]]]));
     assert_eq!((line["Stack"].as_str(), line["Connection"].as_str()), (Some("xor-lever-test"), Some(app.id.as_str())));
     for (name, unit) in [
         ("WebhooksReceived", "Count"),

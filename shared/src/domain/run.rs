@@ -18,6 +18,11 @@ pub struct SyncSummary {
     pub deferred: usize,
     /// Closes held back by the mass-close guard.
     pub held_closes: usize,
+    /// Postings the feed listed (usable ones) and the feed's size, when it was read in full.
+    #[serde(default)]
+    pub postings: usize,
+    #[serde(default)]
+    pub feed_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

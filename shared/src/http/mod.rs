@@ -90,7 +90,10 @@ pub fn delivery_metrics(
     duration_ms: u128,
 ) -> crate::metrics::MetricLine {
     use crate::domain::DeliveryStatus as S;
-    let known = !matches!(a.reply, Reply::UnknownConnection | Reply::TooLarge);
+    // A store that failed before the lookup answers RetryLater with no delivery: the path's id
+    // is then unverified, and must not become a dimension.
+    let known = !matches!(a.reply, Reply::UnknownConnection | Reply::TooLarge)
+        && !(a.reply == Reply::RetryLater && a.delivery.is_none());
     let mut line = crate::metrics::MetricLine::new(known.then_some(connection));
     let is = |s: S| usize::from(a.delivery == Some(s));
     let duplicate = a.body.get("duplicate").and_then(|v| v.as_bool()) == Some(true);
@@ -98,7 +101,7 @@ pub fn delivery_metrics(
         .count("WebhooksReceived", 1)
         .count("DeliveriesCompleted", usize::from(a.delivery == Some(S::Completed) && !duplicate))
         .count("DeliveriesDuplicate", usize::from(duplicate))
-        .count("DeliveriesFailed", is(S::Failed))
+        .count("DeliveriesFailed", usize::from(a.delivery == Some(S::Failed) && !duplicate))
         .count("DeliveriesPending", is(S::Pending))
         .count("DeliveriesPendingReauth", is(S::PendingReauth))
         .count("DeliveriesRejected", is(S::Rejected))
@@ -109,6 +112,7 @@ pub fn delivery_metrics(
         .millis("LeverMs", u128::from(stats.lever_ms))
         .millis("ReportRenderMs", u128::from(stats.report_ms))
         .count("ResumeDownloadFailures", stats.resume_failures as usize)
+        .with_refresh_counts()
         .with_cold_start()
         .property("status", status_of(a.reply).as_u16());
     if let (Some(id), true) = (webhook_id, known && a.reply != Reply::Unsigned) {

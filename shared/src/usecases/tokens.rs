@@ -12,6 +12,7 @@
 //! only after re-reading the secret (another instance that overran our lease may have stored a
 //! newer pair: then we use it, and the connection is not marked revoked).
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,17 @@ const LEASE_NAME: &str = "lever-refresh";
 const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// How long a caller waits for another instance's refresh before giving up (pending, retried).
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(15);
+
+/// Refreshes made (Lever's token endpoint called) and refreshes waited for (another instance
+/// held the lease), process-wide, for the metric lines: each line takes what accumulated since
+/// the previous one ([`take_refresh_counts`]), so the sums over time are right.
+static REFRESHES: AtomicUsize = AtomicUsize::new(0);
+static REFRESH_WAITS: AtomicUsize = AtomicUsize::new(0);
+
+/// (refreshes, waits) since the last call.
+pub fn take_refresh_counts() -> (usize, usize) {
+    (REFRESHES.swap(0, Ordering::Relaxed), REFRESH_WAITS.swap(0, Ordering::Relaxed))
+}
 
 /// Why no usable access token: revoked or never authorized (the connection waits for a Super
 /// Admin), or unavailable right now (retried later), each with its cause.
@@ -203,6 +215,7 @@ impl TokenProvider {
         stale_access: &str,
         deadline_ms: i64,
     ) -> Result<SecretString, TokenError> {
+        let mut waited = false;
         let local = self.local.lock().unwrap().entry(conn.id.clone()).or_default().clone();
         let _one_here = local.lock().await;
         let owner = format!("refresh-{}", crate::random::id128());
@@ -228,6 +241,10 @@ impl TokenProvider {
             if tokio::time::Instant::now() >= give_up {
                 return Err(TokenError::Busy);
             }
+            if !waited {
+                waited = true;
+                REFRESH_WAITS.fetch_add(1, Ordering::Relaxed);
+            }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
@@ -246,6 +263,7 @@ impl TokenProvider {
             return Ok(SecretString::new(current.access_token));
         }
         let spent = SecretString::new(current.refresh_token.clone());
+        REFRESHES.fetch_add(1, Ordering::Relaxed);
         match lever.refresh(&app, &spent, self.now_ms() / 1000).await {
             Ok(new) => {
                 // The old refresh token is spent: the new pair must be stored before it is used.

@@ -40,6 +40,8 @@ pub async fn sync_all(
     lever: Option<&crate::usecases::context::LeverContext>,
 ) -> Result<AllReport, StoreError> {
     let connections = deps.connections.connections().await?;
+    let check_failures = std::sync::atomic::AtomicUsize::new(0);
+    let check_failures = &check_failures;
     let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
         .map(|c| async move {
             let skip = |reason: String| Skipped { connection: c.id.to_string(), status: c.status, reason };
@@ -61,7 +63,12 @@ pub async fn sync_all(
                     }
                     // No Lever authorization (a jobs-only connection) or Lever unreachable: jobs
                     // do not need Lever, so the sync goes on.
-                    Err(e) => tracing::debug!(connection = %c.id, error = %e, "Lever check inconclusive"),
+                    Err(e) => {
+                        if !matches!(e, crate::usecases::tokens::TokenError::NotAuthorized) {
+                            check_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        tracing::debug!(connection = %c.id, error = %e, "Lever check inconclusive")
+                    }
                     Ok(()) => {}
                 }
             }
@@ -70,7 +77,11 @@ pub async fn sync_all(
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    let mut all = AllReport { reports: Vec::new(), skipped: Vec::new() };
+    let mut all = AllReport {
+        reports: Vec::new(),
+        skipped: Vec::new(),
+        lever_check_failures: check_failures.load(std::sync::atomic::Ordering::Relaxed),
+    };
     for r in results {
         match r {
             Ok(rep) => all.reports.push(rep),
@@ -174,6 +185,7 @@ async fn run_sync(
         }
     };
 
+    run.summary.feed_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     // Pass 1: ids and hashes only.
     let limits = opts.feed_limits;
     let (file, digests, feed_report) = tokio::task::spawn_blocking(move || -> Result<_, String> {
@@ -190,6 +202,7 @@ async fn run_sync(
     .map_err(|e| error(&e))?
     .map_err(|reason| RunOutcome::FeedError { reason })?;
     note_feed_report(run, &feed_report);
+    run.summary.postings = digests.len();
 
     let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
     let active_before = mappings.iter().filter(|m| m.is_active()).count();

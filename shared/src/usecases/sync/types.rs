@@ -97,4 +97,7 @@ pub struct Skipped {
 pub struct AllReport {
     pub reports: Vec<SyncReport>,
     pub skipped: Vec<Skipped>,
+    /// Connections whose Lever authorization could not be checked (Lever unreachable): synced
+    /// anyway (jobs do not need Lever), counted for the metrics.
+    pub lever_check_failures: usize,
 }
