@@ -97,11 +97,13 @@ pub fn delivery_metrics(
     let mut line = crate::metrics::MetricLine::new(known.then_some(connection));
     let is = |s: S| usize::from(a.delivery == Some(s));
     let duplicate = a.body.get("duplicate").and_then(|v| v.as_bool()) == Some(true);
+    // A duplicate answers with the first delivery's outcome: it is not counted again.
+    let first = |s: S| usize::from(a.delivery == Some(s) && !duplicate);
     line = line
         .count("WebhooksReceived", 1)
-        .count("DeliveriesCompleted", usize::from(a.delivery == Some(S::Completed) && !duplicate))
+        .count("DeliveriesCompleted", first(S::Completed))
         .count("DeliveriesDuplicate", usize::from(duplicate))
-        .count("DeliveriesFailed", usize::from(a.delivery == Some(S::Failed) && !duplicate))
+        .count("DeliveriesFailed", first(S::Failed))
         .count("DeliveriesPending", is(S::Pending))
         .count("DeliveriesPendingReauth", is(S::PendingReauth))
         .count("DeliveriesRejected", is(S::Rejected))

@@ -44,9 +44,7 @@ impl ApplyCtx<'_> {
     pub(super) async fn save(&self, m: JobMapping, expected: Option<u64>, done: JobOutcome, op: &str) -> JobOutcome {
         let pid = m.posting_id.clone();
         let job = m.xor_job_id.clone();
-        if self.crash.dead() {
-            self.crash.point("dead").await;
-        }
+        self.crash.stop_if_dead().await;
         match self.deps.mappings.upsert_mapping(m, expected).await {
             Ok(_) => {
                 self.crash.point("after_mapping_write").await;

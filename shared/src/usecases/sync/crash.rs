@@ -20,32 +20,35 @@ pub const SYNC_CRASH_POINTS: [&str; 5] = [
 pub(super) struct Crash {
     hook: Option<CrashHook>,
     pub(super) died: Notify,
-    /// Where it died, for the report.
-    pub(super) at: std::sync::Mutex<Option<String>>,
-    dead: std::sync::atomic::AtomicBool,
+    /// Where it died (set once: the process is dead from then on).
+    pub(super) at: std::sync::OnceLock<String>,
 }
 
 impl Crash {
     pub(super) fn new(hook: Option<CrashHook>) -> Self {
-        Self { hook, died: Notify::new(), at: std::sync::Mutex::new(None), dead: Default::default() }
+        Self { hook, died: Notify::new(), at: std::sync::OnceLock::new() }
     }
 
     /// True once the process has died: the jobs polled alongside the one that died start no
     /// further write before the run is dropped.
     pub(super) fn dead(&self) -> bool {
-        self.dead.load(std::sync::atomic::Ordering::SeqCst)
+        self.at.get().is_some()
+    }
+
+    /// Never returns once the process has died.
+    pub(super) async fn stop_if_dead(&self) {
+        if self.dead() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Never returns when the hook picks `point` (or the process already died): the run is
     /// dropped where it stands.
     pub(super) async fn point(&self, point: &str) {
-        if self.dead() {
-            std::future::pending::<()>().await;
-        }
+        self.stop_if_dead().await;
         if self.hook.as_ref().is_some_and(|f| f(point)) {
-            self.dead.store(true, std::sync::atomic::Ordering::SeqCst);
             tracing::warn!(point, "test hook: the sync dies here");
-            *self.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(point.to_owned());
+            let _ = self.at.set(point.to_owned());
             self.died.notify_one();
             std::future::pending::<()>().await;
         }

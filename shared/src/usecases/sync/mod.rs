@@ -117,7 +117,7 @@ pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOpti
     };
     let Some(result) = result else {
         // Test hook: the process died mid-run; what it wrote stays, nothing else is written.
-        let at = crash.at.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        let at = crash.at.get().cloned().unwrap_or_default();
         run.outcome = RunOutcome::Error { reason: format!("the process died at {at} (test hook)") };
         report.run = run;
         return report;

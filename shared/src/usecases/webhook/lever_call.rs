@@ -54,11 +54,11 @@ where
     Fut: std::future::Future<Output = Result<T, LeverError>>,
 {
     let token = deps.tokens.access_token(conn, lever, deadline_ms).await.map_err(CallError::Token)?;
-    match super::stats::lever_call(before_deadline(deps, deadline_ms, f(token.clone()))).await {
+    match call(deps, deadline_ms, f(token.clone())).await {
         Err(LeverError::Unauthorized { .. }) => {
             let fresh =
                 deps.tokens.after_unauthorized(conn, lever, &token, deadline_ms).await.map_err(CallError::Token)?;
-            match super::stats::lever_call(before_deadline(deps, deadline_ms, f(fresh))).await {
+            match call(deps, deadline_ms, f(fresh)).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
                     Err(CallError::RevokedAfterRefresh)
@@ -68,6 +68,15 @@ where
         }
         other => other.map_err(CallError::Lever),
     }
+}
+
+/// One Lever call: cut before the deadline, counted and timed for the delivery's metrics.
+async fn call<T>(
+    deps: &LeverContext,
+    deadline_ms: i64,
+    f: impl std::future::Future<Output = Result<T, LeverError>>,
+) -> Result<T, LeverError> {
+    super::stats::lever_call(before_deadline(deps, deadline_ms, f)).await
 }
 
 /// Time kept after the last Lever call to record the outcome and answer XOR (two table writes,
