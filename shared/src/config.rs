@@ -60,6 +60,7 @@ impl Settings {
 /// One HTTP client for every outbound call: rustls, gzip, pooled connections.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config())
         .user_agent(concat!("xor-lever/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(50))
@@ -67,10 +68,67 @@ pub fn http_client() -> reqwest::Client {
         .expect("the TLS backend initialises")
 }
 
+/// The TLS settings of our own HTTPS calls (XOR, Lever, the feeds, resume files): aws-lc-rs as
+/// the crypto, and Mozilla's roots compiled in as trust anchors (`webpki-roots`) rather than the
+/// system store, which every reqwest client read and parsed again (~2.8 ms of a cold start,
+/// docs/benchmarks.md). The roots follow Mozilla's list as of the build: a release picks up
+/// root changes. `SSL_CERT_FILE`, when set, names a PEM bundle trusted as well (a proxy's own
+/// CA). The AWS SDK keeps its own roots (the system store, loaded once per process).
+pub fn tls_config() -> rustls::ClientConfig {
+    let roots = roots_with(std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()).as_deref());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("aws-lc-rs supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+fn roots_with(extra: Option<&std::ffi::OsStr>) -> rustls::RootCertStore {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let Some(path) = extra else { return roots };
+    match CertificateDer::pem_file_iter(path) {
+        Ok(certs) => {
+            let (added, ignored) = roots.add_parsable_certificates(certs.filter_map(Result::ok));
+            tracing::info!(added, ignored, file = ?path, "extra TLS roots from SSL_CERT_FILE");
+        }
+        Err(e) => tracing::warn!(error = %e, file = ?path, "SSL_CERT_FILE could not be read; Mozilla's roots only"),
+    }
+    roots
+}
+
 /// The AWS SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL`
 /// so the same binary runs against moto).
+///
+/// In Lambda the region and the role's credentials are environment variables Lambda sets, so
+/// they are read directly: the default chain also looks for profile files, SSO, web identity
+/// and IMDS settings, ~3 ms of a cold start that finds nothing (docs/benchmarks.md). Anywhere
+/// else (the CLI on a laptop, with profiles and SSO) the full default chain runs.
 pub async fn aws_sdk_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    match lambda_sdk_config() {
+        Some(sdk) => sdk,
+        None => aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await,
+    }
+}
+
+/// `None` outside Lambda, or when Lambda's variables are not all there (then the default chain
+/// decides, and says what is missing).
+fn lambda_sdk_config() -> Option<SdkConfig> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    var("AWS_LAMBDA_FUNCTION_NAME")?;
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
+    var("AWS_ACCESS_KEY_ID")?;
+    var("AWS_SECRET_ACCESS_KEY")?;
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials));
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(endpoint);
+    }
+    Some(sdk.build())
 }
 
 /// Every call gives up after `total` (its retries included), each attempt after `total / 2`: a
@@ -163,4 +221,32 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
         Arc::new(crate::adapters::lever::LeverApi::new(http.clone())),
         Arc::new(crate::adapters::file_fetch::HttpFileFetcher(http)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roots_are_mozillas_and_ssl_cert_file_adds_only_certificates() {
+        let mozilla = roots_with(None).len();
+        assert!(mozilla > 100, "{mozilla}");
+        let dir = tempfile::tempdir().unwrap();
+        // A self-signed CA certificate (made with openssl req -x509 for this test).
+        let cert = include_str!("../tests/fixtures/extra-root.pem");
+        let file = dir.path().join("extra.pem");
+        // One certificate, one block that is not one (base64 of junk), and text around them.
+        let text =
+            format!("a comment\n{cert}-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n");
+        std::fs::write(&file, text).unwrap();
+        assert_eq!(roots_with(Some(file.as_os_str())).len(), mozilla + 1);
+        assert_eq!(roots_with(Some(dir.path().join("missing.pem").as_os_str())).len(), mozilla);
+    }
+
+    #[test]
+    fn reqwest_takes_the_preconfigured_tls() {
+        // reqwest answers an unrecognised preconfigured TLS value with a build error: the
+        // rustls version must be reqwest's own.
+        reqwest::Client::builder().tls_backend_preconfigured(tls_config()).build().unwrap();
+    }
 }

@@ -90,11 +90,14 @@ impl MetricLine {
         }
     }
 
-    /// Lever token refreshes made and waited for since the previous line (`TokenRefreshes`,
-    /// `TokenRefreshWaits`; summed over time they are exact).
-    pub fn with_refresh_counts(self) -> Self {
+    /// The process's counts since its previous line (summed over time they are exact): Lever
+    /// token refreshes made and waited for (`TokenRefreshes`, `TokenRefreshWaits`) and Lever's
+    /// 429s (`LeverThrottled`).
+    pub fn with_process_counts(self) -> Self {
         let (made, waited) = crate::usecases::tokens::take_refresh_counts();
-        self.count("TokenRefreshes", made).count("TokenRefreshWaits", waited)
+        self.count("TokenRefreshes", made)
+            .count("TokenRefreshWaits", waited)
+            .count("LeverThrottled", crate::adapters::lever::take_throttled())
     }
 
     /// The line as EMF JSON at `timestamp_ms` (unless stamped with [`at`](Self::at)).
@@ -141,7 +144,7 @@ impl MetricLine {
 }
 
 /// Counts that describe the process, not the customer: never per connection.
-const STACK_ONLY: [&str; 4] = ["ColdStart", "TokenRefreshes", "TokenRefreshWaits", "LeverCalls"];
+const STACK_ONLY: [&str; 5] = ["ColdStart", "TokenRefreshes", "TokenRefreshWaits", "LeverCalls", "LeverThrottled"];
 
 static COLD: AtomicBool = AtomicBool::new(true);
 static PROCESS_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

@@ -208,3 +208,48 @@ fn every_route_of_the_router_reaches_the_webhook_function() {
         assert!(routed.contains(&(method.to_owned(), path.to_owned())), "{method} {path} is not routed: {routed:?}");
     }
 }
+
+/// The text of every `.rs` file under `dir` but tests and fakes (a name only a test writes must
+/// not count as emitted).
+fn sources(dir: &std::path::Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && !path.components().any(|c| c.as_os_str().to_string_lossy().contains("test"))
+            && !path.ends_with("fakes.rs")
+        {
+            out.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+#[test]
+fn every_metric_the_dashboard_and_alarms_read_is_one_the_functions_emit() {
+    // A series on a metric nobody emits is an empty graph, and an alarm on one never fires (or,
+    // treating missing data as breaching, always does): each name must be written by the code.
+    let root = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+    let mut code = String::new();
+    sources(&root.join("shared/src"), &mut code);
+    sources(&root.join("functions"), &mut code);
+    let t = template();
+    let mut read = std::collections::BTreeSet::new();
+    let body = written(&t["Resources"]["Dashboard"]["Properties"]["DashboardBody"]);
+    let dashboard: serde_json::Value = serde_json::from_str(body.trim_start_matches("Sub ")).unwrap();
+    for w in dashboard["widgets"].as_array().unwrap() {
+        for m in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            if m[0] == "XorLever" {
+                read.insert(m[1].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    for (_, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() == Some("AWS::CloudWatch::Alarm") && r["Properties"]["Namespace"] == "XorLever" {
+            read.insert(r["Properties"]["MetricName"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(read.len() >= 15, "{read:?}");
+    let missing: Vec<_> = read.iter().filter(|name| !code.contains(&format!("\"{name}\""))).collect();
+    assert!(missing.is_empty(), "read by the dashboard or an alarm, emitted by no function: {missing:?}");
+}

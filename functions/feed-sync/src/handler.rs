@@ -64,10 +64,17 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
+/// EventBridge's shape (it has `detail-type`): the schedule's event, or a malformed one of its
+/// kind (counted as a scheduled run that failed: the heartbeat's business). Anything else is an
+/// operator's event.
+fn from_eventbridge(payload: &Value) -> bool {
+    payload.get("detail-type").is_some()
+}
+
 fn parse_event(payload: Value) -> Result<SyncEvent, HandlerError> {
-    // The schedule's event is EventBridge's shape (it has `detail-type`); anything else must be
-    // the operator's event, exactly.
-    if payload.get("detail-type").is_some() {
+    // An EventBridge event must be the schedule's; anything else must be the operator's event,
+    // exactly.
+    if from_eventbridge(&payload) {
         let e: EventBridgeEvent<Value> =
             serde_json::from_value(payload).map_err(|e| HandlerError::BadEvent(e.to_string()))?;
         if e.detail_type != "Scheduled Event" {
@@ -127,7 +134,7 @@ impl Handler {
     /// alarm (missing data = breaching) sees.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, HandlerError> {
         let started = std::time::Instant::now();
-        let (started_ms, scheduled) = (now_ms(), event.payload.get("detail-type").is_some());
+        let (started_ms, scheduled) = (now_ms(), from_eventbridge(&event.payload));
         let result = self.run(event).await;
         for line in metrics(&result, scheduled, started.elapsed().as_millis()) {
             line.at(started_ms).emit();
@@ -203,7 +210,7 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, dur
         .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
         .millis("DurationMs", duration_ms)
         .with_cold_start()
-        .with_refresh_counts();
+        .with_process_counts();
     let r = match result {
         Err(e) => {
             let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
@@ -233,21 +240,23 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, dur
             .count("LeverCheckFailures", r.lever_check_failures),
     ];
     for c in &r.connections {
-        let s = &c.summary;
-        lines.push(
-            MetricLine::new(Some(&s.connection))
-                .count("JobsCreated", s.created)
-                .count("JobsUpdated", s.updated)
-                .count("JobsClosed", s.closed)
-                .count("JobsFailed", s.failed)
-                .count("JobsDeferred", s.deferred)
-                .count("PostingsSkipped", s.skipped)
-                .count("FeedPostings", s.postings)
-                .bytes("FeedBytes", s.feed_bytes)
-                .count("FeedNotModified", usize::from(c.outcome == RunOutcome::NotModified))
-                .count("GuardTrips", usize::from(c.guard.is_some()))
-                .count("SyncFailed", usize::from(failed(c))),
-        );
+        lines.push(connection_line(&c.summary, &c.outcome, c.guard.is_some(), failed(c)));
     }
     lines
+}
+
+/// One connection's sync as a metric line (`Stack`, `Connection`).
+pub(crate) fn connection_line(s: &SyncSummary, outcome: &RunOutcome, guard: bool, failed: bool) -> MetricLine {
+    MetricLine::new(Some(&s.connection))
+        .count("JobsCreated", s.created)
+        .count("JobsUpdated", s.updated)
+        .count("JobsClosed", s.closed)
+        .count("JobsFailed", s.failed)
+        .count("JobsDeferred", s.deferred)
+        .count("PostingsSkipped", s.skipped)
+        .count("FeedPostings", s.postings)
+        .bytes("FeedBytes", s.feed_bytes)
+        .count("FeedNotModified", usize::from(*outcome == RunOutcome::NotModified))
+        .count("GuardTrips", usize::from(guard))
+        .count("SyncFailed", usize::from(failed))
 }

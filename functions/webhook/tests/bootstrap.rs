@@ -29,6 +29,13 @@ async fn the_binary_handles_a_signed_webhook() {
     v["rawPath"] = path.clone().into();
     v["requestContext"]["http"]["path"] = path.into();
     v["pathParameters"]["connection_id"] = app.id.to_string().into();
+    // Lever throttles the create once (a 429 is not processed: retried after Retry-After).
+    app.lever.inject([xor_lever_sandbox::lever::Fault {
+        status: Some(429),
+        retry_after: Some(0),
+        op: Some("create".into()),
+        ..Default::default()
+    }]);
     let out = emulator.invoke(&v, Duration::from_secs(29)).await.expect("the function answered");
     assert_eq!(out["statusCode"], 200, "{out}");
     let answer: serde_json::Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
@@ -53,6 +60,8 @@ async fn the_binary_handles_a_signed_webhook() {
         ("LeverMs", "Milliseconds"),
         ("ReportRenderMs", "Milliseconds"),
         ("ResumeDownloadFailures", "Count"),
+        ("LeverThrottled", "Count"),
+        ("TokenRefreshes", "Count"),
     ] {
         assert!(defs.contains(&(name.to_owned(), unit.to_owned())), "{name} {unit} in {line}");
     }
@@ -64,6 +73,7 @@ async fn the_binary_handles_a_signed_webhook() {
     // Lever's share of the delivery: at least the create with its file, and the note.
     assert!(line["LeverCalls"].as_f64().unwrap() >= 2.0, "{line}");
     assert_eq!(line["ResumeDownloadFailures"], 0.0, "{line}");
+    assert_eq!(line["LeverThrottled"], 1.0, "Lever's 429 counted: {line}");
     assert_eq!(line["webhook_id"], "msg_2Yx1fQ0kEwLZ3xR9");
     assert_eq!(line["opportunity_id"], answer["opportunity_id"]);
     // The function's log lines: JSON (AWS_LAMBDA_LOG_FORMAT=JSON, as the template sets), each of

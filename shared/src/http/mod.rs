@@ -114,7 +114,7 @@ pub fn delivery_metrics(
         .millis("LeverMs", u128::from(stats.lever_ms))
         .millis("ReportRenderMs", u128::from(stats.report_ms))
         .count("ResumeDownloadFailures", stats.resume_failures as usize)
-        .with_refresh_counts()
+        .with_process_counts()
         .with_cold_start()
         .property("status", status_of(a.reply).as_u16());
     if let (Some(id), true) = (webhook_id, known && a.reply != Reply::Unsigned) {

@@ -19,6 +19,16 @@ tokio::task_local! {
     pub static LEVER_NANOS: std::cell::Cell<u64>;
 }
 
+/// Lever's 429s (every attempt answered "too many requests"), process-wide, for the metric
+/// lines (`LeverThrottled`): each line takes what accumulated since the previous one, so the
+/// sums over time are exact. Counted here, where the status is seen: the retries hide it above.
+static THROTTLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Lever's 429s since the last call.
+pub fn take_throttled() -> usize {
+    THROTTLED.swap(0, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Lever's documented budget: ~10 requests/s per token, bursts of 20.
 pub const LEVER_MAX_RPS: f64 = 10.0;
 pub const LEVER_BURST: u32 = 20;
@@ -282,6 +292,9 @@ impl LeverClient {
                                 .message
                                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
                         });
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        THROTTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     let retryable = retry_failures || status == StatusCode::TOO_MANY_REQUESTS;
                     (retry_after, format!("HTTP {}", status.as_u16()), retryable)
