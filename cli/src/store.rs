@@ -32,6 +32,19 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// The deployment's sync queue, when working on one that has it (`SYNC_QUEUE_URL`, the
+    /// stack's `SyncQueueUrl` output).
+    pub async fn sync_queue(&self) -> Result<Option<Box<dyn xor_lever::domain::queue::SyncQueue>>> {
+        Ok(match (self.kind, Settings::from_env().ok().and_then(|s| s.sync_queue_url)) {
+            (StoreKind::Dynamodb, Some(url)) => {
+                Some(Box::new(xor_lever::config::sqs_queue(&aws_sdk_config().await, &url)))
+            }
+            _ => None,
+        })
+    }
+}
+
+impl Ctx {
     pub async fn init(&self) -> Result<std::process::ExitCode> {
         match self.kind {
             StoreKind::Embedded => {

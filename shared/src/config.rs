@@ -24,8 +24,9 @@ pub struct Settings {
     pub max_feed_bytes: u64,
     /// `PUBLIC_URL`: the API's public base URL (a custom domain); else taken from each request.
     pub public_url: Option<String>,
-    /// `SYNC_FUNCTION_NAME`: the feed-sync function, invoked to start a new connection's first sync.
-    pub sync_function_name: Option<String>,
+    /// `SYNC_QUEUE_URL`: the sync queue (SQS). Set, the schedule sends one turn per connection
+    /// and workers take them (usecases::turns); a new connection's first sync is a turn too.
+    pub sync_queue_url: Option<String>,
     /// `DELIVERY_RETENTION_DAYS`: how long finished webhook deliveries are kept (TTL).
     pub delivery_retention_days: u32,
 }
@@ -47,7 +48,7 @@ impl Settings {
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
             public_url: var("PUBLIC_URL"),
-            sync_function_name: var("SYNC_FUNCTION_NAME"),
+            sync_queue_url: var("SYNC_QUEUE_URL"),
             delivery_retention_days: num(
                 "DELIVERY_RETENTION_DAYS",
                 u64::from(crate::domain::webhook::DEFAULT_RETENTION_DAYS),
@@ -171,6 +172,29 @@ pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> 
     }
 }
 
+/// The sync queue on SQS.
+pub fn sqs_queue(sdk: &SdkConfig, url: &str) -> crate::adapters::sqs::SqsQueue {
+    let conf = aws_sdk_sqs::config::Builder::from(sdk).timeout_config(timeouts(Duration::from_secs(5))).build();
+    crate::adapters::sqs::SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), url)
+}
+
+/// The fan-out's worker wiring (`SYNC_QUEUE_URL` set): the sync's and Lever's ports, the
+/// table's leases, the queue.
+pub fn turn_deps(
+    sdk: &SdkConfig,
+    settings: &Settings,
+    sync: SyncDeps,
+    lever: Option<crate::usecases::context::LeverContext>,
+) -> Option<crate::usecases::turns::TurnDeps> {
+    let url = settings.sync_queue_url.as_ref()?;
+    Some(crate::usecases::turns::TurnDeps {
+        sync,
+        lever,
+        leases: Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name)),
+        queue: Arc::new(sqs_queue(sdk, url)),
+    })
+}
+
 /// The production wiring of the webhook function.
 pub fn lever_context(
     sdk: &SdkConfig,
@@ -182,11 +206,8 @@ pub fn lever_context(
     let mut deps = lever_context_on(store, secrets, http);
     deps.public_url = settings.public_url.clone();
     deps.delivery_retention_days = settings.delivery_retention_days;
-    if let Some(f) = &settings.sync_function_name {
-        deps.sync_trigger = Some(Arc::new(crate::adapters::lambda_trigger::LambdaSyncTrigger {
-            client: aws_sdk_lambda::Client::new(sdk),
-            function_name: f.clone(),
-        }));
+    if let Some(url) = &settings.sync_queue_url {
+        deps.sync_trigger = Some(Arc::new(sqs_queue(sdk, url)));
     }
     deps
 }

@@ -53,7 +53,7 @@ fn the_domain_imports_no_outer_ring() {
     let found = offenders(
         "domain",
         &["adapters", "usecases", "http", "config", "feed", "report"],
-        &["reqwest", "aws_sdk_dynamodb", "aws_sdk_secretsmanager", "aws_sdk_lambda", "rusqlite", "axum"],
+        &["reqwest", "aws_sdk_dynamodb", "aws_sdk_secretsmanager", "aws_sdk_sqs", "rusqlite", "axum"],
         &[],
     );
     assert!(found.is_empty(), "{}", found.join("\n"));
@@ -70,7 +70,7 @@ fn use_cases_reach_the_outside_only_through_ports() {
     let found = offenders(
         "usecases",
         &["adapters", "http", "config"],
-        &["reqwest", "aws_sdk_dynamodb", "aws_sdk_secretsmanager", "aws_sdk_lambda", "rusqlite", "axum"],
+        &["reqwest", "aws_sdk_dynamodb", "aws_sdk_secretsmanager", "aws_sdk_sqs", "rusqlite", "axum"],
         &["tests.rs"],
     );
     assert!(found.is_empty(), "{}", found.join("\n"));

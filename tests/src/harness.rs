@@ -119,6 +119,18 @@ impl App {
         m
     }
     /// XOR's active jobs by external id (panics on a duplicate: the thing we never allow).
+    /// The fan-out worker's ports on this app's moto table (its leases) and `queue`.
+    pub async fn turn_deps(
+        &self,
+        queue: Arc<dyn xor_lever::domain::queue::SyncQueue>,
+    ) -> xor_lever::usecases::turns::TurnDeps {
+        let (table, _) = self.aws.clone().expect("an AWS app");
+        let sdk = xor_lever::config::aws_sdk_config().await;
+        let leases =
+            Arc::new(xor_lever::adapters::dynamodb::DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table));
+        xor_lever::usecases::turns::TurnDeps { sync: self.deps.clone(), lever: None, leases, queue }
+    }
+
     pub fn active_xor_jobs(&self) -> std::collections::BTreeMap<String, String> {
         let mut out = std::collections::BTreeMap::new();
         for j in self.xor.jobs().into_iter().filter(|j| j["status"] == "active") {
@@ -501,6 +513,18 @@ pub fn start_function_as(
     secret_prefix: &str,
     principal: Option<crate::moto::Principal>,
 ) -> KillOnDrop {
+    start_function_with(binary, emulator, table, secret_prefix, principal, &[])
+}
+
+/// The same, with more environment variables (the sync queue's URL).
+pub fn start_function_with(
+    binary: &str,
+    emulator: &crate::lambda_emulator::RunningEmulator,
+    table: &str,
+    secret_prefix: &str,
+    principal: Option<crate::moto::Principal>,
+    env: &[(&str, &str)],
+) -> KillOnDrop {
     let (endpoint, (key, secret)) = match principal {
         Some(p) => (crate::moto::iam_endpoint(), p.keys()),
         None => (crate::moto::endpoint(), ("test".to_owned(), "test".to_owned())),
@@ -521,6 +545,7 @@ pub fn start_function_as(
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()

@@ -35,7 +35,9 @@ pub async fn secrets_store() -> SecretsManagerStore {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
     Admin,
+    /// The scheduled dispatcher (FeedSyncFunction).
     FeedSync,
+    SyncWorker,
     Webhook,
 }
 
@@ -44,6 +46,7 @@ impl Principal {
         match self {
             Self::Admin => "IAM_ADMIN",
             Self::FeedSync => "IAM_FEED_SYNC",
+            Self::SyncWorker => "IAM_SYNC_WORKER",
             Self::Webhook => "IAM_WEBHOOK",
         }
     }
@@ -96,4 +99,67 @@ pub async fn stores_as(principal: Principal, table: &str, prefix: &str) -> (Dyna
         DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table),
         SecretsManagerStore::new(xor_lever::config::secrets_client(&sdk), prefix),
     )
+}
+
+/// A fresh sync queue (unique name) on the IAM-enforcing moto, created by the admin, with its
+/// dead-letter queue as the template declares them (3 receives). Returns its URL.
+pub async fn enforced_sync_queue() -> String {
+    sync_queue(&aws_sdk_sqs::Client::new(&sdk_as(Principal::Admin).await)).await
+}
+
+/// A fresh sync queue on the plain moto. Returns its URL.
+pub async fn plain_sync_queue() -> String {
+    sync_queue(&sqs_client().await).await
+}
+
+/// An SQS client for the plain moto.
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&sdk)
+}
+
+async fn sync_queue(client: &aws_sdk_sqs::Client) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let name = format!("xor-lever-sync-{:016x}", fastrand::u64(..));
+    let dlq = client.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("create the DLQ in moto");
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(dlq.queue_url().unwrap())
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&A::QueueArn]
+        .clone();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
+    let q = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(A::VisibilityTimeout, "1800")
+        .attributes(A::RedrivePolicy, redrive)
+        .send()
+        .await
+        .expect("create the sync queue in moto");
+    q.queue_url().unwrap().to_owned()
+}
+
+/// Every message visible in `url`, as (message id, body), received 10 at a time (SQS's most).
+/// They are not deleted: received, each stays hidden for the queue's visibility timeout (the
+/// sync queue's 30 minutes), which outlasts any test.
+pub async fn drain(client: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    loop {
+        let got = client.receive_message().queue_url(url).max_number_of_messages(10).send().await.unwrap();
+        let msgs = got.messages();
+        if msgs.is_empty() {
+            return out;
+        }
+        out.extend(msgs.iter().map(|m| (m.message_id().unwrap().to_owned(), m.body().unwrap().to_owned())));
+    }
 }

@@ -4,7 +4,7 @@
 //! lacks is `AccessDenied` here, as it would be in AWS. (The real binaries run the same way:
 //! functions/*/tests/bootstrap.rs.)
 
-use xor_lever::domain::{ConnectionStatus, DeliveryStatus, StoreError};
+use xor_lever::domain::{ConnectionStatus, ConnectionStore, DeliveryStatus, StoreError};
 use xor_lever::usecases::{SyncDeps, now_ms};
 use xor_lever_sandbox::LeverSandbox;
 use xor_lever_sandbox::feeds::feed;
@@ -50,31 +50,54 @@ async fn the_webhook_function_receives_refreshes_connects_and_replays_with_its_o
     assert_eq!(lever.opportunities().len(), 1);
 }
 
-/// The webhook function starts a new connection's first sync: `lambda:InvokeFunction` is its
-/// to call (moto has no such function, so "not found" — never "access denied").
+/// The webhook function starts a new connection's first sync: it sends the connection's turn
+/// to the sync queue (`sqs:SendMessage`), and the turn is there.
 #[tokio::test]
 async fn the_webhook_function_may_start_the_first_sync() {
-    let sdk = moto::sdk_as(Principal::Webhook).await;
-    let trigger = xor_lever::adapters::lambda_trigger::LambdaSyncTrigger {
-        client: aws_sdk_lambda::Client::new(&sdk),
-        function_name: "xor-lever-feed-sync".into(),
-    };
+    let url = moto::enforced_sync_queue().await;
+    let trigger = xor_lever::config::sqs_queue(&moto::sdk_as(Principal::Webhook).await, &url);
     use xor_lever::domain::SyncTrigger;
-    let err = trigger.trigger(&"acme".parse().unwrap()).await.unwrap_err().to_string();
-    assert!(!err.contains("AccessDenied"), "{err}");
-    assert!(err.contains("ResourceNotFound") || err.contains("not found"), "{err}");
+    trigger.trigger(&"acme".parse().unwrap()).await.unwrap();
+    let admin = aws_sdk_sqs::Client::new(&moto::sdk_as(Principal::Admin).await);
+    let got = moto::drain(&admin, &url).await;
+    assert_eq!(got.len(), 1);
+    let turn: xor_lever::domain::queue::SyncTurn = serde_json::from_str(&got[0].1).unwrap();
+    assert_eq!((turn.connection.as_str(), turn.reason), ("acme", xor_lever::domain::queue::TurnReason::Connected));
+}
+
+/// The dispatcher lists the connections and sends their turns with its two actions, and can
+/// do nothing else: it reads no secret, writes no item.
+#[tokio::test]
+async fn the_dispatcher_sends_every_turn_with_its_own_policy_and_no_more() {
+    let ((admin, _), (table, secrets)) = moto::enforced_stores(Principal::FeedSync).await;
+    for i in 0..3 {
+        let id = format!("d{i}").parse().unwrap();
+        let mut c = xor_lever::domain::Connection::new(id, "http://feed".into(), "http://xor".into(), now_ms());
+        c.status = if i == 2 { ConnectionStatus::Revoked } else { ConnectionStatus::Connected };
+        admin.create_connection(&c).await.unwrap();
+    }
+    let url = moto::enforced_sync_queue().await;
+    let queue = xor_lever::config::sqs_queue(&moto::sdk_as(Principal::FeedSync).await, &url);
+    let r = xor_lever::usecases::turns::dispatch(&table, &queue).await.unwrap();
+    assert_eq!((r.sent, r.skipped.len()), (2, 1));
+    let admin_sqs = aws_sdk_sqs::Client::new(&moto::sdk_as(Principal::Admin).await);
+    assert_eq!(moto::drain(&admin_sqs, &url).await.len(), 2);
+    let read = xor_lever::domain::SecretStore::secret(&secrets, &"d0".parse().unwrap(), "xor-api-key").await;
+    assert!(format!("{read:?}").contains("AccessDenied"), "{read:?}");
+    let write = table.set_status(&"d0".parse().unwrap(), ConnectionStatus::Disabled).await;
+    assert!(format!("{write:?}").contains("AccessDenied"), "{write:?}");
 }
 
 #[tokio::test]
-async fn the_feed_sync_function_syncs_checks_lever_and_replays_with_its_own_policy() {
+async fn the_sync_worker_syncs_checks_lever_and_replays_with_its_own_policy() {
     // The sync: mappings, runs, the feed state, the XOR key.
-    let app = spawn_app(StoreKind::AwsAs(Principal::FeedSync), feed(0..5, "")).await;
+    let app = spawn_app(StoreKind::AwsAs(Principal::SyncWorker), feed(0..5, "")).await;
     let r = app.sync().await;
     assert_eq!(r.run.summary.created, 5, "{:?}", r.run);
     assert!(!app.deps.runs.runs(&app.id, 1).await.unwrap().is_empty(), "the run is recorded");
 
     // The scheduled run's Lever side: a due refresh, and a delivery that waited for Lever.
-    let w = spawn_webhook_app(StoreKind::AwsAs(Principal::FeedSync)).await;
+    let w = spawn_webhook_app(StoreKind::AwsAs(Principal::SyncWorker)).await;
     w.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
     // The delivery arrives through the webhook function (the operator's wiring stands in).
     let h = signed(&w, "msg_w", &body(&w.screening("cand_w")));
@@ -118,7 +141,7 @@ fn signed(w: &WebhookApp, id: &str, b: &[u8]) -> (xor_lever::usecases::webhook::
 /// creates secrets; the functions never could — the reason `put_secret` no longer creates).
 #[tokio::test]
 async fn what_the_functions_are_not_granted_is_refused() {
-    for p in [Principal::Webhook, Principal::FeedSync] {
+    for p in [Principal::Webhook, Principal::SyncWorker, Principal::FeedSync] {
         let (_, (table, secrets)) = moto::enforced_stores(p).await;
         let id = "acme".parse().unwrap();
         let create = xor_lever::domain::SecretStore::create_secret(&secrets, &id, "xor-api-key", None).await;

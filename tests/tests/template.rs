@@ -3,10 +3,10 @@
 //! moto enforces a policy's ACTIONS (the IAM-enforced tests run each function's code with
 //! exactly its template actions) but not its RESOURCES: resource scoping is checked here, on
 //! the template itself. Every statement names the table and its index, the secret prefix, or
-//! the sync function — never `*` — and only the Lever token secrets are writable.
+//! the sync queue — never `*` — and only the Lever token secrets are writable.
 use serde_yaml_ng::Value;
 
-const FUNCTIONS: [&str; 2] = ["FeedSyncFunction", "WebhookFunction"];
+const FUNCTIONS: [&str; 3] = ["FeedSyncFunction", "SyncWorkerFunction", "WebhookFunction"];
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -60,11 +60,14 @@ fn every_statement_names_its_resources_never_a_wildcard() {
         for r in resources {
             let scoped = r == "GetAtt Table.Arn"
                 || r == "Sub ${Table.Arn}/index/gsi1"
-                || r == "GetAtt FeedSyncFunction.Arn"
+                || r == "GetAtt SyncQueue.Arn"
                 || r.starts_with(
                     "Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/",
                 );
-            assert!(scoped, "{f}/{sid}: resource {r:?} is not the table, its index, the secret prefix or the function");
+            assert!(
+                scoped,
+                "{f}/{sid}: resource {r:?} is not the table, its index, the secret prefix or the sync queue"
+            );
         }
     }
 }
@@ -173,15 +176,19 @@ fn every_name_is_derived_from_the_stack() {
 /// The IAM-enforcing moto's users hold what the template says (the bootstrap read it).
 #[test]
 fn the_enforced_tests_run_with_the_template_actions() {
-    for (f, var) in [("FeedSyncFunction", "IAM_FEED_SYNC_ACTIONS"), ("WebhookFunction", "IAM_WEBHOOK_ACTIONS")] {
+    for (f, var) in [
+        ("FeedSyncFunction", "IAM_FEED_SYNC_ACTIONS"),
+        ("SyncWorkerFunction", "IAM_SYNC_WORKER_ACTIONS"),
+        ("WebhookFunction", "IAM_WEBHOOK_ACTIONS"),
+    ] {
         let Ok(granted) = std::env::var(var) else {
             panic!("{var} is not set: run the tests with infra/scripts/test (it starts the IAM-enforcing moto)")
         };
         let mut want: Vec<String> = statements().into_iter().filter(|s| s.0 == f).flat_map(|s| s.2).collect();
         want.sort();
         want.dedup();
-        // moto's own name for lambda:InvokeFunction rides along (see infra/scripts/moto-iam-start).
-        let granted: Vec<&str> = granted.split(',').filter(|a| *a != "lambda:Invoke").collect();
+        // moto's own name for a batch rides along (see infra/scripts/moto-iam-start).
+        let granted: Vec<&str> = granted.split(',').filter(|a| *a != "sqs:SendMessageBatch").collect();
         assert_eq!(granted, want, "{f}");
     }
 }

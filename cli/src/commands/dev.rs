@@ -133,9 +133,9 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         lever_side.authorized_by.as_deref().unwrap_or("?")
     );
 
-    println!("3. first sync:");
+    println!("3. first sync (the schedule's dispatcher queues a turn per connection; a worker takes it):");
     let opts = SyncOptions::default();
-    print_reports(&run_sync(&deps, &opts, Some(&id)).await?, false, false);
+    print_reports(&scheduled_tick(&deps, &webhooks, &dir).await?, false, false);
     let client = XorClient::new(http.clone(), XorSettings::new(&xor.url, SecretString::new("xor_test_demo")));
     let jobs = client.list_all().await?;
     println!("4. XOR now has {} jobs:", jobs.len());
@@ -151,13 +151,9 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     }
     let writes_before = xor.stats().writes;
     println!("5. second sync (the feed answers 304 Not Modified):");
-    print_reports(&run_sync(&deps, &opts, Some(&id)).await?, false, false);
+    print_reports(&scheduled_tick(&deps, &webhooks, &dir).await?, false, false);
     println!("6. a full re-read (--force: no conditional GET):");
-    print_reports(
-        &run_sync(&deps, &SyncOptions { force: true, ..SyncOptions::default() }, Some(&id)).await?,
-        false,
-        false,
-    );
+    print_reports(&run_sync(&deps, &SyncOptions { force: true, ..opts }, Some(&id)).await?, false, false);
     let extra_writes = xor.stats().writes - writes_before;
     println!("   XOR writes since the first sync: {extra_writes}");
     if extra_writes != 0 || jobs.len() != 4 {
@@ -329,4 +325,28 @@ async fn connect_in_section(browser: &Visitor, section_url: &str) -> Result<Page
         return Err(format!("the section shows {}", page.section_status()).into());
     }
     Ok(browser.submit(&page, "/connections/demo/connect", &[]).await?)
+}
+
+/// One scheduled tick as deployed, in this process: the dispatcher sends a turn per connected
+/// connection to an in-process queue (standing in for SQS) and a worker takes the turns (Lever
+/// check, replays, sync, continuations) until none is left.
+async fn scheduled_tick(
+    deps: &xor_lever::usecases::SyncDeps,
+    lever: &xor_lever::usecases::context::LeverContext,
+    dir: &std::path::Path,
+) -> Result<Vec<xor_lever::usecases::SyncReport>> {
+    use xor_lever::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
+    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let leases = std::sync::Arc::new(xor_lever::adapters::sqlite::SqliteStore::open_dir(dir)?);
+    let turns = TurnDeps { sync: deps.clone(), lever: Some(lever.clone()), leases, queue: queue.clone() };
+    let sent = dispatch(&*deps.connections, &*queue).await?;
+    println!("   dispatcher: {} turn(s) queued, {} connection(s) skipped", sent.sent, sent.skipped.len());
+    let mut reports = Vec::new();
+    while let Some(turn) = queue.next().await {
+        match take_turn(&turns, &turn, &SyncOptions::default(), now_ms() + 15 * 60_000).await? {
+            TurnOutcome::Taken { report, .. } => reports.push(*report),
+            other => println!("   {}: {other:?}", turn.connection),
+        }
+    }
+    Ok(reports)
 }

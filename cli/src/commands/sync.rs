@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use xor_lever::domain::queue::{SyncQueue, SyncTurn, TurnReason};
 use xor_lever::domain::{ConnectionId, RunOutcome};
 use xor_lever::usecases::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 
@@ -51,6 +52,12 @@ impl Progress for Bar {
 }
 
 pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<ExitCode> {
+    // Against a deployment with the sync queue: the turn is queued for the workers, as the
+    // schedule's are (the sync runs in Lambda, with its permissions and its metrics), unless
+    // this is a dry run (its plan is printed here).
+    if let (Some(queue), false) = (ctx.sync_queue().await?, args.dry_run) {
+        return enqueue(ctx, &*queue, &args).await;
+    }
     let deps = ctx.deps().await?;
     let mut opts = SyncOptions { dry_run: args.dry_run, force: args.force, ..SyncOptions::default() };
     if std::io::stderr().is_terminal() && !args.json {
@@ -62,6 +69,28 @@ pub async fn run(ctx: &Ctx, args: SyncArgs) -> Result<ExitCode> {
         matches!(r.run.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || r.run.summary.failed > 0
     });
     Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn enqueue(ctx: &Ctx, queue: &dyn SyncQueue, args: &SyncArgs) -> Result<ExitCode> {
+    match &args.connection {
+        Some(id) => {
+            let turn = SyncTurn { force: args.force, ..SyncTurn::new(id.clone(), TurnReason::Operator) };
+            queue.send(&[turn], 0).await?;
+            println!("{id}: queued (the sync workers take it; `xor-lever status` shows the run)");
+        }
+        None if args.force => {
+            return Err("--force lets a connection's mass-close guard through: name it with --connection".into());
+        }
+        None => {
+            let deps = ctx.deps().await?;
+            let r = xor_lever::usecases::turns::dispatch(&*deps.connections, queue).await?;
+            for s in &r.skipped {
+                eprintln!("{}: skipped ({})", s.connection, s.reason);
+            }
+            println!("{} connection(s) queued", r.sent);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_sync(deps: &SyncDeps, opts: &SyncOptions, only: Option<&ConnectionId>) -> Result<Vec<SyncReport>> {

@@ -14,21 +14,21 @@ use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting_unt
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// The operator's event. Strict: a misspelt key (`{"conection": "acme"}`) is an error, never
 /// "sync everything".
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ManualEvent {
-    connection: Option<String>,
+pub(crate) struct ManualEvent {
+    pub connection: Option<String>,
     #[serde(default)]
-    force: bool,
+    pub force: bool,
     #[serde(default)]
-    dry_run: bool,
+    pub dry_run: bool,
 }
 
-enum SyncEvent {
+pub(crate) enum SyncEvent {
     Scheduled,
     Manual(ManualEvent),
 }
@@ -46,6 +46,9 @@ pub enum HandlerError {
     /// The store failed: a later run can succeed.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+    /// The sync queue did not take every turn: a later run can succeed.
+    #[error("{0}")]
+    Queue(String),
 }
 
 impl HandlerError {
@@ -53,6 +56,7 @@ impl HandlerError {
         match self {
             Self::BadEvent(_) | Self::BadConnectionId(_) => false,
             Self::Store(e) => matches!(e, StoreError::Unavailable { .. } | StoreError::Conflict { .. }),
+            Self::Queue(_) => true,
         }
     }
 }
@@ -67,11 +71,11 @@ impl From<HandlerError> for Diagnostic {
 /// EventBridge's shape (it has `detail-type`): the schedule's event, or a malformed one of its
 /// kind (counted as a scheduled run that failed: the heartbeat's business). Anything else is an
 /// operator's event.
-fn from_eventbridge(payload: &Value) -> bool {
+pub(crate) fn from_eventbridge(payload: &Value) -> bool {
     payload.get("detail-type").is_some()
 }
 
-fn parse_event(payload: Value) -> Result<SyncEvent, HandlerError> {
+pub(crate) fn parse_event(payload: Value) -> Result<SyncEvent, HandlerError> {
     // An EventBridge event must be the schedule's; anything else must be the operator's event,
     // exactly.
     if from_eventbridge(&payload) {
@@ -115,6 +119,9 @@ pub struct Handler {
     pub concurrency: usize,
     /// Present in the deployed function: each run also replays waiting webhook deliveries.
     pub webhooks: Option<LeverContext>,
+    /// Present when deployed with the sync queue (`SYNC_QUEUE_URL`): the schedule dispatches
+    /// turns and SQS batches are taken as turns (fanout.rs); absent, a run syncs everything.
+    pub turns: Option<xor_lever::usecases::turns::TurnDeps>,
 }
 
 /// At most this many waiting deliveries are replayed per run…

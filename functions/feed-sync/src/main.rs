@@ -1,7 +1,7 @@
 use feed_sync::handler::Handler;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, lever_context};
+use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, lever_context, turn_deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -9,8 +9,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Configuration is checked at init (a bad deployment fails fast) ...
     let settings = Settings::from_env()?;
-    // ... but the clients are built on the first event, once per process: each loads the
-    // system's TLS roots, which is most of a cold start (see docs/benchmarks.md, Cold start).
+    // ... but the clients are built on the first event, once per process (their cost is most of
+    // a cold start: see docs/benchmarks.md, Cold start).
     let handler: &'static OnceCell<Handler> = Box::leak(Box::new(OnceCell::new()));
     let settings: &'static Settings = Box::leak(Box::new(settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
@@ -18,14 +18,17 @@ async fn main() -> Result<(), Error> {
             .get_or_init(|| async {
                 let sdk = aws_sdk_config().await;
                 let http = http_client();
+                let deps = aws_deps(&sdk, settings, http.clone());
+                let webhooks = Some(lever_context(&sdk, settings, http));
                 Handler {
-                    deps: aws_deps(&sdk, settings, http.clone()),
+                    turns: turn_deps(&sdk, settings, deps.clone(), webhooks.clone()),
+                    deps,
                     concurrency: settings.sync_concurrency,
-                    webhooks: Some(lever_context(&sdk, settings, http)),
+                    webhooks,
                 }
             })
             .await;
-        h.handle(event).await
+        h.invoke(event).await
     }))
     .await
 }

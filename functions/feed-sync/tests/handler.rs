@@ -31,7 +31,7 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
     off.status = ConnectionStatus::Disabled;
     app.deps.connections.create_connection(&off).await.unwrap();
 
-    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2, webhooks: None };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2, webhooks: None, turns: None };
     let out =
         handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(120))).await.unwrap();
     let json = serde_json::to_value(&out).unwrap();
@@ -53,7 +53,7 @@ async fn scheduled_event_syncs_every_connected_connection_and_isolates_failures(
 #[tokio::test]
 async fn manual_event_syncs_one_connection_as_a_dry_run() {
     let app = spawn_app(StoreKind::Aws, feed(0..3, "")).await;
-    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2, webhooks: None };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 2, webhooks: None, turns: None };
     let mut ev = event("sync-one-connection.json");
     ev["connection"] = app.id.to_string().into();
     let out = handler.handle(LambdaEvent::new(ev, ctx_with_seconds_left(60))).await.unwrap();
@@ -65,7 +65,7 @@ async fn manual_event_syncs_one_connection_as_a_dry_run() {
 #[tokio::test]
 async fn an_unrecognised_event_is_a_non_retryable_error() {
     let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
-    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 1, webhooks: None };
+    let handler = feed_sync::handler::Handler { deps: app.deps.clone(), concurrency: 1, webhooks: None, turns: None };
     for (event, says) in [
         (serde_json::json!([1, 2]), "unrecognised event"),
         // A typo must not read as "sync every connection".
@@ -94,7 +94,7 @@ async fn a_store_outage_is_a_retryable_error() {
     let mut deps = app.deps.clone();
     deps.connections =
         std::sync::Arc::new(xor_lever::adapters::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t"));
-    let handler = feed_sync::handler::Handler { deps, concurrency: 1, webhooks: None };
+    let handler = feed_sync::handler::Handler { deps, concurrency: 1, webhooks: None, turns: None };
     let err = handler.handle(LambdaEvent::new(event("scheduled-event.json"), Context::default())).await.unwrap_err();
     let d: Diagnostic = err.into();
     assert_eq!(d.error_type, "Retryable", "{}", d.error_message);
@@ -111,7 +111,8 @@ async fn the_scheduled_run_replays_a_delivery_that_waited_for_lever() {
     let (st, _, _) = app.deliver("msg_w", &serde_json::to_vec(&app.screening("cand_w")).unwrap()).await;
     assert_eq!(st, 503);
     let sync = app.sync_deps();
-    let handler = feed_sync::handler::Handler { deps: sync, concurrency: 2, webhooks: Some(app.deps.clone()) };
+    let handler =
+        feed_sync::handler::Handler { deps: sync, concurrency: 2, webhooks: Some(app.deps.clone()), turns: None };
     let out =
         handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(120))).await.unwrap();
     let w = out.webhooks.expect("a sweep ran");
@@ -147,8 +148,12 @@ async fn a_sync_that_hangs_never_starves_the_replays() {
         .unwrap();
     let key = xor_lever::domain::SecretString::new("xor_test_slow");
     app.setup.secrets.create_secret(&slow, XOR_API_KEY, Some(&key)).await.unwrap();
-    let handler =
-        feed_sync::handler::Handler { deps: app.sync_deps(), concurrency: 2, webhooks: Some(app.deps.clone()) };
+    let handler = feed_sync::handler::Handler {
+        deps: app.sync_deps(),
+        concurrency: 2,
+        webhooks: Some(app.deps.clone()),
+        turns: None,
+    };
     let out = handler.handle(LambdaEvent::new(event("scheduled-event.json"), ctx_with_seconds_left(20))).await.unwrap();
     let w = out.webhooks.expect("a sweep ran");
     assert_eq!((w.replayed, w.completed), (1, 1), "{w:?}");

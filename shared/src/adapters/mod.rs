@@ -2,13 +2,14 @@
 pub mod dynamodb;
 pub mod feed_http;
 pub mod file_fetch;
-pub mod lambda_trigger;
 pub mod lever;
+pub mod local_queue;
 pub mod local_trigger;
 pub mod memory;
 pub mod retry;
 pub mod secrets_manager;
 pub mod sqlite;
+pub mod sqs;
 pub mod xor;
 
 pub use crate::url::enc;

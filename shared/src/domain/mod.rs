@@ -9,6 +9,7 @@ pub mod job;
 pub mod job_board;
 pub mod plan;
 pub mod ports;
+pub mod queue;
 pub mod run;
 pub mod secret;
 pub mod webhook;

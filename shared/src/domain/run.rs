@@ -23,6 +23,14 @@ pub struct SyncSummary {
     pub postings: usize,
     #[serde(default)]
     pub feed_bytes: u64,
+    /// Which invocation of this sync the run was: a sync that runs out of time continues in the
+    /// next one (the fan-out's continuation), so a completed run at 3 took three invocations.
+    #[serde(default = "first_invocation")]
+    pub invocation: u32,
+}
+
+fn first_invocation() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

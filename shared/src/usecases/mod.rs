@@ -6,6 +6,7 @@ pub mod section;
 pub mod signed;
 pub mod sync;
 pub mod tokens;
+pub mod turns;
 pub mod webhook;
 
 #[cfg(test)]

@@ -54,22 +54,8 @@ pub async fn sync_all(
                     Some(d) => now_ms() + d.saturating_duration_since(tokio::time::Instant::now()).as_millis() as i64,
                     None => now_ms() + 15 * 60_000,
                 };
-                match crate::usecases::lever_check::check_lever(w, &c, deadline_ms).await {
-                    Err(crate::usecases::tokens::TokenError::Revoked) => {
-                        return Err(Skipped {
-                            status: ConnectionStatus::Revoked,
-                            ..skip("Lever refused our tokens: the app was revoked".into())
-                        });
-                    }
-                    // No Lever authorization (a jobs-only connection) or Lever unreachable: jobs
-                    // do not need Lever, so the sync goes on.
-                    Err(e) => {
-                        if !matches!(e, crate::usecases::tokens::TokenError::NotAuthorized) {
-                            check_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        tracing::debug!(connection = %c.id, error = %e, "Lever check inconclusive")
-                    }
-                    Ok(()) => {}
+                if check_before_sync(w, &c, deadline_ms).await? {
+                    check_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
             Ok(sync_connection(deps, &c.id, opts).await)
@@ -94,6 +80,30 @@ pub async fn sync_all(
     Ok(all)
 }
 
+/// Checks a connection's Lever authorization before its sync (a revoked app is detected here,
+/// and a due refresh keeps the refresh token in use). `Err`: the app was revoked, the sync is
+/// skipped. `Ok(true)`: Lever could not be checked (unreachable), counted; the jobs do not need
+/// Lever, so the sync goes on. `Ok(false)`: fine, or a jobs-only connection.
+pub async fn check_before_sync(
+    w: &crate::usecases::context::LeverContext,
+    c: &Connection,
+    deadline_ms: i64,
+) -> Result<bool, Skipped> {
+    use crate::usecases::tokens::TokenError;
+    match crate::usecases::lever_check::check_lever(w, c, deadline_ms).await {
+        Err(TokenError::Revoked) => Err(Skipped {
+            connection: c.id.to_string(),
+            status: ConnectionStatus::Revoked,
+            reason: "Lever refused our tokens: the app was revoked".into(),
+        }),
+        Err(e) => {
+            tracing::debug!(connection = %c.id, error = %e, "Lever check inconclusive");
+            Ok(!matches!(e, TokenError::NotAuthorized))
+        }
+        Ok(()) => Ok(false),
+    }
+}
+
 pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOptions) -> SyncReport {
     let started_at_ms = now_ms();
     let mut run = SyncRun {
@@ -102,7 +112,7 @@ pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOpti
         started_at_ms,
         finished_at_ms: started_at_ms,
         outcome: RunOutcome::Completed,
-        summary: SyncSummary { connection: id.to_string(), ..Default::default() },
+        summary: SyncSummary { connection: id.to_string(), invocation: opts.invocation.max(1), ..Default::default() },
         guard: None,
         failures: Vec::new(),
         warnings: Vec::new(),

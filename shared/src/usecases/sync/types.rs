@@ -50,6 +50,8 @@ pub struct SyncOptions {
     pub progress: Option<Arc<dyn Progress>>,
     /// Test hook: the process dies at a named step (`SYNC_CRASH_POINTS`).
     pub crash_at: Option<crate::usecases::CrashHook>,
+    /// Which invocation of this sync this is (1, or a continuation's number), for the record.
+    pub invocation: u32,
 }
 
 impl Default for SyncOptions {
@@ -63,6 +65,7 @@ impl Default for SyncOptions {
             feed_limits: Limits::default(),
             progress: None,
             crash_at: None,
+            invocation: 1,
         }
     }
 }

@@ -32,7 +32,10 @@ mod tests;
 use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};
 pub use stats::{DeliveryStats, gathered};
-pub use sweep::{RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_waiting, retry_waiting_until};
+pub use sweep::{
+    RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_connection, retry_waiting,
+    retry_waiting_until,
+};
 
 /// What the webhook tells XOR, in the use case's words; `http.rs` says it in HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

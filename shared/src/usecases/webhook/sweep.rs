@@ -13,6 +13,15 @@ pub struct RetrySummary {
     pub still_waiting: usize,
 }
 
+impl RetrySummary {
+    pub fn add(&mut self, o: RetrySummary) {
+        self.replayed += o.replayed;
+        self.completed += o.completed;
+        self.failed += o.failed;
+        self.still_waiting += o.still_waiting;
+    }
+}
+
 /// Replays of one connection run at a time in a sweep.
 pub const REPLAYS_AT_ONCE: usize = 4;
 
@@ -38,58 +47,72 @@ pub async fn retry_waiting_until(
     start_before_ms: i64,
     limit: usize,
 ) -> Result<RetrySummary, StoreError> {
-    let now = (deps.clock)();
     let mut summary = RetrySummary::default();
     let connections = deps.connections.connections().await?;
     let share = (limit / connections.len().max(1)).max(10);
     for conn in connections {
-        if conn.status != ConnectionStatus::Connected {
-            let waiting = deps.webhooks.deliveries(&conn.id, DeliveryStatus::PendingReauth, share, None).await?;
-            summary.still_waiting += waiting.items.len();
+        summary.add(retry_connection(deps, &conn, deadline_ms, start_before_ms, share).await?);
+    }
+    Ok(summary)
+}
+
+/// One connection's waiting deliveries, at most `limit` replayed (its turn in the fan-out, or
+/// its share of a sweep).
+pub async fn retry_connection(
+    deps: &LeverContext,
+    conn: &Connection,
+    deadline_ms: i64,
+    start_before_ms: i64,
+    limit: usize,
+) -> Result<RetrySummary, StoreError> {
+    let now = (deps.clock)();
+    let mut summary = RetrySummary::default();
+    if conn.status != ConnectionStatus::Connected {
+        let waiting = deps.webhooks.deliveries(&conn.id, DeliveryStatus::PendingReauth, limit, None).await?;
+        summary.still_waiting += waiting.items.len();
+    }
+    let mut statuses = vec![DeliveryStatus::Pending, DeliveryStatus::Received];
+    if conn.status == ConnectionStatus::Connected {
+        statuses.push(DeliveryStatus::PendingReauth);
+    }
+    let mut budget = limit;
+    for status in statuses {
+        if budget == 0 {
+            break;
         }
-        let mut statuses = vec![DeliveryStatus::Pending, DeliveryStatus::Received];
-        if conn.status == ConnectionStatus::Connected {
-            statuses.push(DeliveryStatus::PendingReauth);
-        }
-        let mut budget = share;
-        for status in statuses {
-            if budget == 0 {
-                break;
-            }
-            let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
-            // Oldest first; one being processed right now is left to its processor.
-            let due: Vec<Delivery> = page
-                .items
-                .into_iter()
-                .rev()
-                .filter(|d| !(d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS))
-                .collect();
-            // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
-            // rate limiter still paces the calls).
-            let outcomes: Vec<Option<DeliveryStatus>> = stream::iter(due)
-                .map(|d| async move {
-                    let t = (deps.clock)();
-                    if t + 10_000 >= deadline_ms || t >= start_before_ms {
-                        return None; // no time left to start it: it waits for the next sweep
-                    }
-                    let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
-                    // A replay that could not run (a store error) still waits.
-                    Some(answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending))
-                })
-                .buffer_unordered(REPLAYS_AT_ONCE)
-                .collect()
-                .await;
-            for o in outcomes {
-                match o {
-                    None => summary.still_waiting += 1,
-                    Some(st) => {
-                        budget = budget.saturating_sub(1);
-                        summary.replayed += 1;
-                        match st {
-                            DeliveryStatus::Completed => summary.completed += 1,
-                            DeliveryStatus::Failed => summary.failed += 1,
-                            _ => summary.still_waiting += 1,
-                        }
+        let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
+        // Oldest first; one being processed right now is left to its processor.
+        let due: Vec<Delivery> = page
+            .items
+            .into_iter()
+            .rev()
+            .filter(|d| !(d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS))
+            .collect();
+        // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
+        // rate limiter still paces the calls).
+        let outcomes: Vec<Option<DeliveryStatus>> = stream::iter(due)
+            .map(|d| async move {
+                let t = (deps.clock)();
+                if t + 10_000 >= deadline_ms || t >= start_before_ms {
+                    return None; // no time left to start it: it waits for the next sweep
+                }
+                let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
+                // A replay that could not run (a store error) still waits.
+                Some(answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending))
+            })
+            .buffer_unordered(REPLAYS_AT_ONCE)
+            .collect()
+            .await;
+        for o in outcomes {
+            match o {
+                None => summary.still_waiting += 1,
+                Some(st) => {
+                    budget = budget.saturating_sub(1);
+                    summary.replayed += 1;
+                    match st {
+                        DeliveryStatus::Completed => summary.completed += 1,
+                        DeliveryStatus::Failed => summary.failed += 1,
+                        _ => summary.still_waiting += 1,
                     }
                 }
             }

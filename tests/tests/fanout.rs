@@ -1,0 +1,191 @@
+//! The sync's fan-out (usecases::turns) on moto's DynamoDB and SQS through the real SDK, with the
+//! XOR sandbox over HTTP: the dispatcher's one pass over thousands of connections, the worker's
+//! handler on real SQS event JSON, a sync continued across invocations, and duplicate turns.
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use xor_lever::adapters::sqs::SqsQueue;
+use xor_lever::domain::queue::{SyncTurn, TurnReason};
+use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, ConnectionStore, RunOutcome};
+use xor_lever::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
+use xor_lever::usecases::{SyncOptions, now_ms};
+use xor_lever_sandbox::feeds::feed;
+use xor_lever_sandbox::harness::{App, StoreKind, spawn_app};
+use xor_lever_sandbox::moto;
+
+/// Counts the SQS calls the adapter makes (an SDK interceptor: what went over the wire).
+#[derive(Debug, Clone, Default)]
+struct Calls(Arc<AtomicUsize>);
+
+impl aws_sdk_sqs::config::Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "count-calls"
+    }
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_sqs::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+async fn counted_queue(url: &str) -> (SqsQueue, Calls) {
+    let calls = Calls::default();
+    let sdk = xor_lever::config::aws_sdk_config().await;
+    let conf = aws_sdk_sqs::config::Builder::from(&sdk).interceptor(calls.clone()).build();
+    (SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), url), calls)
+}
+
+async fn turn_deps(app: &App, queue: SqsQueue) -> TurnDeps {
+    app.turn_deps(Arc::new(queue)).await
+}
+
+fn turns_of(messages: &[(String, String)]) -> Vec<SyncTurn> {
+    messages.iter().map(|(_, b)| serde_json::from_str(b).unwrap()).collect()
+}
+
+/// The dispatcher's one pass over 2,500 connections (and 20 revoked) in moto's DynamoDB: the
+/// index is read page by page (two pages here), every connected connection gets one turn, none
+/// twice, no revoked one. The turns go to the in-process queue: moto's SQS slows down with every
+/// message it holds (measured: 2,500 sends take 110 s, each receive of 10 then 2.6 s), so SQS's
+/// side (batches of 10, every turn received once) is proven below with 95 turns.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dispatcher_sends_each_of_2500_connections_once() {
+    // The SDK's own timeouts, not the functions' 4 s per call: moto reads a 1 MB page of the
+    // index in about a second where DynamoDB takes milliseconds, more so beside the other tests.
+    let sdk = xor_lever::config::aws_sdk_config().await;
+    let table = xor_lever::adapters::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        format!("xor-lever-fanout-{:016x}", fastrand::u64(..)),
+    );
+    table.create_table().await.unwrap();
+    let connected: BTreeSet<String> = (0..2500).map(|i| format!("c{i:04}")).collect();
+    let revoked: Vec<String> = (0..20).map(|i| format!("r{i:02}")).collect();
+    let all: Vec<(String, ConnectionStatus)> = connected
+        .iter()
+        .map(|id| (id.clone(), ConnectionStatus::Connected))
+        .chain(revoked.iter().map(|id| (id.clone(), ConnectionStatus::Revoked)))
+        .collect();
+    let table = &table;
+    stream::iter(all)
+        .for_each_concurrent(16, |(id, status)| async move {
+            let mut c =
+                Connection::new(ConnectionId::parse(&id).unwrap(), "http://feed".into(), "http://xor".into(), 0);
+            c.status = status;
+            table.create_connection(&c).await.unwrap();
+        })
+        .await;
+    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+
+    let r = dispatch(table, &*queue).await.unwrap();
+    assert_eq!((r.sent, r.skipped.len()), (2500, 20));
+    assert!(r.skipped.iter().all(|s| s.status == ConnectionStatus::Revoked));
+    let mut got = Vec::new();
+    while let Some(t) = queue.next().await {
+        got.push(t);
+    }
+    let sent: BTreeSet<String> = got.iter().map(|t| t.connection.to_string()).collect();
+    assert_eq!(got.len(), 2500, "no connection sent twice");
+    assert_eq!(sent, connected, "no connection missed, none revoked sent");
+    assert!(got.iter().all(|t| t.reason == TurnReason::Schedule && t.invocation == 1 && !t.force));
+}
+
+/// The SQS adapter on moto's SQS: 95 turns in 10 `SendMessageBatch` calls (SQS takes 10 at
+/// most), each turn received once, the body a turn; a queue that does not exist refuses every
+/// turn, and the error names them all.
+#[tokio::test(flavor = "multi_thread")]
+async fn turns_go_to_sqs_in_batches_of_ten_each_once() {
+    let url = moto::plain_sync_queue().await;
+    let (queue, calls) = counted_queue(&url).await;
+    let turns: Vec<SyncTurn> = (0..95)
+        .map(|i| SyncTurn::new(ConnectionId::parse(&format!("q{i:02}")).unwrap(), TurnReason::Schedule))
+        .collect();
+    xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
+    assert_eq!(calls.0.load(Ordering::SeqCst), 10, "9 batches of 10 and one of 5");
+    let got = turns_of(&moto::drain(&moto::sqs_client().await, &url).await);
+    assert_eq!(got.len(), 95);
+    assert_eq!(got.iter().map(|t| t.connection.to_string()).collect::<BTreeSet<_>>().len(), 95);
+
+    let (gone, _) = counted_queue(&format!("{url}-deleted")).await;
+    let err = xor_lever::domain::queue::SyncQueue::send(&gone, &turns[..12], 0).await.unwrap_err();
+    assert_eq!(err.connections.len(), 12, "{err}");
+}
+
+/// A sync that runs out of time sends its continuation (delayed, invocation 2), and the
+/// continuation finishes it: every posting in XOR once, the run record says 2 invocations.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_out_of_time_continues_in_the_next_turn() {
+    let app = spawn_app(StoreKind::Aws, feed(0..40, "")).await;
+    // XOR slow: each call answered after 200 ms, so 40 jobs take longer than the first turn's
+    // second (the sync writes a few at a time).
+    app.xor.set_config(xor_lever_sandbox::xor::Config { rate_limit_rps: 0.0, latency_ms: 200 });
+    let url = moto::plain_sync_queue().await;
+    let (queue, _) = counted_queue(&url).await;
+    let deps = turn_deps(&app, queue).await;
+    let first = SyncTurn::new(app.id.clone(), TurnReason::Schedule);
+    let opts = SyncOptions {
+        deadline: Some(tokio::time::Instant::now() + Duration::from_millis(1200)),
+        call_reserve: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let out = take_turn(&deps, &first, &opts, now_ms() + 1200).await.unwrap();
+    let TurnOutcome::Taken { report, continued, .. } = out else { panic!("{out:?}") };
+    assert_eq!(report.run.outcome, RunOutcome::Partial, "{:?}", report.run);
+    assert!(report.run.summary.deferred > 0 && continued, "{:?}", report.run.summary);
+    let done_first = report.run.summary.created;
+
+    // Delayed: not there at once, there after CONTINUE_DELAY_SECS.
+    let sqs = moto::sqs_client().await;
+    assert!(moto::drain(&sqs, &url).await.is_empty(), "the continuation is delayed");
+    tokio::time::sleep(
+        Duration::from_secs(xor_lever::domain::queue::CONTINUE_DELAY_SECS.into()) + Duration::from_millis(500),
+    )
+    .await;
+    let next = turns_of(&moto::drain(&sqs, &url).await);
+    assert_eq!(next.len(), 1);
+    assert_eq!((next[0].reason, next[0].invocation), (TurnReason::Continue, 2));
+
+    app.xor.set_config(xor_lever_sandbox::xor::Config { rate_limit_rps: 0.0, latency_ms: 0 });
+    let out = take_turn(&deps, &next[0], &SyncOptions::default(), now_ms() + 60_000).await.unwrap();
+    let TurnOutcome::Taken { report, continued, .. } = out else { panic!("{out:?}") };
+    assert_eq!((report.run.outcome.clone(), continued), (RunOutcome::Completed, false), "{:?}", report.run);
+    assert_eq!(done_first + report.run.summary.created, 40);
+    assert_eq!(app.active_xor_jobs().len(), 40);
+    assert_eq!(app.xor.stats().writes, 40, "no job written twice");
+    let runs = app.deps.runs.runs(&app.id, 2).await.unwrap();
+    assert_eq!(runs[0].summary.invocation, 2, "the record says how many invocations it took");
+    assert!(moto::drain(&sqs, &url).await.is_empty(), "nothing more to continue");
+}
+
+/// Duplicate turns for one connection (SQS delivers at least once; a continuation may meet the
+/// schedule's turn): taken at once, one syncs and the other stands down; XOR sees one set of
+/// writes, and a duplicate that comes after finds nothing to write.
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_turns_make_one_set_of_xor_writes() {
+    let app = spawn_app(StoreKind::Aws, feed(0..10, "")).await;
+    let url = moto::plain_sync_queue().await;
+    let (queue, _) = counted_queue(&url).await;
+    let deps = turn_deps(&app, queue).await;
+    let turn = SyncTurn::new(app.id.clone(), TurnReason::Schedule);
+    let opts = SyncOptions::default();
+    let (x, y) = tokio::join!(
+        take_turn(&deps, &turn, &opts, now_ms() + 60_000),
+        take_turn(&deps, &turn, &opts, now_ms() + 60_000)
+    );
+    let outcomes = [x.unwrap(), y.unwrap()];
+    let taken = outcomes.iter().filter(|o| matches!(o, TurnOutcome::Taken { .. })).count();
+    let busy = outcomes.iter().filter(|o| matches!(o, TurnOutcome::Busy { .. })).count();
+    assert_eq!((taken, busy), (1, 1), "{outcomes:?}");
+    assert_eq!(app.xor.stats().writes, 10);
+
+    let again = take_turn(&deps, &turn, &opts, now_ms() + 60_000).await.unwrap();
+    let TurnOutcome::Taken { report, .. } = again else { panic!("{again:?}") };
+    assert_eq!(report.run.summary.created + report.run.summary.updated, 0, "{:?}", report.run);
+    assert_eq!(app.xor.stats().writes, 10);
+    assert_eq!(app.active_xor_jobs().len(), 10);
+}
