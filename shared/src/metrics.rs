@@ -107,10 +107,16 @@ impl MetricLine {
     /// figures, at a cost per connection kept to the counters (timings, cold starts and bytes
     /// stay on `Stack`: a custom metric is billed per dimension combination).
     pub fn to_json(&self, timestamp_ms: i64) -> Value {
+        self.to_json_with(timestamp_ms, per_connection())
+    }
+
+    /// The same, publishing the connection's counters under `Stack` + `Connection` or not (the
+    /// line keeps `Connection` either way: Logs Insights still answers per customer).
+    pub fn to_json_with(&self, timestamp_ms: i64, per_connection: bool) -> Value {
         let all: Vec<Value> =
             self.metrics.iter().map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.as_str()})).collect();
         let mut directives = vec![json!({"Namespace": NAMESPACE, "Dimensions": [["Stack"]], "Metrics": all})];
-        if self.dimensions.len() > 1 {
+        if self.dimensions.len() > 1 && per_connection {
             let names: Vec<&str> = self.dimensions.iter().map(|(n, _)| *n).collect();
             let counts: Vec<Value> = self
                 .metrics
@@ -143,6 +149,14 @@ impl MetricLine {
     }
 }
 
+/// `METRICS_PER_CONNECTION=false` (the template's `PerConnectionMetrics` parameter) keeps every
+/// metric under `Stack` alone. Each metric under `Stack` + `Connection` is a custom metric of its
+/// own, billed monthly: about a dozen per connection, which at thousands of customers costs more
+/// than the rest of the deployment (docs/scaling.md, Cost).
+fn per_connection() -> bool {
+    std::env::var("METRICS_PER_CONNECTION").as_deref() != Ok("false")
+}
+
 /// Counts that describe the process, not the customer: never per connection.
 const STACK_ONLY: [&str; 5] = ["ColdStart", "TokenRefreshes", "TokenRefreshWaits", "LeverCalls", "LeverThrottled"];
 
@@ -165,6 +179,16 @@ fn stack_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_per_connection_metrics_a_line_publishes_under_the_stack_only_and_keeps_the_connection() {
+        let line = MetricLine::new(Some("acme")).count("JobsCreated", 2);
+        let off = line.to_json_with(1, false);
+        assert_eq!(off["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 1);
+        assert_eq!(off["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Stack"]]));
+        assert_eq!((off["Connection"].as_str(), off["JobsCreated"].as_f64()), (Some("acme"), Some(2.0)));
+        assert_eq!(line.to_json_with(1, true)["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 2);
+    }
 
     #[test]
     fn a_line_is_emf_with_its_dimensions_units_and_values() {

@@ -135,12 +135,14 @@ fn every_alarm_names_the_stack_and_notifies_and_a_missing_heartbeat_alarms() {
     let resources = t["Resources"].as_mapping().unwrap();
     let alarms: Vec<_> =
         resources.iter().filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")).collect();
-    assert!(alarms.len() >= 12, "{}", alarms.len());
+    assert!(alarms.len() >= 14, "{}", alarms.len());
+    let runbook = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/runbook.md")).unwrap();
     for (name, a) in alarms {
         let p = &a["Properties"];
         assert!(written(&p["AlarmName"]).starts_with("Sub ${AWS::StackName}-"), "{name:?}");
         assert_eq!(written(&p["AlarmActions"]), "Ref AlarmTopic", "{name:?}");
-        assert!(p["AlarmDescription"].as_str().unwrap().contains("runbook: "), "{name:?}");
+        let entry = p["AlarmDescription"].as_str().unwrap().split("runbook: ").nth(1).expect("names its runbook entry");
+        assert!(runbook.contains(&format!("\n### {entry}\n")), "{name:?}: docs/runbook.md has no entry {entry}");
         if p["Namespace"].as_str() == Some("XorLever") {
             assert_eq!(p["Dimensions"][0]["Name"].as_str(), Some("Stack"), "{name:?}: our metrics carry the stack");
         }

@@ -13,12 +13,15 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 use xor_lever::domain::queue::{SyncQueue, SyncTurn, TurnReason};
-use xor_lever::domain::{ConnectionId, ConnectionStatus, RunOutcome};
+use xor_lever::domain::{ConnectionId, ConnectionStatus};
 use xor_lever::metrics::MetricLine;
 use xor_lever::usecases::turns::{DispatchError, TurnDeps, TurnOutcome, dispatch, take_turn};
 use xor_lever::usecases::{SyncOptions, now_ms};
 
-use crate::handler::{DEADLINE_MARGIN, Handler, HandlerError, ManualEvent, SyncEvent, connection_line, parse_event};
+use crate::handler::{
+    DEADLINE_MARGIN, Handler, HandlerError, ManualEvent, SyncEvent, connection_line, parse_event, replay_counts,
+    sync_failed,
+};
 
 /// SQS's shape: `Records` whose `eventSource` is `aws:sqs`.
 pub fn is_sqs(payload: &Value) -> bool {
@@ -168,8 +171,7 @@ impl TurnCounts {
                 self.continued += usize::from(*continued);
                 self.check_failures += usize::from(*lever_check_failed);
                 let run = &report.run;
-                let failed = matches!(run.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. })
-                    || run.summary.failed > 0;
+                let failed = sync_failed(&run.outcome, &run.summary);
                 self.sync_failures += usize::from(failed);
                 if let Some(w) = webhooks {
                     self.replays_ran = true;
@@ -193,12 +195,7 @@ impl TurnCounts {
             .count("LeverCheckFailures", self.check_failures);
         // Only what was measured (a 0 would clear the waiting alarm).
         if self.replays_ran {
-            let w = &self.webhooks;
-            line = line
-                .count("WebhooksReplayed", w.replayed)
-                .count("WebhooksWaiting", w.still_waiting)
-                .count("DeliveriesCompleted", w.completed)
-                .count("DeliveriesFailed", w.failed);
+            line = replay_counts(line, &self.webhooks);
         }
         line
     }

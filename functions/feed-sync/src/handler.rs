@@ -225,19 +225,13 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, dur
         }
         Ok(r) => r,
     };
-    let failed = |c: &ConnectionResult| {
-        matches!(c.outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || c.summary.failed > 0
-    };
+    let failed = |c: &ConnectionResult| sync_failed(&c.outcome, &c.summary);
     let revoked = r.skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count();
     let mut run = run.count("RunErrors", 0);
     // Only what was measured: a dry run or a failed sweep says nothing about waiting deliveries
     // (a 0 would clear the waiting alarm).
     if let Some(w) = &r.webhooks {
-        run = run
-            .count("WebhooksReplayed", w.replayed)
-            .count("WebhooksWaiting", w.still_waiting)
-            .count("DeliveriesCompleted", w.completed)
-            .count("DeliveriesFailed", w.failed);
+        run = replay_counts(run, w);
     }
     let mut lines = vec![
         run.count("ConnectionsSynced", r.connections.len())
@@ -250,6 +244,19 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, dur
         lines.push(connection_line(&c.summary, &c.outcome, c.guard.is_some(), failed(c)));
     }
     lines
+}
+
+/// A sync the `SyncFailures` alarm counts: the feed unusable, the run broken, or XOR failing jobs.
+pub(crate) fn sync_failed(outcome: &RunOutcome, s: &SyncSummary) -> bool {
+    matches!(outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || s.failed > 0
+}
+
+/// What the replays of waiting deliveries did, on a run's or a batch's line.
+pub(crate) fn replay_counts(line: MetricLine, w: &RetrySummary) -> MetricLine {
+    line.count("WebhooksReplayed", w.replayed)
+        .count("WebhooksWaiting", w.still_waiting)
+        .count("DeliveriesCompleted", w.completed)
+        .count("DeliveriesFailed", w.failed)
 }
 
 /// One connection's sync as a metric line (`Stack`, `Connection`).

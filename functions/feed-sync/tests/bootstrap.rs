@@ -109,7 +109,12 @@ async fn the_binary_dispatches_on_the_schedule_and_syncs_a_turn_from_sqs() {
     assert!(body["errorMessage"].as_str().unwrap().contains("unknown field `conection`"), "{body}");
     let failed = d_emf.wait_for(|v| v["RunErrors"] == 1.0).await;
     assert_eq!(
-        (failed["ManualRuns"].as_f64(), failed.get("SyncRuns"), failed["error_type"].as_str(), failed["ColdStart"].as_f64()),
+        (
+            failed["ManualRuns"].as_f64(),
+            failed.get("SyncRuns"),
+            failed["error_type"].as_str(),
+            failed["ColdStart"].as_f64()
+        ),
         (Some(1.0), None, Some("NonRetryable"), Some(0.0)),
         "{failed}"
     );
