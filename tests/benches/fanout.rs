@@ -73,6 +73,7 @@ async fn tick(deps: &TurnDeps, queue: &Arc<LocalQueue>, workers: usize, changed:
                 while let Some(turn) = queue.next().await {
                     let t = Instant::now();
                     let out = take_turn(&deps, &turn, &SyncOptions::default(), now_ms() + 300_000).await.unwrap();
+                    queue.finished();
                     if let TurnOutcome::Taken { report, .. } = &out {
                         assert!(
                             !matches!(report.run.outcome, RunOutcome::Error { .. } | RunOutcome::FeedError { .. }),

@@ -50,8 +50,7 @@ fn turns_of(messages: &[(String, String)]) -> Vec<SyncTurn> {
 }
 
 /// The dispatcher's one pass over 2,500 connections (and 20 revoked) in moto's DynamoDB: the
-/// index is read page by page (two pages here), every connected connection gets one turn, none
-/// twice, no revoked one. The turns go to the in-process queue: moto's SQS slows down with every
+/// index is read page by page (two pages here), every connection gets one turn, none twice. The turns go to the in-process queue: moto's SQS slows down with every
 /// message it holds (measured: 2,500 sends take 110 s, each receive of 10 then 2.6 s), so SQS's
 /// side (batches of 10, every turn received once) is proven below with 95 turns.
 #[tokio::test(flavor = "multi_thread")]
@@ -83,15 +82,20 @@ async fn the_dispatcher_sends_each_of_2500_connections_once() {
     let queue = xor_lever::adapters::local_queue::LocalQueue::new();
 
     let r = dispatch(table, &*queue).await.unwrap();
-    assert_eq!((r.sent, r.skipped.len()), (2500, 20));
+    // Every connection gets a turn; the revoked ones are reported as skipped (their turn only
+    // looks after their waiting deliveries).
+    assert_eq!((r.sent, r.skipped.len()), (2520, 20));
     assert!(r.skipped.iter().all(|s| s.status == ConnectionStatus::Revoked));
     let mut got = Vec::new();
     while let Some(t) = queue.next().await {
         got.push(t);
+        queue.finished();
     }
     let sent: BTreeSet<String> = got.iter().map(|t| t.connection.to_string()).collect();
-    assert_eq!(got.len(), 2500, "no connection sent twice");
-    assert_eq!(sent, connected, "no connection missed, none revoked sent");
+    let mut every = connected.clone();
+    every.extend(revoked.iter().cloned());
+    assert_eq!(got.len(), 2520, "no connection sent twice");
+    assert_eq!(sent, every, "no connection missed");
     assert!(got.iter().all(|t| t.reason == TurnReason::Schedule && t.invocation == 1 && !t.force));
 }
 
@@ -188,4 +192,39 @@ async fn duplicate_turns_make_one_set_of_xor_writes() {
     assert_eq!(report.run.summary.created + report.run.summary.updated, 0, "{:?}", report.run);
     assert_eq!(app.xor.stats().writes, 10);
     assert_eq!(app.active_xor_jobs().len(), 10);
+}
+
+/// A turn that finds its connection busy: the schedule's stands down (the running sync does its
+/// work), an operator's comes back later (its `--force` must not be lost), counted as a wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_connection_sends_an_operators_turn_back_and_drops_the_schedules() {
+    let app = spawn_app(StoreKind::Aws, feed(0..2, "")).await;
+    let url = moto::plain_sync_queue().await;
+    let (queue, _) = counted_queue(&url).await;
+    let deps = turn_deps(&app, queue).await;
+    // Another worker is syncing this connection.
+    let held =
+        deps.leases.try_lease(&app.id, xor_lever::usecases::turns::SYNC_LEASE, "other", now_ms(), now_ms() + 60_000);
+    assert!(held.await.unwrap());
+    let schedule = SyncTurn::new(app.id.clone(), TurnReason::Schedule);
+    let operator = SyncTurn { force: true, ..SyncTurn::new(app.id.clone(), TurnReason::Operator) };
+    let opts = SyncOptions::default();
+    let a = take_turn(&deps, &schedule, &opts, now_ms() + 60_000).await.unwrap();
+    let b = take_turn(&deps, &operator, &opts, now_ms() + 60_000).await.unwrap();
+    assert!(matches!(a, TurnOutcome::Busy { requeued: false, .. }), "{a:?}");
+    assert!(matches!(b, TurnOutcome::Busy { requeued: true, .. }), "{b:?}");
+    assert_eq!(app.xor.stats().writes, 0, "nothing synced under another's lease");
+    // Sent again, delayed (BUSY_DELAY_SECS): one message, not yet visible.
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attrs = moto::sqs_client()
+        .await
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let n = |k: A| attrs.attributes().unwrap()[&k].parse::<u32>().unwrap();
+    assert_eq!((n(A::ApproximateNumberOfMessagesDelayed), n(A::ApproximateNumberOfMessages)), (1, 0));
 }

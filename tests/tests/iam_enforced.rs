@@ -79,9 +79,9 @@ async fn the_dispatcher_sends_every_turn_with_its_own_policy_and_no_more() {
     let url = moto::enforced_sync_queue().await;
     let queue = xor_lever::config::sqs_queue(&moto::sdk_as(Principal::FeedSync).await, &url);
     let r = xor_lever::usecases::turns::dispatch(&table, &queue).await.unwrap();
-    assert_eq!((r.sent, r.skipped.len()), (2, 1));
+    assert_eq!((r.sent, r.skipped.len()), (3, 1));
     let admin_sqs = aws_sdk_sqs::Client::new(&moto::sdk_as(Principal::Admin).await);
-    assert_eq!(moto::drain(&admin_sqs, &url).await.len(), 2);
+    assert_eq!(moto::drain(&admin_sqs, &url).await.len(), 3);
     let read = xor_lever::domain::SecretStore::secret(&secrets, &"d0".parse().unwrap(), "xor-api-key").await;
     assert!(format!("{read:?}").contains("AccessDenied"), "{read:?}");
     let write = table.set_status(&"d0".parse().unwrap(), ConnectionStatus::Disabled).await;

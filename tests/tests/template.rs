@@ -250,6 +250,11 @@ fn every_metric_the_dashboard_and_alarms_read_is_one_the_functions_emit() {
         for m in w["properties"]["metrics"].as_array().into_iter().flatten() {
             if m[0] == "XorLever" {
                 read.insert(m[1].as_str().unwrap().to_owned());
+                assert!(!m.to_string().contains("\"Connection\""), "per-connection series are off by default: {m}");
+            }
+            // A search over the per-connection dimension would be empty with PerConnectionMetrics off.
+            if let Some(expr) = m[0]["expression"].as_str() {
+                assert!(!expr.contains("Connection"), "a search over Connection: {expr}");
             }
         }
     }

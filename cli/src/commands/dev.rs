@@ -343,7 +343,9 @@ async fn scheduled_tick(
     println!("   dispatcher: {} turn(s) queued, {} connection(s) skipped", sent.sent, sent.skipped.len());
     let mut reports = Vec::new();
     while let Some(turn) = queue.next().await {
-        match take_turn(&turns, &turn, &SyncOptions::default(), now_ms() + 15 * 60_000).await? {
+        let out = take_turn(&turns, &turn, &SyncOptions::default(), now_ms() + 15 * 60_000).await;
+        queue.finished();
+        match out? {
             TurnOutcome::Taken { report, .. } => reports.push(*report),
             other => println!("   {}: {other:?}", turn.connection),
         }

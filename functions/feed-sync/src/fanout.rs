@@ -162,9 +162,13 @@ impl TurnCounts {
     fn add(&mut self, o: &TurnOutcome) {
         match o {
             TurnOutcome::Busy { .. } => self.busy += 1,
-            TurnOutcome::Skipped(s) => {
+            TurnOutcome::Skipped { skipped, webhooks } => {
                 self.skipped += 1;
-                self.revoked += usize::from(s.status == ConnectionStatus::Revoked);
+                self.revoked += usize::from(skipped.status == ConnectionStatus::Revoked);
+                if let Some(w) = webhooks {
+                    self.replays_ran = true;
+                    self.webhooks.add(w.clone());
+                }
             }
             TurnOutcome::Taken { report, webhooks, continued, lever_check_failed } => {
                 self.taken += 1;

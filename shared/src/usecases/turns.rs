@@ -9,15 +9,18 @@ use serde::Serialize;
 use super::context::LeverContext;
 use super::sync::{Skipped, SyncDeps, SyncOptions, SyncReport, check_before_sync, sync_connection};
 use super::webhook::{RetrySummary, retry_connection};
-use crate::domain::queue::{CONTINUE_DELAY_SECS, MAX_INVOCATIONS, QueueError, SyncQueue, SyncTurn, TurnReason};
+use crate::domain::queue::{
+    BUSY_DELAY_SECS, CONTINUE_DELAY_SECS, MAX_INVOCATIONS, QueueError, SyncQueue, SyncTurn, TurnReason,
+};
 use crate::domain::*;
 
 /// The lease a turn holds on its connection: a duplicate or overlapping turn finds it taken and
-/// stands down (the XOR writes would be harmless anyway: idempotency keys and conditional
-/// mapping writes; the lease saves the duplicate's calls and keeps one run record per run).
+/// stands down, or comes back later when it is not the schedule's (the XOR writes would be
+/// harmless anyway: idempotency keys and conditional mapping writes; the lease saves the
+/// duplicate's calls and keeps one run record per run).
 pub const SYNC_LEASE: &str = "sync";
-/// The lease outlives the invocation's deadline by this much (a worker that dies holding it
-/// frees the connection this long after its deadline).
+/// The lease outlives the turn's deadline (the invocation's less its 5 s margin) by this much:
+/// a worker that dies holding it frees the connection 5 s after the invocation's deadline.
 const LEASE_MARGIN_MS: i64 = 10_000;
 /// At most this many waiting deliveries replayed per turn, and none started after the first
 /// 1/REPLAY_SHARE of the turn's time (the sync gets the rest).
@@ -44,8 +47,10 @@ pub enum DispatchError {
     },
 }
 
-/// Sends a turn for every connected connection (one paginated listing of the connections, the
-/// turns sent in batches by the queue adapter); the others are reported as skipped.
+/// Sends a turn for every connection (one paginated listing of the connections, the turns sent
+/// in batches by the queue adapter). Those not connected are reported as skipped: their turn
+/// syncs nothing, it only looks after their waiting deliveries (counts what waits for a new
+/// authorization, replays what a crash left behind).
 pub async fn dispatch(
     connections: &dyn ConnectionStore,
     queue: &dyn SyncQueue,
@@ -53,12 +58,11 @@ pub async fn dispatch(
     let mut report = DispatchReport::default();
     let mut turns = Vec::new();
     for c in connections.connections().await? {
-        if c.status == ConnectionStatus::Connected {
-            turns.push(SyncTurn::new(c.id, TurnReason::Schedule));
-        } else {
+        if c.status != ConnectionStatus::Connected {
             let reason = format!("the connection is {}", c.status.as_str());
             report.skipped.push(Skipped { connection: c.id.to_string(), status: c.status, reason });
         }
+        turns.push(SyncTurn::new(c.id, TurnReason::Schedule));
     }
     queue
         .send(&turns, 0)
@@ -85,10 +89,12 @@ pub enum TurnOutcome {
     /// The connection was synced (and its waiting deliveries replayed); `continued` when the
     /// sync ran out of time and its continuation was sent.
     Taken { report: Box<SyncReport>, webhooks: Option<RetrySummary>, continued: bool, lever_check_failed: bool },
-    /// Another turn holds the connection right now (a duplicate message, an overlap).
-    Busy { connection: String },
-    /// Unknown, not connected, or the Lever app was revoked.
-    Skipped(Skipped),
+    /// Another turn holds the connection right now (a duplicate message, an overlap); `requeued`
+    /// when this turn was sent again for later (not the schedule's: see `must_wait_when_busy`).
+    Busy { connection: String, requeued: bool },
+    /// Unknown, not connected, or the Lever app was revoked; `webhooks` when its waiting
+    /// deliveries were looked after.
+    Skipped { skipped: Skipped, webhooks: Option<RetrySummary> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +105,13 @@ pub enum TurnError {
         connection: String,
         #[source]
         source: StoreError,
+    },
+    /// A busy connection's turn could not be sent again: the message is retried instead.
+    #[error("the turn of {connection} could not be sent again")]
+    Queue {
+        connection: String,
+        #[source]
+        source: QueueError,
     },
 }
 
@@ -112,20 +125,34 @@ pub async fn take_turn(
 ) -> Result<TurnOutcome, TurnError> {
     let id = &turn.connection;
     let store_err = |source| TurnError::Store { connection: id.to_string(), source };
-    let skip = |status, reason: &str| {
-        TurnOutcome::Skipped(Skipped { connection: id.to_string(), status, reason: reason.into() })
+    let skip = |status, reason: &str, webhooks| TurnOutcome::Skipped {
+        skipped: Skipped { connection: id.to_string(), status, reason: reason.into() },
+        webhooks,
     };
     let Some(conn) = deps.sync.connections.connection(id).await.map_err(store_err)? else {
-        return Ok(skip(ConnectionStatus::Disabled, "no such connection (deleted since the turn was sent)"));
+        return Ok(skip(ConnectionStatus::Disabled, "no such connection (deleted since the turn was sent)", None));
     };
+    let now = super::now_ms();
     if conn.status != ConnectionStatus::Connected {
-        return Ok(skip(conn.status, &format!("the connection is {}", conn.status.as_str())));
+        // Nothing to sync; what waits is counted, and what a crash left is replayed.
+        let webhooks = match &deps.lever {
+            Some(w) => retry_connection(w, &conn, deadline_ms, deadline_ms, TURN_REPLAY_LIMIT).await.ok(),
+            None => None,
+        };
+        return Ok(skip(conn.status, &format!("the connection is {}", conn.status.as_str()), webhooks));
     }
     let owner = hex::encode(crate::random::bytes::<8>());
-    let now = super::now_ms();
     if !deps.leases.try_lease(id, SYNC_LEASE, &owner, now, deadline_ms + LEASE_MARGIN_MS).await.map_err(store_err)? {
-        tracing::info!(connection = %id, "another turn holds this connection: this one stands down");
-        return Ok(TurnOutcome::Busy { connection: id.to_string() });
+        let requeued = turn.must_wait_when_busy();
+        if requeued {
+            // If this send fails, the turn fails: SQS delivers it again.
+            deps.queue
+                .send(&[turn.after_wait()], BUSY_DELAY_SECS)
+                .await
+                .map_err(|source| TurnError::Queue { connection: id.to_string(), source })?;
+        }
+        tracing::info!(connection = %id, requeued, "another turn holds this connection: this one stands down");
+        return Ok(TurnOutcome::Busy { connection: id.to_string(), requeued });
     }
     let outcome = turn_with_lease(deps, turn, &conn, opts, now, deadline_ms).await;
     // Freed at once for the continuation (it may otherwise wait out the lease).
@@ -147,12 +174,13 @@ async fn turn_with_lease(
     let mut webhooks = None;
     if let Some(w) = &deps.lever {
         match check_before_sync(w, conn, deadline_ms).await {
-            Err(skipped) => return TurnOutcome::Skipped(skipped),
+            Err(skipped) => return TurnOutcome::Skipped { skipped, webhooks: None },
             Ok(failed) => lever_check_failed = failed,
         }
-        // Replays first, within a share of the time: a long sync never starves them.
-        let start_before = now + (deadline_ms - now).max(0) / REPLAY_SHARE;
-        match retry_connection(w, conn, deadline_ms, start_before, TURN_REPLAY_LIMIT).await {
+        // Replays first, within a share of the time (none started after it, none running long
+        // past it): a long sync never starves them, and they leave the sync its time.
+        let share_end = now + (deadline_ms - now).max(0) / REPLAY_SHARE;
+        match retry_connection(w, conn, share_end.max(now + 15_000), share_end, TURN_REPLAY_LIMIT).await {
             Ok(s) => webhooks = Some(s),
             Err(e) => tracing::error!(connection = %conn.id, error = %e, "could not replay waiting deliveries"),
         }
@@ -160,8 +188,14 @@ async fn turn_with_lease(
     let opts = SyncOptions { force: opts.force || turn.force, invocation: turn.invocation, ..opts.clone() };
     let report = sync_connection(&deps.sync, &conn.id, &opts).await;
     let mut continued = false;
+    let s = &report.run.summary;
+    let progressed = s.created + s.updated + s.closed + s.failed > 0;
     if report.run.outcome == RunOutcome::Partial {
-        if turn.invocation < MAX_INVOCATIONS {
+        if !progressed {
+            // Out of time before any XOR call (a slow feed host, a slow Lever check): another
+            // turn at once would do the same; the next schedule tries again.
+            tracing::warn!(connection = %conn.id, "out of time before any XOR write: no continuation");
+        } else if turn.invocation < MAX_INVOCATIONS {
             match deps.queue.send(&[turn.continuation()], CONTINUE_DELAY_SECS).await {
                 Ok(()) => continued = true,
                 // Not lost: the next schedule's turn carries on where this one stopped.
