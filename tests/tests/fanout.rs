@@ -228,3 +228,30 @@ async fn a_busy_connection_sends_an_operators_turn_back_and_drops_the_schedules(
     let n = |k: A| attrs.attributes().unwrap()[&k].parse::<u32>().unwrap();
     assert_eq!((n(A::ApproximateNumberOfMessagesDelayed), n(A::ApproximateNumberOfMessages)), (1, 0));
 }
+
+/// A revoked customer's turn syncs nothing but counts what waits for its Super Admin (the
+/// deliveries-waiting alarm reads it), and the dispatcher sends it like any other.
+#[tokio::test]
+async fn a_revoked_connections_turn_counts_its_waiting_deliveries() {
+    let app = xor_lever_sandbox::harness::spawn_webhook_app(StoreKind::Sqlite).await;
+    app.lever.revoke();
+    for i in 1..=2 {
+        let body = serde_json::to_vec(&app.screening(&format!("cand_{i}"))).unwrap();
+        let (st, v, _) = app.deliver(&format!("msg_{i}"), &body).await;
+        assert_eq!((st, v["status"].as_str()), (503, Some("pending_reauth")), "{v}");
+    }
+    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let deps = TurnDeps {
+        sync: app.sync_deps(),
+        lever: Some(app.deps.clone()),
+        leases: Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
+        queue: queue.clone(),
+    };
+    let r = dispatch(&*deps.sync.connections, &*queue).await.unwrap();
+    assert_eq!((r.sent, r.skipped.len()), (1, 1));
+    let turn = queue.next().await.unwrap();
+    let out = take_turn(&deps, &turn, &SyncOptions::default(), now_ms() + 60_000).await.unwrap();
+    queue.finished();
+    let TurnOutcome::Skipped { skipped, webhooks: Some(w) } = out else { panic!("{out:?}") };
+    assert_eq!((skipped.status, w.still_waiting, w.replayed), (ConnectionStatus::Revoked, 2, 0));
+}
