@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use xor_lever::adapters::dynamodb::DynamoStore;
 use xor_lever::adapters::sqlite::SqliteStore;
-use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client};
+use xor_lever::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client};
 use xor_lever::usecases::SyncDeps;
 use xor_lever::usecases::context::LeverContext;
 
@@ -26,7 +26,10 @@ impl Ctx {
         let http = http_client();
         Ok(match self.kind {
             StoreKind::Embedded => embedded_deps(&self.state_dir, http)?,
-            StoreKind::Dynamodb => aws_deps(&aws_sdk_config().await, &Settings::from_env()?, http),
+            StoreKind::Dynamodb => {
+                let settings = Settings::from_env()?;
+                aws_deps(&AwsStores::new(&aws_sdk_config().await, &settings), &settings, http)
+            }
         })
     }
 }
@@ -69,7 +72,8 @@ impl Ctx {
         Ok(match self.kind {
             StoreKind::Embedded => embedded_lever_context(&self.state_dir, http)?,
             StoreKind::Dynamodb => {
-                xor_lever::config::lever_context(&aws_sdk_config().await, &Settings::from_env()?, http)
+                let settings = Settings::from_env()?;
+                xor_lever::config::lever_context(&AwsStores::new(&aws_sdk_config().await, &settings), &settings, http)
             }
         })
     }

@@ -157,16 +157,35 @@ pub fn secrets_client(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::from_conf(conf)
 }
 
+/// The deployment's stores, built once per process and shared by every port that needs them:
+/// one client each for DynamoDB, Secrets Manager and (with `SYNC_QUEUE_URL`) SQS, so one
+/// connection pool each, and a cold start makes each connection once.
+#[derive(Clone)]
+pub struct AwsStores {
+    pub table: Arc<DynamoStore>,
+    pub secrets: Arc<SecretsManagerStore>,
+    pub queue: Option<Arc<crate::adapters::sqs::SqsQueue>>,
+}
+
+impl AwsStores {
+    pub fn new(sdk: &SdkConfig, settings: &Settings) -> Self {
+        Self {
+            table: Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name)),
+            secrets: Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix)),
+            queue: settings.sync_queue_url.as_ref().map(|url| Arc::new(sqs_queue(sdk, url))),
+        }
+    }
+}
+
 /// The production wiring: DynamoDB for state, Secrets Manager for secrets.
-pub fn aws_deps(sdk: &SdkConfig, settings: &Settings, http: reqwest::Client) -> SyncDeps {
-    let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
+pub fn aws_deps(stores: &AwsStores, settings: &Settings, http: reqwest::Client) -> SyncDeps {
     let mut fetcher = FeedFetcher::new(http.clone());
     fetcher.max_bytes = settings.max_feed_bytes;
     SyncDeps {
-        connections: store.clone(),
-        mappings: store.clone(),
-        runs: store,
-        secrets: Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix)),
+        connections: stores.table.clone(),
+        mappings: stores.table.clone(),
+        runs: stores.table.clone(),
+        secrets: stores.secrets.clone(),
         feeds: Arc::new(fetcher),
         boards: Arc::new(crate::adapters::xor::XorBoards::new(http)),
     }
@@ -178,36 +197,27 @@ pub fn sqs_queue(sdk: &SdkConfig, url: &str) -> crate::adapters::sqs::SqsQueue {
     crate::adapters::sqs::SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), url)
 }
 
-/// The fan-out's worker wiring (`SYNC_QUEUE_URL` set): the sync's and Lever's ports, the
-/// table's leases, the queue.
+/// The fan-out's worker wiring (when the stores have the sync queue): the sync's and Lever's
+/// ports, the table's leases, the queue.
 pub fn turn_deps(
-    sdk: &SdkConfig,
-    settings: &Settings,
+    stores: &AwsStores,
     sync: SyncDeps,
     lever: Option<crate::usecases::context::LeverContext>,
 ) -> Option<crate::usecases::turns::TurnDeps> {
-    let url = settings.sync_queue_url.as_ref()?;
-    Some(crate::usecases::turns::TurnDeps {
-        sync,
-        lever,
-        leases: Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name)),
-        queue: Arc::new(sqs_queue(sdk, url)),
-    })
+    Some(crate::usecases::turns::TurnDeps { sync, lever, leases: stores.table.clone(), queue: stores.queue.clone()? })
 }
 
 /// The production wiring of the webhook function.
 pub fn lever_context(
-    sdk: &SdkConfig,
+    stores: &AwsStores,
     settings: &Settings,
     http: reqwest::Client,
 ) -> crate::usecases::context::LeverContext {
-    let store = Arc::new(DynamoStore::new(dynamo_client(sdk), &settings.table_name));
-    let secrets = Arc::new(SecretsManagerStore::new(secrets_client(sdk), &settings.secret_prefix));
-    let mut deps = lever_context_on(store, secrets, http);
+    let mut deps = lever_context_on(stores.table.clone(), stores.secrets.clone(), http);
     deps.public_url = settings.public_url.clone();
     deps.delivery_retention_days = settings.delivery_retention_days;
-    if let Some(url) = &settings.sync_queue_url {
-        deps.sync_trigger = Some(Arc::new(sqs_queue(sdk, url)));
+    if let Some(queue) = &stores.queue {
+        deps.sync_trigger = Some(queue.clone());
     }
     deps
 }

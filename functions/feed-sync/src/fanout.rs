@@ -4,14 +4,11 @@
 //! the worker: each record is one connection's turn (usecases::turns), and the answer names the
 //! records to retry (`ReportBatchItemFailures`): a failed turn never makes SQS redeliver the
 //! others.
-use std::time::{Duration, SystemTime};
-
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::time::Instant;
 use xor_lever::domain::queue::{SyncQueue, SyncTurn, TurnReason};
 use xor_lever::domain::{ConnectionId, ConnectionStatus};
 use xor_lever::metrics::MetricLine;
@@ -19,8 +16,8 @@ use xor_lever::usecases::turns::{DispatchError, TurnDeps, TurnOutcome, dispatch,
 use xor_lever::usecases::{SyncOptions, now_ms};
 
 use crate::handler::{
-    DEADLINE_MARGIN, Handler, HandlerError, ManualEvent, SyncEvent, connection_line, parse_event, replay_counts,
-    sync_failed,
+    Handler, HandlerError, ManualEvent, SyncEvent, connection_line, parse_event, replay_counts, revoked, run_line,
+    sync_failed, with_error, work_deadline,
 };
 
 /// SQS's shape: `Records` whose `eventSource` is `aws:sqs`.
@@ -64,7 +61,7 @@ impl Handler {
             SyncEvent::Scheduled | SyncEvent::Manual(ManualEvent { connection: None, force: false, dry_run: false }) => {
                 let r = dispatch(&*turns.sync.connections, queue).await.map_err(|e| match e {
                     DispatchError::Store(e) => HandlerError::Store(e),
-                    e @ DispatchError::Queue { .. } => HandlerError::Queue(e.to_string()),
+                    e @ DispatchError::Queue { .. } => HandlerError::Queue(Box::new(e)),
                 })?;
                 Ok(Dispatched { sent: r.sent, skipped: r.skipped })
             }
@@ -77,7 +74,7 @@ impl Handler {
             )),
             SyncEvent::Manual(ManualEvent { connection: Some(id), force, .. }) => {
                 let turn = SyncTurn { force, ..SyncTurn::new(ConnectionId::parse(&id)?, TurnReason::Operator) };
-                queue.send(&[turn], 0).await.map_err(|e| HandlerError::Queue(e.to_string()))?;
+                queue.send(&[turn], 0).await.map_err(|e| HandlerError::Queue(Box::new(e)))?;
                 Ok(Dispatched { sent: 1, skipped: Vec::new() })
             }
         }
@@ -86,17 +83,9 @@ impl Handler {
     /// One SQS batch: each record a turn, `sync_concurrency` at a time.
     async fn take_turns(&self, turns: &TurnDeps, event: SqsEvent, deadline: u64) -> SqsBatchResponse {
         let started = std::time::Instant::now();
-        let mut opts = SyncOptions::default();
-        let deadline_ms = if deadline > 0 {
-            let remaining = Duration::from_millis(deadline)
-                .checked_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
-                .unwrap_or_default();
-            opts.deadline = Some(Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN));
-            deadline as i64 - DEADLINE_MARGIN.as_millis() as i64
-        } else {
-            now_ms() + 15 * 60_000
-        };
-        let opts = &opts;
+        let end = work_deadline(deadline);
+        let opts = &SyncOptions { deadline: end.map(|(at, _)| at), ..SyncOptions::default() };
+        let deadline_ms = end.map_or_else(|| now_ms() + 15 * 60_000, |(_, ms)| ms);
         let results: Vec<(String, Result<TurnOutcome, String>)> = stream::iter(event.records)
             .map(|record| async move {
                 let id = record.message_id.clone().unwrap_or_default();
@@ -118,7 +107,7 @@ impl Handler {
             .collect()
             .await;
         let mut answer = SqsBatchResponse::default();
-        let mut line = MetricLine::new(None)
+        let line = MetricLine::new(None)
             .millis("DurationMs", started.elapsed().as_millis())
             .with_cold_start()
             .with_process_counts();
@@ -133,8 +122,7 @@ impl Handler {
                 Ok(o) => count.add(&o),
             }
         }
-        line = count.onto(line);
-        line.emit();
+        count.onto(line).emit();
         for l in count.connection_lines {
             l.emit();
         }
@@ -153,8 +141,8 @@ struct TurnCounts {
     revoked: usize,
     sync_failures: usize,
     check_failures: usize,
-    webhooks: xor_lever::usecases::webhook::RetrySummary,
-    replays_ran: bool,
+    /// What the replays did, when any ran (`None`: nothing measured, no 0 to clear the alarm).
+    webhooks: Option<xor_lever::usecases::webhook::RetrySummary>,
     connection_lines: Vec<MetricLine>,
 }
 
@@ -165,10 +153,7 @@ impl TurnCounts {
             TurnOutcome::Skipped { skipped, webhooks } => {
                 self.skipped += 1;
                 self.revoked += usize::from(skipped.status == ConnectionStatus::Revoked);
-                if let Some(w) = webhooks {
-                    self.replays_ran = true;
-                    self.webhooks.add(w.clone());
-                }
+                self.add_replays(webhooks);
             }
             TurnOutcome::Taken { report, webhooks, continued, lever_check_failed } => {
                 self.taken += 1;
@@ -177,17 +162,20 @@ impl TurnCounts {
                 let run = &report.run;
                 let failed = sync_failed(&run.outcome, &run.summary);
                 self.sync_failures += usize::from(failed);
-                if let Some(w) = webhooks {
-                    self.replays_ran = true;
-                    self.webhooks.add(w.clone());
-                }
+                self.add_replays(webhooks);
                 self.connection_lines.push(connection_line(&run.summary, &run.outcome, run.guard.is_some(), failed));
             }
         }
     }
 
+    fn add_replays(&mut self, w: &Option<xor_lever::usecases::webhook::RetrySummary>) {
+        if let Some(w) = w {
+            self.webhooks.get_or_insert_default().add(w.clone());
+        }
+    }
+
     fn onto(&self, line: MetricLine) -> MetricLine {
-        let mut line = line
+        let line = line
             .count("TurnsTaken", self.taken)
             .count("TurnsBusy", self.busy)
             .count("TurnsSkipped", self.skipped)
@@ -198,30 +186,23 @@ impl TurnCounts {
             .count("RevokedConnections", self.revoked)
             .count("LeverCheckFailures", self.check_failures);
         // Only what was measured (a 0 would clear the waiting alarm).
-        if self.replays_ran {
-            line = replay_counts(line, &self.webhooks);
+        match &self.webhooks {
+            Some(w) => replay_counts(line, w),
+            None => line,
         }
-        line
     }
 }
 
 /// The dispatcher's line: the heartbeat (`SyncRuns` for the schedule's run), what it sent.
 fn dispatch_metrics(result: &Result<Dispatched, HandlerError>, scheduled: bool, duration_ms: u128) -> MetricLine {
-    let line = MetricLine::new(None)
-        .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
-        .millis("DurationMs", duration_ms)
-        .with_cold_start()
-        .with_process_counts();
+    let line = run_line(scheduled, duration_ms);
     match result {
-        Err(e) => {
-            let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
-            line.count("RunErrors", 1).property("error_type", kind)
-        }
+        Err(e) => with_error(line, e),
         Ok(d) => line
             .count("RunErrors", 0)
             .count("ConnectionsDispatched", d.sent)
             .count("ConnectionsSkipped", d.skipped.len())
-            .count("RevokedConnections", d.skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count()),
+            .count("RevokedConnections", revoked(&d.skipped)),
     }
 }
 

@@ -14,7 +14,23 @@ use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting_unt
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
 
 /// Time kept back from the Lambda deadline for recording the runs and answering.
-pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The time an invocation's work must end by: its deadline (`Context::deadline`, Unix ms) less
+/// [`DEADLINE_MARGIN`], as an `Instant` (the sync's) and as Unix ms (replays, leases). `None`
+/// without a deadline (`Context::default()`: tests, local runs).
+pub(crate) fn work_deadline(deadline_ms: u64) -> Option<(Instant, i64)> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let remaining = Duration::from_millis(deadline_ms)
+        .checked_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
+        .unwrap_or_default();
+    Some((
+        Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN),
+        deadline_ms as i64 - DEADLINE_MARGIN.as_millis() as i64,
+    ))
+}
 
 /// The operator's event. Strict: a misspelt key (`{"conection": "acme"}`) is an error, never
 /// "sync everything".
@@ -48,7 +64,7 @@ pub enum HandlerError {
     Store(#[from] StoreError),
     /// The sync queue did not take every turn: a later run can succeed.
     #[error("{0}")]
-    Queue(String),
+    Queue(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl HandlerError {
@@ -152,22 +168,15 @@ impl Handler {
     async fn run(&self, event: LambdaEvent<Value>) -> Result<SyncResponse, HandlerError> {
         let (payload, ctx) = event.into_parts();
         let parsed = parse_event(payload)?;
-        let remaining = Duration::from_millis(ctx.deadline)
-            .checked_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
-        let mut opts = SyncOptions::default();
-        // Context::default() (tests, local runs) has no deadline.
-        if ctx.deadline > 0 {
-            opts.deadline = Some(Instant::now() + remaining.unwrap_or_default().saturating_sub(DEADLINE_MARGIN));
-        }
+        let end = work_deadline(ctx.deadline);
+        let mut opts = SyncOptions { deadline: end.map(|(at, _)| at), ..SyncOptions::default() };
         // Replays first, within a share of the time: a long sync never starves them.
         let webhooks = match &self.webhooks {
             Some(w) if !is_dry_run(&parsed) => {
                 let now = now_ms();
-                let (deadline, start_before) = if ctx.deadline > 0 {
-                    let end = ctx.deadline as i64 - DEADLINE_MARGIN.as_millis() as i64;
-                    (end, now + (end - now).max(0) / REPLAY_SHARE)
-                } else {
-                    (now + 60_000, now + 60_000)
+                let (deadline, start_before) = match end {
+                    Some((_, end)) => (end, now + (end - now).max(0) / REPLAY_SHARE),
+                    None => (now + 60_000, now + 60_000),
                 };
                 match retry_waiting_until(w, deadline, start_before, REPLAY_LIMIT).await {
                     Ok(s) => Some(s),
@@ -211,22 +220,12 @@ impl Handler {
 /// `WebhooksWaiting`) and one per connection synced (`Stack`, `Connection`). On the error path,
 /// the run's line with `RunErrors` 1 and the error's type.
 pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, duration_ms: u128) -> Vec<MetricLine> {
-    // The heartbeat counts scheduled runs only: an operator's run (or a first sync after a
-    // connect) must not hide a schedule that stopped.
-    let run = MetricLine::new(None)
-        .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
-        .millis("DurationMs", duration_ms)
-        .with_cold_start()
-        .with_process_counts();
+    let run = run_line(scheduled, duration_ms);
     let r = match result {
-        Err(e) => {
-            let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
-            return vec![run.count("RunErrors", 1).property("error_type", kind)];
-        }
+        Err(e) => return vec![with_error(run, e)],
         Ok(r) => r,
     };
     let failed = |c: &ConnectionResult| sync_failed(&c.outcome, &c.summary);
-    let revoked = r.skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count();
     let mut run = run.count("RunErrors", 0);
     // Only what was measured: a dry run or a failed sweep says nothing about waiting deliveries
     // (a 0 would clear the waiting alarm).
@@ -237,13 +236,35 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, dur
         run.count("ConnectionsSynced", r.connections.len())
             .count("ConnectionsSkipped", r.skipped.len())
             .count("SyncFailures", r.connections.iter().filter(|c| failed(c)).count())
-            .count("RevokedConnections", revoked)
+            .count("RevokedConnections", revoked(&r.skipped))
             .count("LeverCheckFailures", r.lever_check_failures),
     ];
     for c in &r.connections {
         lines.push(connection_line(&c.summary, &c.outcome, c.guard.is_some(), failed(c)));
     }
     lines
+}
+
+/// A run's line, the scheduled function's heartbeat: it counts scheduled runs only (`SyncRuns`);
+/// an operator's run (or a first sync after a connect) is a `ManualRuns` and must not hide a
+/// schedule that stopped.
+pub(crate) fn run_line(scheduled: bool, duration_ms: u128) -> MetricLine {
+    MetricLine::new(None)
+        .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
+        .millis("DurationMs", duration_ms)
+        .with_cold_start()
+        .with_process_counts()
+}
+
+/// A run's line on the error path: `RunErrors` 1 and whether retrying can help.
+pub(crate) fn with_error(line: MetricLine, e: &HandlerError) -> MetricLine {
+    let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
+    line.count("RunErrors", 1).property("error_type", kind)
+}
+
+/// The skipped connections the `RevokedConnections` alarm counts.
+pub(crate) fn revoked(skipped: &[Skipped]) -> usize {
+    skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count()
 }
 
 /// A sync the `SyncFailures` alarm counts: the feed unusable, the run broken, or XOR failing jobs.

@@ -1,7 +1,7 @@
 use feed_sync::handler::Handler;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever::config::{Settings, aws_deps, aws_sdk_config, http_client, lever_context, turn_deps};
+use xor_lever::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client, lever_context, turn_deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,10 +18,11 @@ async fn main() -> Result<(), Error> {
             .get_or_init(|| async {
                 let sdk = aws_sdk_config().await;
                 let http = http_client();
-                let deps = aws_deps(&sdk, settings, http.clone());
-                let webhooks = Some(lever_context(&sdk, settings, http));
+                let stores = AwsStores::new(&sdk, settings);
+                let deps = aws_deps(&stores, settings, http.clone());
+                let webhooks = Some(lever_context(&stores, settings, http));
                 Handler {
-                    turns: turn_deps(&sdk, settings, deps.clone(), webhooks.clone()),
+                    turns: turn_deps(&stores, deps.clone(), webhooks.clone()),
                     deps,
                     concurrency: settings.sync_concurrency,
                     webhooks,

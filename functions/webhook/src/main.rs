@@ -2,7 +2,7 @@ use axum::Router;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Error, Request, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever::config::{Settings, aws_sdk_config, http_client, lever_context};
+use xor_lever::config::{AwsStores, Settings, aws_sdk_config, http_client, lever_context};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,7 +14,10 @@ async fn main() -> Result<(), Error> {
     let app: &'static OnceCell<Router> = Box::leak(Box::new(OnceCell::new()));
     lambda_http::run(service_fn(move |req: Request| async move {
         let router = app
-            .get_or_init(|| async { webhook::app(lever_context(&aws_sdk_config().await, settings, http_client())) })
+            .get_or_init(|| async {
+                let stores = AwsStores::new(&aws_sdk_config().await, settings);
+                webhook::app(lever_context(&stores, settings, http_client()))
+            })
             .await
             .clone();
         router.oneshot(req).await

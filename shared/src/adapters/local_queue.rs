@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::domain::queue::{QueueError, SyncQueue, SyncTurn, TurnReason};
-use crate::domain::{ConnectionId, SyncTrigger, TriggerError};
+use crate::domain::queue::{QueueError, SyncQueue, SyncTurn};
 
 pub struct LocalQueue {
     tx: mpsc::UnboundedSender<SyncTurn>,
@@ -71,14 +70,5 @@ impl SyncQueue for LocalQueue {
             }
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl SyncTrigger for LocalQueue {
-    async fn trigger(&self, connection: &ConnectionId) -> Result<(), TriggerError> {
-        self.send(&[SyncTurn::new(connection.clone(), TurnReason::Connected)], 0)
-            .await
-            .map_err(|e| TriggerError { message: e.to_string(), source: Some(Box::new(e)) })
     }
 }

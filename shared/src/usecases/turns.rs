@@ -59,8 +59,7 @@ pub async fn dispatch(
     let mut turns = Vec::new();
     for c in connections.connections().await? {
         if c.status != ConnectionStatus::Connected {
-            let reason = format!("the connection is {}", c.status.as_str());
-            report.skipped.push(Skipped { connection: c.id.to_string(), status: c.status, reason });
+            report.skipped.push(Skipped::not_connected(&c));
         }
         turns.push(SyncTurn::new(c.id, TurnReason::Schedule));
     }
@@ -125,12 +124,10 @@ pub async fn take_turn(
 ) -> Result<TurnOutcome, TurnError> {
     let id = &turn.connection;
     let store_err = |source| TurnError::Store { connection: id.to_string(), source };
-    let skip = |status, reason: &str, webhooks| TurnOutcome::Skipped {
-        skipped: Skipped { connection: id.to_string(), status, reason: reason.into() },
-        webhooks,
-    };
     let Some(conn) = deps.sync.connections.connection(id).await.map_err(store_err)? else {
-        return Ok(skip(ConnectionStatus::Disabled, "no such connection (deleted since the turn was sent)", None));
+        let reason = "no such connection (deleted since the turn was sent)".into();
+        let skipped = Skipped { connection: id.to_string(), status: ConnectionStatus::Disabled, reason };
+        return Ok(TurnOutcome::Skipped { skipped, webhooks: None });
     };
     let now = super::now_ms();
     if conn.status != ConnectionStatus::Connected {
@@ -139,7 +136,7 @@ pub async fn take_turn(
             Some(w) => retry_connection(w, &conn, deadline_ms, deadline_ms, TURN_REPLAY_LIMIT).await.ok(),
             None => None,
         };
-        return Ok(skip(conn.status, &format!("the connection is {}", conn.status.as_str()), webhooks));
+        return Ok(TurnOutcome::Skipped { skipped: Skipped::not_connected(&conn), webhooks });
     }
     let owner = hex::encode(crate::random::bytes::<8>());
     if !deps.leases.try_lease(id, SYNC_LEASE, &owner, now, deadline_ms + LEASE_MARGIN_MS).await.map_err(store_err)? {

@@ -44,9 +44,8 @@ pub async fn sync_all(
     let check_failures = &check_failures;
     let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
         .map(|c| async move {
-            let skip = |reason: String| Skipped { connection: c.id.to_string(), status: c.status, reason };
             if c.status != ConnectionStatus::Connected {
-                return Err(skip(format!("the connection is {}", c.status.as_str())));
+                return Err(Skipped::not_connected(&c));
             }
             if let Some(w) = lever {
                 // The invocation's end, as Unix ms (a refresh that may not finish does not start).

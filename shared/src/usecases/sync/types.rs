@@ -96,6 +96,17 @@ pub struct Skipped {
     pub reason: String,
 }
 
+impl Skipped {
+    /// A connection that is not `connected` (pending, revoked, disabled): not synced.
+    pub fn not_connected(c: &Connection) -> Self {
+        Self {
+            connection: c.id.to_string(),
+            status: c.status,
+            reason: format!("the connection is {}", c.status.as_str()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AllReport {
     pub reports: Vec<SyncReport>,
