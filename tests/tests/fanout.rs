@@ -120,6 +120,131 @@ async fn turns_go_to_sqs_in_batches_of_ten_each_once() {
     assert_eq!(err.connections.len(), 12, "{err}");
 }
 
+/// SQS refusing one connection's entry in a batch it otherwise took (`Failed` in a 200 answer):
+/// an SDK interceptor replaces the entry's body with `REFUSED` before it is sent (so no turn of
+/// it reaches the queue, and the request is never empty, which SQS refuses as a whole), and
+/// answers for it as SQS does (`InternalError`, not the sender's fault). The first `refusals`
+/// calls that carry it are treated so; later calls go through untouched.
+#[derive(Debug, Clone)]
+struct RefuseEntry {
+    connection: &'static str,
+    refusals: Arc<AtomicUsize>,
+    /// The entry id refused in the call under way.
+    refused_now: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl RefuseEntry {
+    fn new(connection: &'static str, refusals: usize) -> Self {
+        Self { connection, refusals: Arc::new(AtomicUsize::new(refusals)), refused_now: Default::default() }
+    }
+}
+
+impl aws_sdk_sqs::config::Intercept for RefuseEntry {
+    fn name(&self) -> &'static str {
+        "refuse-entry"
+    }
+    fn modify_before_serialization(
+        &self,
+        ctx: &mut aws_sdk_sqs::config::interceptors::BeforeSerializationInterceptorContextMut<'_>,
+        _: &aws_sdk_sqs::config::RuntimeComponents,
+        _: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchInput;
+        let mut refused = self.refused_now.lock().unwrap();
+        *refused = None;
+        if self.refusals.load(Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        if let Some(input) = ctx.input_mut().downcast_mut::<SendMessageBatchInput>()
+            && let Some(entries) = input.entries.as_mut()
+        {
+            let turn = |e: &aws_sdk_sqs::types::SendMessageBatchRequestEntry| {
+                serde_json::from_str::<SyncTurn>(e.message_body()).unwrap().connection.to_string()
+            };
+            if let Some(e) = entries.iter_mut().find(|e| turn(e) == self.connection) {
+                *refused = Some(e.id().to_owned());
+                *e = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(e.id())
+                    .message_body(REFUSED)
+                    .build()
+                    .unwrap();
+                self.refusals.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+    fn modify_before_attempt_completion(
+        &self,
+        ctx: &mut aws_sdk_sqs::config::interceptors::FinalizerInterceptorContextMut<'_>,
+        _: &aws_sdk_sqs::config::RuntimeComponents,
+        _: &mut aws_sdk_sqs::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sqs::error::BoxError> {
+        use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+        let Some(id) = self.refused_now.lock().unwrap().clone() else { return Ok(()) };
+        if let Some(Ok(out)) = ctx.output_or_error_mut()
+            && let Some(out) = out.downcast_mut::<SendMessageBatchOutput>()
+        {
+            out.successful.retain(|ok| ok.id() != id);
+            out.failed.push(
+                aws_sdk_sqs::types::BatchResultErrorEntry::builder()
+                    .id(id)
+                    .code("InternalError")
+                    .sender_fault(false)
+                    .message("refused by the test")
+                    .build()
+                    .unwrap(),
+            );
+        }
+        Ok(())
+    }
+}
+
+const REFUSED: &str = "REFUSED";
+
+/// The turns in the queue, without the bodies the interceptor put in place of refused entries.
+async fn turns_taken(url: &str) -> Vec<SyncTurn> {
+    let got = moto::drain(&moto::sqs_client().await, url).await;
+    turns_of(&got.into_iter().filter(|(_, body)| body != REFUSED).collect::<Vec<_>>())
+}
+
+async fn refusing_queue(url: &str, refuse: RefuseEntry) -> (SqsQueue, Calls) {
+    let calls = Calls::default();
+    let sdk = xor_lever::config::aws_sdk_config().await;
+    let conf = aws_sdk_sqs::config::Builder::from(&sdk).interceptor(calls.clone()).interceptor(refuse).build();
+    (SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), url), calls)
+}
+
+/// An entry SQS refuses inside a batch it took is sent once more, alone: refused once, every turn
+/// arrives exactly once; refused twice, the send fails naming that connection only, and the
+/// batch's other turns and the next batches are sent all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entry_sqs_refuses_is_sent_again_once() {
+    let turns: Vec<SyncTurn> = (0..15)
+        .map(|i| SyncTurn::new(ConnectionId::parse(&format!("e{i:02}")).unwrap(), TurnReason::Schedule))
+        .collect();
+
+    // Refused once: sent again, alone.
+    let url = moto::plain_sync_queue().await;
+    let (queue, calls) = refusing_queue(&url, RefuseEntry::new("e03", 1)).await;
+    xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
+    assert_eq!(calls.0.load(Ordering::SeqCst), 3, "the batch of 10, the refused entry again, the batch of 5");
+    let got = turns_taken(&url).await;
+    let ids: Vec<String> = got.iter().map(|t| t.connection.to_string()).collect();
+    assert_eq!(ids.len(), 15, "{ids:?}");
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 15, "each turn once: {ids:?}");
+
+    // Refused on both tries: the error names e03 alone; the 14 others are in the queue.
+    let url = moto::plain_sync_queue().await;
+    let (queue, calls) = refusing_queue(&url, RefuseEntry::new("e03", 2)).await;
+    let err = xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
+    assert_eq!(err.connections.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["e03"], "{err}");
+    assert!(err.to_string().contains("InternalError"), "{err}");
+    assert_eq!(calls.0.load(Ordering::SeqCst), 3);
+    let got = turns_taken(&url).await;
+    assert_eq!(got.len(), 14);
+    assert!(got.iter().all(|t| t.connection.to_string() != "e03"));
+}
+
 /// A sync that runs out of time sends its continuation (delayed, invocation 2), and the
 /// continuation finishes it: every posting in XOR once, the run record says 2 invocations.
 #[tokio::test(flavor = "multi_thread")]

@@ -103,6 +103,19 @@ fn a_failed_scheduled_run_is_not_retried_by_lambda_but_kept_and_alarmed() {
     assert_eq!(written(&alarm["Dimensions"][0]["Value"]), "GetAtt FailedRunsQueue.QueueName");
 }
 
+/// The dispatcher and the worker are one binary, and `sam build` builds a CodeUri once only when
+/// everything SAM compares is the same (its FunctionBuildDefinition: CodeUri, Metadata, Handler,
+/// runtime, architecture): a word changed in one's checkov comment builds it twice in CI.
+#[test]
+fn the_dispatcher_and_the_worker_are_built_once() {
+    let t = template();
+    let (d, w) = (&t["Resources"]["FeedSyncFunction"], &t["Resources"]["SyncWorkerFunction"]);
+    for key in ["CodeUri", "Handler", "Runtime", "Architectures"] {
+        assert_eq!(d["Properties"][key], w["Properties"][key], "{key}");
+    }
+    assert_eq!(d["Metadata"], w["Metadata"], "the same Metadata, word for word");
+}
+
 /// For every schedule: the sync's timeout is below the interval (runs never overlap), and the
 /// sync's alarms count in intervals.
 #[test]
