@@ -7,6 +7,15 @@
 //!   here, with one real round trip to the store (moto on loopback): feed-sync syncs a connection
 //!   (a DynamoDB read), the webhook answers a request for a connection (a DynamoDB read).
 //!
+//! - first answer with a one-certificate system store: the same, with `SSL_CERT_FILE` naming one
+//!   CA certificate and `SSL_CERT_DIR` an empty folder. The AWS SDK's HTTP client reads the
+//!   system CA store (rustls-native-certs: the bundle file and the certificates folder) on its
+//!   first connection; the difference between the two figures is that read.
+//!
+//! The functions start without cargo's `LD_LIBRARY_PATH` (the build folders of every crate with
+//! a build script, the toolchain's libraries): with it, the loader probes ~250 paths for libc and
+//! libgcc before `main`, which no Lambda does.
+//!
 //! Run by `infra/scripts/cold-start`, which builds the three release binaries and starts moto
 //! (or set COLD_START_DIR to a folder holding them, and AWS_ENDPOINT_URL).
 use std::time::{Duration, Instant};
@@ -14,6 +23,9 @@ use std::time::{Duration, Instant};
 use xor_lever_sandbox::lambda_emulator::RunningEmulator;
 
 const RUNS: usize = 30;
+
+/// One CA certificate (the config tests' fixture), standing in for a system store.
+const ONE_CERT: &str = include_str!("../../shared/tests/fixtures/extra-root.pem");
 
 fn event(name: &str) -> serde_json::Value {
     match name {
@@ -37,6 +49,10 @@ fn percentiles(mut ms: Vec<f64>) -> (f64, f64) {
 
 /// Where a function's first answer goes, timed in this (fresh) process, first call of each.
 fn breakdown(rt: &tokio::runtime::Runtime) {
+    // What the SDK's HTTP client does once per process, on its first connection.
+    let t = Instant::now();
+    let native = rustls_native_certs::load_native_certs();
+    let native_ms = t.elapsed();
     // The lever measured beside what the functions do: a reqwest client on the system's CA
     // store (what the functions did before) and the default credential/region chain.
     let t = Instant::now();
@@ -73,7 +89,9 @@ fn breakdown(rt: &tokio::runtime::Runtime) {
     drop(http);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "first answer, where it goes (this process, first call each): reqwest client {:.2} ms with compiled-in roots (a second one {:.2} ms; on the system CA store {:.2} ms); AWS config {:.2} ms from Lambda's variables (the default chain {:.2} ms); DynamoDB + Secrets Manager clients {:.2} ms; first DynamoDB call to moto {:.2} ms (connect + request; the second {:.2} ms)",
+        "first answer, where it goes (this process, first call each): the system CA store read by the AWS SDK's HTTP client {:.2} ms ({} certificates); reqwest client {:.2} ms with compiled-in roots (a second one {:.2} ms; on the system CA store {:.2} ms); AWS config {:.2} ms from Lambda's variables (the default chain {:.2} ms); DynamoDB + Secrets Manager clients {:.2} ms; first DynamoDB call to moto {:.2} ms (connect + request; the second {:.2} ms)",
+        ms(native_ms),
+        native.certs.len(),
         ms(http_ms),
         ms(http_again),
         ms(system_store),
@@ -85,60 +103,67 @@ fn breakdown(rt: &tokio::runtime::Runtime) {
     );
 }
 
+/// One cold start of `bin`: (process start → first poll, process start → first answer) in ms.
+async fn run(bin: &str, name: &str, endpoint: &str, env: &[(&str, std::path::PathBuf)]) -> (f64, f64) {
+    let emulator = RunningEmulator::spawn().await;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(bin)
+        .env_remove("LD_LIBRARY_PATH")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("AWS_LAMBDA_RUNTIME_API", &emulator.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("TABLE_NAME", "bench")
+        .env("SECRET_PREFIX", "bench/")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Queued before the process runs: its first poll takes it at once.
+    let probe = event(name);
+    let answer = emulator.invoke(&probe, Duration::from_secs(20));
+    let answered = tokio::time::timeout(Duration::from_secs(25), answer).await;
+    let done = Instant::now();
+    let polled = emulator.first_poll().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(answered, Ok(Ok(_))), "{name} answered its first event: {answered:?}");
+    (polled.duration_since(started).as_secs_f64() * 1000.0, done.duration_since(started).as_secs_f64() * 1000.0)
+}
+
 fn main() {
     let dir =
         std::env::var("COLD_START_DIR").unwrap_or_else(|_| format!("{}/../target/release", env!("CARGO_MANIFEST_DIR")));
     let endpoint =
         std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL: run infra/scripts/cold-start (it starts moto)");
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let one_cert = tempfile::tempdir().unwrap();
+    std::fs::write(one_cert.path().join("one.pem"), ONE_CERT).unwrap();
+    std::fs::create_dir(one_cert.path().join("empty")).unwrap();
+    let small_store =
+        [("SSL_CERT_FILE", one_cert.path().join("one.pem")), ("SSL_CERT_DIR", one_cert.path().join("empty"))];
     let mut baseline = None;
     for name in ["hello-baseline", "feed-sync", "webhook"] {
         let bin = format!("{dir}/{name}");
         assert!(std::path::Path::new(&bin).exists(), "{bin} is missing: run infra/scripts/cold-start");
-        let (init, first): (Vec<f64>, Vec<f64>) = (0..RUNS)
-            .map(|_| {
-                rt.block_on(async {
-                    let emulator = RunningEmulator::spawn().await;
-                    let started = Instant::now();
-                    let mut child = std::process::Command::new(&bin)
-                        .env("AWS_LAMBDA_RUNTIME_API", &emulator.addr)
-                        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-                        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-                        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-                        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-                        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-                        .env("TABLE_NAME", "bench")
-                        .env("SECRET_PREFIX", "bench/")
-                        .env("AWS_ENDPOINT_URL", &endpoint)
-                        .env("AWS_ACCESS_KEY_ID", "test")
-                        .env("AWS_SECRET_ACCESS_KEY", "test")
-                        .env("AWS_REGION", "us-east-1")
-                        .env("AWS_EC2_METADATA_DISABLED", "true")
-                        .stdout(std::process::Stdio::null())
-                        .spawn()
-                        .unwrap();
-                    // Queued before the process runs: its first poll takes it at once.
-                    let probe = event(name);
-                    let answer = emulator.invoke(&probe, Duration::from_secs(20));
-                    let answered = tokio::time::timeout(Duration::from_secs(25), answer).await;
-                    let done = Instant::now();
-                    let polled = emulator.first_poll().await;
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    assert!(matches!(answered, Ok(Ok(_))), "{name} answered its first event: {answered:?}");
-                    (
-                        polled.duration_since(started).as_secs_f64() * 1000.0,
-                        done.duration_since(started).as_secs_f64() * 1000.0,
-                    )
-                })
-            })
-            .unzip();
+        let (init, first): (Vec<f64>, Vec<f64>) =
+            (0..RUNS).map(|_| rt.block_on(run(&bin, name, &endpoint, &[]))).unzip();
+        let (_, small): (Vec<f64>, Vec<f64>) =
+            (0..RUNS).map(|_| rt.block_on(run(&bin, name, &endpoint, &small_store))).unzip();
         let ((ip50, ip90), (fp50, fp90)) = (percentiles(init), percentiles(first));
+        let (sp50, _) = percentiles(small);
         let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
         let (bi, bf) = *baseline.get_or_insert((ip50, fp50));
         println!(
-            "cold start  {name:<15} init p50 {ip50:>6.2} ms p90 {ip90:>6.2} ms ({:.2}×)  first answer p50 {fp50:>6.2} ms p90 {fp90:>6.2} ms ({:.2}× hello-world)  binary {size:.1} MB",
+            "cold start  {name:<15} init p50 {ip50:>6.2} ms p90 {ip90:>6.2} ms ({:.2}×)  first answer p50 {fp50:>6.2} ms p90 {fp90:>6.2} ms ({:.2}× hello-world); with a one-certificate system store {sp50:>6.2} ms  binary {size:.1} MB",
             ip50 / bi,
             fp50 / bf
         );
