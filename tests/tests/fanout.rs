@@ -129,13 +129,23 @@ async fn turns_go_to_sqs_in_batches_of_ten_each_once() {
 struct RefuseEntry {
     connection: &'static str,
     refusals: Arc<AtomicUsize>,
+    /// SQS's `SenderFault`: true for a body SQS will never take.
+    sender_fault: bool,
     /// The entry id refused in the call under way.
     refused_now: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl RefuseEntry {
     fn new(connection: &'static str, refusals: usize) -> Self {
-        Self { connection, refusals: Arc::new(AtomicUsize::new(refusals)), refused_now: Default::default() }
+        Self {
+            connection,
+            refusals: Arc::new(AtomicUsize::new(refusals)),
+            sender_fault: false,
+            refused_now: Default::default(),
+        }
+    }
+    fn senders_fault(self) -> Self {
+        Self { sender_fault: true, ..self }
     }
 }
 
@@ -188,8 +198,8 @@ impl aws_sdk_sqs::config::Intercept for RefuseEntry {
             out.failed.push(
                 aws_sdk_sqs::types::BatchResultErrorEntry::builder()
                     .id(id)
-                    .code("InternalError")
-                    .sender_fault(false)
+                    .code(if self.sender_fault { "InvalidMessageContents" } else { "InternalError" })
+                    .sender_fault(self.sender_fault)
                     .message("refused by the test")
                     .build()
                     .unwrap(),
@@ -216,7 +226,8 @@ async fn refusing_queue(url: &str, refuse: RefuseEntry) -> (SqsQueue, Calls) {
 
 /// An entry SQS refuses inside a batch it took is sent once more, alone: refused once, every turn
 /// arrives exactly once; refused twice, the send fails naming that connection only, and the
-/// batch's other turns and the next batches are sent all the same.
+/// batch's other turns and the next batches are sent all the same. An entry refused as the
+/// sender's fault is not sent again (SQS would refuse it again).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_entry_sqs_refuses_is_sent_again_once() {
     let turns: Vec<SyncTurn> = (0..15)
@@ -243,6 +254,15 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
     let got = turns_taken(&url).await;
     assert_eq!(got.len(), 14);
     assert!(got.iter().all(|t| t.connection.to_string() != "e03"));
+
+    // The sender's fault: no second try (2 calls), the error names e03, the 14 others are sent.
+    let url = moto::plain_sync_queue().await;
+    let (queue, calls) = refusing_queue(&url, RefuseEntry::new("e03", 2).senders_fault()).await;
+    let err = xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
+    assert_eq!(err.connections.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["e03"], "{err}");
+    assert!(err.to_string().contains("InvalidMessageContents"), "{err}");
+    assert_eq!(calls.0.load(Ordering::SeqCst), 2, "the batch of 10 and the batch of 5, no retry");
+    assert_eq!(turns_taken(&url).await.len(), 14);
 }
 
 /// A sync that runs out of time sends its continuation (delayed, invocation 2), and the

@@ -1,5 +1,7 @@
-//! The sync queue on SQS: turns sent with `SendMessageBatch`, 10 per call (SQS's limit), each
-//! entry that SQS reports as failed for its own reasons retried once.
+//! The sync queue on SQS: turns sent with `SendMessageBatch`, 10 per call (SQS's limit). An
+//! entry SQS reports as failed for its own reasons (`SenderFault` false), or a whole call that
+//! failed, is tried once more; an entry failed as the sender's fault (a body SQS will never
+//! take) is not, since it would be refused again.
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -21,9 +23,9 @@ impl SqsQueue {
         Self { client, url: url.into() }
     }
 
-    /// One batch call; returns the entries (indices into `batch`) to try again and the reason,
-    /// or the whole batch when the call itself failed.
-    async fn send_batch(&self, batch: &[&SyncTurn], delay_secs: u32) -> Result<(), (Vec<usize>, String)> {
+    /// One batch call; on failure, which entries (indices into `batch`) to try again and which
+    /// not, with the reason of the first.
+    async fn send_batch(&self, batch: &[&SyncTurn], delay_secs: u32) -> Result<(), Refused> {
         let entries = batch
             .iter()
             .enumerate()
@@ -36,20 +38,31 @@ impl SqsQueue {
                     .expect("id and body are set")
             })
             .collect();
-        let out = self
-            .client
-            .send_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| ((0..batch.len()).collect::<Vec<_>>(), DisplayErrorContext(&e).to_string()))?;
-        let failed: Vec<usize> = out.failed().iter().filter_map(|f| f.id().parse().ok()).collect();
-        match out.failed().first() {
-            None => Ok(()),
-            Some(f) => Err((failed, format!("{}: {}", f.code(), f.message().unwrap_or("")))),
+        let out =
+            self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await.map_err(
+                |e| Refused {
+                    retry: (0..batch.len()).collect(),
+                    permanent: Vec::new(),
+                    reason: DisplayErrorContext(&e).to_string(),
+                },
+            )?;
+        let Some(first) = out.failed().first() else { return Ok(()) };
+        let (mut retry, mut permanent) = (Vec::new(), Vec::new());
+        for f in out.failed() {
+            let Ok(i) = f.id().parse::<usize>() else { continue };
+            if f.sender_fault() { permanent.push(i) } else { retry.push(i) }
         }
+        Err(Refused { retry, permanent, reason: format!("{}: {}", first.code(), first.message().unwrap_or("")) })
     }
+}
+
+/// What one batch call did not send.
+struct Refused {
+    /// Worth one more try: SQS's own failure, or the whole call failed.
+    retry: Vec<usize>,
+    /// The sender's fault: a retry would be refused again.
+    permanent: Vec<usize>,
+    reason: String,
 }
 
 #[async_trait]
@@ -62,16 +75,19 @@ impl SyncQueue for SqsQueue {
         for chunk in turns.chunks(BATCH) {
             let mut batch: Vec<&SyncTurn> = chunk.iter().collect();
             for attempt in 1..=2 {
-                match self.send_batch(&batch, delay_secs).await {
-                    Ok(()) => break,
-                    Err((failed, why)) => {
-                        batch = failed.into_iter().filter_map(|i| batch.get(i).copied()).collect();
-                        if attempt == 2 || batch.is_empty() {
-                            refused.extend(batch.iter().map(|t| t.connection.clone()));
-                            reason = why;
-                            break;
-                        }
-                    }
+                let Err(r) = self.send_batch(&batch, delay_secs).await else { break };
+                let mut given_up: Vec<ConnectionId> =
+                    r.permanent.iter().filter_map(|&i| batch.get(i)).map(|t| t.connection.clone()).collect();
+                batch = r.retry.into_iter().filter_map(|i| batch.get(i).copied()).collect();
+                if attempt == 2 {
+                    given_up.extend(batch.iter().map(|t| t.connection.clone()));
+                }
+                if !given_up.is_empty() {
+                    refused.extend(given_up);
+                    reason = r.reason;
+                }
+                if batch.is_empty() {
+                    break;
                 }
             }
         }
