@@ -35,10 +35,18 @@ impl aws_sdk_sqs::config::Intercept for Calls {
 }
 
 async fn counted_queue(url: &str) -> (SqsQueue, Calls) {
+    queue_with(url, None).await
+}
+
+/// The SQS adapter on `url`, its calls counted, and with `refuse` refusing entries when given.
+async fn queue_with(url: &str, refuse: Option<RefuseEntry>) -> (SqsQueue, Calls) {
     let calls = Calls::default();
     let sdk = xor_lever::config::aws_sdk_config().await;
-    let conf = aws_sdk_sqs::config::Builder::from(&sdk).interceptor(calls.clone()).build();
-    (SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), url), calls)
+    let mut conf = aws_sdk_sqs::config::Builder::from(&sdk).interceptor(calls.clone());
+    if let Some(refuse) = refuse {
+        conf = conf.interceptor(refuse);
+    }
+    (SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf.build()), url), calls)
 }
 
 async fn turn_deps(app: &App, queue: SqsQueue) -> TurnDeps {
@@ -217,13 +225,6 @@ async fn turns_taken(url: &str) -> Vec<SyncTurn> {
     turns_of(&got.into_iter().filter(|(_, body)| body != REFUSED).collect::<Vec<_>>())
 }
 
-async fn refusing_queue(url: &str, refuse: RefuseEntry) -> (SqsQueue, Calls) {
-    let calls = Calls::default();
-    let sdk = xor_lever::config::aws_sdk_config().await;
-    let conf = aws_sdk_sqs::config::Builder::from(&sdk).interceptor(calls.clone()).interceptor(refuse).build();
-    (SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf), url), calls)
-}
-
 /// An entry SQS refuses inside a batch it took is sent once more, alone: refused once, every turn
 /// arrives exactly once; refused twice, the send fails naming that connection only, and the
 /// batch's other turns and the next batches are sent all the same. An entry refused as the
@@ -236,7 +237,7 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
 
     // Refused once: sent again, alone.
     let url = moto::plain_sync_queue().await;
-    let (queue, calls) = refusing_queue(&url, RefuseEntry::new("e03", 1)).await;
+    let (queue, calls) = queue_with(&url, Some(RefuseEntry::new("e03", 1))).await;
     xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
     assert_eq!(calls.0.load(Ordering::SeqCst), 3, "the batch of 10, the refused entry again, the batch of 5");
     let got = turns_taken(&url).await;
@@ -246,7 +247,7 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
 
     // Refused on both tries: the error names e03 alone; the 14 others are in the queue.
     let url = moto::plain_sync_queue().await;
-    let (queue, calls) = refusing_queue(&url, RefuseEntry::new("e03", 2)).await;
+    let (queue, calls) = queue_with(&url, Some(RefuseEntry::new("e03", 2))).await;
     let err = xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
     assert_eq!(err.connections.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["e03"], "{err}");
     assert!(err.to_string().contains("InternalError"), "{err}");
@@ -257,7 +258,7 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
 
     // The sender's fault: no second try (2 calls), the error names e03, the 14 others are sent.
     let url = moto::plain_sync_queue().await;
-    let (queue, calls) = refusing_queue(&url, RefuseEntry::new("e03", 2).senders_fault()).await;
+    let (queue, calls) = queue_with(&url, Some(RefuseEntry::new("e03", 2).senders_fault())).await;
     let err = xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
     assert_eq!(err.connections.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["e03"], "{err}");
     assert!(err.to_string().contains("InvalidMessageContents"), "{err}");
