@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::lever_app::LeverAppCommand,
     },
+    /// The deployment's signing keys (page links, sessions, the OAuth state): init, rotate, show.
+    Keys {
+        #[command(subcommand)]
+        command: commands::keys::KeysCommand,
+    },
     /// Serve the webhook routes locally (the Lambda's router).
     Serve(commands::serve::ServeArgs),
     /// Inspect and replay XOR webhook deliveries.
@@ -95,6 +100,7 @@ async fn main() -> ExitCode {
         Command::Connections { command } => commands::connections::run(&ctx, command).await,
         Command::Store { command: StoreCommand::Init } => ctx.init().await,
         Command::LeverApp { command } => commands::lever_app::run(&ctx, command).await,
+        Command::Keys { command } => commands::keys::run(&ctx, command).await,
         Command::Serve(args) => commands::serve::run(&ctx, args).await,
         Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
         Command::Status { json } => commands::status::run(&ctx, json).await,

@@ -81,7 +81,9 @@ impl Ctx {
 
 pub fn embedded_lever_context(dir: &std::path::Path, http: reqwest::Client) -> Result<LeverContext> {
     let s = Arc::new(SqliteStore::open_dir(dir)?);
-    Ok(xor_lever::config::lever_context_on(s.clone(), s, http))
+    let mut deps = xor_lever::config::lever_context_on(s.clone(), s, http);
+    deps.files = xor_lever::config::resume_fetcher(xor_lever::config::resume_hosts_from_env()?);
+    Ok(deps)
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {

@@ -8,6 +8,8 @@ pub use aws_sdk_dynamodb::Client as DynamoClient;
 
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::feed_http::{DEFAULT_MAX_FEED_BYTES, FeedFetcher};
+pub use crate::adapters::file_fetch::ResumeHosts;
+use crate::adapters::file_fetch::HttpFileFetcher;
 use crate::adapters::secrets_manager::SecretsManagerStore;
 use crate::usecases::SyncDeps;
 
@@ -29,6 +31,8 @@ pub struct Settings {
     pub sync_queue_url: Option<String>,
     /// `DELIVERY_RETENTION_DAYS`: how long finished webhook deliveries are kept (TTL).
     pub delivery_retention_days: u32,
+    /// `XOR_LEVER_RESUME_HOSTS`: the only hosts a resume link may point at.
+    pub resume_hosts: ResumeHosts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,19 +58,55 @@ impl Settings {
                 u64::from(crate::domain::webhook::DEFAULT_RETENTION_DAYS),
             )?
             .clamp(1, 3650) as u32,
+            resume_hosts: resume_hosts_from_env()?,
         })
     }
 }
 
-/// One HTTP client for every outbound call: rustls, gzip, pooled connections.
+/// `XOR_LEVER_RESUME_HOSTS` (comma-separated `host` or `host:port`); unset, XOR's file host.
+pub fn resume_hosts_from_env() -> Result<ResumeHosts, ConfigError> {
+    ResumeHosts::parse(&std::env::var("XOR_LEVER_RESUME_HOSTS").unwrap_or_default())
+        .map_err(|e| ConfigError(e.to_string()))
+}
+
+/// The resume download's own client (adapters::file_fetch): the allow-list, the connect-time
+/// address check, no redirects, no proxy.
+pub fn resume_fetcher(hosts: ResumeHosts) -> Arc<HttpFileFetcher> {
+    Arc::new(HttpFileFetcher::new(http_client_builder(), hosts))
+}
+
+/// One HTTP client for the outbound API calls (XOR, Lever): rustls, gzip, pooled connections,
+/// and no redirect ever followed. A redirect would resend what the request carries (XOR's API
+/// key, Lever's bearer token, the OAuth client secret and refresh token) to wherever the answer
+/// points, and turn a POST into a GET: the adapters answer it as an error that names the target.
+/// (The feeds follow https redirects: [`feed_client`]; the resume download has its own client:
+/// [`resume_fetcher`].)
 pub fn http_client() -> reqwest::Client {
+    http_client_builder().redirect(reqwest::redirect::Policy::none()).build().expect("the TLS backend initialises")
+}
+
+/// The feed download's client: a customer's feed URL may move (a CDN, a site's new host), so a
+/// redirect is followed, but only to https and at most 5 times. A feed request carries no secret.
+pub fn feed_client() -> reqwest::Client {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.url().scheme() != "https" {
+            attempt.error("the feed redirects to a non-https URL")
+        } else if attempt.previous().len() >= 5 {
+            attempt.error("the feed redirects more than 5 times")
+        } else {
+            attempt.follow()
+        }
+    });
+    http_client_builder().redirect(policy).build().expect("the TLS backend initialises")
+}
+
+/// The settings every client of ours shares: the TLS roots, the user agent, the timeouts.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls_config())
         .user_agent(concat!("xor-lever/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(50))
-        .build()
-        .expect("the TLS backend initialises")
 }
 
 /// The TLS settings of our own HTTPS calls (XOR, Lever, the feeds, resume files): aws-lc-rs as
@@ -179,7 +219,7 @@ impl AwsStores {
 
 /// The production wiring: DynamoDB for state, Secrets Manager for secrets.
 pub fn aws_deps(stores: &AwsStores, settings: &Settings, http: reqwest::Client) -> SyncDeps {
-    let mut fetcher = FeedFetcher::new(http.clone());
+    let mut fetcher = FeedFetcher::new(feed_client());
     fetcher.max_bytes = settings.max_feed_bytes;
     SyncDeps {
         connections: stores.table.clone(),
@@ -214,6 +254,7 @@ pub fn lever_context(
     http: reqwest::Client,
 ) -> crate::usecases::context::LeverContext {
     let mut deps = lever_context_on(stores.table.clone(), stores.secrets.clone(), http);
+    deps.files = resume_fetcher(settings.resume_hosts.clone());
     deps.public_url = settings.public_url.clone();
     deps.delivery_retention_days = settings.delivery_retention_days;
     if let Some(queue) = &stores.queue {
@@ -234,13 +275,14 @@ where
 {
     SyncDeps::from_store(
         store,
-        Arc::new(FeedFetcher::new(http.clone())),
+        Arc::new(FeedFetcher::new(feed_client())),
         Arc::new(crate::adapters::xor::XorBoards::new(http)),
     )
 }
 
 /// The Lever context on one store for state and one for secrets, with Lever and the resume
-/// download over HTTP.
+/// download over HTTP (resumes from XOR's file host only: set `files` to
+/// [`resume_fetcher`] for another list).
 pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
     store: Arc<S>,
     secrets: Arc<dyn crate::domain::SecretStore>,
@@ -250,7 +292,7 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
         store,
         secrets,
         Arc::new(crate::adapters::lever::LeverApi::new(http.clone())),
-        Arc::new(crate::adapters::file_fetch::HttpFileFetcher(http)),
+        resume_fetcher(ResumeHosts::default()),
     )
 }
 

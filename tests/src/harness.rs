@@ -254,6 +254,8 @@ pub async fn spawn_webhook_app_within(
     let app =
         AppCredentials { client_id: crate::lever::CLIENT_ID.into(), client_secret: crate::lever::CLIENT_SECRET.into() };
     setup.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
+    // The deployment's signing key, as `lever-app set` makes it.
+    xor_lever::usecases::signed::init_keys(setup.secrets.as_ref(), xor_lever::usecases::now_ms()).await.unwrap();
     let (at, rt, ttl) = lever.issue_tokens();
     let tokens =
         TokenSet { access_token: at, refresh_token: rt, expires_at: xor_lever::usecases::now_ms() / 1000 + ttl as i64 };
@@ -635,4 +637,16 @@ pub fn job_mapping(id: &ConnectionId, posting: &str, xor_job: &str) -> JobMappin
         version: 0,
         updated_at: 0,
     }
+}
+
+/// A PDF's text, read back with poppler's `pdftotext` (what a recruiter reads in the report).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("f.pdf");
+    std::fs::write(&p, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8", p.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8(out.stdout).unwrap()
 }

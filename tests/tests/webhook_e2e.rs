@@ -7,6 +7,7 @@ use std::time::Duration;
 use xor_lever::domain::DeliveryStatus;
 use xor_lever::domain::ports::LEVER_TOKENS;
 use xor_lever_sandbox::harness::{
+    pdf_text,
     StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with, spawn_webhook_app_within,
 };
 use xor_lever_sandbox::lever::{ADMIN_USER, Config, Fault, POSTING_OWNER};
@@ -425,12 +426,15 @@ async fn secrets_manager_down_is_pending_with_retry_after() {
 #[tokio::test]
 async fn the_resume_is_attached_and_an_expired_one_never_blocks() {
     use axum::routing::get;
-    let app = spawn_webhook_app(StoreKind::Memory).await;
     let files = axum::Router::new()
         .route("/r/ok.pdf", get(|| async { ([("content-type", "application/pdf")], b"%PDF-1.4 resume".to_vec()) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let host = listener.local_addr().unwrap().to_string();
+    let base = format!("http://{host}");
     tokio::spawn(async move { axum::serve(listener, files).await.unwrap() });
+    // XOR's file host, as a deployment lists it (XOR_LEVER_RESUME_HOSTS).
+    let hosts = xor_lever::config::ResumeHosts::parse(&host).unwrap();
+    let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.files = xor_lever::config::resume_fetcher(hosts)).await;
 
     let mut ok = app.screening("cand_r1");
     ok["data"]["candidate"]["resume_url"] = format!("{base}/r/ok.pdf").into();
@@ -449,7 +453,8 @@ async fn the_resume_is_attached_and_an_expired_one_never_blocks() {
     let without = opps.iter().find(|o| o.emails == ["cand_r2@example.com"]).unwrap();
     assert_eq!((without.files.len(), without.resumes.len()), (1, 0));
     let text = pdf_text(&without.files[0].bytes);
-    assert!(text.contains("Resume: unavailable (HTTP 404"), "{text}");
+    assert!(text.contains("Resume: not attached (could not be downloaded)"), "{text}");
+    assert!(!text.contains("404"), "no network detail in the recruiter's PDF: {text}");
     let text = pdf_text(&with.files[0].bytes);
     for part in [
         "Ada Lovelace",
@@ -471,17 +476,6 @@ async fn a_body_over_256_kb_is_refused() {
     let big = vec![b' '; 300 * 1024];
     let (st, _, _) = app.deliver("msg_big", &big).await;
     assert_eq!(st, 413);
-}
-
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f.pdf");
-    std::fs::write(&p, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args(["-enc", "UTF-8", p.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Two Lambda instances (two token providers, no shared memory) sharing DynamoDB and Secrets

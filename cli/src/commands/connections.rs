@@ -112,6 +112,11 @@ pub enum ConnectionsCommand {
     ResetLever {
         id: ConnectionId,
     },
+    /// Void every page link and section session of the connection issued until now (a link
+    /// sent to the wrong person, a customer's admin who left). Connect links are voided too.
+    RevokeLinks {
+        id: ConnectionId,
+    },
     /// Status, last sync, token expiry (never the token), waiting and failed webhooks.
     Show {
         id: ConnectionId,
@@ -242,10 +247,19 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
             let previous = reset_lever(&w, &id, &by).await?;
             eprintln!(
-                "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links void; now pending",
+                "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links, page links and section sessions void; now pending",
                 previous.as_deref().unwrap_or("unknown")
             );
             println!("send a new connect link: xor-lever connections connect-url {id} --public-url <ApiUrl>");
+        }
+        ConnectionsCommand::RevokeLinks { id } => {
+            let w = ctx.lever_context().await?;
+            let after = access::revoke_links(&w, &id).await?;
+            let invitations = w.invitations.revoke_invitations(&id, now_ms()).await?;
+            println!(
+                "connection {id}: every page link and section session issued before {} is void ({invitations} connect link(s) too); send new ones with page-url or connect-url",
+                rfc3339(after)
+            );
         }
         ConnectionsCommand::Show { id, json } => {
             let v = describe(ctx, &deps, &id).await?;
@@ -313,6 +327,13 @@ async fn print_connect_link(w: &LeverContext, id: &ConnectionId, base: &str, val
     Ok(())
 }
 
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// What an operator sees of a connection (never a token or a secret).
 pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<serde_json::Value> {
     let c = deps.connections.connection(id).await?.ok_or_else(|| format!("no connection {id}"))?;
@@ -344,6 +365,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "lever_account": c.lever.account_id,
         "authorized_by": c.lever.authorized_by,
         "lever_reset": c.lever.reset,
+        "links_valid_after": c.lever.links_valid_after_ms.map(rfc3339),
         "lever_authorized": tokens.is_some(),
         "token_expires_at": expiry,
         "token_expires_at_unix": tokens.as_ref().map(|t| t.expires_at),

@@ -52,13 +52,26 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
 
     let http = xor_lever::config::http_client();
     let deps = embedded_deps(&dir, http.clone())?;
-    let webhooks = embedded_lever_context(&dir, http.clone())?;
+    // XOR's resume links point at a file server of its own (here: one on loopback), the one host
+    // the resume download may reach (XOR_LEVER_RESUME_HOSTS, as a deployment lists XOR's).
+    let resumes = xor_lever_sandbox::serve(
+        "127.0.0.1:0",
+        axum::Router::new().route(
+            "/resumes/ada-lovelace.pdf",
+            axum::routing::get(|| async { ([("content-type", "application/pdf")], SAMPLE_RESUME.to_vec()) }),
+        ),
+    )
+    .await?;
+    let mut webhooks = embedded_lever_context(&dir, http.clone())?;
+    let resume_host = resumes.url.trim_start_matches("http://");
+    webhooks.files = xor_lever::config::resume_fetcher(xor_lever::config::ResumeHosts::parse(resume_host)?);
     let id = ConnectionId::parse("demo")?;
     let app = AppCredentials {
         client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),
         client_secret: xor_lever_sandbox::lever::CLIENT_SECRET.into(),
     };
     deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app)?)).await?;
+    xor_lever::usecases::signed::init_keys(deps.secrets.as_ref(), now_ms()).await?;
     let secret = add(
         &deps,
         &webhooks.tokens,
@@ -164,16 +177,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         .into());
     }
 
-    // The candidate half: XOR calls our webhook; an opportunity appears in Lever. XOR's resume
-    // link points at a file server of its own (here: one on loopback).
-    let resumes = xor_lever_sandbox::serve(
-        "127.0.0.1:0",
-        axum::Router::new().route(
-            "/resumes/ada-lovelace.pdf",
-            axum::routing::get(|| async { ([("content-type", "application/pdf")], SAMPLE_RESUME.to_vec()) }),
-        ),
-    )
-    .await?;
+    // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
     let resume_url = format!("{}/resumes/ada-lovelace.pdf", resumes.url);
     let job = &jobs[0];
     let body = serde_json::to_vec(&serde_json::json!({

@@ -26,7 +26,7 @@ pub enum FeedCommand {
 pub async fn run(cmd: FeedCommand) -> Result<ExitCode> {
     let FeedCommand::Inspect { source, json } = cmd;
     let file = if source.starts_with("http://") || source.starts_with("https://") {
-        match FeedFetcher::new(xor_lever::config::http_client()).fetch(&source, None).await? {
+        match FeedFetcher::new(xor_lever::config::feed_client()).fetch(&source, None).await? {
             Fetched::Body { file, .. } => file,
             Fetched::NotModified => {
                 return Err("the server answered 304 to an unconditional request".into());

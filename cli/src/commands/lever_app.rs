@@ -24,5 +24,10 @@ pub async fn run(ctx: &Ctx, cmd: LeverAppCommand) -> Result<ExitCode> {
     let creds = serde_json::to_string(&AppCredentials { client_id, client_secret })?;
     deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(creds)).await?;
     println!("Lever app credentials stored");
+    // A first deploy's setup: the signing key is made here too (never derived from the client
+    // secret just stored, which Lever also holds).
+    if xor_lever::usecases::signed::init_keys(deps.secrets.as_ref(), xor_lever::usecases::now_ms()).await? {
+        println!("signing key created (rotate it with `xor-lever keys rotate`)");
+    }
     Ok(ExitCode::SUCCESS)
 }

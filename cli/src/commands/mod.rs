@@ -2,6 +2,7 @@ pub mod connections;
 #[cfg(feature = "sandbox")]
 pub mod dev;
 pub mod feed;
+pub mod keys;
 pub mod lever_app;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

@@ -154,6 +154,12 @@ impl XorClient {
                     Ok(resp) => {
                         let status = resp.status();
                         let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
+                        // Never followed (the client has no redirect policy): the request carries
+                        // the connection's API key, which must not go wherever XOR points.
+                        if status.is_redirection() {
+                            let message = format!("XOR answered a redirect to {}: not followed", location(&resp));
+                            return Err(XorError::Rejected { op, status: status.as_u16(), code: "redirect".into(), message });
+                        }
                         let bytes = resp.bytes().await;
                         match (status, bytes) {
                             (s, Ok(b)) if s.is_success() => {
@@ -223,6 +229,14 @@ impl JobBoard for XorClient {
 }
 
 /// 4xx other than 429 (and 408, a timeout) are final.
+/// A redirect's target, for the error (cut short; "nowhere" when it names none).
+pub(crate) fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| "nowhere".into(), |l| l.chars().take(200).collect())
+}
+
 fn is_final(s: StatusCode) -> bool {
     s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::REQUEST_TIMEOUT
 }

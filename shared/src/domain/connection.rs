@@ -139,6 +139,10 @@ pub struct LeverSettings {
     /// The last operator reset of the binding (`connections reset-lever`): who, when, from what.
     #[serde(default)]
     pub reset: Option<String>,
+    /// Page links and section sessions issued before this (Unix ms) are refused: set by
+    /// `connections revoke-links` and `reset-lever`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links_valid_after_ms: Option<i64>,
 }
 
 fn default_origin() -> String {
@@ -160,6 +164,7 @@ impl Default for LeverSettings {
             authorized_by: None,
             authorized_at: None,
             reset: None,
+            links_valid_after_ms: None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod ports;
 pub mod queue;
 pub mod run;
 pub mod secret;
+pub mod signing;
 pub mod webhook;
 
 pub use ats::{Ats, AtsProvider, LeverError, OAuthError};

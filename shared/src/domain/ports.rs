@@ -219,11 +219,17 @@ pub struct FetchedFile {
     pub bytes: Vec<u8>,
 }
 
-/// Why a file could not be had (said in the report; the candidate still goes to Lever).
+/// Why a file could not be had (logged; the report says only that it could not be downloaded, so
+/// a link cannot be used to probe a network through the recruiter's PDF; the candidate still
+/// goes to Lever).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("not an http(s) link")]
     NotHttp,
+    /// The link points where we never connect (a host off the allow-list, an internal address,
+    /// a redirect).
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("timed out")]
     TimedOut(#[source] BoxError),
     #[error("could not connect")]

@@ -66,7 +66,7 @@ fn refusal(e: &SectionError) -> Response {
         | SectionError::Connect(ConnectError::Unavailable(_))
         | SectionError::Replay(ReplayError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
         SectionError::NotAllowed => StatusCode::FORBIDDEN,
-        SectionError::Connect(_) | SectionError::Replay(_) => StatusCode::BAD_REQUEST,
+        SectionError::Connect(_) | SectionError::Replay(_) | SectionError::TooLong(_) => StatusCode::BAD_REQUEST,
     };
     let title = if status == StatusCode::FORBIDDEN { "This page is not available" } else { "Something went wrong" };
     // The page is public: a store's or Lever's own words stay in the log.

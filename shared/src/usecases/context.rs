@@ -33,6 +33,8 @@ pub struct LeverContext {
     pub sync_trigger: Option<Arc<dyn SyncTrigger>>,
     /// The public base URL (`PUBLIC_URL`), for the OAuth redirect URI; else taken from the request.
     pub public_url: Option<String>,
+    /// Secrets read on every request (webhook secrets, signing keys), kept briefly.
+    pub secret_cache: Arc<super::secret_cache::SecretCache>,
 }
 
 /// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
@@ -73,6 +75,7 @@ impl LeverContext {
             crash_at: None,
             sync_trigger: None,
             public_url: None,
+            secret_cache: Arc::default(),
         }
     }
 

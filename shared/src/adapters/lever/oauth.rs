@@ -61,6 +61,12 @@ impl LeverClient {
             |e| OAuthError::Unavailable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() }),
         )?;
         let status = resp.status();
+        // A token request carries the client secret and a refresh token: a redirect is never
+        // followed (the client has no redirect policy), and says where it pointed.
+        if status.is_redirection() {
+            let to = crate::adapters::xor::location(&resp);
+            return Err(OAuthError::Refused { status: status.as_u16(), error: format!("a redirect to {to}, not followed") });
+        }
         let body = resp.bytes().await.map_err(|_| OAuthError::Unavailable("unreadable answer".into()))?;
         if status.is_success() {
             let t: TokenResponse = serde_json::from_slice(&body)

@@ -127,6 +127,48 @@ pub struct FileUpload {
     pub bytes: Vec<u8>,
 }
 
+/// A resume type Lever accepts (docs/lever-facts.md, "Supported File Formats": doc, docx, pdf,
+/// txt, jpg, png; the list's `js` is not a resume and is never sent as one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeType {
+    pub mime: &'static str,
+    pub extension: &'static str,
+}
+
+/// The resume type of `bytes`, by their content (a link's `Content-Type` is the sender's word):
+/// `None` for anything Lever does not take, markup that would pass as text among them.
+pub fn resume_type(bytes: &[u8]) -> Option<ResumeType> {
+    let t = |mime, extension| Some(ResumeType { mime, extension });
+    match infer::get(bytes).map(|k| k.extension()) {
+        Some("pdf") => t("application/pdf", "pdf"),
+        Some("docx") => t("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+        Some("doc") => t("application/msword", "doc"),
+        Some("jpg") => t("image/jpeg", "jpg"),
+        Some("png") => t("image/png", "png"),
+        Some(_) => None,
+        None if is_plain_text(bytes) => t("text/plain", "txt"),
+        None => None,
+    }
+}
+
+/// UTF-8 text with no control bytes but whitespace, that does not open as markup (HTML, SVG, XML
+/// would be text to a sniffer and a page to a browser).
+fn is_plain_text(bytes: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(bytes) else { return false };
+    let opens_markup = s.trim_start_matches('\u{feff}').trim_start().starts_with('<');
+    !s.trim().is_empty() && !opens_markup && s.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
+}
+
+/// `name` with the extension of its type (a link's name may say `.pdf` of a Word file).
+pub fn resume_file_name(name: &str, t: ResumeType) -> String {
+    let name = safe_file_name(name, "resume");
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if ext.eq_ignore_ascii_case(t.extension) => format!("{stem}.{}", t.extension),
+        Some((stem, ext)) if ext.len() <= 5 => format!("{stem}.{}", t.extension),
+        _ => format!("{name}.{}", t.extension),
+    }
+}
+
 /// A file name safe to hand to the ATS (it goes into a multipart header and is shown to
 /// recruiters): letters, digits, `.`, `_` and `-` only, no leading dot, at most 100 characters
 /// with the extension kept; `fallback` when nothing is left.
@@ -163,5 +205,31 @@ mod tests {
         let long = format!("{}.docx", "a".repeat(300));
         let s = safe_file_name(&long, "resume");
         assert!(s.len() <= 100 && s.ends_with(".docx"), "{s}");
+    }
+
+    #[test]
+    fn resume_types_are_sniffed_from_the_bytes() {
+        use super::{resume_file_name, resume_type};
+        let ty = |b: &[u8]| resume_type(b).map(|t| t.extension);
+        assert_eq!(ty(b"%PDF-1.4 resume"), Some("pdf"));
+        assert_eq!(ty(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("png"));
+        assert_eq!(ty(b"\xff\xd8\xff\xe0\0\x10JFIF\0"), Some("jpg"));
+        assert_eq!(ty(b"Ada Lovelace\nAnalyst, London\n"), Some("txt"));
+        for refused in [
+            &b"<html><script>alert(1)</script></html>"[..],
+            b"  <svg onload=alert(1)>",
+            b"MZ\x90\0\x03\0\0\0",
+            b"\x7fELF\x02\x01\x01",
+            b"GIF89a\x01\0",
+            b"\0\0\0\0binary",
+            b"",
+        ] {
+            assert_eq!(ty(refused), None, "{refused:?}");
+        }
+        let pdf = resume_type(b"%PDF-1.7").unwrap();
+        assert_eq!(resume_file_name("cv.PDF", pdf), "cv.pdf");
+        assert_eq!(resume_file_name("cv.docx", pdf), "cv.pdf");
+        assert_eq!(resume_file_name("cv", pdf), "cv.pdf");
+        assert_eq!(resume_file_name("", pdf), "resume.pdf");
     }
 }

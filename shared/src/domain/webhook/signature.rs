@@ -1,5 +1,7 @@
 //! The Standard Webhooks signature XOR signs with (docs/xor-contract.md §2): `whsec_` secrets,
-//! rotation, the timestamp tolerance, constant-time comparison over the raw body.
+//! rotation, the timestamp tolerance, constant-time comparison over the raw body. A request's
+//! headers are checked for shape first ([`precheck`]: no secret, no store read, no MAC), then
+//! one MAC per secret is compared with each signature entry.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -20,6 +22,8 @@ pub enum SignatureError {
     Stale(i64),
     #[error("no v1 signature matches")]
     NoMatch,
+    #[error("webhook-signature is malformed: {0}")]
+    Malformed(&'static str),
     #[error("the connection has no usable webhook secret")]
     NoSecret,
 }
@@ -77,6 +81,84 @@ impl WebhookSecret {
     }
 }
 
+/// The `webhook-signature` header's longest accepted length. Standard Webhooks senders send one
+/// entry per secret they hold (`v1,` + 44 base64 characters), two during a rotation: 1 KB is
+/// plenty, and a longer header is refused before any MAC is computed.
+pub const MAX_SIGNATURE_HEADER_BYTES: usize = 1024;
+/// At most this many `v1` entries are considered (more is refused, not truncated).
+pub const MAX_SIGNATURES: usize = 8;
+
+/// A delivery's signature headers, checked for shape and freshness: what can be known about a
+/// request before reading anything stored, so a malformed or stale one costs no store call and
+/// no MAC.
+#[derive(Debug, Clone)]
+pub struct SignedParts<'a> {
+    id: &'a str,
+    ts: i64,
+    /// Each `v1` entry's 32 bytes (entries of another scheme or length are ignored).
+    signatures: Vec<[u8; 32]>,
+}
+
+/// The shape checks of [`verify`], without the secrets: the headers are present, the timestamp is
+/// within the tolerance of `now` (seconds), the signature header is short, and at least one
+/// entry is a `v1` signature of the right length.
+pub fn precheck<'a>(
+    id: Option<&'a str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    now: i64,
+) -> Result<SignedParts<'a>, SignatureError> {
+    let id = id.filter(|s| !s.is_empty()).ok_or(SignatureError::MissingHeader("webhook-id"))?;
+    let ts = timestamp.ok_or(SignatureError::MissingHeader("webhook-timestamp"))?;
+    let signature = signature.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
+    let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
+    if (now - ts).abs() > TOLERANCE_SECS {
+        return Err(SignatureError::Stale(now - ts));
+    }
+    if signature.len() > MAX_SIGNATURE_HEADER_BYTES {
+        return Err(SignatureError::Malformed("the webhook-signature header is too long"));
+    }
+    let entries: Vec<&str> = signature.split_whitespace().collect();
+    if entries.len() > MAX_SIGNATURES {
+        return Err(SignatureError::Malformed("too many signatures"));
+    }
+    let signatures: Vec<[u8; 32]> = entries
+        .iter()
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|b| B64.decode(b).ok())
+        .filter_map(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .collect();
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed("no v1 signature"));
+    }
+    Ok(SignedParts { id, ts, signatures })
+}
+
+impl SignedParts<'_> {
+    /// True when any one entry is the MAC of the body under any one of `secrets` (rotation). One
+    /// MAC per secret, whatever the number of entries; each entry compared in constant time.
+    pub fn verify(&self, secrets: &[WebhookSecret], body: &[u8]) -> Result<(), SignatureError> {
+        if secrets.is_empty() {
+            return Err(SignatureError::NoSecret);
+        }
+        for secret in secrets {
+            let expected = secret.mac(self.id, self.ts, body).finalize().into_bytes();
+            // Every entry is compared (no early exit between them): the time says nothing about
+            // which one, if any, matched.
+            let matched = self.signatures.iter().fold(0u8, |any, sig| any | u8::from(ct_eq(&expected, sig)));
+            if matched == 1 {
+                return Ok(());
+            }
+        }
+        Err(SignatureError::NoMatch)
+    }
+}
+
+/// Equal 32-byte values, compared in constant time.
+fn ct_eq(a: &[u8], b: &[u8; 32]) -> bool {
+    a.len() == 32 && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Verifies a delivery: any one `v1` signature made with any one of `secrets` (rotation) over
 /// the raw body, within the tolerance of `now` (seconds; injected for tests).
 pub fn verify(
@@ -87,27 +169,7 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
-    let id = id.filter(|s| !s.is_empty()).ok_or(SignatureError::MissingHeader("webhook-id"))?;
-    let ts = timestamp.ok_or(SignatureError::MissingHeader("webhook-timestamp"))?;
-    let signature = signature.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
-    let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - ts).abs() > TOLERANCE_SECS {
-        return Err(SignatureError::Stale(now - ts));
-    }
-    if secrets.is_empty() {
-        return Err(SignatureError::NoSecret);
-    }
-    let candidates: Vec<Vec<u8>> =
-        signature.split_whitespace().filter_map(|s| s.strip_prefix("v1,")).filter_map(|b| B64.decode(b).ok()).collect();
-    for secret in secrets {
-        for sig in &candidates {
-            // `verify_slice` compares in constant time.
-            if secret.mac(id, ts, body).verify_slice(sig).is_ok() {
-                return Ok(());
-            }
-        }
-    }
-    Err(SignatureError::NoMatch)
+    precheck(id, timestamp, signature, now)?.verify(secrets, body)
 }
 
 #[cfg(test)]
@@ -155,6 +217,23 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_entries_or_a_long_header_is_refused_before_any_mac() {
+        let s = secrets(&[SECRET]);
+        let many = vec!["v1,"; 2500].join(" ");
+        assert_eq!(
+            check(&s, &many, BODY, TS),
+            Err(SignatureError::Malformed("the webhook-signature header is too long"))
+        );
+        let nine = vec![SIG; 9].join(" ");
+        assert_eq!(check(&s, &nine, BODY, TS), Err(SignatureError::Malformed("too many signatures")));
+        // The valid one among junk of other lengths and schemes, within the caps.
+        let mixed = format!("v1,{} v1, v2,{} {SIG}", "A".repeat(40), "B".repeat(44));
+        assert_eq!(check(&s, &mixed, BODY, TS), Ok(()));
+        // Nothing about the sender is needed to refuse: no secrets given at all.
+        assert_eq!(precheck(Some(ID), Some(&TS.to_string()), Some(&many), TS).err(), Some(SignatureError::Malformed("the webhook-signature header is too long")));
+    }
+
+    #[test]
     fn refusals() {
         let s = secrets(&[SECRET]);
         assert_eq!(
@@ -166,7 +245,8 @@ mod tests {
         assert_eq!(check(&s, SIG, BODY, TS + 301), Err(SignatureError::Stale(301)), "stale");
         assert_eq!(check(&s, SIG, BODY, TS - 301), Err(SignatureError::Stale(-301)), "future");
         assert_eq!(check(&s, SIG, BODY, TS + 300), Ok(()), "inside the tolerance");
-        assert_eq!(check(&s, "v2,abc", BODY, TS), Err(SignatureError::NoMatch), "unknown scheme");
+        assert_eq!(check(&s, "v2,abc", BODY, TS), Err(SignatureError::Malformed("no v1 signature")), "unknown scheme");
+        assert_eq!(check(&s, "v1,abc", BODY, TS), Err(SignatureError::Malformed("no v1 signature")), "not 32 bytes");
         assert_eq!(verify(&s, None, Some("1"), Some(SIG), BODY, TS), Err(SignatureError::MissingHeader("webhook-id")));
         assert_eq!(
             verify(&s, Some(ID), None, Some(SIG), BODY, TS),

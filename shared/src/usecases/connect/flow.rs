@@ -57,7 +57,7 @@ pub async fn start_invited(
     let lever = deps.lever_for(&conn);
     let nonce = crate::random::token();
     let claims = StateClaims { c: id.to_string(), n: hash_token(&nonce), e: now + STATE_TTL_MS, i: inv.token_hash };
-    let state = sign_state(&app, &claims);
+    let state = sign_state(deps, &claims).await?;
     Ok(Started { authorize_url: lever.authorize_url(&app.client_id, &redirect_uri(base_url), &state), nonce })
 }
 
@@ -104,7 +104,7 @@ pub async fn callback(
     let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
     let now = (deps.clock)();
     let state = q.state.as_deref().ok_or(ConnectError::ForgedState)?;
-    let claims = open_state(&app, state, now)?;
+    let claims = open_state(deps, state, now).await?;
     let id = ConnectionId::parse(&claims.c).map_err(|_| ConnectError::ForgedState)?;
     // The browser that comes back must be the one that started: its cookie's nonce hashes to the
     // state's (equal-length hex digests, compared in constant time).

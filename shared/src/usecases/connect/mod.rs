@@ -91,8 +91,10 @@ pub async fn reset_lever(deps: &LeverContext, id: &ConnectionId, by: &str) -> Re
     // On the record: who reset it, and when.
     conn.lever.reset =
         Some(format!("{by} at {} (was account {})", (deps.clock)() / 1000, previous.as_deref().unwrap_or("unknown")));
-    // Links sent before the reset were for the old binding.
+    // Links sent before the reset were for the old binding (possibly another customer's): the
+    // invitations, and every page link and section session issued until now.
     deps.invitations.revoke_invitations(id, (deps.clock)()).await.map_err(unavailable)?;
+    conn.lever.links_valid_after_ms = Some((deps.clock)() + 1);
     deps.tokens.clear(id).await.map_err(unavailable)?;
     deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
     if conn.status != ConnectionStatus::Disabled {

@@ -2,8 +2,8 @@
 //! cookie that binds the flow to the browser that started it.
 use serde::{Deserialize, Serialize};
 
-use super::{CALLBACK_PATH, ConnectError};
-use crate::domain::ats::AppCredentials;
+use super::{CALLBACK_PATH, ConnectError, unavailable};
+use crate::usecases::context::LeverContext;
 use crate::usecases::signed;
 
 #[derive(Serialize, Deserialize)]
@@ -19,15 +19,16 @@ pub(super) struct StateClaims {
     pub(super) i: String,
 }
 
-/// The state's key label (a key of its own, derived from the app secret).
-const STATE: &str = "xor-lever oauth state v2";
+/// The state's key label (a key of its own, derived from the deployment's signing key).
+const STATE: &str = "xor-lever oauth state v3";
 
-pub(super) fn sign_state(app: &AppCredentials, claims: &StateClaims) -> String {
-    signed::sign(app, STATE, claims)
+pub(super) async fn sign_state(deps: &LeverContext, claims: &StateClaims) -> Result<String, ConnectError> {
+    signed::sign(deps, STATE, claims).await.map_err(unavailable)
 }
 
-pub(super) fn open_state(app: &AppCredentials, state: &str, now_ms: i64) -> Result<StateClaims, ConnectError> {
-    let claims: StateClaims = signed::open(app, STATE, state).ok_or(ConnectError::ForgedState)?;
+pub(super) async fn open_state(deps: &LeverContext, state: &str, now_ms: i64) -> Result<StateClaims, ConnectError> {
+    let (claims, _): (StateClaims, _) =
+        signed::open(deps, STATE, state).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
     if claims.e < now_ms {
         return Err(ConnectError::ExpiredState);
     }

@@ -10,26 +10,31 @@
 //! a CSRF field derived from the session.
 use serde::{Deserialize, Serialize};
 
-use super::SectionError;
-use crate::domain::ats::AppCredentials;
+use super::{SectionError, unavailable};
 use crate::domain::invitation::hash_token;
 use crate::domain::*;
 use crate::usecases::connect::{ConnectError, live_invitation};
 use crate::usecases::context::LeverContext;
-use crate::usecases::signed;
+use crate::usecases::signed::{self, SigningKey};
 
-const LINK: &str = "xor-lever section link v1";
-const SESSION: &str = "xor-lever section session v1";
-const CSRF: &str = "xor-lever section csrf v1";
+const LINK: &str = "xor-lever section link v2";
+const SESSION: &str = "xor-lever section session v2";
+const CSRF: &str = "xor-lever section csrf v2";
 /// A session lasts at most this long (and never past the link it came from).
 pub const SESSION_MS: i64 = 12 * 3600 * 1000;
 pub const DEFAULT_LINK_DAYS: u32 = 7;
+/// The longest a page link may be valid, at issue and at check: a token claiming a later expiry
+/// is refused, whatever signed it.
+pub const MAX_LINK_DAYS: u32 = 90;
+const MAX_LINK_MS: i64 = MAX_LINK_DAYS as i64 * 86_400_000;
 
 #[derive(Serialize, Deserialize)]
 struct LinkClaims {
     c: String,
     /// expiry, Unix ms
     e: i64,
+    /// issued, Unix ms: a link issued before the connection's `links_valid_after_ms` is revoked
+    t: i64,
     /// 256 random bits: no two links alike
     n: String,
 }
@@ -40,21 +45,23 @@ pub struct Session {
     pub c: String,
     /// expiry, Unix ms
     pub e: i64,
+    /// issued, Unix ms (revoked with the connection's links: `links_valid_after_ms`)
+    pub t: i64,
     /// 256 random bits: the CSRF field is derived from it
     pub n: String,
     /// The hash of the invitation it came from: lets it start the Lever authorization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub i: Option<String>,
-    /// The CSRF field of its forms (a MAC of `n`), derived when the session is read: not in the
-    /// cookie.
+    /// The CSRF field of its forms (a MAC of `n` under the session's key), derived when the
+    /// session is read: not in the cookie.
     #[serde(skip)]
     pub csrf: String,
 }
 
 impl Session {
-    fn new(app: &AppCredentials, c: String, e: i64, i: Option<String>) -> Self {
-        let mut s = Self { c, e, n: crate::random::token(), i, csrf: String::new() };
-        s.csrf = signed::mac(app, CSRF, &s.n);
+    fn new(key: &SigningKey, c: String, now: i64, e: i64, i: Option<String>) -> Self {
+        let mut s = Self { c, e, t: now, n: crate::random::token(), i, csrf: String::new() };
+        s.csrf = signed::mac(key, CSRF, &s.n);
         s
     }
 }
@@ -65,34 +72,35 @@ pub struct Opened {
     pub cookie: String,
 }
 
-async fn app(deps: &LeverContext) -> Result<AppCredentials, SectionError> {
-    deps.tokens.app_credentials().await.map_err(|e| SectionError::Unavailable(Box::new(e)))
-}
-
-async fn existing(deps: &LeverContext, id: &str) -> Result<ConnectionId, SectionError> {
+async fn existing(deps: &LeverContext, id: &str) -> Result<Connection, SectionError> {
     let id = ConnectionId::parse(id).map_err(|_| SectionError::NoAccess)?;
-    deps.connections
-        .connection(&id)
-        .await
-        .map_err(|e| SectionError::Unavailable(Box::new(e)))?
-        .ok_or(SectionError::NoAccess)?;
-    Ok(id)
+    deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)
 }
 
-/// The page link of a connection, good for `valid_days`.
+/// Refuses what was issued before the connection's links were revoked (`reset-lever`,
+/// `connections revoke-links`).
+fn not_revoked(conn: &Connection, issued_ms: i64) -> Result<(), SectionError> {
+    match conn.lever.links_valid_after_ms {
+        Some(after) if issued_ms < after => Err(SectionError::NoAccess),
+        _ => Ok(()),
+    }
+}
+
+/// The page link of a connection, good for `valid_days` (at most [`MAX_LINK_DAYS`]).
 pub async fn page_link(
     deps: &LeverContext,
     base_url: &str,
     id: &ConnectionId,
     valid_days: u32,
 ) -> Result<String, SectionError> {
+    if valid_days > MAX_LINK_DAYS {
+        return Err(SectionError::TooLong(MAX_LINK_DAYS));
+    }
     existing(deps, id.as_str()).await?;
-    let claims = LinkClaims {
-        c: id.to_string(),
-        e: (deps.clock)() + i64::from(valid_days.max(1)) * 86_400_000,
-        n: crate::random::token(),
-    };
-    let token = signed::sign(&app(deps).await?, LINK, &claims);
+    let now = (deps.clock)();
+    let claims =
+        LinkClaims { c: id.to_string(), e: now + i64::from(valid_days.max(1)) * 86_400_000, t: now, n: crate::random::token() };
+    let token = signed::sign(deps, LINK, &claims).await.map_err(unavailable)?;
     Ok(format!("{}?link={}", section_path(base_url, id), crate::url::enc(&token)))
 }
 
@@ -105,51 +113,71 @@ pub fn section_path(base_url: &str, id: &ConnectionId) -> String {
     format!("{}/connections/{}", base_url.trim_end_matches('/'), crate::url::enc(id.as_str()))
 }
 
+/// A new session's cookie, signed with the current key.
+async fn open_session(deps: &LeverContext, c: String, now: i64, e: i64, i: Option<String>) -> Result<Opened, SectionError> {
+    let keys = signed::keys(deps).await.map_err(unavailable)?;
+    let key = keys.current(now).map_err(unavailable)?;
+    let session = Session::new(key, c, now, e, i);
+    Ok(Opened { cookie: signed::sign_with(key, SESSION, &session), session })
+}
+
 /// Trades a live invitation for a session.
 pub async fn open_with_invitation(deps: &LeverContext, id: &str, token: &str) -> Result<Opened, SectionError> {
-    let id = existing(deps, id).await?;
+    let conn = existing(deps, id).await?;
     let now = (deps.clock)();
     let hash = hash_token(token);
-    let inv = live_invitation(deps, &id, &hash, now).await.map_err(|e| match e {
+    let inv = live_invitation(deps, &conn.id, &hash, now).await.map_err(|e| match e {
         // The same answer as for a connection that does not exist: no hint either way.
         ConnectError::NoInvitation => SectionError::NoAccess,
         ConnectError::Unavailable(e) => SectionError::Unavailable(e),
         other => SectionError::Invitation(other),
     })?;
-    let app = app(deps).await?;
-    let session = Session::new(&app, id.to_string(), inv.expires_at_ms.min(now + SESSION_MS), Some(hash));
-    Ok(Opened { cookie: signed::sign(&app, SESSION, &session), session })
+    open_session(deps, conn.id.to_string(), now, inv.expires_at_ms.min(now + SESSION_MS), Some(hash)).await
 }
 
 /// Trades a page link for a session.
 pub async fn open_with_link(deps: &LeverContext, id: &str, token: &str) -> Result<Opened, SectionError> {
-    let id = existing(deps, id).await?;
-    let app = app(deps).await?;
-    let claims: LinkClaims = signed::open(&app, LINK, token).ok_or(SectionError::NoAccess)?;
+    let conn = existing(deps, id).await?;
+    let (claims, _): (LinkClaims, _) =
+        signed::open(deps, LINK, token).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
     let now = (deps.clock)();
-    if claims.c != id.as_str() {
+    if claims.c != conn.id.as_str() || claims.e - claims.t > MAX_LINK_MS || claims.t > now + 60_000 {
         return Err(SectionError::NoAccess);
     }
+    not_revoked(&conn, claims.t)?;
     if claims.e < now {
         return Err(SectionError::Expired);
     }
-    let session = Session::new(&app, id.to_string(), claims.e.min(now + SESSION_MS), None);
-    Ok(Opened { cookie: signed::sign(&app, SESSION, &session), session })
+    open_session(deps, conn.id.to_string(), now, claims.e.min(now + SESSION_MS), None).await
 }
 
 /// The session a cookie carries for connection `id` (another connection's is no session here).
 pub async fn session(deps: &LeverContext, id: &str, cookie: Option<&str>) -> Result<Session, SectionError> {
     let cookie = cookie.filter(|c| !c.is_empty()).ok_or(SectionError::NoAccess)?;
-    let app = app(deps).await?;
-    let mut s: Session = signed::open(&app, SESSION, cookie).ok_or(SectionError::NoAccess)?;
-    if s.c != id {
+    let (mut s, key): (Session, _) =
+        signed::open(deps, SESSION, cookie).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
+    if s.c != id || s.e - s.t > SESSION_MS {
         return Err(SectionError::NoAccess);
     }
+    let conn = existing(deps, id).await?;
+    not_revoked(&conn, s.t)?;
     if s.e < (deps.clock)() {
         return Err(SectionError::Expired);
     }
-    s.csrf = signed::mac(&app, CSRF, &s.n);
+    s.csrf = signed::mac(&key, CSRF, &s.n);
     Ok(s)
+}
+
+/// Voids every page link and section session of a connection issued until now (invitations are
+/// revoked in their store): `connections revoke-links`, and `reset-lever` through it.
+pub async fn revoke_links(deps: &LeverContext, id: &ConnectionId) -> Result<i64, SectionError> {
+    let mut conn = existing(deps, id.as_str()).await?;
+    // One millisecond on: a link issued in this very millisecond is revoked too.
+    let after = (deps.clock)() + 1;
+    conn.lever.links_valid_after_ms = Some(after);
+    deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
+    tracing::warn!(connection = %id, "page links and section sessions revoked");
+    Ok(after)
 }
 
 /// Checks a POST's CSRF field against its session's.

@@ -36,6 +36,8 @@ pub enum SectionError {
     Connect(ConnectError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    #[error("a page link is valid for at most {0} days")]
+    TooLong(u32),
     /// The cause is logged, never shown: this page is public.
     #[error("xor-lever cannot show this right now; try again in a few minutes")]
     Unavailable(#[source] crate::domain::ports::BoxError),

@@ -16,7 +16,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::ports::WEBHOOK_SECRET;
-use crate::domain::webhook::{Event, MAX_BODY_BYTES, ScreeningPassed, WebhookSecret, parse_event, verify};
+use crate::domain::webhook::{Event, MAX_BODY_BYTES, ScreeningPassed, SignedParts, WebhookSecret, parse_event, precheck};
 use crate::domain::*;
 
 pub use super::context::LeverContext;
@@ -129,21 +129,22 @@ pub async fn receive(
     let Ok(cid) = ConnectionId::parse(connection) else {
         return Answer::new(Reply::UnknownConnection, json!({"error": "unknown connection"}));
     };
+    let now_ms = (deps.clock)();
+    // The headers' shape and freshness first: a request that cannot be signed costs no store
+    // read and no MAC (docs/security.md: an unauthenticated request is cheap to refuse).
+    let signed = match precheck(h.id.as_deref(), h.timestamp.as_deref(), h.signature.as_deref(), now_ms / 1000) {
+        Ok(p) => p,
+        Err(e) => return unsigned(&cid, &e),
+    };
     let conn = match deps.connections.connection(&cid).await {
         Ok(Some(c)) => c,
         Ok(None) => return Answer::new(Reply::UnknownConnection, json!({"error": "unknown connection"})),
         Err(e) => return unavailable(&cid, "connection lookup", &e),
     };
-    let secrets = match deps.secrets.secret(&cid, WEBHOOK_SECRET).await {
-        Ok(s) => s.map(|s| WebhookSecret::parse_list(s.expose(), (deps.clock)() / 1000)).unwrap_or_default(),
+    match check_signature(deps, &cid, &signed, body, now_ms).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return unsigned(&cid, &e),
         Err(e) => return unavailable(&cid, "webhook secret", &e),
-    };
-    let now_ms = (deps.clock)();
-    if let Err(e) =
-        verify(&secrets, h.id.as_deref(), h.timestamp.as_deref(), h.signature.as_deref(), body, now_ms / 1000)
-    {
-        tracing::warn!(connection = %cid, reason = %e, "webhook signature refused");
-        return Answer::new(Reply::Unsigned, json!({"error": "invalid signature"}));
     }
     let webhook_id = h.id.clone().unwrap_or_default();
     if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
@@ -192,6 +193,34 @@ pub async fn receive(
         return crash_answer();
     }
     process(deps, &conn, &mut delivery, &screening, deadline_ms).await
+}
+
+fn unsigned(cid: &ConnectionId, e: &crate::domain::webhook::SignatureError) -> Answer {
+    tracing::warn!(connection = %cid, reason = %e, "webhook signature refused");
+    Answer::new(Reply::Unsigned, json!({"error": "invalid signature"}))
+}
+
+/// One MAC per secret of the connection's (cached) webhook secrets. A signature that matches no
+/// cached secret is checked once more against a fresh read, if the cached one is a few seconds
+/// old: a secret rotated a moment ago works at once (XOR stops retrying on a 401).
+async fn check_signature(
+    deps: &LeverContext,
+    cid: &ConnectionId,
+    signed: &SignedParts<'_>,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<Result<(), crate::domain::webhook::SignatureError>, StoreError> {
+    use crate::usecases::secret_cache::{SECRET_REREAD_MS, SECRET_TTL_MS};
+    let key = format!("{cid}/{WEBHOOK_SECRET}");
+    let load = || deps.secrets.secret(cid, WEBHOOK_SECRET);
+    let parse = |s: Option<SecretString>| s.map(|s| WebhookSecret::parse_list(s.expose(), now_ms / 1000)).unwrap_or_default();
+    let (stored, fresh) = deps.secret_cache.get(&key, now_ms, SECRET_TTL_MS, load()).await?;
+    let first = signed.verify(&parse(stored), body);
+    if first.is_ok() || fresh {
+        return Ok(first);
+    }
+    let (stored, _) = deps.secret_cache.get(&key, now_ms, SECRET_REREAD_MS, load()).await?;
+    Ok(signed.verify(&parse(stored), body))
 }
 
 /// Why a delivery cannot be replayed.

@@ -137,19 +137,29 @@ pub(super) async fn attempt_create(
             )
             .await
         {
-            Ok(f) => {
-                let f = FileUpload {
-                    kind: FileKind::Resume,
-                    name: crate::domain::ats::safe_file_name(&f.name, "resume"),
-                    content_type: f.content_type,
-                    bytes: f.bytes,
-                };
-                let note = format!("attached ({})", f.name);
-                (Some(f), note)
-            }
+            Ok(f) => match crate::domain::ats::resume_type(&f.bytes) {
+                Some(t) => {
+                    let f = FileUpload {
+                        kind: FileKind::Resume,
+                        name: crate::domain::ats::resume_file_name(&f.name, t),
+                        content_type: t.mime.to_owned(),
+                        bytes: f.bytes,
+                    };
+                    let note = format!("attached ({})", f.name);
+                    (Some(f), note)
+                }
+                None => {
+                    tracing::warn!(declared = %f.content_type, bytes = f.bytes.len(), "resume not attached: not a type Lever accepts");
+                    super::stats::note(|s| s.resume_failures += 1);
+                    (None, format!("not attached (unsupported type); XOR's link: {url}"))
+                }
+            },
             Err(why) => {
+                // The reason stays in the log: the recruiter's PDF says one fixed phrase, so a
+                // link cannot learn what answered (or did not) inside a network from it.
+                tracing::warn!(host = %link_host(url), reason = %why, "resume not downloaded");
                 super::stats::note(|s| s.resume_failures += 1);
-                (None, format!("unavailable ({why}); XOR's link: {url}"))
+                (None, format!("not attached (could not be downloaded); XOR's link: {url}"))
             }
         },
     };
@@ -320,4 +330,10 @@ async fn ensure_note(
             e.reason()
         )),
     }
+}
+
+/// The host of a link, for the log (its path and query may carry an expiring token).
+fn link_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or_default().rsplit('@').next().unwrap_or_default()
 }

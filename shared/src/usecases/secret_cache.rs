@@ -1,0 +1,75 @@
+//! Secrets read on every request (a connection's webhook secrets, the deployment's signing keys),
+//! kept for a short time in the warm process: a flood of requests to one connection costs one
+//! Secrets Manager read per [`SECRET_TTL_MS`], not one per request.
+//!
+//! How a change reaches a warm process: within [`SECRET_TTL_MS`] at most; sooner where the
+//! caller re-reads on a miss (a webhook whose signature matches no cached secret re-reads once,
+//! if the cached value is older than [`SECRET_REREAD_MS`], so a rotated secret works at once and
+//! a stream of bad signatures still costs at most one read per few seconds).
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::domain::{SecretString, StoreError};
+
+pub const SECRET_TTL_MS: i64 = 60_000;
+pub const SECRET_REREAD_MS: i64 = 5_000;
+
+#[derive(Default)]
+pub struct SecretCache {
+    entries: Mutex<HashMap<String, (i64, Option<SecretString>)>>,
+}
+
+impl SecretCache {
+    /// The value under `key`, read with `load` when none is cached younger than `max_age_ms`.
+    /// The bool says whether it was read just now.
+    pub async fn get<F>(
+        &self,
+        key: &str,
+        now_ms: i64,
+        max_age_ms: i64,
+        load: F,
+    ) -> Result<(Option<SecretString>, bool), StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<SecretString>, StoreError>>,
+    {
+        if let Some((at, v)) = self.entries.lock().unwrap().get(key)
+            && now_ms - at < max_age_ms
+            && now_ms >= *at
+        {
+            return Ok((v.clone(), false));
+        }
+        let v = load.await?;
+        self.entries.lock().unwrap().insert(key.to_owned(), (now_ms, v.clone()));
+        Ok((v, true))
+    }
+
+    /// The age of the cached value under `key`, if any.
+    pub fn age_ms(&self, key: &str, now_ms: i64) -> Option<i64> {
+        self.entries.lock().unwrap().get(key).map(|(at, _)| now_ms - at)
+    }
+
+    /// Forgets `key` (this process changed it).
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().unwrap().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_once_within_its_age() {
+        let c = SecretCache::default();
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let load = || async {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Some(SecretString::new("s")))
+        };
+        assert!(c.get("k", 0, SECRET_TTL_MS, load()).await.unwrap().1);
+        assert!(!c.get("k", 59_999, SECRET_TTL_MS, load()).await.unwrap().1);
+        assert!(!c.get("k", 4_000, SECRET_REREAD_MS, load()).await.unwrap().1, "young enough to keep");
+        assert!(c.get("k", 60_000, SECRET_TTL_MS, load()).await.unwrap().1);
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+}
