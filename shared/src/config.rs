@@ -8,8 +8,8 @@ pub use aws_sdk_dynamodb::Client as DynamoClient;
 
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::feed_http::{DEFAULT_MAX_FEED_BYTES, FeedFetcher};
-pub use crate::adapters::file_fetch::ResumeHosts;
 use crate::adapters::file_fetch::HttpFileFetcher;
+pub use crate::adapters::file_fetch::ResumeHosts;
 use crate::adapters::secrets_manager::SecretsManagerStore;
 use crate::usecases::SyncDeps;
 

@@ -98,7 +98,11 @@ async fn refusal_cost(app: &xor_lever_sandbox::harness::WebhookApp, kind: StoreK
         let mut times = Vec::with_capacity(200);
         for i in 0..220 {
             let ts = xor_lever::usecases::now_ms() / 1000;
-            let h = SignedHeaders { id: Some(format!("forged_{i}")), timestamp: Some(ts.to_string()), signature: Some(header.clone()) };
+            let h = SignedHeaders {
+                id: Some(format!("forged_{i}")),
+                timestamp: Some(ts.to_string()),
+                signature: Some(header.clone()),
+            };
             let t0 = Instant::now();
             let a = receive(&app.deps, app.id.as_str(), &h, &junk, xor_lever::usecases::now_ms() + 30_000).await;
             let ms = t0.elapsed().as_secs_f64() * 1000.0;

@@ -79,7 +79,7 @@ async fn a_resume_link_never_reaches_an_internal_address() {
         assert!(o.resumes.is_empty(), "{url}: nothing attached");
         let text = pdf_text(&o.files[0].bytes);
         assert!(text.contains("Resume: not attached (could not be downloaded)"), "{url}: {text}");
-        for detail in ["connect", "timed out", "HTTP", "refused", "redirect"] {
+        for detail in ["could not connect", "timed out", "HTTP ", "refused", "redirect", "internal"] {
             assert!(!text.contains(detail), "{url}: the PDF names no network detail ({detail}): {text}");
         }
     }
@@ -106,4 +106,182 @@ async fn with_the_default_list_only_xors_file_host_is_fetched() {
     let o = deliver_with_resume(&app, 0, &format!("{}/r/ok.pdf", internal.url)).await;
     assert!(o.resumes.is_empty());
     assert_eq!(hits.load(Ordering::SeqCst), 0, "loopback refused without an explicit listing");
+}
+
+/// A secret store that counts its reads (the cost of a refusal, in Secrets Manager calls).
+struct CountingSecrets(Arc<dyn xor_lever::domain::SecretStore>, Arc<AtomicUsize>);
+
+#[async_trait::async_trait]
+impl xor_lever::domain::SecretStore for CountingSecrets {
+    async fn secret(
+        &self,
+        c: &xor_lever::domain::ConnectionId,
+        kind: &str,
+    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.secret(c, kind).await
+    }
+    async fn put_secret(
+        &self,
+        c: &xor_lever::domain::ConnectionId,
+        kind: &str,
+        v: &xor_lever::domain::SecretString,
+    ) -> Result<(), xor_lever::domain::StoreError> {
+        self.0.put_secret(c, kind, v).await
+    }
+    async fn create_secret(
+        &self,
+        c: &xor_lever::domain::ConnectionId,
+        kind: &str,
+        v: Option<&xor_lever::domain::SecretString>,
+    ) -> Result<(), xor_lever::domain::StoreError> {
+        self.0.create_secret(c, kind, v).await
+    }
+    async fn app_secret(
+        &self,
+        kind: &str,
+    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.app_secret(kind).await
+    }
+    async fn put_app_secret(
+        &self,
+        kind: &str,
+        v: &xor_lever::domain::SecretString,
+    ) -> Result<(), xor_lever::domain::StoreError> {
+        self.0.put_app_secret(kind, v).await
+    }
+}
+
+#[tokio::test]
+async fn an_unsigned_request_is_refused_before_any_secret_is_read() {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let r = reads.clone();
+    let app =
+        spawn_webhook_app_with(StoreKind::Memory, |d| d.secrets = Arc::new(CountingSecrets(d.secrets.clone(), r)))
+            .await;
+    let junk = vec![b'x'; 255 * 1024];
+    let ts = (xor_lever::usecases::now_ms() / 1000).to_string();
+    let flood = vec!["v1,"; 2500].join(" ");
+    let one_wrong = format!("v1,{}=", "A".repeat(43));
+    // A flood of entries, a missing header, a stale timestamp: refused on their shape alone.
+    assert_eq!(app.post("msg_f", &ts, &flood, &junk).await.0, 401);
+    assert_eq!(app.post("msg_f", &ts, "", &junk).await.0, 401);
+    assert_eq!(app.post("msg_f", "1000", &one_wrong, &junk).await.0, 401);
+    // An unknown connection: refused on the store's answer, without its secrets.
+    assert_eq!(app.post_to("nobody-here", "msg_f", &ts, &one_wrong, &junk).await.0, 404);
+    assert_eq!(reads.load(Ordering::SeqCst), 0, "no Secrets Manager call for an unauthenticated request");
+    // Well-formed but wrong, 50 times: the connection's secret is read once (then cached), and
+    // once more at most to make sure it did not just change.
+    for i in 0..50 {
+        assert_eq!(app.post(&format!("msg_w{i}"), &ts, &one_wrong, &junk).await.0, 401);
+    }
+    assert!(reads.load(Ordering::SeqCst) <= 2, "{} reads", reads.load(Ordering::SeqCst));
+    let (st, v, _) = app.deliver("msg_ok", &body(&app.screening("cand_ok"))).await;
+    assert_eq!(st, 200, "{v}");
+}
+
+/// The old key derivation (stop 18): HMAC(client secret, label) signed every link. Whoever holds
+/// the Lever client secret (Lever does) could mint a page link for any connection.
+fn forged_with_client_secret(label: &str, claims: &serde_json::Value, kid: Option<&str>) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+    use hmac::{Hmac, Mac};
+    let mut k = Hmac::<sha2::Sha256>::new_from_slice(xor_lever_sandbox::lever::CLIENT_SECRET.as_bytes()).unwrap();
+    k.update(label.as_bytes());
+    let derived = k.finalize().into_bytes();
+    let payload = B64URL.encode(serde_json::to_vec(claims).unwrap());
+    let head = match kid {
+        Some(kid) => format!("{kid}.{payload}"),
+        None => payload,
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&derived).unwrap();
+    mac.update(head.as_bytes());
+    format!("{head}.{}", B64URL.encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test]
+async fn a_page_link_cannot_be_forged_with_the_lever_client_secret_or_made_to_last() {
+    use xor_lever::usecases::section::access;
+    use xor_lever_sandbox::visitor::Visitor;
+    let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
+    let now = xor_lever::usecases::now_ms();
+    let claims = serde_json::json!({"c": app.id.as_str(), "e": now + 9000 * 86_400_000i64, "t": now, "n": "x"});
+    let keys = xor_lever::usecases::signed::stored_keys(app.setup.secrets.as_ref()).await.unwrap();
+    let kid = keys.keys[0].id.clone();
+    let section = access::section_path(&app.url, &app.id);
+    let forged = [
+        forged_with_client_secret("xor-lever section link v1", &claims, None),
+        forged_with_client_secret("xor-lever section link v2", &claims, Some(&kid)),
+        // Our own key, but a link that claims 9,000 days.
+        xor_lever::usecases::signed::sign_with(&keys.keys[0], "xor-lever section link v2", &claims),
+    ];
+    for token in forged {
+        let page = Visitor::new().get(&format!("{section}?link={}", xor_lever::url::enc(&token))).await.unwrap();
+        assert_eq!(page.status, 403, "{token}: {}", page.body);
+        assert!(page.set_cookie.is_empty(), "no session for a forged link");
+    }
+    // A link of ours for 90 days opens; 91 cannot be made.
+    let link = access::page_link(&app.setup, &app.url, &app.id, 90).await.unwrap();
+    assert_eq!(Visitor::new().get(&link).await.unwrap().status, 303);
+    assert!(access::page_link(&app.setup, &app.url, &app.id, 91).await.is_err());
+}
+
+#[tokio::test]
+async fn revoked_links_and_sessions_open_nothing() {
+    use xor_lever::usecases::section::access;
+    use xor_lever_sandbox::visitor::Visitor;
+    for reset in [false, true] {
+        let app = spawn_webhook_app_with(StoreKind::Sqlite, |_| {}).await;
+        let link = access::page_link(&app.setup, &app.url, &app.id, 30).await.unwrap();
+        let v = Visitor::new();
+        let first = v.get(&link).await.unwrap();
+        assert_eq!(first.status, 303);
+        let section = first.location.clone().unwrap();
+        assert_eq!(v.get(&section).await.unwrap().status, 200, "the session opens the section");
+        if reset {
+            xor_lever::usecases::connect::reset_lever(&app.setup, &app.id, "a test").await.unwrap();
+        } else {
+            access::revoke_links(&app.setup, &app.id).await.unwrap();
+        }
+        assert_eq!(v.get(&section).await.unwrap().status, 403, "the session is void (reset: {reset})");
+        assert_eq!(Visitor::new().get(&link).await.unwrap().status, 403, "the link is void (reset: {reset})");
+        // A link made after the revocation works.
+        let fresh = access::page_link(&app.setup, &app.url, &app.id, 30).await.unwrap();
+        assert_eq!(Visitor::new().get(&fresh).await.unwrap().status, 303);
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_keeps_its_links_for_the_grace_then_refuses_them() {
+    use xor_lever::usecases::section::access;
+    use xor_lever_sandbox::visitor::Visitor;
+    let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
+    let old = access::page_link(&app.setup, &app.url, &app.id, 30).await.unwrap();
+    let now = xor_lever::usecases::now_ms();
+    xor_lever::usecases::signed::rotate_keys(app.setup.secrets.as_ref(), now, 3_600_000).await.unwrap();
+    // A link of the new key (made by the operator's CLI, a new process) opens at once in the
+    // serving process, which cached the old keys.
+    let mut cli = app.setup.clone();
+    cli.secret_cache = Arc::default();
+    let new = access::page_link(&cli, &app.url, &app.id, 30).await.unwrap();
+    assert_eq!(Visitor::new().get(&new).await.unwrap().status, 303);
+    assert_eq!(Visitor::new().get(&old).await.unwrap().status, 303, "within the grace");
+    // Two hours on, the grace (one hour) has ended: the old key's link is refused, the new key's
+    // still opens.
+    app.skew_ms.store(2 * 3_600_000, Ordering::SeqCst);
+    assert_eq!(Visitor::new().get(&old).await.unwrap().status, 403, "retired after its grace");
+    let page = Visitor::new().get(&new).await.unwrap();
+    assert_eq!(page.status, 303, "{}", page.body);
+}
+
+#[tokio::test]
+async fn https_answers_carry_hsts() {
+    let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
+    let http = reqwest::Client::new();
+    let over_https =
+        http.get(format!("{}/healthz", app.url)).header("x-forwarded-proto", "https").send().await.unwrap();
+    assert_eq!(over_https.headers()["strict-transport-security"], "max-age=31536000");
+    let plain = http.get(format!("{}/healthz", app.url)).send().await.unwrap();
+    assert!(plain.headers().get("strict-transport-security").is_none(), "HSTS is for HTTPS answers");
 }

@@ -61,6 +61,8 @@ fn every_statement_names_its_resources_never_a_wildcard() {
             let scoped = r == "GetAtt Table.Arn"
                 || r == "Sub ${Table.Arn}/index/gsi1"
                 || r == "GetAtt SyncQueue.Arn"
+                || r == "Ref LeverAppSecret"
+                || r == "Ref SigningKeysSecret"
                 || r.starts_with(
                     "Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/",
                 );
@@ -70,6 +72,72 @@ fn every_statement_names_its_resources_never_a_wildcard() {
             );
         }
     }
+}
+
+/// Each function reads the secrets its code reads, by name: the webhook never an XOR API key,
+/// the worker never a webhook secret or the signing keys, the dispatcher none.
+#[test]
+fn each_function_reads_only_the_secrets_it_uses() {
+    use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
+    let per_connection = |kind: &str| {
+        format!(
+            "Sub arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{AWS::StackName}}/*/{kind}-??????"
+        )
+    };
+    let reads = |f: &str| -> Vec<String> {
+        let mut r: Vec<String> = statements()
+            .into_iter()
+            .filter(|(g, _, actions, _)| g == f && actions.iter().any(|a| a == "secretsmanager:GetSecretValue"))
+            .flat_map(|(_, _, _, resources)| resources)
+            .collect();
+        r.sort();
+        r
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        reads("WebhookFunction"),
+        sorted(vec![
+            per_connection(WEBHOOK_SECRET),
+            per_connection(LEVER_TOKENS),
+            "Ref LeverAppSecret".into(),
+            "Ref SigningKeysSecret".into(),
+        ])
+    );
+    assert_eq!(
+        reads("SyncWorkerFunction"),
+        sorted(vec![per_connection(XOR_API_KEY), per_connection(LEVER_TOKENS), "Ref LeverAppSecret".into()])
+    );
+    assert!(reads("FeedSyncFunction").is_empty());
+    // The app secrets' names are the ones the code reads (`<prefix>_app/<kind>`).
+    let t = template();
+    for (logical, kind) in [
+        ("LeverAppSecret", xor_lever::domain::ports::LEVER_APP),
+        ("SigningKeysSecret", xor_lever::domain::signing::SIGNING_KEYS),
+    ] {
+        assert_eq!(
+            written(&t["Resources"][logical]["Properties"]["Name"]),
+            format!("Sub ${{AWS::StackName}}/_app/{kind}")
+        );
+    }
+}
+
+/// A flood of forged deliveries is throttled by API Gateway on the webhook route, by parameters.
+#[test]
+fn the_webhook_route_has_its_own_throttling() {
+    let t = template();
+    let route = &t["Resources"]["Api"]["Properties"]["RouteSettings"]["POST /webhooks/xor/{connection_id}"];
+    assert_eq!(written(&route["ThrottlingRateLimit"]), "Ref WebhookRateLimit");
+    assert_eq!(written(&route["ThrottlingBurstLimit"]), "Ref WebhookBurstLimit");
+    for p in ["WebhookRateLimit", "WebhookBurstLimit", "ResumeHosts"] {
+        assert!(t["Parameters"][p]["Default"].as_u64().is_some() || t["Parameters"][p]["Default"].is_string(), "{p}");
+    }
+    assert_eq!(
+        written(&t["Globals"]["Function"]["Environment"]["Variables"]["XOR_LEVER_RESUME_HOSTS"]),
+        "Ref ResumeHosts"
+    );
 }
 
 #[test]

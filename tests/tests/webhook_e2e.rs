@@ -7,8 +7,7 @@ use std::time::Duration;
 use xor_lever::domain::DeliveryStatus;
 use xor_lever::domain::ports::LEVER_TOKENS;
 use xor_lever_sandbox::harness::{
-    pdf_text,
-    StoreKind, WebhookApp, spawn_webhook_app, spawn_webhook_app_with, spawn_webhook_app_within,
+    StoreKind, WebhookApp, pdf_text, spawn_webhook_app, spawn_webhook_app_with, spawn_webhook_app_within,
 };
 use xor_lever_sandbox::lever::{ADMIN_USER, Config, Fault, POSTING_OWNER};
 

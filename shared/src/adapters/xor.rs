@@ -158,7 +158,12 @@ impl XorClient {
                         // the connection's API key, which must not go wherever XOR points.
                         if status.is_redirection() {
                             let message = format!("XOR answered a redirect to {}: not followed", location(&resp));
-                            return Err(XorError::Rejected { op, status: status.as_u16(), code: "redirect".into(), message });
+                            return Err(XorError::Rejected {
+                                op,
+                                status: status.as_u16(),
+                                code: "redirect".into(),
+                                message,
+                            });
                         }
                         let bytes = resp.bytes().await;
                         match (status, bytes) {

@@ -24,6 +24,7 @@ pub struct RequestDeadline(pub i64);
 pub const DEFAULT_BUDGET_MS: i64 = 30_000;
 
 pub fn router(deps: LeverContext) -> Router {
+    let public_url = deps.public_url.clone();
     Router::new()
         .route("/webhooks/xor/{connection_id}", post(webhook))
         .route("/oauth/lever/start", get(oauth_start))
@@ -37,7 +38,26 @@ pub fn router(deps: LeverContext) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         // One byte over the cap so the handler (not the framework) answers with its own 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
+        .layer(axum::middleware::from_fn_with_state(public_url, hsts))
         .with_state(deps)
+}
+
+/// `Strict-Transport-Security` on every answer given over HTTPS (API Gateway says so in
+/// `X-Forwarded-Proto`; a custom domain is https by its `PUBLIC_URL`): a browser that has seen
+/// the section once never reaches it over plain HTTP, where a link's token could be read. Not
+/// `includeSubDomains`: a custom domain's siblings are the customer's business.
+async fn hsts(
+    State(public_url): State<Option<String>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let https = public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        || req.headers().get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    let mut r = next.run(req).await;
+    if https {
+        r.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    r
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {

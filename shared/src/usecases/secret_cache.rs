@@ -3,9 +3,10 @@
 //! Secrets Manager read per [`SECRET_TTL_MS`], not one per request.
 //!
 //! How a change reaches a warm process: within [`SECRET_TTL_MS`] at most; sooner where the
-//! caller re-reads on a miss (a webhook whose signature matches no cached secret re-reads once,
-//! if the cached value is older than [`SECRET_REREAD_MS`], so a rotated secret works at once and
-//! a stream of bad signatures still costs at most one read per few seconds).
+//! caller re-reads on a miss ([`SecretCache::reread`]: a webhook whose signature matches no cached
+//! secret, a token naming a key the cached set lacks), at most once per [`SECRET_REREAD_MS`], so
+//! a rotated secret works at once and a stream of bad requests still costs at most one read per
+//! few seconds.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -17,6 +18,8 @@ pub const SECRET_REREAD_MS: i64 = 5_000;
 #[derive(Default)]
 pub struct SecretCache {
     entries: Mutex<HashMap<String, (i64, Option<SecretString>)>>,
+    /// When each key was last re-read on a miss.
+    rereads: Mutex<HashMap<String, i64>>,
 }
 
 impl SecretCache {
@@ -43,9 +46,21 @@ impl SecretCache {
         Ok((v, true))
     }
 
-    /// The age of the cached value under `key`, if any.
-    pub fn age_ms(&self, key: &str, now_ms: i64) -> Option<i64> {
-        self.entries.lock().unwrap().get(key).map(|(at, _)| now_ms - at)
+    /// The value under `key` read again now, unless this process re-read it in the last
+    /// [`SECRET_REREAD_MS`] (then the cached one, `None` if there is none). The bool says
+    /// whether it was read.
+    pub async fn reread<F>(&self, key: &str, now_ms: i64, load: F) -> Result<(Option<SecretString>, bool), StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<SecretString>, StoreError>>,
+    {
+        {
+            let mut rereads = self.rereads.lock().unwrap();
+            if rereads.get(key).is_some_and(|at| now_ms >= *at && now_ms - at < SECRET_REREAD_MS) {
+                return Ok((self.entries.lock().unwrap().get(key).and_then(|(_, v)| v.clone()), false));
+            }
+            rereads.insert(key.to_owned(), now_ms);
+        }
+        self.get(key, now_ms, 0, load).await
     }
 
     /// Forgets `key` (this process changed it).
@@ -68,8 +83,11 @@ mod tests {
         };
         assert!(c.get("k", 0, SECRET_TTL_MS, load()).await.unwrap().1);
         assert!(!c.get("k", 59_999, SECRET_TTL_MS, load()).await.unwrap().1);
-        assert!(!c.get("k", 4_000, SECRET_REREAD_MS, load()).await.unwrap().1, "young enough to keep");
         assert!(c.get("k", 60_000, SECRET_TTL_MS, load()).await.unwrap().1);
-        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // A miss re-reads at once, then not again for a few seconds.
+        assert!(c.reread("k", 60_001, load()).await.unwrap().1);
+        assert!(!c.reread("k", 60_002, load()).await.unwrap().1);
+        assert!(c.reread("k", 60_001 + SECRET_REREAD_MS, load()).await.unwrap().1);
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 }

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use sha2::Sha256;
 
 use super::context::LeverContext;
-use super::secret_cache::{SECRET_REREAD_MS, SECRET_TTL_MS};
+use super::secret_cache::SECRET_TTL_MS;
 pub use crate::domain::signing::{KeysError, SIGNING_KEYS, SigningKey, SigningKeys};
 use crate::domain::{SecretStore, SecretString, StoreError};
 
@@ -75,10 +75,15 @@ pub async fn keys(deps: &LeverContext) -> Result<SigningKeys, SignedError> {
     keys_within(deps, SECRET_TTL_MS).await
 }
 
+const CACHE_KEY: &str = "_app/signing-keys";
+
+fn parsed(stored: Option<SecretString>) -> Result<SigningKeys, SignedError> {
+    Ok(SigningKeys::parse(stored.as_ref().map(|s| s.expose()).unwrap_or(r#"{"keys":[]}"#))?)
+}
+
 async fn keys_within(deps: &LeverContext, max_age_ms: i64) -> Result<SigningKeys, SignedError> {
     let load = deps.secrets.app_secret(SIGNING_KEYS);
-    let (stored, _) = deps.secret_cache.get(&format!("_app/{SIGNING_KEYS}"), (deps.clock)(), max_age_ms, load).await?;
-    Ok(SigningKeys::parse(stored.as_ref().map(|s| s.expose()).unwrap_or(r#"{"keys":[]}"#))?)
+    parsed(deps.secret_cache.get(CACHE_KEY, (deps.clock)(), max_age_ms, load).await?.0)
 }
 
 /// Signs `claims` with the current key.
@@ -103,7 +108,11 @@ pub async fn open<T: DeserializeOwned>(
     if keys.keys.iter().any(|k| k.id == named) {
         return Ok(None);
     }
-    let keys = keys_within(deps, SECRET_REREAD_MS).await?;
+    let (stored, read) = deps.secret_cache.reread(CACHE_KEY, now, deps.secrets.app_secret(SIGNING_KEYS)).await?;
+    if !read {
+        return Ok(None);
+    }
+    let keys = parsed(stored)?;
     Ok(open_with(&keys, label, token, now).map(|(c, k)| (c, k.clone())))
 }
 

@@ -41,11 +41,11 @@ fn v6_forbidden(ip: Ipv6Addr) -> bool {
     }
     let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     match s[0] {
-        0xfe80..=0xfebf => true,           // fe80::/10 link-local
-        0xfec0..=0xfeff => true,           // fec0::/10 site-local (deprecated)
-        0xfc00..=0xfdff => true,           // fc00::/7 unique-local (EC2's fd00:ec2::254 among them)
-        0x2001 if s[1] == 0x0db8 => true,  // 2001:db8::/32 documentation
-        0x2001 if s[1] == 0 => true,       // 2001::/32 Teredo (tunnels to any IPv4)
+        0xfe80..=0xfebf => true,                      // fe80::/10 link-local
+        0xfec0..=0xfeff => true,                      // fec0::/10 site-local (deprecated)
+        0xfc00..=0xfdff => true,                      // fc00::/7 unique-local (EC2's fd00:ec2::254 among them)
+        0x2001 if s[1] == 0x0db8 => true,             // 2001:db8::/32 documentation
+        0x2001 if s[1] == 0 => true,                  // 2001::/32 Teredo (tunnels to any IPv4)
         0x2002 => v4_forbidden(embedded(s[1], s[2])), // 6to4 embeds an IPv4 address
         // 64:ff9b::/96 and 64:ff9b:1::/48: NAT64 translates to the embedded IPv4 address.
         0x0064 if s[1] == 0xff9b => v4_forbidden(embedded(s[6], s[7])),

@@ -42,7 +42,8 @@ impl ResumeHosts {
     /// A comma-separated list of `host` or `host:port` (`[v6]:port` for an IPv6 literal).
     /// Blank means the default (XOR's file host).
     pub fn parse(list: &str) -> Result<Self, BadHost> {
-        let hosts = list.split(',').map(str::trim).filter(|h| !h.is_empty()).map(parse_one).collect::<Result<Vec<_>, _>>()?;
+        let hosts =
+            list.split(',').map(str::trim).filter(|h| !h.is_empty()).map(parse_one).collect::<Result<Vec<_>, _>>()?;
         Ok(if hosts.is_empty() { Self::default() } else { Self(hosts) })
     }
 

@@ -268,8 +268,16 @@ impl LeverClient {
                     // Never followed (no redirect policy on the client): the bearer token, and a
                     // POST's body, must not go wherever an answer points.
                     if status.is_redirection() {
-                        let message = format!("Lever answered a redirect to {}: not followed", crate::adapters::xor::location(&resp));
-                        return Err(LeverError::Rejected { op, status: status.as_u16(), code: "redirect".into(), message });
+                        let message = format!(
+                            "Lever answered a redirect to {}: not followed",
+                            crate::adapters::xor::location(&resp)
+                        );
+                        return Err(LeverError::Rejected {
+                            op,
+                            status: status.as_u16(),
+                            code: "redirect".into(),
+                            message,
+                        });
                     }
                     let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
                     let bytes = resp.bytes().await.unwrap_or_default();

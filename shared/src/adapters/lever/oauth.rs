@@ -65,7 +65,10 @@ impl LeverClient {
         // followed (the client has no redirect policy), and says where it pointed.
         if status.is_redirection() {
             let to = crate::adapters::xor::location(&resp);
-            return Err(OAuthError::Refused { status: status.as_u16(), error: format!("a redirect to {to}, not followed") });
+            return Err(OAuthError::Refused {
+                status: status.as_u16(),
+                error: format!("a redirect to {to}, not followed"),
+            });
         }
         let body = resp.bytes().await.map_err(|_| OAuthError::Unavailable("unreadable answer".into()))?;
         if status.is_success() {

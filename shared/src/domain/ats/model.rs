@@ -156,7 +156,9 @@ pub fn resume_type(bytes: &[u8]) -> Option<ResumeType> {
 fn is_plain_text(bytes: &[u8]) -> bool {
     let Ok(s) = std::str::from_utf8(bytes) else { return false };
     let opens_markup = s.trim_start_matches('\u{feff}').trim_start().starts_with('<');
-    !s.trim().is_empty() && !opens_markup && s.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
+    !s.trim().is_empty()
+        && !opens_markup
+        && s.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
 }
 
 /// `name` with the extension of its type (a link's name may say `.pdf` of a Word file).

@@ -230,7 +230,10 @@ mod tests {
         let mixed = format!("v1,{} v1, v2,{} {SIG}", "A".repeat(40), "B".repeat(44));
         assert_eq!(check(&s, &mixed, BODY, TS), Ok(()));
         // Nothing about the sender is needed to refuse: no secrets given at all.
-        assert_eq!(precheck(Some(ID), Some(&TS.to_string()), Some(&many), TS).err(), Some(SignatureError::Malformed("the webhook-signature header is too long")));
+        assert_eq!(
+            precheck(Some(ID), Some(&TS.to_string()), Some(&many), TS).err(),
+            Some(SignatureError::Malformed("the webhook-signature header is too long"))
+        );
     }
 
     #[test]

@@ -98,8 +98,12 @@ pub async fn page_link(
     }
     existing(deps, id.as_str()).await?;
     let now = (deps.clock)();
-    let claims =
-        LinkClaims { c: id.to_string(), e: now + i64::from(valid_days.max(1)) * 86_400_000, t: now, n: crate::random::token() };
+    let claims = LinkClaims {
+        c: id.to_string(),
+        e: now + i64::from(valid_days.max(1)) * 86_400_000,
+        t: now,
+        n: crate::random::token(),
+    };
     let token = signed::sign(deps, LINK, &claims).await.map_err(unavailable)?;
     Ok(format!("{}?link={}", section_path(base_url, id), crate::url::enc(&token)))
 }
@@ -114,7 +118,13 @@ pub fn section_path(base_url: &str, id: &ConnectionId) -> String {
 }
 
 /// A new session's cookie, signed with the current key.
-async fn open_session(deps: &LeverContext, c: String, now: i64, e: i64, i: Option<String>) -> Result<Opened, SectionError> {
+async fn open_session(
+    deps: &LeverContext,
+    c: String,
+    now: i64,
+    e: i64,
+    i: Option<String>,
+) -> Result<Opened, SectionError> {
     let keys = signed::keys(deps).await.map_err(unavailable)?;
     let key = keys.current(now).map_err(unavailable)?;
     let session = Session::new(key, c, now, e, i);

@@ -16,7 +16,9 @@
 use serde_json::{Value, json};
 
 use crate::domain::ports::WEBHOOK_SECRET;
-use crate::domain::webhook::{Event, MAX_BODY_BYTES, ScreeningPassed, SignedParts, WebhookSecret, parse_event, precheck};
+use crate::domain::webhook::{
+    Event, MAX_BODY_BYTES, ScreeningPassed, SignedParts, WebhookSecret, parse_event, precheck,
+};
 use crate::domain::*;
 
 pub use super::context::LeverContext;
@@ -201,8 +203,8 @@ fn unsigned(cid: &ConnectionId, e: &crate::domain::webhook::SignatureError) -> A
 }
 
 /// One MAC per secret of the connection's (cached) webhook secrets. A signature that matches no
-/// cached secret is checked once more against a fresh read, if the cached one is a few seconds
-/// old: a secret rotated a moment ago works at once (XOR stops retrying on a 401).
+/// cached secret is checked once more against a fresh read (at most one per few seconds: a
+/// secret rotated a moment ago works at once, and XOR stops retrying on a 401).
 async fn check_signature(
     deps: &LeverContext,
     cid: &ConnectionId,
@@ -210,17 +212,20 @@ async fn check_signature(
     body: &[u8],
     now_ms: i64,
 ) -> Result<Result<(), crate::domain::webhook::SignatureError>, StoreError> {
-    use crate::usecases::secret_cache::{SECRET_REREAD_MS, SECRET_TTL_MS};
+    use crate::usecases::secret_cache::SECRET_TTL_MS;
     let key = format!("{cid}/{WEBHOOK_SECRET}");
     let load = || deps.secrets.secret(cid, WEBHOOK_SECRET);
-    let parse = |s: Option<SecretString>| s.map(|s| WebhookSecret::parse_list(s.expose(), now_ms / 1000)).unwrap_or_default();
+    let parse =
+        |s: Option<SecretString>| s.map(|s| WebhookSecret::parse_list(s.expose(), now_ms / 1000)).unwrap_or_default();
     let (stored, fresh) = deps.secret_cache.get(&key, now_ms, SECRET_TTL_MS, load()).await?;
     let first = signed.verify(&parse(stored), body);
     if first.is_ok() || fresh {
         return Ok(first);
     }
-    let (stored, _) = deps.secret_cache.get(&key, now_ms, SECRET_REREAD_MS, load()).await?;
-    Ok(signed.verify(&parse(stored), body))
+    match deps.secret_cache.reread(&key, now_ms, load()).await? {
+        (stored, true) => Ok(signed.verify(&parse(stored), body)),
+        (_, false) => Ok(first),
+    }
 }
 
 /// Why a delivery cannot be replayed.
