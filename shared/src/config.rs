@@ -86,11 +86,20 @@ pub fn http_client() -> reqwest::Client {
 }
 
 /// The feed download's client: a customer's feed URL may move (a CDN, a site's new host), so a
-/// redirect is followed, but only to https and at most 5 times. A feed request carries no secret.
+/// redirect is followed, but only to https, never to an internal IP literal, and at most 5
+/// times. A feed request carries no secret. (The feed URL itself is the operator's: it may be
+/// loopback, as in `xor-lever dev`.)
 pub fn feed_client() -> reqwest::Client {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let internal = match attempt.url().host() {
+            Some(url::Host::Ipv4(ip)) => crate::adapters::file_fetch::is_forbidden(ip.into()),
+            Some(url::Host::Ipv6(ip)) => crate::adapters::file_fetch::is_forbidden(ip.into()),
+            _ => false,
+        };
         if attempt.url().scheme() != "https" {
             attempt.error("the feed redirects to a non-https URL")
+        } else if internal {
+            attempt.error("the feed redirects to an internal address")
         } else if attempt.previous().len() >= 5 {
             attempt.error("the feed redirects more than 5 times")
         } else {

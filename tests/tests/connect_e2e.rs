@@ -243,7 +243,8 @@ async fn a_state_link_completed_in_another_browser_is_refused() {
     assert!(flow.cookie.starts_with("xor_lever_oauth="), "plain-HTTP loopback: no __Host- prefix: {}", flow.cookie);
     // Whoever holds the state link can read the state: it must not tell them the cookie.
     use base64::Engine;
-    let payload = flow.state.split('.').next().unwrap();
+    // `<key id>.<payload>.<mac>`
+    let payload = flow.state.split('.').nth(1).unwrap();
     let claims: serde_json::Value =
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     let from_state = format!("xor_lever_oauth={}", claims["n"].as_str().unwrap());
@@ -300,8 +301,9 @@ async fn a_reused_expired_forged_or_swapped_state_is_refused() {
 
     // Forged: a state signed by anyone else.
     let Flow { callback, state, cookie } = app.authorize(&b).await;
-    let (payload, sig) = state.split_once('.').unwrap();
-    let forged = callback.replace(&enc(&state), &enc(&format!("{payload}.{}", sig.chars().rev().collect::<String>())));
+    let (head, sig) = state.rsplit_once('.').unwrap();
+    let (kid, payload) = head.split_once('.').unwrap();
+    let forged = callback.replace(&enc(&state), &enc(&format!("{head}.{}", sig.chars().rev().collect::<String>())));
     let (st, page) = app.get_with_cookie(&forged, &cookie).await;
     assert_eq!(st, 400);
     assert!(page.contains("not valid"), "{page}");
@@ -311,7 +313,7 @@ async fn a_reused_expired_forged_or_swapped_state_is_refused() {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut claims: serde_json::Value = serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
     claims["c"] = a.to_string().into();
-    let swapped_state = format!("{}.{sig}", b64.encode(serde_json::to_vec(&claims).unwrap()));
+    let swapped_state = format!("{kid}.{}.{sig}", b64.encode(serde_json::to_vec(&claims).unwrap()));
     let swapped = callback.replace(&enc(&state), &enc(&swapped_state));
     assert_eq!(app.get_with_cookie(&swapped, &cookie).await.0, 400);
     assert_eq!(status(&app, &b).await, ConnectionStatus::Pending, "nothing changed");

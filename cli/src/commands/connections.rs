@@ -254,11 +254,9 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
         }
         ConnectionsCommand::RevokeLinks { id } => {
             let w = ctx.lever_context().await?;
-            let after = access::revoke_links(&w, &id).await?;
-            let invitations = w.invitations.revoke_invitations(&id, now_ms()).await?;
+            let (_, invitations) = access::revoke_links(&w, &id).await?;
             println!(
-                "connection {id}: every page link and section session issued before {} is void ({invitations} connect link(s) too); send new ones with page-url or connect-url",
-                rfc3339(after)
+                "connection {id}: every page link and section session issued until now is void ({invitations} connect link(s) too); send new ones with page-url or connect-url"
             );
         }
         ConnectionsCommand::Show { id, json } => {
@@ -365,7 +363,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "lever_account": c.lever.account_id,
         "authorized_by": c.lever.authorized_by,
         "lever_reset": c.lever.reset,
-        "links_valid_after": c.lever.links_valid_after_ms.map(rfc3339),
+        "links_revoked_at": c.lever.links_revoked_at_ms.map(rfc3339),
         "lever_authorized": tokens.is_some(),
         "token_expires_at": expiry,
         "token_expires_at_unix": tokens.as_ref().map(|t| t.expires_at),

@@ -15,8 +15,9 @@ pub enum KeysCommand {
     /// Make a new signing key; links and sessions signed with the previous one keep working for
     /// the grace period, then are refused.
     Rotate {
-        /// Days the previous key stays valid (0: revoke every link and session it signed now).
-        #[arg(long, default_value_t = 7)]
+        /// Days the previous key stays valid, at most 90 (0 after a leak: every link and session
+        /// it signed is void, in warm functions within a minute).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=90))]
         grace_days: u32,
     },
     /// The keys' ids and dates (never the keys).

@@ -139,10 +139,15 @@ pub struct LeverSettings {
     /// The last operator reset of the binding (`connections reset-lever`): who, when, from what.
     #[serde(default)]
     pub reset: Option<String>,
-    /// Page links and section sessions issued before this (Unix ms) are refused: set by
-    /// `connections revoke-links` and `reset-lever`.
+    /// The generation of the section's page links and sessions: each carries the one it was
+    /// issued under, and one of an earlier generation is refused. `connections revoke-links`
+    /// and `reset-lever` move it on (a counter, not a time: the operator's clock and the
+    /// function's never need to agree).
+    #[serde(default)]
+    pub links_generation: u32,
+    /// When the links were last revoked (Unix ms), for `connections show`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links_valid_after_ms: Option<i64>,
+    pub links_revoked_at_ms: Option<i64>,
 }
 
 fn default_origin() -> String {
@@ -164,7 +169,8 @@ impl Default for LeverSettings {
             authorized_by: None,
             authorized_at: None,
             reset: None,
-            links_valid_after_ms: None,
+            links_generation: 0,
+            links_revoked_at_ms: None,
         }
     }
 }

@@ -47,8 +47,12 @@ fn v6_forbidden(ip: Ipv6Addr) -> bool {
         0x2001 if s[1] == 0x0db8 => true,             // 2001:db8::/32 documentation
         0x2001 if s[1] == 0 => true,                  // 2001::/32 Teredo (tunnels to any IPv4)
         0x2002 => v4_forbidden(embedded(s[1], s[2])), // 6to4 embeds an IPv4 address
-        // 64:ff9b::/96 and 64:ff9b:1::/48: NAT64 translates to the embedded IPv4 address.
-        0x0064 if s[1] == 0xff9b => v4_forbidden(embedded(s[6], s[7])),
+        // 64:ff9b::/96: NAT64 translates to the embedded IPv4 address (the last 32 bits).
+        0x0064 if s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] => v4_forbidden(embedded(s[6], s[7])),
+        // 64:ff9b:1::/48: local-use NAT64, translating inside someone's network.
+        0x0064 if s[1] == 0xff9b => true,
+        // ::ffff:0:a.b.c.d (SIIT, ::ffff:0:0/96) embeds an IPv4 address too: never public.
+        0 if s[1..4] == [0, 0, 0] && s[4] == 0xffff && s[5] == 0 => true,
         0x0100 if s[1..4] == [0, 0, 0] => true, // 100::/64 discard-only
         _ => false,
     }
@@ -99,6 +103,9 @@ mod tests {
             "2002:a9fe:a9fe::1",
             "2001::1",
             "2001:db8::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:808:808",
+            "64:ff9b:1::808:808",
         ] {
             assert!(forbidden(a), "{a} must be refused");
         }

@@ -3,7 +3,8 @@
 //!
 //! The link arrives in a webhook, so it is treated as hostile (docs/security.md, SSRF):
 //! - its host must be on the deployment's allow-list (`hosts`, `XOR_LEVER_RESUME_HOSTS`);
-//! - https only, unless the host is an address listed on purpose (the sandbox's file server);
+//! - https only, unless the host is an address listed on purpose with its port (the sandbox's
+//!   file server);
 //! - the address connected to is checked at connect time by a resolver of our own
 //!   ([`GuardedResolver`]): a name that resolves to a forbidden address (`address`), or is
 //!   rebound to one between two lookups, is refused; an IP literal, which no resolver sees, is
@@ -57,12 +58,11 @@ impl HttpFileFetcher {
         let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
             return Some("no host");
         };
-        let default_port = if https { 443 } else { 80 };
-        let Some(entry) = self.hosts.find(host, port, default_port) else {
+        let Some(entry) = self.hosts.find(host, port, https) else {
             return Some("host not on the resume allow-list (XOR_LEVER_RESUME_HOSTS)");
         };
-        if !https && !entry.is_explicit_address() {
-            return Some("http to a named host (https only)");
+        if !https && !entry.allows_http() {
+            return Some("plain http (https only, but for an address listed with its port)");
         }
         let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),

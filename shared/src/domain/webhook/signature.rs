@@ -112,8 +112,9 @@ pub fn precheck<'a>(
     let ts = timestamp.ok_or(SignatureError::MissingHeader("webhook-timestamp"))?;
     let signature = signature.ok_or(SignatureError::MissingHeader("webhook-signature"))?;
     let ts: i64 = ts.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - ts).abs() > TOLERANCE_SECS {
-        return Err(SignatureError::Stale(now - ts));
+    // `abs_diff`: a timestamp near i64's ends must not overflow before anything is verified.
+    if now.abs_diff(ts) > TOLERANCE_SECS as u64 {
+        return Err(SignatureError::Stale(now.saturating_sub(ts)));
     }
     if signature.len() > MAX_SIGNATURE_HEADER_BYTES {
         return Err(SignatureError::Malformed("the webhook-signature header is too long"));
@@ -260,6 +261,11 @@ mod tests {
             Err(SignatureError::MissingHeader("webhook-signature"))
         );
         assert_eq!(verify(&s, Some(ID), Some("soon"), Some(SIG), BODY, TS), Err(SignatureError::BadTimestamp));
+        let far = (i64::MIN + 5).to_string();
+        assert!(
+            matches!(verify(&s, Some(ID), Some(&far), Some(SIG), BODY, TS), Err(SignatureError::Stale(_))),
+            "no overflow"
+        );
         assert_eq!(check(&[], SIG, BODY, TS), Err(SignatureError::NoSecret));
     }
 }

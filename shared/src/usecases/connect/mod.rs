@@ -94,7 +94,7 @@ pub async fn reset_lever(deps: &LeverContext, id: &ConnectionId, by: &str) -> Re
     // Links sent before the reset were for the old binding (possibly another customer's): the
     // invitations, and every page link and section session issued until now.
     deps.invitations.revoke_invitations(id, (deps.clock)()).await.map_err(unavailable)?;
-    conn.lever.links_valid_after_ms = Some((deps.clock)() + 1);
+    crate::usecases::section::access::next_generation(&mut conn.lever, (deps.clock)());
     deps.tokens.clear(id).await.map_err(unavailable)?;
     deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
     if conn.status != ConnectionStatus::Disabled {

@@ -33,20 +33,26 @@ struct LinkClaims {
     c: String,
     /// expiry, Unix ms
     e: i64,
-    /// issued, Unix ms: a link issued before the connection's `links_valid_after_ms` is revoked
+    /// issued, Unix ms (a link is valid for at most `MAX_LINK_DAYS` after it)
     t: i64,
+    /// the connection's links generation it was issued under (`LeverSettings::links_generation`)
+    #[serde(default)]
+    g: u32,
     /// 256 random bits: no two links alike
     n: String,
 }
 
 /// A browser's right to one connection's section.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Session {
     pub c: String,
     /// expiry, Unix ms
     pub e: i64,
-    /// issued, Unix ms (revoked with the connection's links: `links_valid_after_ms`)
+    /// issued, Unix ms
     pub t: i64,
+    /// the connection's links generation it was issued under (revoked with its links)
+    #[serde(default)]
+    pub g: u32,
     /// 256 random bits: the CSRF field is derived from it
     pub n: String,
     /// The hash of the invitation it came from: lets it start the Lever authorization.
@@ -58,9 +64,23 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// The nonce and the CSRF field are what a forged form would need: never printed.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("c", &self.c)
+            .field("e", &self.e)
+            .field("t", &self.t)
+            .field("g", &self.g)
+            .field("invited", &self.i.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
-    fn new(key: &SigningKey, c: String, now: i64, e: i64, i: Option<String>) -> Self {
-        let mut s = Self { c, e, t: now, n: crate::random::token(), i, csrf: String::new() };
+    fn new(key: &SigningKey, conn: &Connection, now: i64, e: i64, i: Option<String>) -> Self {
+        let (c, g) = (conn.id.to_string(), conn.lever.links_generation);
+        let mut s = Self { c, e, t: now, g, n: crate::random::token(), i, csrf: String::new() };
         s.csrf = signed::mac(key, CSRF, &s.n);
         s
     }
@@ -79,11 +99,8 @@ async fn existing(deps: &LeverContext, id: &str) -> Result<Connection, SectionEr
 
 /// Refuses what was issued before the connection's links were revoked (`reset-lever`,
 /// `connections revoke-links`).
-fn not_revoked(conn: &Connection, issued_ms: i64) -> Result<(), SectionError> {
-    match conn.lever.links_valid_after_ms {
-        Some(after) if issued_ms < after => Err(SectionError::NoAccess),
-        _ => Ok(()),
-    }
+fn not_revoked(conn: &Connection, generation: u32) -> Result<(), SectionError> {
+    if generation < conn.lever.links_generation { Err(SectionError::NoAccess) } else { Ok(()) }
 }
 
 /// The page link of a connection, good for `valid_days` (at most [`MAX_LINK_DAYS`]).
@@ -96,12 +113,13 @@ pub async fn page_link(
     if valid_days > MAX_LINK_DAYS {
         return Err(SectionError::TooLong(MAX_LINK_DAYS));
     }
-    existing(deps, id.as_str()).await?;
+    let conn = existing(deps, id.as_str()).await?;
     let now = (deps.clock)();
     let claims = LinkClaims {
         c: id.to_string(),
         e: now + i64::from(valid_days.max(1)) * 86_400_000,
         t: now,
+        g: conn.lever.links_generation,
         n: crate::random::token(),
     };
     let token = signed::sign(deps, LINK, &claims).await.map_err(unavailable)?;
@@ -120,7 +138,7 @@ pub fn section_path(base_url: &str, id: &ConnectionId) -> String {
 /// A new session's cookie, signed with the current key.
 async fn open_session(
     deps: &LeverContext,
-    c: String,
+    c: &Connection,
     now: i64,
     e: i64,
     i: Option<String>,
@@ -142,7 +160,7 @@ pub async fn open_with_invitation(deps: &LeverContext, id: &str, token: &str) ->
         ConnectError::Unavailable(e) => SectionError::Unavailable(e),
         other => SectionError::Invitation(other),
     })?;
-    open_session(deps, conn.id.to_string(), now, inv.expires_at_ms.min(now + SESSION_MS), Some(hash)).await
+    open_session(deps, &conn, now, inv.expires_at_ms.min(now + SESSION_MS), Some(hash)).await
 }
 
 /// Trades a page link for a session.
@@ -151,14 +169,16 @@ pub async fn open_with_link(deps: &LeverContext, id: &str, token: &str) -> Resul
     let (claims, _): (LinkClaims, _) =
         signed::open(deps, LINK, token).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
     let now = (deps.clock)();
-    if claims.c != conn.id.as_str() || claims.e - claims.t > MAX_LINK_MS || claims.t > now + 60_000 {
+    // Expiry and issue time are both the issuer's clock: their difference is bounded whatever
+    // this machine's clock says.
+    if claims.c != conn.id.as_str() || claims.e - claims.t > MAX_LINK_MS {
         return Err(SectionError::NoAccess);
     }
-    not_revoked(&conn, claims.t)?;
+    not_revoked(&conn, claims.g)?;
     if claims.e < now {
         return Err(SectionError::Expired);
     }
-    open_session(deps, conn.id.to_string(), now, claims.e.min(now + SESSION_MS), None).await
+    open_session(deps, &conn, now, claims.e.min(now + SESSION_MS), None).await
 }
 
 /// The session a cookie carries for connection `id` (another connection's is no session here).
@@ -170,7 +190,7 @@ pub async fn session(deps: &LeverContext, id: &str, cookie: Option<&str>) -> Res
         return Err(SectionError::NoAccess);
     }
     let conn = existing(deps, id).await?;
-    not_revoked(&conn, s.t)?;
+    not_revoked(&conn, s.g)?;
     if s.e < (deps.clock)() {
         return Err(SectionError::Expired);
     }
@@ -178,16 +198,22 @@ pub async fn session(deps: &LeverContext, id: &str, cookie: Option<&str>) -> Res
     Ok(s)
 }
 
-/// Voids every page link and section session of a connection issued until now (invitations are
-/// revoked in their store): `connections revoke-links`, and `reset-lever` through it.
-pub async fn revoke_links(deps: &LeverContext, id: &ConnectionId) -> Result<i64, SectionError> {
+/// Voids every connect link, page link and section session of a connection issued until now:
+/// `connections revoke-links`. The invitations first, so no session can be opened from one in
+/// between. Returns the new generation and how many invitations were revoked.
+pub async fn revoke_links(deps: &LeverContext, id: &ConnectionId) -> Result<(u32, usize), SectionError> {
+    let invitations = deps.invitations.revoke_invitations(id, (deps.clock)()).await.map_err(unavailable)?;
     let mut conn = existing(deps, id.as_str()).await?;
-    // One millisecond on: a link issued in this very millisecond is revoked too.
-    let after = (deps.clock)() + 1;
-    conn.lever.links_valid_after_ms = Some(after);
+    next_generation(&mut conn.lever, (deps.clock)());
     deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
-    tracing::warn!(connection = %id, "page links and section sessions revoked");
-    Ok(after)
+    tracing::warn!(connection = %id, generation = conn.lever.links_generation, "page links and section sessions revoked");
+    Ok((conn.lever.links_generation, invitations))
+}
+
+/// Moves the links generation on (`revoke_links`, `reset-lever`).
+pub fn next_generation(lever: &mut LeverSettings, now_ms: i64) {
+    lever.links_generation = lever.links_generation.saturating_add(1);
+    lever.links_revoked_at_ms = Some(now_ms);
 }
 
 /// Checks a POST's CSRF field against its session's.

@@ -203,8 +203,10 @@ fn unsigned(cid: &ConnectionId, e: &crate::domain::webhook::SignatureError) -> A
 }
 
 /// One MAC per secret of the connection's (cached) webhook secrets. A signature that matches no
-/// cached secret is checked once more against a fresh read (at most one per few seconds: a
-/// secret rotated a moment ago works at once, and XOR stops retrying on a 401).
+/// cached secret is checked once more against a fresh read, at most once per few seconds per
+/// connection: a secret rotated a moment ago works at once (XOR stops retrying on a 401), and a
+/// stream of forgeries costs one read per few seconds. (Skipped, the cached value was itself
+/// read moments ago: what is cached is what is stored, give or take those seconds.)
 async fn check_signature(
     deps: &LeverContext,
     cid: &ConnectionId,
