@@ -650,3 +650,34 @@ pub fn pdf_text(pdf: &[u8]) -> String {
         .expect("pdftotext (poppler-utils)");
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A secret store seen through a hook called before each read (`secret`, `app_secret`) with the
+/// kind read: it may count the reads, or fail them as Secrets Manager down would.
+pub struct WatchedSecrets {
+    pub inner: Arc<dyn xor_lever::domain::SecretStore>,
+    #[allow(clippy::type_complexity)]
+    pub on_read: Arc<dyn Fn(&str) -> Result<(), xor_lever::domain::StoreError> + Send + Sync>,
+}
+
+type SecretResult<T> = Result<T, xor_lever::domain::StoreError>;
+
+#[async_trait::async_trait]
+impl xor_lever::domain::SecretStore for WatchedSecrets {
+    async fn secret(&self, c: &ConnectionId, kind: &str) -> SecretResult<Option<SecretString>> {
+        (self.on_read)(kind)?;
+        self.inner.secret(c, kind).await
+    }
+    async fn put_secret(&self, c: &ConnectionId, kind: &str, v: &SecretString) -> SecretResult<()> {
+        self.inner.put_secret(c, kind, v).await
+    }
+    async fn create_secret(&self, c: &ConnectionId, kind: &str, v: Option<&SecretString>) -> SecretResult<()> {
+        self.inner.create_secret(c, kind, v).await
+    }
+    async fn app_secret(&self, kind: &str) -> SecretResult<Option<SecretString>> {
+        (self.on_read)(kind)?;
+        self.inner.app_secret(kind).await
+    }
+    async fn put_app_secret(&self, kind: &str, v: &SecretString) -> SecretResult<()> {
+        self.inner.put_app_secret(kind, v).await
+    }
+}

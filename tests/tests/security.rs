@@ -108,58 +108,19 @@ async fn with_the_default_list_only_xors_file_host_is_fetched() {
     assert_eq!(hits.load(Ordering::SeqCst), 0, "loopback refused without an explicit listing");
 }
 
-/// A secret store that counts its reads (the cost of a refusal, in Secrets Manager calls).
-struct CountingSecrets(Arc<dyn xor_lever::domain::SecretStore>, Arc<AtomicUsize>);
-
-#[async_trait::async_trait]
-impl xor_lever::domain::SecretStore for CountingSecrets {
-    async fn secret(
-        &self,
-        c: &xor_lever::domain::ConnectionId,
-        kind: &str,
-    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.secret(c, kind).await
-    }
-    async fn put_secret(
-        &self,
-        c: &xor_lever::domain::ConnectionId,
-        kind: &str,
-        v: &xor_lever::domain::SecretString,
-    ) -> Result<(), xor_lever::domain::StoreError> {
-        self.0.put_secret(c, kind, v).await
-    }
-    async fn create_secret(
-        &self,
-        c: &xor_lever::domain::ConnectionId,
-        kind: &str,
-        v: Option<&xor_lever::domain::SecretString>,
-    ) -> Result<(), xor_lever::domain::StoreError> {
-        self.0.create_secret(c, kind, v).await
-    }
-    async fn app_secret(
-        &self,
-        kind: &str,
-    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.app_secret(kind).await
-    }
-    async fn put_app_secret(
-        &self,
-        kind: &str,
-        v: &xor_lever::domain::SecretString,
-    ) -> Result<(), xor_lever::domain::StoreError> {
-        self.0.put_app_secret(kind, v).await
-    }
-}
-
 #[tokio::test]
 async fn an_unsigned_request_is_refused_before_any_secret_is_read() {
     let reads = Arc::new(AtomicUsize::new(0));
     let r = reads.clone();
-    let app =
-        spawn_webhook_app_with(StoreKind::Memory, |d| d.secrets = Arc::new(CountingSecrets(d.secrets.clone(), r)))
-            .await;
+    // A secret store that counts its reads (the cost of a refusal, in Secrets Manager calls).
+    let counting = |inner| xor_lever_sandbox::harness::WatchedSecrets {
+        inner,
+        on_read: Arc::new(move |_: &str| {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }),
+    };
+    let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.secrets = Arc::new(counting(d.secrets.clone()))).await;
     let junk = vec![b'x'; 255 * 1024];
     let ts = (xor_lever::usecases::now_ms() / 1000).to_string();
     let flood = vec!["v1,"; 2500].join(" ");
@@ -284,4 +245,71 @@ async fn https_answers_carry_hsts() {
     assert_eq!(over_https.headers()["strict-transport-security"], "max-age=31536000");
     let plain = http.get(format!("{}/healthz", app.url)).send().await.unwrap();
     assert!(plain.headers().get("strict-transport-security").is_none(), "HSTS is for HTTPS answers");
+}
+
+/// A host whose every answer is a redirect to `to` (a moved API, or a hostile one).
+async fn mover(to: String) -> xor_lever_sandbox::Served {
+    let router = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { (axum::http::StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+    });
+    xor_lever_sandbox::serve("127.0.0.1:0", router).await.unwrap()
+}
+
+#[tokio::test]
+async fn xor_and_lever_calls_never_follow_a_redirect() {
+    use xor_lever::adapters::lever::{AppCredentials, LeverClient, LeverError, LeverHosts, OAuthError};
+    use xor_lever::domain::{Ats, JobBoard, LeverSettings, SecretString};
+    let (elsewhere, hits) = internal_service().await;
+    let to = format!("{}/collect", elsewhere.url);
+    let moved = mover(to.clone()).await;
+
+    // Lever's Data API (a bearer token) and its token endpoint (the client secret, a refresh token).
+    let settings = LeverSettings {
+        api_base_url: Some(format!("{}/v1", moved.url)),
+        auth_base_url: Some(moved.url.clone()),
+        ..LeverSettings::default()
+    };
+    let lever = LeverClient::new(
+        xor_lever::config::http_client(),
+        LeverHosts::for_settings(&settings),
+        Arc::new(xor_lever::adapters::retry::RateLimiter::with_burst(1000.0, 1000)),
+    );
+    match lever.posting(&SecretString::new("bearer-token"), "p1").await {
+        Err(LeverError::Rejected { code, message, .. }) => {
+            assert_eq!(code, "redirect");
+            assert!(message.contains(&to), "the error names the target: {message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let app = AppCredentials { client_id: "cid".into(), client_secret: "client-secret".into() };
+    match lever.refresh(&app, &SecretString::new("refresh-token"), 0).await {
+        Err(OAuthError::Refused { error, .. }) => assert!(error.contains(&to), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    // XOR (its API key).
+    let mut s = xor_lever::adapters::xor::XorSettings::new(&moved.url, SecretString::new("xor-api-key"));
+    s.max_rps = 1000.0;
+    let xor = xor_lever::adapters::xor::XorClient::new(xor_lever::config::http_client(), s);
+    let posting =
+        xor_lever::feed::parse_slice(include_bytes!("../../fixtures/lever-feed-sample.xml")).unwrap().0.remove(0);
+    match xor.create("k-1", &posting).await {
+        Err(xor_lever::adapters::xor::XorError::Rejected { code, message, .. }) => {
+            assert_eq!(code, "redirect");
+            assert!(message.contains(&to), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "no token, key or secret was sent on");
+}
+
+#[tokio::test]
+async fn a_feed_follows_a_redirect_to_https_only() {
+    use xor_lever::domain::feed_source::FeedSource;
+    let (elsewhere, hits) = internal_service().await;
+    let moved = mover(format!("{}/feed.xml", elsewhere.url)).await;
+    let fetcher = xor_lever::adapters::feed_http::FeedFetcher::new(xor_lever::config::feed_client());
+    let e = fetcher.fetch(&format!("{}/feed.xml", moved.url), None).await.err().expect("refused");
+    assert!(format!("{e:?}").contains("non-https"), "{e:?}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
 }

@@ -347,48 +347,13 @@ async fn a_revoked_app_waits_as_pending_reauth_without_a_refresh_loop() {
 }
 
 /// A secret store whose token reads fail, as when Secrets Manager is down.
-struct SecretsDown(Arc<dyn xor_lever::domain::SecretStore>);
-
-#[async_trait::async_trait]
-impl xor_lever::domain::SecretStore for SecretsDown {
-    async fn secret(
-        &self,
-        c: &xor_lever::domain::ConnectionId,
-        kind: &str,
-    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
-        if kind == LEVER_TOKENS {
-            return Err(xor_lever::domain::StoreError::unavailable_because("get secret", "ServiceUnavailable"));
-        }
-        self.0.secret(c, kind).await
-    }
-    async fn put_secret(
-        &self,
-        c: &xor_lever::domain::ConnectionId,
-        kind: &str,
-        v: &xor_lever::domain::SecretString,
-    ) -> Result<(), xor_lever::domain::StoreError> {
-        self.0.put_secret(c, kind, v).await
-    }
-    async fn create_secret(
-        &self,
-        c: &xor_lever::domain::ConnectionId,
-        kind: &str,
-        v: Option<&xor_lever::domain::SecretString>,
-    ) -> Result<(), xor_lever::domain::StoreError> {
-        self.0.create_secret(c, kind, v).await
-    }
-    async fn app_secret(
-        &self,
-        kind: &str,
-    ) -> Result<Option<xor_lever::domain::SecretString>, xor_lever::domain::StoreError> {
-        self.0.app_secret(kind).await
-    }
-    async fn put_app_secret(
-        &self,
-        kind: &str,
-        v: &xor_lever::domain::SecretString,
-    ) -> Result<(), xor_lever::domain::StoreError> {
-        self.0.put_app_secret(kind, v).await
+fn secrets_down(inner: Arc<dyn xor_lever::domain::SecretStore>) -> xor_lever_sandbox::harness::WatchedSecrets {
+    xor_lever_sandbox::harness::WatchedSecrets {
+        inner,
+        on_read: Arc::new(|kind| match kind {
+            LEVER_TOKENS => Err(xor_lever::domain::StoreError::unavailable_because("get secret", "ServiceUnavailable")),
+            _ => Ok(()),
+        }),
     }
 }
 
@@ -396,7 +361,7 @@ impl xor_lever::domain::SecretStore for SecretsDown {
 async fn secrets_manager_down_is_pending_with_retry_after() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
     let mut deps = app.deps.clone();
-    let down: Arc<dyn xor_lever::domain::SecretStore> = Arc::new(SecretsDown(deps.secrets.clone()));
+    let down: Arc<dyn xor_lever::domain::SecretStore> = Arc::new(secrets_down(deps.secrets.clone()));
     deps.tokens = Arc::new(xor_lever::usecases::tokens::TokenProvider::new(
         down,
         Arc::new(xor_lever::adapters::memory::MemoryStore::new()),

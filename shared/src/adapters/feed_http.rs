@@ -76,6 +76,7 @@ impl FeedSource for FeedFetcher {
     }
 }
 
+/// The failure with its causes (a refused redirect says why only in its source).
 fn transport(e: &reqwest::Error) -> String {
-    if e.is_timeout() { "timed out".into() } else { e.to_string() }
+    if e.is_timeout() { "timed out".into() } else { crate::domain::ports::error_chain(e) }
 }
