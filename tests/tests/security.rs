@@ -182,6 +182,30 @@ async fn a_page_link_cannot_be_forged_with_the_lever_client_secret_or_made_to_la
         assert_eq!(page.status, 403, "{token}: {}", page.body);
         assert!(page.set_cookie.is_empty(), "no session for a forged link");
     }
+    // A session cookie and an OAuth state forged the same way open nothing either.
+    let session = serde_json::json!({"c": app.id.as_str(), "e": now + 3_600_000, "t": now, "g": 0, "n": "x"});
+    let cookie_name = access::cookie_name(&app.url, app.id.as_str());
+    for cookie in [
+        forged_with_client_secret("xor-lever section session v1", &session, None),
+        forged_with_client_secret("xor-lever section session v2", &session, Some(&kid)),
+    ] {
+        let page = reqwest::Client::new()
+            .get(&section)
+            .header("cookie", format!("{cookie_name}={cookie}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 403, "a forged session");
+    }
+    let state = serde_json::json!({"c": app.id.as_str(), "n": "x", "e": now + 600_000, "i": "x"});
+    for forged in [
+        forged_with_client_secret("xor-lever oauth state v2", &state, None),
+        forged_with_client_secret("xor-lever oauth state v3", &state, Some(&kid)),
+    ] {
+        let url = format!("{}/oauth/lever/callback?code=c&state={}", app.url, xor_lever::url::enc(&forged));
+        let page = reqwest::Client::new().get(&url).header("cookie", "xor_lever_oauth=x").send().await.unwrap();
+        assert_eq!(page.status(), 400, "a forged OAuth state");
+    }
     // A link of ours for 90 days opens; 91 cannot be made.
     let link = access::page_link(&app.setup, &app.url, &app.id, 90).await.unwrap();
     assert_eq!(Visitor::new().get(&link).await.unwrap().status, 303);
@@ -200,6 +224,8 @@ async fn revoked_links_and_sessions_open_nothing() {
         assert_eq!(first.status, 303);
         let section = first.location.clone().unwrap();
         assert_eq!(v.get(&section).await.unwrap().status, 200, "the session opens the section");
+        let (invitation, _) = xor_lever::usecases::connect::invite(&app.setup, &app.id, 7).await.unwrap();
+        let invited = access::invitation_link(&app.url, &app.id, &invitation);
         if reset {
             xor_lever::usecases::connect::reset_lever(&app.setup, &app.id, "a test").await.unwrap();
         } else {
@@ -207,6 +233,11 @@ async fn revoked_links_and_sessions_open_nothing() {
         }
         assert_eq!(v.get(&section).await.unwrap().status, 403, "the session is void (reset: {reset})");
         assert_eq!(Visitor::new().get(&link).await.unwrap().status, 403, "the link is void (reset: {reset})");
+        assert_eq!(
+            Visitor::new().get(&invited).await.unwrap().status,
+            403,
+            "the connect link is void (reset: {reset})"
+        );
         // A link made after the revocation works.
         let fresh = access::page_link(&app.setup, &app.url, &app.id, 30).await.unwrap();
         assert_eq!(Visitor::new().get(&fresh).await.unwrap().status, 303);
@@ -311,5 +342,11 @@ async fn a_feed_follows_a_redirect_to_https_only() {
     let fetcher = xor_lever::adapters::feed_http::FeedFetcher::new(xor_lever::config::feed_client());
     let e = fetcher.fetch(&format!("{}/feed.xml", moved.url), None).await.err().expect("refused");
     assert!(format!("{e:?}").contains("non-https"), "{e:?}");
+    // https, but to an internal address or localhost: refused before any connection.
+    for to in [format!("https://127.0.0.1:{}/feed.xml", elsewhere.addr.port()), "https://localhost/feed.xml".into()] {
+        let moved = mover(to.clone()).await;
+        let e = fetcher.fetch(&format!("{}/feed.xml", moved.url), None).await.err().expect("refused");
+        assert!(format!("{e:?}").contains("internal address"), "{to}: {e:?}");
+    }
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub const SIGNING_KEYS: &str = "signing-keys";
 /// Bytes of a key (256 bits).
 pub const KEY_BYTES: usize = 32;
+/// The longest a rotated-out key keeps verifying: 90 days, a page link's longest life.
+pub const MAX_GRACE_MS: i64 = 90 * 86_400_000;
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SigningKey {
@@ -82,14 +84,14 @@ impl SigningKeys {
         self.keys.iter().find(|k| k.id == id && k.live(now_ms))
     }
 
-    /// A new current key; the one it replaces stays valid for `grace_ms`, older retired ones are
-    /// dropped once their grace has ended.
+    /// A new current key; the one it replaces stays valid for `grace_ms` (at most
+    /// [`MAX_GRACE_MS`]), older retired ones are dropped once their grace has ended.
     pub fn rotate(&self, new: SigningKey, now_ms: i64, grace_ms: i64) -> Self {
         let mut keys = vec![new];
         for (i, k) in self.keys.iter().enumerate() {
             let mut k = k.clone();
             if i == 0 && k.retires_ms.is_none() {
-                k.retires_ms = Some(now_ms + grace_ms.max(0));
+                k.retires_ms = Some(now_ms.saturating_add(grace_ms.clamp(0, MAX_GRACE_MS)));
             }
             if k.live(now_ms) {
                 keys.push(k);
@@ -114,6 +116,8 @@ mod tests {
         let c = b.rotate(SigningKey::new("c".into(), &[3; 32], 200), 200, 100);
         assert_eq!(c.keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["c", "b"], "a is dropped");
         assert_eq!(SigningKeys::parse(r#"{"keys":[]}"#).unwrap().current(0), Err(KeysError::Missing));
+        let d = c.rotate(SigningKey::new("d".into(), &[4; 32], 300), 300, i64::MAX);
+        assert_eq!(d.find("c", 0).unwrap().retires_ms, Some(300 + MAX_GRACE_MS), "the grace is capped");
         assert_eq!(SigningKeys::parse("set-me"), Err(KeysError::Unreadable));
         assert!(!format!("{:?}", a).contains("AQEB"), "no key material in Debug");
     }

@@ -209,6 +209,34 @@ mod tests {
         assert_eq!(f.refusal(&reqwest::Url::parse("https://files.xor.ai/r/a.pdf").unwrap()), None);
     }
 
+    /// The check after DNS resolution, at connect time: a listed name that resolves to an
+    /// internal address (here `localhost`, not trusted as a local name) is refused by the
+    /// resolver, and nothing connects to the server behind it.
+    #[tokio::test]
+    async fn a_name_that_resolves_inside_is_refused_at_connect_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
+        let hosts = ResumeHosts::parse(&format!("localhost:{port}")).unwrap();
+        let resolver = GuardedResolver { local_names: vec![] };
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
+            .build()
+            .unwrap();
+        let f = HttpFileFetcher { client, hosts };
+        let url = format!("http://localhost:{port}/r.pdf");
+        assert_eq!(f.refusal(&reqwest::Url::parse(&url).unwrap()), None, "the allow-list lets it through");
+        match f.fetch(&url, 1024, Duration::from_secs(2)).await {
+            Err(FetchError::Refused(why)) => assert!(why.contains("internal"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!accepted.is_finished(), "no connection was made");
+        accepted.abort();
+    }
+
     #[test]
     fn a_listed_loopback_host_is_allowed_and_only_on_its_port() {
         let f = fetcher("127.0.0.1:8080");

@@ -168,6 +168,12 @@ pub async fn callback(
         return Err(ConnectError::OtherAccount);
     }
     deps.tokens.store(&id, &tokens).await.map_err(unavailable)?;
+    // And once more just before the write, which replaces the whole Lever record: a
+    // `revoke-links` that landed meanwhile must not be undone (its generation is kept).
+    if let Some(now_conn) = deps.connections.connection(&id).await.map_err(unavailable)? {
+        conn.lever.links_generation = conn.lever.links_generation.max(now_conn.lever.links_generation);
+        conn.lever.links_revoked_at_ms = now_conn.lever.links_revoked_at_ms.or(conn.lever.links_revoked_at_ms);
+    }
     conn.lever.perform_as = Some(perform_as.clone());
     conn.lever.perform_as_source = Some(perform_as_source.into());
     conn.lever.account_id = conn.lever.account_id.or(bound).or(who.account_id);

@@ -169,9 +169,9 @@ pub async fn open_with_link(deps: &LeverContext, id: &str, token: &str) -> Resul
     let (claims, _): (LinkClaims, _) =
         signed::open(deps, LINK, token).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
     let now = (deps.clock)();
-    // Expiry and issue time are both the issuer's clock: their difference is bounded whatever
-    // this machine's clock says.
-    if claims.c != conn.id.as_str() || claims.e - claims.t > MAX_LINK_MS {
+    // Expiry and issue time are the issuer's clock, so their difference is bounded whatever
+    // this machine's clock says; the expiry is bounded from now as well (a day of skew allowed).
+    if claims.c != conn.id.as_str() || claims.e - claims.t > MAX_LINK_MS || claims.e > now + MAX_LINK_MS + 86_400_000 {
         return Err(SectionError::NoAccess);
     }
     not_revoked(&conn, claims.g)?;
