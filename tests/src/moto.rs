@@ -20,6 +20,24 @@ pub async fn dynamo_store() -> DynamoStore {
     store
 }
 
+/// `dynamo_store` with a patient client, for a test that reads pages of a megabyte: moto takes
+/// seconds to serialise one on a loaded 2-core machine, past the production client's 2 s
+/// attempt timeout (DynamoDB answers such a page in milliseconds). The production timeouts are
+/// tested by `tests/tests/outages.rs`.
+pub async fn dynamo_store_patient() -> DynamoStore {
+    endpoint();
+    let sdk = xor_lever::config::aws_sdk_config().await;
+    let timeouts =
+        aws_config::timeout::TimeoutConfig::builder().operation_timeout(std::time::Duration::from_secs(60)).build();
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts).build();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        format!("xor-lever-test-{:016x}", fastrand::u64(..)),
+    );
+    store.create_table().await.expect("create table in moto");
+    store
+}
+
 /// A Secrets Manager store under a unique prefix in moto.
 pub async fn secrets_store() -> SecretsManagerStore {
     endpoint();

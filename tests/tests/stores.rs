@@ -349,7 +349,7 @@ async fn sqlite_state_survives_a_restart() {
 
 #[tokio::test]
 async fn dynamodb_reads_more_than_one_page_of_mappings() {
-    let s = moto::dynamo_store().await;
+    let s = moto::dynamo_store_patient().await;
     // ~1 KB items: a connection's mappings past DynamoDB's 1 MB page come back whole.
     let mut m = mapping("big", "x");
     m.title = "t".repeat(1000);
