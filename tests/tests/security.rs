@@ -350,3 +350,30 @@ async fn a_feed_follows_a_redirect_to_https_only() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_made_up_path_refused_on_its_headers_names_no_metric() {
+    use xor_lever::usecases::webhook::{DeliveryStats, SignedHeaders, receive};
+    let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
+    let ts = (xor_lever::usecases::now_ms() / 1000).to_string();
+    let line = |conn: &str, sig: &str| {
+        let (deps, conn, sig, ts) = (app.deps.clone(), conn.to_owned(), sig.to_owned(), ts.clone());
+        async move {
+            let h = SignedHeaders { id: Some("msg_m".into()), timestamp: Some(ts), signature: Some(sig) };
+            let a = receive(&deps, &conn, &h, b"{}", xor_lever::usecases::now_ms() + 30_000).await;
+            let json = xor_lever::http::delivery_metrics(&conn, Some("msg_m"), &a, &DeliveryStats::default(), 1)
+                .to_json_with(0, true);
+            (a.reply, json)
+        }
+    };
+    // Anyone can send these to any path: none may create a per-connection metric.
+    for (conn, sig) in [("made-up-1", ""), ("made-up-2", "v1,AAAA"), ("made-up-3", &*format!("v1,{}=", "A".repeat(43)))]
+    {
+        let (_, json) = line(conn, sig).await;
+        assert!(!json.to_string().contains(conn), "{conn} became a dimension: {json}");
+    }
+    // A known connection's refused delivery is its own.
+    let (reply, json) = line(app.id.as_str(), &format!("v1,{}=", "A".repeat(43))).await;
+    assert_eq!(reply, xor_lever::usecases::webhook::Reply::Unsigned);
+    assert!(json.to_string().contains(app.id.as_str()), "{json}");
+}

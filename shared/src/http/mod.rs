@@ -110,10 +110,10 @@ pub fn delivery_metrics(
     duration_ms: u128,
 ) -> crate::metrics::MetricLine {
     use crate::domain::DeliveryStatus as S;
-    // A store that failed before the lookup answers RetryLater with no delivery: the path's id
-    // is then unverified, and must not become a dimension.
-    let known = !matches!(a.reply, Reply::UnknownConnection | Reply::TooLarge)
-        && !(a.reply == Reply::RetryLater && a.delivery.is_none());
+    // Only a connection the store knows: an unknown path, a store that failed before the
+    // lookup, or a request refused on its headers alone (before any lookup) leaves the path's
+    // id unverified, and it must not become a dimension.
+    let known = a.known_connection;
     let mut line = crate::metrics::MetricLine::new(known.then_some(connection));
     let is = |s: S| usize::from(a.delivery == Some(s));
     let duplicate = a.body.get("duplicate").and_then(|v| v.as_bool()) == Some(true);

@@ -65,14 +65,17 @@ pub struct Answer {
     /// The delivery's recorded status, when the answer comes from one (callers decide on this,
     /// never on the body's text).
     pub delivery: Option<DeliveryStatus>,
+    /// The path's connection was found in the store (only then may it name a metric: a made-up
+    /// path, refused on its headers before any lookup, must not create one).
+    pub known_connection: bool,
 }
 
 impl Answer {
     fn new(reply: Reply, body: Value) -> Self {
-        Self { reply, body, retry_after: None, delivery: None }
+        Self { reply, body, retry_after: None, delivery: None, known_connection: false }
     }
     fn retry(reply: Reply, body: Value, after: u64) -> Self {
-        Self { reply, body, retry_after: Some(after), delivery: None }
+        Self { reply, body, retry_after: Some(after), delivery: None, known_connection: false }
     }
     fn of(self, d: DeliveryStatus) -> Self {
         Self { delivery: Some(d), ..self }
@@ -143,7 +146,21 @@ pub async fn receive(
         Ok(None) => return Answer::new(Reply::UnknownConnection, json!({"error": "unknown connection"})),
         Err(e) => return unavailable(&cid, "connection lookup", &e),
     };
-    match check_signature(deps, &cid, &signed, body, now_ms).await {
+    Answer { known_connection: true, ..receive_for(deps, &conn, h, &signed, body, now_ms, deadline_ms).await }
+}
+
+/// The rest of [`receive`], for a connection that exists.
+async fn receive_for(
+    deps: &LeverContext,
+    conn: &Connection,
+    h: &SignedHeaders,
+    signed: &SignedParts<'_>,
+    body: &[u8],
+    now_ms: i64,
+    deadline_ms: i64,
+) -> Answer {
+    let cid = conn.id.clone();
+    match check_signature(deps, &cid, signed, body, now_ms).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return unsigned(&cid, &e),
         Err(e) => return unavailable(&cid, "webhook secret", &e),
