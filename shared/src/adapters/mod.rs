@@ -23,3 +23,12 @@ pub(crate) fn sdk_unavailable<E: std::error::Error + Send + Sync + 'static>(
     let message = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
     crate::domain::StoreError::Unavailable { op, message, source: Some(Box::new(e)) }
 }
+
+/// A redirect's target, for the error that refuses to follow it (the XOR and Lever clients
+/// never follow one); cut short, "nowhere" when it names none.
+pub(crate) fn redirect_target(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| "nowhere".into(), |l| l.chars().take(200).collect())
+}

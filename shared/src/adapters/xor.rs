@@ -157,7 +157,10 @@ impl XorClient {
                         // Never followed (the client has no redirect policy): the request carries
                         // the connection's API key, which must not go wherever XOR points.
                         if status.is_redirection() {
-                            let message = format!("XOR answered a redirect to {}: not followed", location(&resp));
+                            let message = format!(
+                                "XOR answered a redirect to {}: not followed",
+                                crate::adapters::redirect_target(&resp)
+                            );
                             return Err(XorError::Rejected {
                                 op,
                                 status: status.as_u16(),
@@ -234,14 +237,6 @@ impl JobBoard for XorClient {
 }
 
 /// 4xx other than 429 (and 408, a timeout) are final.
-/// A redirect's target, for the error (cut short; "nowhere" when it names none).
-pub(crate) fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| "nowhere".into(), |l| l.chars().take(200).collect())
-}
-
 fn is_final(s: StatusCode) -> bool {
     s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::REQUEST_TIMEOUT
 }

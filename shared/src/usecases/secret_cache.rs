@@ -62,11 +62,6 @@ impl SecretCache {
         }
         self.get(key, now_ms, 0, load).await
     }
-
-    /// Forgets `key` (this process changed it).
-    pub fn forget(&self, key: &str) {
-        self.entries.lock().unwrap().remove(key);
-    }
 }
 
 #[cfg(test)]

@@ -70,20 +70,17 @@ pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The deployment's signing keys (cached briefly: `secret_cache`).
-pub async fn keys(deps: &LeverContext) -> Result<SigningKeys, SignedError> {
-    keys_within(deps, SECRET_TTL_MS).await
-}
-
 const CACHE_KEY: &str = "_app/signing-keys";
 
+/// The stored value's keys (none when the secret holds no value yet).
 fn parsed(stored: Option<SecretString>) -> Result<SigningKeys, SignedError> {
     Ok(SigningKeys::parse(stored.as_ref().map(|s| s.expose()).unwrap_or(r#"{"keys":[]}"#))?)
 }
 
-async fn keys_within(deps: &LeverContext, max_age_ms: i64) -> Result<SigningKeys, SignedError> {
+/// The deployment's signing keys (cached briefly: `secret_cache`).
+pub async fn keys(deps: &LeverContext) -> Result<SigningKeys, SignedError> {
     let load = deps.secrets.app_secret(SIGNING_KEYS);
-    parsed(deps.secret_cache.get(CACHE_KEY, (deps.clock)(), max_age_ms, load).await?.0)
+    parsed(deps.secret_cache.get(CACHE_KEY, (deps.clock)(), SECRET_TTL_MS, load).await?.0)
 }
 
 /// Signs `claims` with the current key.
@@ -118,10 +115,7 @@ pub async fn open<T: DeserializeOwned>(
 
 /// The stored keys, as they are (`keys show`).
 pub async fn stored_keys(secrets: &dyn SecretStore) -> Result<SigningKeys, SignedError> {
-    match secrets.app_secret(SIGNING_KEYS).await? {
-        Some(s) => Ok(SigningKeys::parse(s.expose())?),
-        None => Ok(SigningKeys::default()),
-    }
+    parsed(secrets.app_secret(SIGNING_KEYS).await?)
 }
 
 /// Makes the deployment's first signing key unless a usable one exists (`xor-lever keys init`,

@@ -270,7 +270,7 @@ impl LeverClient {
                     if status.is_redirection() {
                         let message = format!(
                             "Lever answered a redirect to {}: not followed",
-                            crate::adapters::xor::location(&resp)
+                            crate::adapters::redirect_target(&resp)
                         );
                         return Err(LeverError::Rejected {
                             op,

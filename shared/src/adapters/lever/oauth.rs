@@ -64,7 +64,7 @@ impl LeverClient {
         // A token request carries the client secret and a refresh token: a redirect is never
         // followed (the client has no redirect policy), and says where it pointed.
         if status.is_redirection() {
-            let to = crate::adapters::xor::location(&resp);
+            let to = crate::adapters::redirect_target(&resp);
             return Err(OAuthError::Refused {
                 status: status.as_u16(),
                 error: format!("a redirect to {to}, not followed"),
