@@ -29,7 +29,7 @@ pub const SEEDED_TEAM: usize = 120;
 /// The stage a new opportunity gets unless the create names one (Lever: the account's first).
 pub const DEFAULT_STAGE: &str = "lead-new";
 /// What `issue_tokens` grants (an authorization grants what its `scope` asked for).
-pub const ALL_SCOPES: &str = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
+pub const ALL_SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
 
 /// The scope each route needs (Lever's reference names one per endpoint).
 fn scope_for(op: &str) -> Option<&'static str> {
@@ -44,6 +44,29 @@ fn scope_for(op: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+/// Lever's scope for confidential data ("Access all confidential data"): without it, a request
+/// for confidential postings or opportunities is an access error (DOCS: "Confidential Data";
+/// the status, 403, is UNCONFIRMED).
+pub const CONFIDENTIAL_SCOPE: &str = "confidential:access:admin";
+
+fn may_see_confidential(g: &Inner, headers: &HeaderMap) -> bool {
+    let token = bearer(headers);
+    g.scopes.get(&token).is_some_and(|granted| granted.split(' ').any(|s| s == CONFIDENTIAL_SCOPE))
+}
+
+fn confidential_refused() -> Response {
+    lever_error(StatusCode::FORBIDDEN, "ForbiddenError", "this token has no access to confidential data")
+}
+
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// The Lever account the sandbox's admin signs in to (unless `Config::account_id` says another).
 pub const SANDBOX_ACCOUNT: &str = "acct-5a1c0b6e-acme";
 
@@ -72,7 +95,61 @@ pub struct Config {
     /// Show a consent page with Allow and Deny (as Lever does) instead of approving at once:
     /// for a person, or a browser test, walking the flow.
     pub consent_page: bool,
+    /// Seconds a refresh token lives, counted from the authorization that began its family (each
+    /// refresh hands over a new one that keeps the family's age). Lever: "Refresh tokens will
+    /// expire after one year or after 90 days of inactivity" (DOCS); whether a refresh restarts
+    /// the year is UNCONFIRMED, so the sandbox takes the stricter reading.
+    pub refresh_ttl_secs: u64,
+    /// How the account stores a phone it was sent (Lever's reference shows `(123) 456-7891`;
+    /// what it does with other formats is UNCONFIRMED).
+    pub phones_stored_as: PhoneStorage,
+    /// The account lives in another region (an EU account): every Data API and token call to
+    /// this host is answered `307` to the same path under this base. Lever's OAuth page: "Any
+    /// integration authorization or action will be re-directed automatically to the appropriate
+    /// data center" (DOCS; the status and hosts are UNCONFIRMED).
+    pub region_redirect: Option<String>,
+    /// A create refused on its headers (a dead token, a 401 or 403 fault) breaks the upload off
+    /// before the client can read the refusal: Lever answers before reading the body and closes,
+    /// and a client still sending fails on the write (seen against a real server, timing
+    /// dependent; forced here: the connection is dropped in place of the answer). The refusal is
+    /// counted as if it had been read.
+    pub refusal_breaks_upload: bool,
 }
+
+/// How a sent phone is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhoneStorage {
+    /// As sent.
+    #[default]
+    AsSent,
+    /// `+` and the digits (E.164).
+    E164,
+    /// The national format: `(415) 555-0100` for +1, `020 7946 0001` for +44.
+    National,
+}
+
+impl PhoneStorage {
+    fn store(self, sent: &str) -> String {
+        let digits: String = sent.chars().filter(char::is_ascii_digit).collect();
+        match self {
+            Self::AsSent => sent.to_owned(),
+            Self::E164 => format!("+{digits}"),
+            Self::National => match (digits.strip_prefix('1'), digits.strip_prefix("44")) {
+                (Some(n), _) if n.len() == 10 => format!("({}) {}-{}", &n[..3], &n[3..6], &n[6..]),
+                (_, Some(n)) if n.len() == 10 => format!("0{} {} {}", &n[..2], &n[2..6], &n[6..]),
+                _ => sent.to_owned(),
+            },
+        }
+    }
+}
+
+/// The file types Lever's reference lists ("Supported File Formats": docx, doc, js, jpg, png,
+/// pdf, txt); a `resumeFile` of another type is refused.
+pub const SUPPORTED_FILE_TYPES: [&str; 7] = ["docx", "doc", "js", "jpg", "png", "pdf", "txt"];
+
+/// Lever's one year, for the refresh tokens' default lifetime.
+pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 3600;
 
 impl Default for Config {
     fn default() -> Self {
@@ -86,6 +163,10 @@ impl Default for Config {
             max_page: 100,
             refuse_closed_postings: false,
             consent_page: false,
+            refresh_ttl_secs: REFRESH_TOKEN_LIFETIME_SECS,
+            phones_stored_as: PhoneStorage::AsSent,
+            region_redirect: None,
+            refusal_breaks_upload: false,
         }
     }
 }
@@ -99,6 +180,8 @@ pub struct Stats {
     pub opportunities_created: u64,
     pub unauthorized: u64,
     pub faults_served: u64,
+    /// Calls answered with a redirect to the account's region.
+    pub redirected: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,6 +228,9 @@ pub struct StoredOpportunity {
     /// The part sent as `resumeFile`.
     pub resumes: Vec<StoredFile>,
     pub notes: Vec<StoredNote>,
+    /// On a confidential posting (Lever: "An opportunity can only be confidential if it is
+    /// associated with a confidential job posting").
+    pub confidential: bool,
 }
 
 /// A person, deduplicated by email: their stored data wins over a later create's.
@@ -166,6 +252,7 @@ struct Inner {
     scopes: HashMap<String, String>,  // access or refresh token, or code → the granted scopes
     sources: Vec<String>,             // the account's source names (an existing one is reused)
     refresh: HashMap<String, bool>,   // token → still live
+    born: HashMap<String, Instant>,   // refresh token → when its family's authorization happened
     users: Vec<Value>,
     postings: BTreeMap<String, Value>,
     opportunities: Vec<StoredOpportunity>,
@@ -181,16 +268,18 @@ impl Inner {
         format!("{prefix}{:08x}{:04x}", self.seq, fastrand::u16(..))
     }
     fn issue_pair(&mut self) -> (String, String, u64) {
-        self.issue_pair_with(ALL_SCOPES)
+        self.issue_pair_with(ALL_SCOPES, Instant::now())
     }
 
-    fn issue_pair_with(&mut self, scope: &str) -> (String, String, u64) {
+    /// A new pair for a grant of `scope` whose authorization happened at `born`.
+    fn issue_pair_with(&mut self, scope: &str, born: Instant) -> (String, String, u64) {
         let jti = self.next("lat_");
         let at = if self.config.opaque_tokens { jti } else { self.jwt(&jti) };
         let rt = self.next("lrt_");
         let ttl = self.config.access_ttl_secs;
         self.access.insert(at.clone(), Instant::now() + Duration::from_secs(ttl));
         self.refresh.insert(rt.clone(), true);
+        self.born.insert(rt.clone(), born);
         self.scopes.insert(at.clone(), scope.to_owned());
         self.scopes.insert(rt.clone(), scope.to_owned());
         (at, rt, ttl)
@@ -287,6 +376,12 @@ impl LeverSandbox {
         g.revoked = false;
         g.issue_pair()
     }
+    /// Issues a token pair for a grant of `scope` only (an authorization that asked for less).
+    pub fn issue_tokens_with(&self, scope: &str) -> (String, String, u64) {
+        let mut g = self.state.0.lock().unwrap();
+        g.revoked = false;
+        g.issue_pair_with(scope, Instant::now())
+    }
     /// A source the account already has (spelled as the account spells it).
     pub fn add_source(&self, name: &str) {
         self.state.0.lock().unwrap().sources.push(name.into());
@@ -300,7 +395,37 @@ impl LeverSandbox {
     }
 }
 
+/// The sandbox's routes, also served under `/eu` (the account's region, when `region_redirect`
+/// points there).
 pub fn router(state: LeverState) -> Router {
+    Router::new()
+        .nest("/eu", routes())
+        .merge(routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), region))
+        .with_state(state)
+}
+
+/// An account of another region: its Data API and token calls on this host are redirected
+/// (`307`: the same method and body) to the same path under `region_redirect`.
+async fn region(State(s): State<LeverState>, req: Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let api = path.starts_with("/v1/") || path == "/oauth/token";
+    let to = s.0.lock().unwrap().config.region_redirect.clone().filter(|_| api);
+    match to {
+        Some(base) => {
+            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+            s.0.lock().unwrap().stats.redirected += 1;
+            let location = format!("{}{path}{query}", base.trim_end_matches('/'));
+            (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+        }
+        None => next.run(req).await,
+    }
+}
+
+/// Lever takes files up to 30 MB (DOCS: "Upload a single file"); the form around them is small.
+const MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
+
+fn routes() -> Router<LeverState> {
     Router::new()
         .route("/authorize", get(authorize))
         .route("/oauth/token", post(token))
@@ -323,7 +448,7 @@ pub fn router(state: LeverState) -> Router {
         .route("/_sandbox/postings", post(seed_postings))
         .route("/_sandbox/opportunities", get(all_opportunities))
         .route("/_sandbox/opportunities/{id}/files/{n}", get(file_bytes))
-        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 fn lever_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -356,12 +481,7 @@ fn gate_now(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Respons
     if let Some(r) = take_fault(&mut g, op) {
         return Err(r);
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .to_owned();
+    let token = bearer(headers);
     let live = !g.revoked && g.access.get(&token).is_some_and(|exp| *exp > Instant::now());
     if !live {
         g.stats.unauthorized += 1;
@@ -484,7 +604,7 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
                     g.revoked = false;
                     g.stats.code_exchanges += 1;
                     let scope = g.scopes.remove(&code).unwrap_or_default();
-                    let (at, rt, ttl) = g.issue_pair_with(&scope);
+                    let (at, rt, ttl) = g.issue_pair_with(&scope, Instant::now());
                     Json(json!({"access_token": at, "refresh_token": rt, "expires_in": ttl, "token_type": "Bearer", "scope": f.get("scope")})).into_response()
                 }
                 _ => oauth_error(StatusCode::FORBIDDEN, "invalid_grant", "Invalid authorization code"),
@@ -492,7 +612,9 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
         }
         Some("refresh_token") => {
             let rt = f.get("refresh_token").cloned().unwrap_or_default();
-            if g.revoked || g.refresh.get(&rt) != Some(&true) {
+            let born = g.born.get(&rt).copied().unwrap_or_else(Instant::now);
+            let aged_out = born.elapsed() >= Duration::from_secs(g.config.refresh_ttl_secs);
+            if g.revoked || g.refresh.get(&rt) != Some(&true) || aged_out {
                 g.stats.refresh_failures += 1;
                 return oauth_error(StatusCode::FORBIDDEN, "invalid_grant", "Unknown or invalid refresh token.");
             }
@@ -500,7 +622,7 @@ async fn token(State(s): State<LeverState>, Form(f): Form<HashMap<String, String
             g.refresh.insert(rt.clone(), false);
             g.stats.refreshes += 1;
             let scope = g.scopes.get(&rt).cloned().unwrap_or_default();
-            let (at, rt, ttl) = g.issue_pair_with(&scope);
+            let (at, rt, ttl) = g.issue_pair_with(&scope, born);
             Json(json!({"access_token": at, "refresh_token": rt, "expires_in": ttl, "token_type": "Bearer"}))
                 .into_response()
         }
@@ -567,8 +689,15 @@ async fn list_postings(
     }
     let g = s.0.lock().unwrap();
     let state = q.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone());
-    let matching: Vec<&Value> =
-        g.postings.values().filter(|p| state.as_ref().is_none_or(|st| p["state"] == st.as_str())).collect();
+    let Some(wanted) = confidentiality(&g, &headers, &q) else {
+        return confidential_refused();
+    };
+    let matching: Vec<&Value> = g
+        .postings
+        .values()
+        .filter(|p| state.as_ref().is_none_or(|st| p["state"] == st.as_str()))
+        .filter(|p| wanted.admits(p["confidentiality"] == "confidential"))
+        .collect();
     page_of(&matching, &q, g.config.max_page)
 }
 
@@ -576,10 +705,43 @@ async fn get_posting(State(s): State<LeverState>, headers: HeaderMap, Path(id): 
     if let Err(r) = gate(&s, &headers, "posting").await {
         return r;
     }
-    match s.0.lock().unwrap().postings.get(&id) {
+    let g = s.0.lock().unwrap();
+    match g.postings.get(&id) {
+        Some(p) if p["confidentiality"] == "confidential" && !may_see_confidential(&g, &headers) => {
+            confidential_refused()
+        }
         Some(p) => Json(json!({"data": p})).into_response(),
         None => lever_error(StatusCode::NOT_FOUND, "ResourceNotFound", format!("posting {id} not found")),
     }
+}
+
+/// Which confidentiality a listing asks for (`confidentiality`: DOCS "If unspecified, defaults to
+/// non-confidential. To get both confidential and non-confidential ... you must specify all.");
+/// `None` when the token may not see what it asks for.
+#[derive(Clone, Copy)]
+enum Confidentiality {
+    NonConfidential,
+    Confidential,
+    All,
+}
+
+impl Confidentiality {
+    fn admits(self, confidential: bool) -> bool {
+        match self {
+            Self::NonConfidential => !confidential,
+            Self::Confidential => confidential,
+            Self::All => true,
+        }
+    }
+}
+
+fn confidentiality(g: &Inner, headers: &HeaderMap, q: &[(String, String)]) -> Option<Confidentiality> {
+    let asked = match q.iter().find(|(k, _)| k == "confidentiality").map(|(_, v)| v.as_str()) {
+        None | Some("non-confidential") => return Some(Confidentiality::NonConfidential),
+        Some("confidential") => Confidentiality::Confidential,
+        Some(_) => Confidentiality::All,
+    };
+    may_see_confidential(g, headers).then_some(asked)
 }
 
 /// An opportunity as the Data API shows it: `applications` are application ids, unless the
@@ -600,6 +762,8 @@ fn opportunity_view(o: &StoredOpportunity, expand_applications: bool) -> Value {
         "phones": o.phones, "links": o.links, "tags": o.tags, "sources": o.sources, "origin": o.origin,
         "owner": o.owner, "followers": o.followers, "stage": o.stage, "createdAt": o.created_at as u64,
         "location": o.location, "applications": applications,
+        "confidentiality": if o.confidential { "confidential" } else { "non-confidential" },
+        "urls": {"list": "https://hire.lever.co/candidates", "show": format!("https://hire.lever.co/candidates/{}", o.id)},
     })
 }
 
@@ -621,6 +785,9 @@ async fn find_opportunities(
     let (start, end) = (ms("created_at_start"), ms("created_at_end"));
     let expand = all("expand").iter().any(|e| e == "applications");
     let g = s.0.lock().unwrap();
+    let Some(wanted) = confidentiality(&g, &headers, &q) else {
+        return confidential_refused();
+    };
     let any = |want: &[String], have: &[String]| want.is_empty() || want.iter().any(|w| have.contains(w));
     let found: Vec<Value> = g
         .opportunities
@@ -633,6 +800,7 @@ async fn find_opportunities(
         .filter(|o| any(&contacts, std::slice::from_ref(&o.contact)))
         .filter(|o| origins.is_empty() || o.origin.as_ref().is_some_and(|x| origins.contains(x)))
         .filter(|o| start.is_none_or(|t| o.created_at >= t) && end.is_none_or(|t| o.created_at <= t))
+        .filter(|o| wanted.admits(o.confidential))
         .map(|o| opportunity_view(o, expand))
         .collect();
     let refs: Vec<&Value> = found.iter().collect();
@@ -733,6 +901,10 @@ async fn create_opportunity(
     req: Request,
 ) -> Response {
     if let Err(r) = gate(&s, req.headers(), "create").await {
+        let refused = matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+        if refused && s.0.lock().unwrap().config.refusal_breaks_upload {
+            return broken_off(r.status());
+        }
         return r;
     }
     let perform_as = match acting_user(&s.0.lock().unwrap(), &q) {
@@ -740,30 +912,49 @@ async fn create_opportunity(
         Err(r) => return r,
     };
     let on_behalf_of_owner = q.iter().any(|(k, v)| k == "perform_as_posting_owner" && v == "true");
+    let headers = req.headers().clone();
     let Submitted { fields, files } = match read_submission(req).await {
         Ok(sub) => sub,
         Err(r) => return r,
     };
     // Arrays arrive as repeated `key[]` (a plain `key` is not an array: ignored); phones as
-    // `phones[i][type|value]`.
+    // objects (JSON: `[{"type", "value"}]`; multipart, by the reference's nested-field syntax:
+    // `phones[i][type|value]`), and in no other shape.
     let list = |key: &str| -> Vec<String> {
         fields.iter().filter(|(k, _)| *k == format!("{key}[]")).map(|(_, v)| v.clone()).collect()
     };
     let one = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let mut phones: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     for (k, v) in &fields {
-        if let Some(rest) = k.strip_prefix("phones[") {
-            if let Some((idx, attr)) = rest.split_once("][") {
-                phones
-                    .entry(idx.to_owned())
-                    .or_default()
-                    .insert(attr.trim_end_matches(']').to_owned(), Value::String(v.clone()));
-            }
-        }
+        let Some(rest) = k.strip_prefix("phones") else { continue };
+        let attr = rest.strip_prefix('[').and_then(|r| r.split_once("][")).filter(|(i, _)| i.parse::<usize>().is_ok());
+        let Some((idx, attr)) =
+            attr.map(|(i, a)| (i, a.trim_end_matches(']'))).filter(|(_, a)| matches!(*a, "type" | "value"))
+        else {
+            return lever_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequestError",
+                format!("{k}: phones are objects with a value"),
+            );
+        };
+        phones.entry(format!("{idx:0>4}")).or_default().insert(attr.to_owned(), Value::String(v.clone()));
     }
     let name = one("name").unwrap_or_default();
     let postings = list("postings");
     let emails = list("emails");
+    // One file under `files`, several under `files[]` (DOCS); one resume under `resumeFile`, of a
+    // listed type (DOCS: "Supported File Formats").
+    let (resumes, files): (Vec<StoredFile>, Vec<StoredFile>) = files
+        .into_iter()
+        .filter(|f| f.field == "files[]" || f.field == "files" || f.field == "resumeFile")
+        .partition(|f| f.field == "resumeFile");
+    if let Some(r) = resumes.iter().find(|r| !SUPPORTED_FILE_TYPES.contains(&extension(&r.name).as_str())) {
+        return lever_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestError",
+            format!("resumeFile {}: not a supported file format", r.name),
+        );
+    }
     let mut g = s.0.lock().unwrap();
     if name.is_empty() {
         return lever_error(StatusCode::BAD_REQUEST, "BadRequestError", "name is required");
@@ -788,11 +979,16 @@ async fn create_opportunity(
         Some((_, Some(v))) => Some(v.clone()),
         None => None,
     };
-    // With `perform_as_posting_owner=true`, the posting's owner acts (owner and follower).
+    // With `perform_as_posting_owner=true`, the posting's owner owns it (DOCS: "If the posting
+    // does not have an owner, the Opportunity owner will default to the perform_as user").
+    let creator = perform_as.clone();
     let actor = match posting.as_ref().and_then(|p| p["owner"].as_str()) {
         Some(owner) if on_behalf_of_owner => owner.to_owned(),
         _ => perform_as,
     };
+    if posting.as_ref().is_some_and(|p| p["confidentiality"] == "confidential") && !may_see_confidential(&g, &headers) {
+        return confidential_refused();
+    }
     let known = emails.iter().find_map(|e| g.contacts.get(&e.to_lowercase()).cloned());
     let contact = known.clone().unwrap_or_else(|| g.next("ct_"));
     for e in &emails {
@@ -801,11 +997,18 @@ async fn create_opportunity(
     let person = match known.and_then(|c| g.people.get(&c).cloned()) {
         Some(p) => p,
         None => {
-            let p = Contact {
-                name: name.clone(),
-                headline: one("headline"),
-                phones: phones.into_values().map(Value::Object).collect(),
-            };
+            let stored_as = g.config.phones_stored_as;
+            let phones = phones
+                .into_values()
+                .map(|mut p| {
+                    if let Some(Value::String(v)) = p.get("value") {
+                        let v = stored_as.store(v);
+                        p.insert("value".into(), Value::String(v));
+                    }
+                    Value::Object(p)
+                })
+                .collect();
+            let p = Contact { name: name.clone(), headline: one("headline"), phones };
             g.people.insert(contact.clone(), p.clone());
             p
         }
@@ -832,10 +1035,15 @@ async fn create_opportunity(
     }
     let id = g.next("opp_");
     let application = g.next("app_");
-    let (resumes, files): (Vec<StoredFile>, Vec<StoredFile>) = files
-        .into_iter()
-        .filter(|f| f.field == "files[]" || f.field == "resumeFile")
-        .partition(|f| f.field == "resumeFile");
+    // DOCS: "The Opportunity creator will always be added as a follower" — the creator is the
+    // `perform_as` user, whoever owns it; `followers[]` adds others.
+    let mut followers = vec![creator];
+    for f in list("followers") {
+        if !followers.contains(&f) {
+            followers.push(f);
+        }
+    }
+    let confidential = posting.as_ref().is_some_and(|p| p["confidentiality"] == "confidential");
     let o = StoredOpportunity {
         id: id.clone(),
         application,
@@ -850,13 +1058,14 @@ async fn create_opportunity(
         sources,
         origin: one("origin"),
         postings,
-        owner: actor.clone(),
-        followers: vec![actor],
+        owner: actor,
+        followers,
         stage: one("stage").unwrap_or_else(|| DEFAULT_STAGE.into()),
         created_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
         files,
         resumes: resumes.into_iter().take(1).collect(),
         notes: Vec::new(),
+        confidential,
     };
     g.stats.opportunities_created += 1;
     g.opportunities.push(o.clone());
@@ -876,6 +1085,19 @@ async fn create_opportunity(
 
 #[derive(Clone, Copy)]
 struct Late(Duration);
+
+/// An answer that never arrives: its body fails before a byte is sent, so the server drops the
+/// connection and the client, mid-upload, sees the connection fail.
+fn broken_off(status: StatusCode) -> Response {
+    let fail =
+        futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("upload broken off")) });
+    (status, axum::body::Body::from_stream(fail)).into_response()
+}
+
+/// A file name's extension, lower-cased.
+fn extension(name: &str) -> String {
+    name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+}
 
 /// The create route: the opportunity is created at once; an answer to be held (`Late`) is sent
 /// that much later.

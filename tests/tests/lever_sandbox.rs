@@ -53,21 +53,135 @@ fn pdf(name: &str) -> Part {
     Part::bytes(b"%PDF-1.4".to_vec()).file_name(name.to_owned()).mime_str("application/pdf").unwrap()
 }
 
-/// "Create an opportunity": files go under `files[]`, the resume under `resumeFile`; any other
+/// "Create an opportunity": one file goes under `files`, several under `files[]` ("If uploading
+/// multiple files ... use files[] as the field name"), the resume under `resumeFile`; any other
 /// part name is an unknown key, ignored.
 #[tokio::test]
 async fn create_an_opportunity_reads_files_and_resume_file_only() {
     let l = lever().await;
     let form = person("Ada", "ada@x.io")
         .part("files[]", pdf("report.pdf"))
+        .part("files[]", pdf("notes.pdf"))
         .part("resumeFile", pdf("cv.pdf"))
         .part("files[0]", pdf("ignored.pdf"))
         .part("file", pdf("also-ignored.pdf"));
     let (st, v) = l.create(&format!("perform_as={ADMIN_USER}"), form).await;
     assert_eq!(st, 201, "{v}");
-    let o = &l.s.opportunities()[0];
-    assert_eq!(o.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["report.pdf"]);
-    assert_eq!(o.resumes.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["cv.pdf"]);
+    let one = person("Bo", "bo@x.io").part("files", pdf("one.pdf"));
+    assert_eq!(l.create(&format!("perform_as={ADMIN_USER}"), one).await.0, 201);
+    let o = &l.s.opportunities();
+    assert_eq!(o[0].files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["report.pdf", "notes.pdf"]);
+    assert_eq!(o[0].resumes.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["cv.pdf"]);
+    assert_eq!(
+        o[1].files.iter().map(|f| (f.field.as_str(), f.name.as_str())).collect::<Vec<_>>(),
+        [("files", "one.pdf")]
+    );
+}
+
+/// "Supported File Formats" (docx, doc, js, jpg, png, pdf, txt): a `resumeFile` of another type
+/// is refused, the whole create with it.
+#[tokio::test]
+async fn a_resume_file_of_an_unlisted_type_is_refused() {
+    let l = lever().await;
+    let rtf = Part::bytes(b"{\\rtf1 cv}".to_vec()).file_name("cv.rtf").mime_str("application/rtf").unwrap();
+    let (st, v) =
+        l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io").part("resumeFile", rtf)).await;
+    assert_eq!(st, 400, "{v}");
+    for listed in ["cv.pdf", "cv.docx", "cv.doc", "cv.txt", "cv.png", "cv.jpg"] {
+        let (st, v) = l
+            .create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io").part("resumeFile", pdf(listed)))
+            .await;
+        assert_eq!(st, 201, "{listed}: {v}");
+    }
+    assert_eq!(l.s.opportunities().len(), 6);
+}
+
+/// "Create an opportunity": phones are objects (`[{"type": "mobile", "value": ...}]` in JSON; in
+/// a form, the reference's nested-field syntax `phones[0][value]`); a bare string is no phone.
+#[tokio::test]
+async fn phones_are_objects_in_json_and_nested_fields_in_a_form() {
+    let l = lever().await;
+    let form = person("Ada", "ada@x.io").text("phones[0][type]", "mobile").text("phones[0][value]", "+44 20 7946 0001");
+    assert_eq!(l.create(&format!("perform_as={ADMIN_USER}"), form).await.0, 201);
+    let r = l
+        .http
+        .post(format!("{}/v1/opportunities?perform_as={ADMIN_USER}", l.s.url))
+        .bearer_auth(&l.token)
+        .json(&json!({"name": "Bo", "emails": ["bo@x.io"], "phones": [{"type": "mobile", "value": "+1 415 555 0100"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let bare = person("Cy", "cy@x.io").text("phones[]", "+44 20 7946 0002");
+    assert_eq!(l.create(&format!("perform_as={ADMIN_USER}"), bare).await.0, 400, "a bare string is not a phone");
+    let o = l.s.opportunities();
+    assert_eq!(
+        (o[0].phones[0]["value"].as_str(), o[0].phones[0]["type"].as_str()),
+        (Some("+44 20 7946 0001"), Some("mobile"))
+    );
+    assert_eq!(o[1].phones[0]["value"], "+1 415 555 0100");
+}
+
+/// "Confidential Data": lists leave confidential postings and opportunities out unless asked
+/// (`confidentiality=all`), and a token without `confidential:access:admin` asking for them, or
+/// reading a confidential posting, gets an access error.
+#[tokio::test]
+async fn confidential_data_is_listed_only_when_asked_and_granted() {
+    let l = lever().await;
+    let secret = "0c0c0c0c-3b44-4c1e-9a0d-6f6b7d1e2a10";
+    let seed = json!([{"id": secret, "text": "VP Finance", "confidentiality": "confidential", "owner": POSTING_OWNER}]);
+    l.http.post(format!("{}/_sandbox/postings", l.s.url)).json(&seed).send().await.unwrap();
+    let on = |posting: &str, name: &str| {
+        Form::new()
+            .text("name", name.to_owned())
+            .text("emails[]", format!("{name}@x.io"))
+            .text("postings[]", posting.to_owned())
+    };
+    assert_eq!(l.create(&format!("perform_as={ADMIN_USER}"), on(secret, "ada")).await.0, 201);
+    assert_eq!(l.create(&format!("perform_as={ADMIN_USER}"), on(POSTING, "bo")).await.0, 201);
+    assert_eq!(l.get("/opportunities").await.1["data"].as_array().unwrap().len(), 1, "non-confidential by default");
+    let all = l.get("/opportunities?confidentiality=all").await.1;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all["data"][0]["confidentiality"], "confidential");
+    assert_eq!(l.get(&format!("/postings/{secret}")).await.0, 200);
+
+    // An authorization without the confidential scope.
+    let (narrow, _, _) = l.s.issue_tokens_with("offline_access opportunities:read:admin postings:read:admin");
+    let narrow = Lever { s: l.s, token: narrow, http: l.http };
+    assert_eq!(narrow.get("/opportunities").await.0, 200);
+    assert_eq!(narrow.get("/opportunities?confidentiality=all").await.0, 403);
+    assert_eq!(narrow.get(&format!("/postings/{secret}")).await.0, 403);
+}
+
+/// "Authentication": "Refresh tokens will expire after one year": the sandbox expires a refresh
+/// token by the age of its authorization, through every rotation.
+#[tokio::test]
+async fn refresh_tokens_expire_by_the_age_of_their_authorization() {
+    let l = lever().await;
+    l.s.set_config(xor_lever_sandbox::lever::Config { refresh_ttl_secs: 1, ..Default::default() });
+    let (_, rt, _) = l.s.issue_tokens();
+    let refresh = |rt: String| {
+        let (http, url) = (l.http.clone(), l.s.url.clone());
+        async move {
+            let r = http
+                .post(format!("{url}/oauth/token"))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", CLIENT_ID),
+                    ("client_secret", xor_lever_sandbox::lever::CLIENT_SECRET),
+                    ("refresh_token", &rt),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, v) = refresh(rt).await;
+    assert_eq!(st, 200, "{v}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (st, v) = refresh(v["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!((st, v["error"].as_str()), (403, Some("invalid_grant")), "the rotated token keeps its family's age");
 }
 
 /// "Create an opportunity": `perform_as` is required on writes (and is a user of the account).
@@ -140,15 +254,16 @@ async fn an_email_dedupe_keeps_the_known_contacts_data() {
 }
 
 /// "Create an opportunity": `perform_as_posting_owner=true` makes the posting's owner the
-/// owner (and the follower); otherwise the `perform_as` user is. New opportunities start in the
-/// account's first stage unless `stage` says otherwise.
+/// owner; otherwise the `perform_as` user is. "The Opportunity creator will always be added as a
+/// follower": the `perform_as` user follows either way, and `followers[]` adds others. New
+/// opportunities start in the account's first stage unless `stage` says otherwise.
 #[tokio::test]
 async fn the_owner_is_the_posting_owner_when_asked() {
     let l = lever().await;
     l.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await;
     l.create(
         &format!("perform_as={ADMIN_USER}&perform_as_posting_owner=true"),
-        person("Bo", "bo@x.io").text("stage", "s2"),
+        person("Bo", "bo@x.io").text("stage", "s2").text("followers[]", OTHER_ADMIN),
     )
     .await;
     let o = l.s.opportunities();
@@ -158,7 +273,7 @@ async fn the_owner_is_the_posting_owner_when_asked() {
     );
     assert_eq!(
         (o[1].owner.as_str(), o[1].followers.as_slice(), o[1].stage.as_str()),
-        (POSTING_OWNER, &[POSTING_OWNER.to_owned()][..], "s2")
+        (POSTING_OWNER, &[ADMIN_USER.to_owned(), OTHER_ADMIN.to_owned()][..], "s2")
     );
 }
 

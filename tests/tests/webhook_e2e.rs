@@ -43,12 +43,14 @@ async fn success(kind: StoreKind) {
     assert_eq!(o.tags, ["xor"]);
     assert_eq!(o.origin.as_deref(), Some("sourced"));
     assert_eq!(o.emails, ["cand_1@example.com"]);
-    // Owned and followed by the posting's owner (a recruiter), not the Super Admin who connected.
-    assert_eq!((o.owner.as_str(), o.followers.as_slice()), (POSTING_OWNER, &[POSTING_OWNER.to_owned()][..]));
+    // Owned by the posting's owner (a recruiter); followed by the user it was created as (Lever:
+    // "The Opportunity creator will always be added as a follower").
+    assert_eq!((o.owner.as_str(), o.followers.as_slice()), (POSTING_OWNER, &[ADMIN_USER.to_owned()][..]));
     assert_eq!(o.name, "Ada Lovelace");
     assert_eq!(o.headline, None, "the contact's headline is theirs, not a place for a score");
     assert_eq!(o.stage, xor_lever_sandbox::lever::DEFAULT_STAGE);
-    assert_eq!(o.files.len(), 1, "the report under files[] (no resume was offered)");
+    assert_eq!(o.files.len(), 1, "the report under files (no resume was offered)");
+    assert_eq!(o.files[0].field, "files", "one file: `files`, as Lever's reference names it");
     assert_eq!(
         (o.files[0].name.as_str(), o.files[0].content_type.as_str()),
         ("xor-screening-report.pdf", "application/pdf")
@@ -411,7 +413,7 @@ async fn the_resume_is_attached_and_an_expired_one_never_blocks() {
 
     let opps = app.lever.opportunities();
     let with = opps.iter().find(|o| o.emails == ["cand_r1@example.com"]).unwrap();
-    assert_eq!(with.files.len(), 1, "the report under files[]");
+    assert_eq!(with.files.len(), 1, "the report under files");
     assert_eq!(with.resumes.len(), 1, "the resume under resumeFile");
     assert_eq!((with.resumes[0].name.as_str(), with.resumes[0].bytes.as_slice()), ("ok.pdf", &b"%PDF-1.4 resume"[..]));
     let without = opps.iter().find(|o| o.emails == ["cand_r2@example.com"]).unwrap();

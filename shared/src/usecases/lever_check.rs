@@ -15,13 +15,18 @@ pub async fn check_lever(deps: &LeverContext, conn: &Connection, deadline_ms: i6
         Err(LeverError::Unauthorized { .. }) => {
             let fresh = deps.tokens.after_unauthorized(conn, &*lever, &token, deadline_ms).await?;
             match lever.any_user(&fresh).await {
-                Err(LeverError::Unauthorized { .. }) => {
-                    deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await?;
-                    Err(TokenError::Revoked)
-                }
+                Err(LeverError::Unauthorized { .. }) => revoked(deps, conn).await,
+                Err(LeverError::Forbidden { .. }) => revoked(deps, conn).await,
                 _ => Ok(()),
             }
         }
+        // The account's settings no longer authorize the app: as a 401 that survives a refresh.
+        Err(LeverError::Forbidden { .. }) => revoked(deps, conn).await,
         Err(e) => Err(TokenError::Api(e)),
     }
+}
+
+async fn revoked(deps: &LeverContext, conn: &Connection) -> Result<(), TokenError> {
+    deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await?;
+    Err(TokenError::Revoked)
 }

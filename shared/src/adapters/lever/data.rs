@@ -113,7 +113,9 @@ impl Ats for LeverClient {
         token: &SecretString,
         f: &OpportunityFilter,
     ) -> Result<Vec<Opportunity>, LeverError> {
-        let mut q = vec!["expand=applications".to_owned(), "limit=100".to_owned()];
+        // Lists leave confidential opportunities out unless asked (DOCS: "If unspecified, defaults
+        // to non-confidential"): a retry must see one it created on a confidential posting.
+        let mut q = vec!["expand=applications".to_owned(), "limit=100".to_owned(), "confidentiality=all".to_owned()];
         for (k, v) in [("email", &f.email), ("posting_id", &f.posting_id), ("source", &f.source)] {
             if let Some(v) = v {
                 q.push(format!("{k}={}", enc(v)));
@@ -183,7 +185,10 @@ impl Ats for LeverClient {
 }
 
 /// Lever's multipart shape (DOCS): arrays as repeated `name[]` keys; the resume under
-/// `resumeFile`, every other file under `files[]`. Phones as `phones[i][type|value]` (UNCONFIRMED).
+/// `resumeFile`, another file under `files` (several under `files[]`: DOCS "If uploading
+/// multiple files ... use files[] as the field name"). Phones as `phones[i][type|value]`, the
+/// reference's syntax for a nested field in a form (`archive[archivedAt]`): the reference
+/// shows no phone in a form, so this encoding is UNCONFIRMED.
 fn multipart_form(o: &NewOpportunity, files: &[FileUpload]) -> Form {
     let mut f = Form::new().text("name", o.name.clone()).text("origin", o.origin.clone());
     if let Some(s) = &o.stage {
@@ -206,6 +211,7 @@ fn multipart_form(o: &NewOpportunity, files: &[FileUpload]) -> Form {
     for (i, p) in o.phones.iter().enumerate() {
         f = f.text(format!("phones[{i}][type]"), p.kind.clone()).text(format!("phones[{i}][value]"), p.value.clone());
     }
+    let others = files.iter().filter(|f| f.kind == FileKind::Other).count();
     for file in files {
         let part = Part::bytes(file.bytes.clone())
             .file_name(file.name.clone())
@@ -213,6 +219,7 @@ fn multipart_form(o: &NewOpportunity, files: &[FileUpload]) -> Form {
             .unwrap_or_else(|_| Part::bytes(file.bytes.clone()).file_name(file.name.clone()));
         let key = match file.kind {
             FileKind::Resume => "resumeFile",
+            FileKind::Other if others == 1 => "files",
             FileKind::Other => "files[]",
         };
         f = f.part(key, part);

@@ -36,7 +36,7 @@ pub const LEVER_BURST: u32 = 20;
 /// The scopes xor-lever asks for, and no more: one per kind of call it makes (Lever's reference
 /// names a scope per endpoint; whether a `write` scope also allows reading is not documented, so
 /// the reads the retries make — opportunities, notes — ask for their own).
-pub const SCOPES: &str = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
+pub const SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
 
 /// Each scope, and why xor-lever asks for it (shown to the Super Admin before they authorize).
 pub const SCOPE_REASONS: &[(&str, &str)] = &[
@@ -52,6 +52,10 @@ pub const SCOPE_REASONS: &[(&str, &str)] = &[
         "look for an opportunity it created before, so a retried screening never makes a second one",
     ),
     ("notes:read:admin", "check whether its note was already added, for the same reason"),
+    (
+        "confidential:access:admin",
+        "see the candidates it created on confidential postings, so a retried screening never makes a second one there either",
+    ),
     ("postings:read:admin", "check that a posting is still open before adding a candidate to it"),
     ("users:read:admin", "check that the person connecting is a Super Admin, and create candidates as that user"),
 ];
@@ -230,6 +234,21 @@ impl LeverClient {
         Err(LeverError::TooManyPages { op, pages: MAX_PAGES })
     }
 
+    /// Whether Lever refuses `token` (401 or 403), by the cheapest authenticated call, sent once
+    /// with no retry: `None` when it is accepted or the answer says nothing (Lever unreachable).
+    async fn refusal_of(&self, op: &'static str, token: &SecretString) -> Option<LeverError> {
+        let url = format!("{}/users?limit=1", self.hosts.api_base);
+        let resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => Some(LeverError::Unauthorized { op }),
+            StatusCode::FORBIDDEN => Some(LeverError::Forbidden {
+                op,
+                message: "the account does not authorize the app (seen on a check after the upload broke off)".into(),
+            }),
+            _ => None,
+        }
+    }
+
     pub(crate) async fn call<T: for<'de> Deserialize<'de>>(
         &self,
         op: &'static str,
@@ -298,6 +317,10 @@ impl LeverClient {
                     if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
                         let e: ErrorBody =
                             serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: None, message: None });
+                        if status == StatusCode::FORBIDDEN {
+                            let message = e.message.unwrap_or_else(|| "the account does not authorize this".into());
+                            return Err(LeverError::Forbidden { op, message });
+                        }
                         return Err(LeverError::Rejected {
                             op,
                             status: status.as_u16(),
@@ -313,8 +336,18 @@ impl LeverClient {
                     let retryable = retry_failures || status == StatusCode::TOO_MANY_REQUESTS;
                     (retry_after, format!("HTTP {}", status.as_u16()), retryable)
                 }
-                Err(e) => {
-                    (None, if e.is_timeout() { "timed out".into() } else { "connection failed".into() }, retry_failures)
+                Err(e) if e.is_timeout() => (None, "timed out".to_owned(), retry_failures),
+                Err(_) => {
+                    // A write whose upload broke off may have been answered early: Lever refuses
+                    // a dead token on the headers and closes while the body is still going, and
+                    // the client fails on the write without reading the 401. Ask once, cheaply,
+                    // with the same token, so a revoked app is seen as revoked on this call.
+                    if !matches!(body, Body::None) {
+                        if let Some(refusal) = self.refusal_of(op, token).await {
+                            return Err(refusal);
+                        }
+                    }
+                    (None, "connection failed".to_owned(), retry_failures)
                 }
             };
             let next = if retryable { self.retry.next_delay(attempt, started.elapsed(), retry_after) } else { None };

@@ -29,6 +29,12 @@ pub enum LeverError {
     /// 401: the access token expired or the app was revoked.
     #[error("Lever answered 401 to {op}")]
     Unauthorized { op: &'static str },
+    /// 403: the token is live but the account no longer authorizes the app for this call (Lever's
+    /// reference: "account settings don't authorize"; seen after a revoke, or a grant the
+    /// authorization lacks). Like a 401 that survives a refresh: only a new authorization helps,
+    /// never a reason to give up on the candidate.
+    #[error("Lever answered 403 to {op}: {message}")]
+    Forbidden { op: &'static str, message: String },
     /// A final 4xx: Lever will not accept this request as it is.
     #[error("Lever refused {op}: HTTP {status} {code}: {message}")]
     Rejected { op: &'static str, status: u16, code: String, message: String },

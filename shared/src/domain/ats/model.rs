@@ -67,13 +67,32 @@ impl Opportunity {
     pub fn has_link(&self, url: &str) -> bool {
         self.links.iter().any(|l| l == url)
     }
-    /// The same phone number, compared on its digits (formatting varies).
+    /// The same phone number, whichever way the account stored it: Lever's reference shows
+    /// `(123) 456-7891`, and what it does with the international form we send is UNCONFIRMED
+    /// (as sent, E.164, or national). Compared on the digits: equal, or the national number (its
+    /// trunk `0` dropped, 8 digits at least) ending the international one.
     pub fn has_phone(&self, phone: &str) -> bool {
-        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
         let want = digits(phone);
         !want.is_empty()
-            && self.phones.iter().any(|p| p.get("value").and_then(|v| v.as_str()).is_some_and(|v| digits(v) == want))
+            && self
+                .phones
+                .iter()
+                .any(|p| p.get("value").and_then(|v| v.as_str()).is_some_and(|v| same_number(&digits(v), &want)))
     }
+}
+
+fn digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Two phone numbers' digits name the same line (see [`Opportunity::has_phone`]).
+fn same_number(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+    let national = short.strip_prefix('0').unwrap_or(short);
+    national.len() >= 8 && long.ends_with(national) && long.len() - national.len() <= 3
 }
 
 /// The documented filters of `GET /opportunities` this product uses (all optional).
@@ -207,6 +226,27 @@ mod tests {
         let long = format!("{}.docx", "a".repeat(300));
         let s = safe_file_name(&long, "resume");
         assert!(s.len() <= 100 && s.ends_with(".docx"), "{s}");
+    }
+
+    #[test]
+    fn a_phone_is_the_same_however_it_was_stored() {
+        let with = |v: &str| super::Opportunity {
+            id: "o".into(),
+            contact: None,
+            sources: vec![],
+            applications: vec![],
+            emails: vec![],
+            phones: vec![serde_json::json!({"value": v})],
+            links: vec![],
+            created_at: None,
+        };
+        for stored in ["+44 20 7946 0001", "+442079460001", "020 7946 0001", "(020) 7946-0001"] {
+            assert!(with(stored).has_phone("+44 (20) 7946-0001"), "{stored}");
+        }
+        assert!(with("(415) 555-0100").has_phone("+1 415 555 0100"));
+        for other in ["+44 20 7946 0002", "7946 0001", "+49 20 7946 0001 99", ""] {
+            assert!(!with(other).has_phone("+44 20 7946 0001"), "{other}");
+        }
     }
 
     #[test]

@@ -32,7 +32,9 @@ impl From<CallError> for Outcome {
                 e @ (LeverError::Rejected { .. } | LeverError::Decode { .. } | LeverError::TooManyPages { .. }),
             ) => Outcome::Failed(e.to_string()),
             CallError::Lever(e @ LeverError::Unavailable { .. }) => Outcome::Pending(e.to_string()),
-            CallError::Lever(e @ LeverError::Unauthorized { .. }) => Outcome::PendingReauth(e.to_string()),
+            CallError::Lever(e @ (LeverError::Unauthorized { .. } | LeverError::Forbidden { .. })) => {
+                Outcome::PendingReauth(format!("{e}: a Super Admin must authorize the app again"))
+            }
             CallError::RevokedAfterRefresh => {
                 Outcome::PendingReauth("Lever refused a freshly refreshed token: the app looks revoked".into())
             }
@@ -41,7 +43,8 @@ impl From<CallError> for Outcome {
 }
 
 /// Token handling around one Lever call: a 401 refreshes once and retries once; a second 401
-/// means the app is revoked.
+/// means the app is revoked, and so does a 403 (the token is live, the account's settings no
+/// longer authorize the app: a refresh cannot change that).
 pub(super) async fn with_token<T, F, Fut>(
     deps: &LeverContext,
     conn: &Connection,
@@ -63,11 +66,24 @@ where
                     let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
                     Err(CallError::RevokedAfterRefresh)
                 }
-                other => other.map_err(CallError::Lever),
+                other => forbidden_revokes(deps, conn, other).await,
             }
         }
-        other => other.map_err(CallError::Lever),
+        other => forbidden_revokes(deps, conn, other).await,
     }
+}
+
+/// A 403 marks the connection revoked, as a 401 that survives a refresh does.
+async fn forbidden_revokes<T>(
+    deps: &LeverContext,
+    conn: &Connection,
+    result: Result<T, LeverError>,
+) -> Result<T, CallError> {
+    if let Err(LeverError::Forbidden { op, message }) = &result {
+        tracing::warn!(connection = %conn.id, op, message, "Lever answered 403: the connection waits for a new authorization");
+        let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
+    }
+    result.map_err(CallError::Lever)
 }
 
 /// One Lever call: cut before the deadline, counted and timed for the delivery's metrics.

@@ -294,7 +294,7 @@ async fn add_note(
         Err(e) => {
             // Tokens from before the note scope: Lever refuses; a new authorization grants it.
             let hint = match &e {
-                CallError::Lever(LeverError::Rejected { status: 401 | 403, .. }) => {
+                CallError::Lever(LeverError::Forbidden { .. }) => {
                     " — the connection must be authorized again to grant notes:write:admin"
                 }
                 _ => "",
