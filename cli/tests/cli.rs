@@ -254,6 +254,13 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
         "no secret in show"
     );
 
+    // An EU account set up as global: moved to its region (a rebinding: new connect link).
+    let reset = xl(d, &["connections", "reset-lever", "acme", "--lever-env", "eu"]);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(text(&xl(d, &["connections", "show", "acme", "--json"]).stdout).trim()).unwrap();
+    assert_eq!((v["lever_env"].as_str(), v["lever_region"].as_str()), (Some("eu"), Some("Lever EU")), "{v}");
+
     assert!(xl(d, &["connections", "disable", "acme"]).status.success());
     let st = xl(d, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(text(&st.stdout).lines().next().unwrap()).unwrap();
@@ -262,7 +269,9 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     // The table, as an operator reads it (no colour when stdout is not a terminal).
     let table = text(&xl(d, &["status"]).stdout);
     let header = table.lines().next().unwrap();
-    for col in ["CONNECTION", "STATUS", "LAST RUN", "FINISHED", "JOBS IN XOR", "WAITING", "FAILED", "TOKEN EXPIRES"] {
+    for col in
+        ["CONNECTION", "STATUS", "LAST RUN", "FINISHED", "JOBS IN XOR", "WAITING", "FAILED", "AUTHORIZATION ENDS"]
+    {
         assert!(header.contains(col), "{col} in {header}");
     }
     let acme = table.lines().find(|l| l.trim_start().starts_with("acme")).unwrap();

@@ -114,6 +114,9 @@ pub struct Config {
     /// dependent; forced here: the connection is dropped in place of the answer). The refusal is
     /// counted as if it had been read.
     pub refusal_breaks_upload: bool,
+    /// The account's recruiters' app, in each opportunity's `urls` (`https://hire.lever.co`;
+    /// an EU account's is `https://hire.eu.lever.co`).
+    pub app_url: String,
 }
 
 /// How a sent phone is stored.
@@ -167,6 +170,7 @@ impl Default for Config {
             phones_stored_as: PhoneStorage::AsSent,
             region_redirect: None,
             refusal_breaks_upload: false,
+            app_url: "https://hire.lever.co".into(),
         }
     }
 }
@@ -746,7 +750,7 @@ fn confidentiality(g: &Inner, headers: &HeaderMap, q: &[(String, String)]) -> Op
 
 /// An opportunity as the Data API shows it: `applications` are application ids, unless the
 /// caller asks for `expand=applications` (then each has its `posting`).
-fn opportunity_view(o: &StoredOpportunity, expand_applications: bool) -> Value {
+fn opportunity_view(o: &StoredOpportunity, expand_applications: bool, app: &str) -> Value {
     let applications = if expand_applications {
         json!(
             o.postings
@@ -763,7 +767,7 @@ fn opportunity_view(o: &StoredOpportunity, expand_applications: bool) -> Value {
         "owner": o.owner, "followers": o.followers, "stage": o.stage, "createdAt": o.created_at as u64,
         "location": o.location, "applications": applications,
         "confidentiality": if o.confidential { "confidential" } else { "non-confidential" },
-        "urls": {"list": "https://hire.lever.co/candidates", "show": format!("https://hire.lever.co/candidates/{}", o.id)},
+        "urls": {"list": format!("{app}/candidates"), "show": format!("{app}/candidates/{}", o.id)},
     })
 }
 
@@ -801,7 +805,7 @@ async fn find_opportunities(
         .filter(|o| origins.is_empty() || o.origin.as_ref().is_some_and(|x| origins.contains(x)))
         .filter(|o| start.is_none_or(|t| o.created_at >= t) && end.is_none_or(|t| o.created_at <= t))
         .filter(|o| wanted.admits(o.confidential))
-        .map(|o| opportunity_view(o, expand))
+        .map(|o| opportunity_view(o, expand, &g.config.app_url))
         .collect();
     let refs: Vec<&Value> = found.iter().collect();
     page_of(&refs, &q, g.config.max_page)
@@ -1069,7 +1073,8 @@ async fn create_opportunity(
     };
     g.stats.opportunities_created += 1;
     g.opportunities.push(o.clone());
-    let mut created = (StatusCode::CREATED, Json(json!({"data": opportunity_view(&o, false)}))).into_response();
+    let mut created =
+        (StatusCode::CREATED, Json(json!({"data": opportunity_view(&o, false, &g.config.app_url)}))).into_response();
     match take_after_work(&mut g, "create") {
         Some(AfterWork::Lost(status)) => {
             return lever_error(status, "Injected", "the answer was lost (the opportunity was created)");

@@ -401,3 +401,27 @@ async fn a_revoked_connections_turn_counts_its_waiting_deliveries() {
     let TurnOutcome::Skipped { skipped, webhooks: Some(w) } = out else { panic!("{out:?}") };
     assert_eq!((skipped.status, w.still_waiting, w.replayed), (ConnectionStatus::Revoked, 2, 0));
 }
+
+/// Lever ends an authorization a year after it was given: the dispatch names every connected
+/// connection within 30 days of that (the `AuthorizationsExpiring` metric and its alarm), and no
+/// other (a fresh authorization, one never given through the app, a revoked one).
+#[tokio::test]
+async fn the_dispatch_names_the_authorizations_that_end_within_30_days() {
+    let app = xor_lever_sandbox::harness::spawn_webhook_app(StoreKind::Sqlite).await;
+    let now_s = now_ms() / 1000;
+    let mut c = app.setup.connections.connection(&app.id).await.unwrap().unwrap();
+    for (id, authorized_days_ago, status) in [
+        ("renew-soon", Some(340), ConnectionStatus::Connected),
+        ("fresh", Some(10), ConnectionStatus::Connected),
+        ("never", None, ConnectionStatus::Connected),
+        ("gone", Some(360), ConnectionStatus::Revoked),
+    ] {
+        c.id = xor_lever::domain::ConnectionId::parse(id).unwrap();
+        c.status = status;
+        c.lever.authorized_at = authorized_days_ago.map(|d: i64| now_s - d * 86_400);
+        app.setup.connections.create_connection(&c).await.unwrap();
+    }
+    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let r = dispatch(&*app.setup.connections, &*queue).await.unwrap();
+    assert_eq!(r.renewals_due, ["renew-soon"]);
+}

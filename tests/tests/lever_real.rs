@@ -193,3 +193,57 @@ async fn a_lost_create_on_a_confidential_posting_is_found_again_not_duplicated()
     assert!(opps[0].confidential);
     assert_eq!(v["opportunity_id"], opps[0].id.as_str());
 }
+
+/// The connection's Lever settings, changed in place.
+async fn with_lever(app: &WebhookApp, f: impl FnOnce(&mut xor_lever::domain::LeverSettings)) {
+    let mut c = app.setup.connections.connection(&app.id).await.unwrap().unwrap();
+    f(&mut c.lever);
+    app.setup.connections.set_lever(&app.id, &c.lever).await.unwrap();
+}
+
+/// §2: an EU account. Lever's OAuth page: "Any integration authorization or action will be
+/// re-directed automatically to the appropriate data center". The Data API and token calls that
+/// start at the global host are followed to the account's region with the same method and body
+/// (a 307: the create stays a multipart create with its files, the refresh a POST with its form),
+/// and the recruiter's link is the one Lever gives (`urls.show`, on `hire.eu.lever.co`).
+#[tokio::test]
+async fn an_eu_account_is_followed_to_its_region_with_the_same_method_and_body() {
+    let (app, resume) = app_with_resume(64 * 1024).await;
+    with_lever(&app, |l| l.env = xor_lever::domain::LeverEnv::Eu).await;
+    app.lever.set_config(Config {
+        region_redirect: Some(format!("{}/eu", app.lever.url)),
+        app_url: "https://hire.eu.lever.co".into(),
+        ..Config::default()
+    });
+    app.lever.expire_access_tokens();
+    let mut s = app.screening("cand_eu");
+    s["data"]["candidate"]["resume_url"] = resume.into();
+    let (st, v, _) = app.deliver("msg_eu", &body(&s)).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("completed")), "{v}");
+    let stats = app.lever.stats();
+    // The create (a 401 first: the token had expired), the refresh, the create again, the note.
+    assert!(stats.redirected >= 4, "{stats:?}");
+    assert_eq!(stats.refreshes, 1);
+    let o = &app.lever.opportunities()[0];
+    assert_eq!((o.files.len(), o.resumes.len(), o.notes.len()), (1, 1, 1), "the body went along");
+    let d = app.delivery("msg_eu").await.unwrap();
+    assert_eq!(d.opportunity_url.unwrap(), format!("https://hire.eu.lever.co/candidates/{}", o.id));
+}
+
+/// §2: a redirect is never followed blindly: to a host that is not Lever's (nor the configured
+/// one), or one that would turn the POST into a GET (301/302/303), is an error that names where
+/// Lever pointed and how to fix the connection's region; the candidate is not created elsewhere
+/// and the delivery is kept for a replay.
+#[tokio::test]
+async fn a_redirect_elsewhere_is_refused_and_names_where_lever_pointed() {
+    let (app, _) = app_with_resume(1024).await;
+    app.lever.set_config(Config { region_redirect: Some("http://127.0.0.1:9/eu".into()), ..Config::default() });
+    let (st, v, _) = app.deliver("msg_1", &body(&app.screening("cand_1"))).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("failed")), "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("http://127.0.0.1:9/eu/v1/opportunities"), "{reason}");
+    assert!(reason.contains("--lever-env eu"), "{reason}");
+    assert_eq!(app.lever.opportunities().len(), 0);
+    let d = app.delivery("msg_1").await.unwrap();
+    assert_eq!(d.status, DeliveryStatus::Failed, "kept, replayable once the region is fixed");
+}

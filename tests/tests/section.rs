@@ -275,3 +275,25 @@ async fn a_revoked_connection_says_so_and_keeps_what_arrived() {
     let again = open(&app, &Visitor::new(), &invitation_link(&app, &app.id).await).await;
     assert!(again.body.contains("id=\"connect\""));
 }
+
+/// The section says where the account lives (an EU account: "Lever EU") and, 30 days before Lever
+/// ends the authorization (a year after it was given), that a Super Admin must authorize again.
+#[tokio::test]
+async fn the_section_shows_the_region_and_when_the_authorization_must_be_renewed() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let mut c = app.setup.connections.connection(&app.id).await.unwrap().unwrap();
+    c.lever.env = LeverEnv::Eu;
+    let now_s = xor_lever::usecases::now_ms() / 1000;
+    c.lever.authorized_at = Some(now_s - 200 * 86_400);
+    app.setup.connections.set_lever(&app.id, &c.lever).await.unwrap();
+    let v = Visitor::new();
+    let page = open(&app, &v, &page_link(&app, &app.id).await).await;
+    assert!(page.body.contains(r#"<dd id="lever-region">Lever EU</dd>"#), "{}", page.body);
+    assert!(page.body.contains("Authorization ends"), "{}", page.body);
+    assert!(!page.body.contains("must authorize again"), "not yet: 165 days left");
+
+    c.lever.authorized_at = Some(now_s - 340 * 86_400);
+    app.setup.connections.set_lever(&app.id, &c.lever).await.unwrap();
+    let page = v.get(&format!("{}/connections/{}", app.url, app.id)).await.unwrap();
+    assert!(page.body.contains("a Super Admin must authorize again before then"), "{}", page.body);
+}

@@ -227,7 +227,7 @@ async fn revoked_links_and_sessions_open_nothing() {
         let (invitation, _) = xor_lever::usecases::connect::invite(&app.setup, &app.id, 7).await.unwrap();
         let invited = access::invitation_link(&app.url, &app.id, &invitation);
         if reset {
-            xor_lever::usecases::connect::reset_lever(&app.setup, &app.id, "a test").await.unwrap();
+            xor_lever::usecases::connect::reset_lever(&app.setup, &app.id, "a test", None).await.unwrap();
         } else {
             access::revoke_links(&app.setup, &app.id).await.unwrap();
         }

@@ -116,6 +116,7 @@ fn delivery(c: &str, id: &str, at: i64, status: DeliveryStatus) -> Delivery {
         natural_key: Some("cand#job".into()),
         body: br#"{"type":"candidate.screening_passed"}"#.to_vec(),
         opportunity_id: None,
+        opportunity_url: None,
         reason: None,
         attempts: 0,
         updated_at_ms: at,

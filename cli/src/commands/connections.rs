@@ -17,8 +17,22 @@ use crate::store::{Ctx, Result};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum EnvArg {
+    /// Lever's global data centre (hire.lever.co).
     Production,
+    /// Lever's developer sandbox.
     Sandbox,
+    /// An account in Lever's EU data centre (hire.eu.lever.co, jobs.eu.lever.co).
+    Eu,
+}
+
+impl From<EnvArg> for LeverEnv {
+    fn from(e: EnvArg) -> Self {
+        match e {
+            EnvArg::Production => LeverEnv::Production,
+            EnvArg::Sandbox => LeverEnv::Sandbox,
+            EnvArg::Eu => LeverEnv::Eu,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -111,6 +125,9 @@ pub enum ConnectionsCommand {
     /// Lever accounts. The connection waits as `pending` until then.
     ResetLever {
         id: ConnectionId,
+        /// Move the connection to another Lever region too (its tokens are of the old one).
+        #[arg(long, value_enum)]
+        lever_env: Option<EnvArg>,
     },
     /// Void every page link and section session of the connection issued until now (a link
     /// sent to the wrong person, a customer's admin who left). Connect links are voided too.
@@ -168,10 +185,7 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     c.xor_max_rps = a.xor_max_rps;
     c.max_close_share = a.max_close_share;
     c.allow_mass_close = a.allow_mass_close;
-    c.lever.env = match a.lever_env {
-        EnvArg::Production => LeverEnv::Production,
-        EnvArg::Sandbox => LeverEnv::Sandbox,
-    };
+    c.lever.env = a.lever_env.into();
     c.lever.api_base_url = a.lever_base_url;
     c.lever.auth_base_url = a.lever_auth_url;
     c.lever.perform_as = a.perform_as;
@@ -242,10 +256,10 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             println!("the Lever section of {id} (valid {valid_days} days; whoever has the link can see it):");
             println!("{link}");
         }
-        ConnectionsCommand::ResetLever { id } => {
+        ConnectionsCommand::ResetLever { id, lever_env } => {
             let w = ctx.lever_context().await?;
             let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
-            let previous = reset_lever(&w, &id, &by).await?;
+            let previous = reset_lever(&w, &id, &by, lever_env.map(LeverEnv::from)).await?;
             eprintln!(
                 "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links, page links and section sessions void; now pending",
                 previous.as_deref().unwrap_or("unknown")
@@ -356,6 +370,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "feed_url": c.feed_url,
         "xor_base_url": c.xor_base_url,
         "lever_env": c.lever.env.as_str(),
+        "lever_region": c.lever.env.region(),
         "perform_as": c.lever.perform_as,
         "perform_as_is": c.lever.perform_as_source,
         "candidates_owned_by": if c.lever.admin_owns_candidates { "the acting Super Admin" } else { "the posting's owner" },
@@ -367,6 +382,12 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "lever_authorized": tokens.is_some(),
         "token_expires_at": expiry,
         "token_expires_at_unix": tokens.as_ref().map(|t| t.expires_at),
+        // Lever ends an authorization after a year: renew before then (runbook:
+        // authorizations-expiring).
+        "authorization_ends_at": c.lever.authorization_ends_at().map(|t| rfc3339(t * 1000)),
+        "authorization_ends_at_unix": c.lever.authorization_ends_at(),
+        "authorization_renewal_due": c.status == ConnectionStatus::Connected
+            && c.lever.renewal_due(xor_lever::usecases::now_ms() / 1000),
         "jobs_in_xor": jobs_in_xor,
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
         "webhooks_pending": count(DeliveryStatus::Pending).await?,

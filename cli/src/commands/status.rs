@@ -1,7 +1,7 @@
 //! `xor-lever status`: every connection at a glance (what the dashboard shows, from the store):
 //! its status, the last run and its outcome, the jobs it has in XOR, the deliveries waiting or
-//! failed, and when its Lever access token expires (never the token). `--json`: one object per
-//! line, for scripts.
+//! failed, and when Lever ends its authorization (a year after it was given; the access token
+//! itself is refreshed by the product). `--json`: one object per line, for scripts.
 use std::process::ExitCode;
 
 use super::connections::describe;
@@ -42,15 +42,17 @@ fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
         .unwrap_or("never")
         .to_owned();
     let last = v["last_sync"]["finished_at_ms"].as_i64().map_or("—".to_owned(), |t| ago(now_ms - t));
-    let token = v["token_expires_at_unix"].as_i64().map_or("—".to_owned(), |t| {
+    let renew = v["authorization_renewal_due"].as_bool().unwrap_or(false);
+    let ends = v["authorization_ends_at_unix"].as_i64().map_or("—".to_owned(), |t| {
         let left = t * 1000 - now_ms;
-        if left <= 0 { "expired (refreshed on use)".to_owned() } else { format!("in {}", span(left)) }
+        let when = if left <= 0 { "ended".to_owned() } else { format!("in {}", span(left)) };
+        if renew { format!("{when}: authorize again") } else { when }
     });
     let status = v["status"].as_str().unwrap_or("?").to_owned();
     let (waiting, failed) = (n("webhooks_pending") + n("webhooks_pending_reauth"), n("webhooks_failed"));
     let health = if status == "revoked" || failed > 0 || matches!(outcome.as_str(), "error" | "feed_error") {
         Health::Act
-    } else if status != "connected" || waiting > 0 || outcome == "partial" {
+    } else if status != "connected" || waiting > 0 || outcome == "partial" || renew {
         Health::Look
     } else {
         Health::Fine
@@ -63,7 +65,7 @@ fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
         n("jobs_in_xor").to_string(),
         waiting.to_string(),
         failed.to_string(),
-        token,
+        ends,
     ];
     (health, cells)
 }
@@ -81,7 +83,7 @@ fn print(rows: Vec<(Health, [String; 8])>) {
         "JOBS IN XOR",
         "WAITING",
         "FAILED",
-        "TOKEN EXPIRES",
+        "AUTHORIZATION ENDS",
     ]);
     let health: Vec<Health> = rows.iter().map(|(h, _)| *h).collect();
     for (_, cells) in rows {
@@ -128,14 +130,21 @@ mod tests {
             "connection": "acme", "status": "connected", "jobs_in_xor": 4,
             "last_sync": {"finished_at_ms": now - 5 * 60_000, "outcome": {"outcome": "completed"}},
             "webhooks_pending": 1, "webhooks_pending_reauth": 0, "webhooks_failed": 0,
-            "token_expires_at_unix": now / 1000 + 3600,
+            "authorization_ends_at_unix": now / 1000 + 200 * 86_400, "authorization_renewal_due": false,
         });
         let (h, cells) = row(&v, now);
         assert_eq!(
             cells,
-            ["acme", "connected", "completed", "5 min ago", "4", "1", "0", "in 60 min"].map(String::from)
+            ["acme", "connected", "completed", "5 min ago", "4", "1", "0", "in 200 days"].map(String::from)
         );
         assert_eq!(h, Health::Look, "a delivery waits");
+        let soon = serde_json::json!({
+            "connection": "acme", "status": "connected", "jobs_in_xor": 4,
+            "last_sync": {"finished_at_ms": now - 5 * 60_000, "outcome": {"outcome": "completed"}},
+            "authorization_ends_at_unix": now / 1000 + 20 * 86_400, "authorization_renewal_due": true,
+        });
+        let (h, cells) = row(&soon, now);
+        assert_eq!((h, cells[7].as_str()), (Health::Look, "in 20 days: authorize again"));
         let revoked = serde_json::json!({"connection": "b", "status": "revoked", "last_sync": null});
         let (h, cells) = row(&revoked, now);
         assert_eq!((h, cells[2].as_str(), cells[3].as_str(), cells[7].as_str()), (Health::Act, "never", "—", "—"));

@@ -30,6 +30,9 @@ pub fn is_sqs(payload: &Value) -> bool {
 pub struct Dispatched {
     pub sent: usize,
     pub skipped: Vec<xor_lever::usecases::Skipped>,
+    /// Connections whose Lever authorization ends within 30 days (`None`: one connection's
+    /// turn, nothing measured).
+    pub renewals_due: Option<Vec<String>>,
 }
 
 impl Handler {
@@ -63,7 +66,7 @@ impl Handler {
                     DispatchError::Store(e) => HandlerError::Store(e),
                     e @ DispatchError::Queue { .. } => HandlerError::Queue(Box::new(e)),
                 })?;
-                Ok(Dispatched { sent: r.sent, skipped: r.skipped })
+                Ok(Dispatched { sent: r.sent, skipped: r.skipped, renewals_due: Some(r.renewals_due) })
             }
             SyncEvent::Manual(ManualEvent { dry_run: true, .. }) => Err(HandlerError::BadEvent(
                 "a dry run is not queued (its plan would be lost): run `xor-lever sync --dry-run` against the deployment"
@@ -75,7 +78,7 @@ impl Handler {
             SyncEvent::Manual(ManualEvent { connection: Some(id), force, .. }) => {
                 let turn = SyncTurn { force, ..SyncTurn::new(ConnectionId::parse(&id)?, TurnReason::Operator) };
                 queue.send(&[turn], 0).await.map_err(|e| HandlerError::Queue(Box::new(e)))?;
-                Ok(Dispatched { sent: 1, skipped: Vec::new() })
+                Ok(Dispatched { sent: 1, skipped: Vec::new(), renewals_due: None })
             }
         }
     }
@@ -198,11 +201,17 @@ fn dispatch_metrics(result: &Result<Dispatched, HandlerError>, scheduled: bool, 
     let line = run_line(scheduled, duration_ms);
     match result {
         Err(e) => with_error(line, e),
-        Ok(d) => line
-            .count("RunErrors", 0)
-            .count("ConnectionsDispatched", d.sent)
-            .count("ConnectionsSkipped", d.skipped.len())
-            .count("RevokedConnections", revoked(&d.skipped)),
+        Ok(d) => {
+            let line = line
+                .count("RunErrors", 0)
+                .count("ConnectionsDispatched", d.sent)
+                .count("ConnectionsSkipped", d.skipped.len())
+                .count("RevokedConnections", revoked(&d.skipped));
+            match &d.renewals_due {
+                Some(due) => line.count("AuthorizationsExpiring", due.len()),
+                None => line,
+            }
+        }
     }
 }
 

@@ -128,6 +128,9 @@ pub struct SyncResponse {
     pub webhooks: Option<RetrySummary>,
     /// Connections whose Lever authorization could not be checked (synced anyway).
     pub lever_check_failures: usize,
+    /// Connections whose Lever authorization ends within 30 days (measured when every
+    /// connection was listed: not by a one-connection run).
+    pub renewals_due: Option<Vec<String>>,
 }
 
 pub struct Handler {
@@ -188,6 +191,7 @@ impl Handler {
             }
             _ => None,
         };
+        let every_connection = !matches!(parsed, SyncEvent::Manual(ManualEvent { connection: Some(_), .. }));
         let all = match parsed {
             SyncEvent::Scheduled => sync_all(&self.deps, &opts, self.concurrency, self.webhooks.as_ref()).await?,
             SyncEvent::Manual(ManualEvent { connection, force, dry_run }) => {
@@ -201,6 +205,7 @@ impl Handler {
                             reports: vec![sync_connection(&self.deps, &id, &opts).await],
                             skipped: Vec::new(),
                             lever_check_failures: 0,
+                            renewals_due: Vec::new(),
                         }
                     }
                 }
@@ -211,13 +216,19 @@ impl Handler {
             .into_iter()
             .map(|r| ConnectionResult { summary: r.run.summary, outcome: r.run.outcome, guard: r.run.guard })
             .collect();
-        Ok(SyncResponse { connections, skipped: all.skipped, webhooks, lever_check_failures: all.lever_check_failures })
+        Ok(SyncResponse {
+            connections,
+            skipped: all.skipped,
+            webhooks,
+            lever_check_failures: all.lever_check_failures,
+            renewals_due: every_connection.then_some(all.renewals_due),
+        })
     }
 }
 
 /// The run's figures as CloudWatch EMF lines (namespace `XorLever`, `xor_lever::metrics`): one
 /// for the run (`Stack`; the alarms watch `SyncRuns`, `SyncFailures`, `RevokedConnections`,
-/// `WebhooksWaiting`) and one per connection synced (`Stack`, `Connection`). On the error path,
+/// `WebhooksWaiting`, `AuthorizationsExpiring`) and one per connection synced (`Stack`, `Connection`). On the error path,
 /// the run's line with `RunErrors` 1 and the error's type.
 pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, duration_ms: u128) -> Vec<MetricLine> {
     let run = run_line(scheduled, duration_ms);
@@ -231,6 +242,9 @@ pub fn metrics(result: &Result<SyncResponse, HandlerError>, scheduled: bool, dur
     // (a 0 would clear the waiting alarm).
     if let Some(w) = &r.webhooks {
         run = replay_counts(run, w);
+    }
+    if let Some(due) = &r.renewals_due {
+        run = run.count("AuthorizationsExpiring", due.len());
     }
     let mut lines = vec![
         run.count("ConnectionsSynced", r.connections.len())

@@ -45,6 +45,7 @@ async fn the_binary_dispatches_on_the_schedule_and_syncs_a_turn_from_sqs() {
         ("ConnectionsDispatched", "Count"),
         ("ConnectionsSkipped", "Count"),
         ("RevokedConnections", "Count"),
+        ("AuthorizationsExpiring", "Count"),
         ("ColdStart", "Count"),
     ] {
         assert!(defs.contains(&(name.to_owned(), unit.to_owned())), "{name} {unit} in {run}");

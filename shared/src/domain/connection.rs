@@ -85,9 +85,12 @@ impl FeedState {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeverEnv {
+    /// Lever's global (US) data centre.
     #[default]
     Production,
     Sandbox,
+    /// An account hosted in Lever's EU data centre (`hire.eu.lever.co`, `jobs.eu.lever.co`).
+    Eu,
 }
 
 impl LeverEnv {
@@ -95,6 +98,15 @@ impl LeverEnv {
         match self {
             Self::Production => "production",
             Self::Sandbox => "sandbox",
+            Self::Eu => "eu",
+        }
+    }
+    /// Where the account's data lives, in words (the section page, `connections show`).
+    pub fn region(self) -> &'static str {
+        match self {
+            Self::Production => "Lever (global)",
+            Self::Sandbox => "Lever sandbox",
+            Self::Eu => "Lever EU",
         }
     }
 }
@@ -148,6 +160,25 @@ pub struct LeverSettings {
     /// When the links were last revoked (Unix ms), for `connections show`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links_revoked_at_ms: Option<i64>,
+}
+
+/// Lever ends an authorization a year after it was given (DOCS, "Authentication": "Refresh
+/// tokens will expire after one year or after 90 days of inactivity"). Counted from the last
+/// authorization: whether a refresh restarts the year is UNCONFIRMED, so the stricter reading.
+pub const AUTHORIZATION_LIFETIME_SECS: i64 = 365 * 24 * 3600;
+/// How long before that the operator and the Super Admin are told to authorize again.
+pub const RENEWAL_NOTICE_SECS: i64 = 30 * 24 * 3600;
+
+impl LeverSettings {
+    /// When Lever will end this authorization (Unix seconds), if it was given through the app.
+    pub fn authorization_ends_at(&self) -> Option<i64> {
+        self.authorized_at.map(|t| t.saturating_add(AUTHORIZATION_LIFETIME_SECS))
+    }
+    /// Within [`RENEWAL_NOTICE_SECS`] of that end (or past it): a Super Admin should authorize
+    /// again now, while everything still works.
+    pub fn renewal_due(&self, now_s: i64) -> bool {
+        self.authorization_ends_at().is_some_and(|end| now_s >= end - RENEWAL_NOTICE_SECS)
+    }
 }
 
 fn default_origin() -> String {

@@ -85,6 +85,16 @@ pub fn section(v: &SectionView, path: &str) -> String {
                     dt { "Authorized by" } dd { "Lever user " (by) @if let Some(at) = c.lever.authorized_at { ", " (when(at * 1000)) } }
                 }
                 @if let Some(a) = &c.lever.account_id { dt { "Lever account" } dd { (a) } }
+                dt { "Lever region" } dd #lever-region { (c.lever.env.region()) }
+                @if let Some(end) = c.lever.authorization_ends_at().filter(|_| c.status == ConnectionStatus::Connected) {
+                    dt { "Authorization ends" }
+                    dd #authorization-ends {
+                        (when(end * 1000))
+                        @if v.renewal_due {
+                            strong { " — Lever ends every authorization after a year: a Super Admin must authorize again before then (ask your XOR contact for a connect link)." }
+                        }
+                    }
+                }
                 @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { "Lever user " (u) } }
                 dt { "Job feed" } dd { (c.feed_url) }
                 dt { "Last sync" }

@@ -282,6 +282,7 @@ impl Ats for FakeLever {
             phones: o.phones.iter().map(|p| serde_json::json!({ "value": p.value })).collect(),
             links: o.links.clone(),
             created_at: Some(crate::usecases::now_ms()),
+            urls: None,
         };
         s.opportunities.push((made.clone(), o.clone(), files.to_vec()));
         if std::mem::take(&mut s.lose_next_create) {

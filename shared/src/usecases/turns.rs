@@ -32,6 +32,8 @@ const REPLAY_SHARE: i64 = 4;
 pub struct DispatchReport {
     pub sent: usize,
     pub skipped: Vec<Skipped>,
+    /// Connections whose Lever authorization ends within 30 days (`sync::renewals_due`).
+    pub renewals_due: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +59,9 @@ pub async fn dispatch(
 ) -> Result<DispatchReport, DispatchError> {
     let mut report = DispatchReport::default();
     let mut turns = Vec::new();
-    for c in connections.connections().await? {
+    let all = connections.connections().await?;
+    report.renewals_due = crate::usecases::sync::renewals_due(&all, crate::usecases::now_ms() / 1000);
+    for c in all {
         if c.status != ConnectionStatus::Connected {
             report.skipped.push(Skipped::not_connected(&c));
         }

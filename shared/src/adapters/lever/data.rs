@@ -146,8 +146,13 @@ impl Ats for LeverClient {
         if as_posting_owner {
             path.push_str("&perform_as_posting_owner=true");
         }
-        let d: Data<Opportunity> =
+        let mut d: Data<Opportunity> =
             self.call("create opportunity", Method::POST, path, token, Body::Multipart(Box::new(form)), false).await?;
+        // A link for recruiters, shown on the section page: only one of Lever's own (else the
+        // page builds it from the id).
+        if let Some(u) = d.data.urls.as_mut() {
+            u.show = u.show.take().filter(|s| reqwest::Url::parse(s).is_ok_and(|u| super::is_lever_host(&u)));
+        }
         Ok(d.data)
     }
 

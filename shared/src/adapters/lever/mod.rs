@@ -60,7 +60,11 @@ pub const SCOPE_REASONS: &[(&str, &str)] = &[
     ("users:read:admin", "check that the person connecting is a Super Admin, and create candidates as that user"),
 ];
 
-/// Hosts per environment. EU customers are redirected by Lever's own OAuth host (no EU entry).
+/// Hosts per environment (docs/lever-facts.md, "Hosts"). An EU account's recruiters' app and
+/// job site are Lever's EU hosts (DOCS); its OAuth and Data API calls start at the global hosts,
+/// which Lever's OAuth page says redirect "automatically to the appropriate data center" (an EU
+/// Data API or OAuth host is documented nowhere): such a redirect is followed to Lever's own
+/// hosts only ([`LeverHosts::redirect`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeverHosts {
     /// The Data API base, ending in `/v1`.
@@ -69,19 +73,67 @@ pub struct LeverHosts {
     pub auth_base: String,
     /// The environment's API, as OAuth names it: never an overridden base (a proxy, a stand-in).
     audience: String,
+    /// The recruiters' app (`https://hire.lever.co`, `https://hire.eu.lever.co`, ...).
+    app_base: &'static str,
 }
+
+/// One of Lever's own hosts over HTTPS: `lever.co` and its subdomains (every region's API, app,
+/// job site), and the sandbox's OAuth host.
+pub fn is_lever_host(u: &reqwest::Url) -> bool {
+    u.scheme() == "https"
+        && u.port_or_known_default() == Some(443)
+        && u.host_str().is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            h == "lever.co" || h.ends_with(".lever.co") || h == "sandbox-lever.auth0.com"
+        })
+}
+
+/// Redirects followed in a row for one call (a region's hop, and one more for its own move).
+const MAX_REDIRECTS: u32 = 2;
 
 impl LeverHosts {
     pub fn for_settings(s: &LeverSettings) -> Self {
-        let (api, auth) = match s.env {
-            LeverEnv::Production => ("https://api.lever.co/v1", "https://auth.lever.co"),
-            LeverEnv::Sandbox => ("https://api.sandbox.lever.co/v1", "https://sandbox-lever.auth0.com"),
+        let (api, auth, app) = match s.env {
+            LeverEnv::Production => ("https://api.lever.co/v1", "https://auth.lever.co", "https://hire.lever.co"),
+            LeverEnv::Sandbox => {
+                ("https://api.sandbox.lever.co/v1", "https://sandbox-lever.auth0.com", "https://hire.sandbox.lever.co")
+            }
+            LeverEnv::Eu => ("https://api.lever.co/v1", "https://auth.lever.co", "https://hire.eu.lever.co"),
         };
         Self {
             api_base: s.api_base_url.clone().unwrap_or_else(|| api.into()).trim_end_matches('/').to_owned(),
             auth_base: s.auth_base_url.clone().unwrap_or_else(|| auth.into()).trim_end_matches('/').to_owned(),
             audience: format!("{api}/"),
+            app_base: app,
         }
+    }
+
+    /// Where a redirect from Lever may be followed, if anywhere: a `307` or `308` (the same
+    /// method and body, so a create stays a create) to Lever's own hosts over HTTPS (`lever.co`
+    /// and its subdomains, the sandbox's OAuth host) or to the origin this connection was
+    /// configured with (an overridden base: the local sandbox). The bearer token and the client
+    /// secret go only there. Anything else is an error that names where Lever pointed.
+    pub fn redirect(&self, resp: &reqwest::Response) -> Result<reqwest::Url, String> {
+        let status = resp.status();
+        let target = crate::adapters::redirect_target(resp);
+        let refuse = |why: &str| {
+            format!(
+                "Lever answered {} with a redirect to {target}: not followed ({why}); if the account is hosted in another \
+                 region, reset the connection to it (xor-lever connections reset-lever ID --lever-env eu)",
+                status.as_u16()
+            )
+        };
+        if !matches!(status, StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT) {
+            return Err(refuse("only a 307 or 308 keeps the method and body"));
+        }
+        let to = resp.url().join(&target).map_err(|_| refuse("not a URL"))?;
+        let origin =
+            |u: &reqwest::Url| (u.scheme().to_owned(), u.host_str().map(str::to_owned), u.port_or_known_default());
+        let configured = [&self.api_base, &self.auth_base]
+            .iter()
+            .filter_map(|b| reqwest::Url::parse(b).ok())
+            .any(|b| origin(&b) == origin(&to));
+        if configured || is_lever_host(&to) { Ok(to) } else { Err(refuse("not one of Lever's hosts")) }
     }
     /// OAuth `audience`: the environment's API base with its trailing slash (required).
     pub fn audience(&self) -> String {
@@ -92,7 +144,7 @@ impl LeverHosts {
     }
     /// The recruiters' app of this environment.
     pub fn app_base(&self) -> &'static str {
-        if self.audience.contains("sandbox") { "https://hire.sandbox.lever.co" } else { "https://hire.lever.co" }
+        self.app_base
     }
     pub fn authorize_url(&self) -> String {
         format!("{}/authorize", self.auth_base)
@@ -237,8 +289,15 @@ impl LeverClient {
     /// Whether Lever refuses `token` (401 or 403), by the cheapest authenticated call, sent once
     /// with no retry: `None` when it is accepted or the answer says nothing (Lever unreachable).
     async fn refusal_of(&self, op: &'static str, token: &SecretString) -> Option<LeverError> {
-        let url = format!("{}/users?limit=1", self.hosts.api_base);
-        let resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
+        let mut url = format!("{}/users?limit=1", self.hosts.api_base);
+        let mut resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
+        for _ in 0..MAX_REDIRECTS {
+            if !resp.status().is_redirection() {
+                break;
+            }
+            url = self.hosts.redirect(&resp).ok()?.to_string();
+            resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
+        }
         match resp.status() {
             StatusCode::UNAUTHORIZED => Some(LeverError::Unauthorized { op }),
             StatusCode::FORBIDDEN => Some(LeverError::Forbidden {
@@ -258,9 +317,9 @@ impl LeverClient {
         body: Body,
         retry_failures: bool,
     ) -> Result<T, LeverError> {
-        let url = format!("{}{}", self.hosts.api_base, path);
+        let mut url = format!("{}{}", self.hosts.api_base, path);
         let started = Instant::now();
-        let mut attempt = 0;
+        let (mut attempt, mut hops) = (0, 0);
         loop {
             attempt += 1;
             // Waiting for Lever's rate budget is Lever's time too.
@@ -284,13 +343,20 @@ impl LeverClient {
             let result = match result {
                 Ok(resp) => {
                     let status = resp.status();
-                    // Never followed (no redirect policy on the client): the bearer token, and a
-                    // POST's body, must not go wherever an answer points.
+                    // The client follows no redirect by itself: the bearer token, and a POST's
+                    // body, go only where `LeverHosts::redirect` allows (an EU account's hop).
                     if status.is_redirection() {
-                        let message = format!(
-                            "Lever answered a redirect to {}: not followed",
-                            crate::adapters::redirect_target(&resp)
-                        );
+                        let message = match self.hosts.redirect(&resp) {
+                            Ok(to) if hops < MAX_REDIRECTS => {
+                                (hops, attempt) = (hops + 1, attempt - 1);
+                                url = to.to_string();
+                                continue;
+                            }
+                            Ok(to) => {
+                                format!("Lever redirected more than {MAX_REDIRECTS} times in a row (last to {to})")
+                            }
+                            Err(message) => message,
+                        };
                         return Err(LeverError::Rejected {
                             op,
                             status: status.as_u16(),
@@ -361,6 +427,52 @@ impl LeverClient {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn answer(status: u16, location: &str) -> reqwest::Response {
+        use reqwest::ResponseBuilderExt;
+        let asked = reqwest::Url::parse("https://api.lever.co/v1/opportunities?perform_as=u").unwrap();
+        let r = http::Response::builder().status(status).url(asked).header("location", location).body("").unwrap();
+        reqwest::Response::from(r)
+    }
+
+    #[test]
+    fn an_eu_account_has_lever_s_eu_app_and_starts_at_the_global_api() {
+        let eu = LeverHosts::for_settings(&LeverSettings { env: LeverEnv::Eu, ..LeverSettings::default() });
+        assert_eq!(eu.app_base(), "https://hire.eu.lever.co");
+        assert_eq!(
+            (eu.api_base.as_str(), eu.audience().as_str()),
+            ("https://api.lever.co/v1", "https://api.lever.co/v1/")
+        );
+        assert_eq!(eu.authorize_url(), "https://auth.lever.co/authorize");
+        let global = LeverHosts::for_settings(&LeverSettings::default());
+        assert_eq!(global.app_base(), "https://hire.lever.co");
+        let sandbox = LeverHosts::for_settings(&LeverSettings { env: LeverEnv::Sandbox, ..LeverSettings::default() });
+        assert_eq!(sandbox.app_base(), "https://hire.sandbox.lever.co");
+    }
+
+    #[test]
+    fn a_redirect_is_followed_only_as_a_307_or_308_to_lever_s_own_hosts() {
+        let h = LeverHosts::for_settings(&LeverSettings { env: LeverEnv::Eu, ..LeverSettings::default() });
+        let to = |status, loc| h.redirect(&answer(status, loc)).map(|u| u.to_string());
+        let eu = "https://api.eu.lever.co/v1/opportunities?perform_as=u";
+        assert_eq!(to(307, eu).as_deref(), Ok(eu));
+        assert_eq!(to(308, "/v1/x").as_deref(), Ok("https://api.lever.co/v1/x"), "relative to the request");
+        for (status, loc) in [
+            (302, eu),
+            (301, eu),
+            (303, eu),
+            (307, "http://api.eu.lever.co/v1/opportunities"),
+            (307, "https://api.eu.lever.co:8443/v1/opportunities"),
+            (307, "https://evil.example/v1/opportunities"),
+            (307, "https://lever.co.evil.example/v1"),
+            (307, "https://169.254.169.254/latest"),
+        ] {
+            let e = to(status, loc).unwrap_err();
+            assert!(e.contains(loc) && e.contains("--lever-env eu"), "{status} {loc}: {e}");
+        }
+    }
+
     #[test]
     fn every_scope_asked_for_is_explained_and_no_other() {
         let mut asked: Vec<&str> = super::SCOPES.split(' ').collect();

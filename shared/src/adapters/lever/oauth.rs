@@ -1,4 +1,5 @@
 //! OAuth with Lever: the code exchange and the refresh (one token request, never retried).
+use futures::TryFutureExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
@@ -57,17 +58,31 @@ impl LeverClient {
         old_refresh: Option<&SecretString>,
     ) -> Result<TokenSet, OAuthError> {
         // Never retried: a refresh token is single-use, and a lost answer would already have spent it.
-        let resp = self.http.post(self.hosts.token_url()).timeout(self.token_timeout).form(form).send().await.map_err(
-            |e| OAuthError::Unavailable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() }),
-        )?;
+        // A redirect (an EU account's hop: Lever's OAuth page says actions are "re-directed
+        // automatically") is not a retry: the token endpoint refused nothing yet. The form carries
+        // the client secret and a refresh token: followed only where `LeverHosts::redirect` allows.
+        let send = |url: String| {
+            self.http.post(url).timeout(self.token_timeout).form(form).send().map_err(|e| {
+                OAuthError::Unavailable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() })
+            })
+        };
+        let mut resp = send(self.hosts.token_url()).await?;
+        for _ in 0..super::MAX_REDIRECTS {
+            if !resp.status().is_redirection() {
+                break;
+            }
+            let to = self
+                .hosts
+                .redirect(&resp)
+                .map_err(|error| OAuthError::Refused { status: resp.status().as_u16(), error })?;
+            resp = send(to.to_string()).await?;
+        }
         let status = resp.status();
-        // A token request carries the client secret and a refresh token: a redirect is never
-        // followed (the client has no redirect policy), and says where it pointed.
         if status.is_redirection() {
             let to = crate::adapters::redirect_target(&resp);
             return Err(OAuthError::Refused {
                 status: status.as_u16(),
-                error: format!("a redirect to {to}, not followed"),
+                error: format!("a redirect to {to}, not followed (too many in a row)"),
             });
         }
         let body = resp.bytes().await.map_err(|_| OAuthError::Unavailable("unreadable answer".into()))?;

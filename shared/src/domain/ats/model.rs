@@ -49,6 +49,16 @@ pub struct Opportunity {
     /// Epoch milliseconds.
     #[serde(default, rename = "createdAt")]
     pub created_at: Option<i64>,
+    /// Where Lever shows it (DOCS: "An object containing the list and show urls for this
+    /// Opportunity"): the recruiter's link, in the account's own region.
+    #[serde(default)]
+    pub urls: Option<OpportunityUrls>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct OpportunityUrls {
+    #[serde(default)]
+    pub show: Option<String>,
 }
 
 impl Opportunity {
@@ -239,6 +249,7 @@ mod tests {
             phones: vec![serde_json::json!({"value": v})],
             links: vec![],
             created_at: None,
+            urls: None,
         };
         for stored in ["+44 20 7946 0001", "+442079460001", "020 7946 0001", "(020) 7946-0001"] {
             assert!(with(stored).has_phone("+44 (20) 7946-0001"), "{stored}");

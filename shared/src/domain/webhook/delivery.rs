@@ -59,6 +59,10 @@ pub struct Delivery {
     #[serde(with = "raw_body")]
     pub body: Vec<u8>,
     pub opportunity_id: Option<String>,
+    /// Where a recruiter opens it, as Lever gave it on the create (`urls.show`); absent on
+    /// records from before, and on an adopted opportunity (then built from the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opportunity_url: Option<String>,
     pub reason: Option<String>,
     pub attempts: u32,
     pub updated_at_ms: i64,
@@ -158,6 +162,7 @@ mod tests {
             natural_key: None,
             body: Vec::new(),
             opportunity_id: None,
+            opportunity_url: None,
             reason: None,
             attempts: 0,
             updated_at_ms: 0,

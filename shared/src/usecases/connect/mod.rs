@@ -81,9 +81,19 @@ pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> 
 
 /// An operator's explicit rebinding: forgets the Lever account, the token pair and the user
 /// candidates are created as, and sets the connection `pending` until a new authorization.
-pub async fn reset_lever(deps: &LeverContext, id: &ConnectionId, by: &str) -> Result<Option<String>, ConnectError> {
+pub async fn reset_lever(
+    deps: &LeverContext,
+    id: &ConnectionId,
+    by: &str,
+    env: Option<LeverEnv>,
+) -> Result<Option<String>, ConnectError> {
     let mut conn = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
     let previous = account::bound_account(deps, &conn).await?;
+    // A move to another region (an EU account set up as global): the new authorization will be
+    // made there.
+    if let Some(env) = env {
+        conn.lever.env = env;
+    }
     conn.lever.account_id = None;
     conn.lever.perform_as = None;
     conn.lever.authorized_by = None;

@@ -43,6 +43,8 @@ pub struct SectionView {
     pub permissions: &'static [(&'static str, &'static str)],
     /// The form field every POST must carry.
     pub csrf: String,
+    /// Lever ends the authorization within 30 days: the page says to authorize again.
+    pub renewal_due: bool,
 }
 
 /// One delivery as a recruiter may see it: initials only.
@@ -93,7 +95,10 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
             .map(|s| titles.get(&s.job_id).cloned().unwrap_or_else(|| format!("XOR job {}", s.job_id)))
             .unwrap_or_else(|| "-".into());
         CandidateRow {
-            opportunity_url: d.opportunity_id.as_deref().map(|o| ats.opportunity_url(o)),
+            opportunity_url: d
+                .opportunity_url
+                .clone()
+                .or_else(|| d.opportunity_id.as_deref().map(|o| ats.opportunity_url(o))),
             webhook_id: d.webhook_id,
             initials,
             job,
@@ -125,7 +130,9 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
         }
         _ => false,
     };
+    let renewal_due = connection.lever.renewal_due((deps.clock)() / 1000);
     Ok(SectionView {
+        renewal_due,
         connection,
         can_connect,
         last_run,

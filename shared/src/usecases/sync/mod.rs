@@ -40,6 +40,7 @@ pub async fn sync_all(
     lever: Option<&crate::usecases::context::LeverContext>,
 ) -> Result<AllReport, StoreError> {
     let connections = deps.connections.connections().await?;
+    let renewals_due = renewals_due(&connections, now_ms() / 1000);
     let check_failures = std::sync::atomic::AtomicUsize::new(0);
     let check_failures = &check_failures;
     let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
@@ -66,6 +67,7 @@ pub async fn sync_all(
         reports: Vec::new(),
         skipped: Vec::new(),
         lever_check_failures: check_failures.load(std::sync::atomic::Ordering::Relaxed),
+        renewals_due,
     };
     for r in results {
         match r {

@@ -88,6 +88,16 @@ pub(crate) enum JobOutcome {
     Failed(JobFailure),
 }
 
+/// The connected connections whose Lever authorization ends within the notice (a Super Admin
+/// must authorize again before then): the `AuthorizationsExpiring` metric and alarm.
+pub fn renewals_due<'a>(connections: impl IntoIterator<Item = &'a Connection>, now_s: i64) -> Vec<String> {
+    connections
+        .into_iter()
+        .filter(|c| c.status == ConnectionStatus::Connected && c.lever.renewal_due(now_s))
+        .map(|c| c.id.to_string())
+        .collect()
+}
+
 /// A connection the run did not sync, and why (revoked and disabled ones keep their mappings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
@@ -114,4 +124,6 @@ pub struct AllReport {
     /// Connections whose Lever authorization could not be checked (Lever unreachable): synced
     /// anyway (jobs do not need Lever), counted for the metrics.
     pub lever_check_failures: usize,
+    /// Connections whose Lever authorization ends within 30 days ([`renewals_due`]).
+    pub renewals_due: Vec<String>,
 }

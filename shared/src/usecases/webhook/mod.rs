@@ -92,13 +92,21 @@ pub struct SignedHeaders {
 
 enum Outcome {
     /// The opportunity, and a remark for the record (the note could not be added).
-    Completed(String, Option<String>),
+    Completed(Done),
     Failed(String),
     Pending(String),
     PendingReauth(String),
     Busy(i64),
     /// Test hook: the process died here (no cleanup, no answer).
     Crashed,
+}
+
+/// A completed delivery's opportunity: its id, Lever's link to it when the create gave one, and
+/// a remark for the record.
+struct Done {
+    opportunity: String,
+    url: Option<String>,
+    remark: Option<String>,
 }
 
 /// The crash points, in the order a delivery passes them: each is a test in
@@ -178,6 +186,7 @@ async fn receive_for(
         natural_key: None,
         body: body.to_vec(),
         opportunity_id: None,
+        opportunity_url: None,
         reason: None,
         attempts: 0,
         updated_at_ms: now_ms,
@@ -322,9 +331,10 @@ async fn process(
     let outcome = run(deps, conn, d, s, &nk, deadline_ms).await;
     let now = (deps.clock)();
     let status = match &outcome {
-        Outcome::Completed(opp, remark) => {
-            d.opportunity_id = Some(opp.clone());
-            d.reason = remark.clone();
+        Outcome::Completed(done) => {
+            d.opportunity_id = Some(done.opportunity.clone());
+            d.opportunity_url = done.url.clone().or(d.opportunity_url.take());
+            d.reason = done.remark.clone();
             DeliveryStatus::Completed
         }
         Outcome::Failed(r) => {
@@ -377,7 +387,9 @@ async fn run(
     let now = (deps.clock)();
     let attempt = match deps.webhooks.claim_screening(&conn.id, nk, &owner, now, deadline_ms.max(now + 1_000)).await {
         Ok(Claim::Acquired { attempt }) => attempt,
-        Ok(Claim::Done { opportunity_id }) => return Outcome::Completed(opportunity_id, None),
+        Ok(Claim::Done { opportunity_id }) => {
+            return Outcome::Completed(Done { opportunity: opportunity_id, url: None, remark: None });
+        }
         Ok(Claim::Busy { until_ms }) => return Outcome::Busy(until_ms),
         Err(e) => return Outcome::Pending(format!("the idempotency record is unavailable: {e}")),
     };
@@ -392,7 +404,7 @@ async fn run(
         return Outcome::Crashed;
     }
     let end = match &outcome {
-        Outcome::Completed(opp, _) => ClaimEnd::Done { opportunity_id: opp.clone() },
+        Outcome::Completed(done) => ClaimEnd::Done { opportunity_id: done.opportunity.clone() },
         _ => ClaimEnd::Release,
     };
     if let Err(e) = deps.webhooks.end_claim(&conn.id, nk, &owner, end).await {

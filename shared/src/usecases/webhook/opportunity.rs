@@ -1,7 +1,7 @@
 //! The opportunity for a screening: adopt what an earlier attempt made, else check the posting,
 //! assemble the candidate, the report and the resume, create it, and add the note.
 use super::lever_call::{CallError, with_token};
-use super::{LeverContext, Outcome};
+use super::{Done, LeverContext, Outcome};
 use std::sync::Arc;
 
 use crate::domain::ats::{FileKind, FileUpload, NewOpportunity, Opportunity, OpportunityFilter, Phone};
@@ -91,7 +91,7 @@ pub(super) async fn attempt_create(
                 {
                     tracing::info!(connection = %conn.id, candidate = %s.candidate_id, email = %email.map(redact_email).unwrap_or_default(), opportunity = %o.id, "adopted the opportunity a previous attempt created");
                     let remark = ensure_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
-                    return Outcome::Completed(o.id.clone(), remark);
+                    return Outcome::Completed(Done { opportunity: o.id.clone(), url: None, remark });
                 }
             }
             Err(e) => return e.into(),
@@ -235,7 +235,8 @@ pub(super) async fn attempt_create(
                 return Outcome::Crashed;
             }
             let remark = add_note(deps, conn, &lever, &perform_as, &o.id, &note, deadline_ms).await;
-            Outcome::Completed(o.id, remark)
+            let url = o.urls.and_then(|u| u.show);
+            Outcome::Completed(Done { opportunity: o.id, url, remark })
         }
         Err(e) => e.into(),
     }
