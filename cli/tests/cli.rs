@@ -36,6 +36,20 @@ fn feed_inspect_prints_a_table_or_json_lines() {
     assert_eq!(lines[0]["location"]["remote"], "hybrid");
 }
 
+/// `feed inspect` reads Lever's postings API (JSON) as it reads the XML feed.
+#[test]
+fn feed_inspect_reads_lever_s_postings_api_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("postings.json");
+    std::fs::write(&json, xor_lever_sandbox::feeds::postings_api(0..3, "")).unwrap();
+    let out = xl(dir.path(), &["feed", "inspect", json.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["external_id"], xor_lever_sandbox::feeds::posting_id(1));
+    assert_eq!(lines[1]["location"]["remote"], "hybrid");
+}
+
 #[test]
 fn feed_inspect_fails_clearly_on_an_unusable_feed() {
     let dir = tempfile::tempdir().unwrap();

@@ -217,3 +217,70 @@ fn stops_when_the_consumer_says_so() {
     .unwrap();
     assert_eq!((n, r.jobs), (2, 2));
 }
+
+/// Lever's public postings API (`/v0/postings/SITE?mode=json`, the lever/postings-api README) is
+/// read as a feed: the same postings as the XML, its `id` authoritative, every field kept.
+#[test]
+fn lever_s_postings_api_json_is_read_as_the_same_postings() {
+    let json = r#"[
+      {"id": "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10", "text": "Senior Backend Engineer (Rust)",
+       "categories": {"commitment": "Full-time", "department": "R&D", "location": "Berlin", "team": "Platform",
+                      "allLocations": ["Berlin", "Remote (EU)"]},
+       "country": "DE", "workplaceType": "hybrid", "createdAt": 1795165200000,
+       "description": "<p>Build things.</p>", "descriptionPlain": "Build things.",
+       "lists": [{"text": "Requirements & more", "content": "<li>Rust</li>"}], "additional": "<p>Visa.</p>",
+       "hostedUrl": "https://jobs.eu.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10",
+       "applyUrl": "https://jobs.eu.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10/apply",
+       "salaryRange": {"currency": "EUR", "min": 80000, "max": 95000}},
+      {"text": "No id, no page"},
+      {"id": "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40", "text": "Field Technician", "categories": {}}
+    ]"#;
+    let (p, r) = parse_slice(json.as_bytes()).unwrap();
+    assert_eq!(p.len(), 2, "{r:?}");
+    let rust = &p[0];
+    assert_eq!(rust.external_id.as_str(), "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10");
+    assert_eq!(rust.title, "Senior Backend Engineer (Rust)");
+    assert_eq!((rust.location.city.as_deref(), rust.location.country.as_deref()), (Some("Berlin"), Some("DE")));
+    assert_eq!(rust.location.remote.as_deref(), Some("hybrid"));
+    assert_eq!((rust.employment_type.as_deref(), rust.category.as_deref()), (Some("Full-time"), Some("Platform")));
+    assert_eq!(
+        rust.apply_url.as_deref(),
+        Some("https://jobs.eu.lever.co/acme/5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10/apply")
+    );
+    assert_eq!(rust.posted_at.as_deref(), Some("2026-11-20T09:00:00Z"));
+    assert_eq!(
+        rust.description_html.as_deref(),
+        Some("<p>Build things.</p><h3>Requirements &amp; more</h3><ul><li>Rust</li></ul><p>Visa.</p>")
+    );
+    assert_eq!(rust.extra["department"], "R&D");
+    assert_eq!(rust.extra["allLocations"], "Berlin; Remote (EU)");
+    assert!(rust.extra["salaryRange"].contains("80000"), "{:?}", rust.extra);
+    assert_eq!(r.skipped, 1);
+    assert!(r.warnings[0].message.contains("posting #2"), "{:?}", r.warnings);
+    // A BOM and white space before the array are fine.
+    let mut bom = b"\xEF\xBB\xBF\n  ".to_vec();
+    bom.extend_from_slice(json.as_bytes());
+    assert_eq!(parse_slice(&bom).unwrap().0.len(), 2);
+}
+
+/// What the postings API answers for an unknown site, or a truncated answer: unusable, named.
+#[test]
+fn a_postings_api_error_or_truncated_answer_is_unusable() {
+    let (_, reason) = unusable(br#"{"ok": false, "error": "Document not found"}"#);
+    assert!(reason.contains("Document not found"), "{reason}");
+    let (_, reason) = unusable(br#"[{"id": "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10", "text": "A"}"#);
+    assert!(reason.contains("postings API"), "{reason}");
+    let (_, reason) = unusable(b"[] trailing");
+    assert!(reason.contains("trailing"), "{reason}");
+}
+
+/// A customer's requisition code in `<referencenumber>` never becomes the posting id when the
+/// job's `<url>` is Lever's job page; it stays with the job (in `extra`).
+#[test]
+fn a_requisition_code_is_not_the_posting_id() {
+    let xml = r#"<source><job><title>A</title><referencenumber>REQ-2291</referencenumber>
+      <url>https://jobs.lever.co/acme/0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40</url></job></source>"#;
+    let (p, _) = parse_slice(xml.as_bytes()).unwrap();
+    assert_eq!(p[0].external_id.as_str(), "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40");
+    assert_eq!(p[0].extra["referencenumber"], "REQ-2291");
+}

@@ -38,3 +38,32 @@ pub fn feed(ids: impl IntoIterator<Item = usize>, title_suffix: &str) -> Vec<u8>
     write_feed(&mut out, ids, 200, title_suffix).expect("writing to a Vec");
     out
 }
+
+/// The same postings as [`feed`], as Lever's public postings API answers them
+/// (`GET /v0/postings/SITE?mode=json`, the lever/postings-api README's fields).
+pub fn postings_api(ids: impl IntoIterator<Item = usize>, title_suffix: &str) -> Vec<u8> {
+    let para = "<p>We build fleet software for warehouse robots: Rust, Tokio, AWS &amp; friends.</p>";
+    let description: String = para.repeat(200 / para.len() + 1);
+    let postings: Vec<serde_json::Value> = ids
+        .into_iter()
+        .map(|i| {
+            let id = posting_id(i);
+            serde_json::json!({
+                "id": id,
+                "text": format!("Engineer {i}{title_suffix}"),
+                "categories": {"commitment": "Full-time", "department": "R&D", "location": "Berlin", "team": "Engineering", "allLocations": ["Berlin"]},
+                "country": "DE",
+                "createdAt": 1_795_165_200_000_i64,
+                "description": description,
+                "descriptionPlain": "We build fleet software for warehouse robots",
+                "lists": [{"text": "Requirements", "content": "<li>Rust</li><li>AWS</li>"}],
+                "additional": "<p>Visa sponsorship available.</p>",
+                "hostedUrl": format!("https://jobs.lever.co/acme/{id}"),
+                "applyUrl": format!("https://jobs.lever.co/acme/{id}/apply"),
+                "workplaceType": "hybrid",
+                "salaryRange": {"currency": "EUR", "interval": "per-year-salary", "min": 80000, "max": 95000},
+            })
+        })
+        .collect();
+    serde_json::to_vec(&postings).expect("JSON")
+}

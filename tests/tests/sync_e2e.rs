@@ -309,3 +309,27 @@ async fn a_crash_at_every_step_of_a_sync_is_repaired_by_the_next_run() {
         println!("{point}: repaired by the next run ({:?}, {:?})", r.run.outcome, r.run.summary);
     }
 }
+
+/// Lever's public postings API as a connection's feed (its documented JSON): the same jobs as the
+/// XML feed of the same postings (switching closes and creates nothing), and the conditional
+/// GET holds as for XML (a second run is a 304).
+#[tokio::test]
+async fn lever_s_postings_api_is_a_feed_like_the_xml() {
+    let app = spawn_app(StoreKind::Memory, feed(0..5, "")).await;
+    let r = app.sync().await;
+    assert_eq!(r.run.summary.created, 5);
+    let before = app.active_xor_jobs();
+    app.feed.set(200, "application/json", xor_lever_sandbox::feeds::postings_api(0..5, ""));
+    let r = app.sync().await;
+    assert_eq!(r.run.outcome, RunOutcome::Completed, "{:?}", r.run);
+    let s = &r.run.summary;
+    assert_eq!((s.created, s.closed, s.failed, s.skipped), (0, 0, 0, 0), "{s:?}");
+    assert_eq!(app.active_xor_jobs(), before, "the same postings, the same XOR jobs");
+    let r = app.sync().await;
+    assert_eq!(r.run.outcome, RunOutcome::NotModified);
+    // A posting leaves the API's list: its job is closed, as with the XML.
+    app.feed.set(200, "application/json", xor_lever_sandbox::feeds::postings_api(0..4, ""));
+    let r = app.sync().await;
+    assert_eq!(r.run.summary.closed, 1);
+    assert!(!app.active_xor_jobs().contains_key(&posting_id(4)));
+}

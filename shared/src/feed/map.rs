@@ -43,13 +43,19 @@ pub(super) struct Skip {
     pub(super) reason: String,
 }
 
-/// The posting id of a job's fields: `<referencenumber>`, else the UUID at the end of `<url>`.
+/// The posting id of a job's fields ([`id_text`]).
 pub(super) fn posting_id_of(f: &BTreeMap<String, String>) -> Option<PostingId> {
-    let text = f
-        .get("referencenumber")
-        .cloned()
-        .or_else(|| f.get("url").and_then(|u| posting_id_from_url(u)).map(str::to_owned))?;
-    PostingId::parse(&text).ok()
+    PostingId::parse(id_text(f.get("referencenumber").map(String::as_str), f.get("url").map(String::as_str))?).ok()
+}
+
+/// Which text is the posting's id. The feed's format is not documented: `<referencenumber>` may
+/// be Lever's posting id or a customer's requisition code, which must never become one. So, in
+/// order: the UUID of a Lever job page in `<url>` (`jobs.lever.co/<site>/<uuid>`, EU or
+/// sandbox: Lever's own id); a `<referencenumber>` that is itself a UUID; the UUID at the end of
+/// any other `<url>`; and only when no URL names the posting, `<referencenumber>` as it is.
+fn id_text<'a>(reference: Option<&'a str>, url: Option<&'a str>) -> Option<&'a str> {
+    let on_lever = url.filter(|u| LEVER_JOB_HOSTS.iter().any(|h| u.starts_with(h))).and_then(posting_id_from_url);
+    on_lever.or(reference.filter(|r| is_uuid(r))).or_else(|| url.and_then(posting_id_from_url)).or(reference)
 }
 
 pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip> {
@@ -57,18 +63,18 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip>
     let mut warnings = Vec::new();
     let url = f.remove("url");
     let reference = f.remove("referencenumber");
-    let id_text = match (reference, url.as_deref().and_then(posting_id_from_url)) {
-        (Some(r), _) => r,
-        (None, Some(from_url)) => from_url.to_owned(),
-        (None, None) => {
-            let title = f.get("title").map(|t| format!(" ({t:?})")).unwrap_or_default();
-            return Err(Skip {
-                id: None,
-                reason: format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"),
-            });
-        }
+    let Some(id_text) = id_text(reference.as_deref(), url.as_deref()) else {
+        let title = f.get("title").map(|t| format!(" ({t:?})")).unwrap_or_default();
+        return Err(Skip {
+            id: None,
+            reason: format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"),
+        });
     };
-    let external_id = PostingId::parse(&id_text).map_err(|e| Skip { id: None, reason: format!("job skipped: {e}") })?;
+    let external_id = PostingId::parse(id_text).map_err(|e| Skip { id: None, reason: format!("job skipped: {e}") })?;
+    // A reference the id did not come from (a customer's requisition code) is kept for XOR.
+    if let Some(r) = reference.filter(|r| r.as_str() != external_id.as_str()) {
+        f.insert("referencenumber".into(), r);
+    }
     let title = f.remove("title").unwrap_or_default();
     if title.is_empty() {
         return Err(Skip {
@@ -114,7 +120,7 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip>
         posted_at,
         extra: f,
     };
-    debug_assert!(KNOWN.iter().all(|k| *k == "date" || !posting.extra.contains_key(*k)));
+    debug_assert!(KNOWN.iter().all(|k| matches!(*k, "date" | "referencenumber") || !posting.extra.contains_key(*k)));
     Ok((posting, warnings))
 }
 
@@ -173,6 +179,22 @@ mod tests {
             Some("5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10")
         );
         assert_eq!(posting_id_from_url("https://jobs.lever.co/acme/careers"), None);
+    }
+
+    #[test]
+    fn the_posting_id_is_lever_s_never_a_requisition_code() {
+        let uuid = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10";
+        let other = "0c0c0c0c-3b44-4c1e-9a0d-6f6b7d1e2a10";
+        let lever = format!("https://jobs.lever.co/acme/{uuid}");
+        let eu = format!("https://jobs.eu.lever.co/acme/{uuid}/apply");
+        assert_eq!(id_text(Some("REQ-2291"), Some(&lever)), Some(uuid), "the Lever URL, not the requisition code");
+        assert_eq!(id_text(Some("REQ-2291"), Some(&eu)), Some(uuid), "an EU job page too");
+        assert_eq!(id_text(Some(other), Some(&lever)), Some(uuid), "Lever's page names the posting");
+        assert_eq!(id_text(Some(uuid), Some("https://careers.acme.example/jobs/42")), Some(uuid));
+        assert_eq!(id_text(Some("REQ-2291"), Some(&format!("https://careers.acme.example/j/{other}"))), Some(other));
+        assert_eq!(id_text(Some("REQ-2291"), Some("https://careers.acme.example/jobs/42")), Some("REQ-2291"));
+        assert_eq!(id_text(Some("REQ-2291"), None), Some("REQ-2291"), "no URL names the posting");
+        assert_eq!(id_text(None, Some("https://careers.acme.example/jobs/42")), None);
     }
 
     #[test]

@@ -68,6 +68,16 @@ pub enum FeedError {
     Io(#[from] std::io::Error),
 }
 
+impl FeedReport {
+    /// Counts a warning, and keeps it while under the limit.
+    pub(super) fn warn(&mut self, position: u64, message: String, limits: &Limits) {
+        self.warnings_total += 1;
+        if self.warnings.len() < limits.max_warnings {
+            self.warnings.push(FeedWarning { position, message });
+        }
+    }
+}
+
 fn unusable(position: u64, reason: impl Into<String>) -> FeedError {
     FeedError::Unusable { position, reason: reason.into() }
 }
@@ -110,11 +120,16 @@ pub fn parse_slice(bytes: &[u8]) -> Result<(Vec<Posting>, FeedReport), FeedError
 
 /// Streams the feed: `on_posting` sees each valid posting as soon as its `</job>` is read.
 /// Memory is bounded by one job plus the set of ids seen (for the repeated-id rule).
+/// The XML feed, or Lever's postings API (JSON, `postings_api.rs`): told apart by the first
+/// character that is not white space (`<` or `[`/`{`).
 pub fn parse<R: BufRead>(
-    input: R,
+    mut input: R,
     limits: Limits,
     mut on_posting: impl FnMut(Posting) -> ControlFlow<()>,
 ) -> Result<FeedReport, FeedError> {
+    if is_json(&mut input)? {
+        return super::postings_api::parse(input, limits, on_posting);
+    }
     let mut reader = Reader::from_reader(DecodingReader::new(input));
     {
         let cfg = reader.config_mut();
@@ -342,15 +357,40 @@ fn resolve_ref(r: &BytesRef<'_>) -> String {
 type Finished = Result<(Posting, Vec<(u64, String)>), (u64, String, Option<PostingId>)>;
 
 fn finish_job(j: JobState, seen: &mut HashSet<String>) -> Finished {
-    if let Some(problem) = j.problem {
-        return Err((j.start, format!("job skipped: {problem}"), posting_id_of(&j.fields)));
+    finish_fields(j.start, j.fields, j.problem, seen)
+}
+
+/// One job's fields (read at `start`) as a posting, or why not; `problem` is a reason found while
+/// reading. The same rules for the XML feed and the postings API.
+pub(super) fn finish_fields(
+    start: u64,
+    fields: BTreeMap<String, String>,
+    problem: Option<String>,
+    seen: &mut HashSet<String>,
+) -> Finished {
+    if let Some(problem) = problem {
+        return Err((start, format!("job skipped: {problem}"), posting_id_of(&fields)));
     }
-    let (posting, warnings) = build_posting(RawJob { fields: j.fields }).map_err(|s| (j.start, s.reason, s.id))?;
+    let (posting, warnings) = build_posting(RawJob { fields }).map_err(|s| (start, s.reason, s.id))?;
     if !seen.insert(posting.external_id.as_str().to_owned()) {
         // The first one is in the feed: nothing to keep apart for this one.
-        return Err((j.start, format!("job {} appears again: the first one is kept", posting.external_id), None));
+        return Err((start, format!("job {} appears again: the first one is kept", posting.external_id), None));
     }
-    Ok((posting, warnings.into_iter().map(|w| (j.start, w)).collect()))
+    Ok((posting, warnings.into_iter().map(|w| (start, w)).collect()))
+}
+
+/// Whether the input is JSON (Lever's postings API): its first character that is not white
+/// space (after a UTF-8 byte order mark, which is dropped then) opens an array or an object.
+fn is_json<R: BufRead>(input: &mut R) -> std::io::Result<bool> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let buf = input.fill_buf()?;
+    let bom = buf.starts_with(BOM);
+    let rest = if bom { &buf[BOM.len()..] } else { buf };
+    let json = matches!(rest.iter().find(|b| !b.is_ascii_whitespace()), Some(b'[' | b'{'));
+    if json && bom {
+        input.consume(BOM.len());
+    }
+    Ok(json)
 }
 
 fn preview(s: &str) -> String {
