@@ -35,7 +35,12 @@ pub(super) struct Posted {
 /// go to this origin and to Lever's authorization (the connect form's redirect).
 pub(super) fn secure(mut r: Response, form_to: Option<&str>) -> Response {
     let form_action = match form_to {
-        Some(o) if !o.contains([';', '\'', '"', ' ']) => format!("'self' {o}"),
+        Some(o) if !o.contains([';', '\'', '"', ' ']) => {
+            // Lever sends an EU account's authorization on to its data centre ("re-directed
+            // automatically", its OAuth page): the form's redirect chain stays on Lever's hosts.
+            let lever = if o.ends_with(".lever.co") { " https://*.lever.co" } else { "" };
+            format!("'self' {o}{lever}")
+        }
         _ => "'self'".into(),
     };
     let csp = format!(
@@ -218,4 +223,24 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    fn csp(form_to: Option<&str>) -> String {
+        let r = super::secure(().into_response(), form_to);
+        r.headers()[axum::http::header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn forms_may_go_to_lever_and_its_regions_and_nowhere_else() {
+        assert!(
+            csp(Some("https://auth.lever.co")).contains("form-action 'self' https://auth.lever.co https://*.lever.co;")
+        );
+        assert!(csp(Some("http://127.0.0.1:8481")).contains("form-action 'self' http://127.0.0.1:8481;"));
+        assert!(csp(Some("https://x.example; script-src *")).contains("form-action 'self';"));
+        assert!(csp(None).contains("form-action 'self';"));
+    }
 }

@@ -432,7 +432,8 @@ mod tests {
     fn answer(status: u16, location: &str) -> reqwest::Response {
         use reqwest::ResponseBuilderExt;
         let asked = reqwest::Url::parse("https://api.lever.co/v1/opportunities?perform_as=u").unwrap();
-        let r = http::Response::builder().status(status).url(asked).header("location", location).body("").unwrap();
+        let r =
+            http_types::Response::builder().status(status).url(asked).header("location", location).body("").unwrap();
         reqwest::Response::from(r)
     }
 
