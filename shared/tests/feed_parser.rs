@@ -263,6 +263,23 @@ fn lever_s_postings_api_json_is_read_as_the_same_postings() {
     assert_eq!(parse_slice(&bom).unwrap().0.len(), 2);
 }
 
+/// A posting of the postings API is read whole, so it is bounded in bytes (twice the field
+/// limit): a hostile element (a vast array under an unknown key) refuses the feed, named, and
+/// never takes the memory it asks for.
+#[test]
+fn a_postings_api_element_is_bounded_in_bytes() {
+    let mut json = br#"[{"id": "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10", "text": "A"}, {"id": "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40", "text": "B", "x": ["#.to_vec();
+    for _ in 0..1_500_000 {
+        json.extend_from_slice(b"0,");
+    }
+    json.extend_from_slice(b"0]}]");
+    let (_, reason) = unusable(&json);
+    assert!(reason.contains("posting #2 is larger than 2097152 bytes"), "{reason}");
+    // Under the bound, the same shape is a posting like any other (the array kept in extra).
+    let small = br#"[{"id": "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40", "text": "B", "x": [0, 0, 0]}]"#;
+    assert_eq!(parse_slice(small).unwrap().0[0].extra["x"], "[0,0,0]");
+}
+
 /// What the postings API answers for an unknown site, or a truncated answer: unusable, named.
 #[test]
 fn a_postings_api_error_or_truncated_answer_is_unusable() {

@@ -117,6 +117,9 @@ pub struct Config {
     /// The account's recruiters' app, in each opportunity's `urls` (`https://hire.lever.co`;
     /// an EU account's is `https://hire.eu.lever.co`).
     pub app_url: String,
+    /// What a revoked app's token is answered (Lever's reference: 401 "A valid API key was not
+    /// provided"; 403 "account settings don't authorize" is what some accounts may answer).
+    pub revoked_status: u16,
 }
 
 /// How a sent phone is stored.
@@ -171,6 +174,7 @@ impl Default for Config {
             region_redirect: None,
             refusal_breaks_upload: false,
             app_url: "https://hire.lever.co".into(),
+            revoked_status: 401,
         }
     }
 }
@@ -487,6 +491,9 @@ fn gate_now(s: &LeverState, headers: &HeaderMap, op: &str) -> Result<(), Respons
     }
     let token = bearer(headers);
     let live = !g.revoked && g.access.get(&token).is_some_and(|exp| *exp > Instant::now());
+    if g.revoked && g.config.revoked_status == 403 {
+        return Err(lever_error(StatusCode::FORBIDDEN, "ForbiddenError", "the account does not authorize this app"));
+    }
     if !live {
         g.stats.unauthorized += 1;
         return Err(lever_error(StatusCode::UNAUTHORIZED, "UnauthorizedError", "invalid or expired access token"));

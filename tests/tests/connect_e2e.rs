@@ -146,7 +146,8 @@ async fn a_connected_connection_cannot_be_taken_over_by_another_lever_account() 
 
     // Rebinding is the operator's explicit act; it voids the links sent for the old binding.
     let old_link = app.connect_link(&id).await;
-    let previous = xor_lever::usecases::connect::reset_lever(&app.deps, &id, "ops@test", None).await.unwrap();
+    let previous =
+        xor_lever::usecases::connect::reset_lever(&app.deps, &id, "ops@test", &Default::default()).await.unwrap();
     assert_eq!(previous.as_deref(), Some(SANDBOX_ACCOUNT));
     assert_eq!(app.get(&old_link).await.0, 403, "a link from before the reset");
     let c = app.deps.connections.connection(&id).await.unwrap().unwrap();

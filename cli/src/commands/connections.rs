@@ -128,6 +128,12 @@ pub enum ConnectionsCommand {
         /// Move the connection to another Lever region too (its tokens are of the old one).
         #[arg(long, value_enum)]
         lever_env: Option<EnvArg>,
+        /// Move it to another Lever Data API base (`…/v1`): where Lever pointed a refused redirect.
+        #[arg(long)]
+        lever_base_url: Option<String>,
+        /// Move it to another Lever OAuth host.
+        #[arg(long)]
+        lever_auth_url: Option<String>,
     },
     /// Void every page link and section session of the connection issued until now (a link
     /// sent to the wrong person, a customer's admin who left). Connect links are voided too.
@@ -256,10 +262,15 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             println!("the Lever section of {id} (valid {valid_days} days; whoever has the link can see it):");
             println!("{link}");
         }
-        ConnectionsCommand::ResetLever { id, lever_env } => {
+        ConnectionsCommand::ResetLever { id, lever_env, lever_base_url, lever_auth_url } => {
             let w = ctx.lever_context().await?;
             let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
-            let previous = reset_lever(&w, &id, &by, lever_env.map(LeverEnv::from)).await?;
+            let to = xor_lever::usecases::connect::Relocation {
+                env: lever_env.map(LeverEnv::from),
+                api_base_url: lever_base_url,
+                auth_base_url: lever_auth_url,
+            };
+            let previous = reset_lever(&w, &id, &by, &to).await?;
             eprintln!(
                 "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links, page links and section sessions void; now pending",
                 previous.as_deref().unwrap_or("unknown")

@@ -383,6 +383,16 @@ pub(super) fn finish_fields(
 /// space (after a UTF-8 byte order mark, which is dropped then) opens an array or an object.
 fn is_json<R: BufRead>(input: &mut R) -> std::io::Result<bool> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
+    // A buffer of nothing but white space says nothing yet: it is skipped (valid in front of
+    // either document), so the first character is seen whatever the buffer's size.
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() || !buf.iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        let n = buf.len();
+        input.consume(n);
+    }
     let buf = input.fill_buf()?;
     let bom = buf.starts_with(BOM);
     let rest = if bom { &buf[BOM.len()..] } else { buf };

@@ -7,9 +7,11 @@
 //! For a customer whose XML feed turns out different from what we expect: the same postings,
 //! through the same mapping as the XML feed's jobs (`map.rs`), so the sync, the guards and the
 //! conditional GET treat both alike. Streamed one posting at a time, like the XML.
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
+use std::rc::Rc;
 
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::Value;
@@ -23,10 +25,26 @@ pub(super) fn parse<R: BufRead>(
     limits: Limits,
     on_posting: impl FnMut(Posting) -> ControlFlow<()>,
 ) -> Result<FeedReport, FeedError> {
-    let mut de = serde_json::Deserializer::from_reader(input);
-    let mut each = Each { limits, on_posting, report: FeedReport::default(), seen: HashSet::new(), index: 0 };
+    // Each posting is read whole before it is looked at: the reader bounds it in bytes, so a
+    // hostile element (a vast array under an unknown key) can never take the memory the XML
+    // reader's streaming never takes. Nesting is bounded by serde_json's recursion limit.
+    let cap = (limits.max_field_bytes as u64).saturating_mul(2);
+    let bounded = Bounded { inner: input, read: Rc::default(), start: Rc::default(), cap, over: Rc::default() };
+    let (read, start, over) = (bounded.read.clone(), bounded.start.clone(), bounded.over.clone());
+    let mut de = serde_json::Deserializer::from_reader(bounded);
+    let mut each =
+        Each { limits, on_posting, report: FeedReport::default(), seen: HashSet::new(), index: 0, read, start };
     match (&mut de).deserialize_any(&mut each) {
         Ok(()) => {}
+        Err(_) if over.get() => {
+            return Err(FeedError::Unusable {
+                position: 0,
+                reason: format!(
+                    "Lever's postings API: posting #{} is larger than {cap} bytes (the feed is refused, not cut)",
+                    each.index + 1
+                ),
+            });
+        }
         Err(e) if e.is_io() => return Err(FeedError::Io(e.into())),
         Err(e) => return Err(unusable(&e)),
     }
@@ -50,6 +68,30 @@ struct Each<F> {
     report: FeedReport,
     seen: HashSet<String>,
     index: u64,
+    /// Bytes read so far, and where the element being read started (shared with [`Bounded`]).
+    read: Rc<Cell<u64>>,
+    start: Rc<Cell<u64>>,
+}
+
+/// The input, counting bytes: it fails once one element is more than `cap` bytes past its start.
+struct Bounded<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+    start: Rc<Cell<u64>>,
+    cap: u64,
+    over: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        if self.read.get().saturating_sub(self.start.get()) > self.cap {
+            self.over.set(true);
+            return Err(std::io::Error::other("a posting larger than the bound"));
+        }
+        Ok(n)
+    }
 }
 
 impl<'de, F: FnMut(Posting) -> ControlFlow<()>> Visitor<'de> for &mut Each<F> {
@@ -61,7 +103,10 @@ impl<'de, F: FnMut(Posting) -> ControlFlow<()>> Visitor<'de> for &mut Each<F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut stopped = false;
-        while let Some(item) = seq.next_element::<Value>()? {
+        loop {
+            // The next element is bounded from here.
+            self.start.set(self.read.get());
+            let Some(item) = seq.next_element::<Value>()? else { break };
             self.index += 1;
             if stopped {
                 continue;
@@ -96,6 +141,8 @@ impl<'de, F: FnMut(Posting) -> ControlFlow<()>> Visitor<'de> for &mut Each<F> {
                 said = v.as_str().map(str::to_owned);
             }
         }
+        // Lever's words, bounded and printable (they end up in a run record and a log line).
+        let said = said.map(|s| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>());
         Err(serde::de::Error::custom(format!(
             "an object, not the array of postings{}",
             said.map(|s| format!(": Lever says {s:?}")).unwrap_or_default()
@@ -130,7 +177,8 @@ fn fields_of(item: &Value, limits: &Limits) -> (BTreeMap<String, String>, Option
             "hostedUrl" => put("url", text(v)),
             "applyUrl" => put("applyurl", text(v)),
             "country" => put("country", text(v)),
-            "workplaceType" => put("remotetype", text(v)),
+            // "May be one of unspecified, on-site, remote, or hybrid": unspecified says nothing.
+            "workplaceType" => put("remotetype", text(v).filter(|w| w != "unspecified")),
             "createdAt" => put("date", v.as_i64().and_then(ms_to_rfc3339).or_else(|| text(v))),
             "categories" => {
                 let c = |name: &str| v.get(name).and_then(text);

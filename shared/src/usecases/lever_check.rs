@@ -20,7 +20,8 @@ pub async fn check_lever(deps: &LeverContext, conn: &Connection, deadline_ms: i6
                 _ => Ok(()),
             }
         }
-        // The account's settings no longer authorize the app: as a 401 that survives a refresh.
+        // The cheapest call refused: the account's settings no longer authorize the app, as a
+        // 401 that survives a refresh.
         Err(LeverError::Forbidden { .. }) => revoked(deps, conn).await,
         Err(e) => Err(TokenError::Api(e)),
     }

@@ -115,18 +115,22 @@ impl LeverHosts {
     /// secret go only there. Anything else is an error that names where Lever pointed.
     pub fn redirect(&self, resp: &reqwest::Response) -> Result<reqwest::Url, String> {
         let status = resp.status();
-        let target = crate::adapters::redirect_target(resp);
+        // The message quotes a bounded, printable target; the URL followed is the whole header.
+        let shown = crate::adapters::redirect_target(resp);
         let refuse = |why: &str| {
             format!(
-                "Lever answered {} with a redirect to {target}: not followed ({why}); if the account is hosted in another \
-                 region, reset the connection to it (xor-lever connections reset-lever ID --lever-env eu)",
+                "Lever answered {} with a redirect to {shown}: not followed ({why}); if Lever serves this account \
+                 from another host, point the connection there (xor-lever connections reset-lever ID --lever-env eu, \
+                 or --lever-base-url URL)",
                 status.as_u16()
             )
         };
         if !matches!(status, StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT) {
             return Err(refuse("only a 307 or 308 keeps the method and body"));
         }
-        let to = resp.url().join(&target).map_err(|_| refuse("not a URL"))?;
+        let location = resp.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+        let location = location.filter(|l| !l.trim().is_empty()).ok_or_else(|| refuse("no usable Location"))?;
+        let to = resp.url().join(location).map_err(|_| refuse("not a URL"))?;
         let origin =
             |u: &reqwest::Url| (u.scheme().to_owned(), u.host_str().map(str::to_owned), u.port_or_known_default());
         let configured = [&self.api_base, &self.auth_base]
@@ -193,12 +197,27 @@ impl LeverLimiters {
     }
 }
 
+/// Where Lever moved a connection's Data API (an EU account's `307` to its data centre), per
+/// connection in this process: once seen, calls go there directly, so a candidate's data (the
+/// create's form and files) crosses to the global host once per process, not on every call.
+pub type MovedBase = Arc<Mutex<Option<String>>>;
+
+#[derive(Default)]
+pub struct LeverMoves(Mutex<HashMap<ConnectionId, MovedBase>>);
+
+impl LeverMoves {
+    pub fn for_connection(&self, c: &ConnectionId) -> MovedBase {
+        self.0.lock().unwrap().entry(c.clone()).or_default().clone()
+    }
+}
+
 /// Every connection's Lever: one HTTP client, the per-connection rate limiters, one timeout and
 /// retry policy for Data API calls.
 #[derive(Clone)]
 pub struct LeverApi {
     pub http: reqwest::Client,
     pub limiters: Arc<LeverLimiters>,
+    pub moves: Arc<LeverMoves>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
 }
@@ -208,6 +227,7 @@ impl LeverApi {
         Self {
             http,
             limiters: Arc::default(),
+            moves: Arc::default(),
             // A webhook's budget: a retry that cannot finish within XOR's wait is not started.
             retry: RetryPolicy { budget: Duration::from_secs(10), ..RetryPolicy::default() },
             timeout: Duration::from_secs(20),
@@ -224,6 +244,7 @@ impl AtsProvider for LeverApi {
         );
         c.retry = self.retry;
         c.timeout = self.timeout;
+        c.moved = self.moves.for_connection(&conn.id);
         Arc::new(c)
     }
 }
@@ -238,6 +259,8 @@ pub struct LeverClient {
     pub timeout: Duration,
     /// Lever's token endpoint, bounded apart: the refresh lease is sized from it.
     pub token_timeout: Duration,
+    /// The Data API base Lever moved this connection to, once seen ([`MovedBase`]).
+    moved: MovedBase,
 }
 
 pub(crate) enum Body {
@@ -258,6 +281,23 @@ impl LeverClient {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(20),
             token_timeout: Duration::from_secs(6),
+            moved: MovedBase::default(),
+        }
+    }
+
+    /// The Data API base calls go to: where Lever moved this connection, else the configured one.
+    fn api_base(&self) -> String {
+        self.moved.lock().unwrap().clone().unwrap_or_else(|| self.hosts.api_base.clone())
+    }
+
+    /// Remembers the base a followed redirect of `path` (relative to the base) points at, when
+    /// the target keeps the path: `https://api.lever.co/v1/opportunities` moved to
+    /// `https://api.eu.lever.co/v1/opportunities` makes `https://api.eu.lever.co/v1` the base.
+    fn remember_move(&self, path: &str, to: &reqwest::Url) {
+        let rel = path.split(['?', '#']).next().unwrap_or_default();
+        if let Some(base_path) = to.path().strip_suffix(rel).filter(|_| !rel.is_empty()) {
+            let base = format!("{}{}", to.origin().ascii_serialization(), base_path.trim_end_matches('/'));
+            *self.moved.lock().unwrap() = Some(base);
         }
     }
 
@@ -289,7 +329,7 @@ impl LeverClient {
     /// Whether Lever refuses `token` (401 or 403), by the cheapest authenticated call, sent once
     /// with no retry: `None` when it is accepted or the answer says nothing (Lever unreachable).
     async fn refusal_of(&self, op: &'static str, token: &SecretString) -> Option<LeverError> {
-        let mut url = format!("{}/users?limit=1", self.hosts.api_base);
+        let mut url = format!("{}/users?limit=1", self.api_base());
         let mut resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
         for _ in 0..MAX_REDIRECTS {
             if !resp.status().is_redirection() {
@@ -317,7 +357,7 @@ impl LeverClient {
         body: Body,
         retry_failures: bool,
     ) -> Result<T, LeverError> {
-        let mut url = format!("{}{}", self.hosts.api_base, path);
+        let mut url = format!("{}{}", self.api_base(), path);
         let started = Instant::now();
         let (mut attempt, mut hops) = (0, 0);
         loop {
@@ -349,6 +389,7 @@ impl LeverClient {
                         let message = match self.hosts.redirect(&resp) {
                             Ok(to) if hops < MAX_REDIRECTS => {
                                 (hops, attempt) = (hops + 1, attempt - 1);
+                                self.remember_move(&path, &to);
                                 url = to.to_string();
                                 continue;
                             }
@@ -357,12 +398,7 @@ impl LeverClient {
                             }
                             Err(message) => message,
                         };
-                        return Err(LeverError::Rejected {
-                            op,
-                            status: status.as_u16(),
-                            code: "redirect".into(),
-                            message,
-                        });
+                        return Err(LeverError::Redirected { op, status: status.as_u16(), message });
                     }
                     let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
                     let bytes = resp.bytes().await.unwrap_or_default();
@@ -402,18 +438,19 @@ impl LeverClient {
                     let retryable = retry_failures || status == StatusCode::TOO_MANY_REQUESTS;
                     (retry_after, format!("HTTP {}", status.as_u16()), retryable)
                 }
-                Err(e) if e.is_timeout() => (None, "timed out".to_owned(), retry_failures),
-                Err(_) => {
-                    // A write whose upload broke off may have been answered early: Lever refuses
-                    // a dead token on the headers and closes while the body is still going, and
-                    // the client fails on the write without reading the 401. Ask once, cheaply,
-                    // with the same token, so a revoked app is seen as revoked on this call.
+                Err(e) => {
+                    // A write whose upload broke off (or stalled) may have been answered early:
+                    // Lever refuses a dead token on the headers and closes, or stops reading,
+                    // while the body is still going, and the client fails on the write without
+                    // reading the 401. Ask once, cheaply, with the same token, so a revoked app
+                    // is seen as revoked on this call.
                     if !matches!(body, Body::None) {
                         if let Some(refusal) = self.refusal_of(op, token).await {
                             return Err(refusal);
                         }
                     }
-                    (None, "connection failed".to_owned(), retry_failures)
+                    let last = if e.is_timeout() { "timed out" } else { "connection failed" };
+                    (None, last.to_owned(), retry_failures)
                 }
             };
             let next = if retryable { self.retry.next_delay(attempt, started.elapsed(), retry_after) } else { None };
@@ -458,6 +495,11 @@ mod tests {
         let to = |status, loc| h.redirect(&answer(status, loc)).map(|u| u.to_string());
         let eu = "https://api.eu.lever.co/v1/opportunities?perform_as=u";
         assert_eq!(to(307, eu).as_deref(), Ok(eu));
+        // The whole Location is followed (a lookup's query, a page token), however long.
+        let long = format!("{eu}&email={}%40example.com&offset=abc", "a".repeat(300));
+        assert_eq!(to(307, &long), Ok(long.clone()));
+        let none = h.redirect(&answer(307, "")).unwrap_err();
+        assert!(none.contains("no usable Location"), "{none}");
         assert_eq!(to(308, "/v1/x").as_deref(), Ok("https://api.lever.co/v1/x"), "relative to the request");
         for (status, loc) in [
             (302, eu),
@@ -470,7 +512,7 @@ mod tests {
             (307, "https://169.254.169.254/latest"),
         ] {
             let e = to(status, loc).unwrap_err();
-            assert!(e.contains(loc) && e.contains("--lever-env eu"), "{status} {loc}: {e}");
+            assert!(e.contains(loc) && e.contains("--lever-base-url"), "{status} {loc}: {e}");
         }
     }
 

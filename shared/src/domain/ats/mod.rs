@@ -35,6 +35,10 @@ pub enum LeverError {
     /// never a reason to give up on the candidate.
     #[error("Lever answered 403 to {op}: {message}")]
     Forbidden { op: &'static str, message: String },
+    /// A redirect not followed (not a 307/308, or not to Lever's own hosts): the connection's
+    /// Lever host needs an operator, nothing about the candidate is wrong.
+    #[error("Lever redirected {op} (HTTP {status}): {message}")]
+    Redirected { op: &'static str, status: u16, message: String },
     /// A final 4xx: Lever will not accept this request as it is.
     #[error("Lever refused {op}: HTTP {status} {code}: {message}")]
     Rejected { op: &'static str, status: u16, code: String, message: String },

@@ -50,9 +50,16 @@ pub struct Opportunity {
     #[serde(default, rename = "createdAt")]
     pub created_at: Option<i64>,
     /// Where Lever shows it (DOCS: "An object containing the list and show urls for this
-    /// Opportunity"): the recruiter's link, in the account's own region.
-    #[serde(default)]
+    /// Opportunity"): the recruiter's link, in the account's own region. A shape we do not
+    /// expect is no link, never a failed create.
+    #[serde(default, deserialize_with = "lenient")]
     pub urls: Option<OpportunityUrls>,
+}
+
+/// `T` when the value has its shape, else nothing: for what is only nice to have.
+fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

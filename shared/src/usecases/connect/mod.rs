@@ -81,18 +81,33 @@ pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> 
 
 /// An operator's explicit rebinding: forgets the Lever account, the token pair and the user
 /// candidates are created as, and sets the connection `pending` until a new authorization.
+/// Where a reset moves the connection's Lever: another region, or another Data API or OAuth host
+/// (where Lever pointed a refused redirect). Nothing by default.
+#[derive(Debug, Clone, Default)]
+pub struct Relocation {
+    pub env: Option<LeverEnv>,
+    pub api_base_url: Option<String>,
+    pub auth_base_url: Option<String>,
+}
+
 pub async fn reset_lever(
     deps: &LeverContext,
     id: &ConnectionId,
     by: &str,
-    env: Option<LeverEnv>,
+    to: &Relocation,
 ) -> Result<Option<String>, ConnectError> {
     let mut conn = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
     let previous = account::bound_account(deps, &conn).await?;
-    // A move to another region (an EU account set up as global): the new authorization will be
-    // made there.
-    if let Some(env) = env {
+    // A move to another region or host (an EU account set up as global, a host Lever pointed
+    // to): the new authorization is made there.
+    if let Some(env) = to.env {
         conn.lever.env = env;
+    }
+    if let Some(u) = &to.api_base_url {
+        conn.lever.api_base_url = Some(u.clone());
+    }
+    if let Some(u) = &to.auth_base_url {
+        conn.lever.auth_base_url = Some(u.clone());
     }
     conn.lever.account_id = None;
     conn.lever.perform_as = None;

@@ -31,7 +31,10 @@ impl From<CallError> for Outcome {
             CallError::Lever(
                 e @ (LeverError::Rejected { .. } | LeverError::Decode { .. } | LeverError::TooManyPages { .. }),
             ) => Outcome::Failed(e.to_string()),
-            CallError::Lever(e @ LeverError::Unavailable { .. }) => Outcome::Pending(e.to_string()),
+            // Waits and is replayed: Lever is down, or its host must be fixed by an operator.
+            CallError::Lever(e @ (LeverError::Unavailable { .. } | LeverError::Redirected { .. })) => {
+                Outcome::Pending(e.to_string())
+            }
             CallError::Lever(e @ (LeverError::Unauthorized { .. } | LeverError::Forbidden { .. })) => {
                 Outcome::PendingReauth(format!("{e}: a Super Admin must authorize the app again"))
             }
@@ -43,8 +46,10 @@ impl From<CallError> for Outcome {
 }
 
 /// Token handling around one Lever call: a 401 refreshes once and retries once; a second 401
-/// means the app is revoked, and so does a 403 (the token is live, the account's settings no
-/// longer authorize the app: a refresh cannot change that).
+/// means the app is revoked. A 403 (Lever: "account settings don't authorize") is checked with
+/// the cheapest call on the same token: refused there too, the app is revoked (as a 401 that
+/// survives a refresh: a refresh cannot change the account's settings); accepted there, only this
+/// request lacks a permission, and the connection stays as it is.
 pub(super) async fn with_token<T, F, Fut>(
     deps: &LeverContext,
     conn: &Connection,
@@ -61,27 +66,36 @@ where
         Err(LeverError::Unauthorized { .. }) => {
             let fresh =
                 deps.tokens.after_unauthorized(conn, lever, &token, deadline_ms).await.map_err(CallError::Token)?;
-            match call(deps, deadline_ms, f(fresh)).await {
+            match call(deps, deadline_ms, f(fresh.clone())).await {
                 Err(LeverError::Unauthorized { .. }) => {
                     let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
                     Err(CallError::RevokedAfterRefresh)
                 }
-                other => forbidden_revokes(deps, conn, other).await,
+                other => forbidden(deps, conn, lever, &fresh, deadline_ms, other).await,
             }
         }
-        other => forbidden_revokes(deps, conn, other).await,
+        other => forbidden(deps, conn, lever, &token, deadline_ms, other).await,
     }
 }
 
-/// A 403 marks the connection revoked, as a 401 that survives a refresh does.
-async fn forbidden_revokes<T>(
+/// A 403: the app revoked (the token refused by the cheapest call too: the connection marked
+/// `revoked`), or a permission this request lacks (the token accepted there). Either way only a
+/// new authorization helps this request.
+async fn forbidden<T>(
     deps: &LeverContext,
     conn: &Connection,
+    lever: &dyn Ats,
+    token: &SecretString,
+    deadline_ms: i64,
     result: Result<T, LeverError>,
 ) -> Result<T, CallError> {
     if let Err(LeverError::Forbidden { op, message }) = &result {
-        tracing::warn!(connection = %conn.id, op, message, "Lever answered 403: the connection waits for a new authorization");
-        let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
+        let check = call(deps, deadline_ms, lever.any_user(token)).await;
+        let revoked = matches!(check, Err(LeverError::Unauthorized { .. } | LeverError::Forbidden { .. }));
+        tracing::warn!(connection = %conn.id, op, message, revoked, "Lever answered 403: this request waits for a new authorization");
+        if revoked {
+            let _ = deps.connections.set_status(&conn.id, ConnectionStatus::Revoked).await;
+        }
     }
     result.map_err(CallError::Lever)
 }
