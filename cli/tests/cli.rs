@@ -268,6 +268,30 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
         "no secret in show"
     );
 
+    // The postings API follows the region: an EU account's feed on the global host is refused,
+    // with the URL to use.
+    let wrong = xl(
+        d,
+        &[
+            "connections",
+            "add",
+            "eu-acme",
+            "--feed-url",
+            "https://api.lever.co/v0/postings/acme?mode=json",
+            "--xor-api-key",
+            "xor_live_SECRET_2",
+            "--lever-env",
+            "eu",
+        ],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong.stderr).contains("use https://api.eu.lever.co/v0/postings/acme?mode=json"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    assert!(!text(&xl(d, &["connections", "list"]).stdout).contains("eu-acme"), "nothing written");
+
     // An EU account set up as global: moved to its region (a rebinding: new connect link).
     let reset = xl(d, &["connections", "reset-lever", "acme", "--lever-env", "eu"]);
     assert!(reset.status.success(), "{}", text(&reset.stderr));

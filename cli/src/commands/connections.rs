@@ -183,6 +183,14 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     {
         return Err("--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into());
     }
+    // The job site and the postings API follow the account's region.
+    if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(a.lever_env.into(), &a.feed_url) {
+        return Err(format!(
+            "--feed-url is Lever's postings API of another region than --lever-env {:?}: use {instead}",
+            LeverEnv::from(a.lever_env).as_str()
+        )
+        .into());
+    }
     let secret = a.webhook_secret.as_ref().map_or_else(xor_lever::random::webhook_secret, |s| s.expose().to_owned());
     if WebhookSecret::parse(&secret).is_none() {
         return Err("--webhook-secret must be a whsec_<base64> secret".into());

@@ -77,6 +77,20 @@ pub struct LeverHosts {
     app_base: &'static str,
 }
 
+/// Lever's public postings API of each region (DOCS: the lever/postings-api README).
+const POSTINGS_API: [(LeverEnv, &str); 2] = [
+    (LeverEnv::Production, "https://api.lever.co/v0/postings/"),
+    (LeverEnv::Eu, "https://api.eu.lever.co/v0/postings/"),
+];
+
+/// A feed URL on Lever's postings API of the other region than the connection's (it would
+/// answer "Document not found" for the account's site): the URL to use instead.
+pub fn feed_in_other_region(env: LeverEnv, feed_url: &str) -> Option<String> {
+    let (_, ours) = POSTINGS_API.iter().find(|(e, _)| *e == env)?;
+    let (_, theirs) = POSTINGS_API.iter().find(|(e, base)| *e != env && feed_url.starts_with(base))?;
+    Some(format!("{ours}{}", &feed_url[theirs.len()..]))
+}
+
 /// One of Lever's own hosts over HTTPS: `lever.co` and its subdomains (every region's API, app,
 /// job site), and the sandbox's OAuth host.
 pub fn is_lever_host(u: &reqwest::Url) -> bool {
@@ -514,6 +528,17 @@ mod tests {
             let e = to(status, loc).unwrap_err();
             assert!(e.contains(loc) && e.contains("--lever-base-url"), "{status} {loc}: {e}");
         }
+    }
+
+    #[test]
+    fn a_postings_api_feed_follows_the_region() {
+        let global = "https://api.lever.co/v0/postings/acme?mode=json";
+        let eu = "https://api.eu.lever.co/v0/postings/acme?mode=json";
+        assert_eq!(feed_in_other_region(LeverEnv::Eu, global).as_deref(), Some(eu));
+        assert_eq!(feed_in_other_region(LeverEnv::Production, eu).as_deref(), Some(global));
+        assert_eq!(feed_in_other_region(LeverEnv::Eu, eu), None);
+        assert_eq!(feed_in_other_region(LeverEnv::Production, "https://acme.example/feed.xml"), None);
+        assert_eq!(feed_in_other_region(LeverEnv::Sandbox, global), None);
     }
 
     #[test]
