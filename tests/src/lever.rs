@@ -73,7 +73,9 @@ pub const SANDBOX_ACCOUNT: &str = "acct-5a1c0b6e-acme";
 pub use crate::faults::Fault;
 use crate::faults::{Faults, Stage};
 
+/// The sandbox's settings (`POST /_sandbox/config`: a field left out keeps its default).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Config {
     /// Seconds an access token lives (`expires_in`).
     pub access_ttl_secs: u64,
