@@ -302,12 +302,14 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
     secrets: Arc<dyn crate::domain::SecretStore>,
     http: reqwest::Client,
 ) -> crate::usecases::context::LeverContext {
-    crate::usecases::context::LeverContext::from_store(
+    let mut deps = crate::usecases::context::LeverContext::from_store(
         store,
         secrets,
         Arc::new(crate::adapters::lever::LeverApi::new(http.clone())),
         resume_fetcher(ResumeHosts::default()),
-    )
+    );
+    deps.boards = Some(Arc::new(crate::adapters::xor::XorBoards::new(http)));
+    deps
 }
 
 #[cfg(test)]

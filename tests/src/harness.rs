@@ -142,10 +142,31 @@ impl App {
     }
 }
 
+/// A job made in the XOR sandbox at `xor_url` under `key`, for `posting`; XOR's job id.
+async fn make_xor_job(xor_url: &str, key: &str, posting: &str, title: &str) -> String {
+    let body = serde_json::json!({
+        "source": "lever", "external_id": posting, "title": title,
+        "description_html": "<p>…</p>", "location": {"city": "Berlin", "country": "DE"},
+        "apply_url": format!("https://jobs.lever.co/acme/{posting}/apply"),
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{xor_url}/v1/jobs"))
+        .bearer_auth(key)
+        .header("idempotency-key", format!("test:{posting}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
 /// `spawn_app` for the webhook: the Lever sandbox, a store, a connected connection with its
 /// secrets and a job mapping, and the real router served on loopback.
 pub struct WebhookApp {
     pub lever: crate::LeverSandbox,
+    /// The connection's XOR (asked about a job a screening names and no mapping does yet).
+    pub xor: XorSandbox,
     pub url: String,
     pub id: ConnectionId,
     pub secret: String,
@@ -189,6 +210,7 @@ pub async fn spawn_webhook_app_within(
     use xor_lever::usecases::context::LeverContext;
 
     let lever = crate::LeverSandbox::spawn().await;
+    let xor = XorSandbox::spawn().await;
     let http = xor_lever::config::http_client();
     let mut aws = None;
     let (deps, dir): (LeverContext, _) = match kind {
@@ -228,6 +250,17 @@ pub async fn spawn_webhook_app_within(
             },
             ..LeverApi::new(xor_lever::config::http_client())
         });
+        // Short timeouts and retries: the sandbox answers in milliseconds.
+        deps.boards = Some(Arc::new(XorBoards {
+            http: xor_lever::config::http_client(),
+            timeout: Duration::from_millis(500),
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(30),
+                budget: Duration::from_secs(2),
+            },
+        }));
         deps
     };
     // `setup` is the operator (creates connections and secrets); `deps` is the function.
@@ -243,7 +276,7 @@ pub async fn spawn_webhook_app_within(
     tweak(&mut deps);
 
     let id = ConnectionId::parse(&format!("wh-{:06x}", fastrand::u32(..0xffffff))).unwrap();
-    let mut conn = Connection::new(id.clone(), "http://127.0.0.1:9/feed.xml".into(), "http://127.0.0.1:9".into(), 0);
+    let mut conn = Connection::new(id.clone(), "http://127.0.0.1:9/feed.xml".into(), xor.url.clone(), 0);
     conn.lever.api_base_url = Some(lever.api_base());
     conn.lever.auth_base_url = Some(lever.url.clone());
     conn.lever.perform_as = Some(crate::lever::ADMIN_USER.into());
@@ -251,6 +284,7 @@ pub async fn spawn_webhook_app_within(
     let secret = xor_lever::random::webhook_secret();
     setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
     setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
+    setup.secrets.create_secret(&id, XOR_API_KEY, Some(&SecretString::new(format!("xor_test_{id}")))).await.unwrap();
     let app =
         AppCredentials { client_id: crate::lever::CLIENT_ID.into(), client_secret: crate::lever::CLIENT_SECRET.into() };
     setup.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
@@ -262,7 +296,8 @@ pub async fn spawn_webhook_app_within(
     setup.tokens.store(&id, &tokens).await.unwrap();
 
     let posting = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10".to_owned();
-    let xor_job = "xj_000001".to_owned();
+    // The mapped job is XOR's own (the first it made: `xj_000001`).
+    let xor_job = make_xor_job(&xor.url, &format!("xor_test_{id}"), &posting, "Senior Backend Engineer (Rust)").await;
     lever.add_posting(&posting, "Senior Backend Engineer (Rust)", "published");
     let mapping = job_mapping(&id, &posting, &xor_job);
     setup.mappings.upsert_mapping(mapping, None).await.unwrap();
@@ -288,6 +323,7 @@ pub async fn spawn_webhook_app_within(
     let served = crate::serve("127.0.0.1:0", router).await.unwrap();
     WebhookApp {
         lever,
+        xor,
         url: served.url.clone(),
         id,
         secret,
@@ -336,6 +372,17 @@ impl WebhookApp {
                 "chatbot_url": "https://jobs.xor.ai/c/abc"
             }
         })
+    }
+
+    /// A job made in this connection's XOR (as a sync's create whose answer was lost leaves it:
+    /// in XOR, not mapped here), for `posting`; returns XOR's job id.
+    pub async fn xor_job(&self, posting: &str, title: &str) -> String {
+        self.xor_job_as(&format!("xor_test_{}", self.id), posting, title).await
+    }
+
+    /// The same under another XOR key (another connection's job).
+    pub async fn xor_job_as(&self, key: &str, posting: &str, title: &str) -> String {
+        make_xor_job(&self.xor.url, key, posting, title).await
     }
 
     /// Signs and posts a body as XOR would; returns (status, JSON body, Retry-After).

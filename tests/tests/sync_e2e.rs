@@ -333,3 +333,32 @@ async fn lever_s_postings_api_is_a_feed_like_the_xml() {
     assert_eq!(r.run.summary.closed, 1);
     assert!(!app.active_xor_jobs().contains_key(&posting_id(4)));
 }
+
+/// Issue 23: a create XOR made but never answered (every attempt's answer lost) is sent again
+/// with the same idempotency key before the run ends: XOR gives the job back and the run that
+/// made it maps it (the summary says so). Still unanswered then: the run says one is left.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_mapped_by_the_same_run() {
+    let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
+    // Held past the client's timeout on each of its 4 attempts: made in XOR, never answered.
+    let lost = Fault { hang_ms: Some(700), op: Some("create".into()), ..Default::default() };
+    app.xor.inject(std::iter::repeat_n(lost.clone(), 4));
+    let r = app.sync().await;
+    let s = &r.run.summary;
+    assert_eq!((s.created, s.failed, s.creates_repaired, s.creates_unanswered), (1, 0, 1, 0), "{s:?}");
+    assert_eq!(app.xor.jobs().len(), 1, "made once (the key)");
+    let maps = app.mappings().await;
+    assert_eq!(maps.len(), 1, "mapped by the run that made it");
+    assert_eq!(app.active_xor_jobs().get(&posting_id(0)), Some(&maps[0].xor_job_id));
+    assert_eq!(r.run.outcome, RunOutcome::Completed);
+
+    // Eight lost answers: the second try is unanswered too; the run says one is left, the next maps it.
+    let app = spawn_app(StoreKind::Memory, feed(0..1, "")).await;
+    app.xor.inject(std::iter::repeat_n(lost, 8));
+    let s = app.sync().await.run.summary;
+    assert_eq!((s.created, s.failed, s.creates_repaired, s.creates_unanswered), (0, 1, 0, 1), "{s:?}");
+    assert!(app.mappings().await.is_empty());
+    let s = app.sync().await.run.summary;
+    assert_eq!((s.created, s.failed), (1, 0), "{s:?}");
+    assert_eq!((app.xor.jobs().len(), app.mappings().await.len()), (1, 1));
+}

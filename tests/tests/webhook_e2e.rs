@@ -775,3 +775,77 @@ async fn a_lever_answer_slower_than_the_invocation_is_cut_before_its_deadline() 
         assert_eq!(app.lever.opportunities().len(), 1, "{case}: one opportunity, whatever Lever did with the first");
     }
 }
+
+/// Issue 23: a screening for an XOR job whose mapping is not written (its create's answer was
+/// lost, or the write has not landed): XOR is asked about the job; when it is this connection's
+/// job for a Lever posting, the mapping is repaired and the candidate is created on that posting
+/// (the webhook's `external_job_id` is only a hint: XOR's word wins).
+async fn an_unmapped_job_is_repaired_from_xor(kind: StoreKind) {
+    let app = spawn_webhook_app(kind).await;
+    let posting = "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40";
+    app.lever.add_posting(posting, "Field Technician", "published");
+    let job = app.xor_job(posting, "Field Technician").await;
+    let mut s = app.screening("cand_u");
+    s["data"]["job_id"] = job.clone().into();
+    s["data"]["external_job_id"] = app.posting.clone().into(); // a wrong hint
+    let (st, v, _) = app.deliver("msg_u", &body(&s)).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("completed")), "{v}");
+    let o = app.lever.opportunities();
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].postings, [posting], "on XOR's posting, not the hint's");
+    let m = app.deps.mappings.mapping_by_xor_job(&app.id, &job).await.unwrap().expect("the mapping, repaired");
+    assert_eq!((m.posting_id.as_str(), m.title.as_str(), m.is_active()), (posting, "Field Technician", true));
+    assert_eq!(m.location.as_deref(), Some("Berlin, DE"));
+    assert_eq!(app.xor.stats().gets, 1, "XOR asked once");
+    // The next screening for it finds the mapping: XOR is not asked again.
+    let mut s2 = app.screening("cand_u2");
+    s2["data"]["job_id"] = job.into();
+    assert_eq!(app.deliver("msg_u2", &body(&s2)).await.0, 200);
+    assert_eq!(app.xor.stats().gets, 1);
+}
+
+#[tokio::test]
+async fn an_unmapped_job_is_repaired_from_xor_memory() {
+    an_unmapped_job_is_repaired_from_xor(StoreKind::Memory).await;
+}
+
+#[tokio::test]
+async fn an_unmapped_job_is_repaired_from_xor_sqlite() {
+    an_unmapped_job_is_repaired_from_xor(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_unmapped_job_is_repaired_from_xor_dynamodb_as_the_webhook_function() {
+    an_unmapped_job_is_repaired_from_xor(StoreKind::AwsAs(xor_lever_sandbox::moto::Principal::Webhook)).await;
+}
+
+/// Issue 23: XOR does not know the job, or it is another connection's: `failed`, with the reason;
+/// XOR cannot answer: `pending` (503 + Retry-After), replayed, and the candidate made once XOR
+/// answers.
+#[tokio::test]
+async fn an_unmapped_job_xor_does_not_know_fails_and_xor_down_waits() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let posting = "0b7e5c44-2f1a-4d8b-b6c3-9e8f7a6b5c40";
+    app.lever.add_posting(posting, "Field Technician", "published");
+    let theirs = app.xor_job_as("xor_test_someone-else", posting, "Theirs").await;
+    for (id, job) in [("msg_n", "xj_999999".to_owned()), ("msg_t", theirs)] {
+        let mut s = app.screening(id);
+        s["data"]["job_id"] = job.clone().into();
+        let (st, v, _) = app.deliver(id, &body(&s)).await;
+        assert_eq!((st, v["status"].as_str()), (200, Some("failed")), "{v}");
+        assert!(v["reason"].as_str().unwrap().contains("XOR does not know it for this connection"), "{v}");
+    }
+    let job = app.xor_job(posting, "Field Technician").await;
+    let down = xor_lever_sandbox::xor::Fault { status: Some(503), op: Some("get".into()), ..Default::default() };
+    app.xor.inject(std::iter::repeat_n(down, 3));
+    let mut s = app.screening("cand_d");
+    s["data"]["job_id"] = job.into();
+    let (st, v, retry_after) = app.deliver("msg_d", &body(&s)).await;
+    assert_eq!((st, v["status"].as_str()), (503, Some("pending")), "{v}");
+    assert!(retry_after.is_some(), "503 with Retry-After");
+    assert!(v["reason"].as_str().unwrap().contains("XOR cannot say now"), "{v}");
+    assert_eq!(app.lever.opportunities().len(), 0);
+    let v = deliver_until_2xx(&app, "msg_d", &body(&s)).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(app.lever.opportunities().len(), 1);
+}

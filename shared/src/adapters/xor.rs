@@ -221,6 +221,10 @@ impl JobBoard for XorClient {
         self.call("close", Method::POST, format!("/v1/jobs/{}/close", enc(id)), None, None).await
     }
 
+    async fn job(&self, id: &str) -> Result<XorJob, XorError> {
+        self.get(id).await
+    }
+
     /// Every Lever-sourced job, following cursors.
     async fn list_all(&self) -> Result<Vec<XorJob>, XorError> {
         let mut out = Vec::new();

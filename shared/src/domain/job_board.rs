@@ -20,6 +20,11 @@ pub struct XorJob {
     pub external_id: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
+    /// The body's `source` (`lever` for ours) and `location`, as XOR keeps them.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub location: Option<super::Location>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,6 +61,8 @@ pub trait JobBoard: Send + Sync {
     async fn close(&self, id: &str) -> Result<XorJob, XorError>;
     /// Every job this integration made (every page).
     async fn list_all(&self) -> Result<Vec<XorJob>, XorError>;
+    /// One job by its id: a job that is not this key's, or does not exist, is refused with 404.
+    async fn job(&self, id: &str) -> Result<XorJob, XorError>;
 }
 
 /// Makes a connection's board from its settings and its API key.

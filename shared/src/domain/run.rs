@@ -23,6 +23,14 @@ pub struct SyncSummary {
     pub postings: usize,
     #[serde(default)]
     pub feed_bytes: u64,
+    /// Creates XOR did not answer, sent again with the same idempotency key before the run
+    /// ended and mapped then (the run that made the job also mapped it).
+    #[serde(default)]
+    pub creates_repaired: usize,
+    /// Creates XOR did not answer even then (or the run's time ran out first): XOR may hold
+    /// their jobs unmapped; the next run maps them (in `failed` or `deferred` too).
+    #[serde(default)]
+    pub creates_unanswered: usize,
     /// Which invocation of this sync the run was: a sync that runs out of time continues in the
     /// next one (the fan-out's continuation), so a completed run at 3 took three invocations.
     #[serde(default = "first_invocation")]

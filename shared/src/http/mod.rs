@@ -134,6 +134,7 @@ pub fn delivery_metrics(
         .millis("LeverMs", u128::from(stats.lever_ms))
         .millis("ReportRenderMs", u128::from(stats.report_ms))
         .count("ResumeDownloadFailures", stats.resume_failures as usize)
+        .count("MappingsRepaired", stats.mappings_repaired as usize)
         .with_process_counts()
         .with_cold_start()
         .property("status", status_of(a.reply).as_u16());

@@ -22,6 +22,9 @@ pub struct LeverContext {
     pub tokens: Arc<TokenProvider>,
     /// Each connection's Lever.
     pub lever: Arc<dyn AtsProvider>,
+    /// Each connection's XOR, to ask about a job a screening names and no mapping does yet
+    /// (`webhook::unmapped`); without it such a screening fails as unknown.
+    pub boards: Option<Arc<dyn JobBoards>>,
     pub clock: Clock,
     /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
     pub delivery_retention_days: u32,
@@ -68,6 +71,7 @@ impl LeverContext {
             files,
             tokens,
             lever,
+            boards: None,
             clock: system_clock(),
             delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
             resume_max_bytes: 10 * 1024 * 1024,

@@ -79,6 +79,8 @@ impl JobBoard for FakeBoard {
             webchat_url: Some(format!("https://web.example/{id}")),
             external_id: Some(job.external_id.to_string()),
             title: Some(job.title.clone()),
+            source: Some("lever".into()),
+            location: Some(job.location.clone()),
         };
         s.jobs.insert(id.clone(), made.clone());
         s.keys.insert(key.to_owned(), (id, body));
@@ -103,6 +105,10 @@ impl JobBoard for FakeBoard {
     async fn list_all(&self) -> Result<Vec<XorJob>, XorError> {
         let s = self.begin("list")?;
         Ok(s.jobs.values().cloned().collect())
+    }
+    async fn job(&self, id: &str) -> Result<XorJob, XorError> {
+        let s = self.begin("get")?;
+        s.jobs.get(id).cloned().ok_or_else(|| xor_refused("get", 404))
     }
 }
 

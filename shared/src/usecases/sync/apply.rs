@@ -81,6 +81,10 @@ impl ApplyCtx<'_> {
                 }
                 Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
             },
+            // XOR may have made it: the same key again (later in this run) gets it back.
+            Err(e @ XorError::Unavailable { .. }) => {
+                return JobOutcome::Unanswered(failure(&p.external_id, "create", e));
+            }
             Err(e) => return JobOutcome::Failed(failure(&p.external_id, "create", e)),
         };
         self.crash.point("after_xor_create").await;

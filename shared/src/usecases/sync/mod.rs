@@ -273,27 +273,57 @@ async fn run_sync(
             let mapping = by_id.get(&p.external_id).cloned();
             async move {
                 match (create, mapping) {
-                    (Some(c), _) => ctx.create(&p, c.generation, c.reopens_version).await,
-                    (None, Some(m)) => ctx.update(&p, m).await,
-                    (None, None) => JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")),
+                    (Some(c), _) => {
+                        let o = ctx.create(&p, c.generation, c.reopens_version).await;
+                        // An unanswered create keeps its posting for the run's second pass.
+                        let again = matches!(o, JobOutcome::Unanswered(_)).then_some((p, c));
+                        (o, again)
+                    }
+                    (None, Some(m)) => (ctx.update(&p, m).await, None),
+                    (None, None) => (JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")), None),
                 }
             }
         })
         .buffer_unordered(conn.xor_concurrency.max(1));
     let to_close: Vec<JobMapping> = the_plan.closes.iter().filter_map(|pid| by_id.get(pid).cloned()).collect();
-    let closes = stream::iter(to_close).map(|m| ctx.close(m)).buffer_unordered(conn.xor_concurrency.max(1));
-    let outcomes: Vec<JobOutcome> = writes
+    let closes = stream::iter(to_close)
+        .map(|m| async { (ctx.close(m).await, None) })
+        .buffer_unordered(conn.xor_concurrency.max(1));
+    let (outcomes, unanswered): (Vec<JobOutcome>, Vec<Option<(Posting, Create)>>) = writes
         .chain(closes)
         .inspect(|_| {
             if let Some(p) = &opts.progress {
                 p.advance();
             }
         })
-        .collect()
+        .unzip()
         .await;
     let _ = parser.await;
     if let Some(p) = &opts.progress {
         p.finish();
+    }
+    // The second pass: every create XOR did not answer, sent again with its key while the run's
+    // time allows (XOR gives the job it made back), so the run that made a job maps it too.
+    let again: Vec<(Posting, Create)> = unanswered.into_iter().flatten().collect();
+    let mut outcomes: Vec<JobOutcome> =
+        outcomes.into_iter().filter(|o| !matches!(o, JobOutcome::Unanswered(_))).collect();
+    for (p, c) in again {
+        let o = match ctx.create(&p, c.generation, c.reopens_version).await {
+            JobOutcome::Created => {
+                run.summary.creates_repaired += 1;
+                JobOutcome::Created
+            }
+            JobOutcome::Unanswered(f) | JobOutcome::Failed(f) => {
+                run.summary.creates_unanswered += 1;
+                JobOutcome::Failed(f)
+            }
+            // Out of time: left for the next run too.
+            other => {
+                run.summary.creates_unanswered += 1;
+                other
+            }
+        };
+        outcomes.push(o);
     }
 
     for o in outcomes {
@@ -304,7 +334,7 @@ async fn run_sync(
             JobOutcome::Closed => s.closed += 1,
             JobOutcome::Deferred => s.deferred += 1,
             JobOutcome::Conflict => report.conflicts += 1,
-            JobOutcome::Failed(f) => {
+            JobOutcome::Failed(f) | JobOutcome::Unanswered(f) => {
                 s.failed += 1;
                 tracing::warn!(connection = %id, posting = %f.posting_id, op = %f.op, error = %f.error, "job failed; retried next run");
                 if run.failures.len() < MAX_RECORDED {

@@ -86,6 +86,9 @@ pub(crate) enum JobOutcome {
     Deferred,
     Conflict,
     Failed(JobFailure),
+    /// A create XOR did not answer (its answer lost, or XOR down past the retries): XOR may have
+    /// made the job. Sent again with the same idempotency key before the run ends.
+    Unanswered(JobFailure),
 }
 
 /// The connected connections whose Lever authorization ends within the notice (a Super Admin

@@ -30,6 +30,7 @@ mod stats;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod unmapped;
 
 use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};

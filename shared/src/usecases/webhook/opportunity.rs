@@ -33,9 +33,11 @@ pub(super) async fn attempt_create(
 ) -> Outcome {
     let mapping = match deps.mappings.mapping_by_xor_job(&conn.id, &s.job_id).await {
         Ok(Some(m)) => m,
-        Ok(None) => {
-            return Outcome::Failed(format!("unknown XOR job {}: no job mapping for this connection", s.job_id));
-        }
+        // XOR made the job but its mapping is not written (yet): XOR is asked.
+        Ok(None) => match super::unmapped::repair(deps, conn, &s.job_id, s.external_job_id.as_deref()).await {
+            Ok(m) => m,
+            Err(outcome) => return outcome,
+        },
         Err(e) => return Outcome::Pending(format!("job mappings unavailable: {e}")),
     };
     let email = s.candidate.email.as_deref().map(str::trim).filter(|e| !e.is_empty());

@@ -11,6 +11,8 @@ pub struct DeliveryStats {
     pub lever_ms: u64,
     pub report_ms: u64,
     pub resume_failures: u32,
+    /// A screening's XOR job had no mapping, and XOR's word repaired it.
+    pub mappings_repaired: u32,
 }
 
 tokio::task_local! {

@@ -1,0 +1,95 @@
+//! A screening for an XOR job we have no mapping for: the job's create answer was lost, or its
+//! mapping write has not landed (a crash between XOR's create and the write, a sync still
+//! running). Not failed at once: XOR is asked about the job (`GET /v1/jobs/{id}`, with this
+//! connection's key, so only its own jobs are seen); when XOR says it is this connection's job
+//! for a Lever posting, the mapping is written as the sync writes it (the same conditional
+//! write: a racing sync and this agree on one mapping) and the delivery goes on.
+use super::Outcome;
+use crate::domain::ports::XOR_API_KEY;
+use crate::domain::*;
+use crate::usecases::context::LeverContext;
+use crate::usecases::now_ms;
+
+/// The mapping for `s.job_id`, repaired from XOR's word, or the delivery's outcome: `failed`
+/// when XOR does not know the job for this connection (or it is not a Lever posting's),
+/// `pending` when XOR (or a store) cannot answer now.
+pub(super) async fn repair(
+    deps: &LeverContext,
+    conn: &Connection,
+    job_id: &str,
+    hint: Option<&str>,
+) -> Result<JobMapping, Outcome> {
+    let unknown = |why: &str| Outcome::Failed(format!("unknown XOR job {job_id}: {why}"));
+    let Some(boards) = deps.boards.as_ref() else {
+        return Err(unknown("no job mapping for this connection"));
+    };
+    let key = match deps.secrets.secret(&conn.id, XOR_API_KEY).await {
+        Ok(Some(k)) => k,
+        Ok(None) => return Err(unknown("no job mapping, and the connection has no XOR API key to ask XOR")),
+        Err(e) => return Err(Outcome::Pending(format!("no job mapping yet, and the XOR API key is unavailable: {e}"))),
+    };
+    let job = match boards.board(conn, key).job(job_id).await {
+        Ok(j) => j,
+        Err(e) if e.status() == Some(404) => {
+            return Err(unknown("XOR does not know it for this connection, and it has no job mapping"));
+        }
+        Err(e @ XorError::Rejected { .. }) => {
+            return Err(unknown(&format!("no job mapping, and XOR refused to say: {e}")));
+        }
+        Err(e) => return Err(Outcome::Pending(format!("no job mapping yet, and XOR cannot say now: {e}"))),
+    };
+    let posting = match (job.source.as_deref(), job.external_id.as_deref().map(PostingId::parse)) {
+        (Some("lever"), Some(Ok(p))) => p,
+        _ => return Err(unknown("XOR has it, but not as a Lever posting of this connection's feed")),
+    };
+    if hint.is_some_and(|h| h != posting.as_str()) {
+        // The webhook's `external_job_id` is only a hint: XOR's job is the truth.
+        tracing::warn!(connection = %conn.id, job = job_id, hint = ?hint, posting = %posting, "the webhook's external_job_id disagrees with XOR's job; XOR's is used");
+    }
+    if job.status != "active" {
+        return Err(unknown(&format!("XOR's job for posting {posting} is {}, and it has no job mapping", job.status)));
+    }
+    let current = match deps.mappings.mapping(&conn.id, &posting).await {
+        Ok(m) => m,
+        Err(e) => return Err(Outcome::Pending(format!("job mappings unavailable: {e}"))),
+    };
+    // A sync that mapped the job meanwhile: its mapping stands.
+    if let Some(m) = current.as_ref().filter(|m| m.xor_job_id == job.id) {
+        return Ok(m.clone());
+    }
+    // The posting's mapping names another, closed job (this is its re-open), or none.
+    let generation = current.as_ref().map_or(0, |m| m.generation + u32::from(!m.is_active()));
+    if current.as_ref().is_some_and(JobMapping::is_active) {
+        return Err(unknown(&format!("posting {posting} is mapped to another XOR job")));
+    }
+    let mapping = JobMapping {
+        connection: conn.id.clone(),
+        posting_id: posting,
+        xor_job_id: job.id.clone(),
+        chatbot_url: job.chatbot_url.clone(),
+        webchat_url: job.webchat_url.clone(),
+        title: job.title.clone().unwrap_or_default(),
+        location: job.location.as_ref().and_then(Location::label),
+        // Unknown here (the feed was not read): the next sync finds it differs and brings
+        // XOR's job up to date, once.
+        content_hash: String::new(),
+        status: MappingStatus::Active,
+        generation,
+        version: 0,
+        updated_at: now_ms() / 1000,
+    };
+    match deps.mappings.upsert_mapping(mapping, current.map(|m| m.version)).await {
+        Ok(m) => {
+            tracing::info!(connection = %conn.id, job = job_id, posting = %m.posting_id, "job mapping repaired from XOR's word");
+            super::stats::note(|s| s.mappings_repaired += 1);
+            Ok(m)
+        }
+        // A sync wrote it meanwhile: read what stands.
+        Err(StoreError::Conflict { .. }) => match deps.mappings.mapping_by_xor_job(&conn.id, job_id).await {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(Outcome::Pending(format!("the mapping of XOR job {job_id} changed meanwhile: retried"))),
+            Err(e) => Err(Outcome::Pending(format!("job mappings unavailable: {e}"))),
+        },
+        Err(e) => Err(Outcome::Pending(format!("job mappings unavailable: {e}"))),
+    }
+}
