@@ -308,7 +308,17 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
         Arc::new(crate::adapters::lever::LeverApi::new(http.clone())),
         resume_fetcher(ResumeHosts::default()),
     );
-    deps.boards = Some(Arc::new(crate::adapters::xor::XorBoards::new(http)));
+    // A webhook's question to XOR about one job: short, so the invocation keeps its time for
+    // Lever (the use case bounds it by the deadline as well).
+    deps.boards = Some(Arc::new(crate::adapters::xor::XorBoards {
+        timeout: Duration::from_secs(3),
+        retry: crate::adapters::retry::RetryPolicy {
+            max_attempts: 2,
+            budget: Duration::from_secs(5),
+            ..Default::default()
+        },
+        ..crate::adapters::xor::XorBoards::new(http)
+    }));
     deps
 }
 

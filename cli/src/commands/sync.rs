@@ -168,6 +168,12 @@ pub fn print_reports(reports: &[SyncReport], json: bool, dry_run: bool) {
                 if s.deferred > 0 { format!(", deferred {}", s.deferred) } else { String::new() }
             );
         }
+        if s.creates_repaired + s.creates_unanswered > 0 {
+            println!(
+                "  creates XOR did not answer: {} mapped by a second try with their key, {} left for the next run",
+                s.creates_repaired, s.creates_unanswered
+            );
+        }
         if let Some(g) = &r.run.guard {
             println!("  guard: {g}");
         }

@@ -302,6 +302,8 @@ pub(crate) fn connection_line(s: &SyncSummary, outcome: &RunOutcome, guard: bool
         .count("JobsClosed", s.closed)
         .count("JobsFailed", s.failed)
         .count("JobsDeferred", s.deferred)
+        .count("CreatesRepaired", s.creates_repaired)
+        .count("CreatesUnanswered", s.creates_unanswered)
         .count("PostingsSkipped", s.skipped)
         .count("FeedPostings", s.postings)
         .bytes("FeedBytes", s.feed_bytes)

@@ -23,8 +23,18 @@ pub struct XorJob {
     /// The body's `source` (`lever` for ours) and `location`, as XOR keeps them.
     #[serde(default)]
     pub source: Option<String>,
+    /// Kept as XOR sent it: a shape we do not expect is no label, never an unreadable job.
     #[serde(default)]
-    pub location: Option<super::Location>,
+    pub location: Option<serde_json::Value>,
+}
+
+impl XorJob {
+    /// The place, as a recruiter reads it ("Berlin, DE · remote"), when XOR's `location` has
+    /// the shape we send.
+    pub fn location(&self) -> Option<String> {
+        let l: super::Location = serde_json::from_value(self.location.clone()?).ok()?;
+        l.label()
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -80,7 +80,7 @@ impl JobBoard for FakeBoard {
             external_id: Some(job.external_id.to_string()),
             title: Some(job.title.clone()),
             source: Some("lever".into()),
-            location: Some(job.location.clone()),
+            location: serde_json::to_value(&job.location).ok(),
         };
         s.jobs.insert(id.clone(), made.clone());
         s.keys.insert(key.to_owned(), (id, body));

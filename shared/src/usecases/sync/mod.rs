@@ -276,8 +276,10 @@ async fn run_sync(
                     (Some(c), _) => {
                         let o = ctx.create(&p, c.generation, c.reopens_version).await;
                         // An unanswered create keeps its posting for the run's second pass.
-                        let again = matches!(o, JobOutcome::Unanswered(_)).then_some((p, c));
-                        (o, again)
+                        match o {
+                            JobOutcome::Unanswered(_) => (o, Some((p, c))),
+                            o => (o, None),
+                        }
                     }
                     (None, Some(m)) => (ctx.update(&p, m).await, None),
                     (None, None) => (JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")), None),
@@ -302,29 +304,18 @@ async fn run_sync(
     if let Some(p) = &opts.progress {
         p.finish();
     }
-    // The second pass: every create XOR did not answer, sent again with its key while the run's
-    // time allows (XOR gives the job it made back), so the run that made a job maps it too.
-    let again: Vec<(Posting, Create)> = unanswered.into_iter().flatten().collect();
-    let mut outcomes: Vec<JobOutcome> =
-        outcomes.into_iter().filter(|o| !matches!(o, JobOutcome::Unanswered(_))).collect();
-    for (p, c) in again {
-        let o = match ctx.create(&p, c.generation, c.reopens_version).await {
-            JobOutcome::Created => {
-                run.summary.creates_repaired += 1;
-                JobOutcome::Created
-            }
-            JobOutcome::Unanswered(f) | JobOutcome::Failed(f) => {
-                run.summary.creates_unanswered += 1;
-                JobOutcome::Failed(f)
-            }
-            // Out of time: left for the next run too.
-            other => {
-                run.summary.creates_unanswered += 1;
-                other
-            }
-        };
-        outcomes.push(o);
+    // An outcome whose posting goes to the second pass is counted there; every other one
+    // (an unanswered re-create after an update's 404 included: a failure) here.
+    let mut counted = Vec::with_capacity(outcomes.len());
+    let mut again = Vec::new();
+    for (o, a) in outcomes.into_iter().zip(unanswered) {
+        match a {
+            Some(a) => again.push(a),
+            None => counted.push(o),
+        }
     }
+    let mut outcomes = counted;
+    outcomes.extend(second_pass(&ctx, &conn, again, &mut run.summary).await);
 
     for o in outcomes {
         let s = &mut run.summary;
@@ -361,6 +352,55 @@ async fn run_sync(
     }
     crash.point("after_feed_state").await;
     Ok(())
+}
+
+/// At most this many unanswered creates keep their posting for the second pass (a posting may
+/// be a megabyte): the rest are left for the next run, as a run keeps memory bounded.
+const SECOND_PASS_MAX: usize = 100;
+
+/// The second pass: the creates XOR did not answer, sent again with their keys once the run's
+/// other writes are done (XOR gives back the job it made), so the run that made a job maps it
+/// too. Skipped when XOR looks down (most creates went unanswered: a second try would only
+/// wait), and bounded by the run's time. Counts `creates_repaired` and `creates_unanswered`
+/// (left for the next run); the outcomes go on to the run's tally.
+async fn second_pass(
+    ctx: &ApplyCtx<'_>,
+    conn: &Connection,
+    again: Vec<(Posting, Create)>,
+    summary: &mut SyncSummary,
+) -> Vec<JobOutcome> {
+    let attempted = summary.created + again.len();
+    let down = again.len() > 10 && again.len() * 2 > attempted;
+    let mut out = Vec::new();
+    let mut tries = Vec::new();
+    for (i, (p, c)) in again.into_iter().enumerate() {
+        if down || i >= SECOND_PASS_MAX {
+            summary.creates_unanswered += 1;
+            out.push(JobOutcome::Failed(failure(
+                &p.external_id,
+                "create",
+                "XOR did not answer; left for the next run",
+            )));
+        } else {
+            tries.push((p, c));
+        }
+    }
+    let results: Vec<JobOutcome> = stream::iter(tries)
+        .map(|(p, c)| async move { ctx.create(&p, c.generation, c.reopens_version).await })
+        .buffer_unordered(conn.xor_concurrency.max(1))
+        .collect()
+        .await;
+    for o in results {
+        match &o {
+            JobOutcome::Created => summary.creates_repaired += 1,
+            // Left for the next run: XOR may hold the job unmapped until then.
+            JobOutcome::Unanswered(_) | JobOutcome::Deferred => summary.creates_unanswered += 1,
+            // Mapped meanwhile (a webhook's repair, an overlapping run), or refused for good.
+            JobOutcome::Conflict | JobOutcome::Failed(_) | JobOutcome::Updated | JobOutcome::Closed => {}
+        }
+        out.push(o);
+    }
+    out
 }
 
 fn note_feed_report(run: &mut SyncRun, r: &FeedReport) {

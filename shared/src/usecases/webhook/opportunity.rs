@@ -34,10 +34,12 @@ pub(super) async fn attempt_create(
     let mapping = match deps.mappings.mapping_by_xor_job(&conn.id, &s.job_id).await {
         Ok(Some(m)) => m,
         // XOR made the job but its mapping is not written (yet): XOR is asked.
-        Ok(None) => match super::unmapped::repair(deps, conn, &s.job_id, s.external_job_id.as_deref()).await {
-            Ok(m) => m,
-            Err(outcome) => return outcome,
-        },
+        Ok(None) => {
+            match super::unmapped::repair(deps, conn, &s.job_id, s.external_job_id.as_deref(), deadline_ms).await {
+                Ok(m) => m,
+                Err(outcome) => return outcome,
+            }
+        }
         Err(e) => return Outcome::Pending(format!("job mappings unavailable: {e}")),
     };
     let email = s.candidate.email.as_deref().map(str::trim).filter(|e| !e.is_empty());

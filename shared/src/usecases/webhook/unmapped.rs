@@ -18,6 +18,7 @@ pub(super) async fn repair(
     conn: &Connection,
     job_id: &str,
     hint: Option<&str>,
+    deadline_ms: i64,
 ) -> Result<JobMapping, Outcome> {
     let unknown = |why: &str| Outcome::Failed(format!("unknown XOR job {job_id}: {why}"));
     let Some(boards) = deps.boards.as_ref() else {
@@ -28,15 +29,24 @@ pub(super) async fn repair(
         Ok(None) => return Err(unknown("no job mapping, and the connection has no XOR API key to ask XOR")),
         Err(e) => return Err(Outcome::Pending(format!("no job mapping yet, and the XOR API key is unavailable: {e}"))),
     };
-    let job = match boards.board(conn, key).job(job_id).await {
-        Ok(j) => j,
-        Err(e) if e.status() == Some(404) => {
+    // Within the invocation: what XOR has not answered by then is answered `pending` in time
+    // (the same reserve as a Lever call), never a killed invocation.
+    let left = super::lever_call::time_left(deps, deadline_ms);
+    let asked = tokio::time::timeout(left, boards.board(conn, key).job(job_id)).await;
+    let job = match asked {
+        Ok(Ok(j)) => j,
+        Ok(Err(e)) if e.status() == Some(404) => {
             return Err(unknown("XOR does not know it for this connection, and it has no job mapping"));
         }
-        Err(e @ XorError::Rejected { .. }) => {
+        // A key XOR refuses (rotated, revoked) is the connection's to fix: the candidate waits.
+        Ok(Err(e @ XorError::Rejected { status: 401 | 403, .. })) => {
+            return Err(Outcome::Pending(format!("no job mapping yet, and XOR refused this connection's key: {e}")));
+        }
+        Ok(Err(e @ XorError::Rejected { .. })) => {
             return Err(unknown(&format!("no job mapping, and XOR refused to say: {e}")));
         }
-        Err(e) => return Err(Outcome::Pending(format!("no job mapping yet, and XOR cannot say now: {e}"))),
+        Ok(Err(e)) => return Err(Outcome::Pending(format!("no job mapping yet, and XOR cannot say now: {e}"))),
+        Err(_) => return Err(Outcome::Pending("no job mapping yet, and XOR did not answer in time".into())),
     };
     let posting = match (job.source.as_deref(), job.external_id.as_deref().map(PostingId::parse)) {
         (Some("lever"), Some(Ok(p))) => p,
@@ -62,6 +72,7 @@ pub(super) async fn repair(
     if current.as_ref().is_some_and(JobMapping::is_active) {
         return Err(unknown(&format!("posting {posting} is mapped to another XOR job")));
     }
+    let posting_id = posting.clone();
     let mapping = JobMapping {
         connection: conn.id.clone(),
         posting_id: posting,
@@ -69,7 +80,7 @@ pub(super) async fn repair(
         chatbot_url: job.chatbot_url.clone(),
         webchat_url: job.webchat_url.clone(),
         title: job.title.clone().unwrap_or_default(),
-        location: job.location.as_ref().and_then(Location::label),
+        location: job.location(),
         // Unknown here (the feed was not read): the next sync finds it differs and brings
         // XOR's job up to date, once.
         content_hash: String::new(),
@@ -85,9 +96,10 @@ pub(super) async fn repair(
             Ok(m)
         }
         // A sync wrote it meanwhile: read what stands.
-        Err(StoreError::Conflict { .. }) => match deps.mappings.mapping_by_xor_job(&conn.id, job_id).await {
-            Ok(Some(m)) => Ok(m),
-            Ok(None) => Err(Outcome::Pending(format!("the mapping of XOR job {job_id} changed meanwhile: retried"))),
+        // (By the posting: a consistent read, where the index by XOR job may lag.)
+        Err(StoreError::Conflict { .. }) => match deps.mappings.mapping(&conn.id, &posting_id).await {
+            Ok(Some(m)) if m.xor_job_id == job_id && m.is_active() => Ok(m),
+            Ok(_) => Err(Outcome::Pending(format!("the mapping of XOR job {job_id} changed meanwhile: retried"))),
             Err(e) => Err(Outcome::Pending(format!("job mappings unavailable: {e}"))),
         },
         Err(e) => Err(Outcome::Pending(format!("job mappings unavailable: {e}"))),
