@@ -268,6 +268,34 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
         "no secret in show"
     );
 
+    // An `add` over an existing id is refused before anything is written: the live secrets stay.
+    let again = xl(
+        d,
+        &["connections", "add", "acme", "--feed-url", "http://127.0.0.1:9/other.xml", "--xor-api-key", "xor_live_NEW"],
+    );
+    assert!(!again.status.success());
+    let err = text(&again.stderr);
+    assert!(err.contains("already exists: nothing was changed") && err.contains("set-xor-key acme"), "{err}");
+    let stored = |kind: &'static str| {
+        let d = d.to_owned();
+        async move {
+            let s = xor_lever::adapters::sqlite::SqliteStore::open_dir(&d).unwrap();
+            xor_lever::domain::SecretStore::secret(&s, &"acme".parse().unwrap(), kind).await.unwrap().unwrap()
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert_eq!(
+        rt.block_on(stored("webhook-secret")).expose(),
+        secret,
+        "the webhook secret XOR signs with is unchanged"
+    );
+    assert_eq!(rt.block_on(stored("xor-api-key")).expose(), "xor_live_SECRET_1");
+    // The XOR key is replaced by its own command.
+    let set = xl(d, &["connections", "set-xor-key", "acme", "--xor-api-key", "xor_live_SECRET_2"]);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert_eq!(rt.block_on(stored("xor-api-key")).expose(), "xor_live_SECRET_2");
+    assert!(!text(&set.stdout).contains("xor_live_SECRET_2"), "never printed");
+
     // The postings API follows the region: an EU account's feed on the global host is refused,
     // with the URL to use.
     let wrong = xl(

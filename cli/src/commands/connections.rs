@@ -153,6 +153,13 @@ pub enum ConnectionsCommand {
     Enable {
         id: ConnectionId,
     },
+    /// Replace the connection's XOR API key (XOR issued a new one): the next sync uses it.
+    SetXorKey {
+        id: ConnectionId,
+        /// Stored in the secret store, never in the table.
+        #[arg(long, env = "XOR_API_KEY", hide_env_values = true)]
+        xor_api_key: SecretString,
+    },
     /// A new webhook secret for XOR; the old one keeps working for the grace period.
     RotateWebhookSecret {
         id: ConnectionId,
@@ -182,6 +189,17 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
         || !(0.0..=1.0).contains(&a.max_close_share)
     {
         return Err("--xor-max-rps must be in (0, 1000] and --max-close-share in [0, 1]".into());
+    }
+    // An id that exists is refused before anything is written: an `add` must never replace a
+    // live connection's XOR key or webhook secret (XOR's signatures would then fail).
+    if deps.connections.connection(&a.id).await?.is_some() {
+        return Err(format!(
+            "connection {} already exists: nothing was changed. To replace its XOR API key: \
+             xor-lever connections set-xor-key {0}; its webhook secret: xor-lever connections \
+             rotate-webhook-secret {0}; its Lever account or region: xor-lever connections reset-lever {0}",
+            a.id
+        )
+        .into());
     }
     // The job site and the postings API follow the account's region.
     if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(a.lever_env.into(), &a.feed_url) {
@@ -316,6 +334,13 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             deps.connections.set_status(&id, status).await?;
             let replayed = xor_lever::usecases::connect::replay_waiting(&w, &id, now_ms() + 5 * 60_000).await;
             println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
+        }
+        ConnectionsCommand::SetXorKey { id, xor_api_key } => {
+            if deps.connections.connection(&id).await?.is_none() {
+                return Err(format!("no connection {id}").into());
+            }
+            deps.secrets.put_secret(&id, XOR_API_KEY, &xor_api_key).await?;
+            println!("connection {id}: XOR API key replaced; the next sync uses it");
         }
         ConnectionsCommand::RotateWebhookSecret { id, grace_hours } => {
             let now = now_ms() / 1000;
