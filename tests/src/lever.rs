@@ -918,6 +918,12 @@ async fn create_opportunity(
         if refused && s.0.lock().unwrap().config.refusal_breaks_upload {
             return broken_off(r.status());
         }
+        // A refused token is answered on the headers (the body unread: the client may fail on
+        // its write, as with a real server); an injected 429 or 5xx after the body is read, so
+        // it reaches the client whatever the timing.
+        if !refused {
+            let _ = read_submission(req).await;
+        }
         return r;
     }
     let perform_as = match acting_user(&s.0.lock().unwrap(), &q) {

@@ -83,10 +83,22 @@ async fn a_changed_posting_is_updated_and_a_gone_one_closed() {
 
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_not_made_twice() {
+    // Lost once: the run's second pass sends it again with its key and maps it.
     let f = fixture(feed(0..1, "")).await;
     f.board.state().lose_next_create = true;
     let first = f.sync().await;
-    assert_eq!((first.run.summary.failed, first.run.is_clean()), (1, false));
+    let s = &first.run.summary;
+    assert_eq!((s.created, s.failed, s.creates_repaired, first.run.is_clean()), (1, 0, 1, true), "{:?}", first.run);
+    assert_eq!(f.board.state().jobs.len(), 1, "the same idempotency key gave the same job back");
+    assert_eq!(f.mapped().await.len(), 1, "mapped by the run that made it");
+
+    // Lost, and XOR down for the second try too: left for the next run, which maps it.
+    let f = fixture(feed(0..1, "")).await;
+    f.board.state().lose_next_create = true;
+    f.board.state().fail_next.push_back(xor_unavailable("create"));
+    let first = f.sync().await;
+    let s = &first.run.summary;
+    assert_eq!((s.failed, s.creates_unanswered, first.run.is_clean()), (1, 1, false), "{:?}", first.run);
     assert!(first.run.failures[0].error.contains("XOR unavailable"), "{:?}", first.run.failures);
     let second = f.sync().await;
     assert_eq!(second.run.summary.created, 1, "the unclean run makes the next fetch a full one");
@@ -96,7 +108,9 @@ async fn a_create_whose_answer_was_lost_is_not_made_twice() {
 #[tokio::test]
 async fn a_key_conflict_adopts_the_job_the_key_made() {
     let f = fixture(feed(0..1, "")).await;
+    // The create's answer lost, and the run's second try unanswered too: no mapping.
     f.board.state().lose_next_create = true;
+    f.board.state().fail_next.push_back(xor_unavailable("create"));
     f.sync().await;
     // The posting changed before the retry: the key now comes with another body (XOR: 409).
     f.feed.set(feed(0..1, " v2"));
@@ -124,9 +138,15 @@ async fn a_job_gone_from_xor_is_opened_again_as_the_next_generation() {
 #[tokio::test]
 async fn xor_down_fails_the_jobs_and_the_next_run_repeats_them() {
     let f = fixture(feed(0..2, "")).await;
-    f.board.state().fail_next.extend([xor_unavailable("create"), xor_refused("create", 422)]);
+    // Unavailable (and again on the run's second try), and refused.
+    f.board.state().fail_next.extend([
+        xor_unavailable("create"),
+        xor_refused("create", 422),
+        xor_unavailable("create"),
+    ]);
     let r = f.sync().await;
     assert_eq!((r.run.summary.created, r.run.summary.failed), (0, 2), "{:?}", r.run);
+    assert_eq!(r.run.summary.creates_unanswered, 1);
     assert_eq!(r.run.failures.len(), 2);
     assert!(f.mapped().await.is_empty());
     let again = f.sync().await;
