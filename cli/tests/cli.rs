@@ -194,6 +194,38 @@ async fn the_same_commands_run_against_dynamodb_on_moto() {
     .await
     .unwrap();
     assert!(add.status.success(), "{}", text(&add.stderr));
+    // A second `add` of the id on DynamoDB: refused before any write, the secrets untouched.
+    let again = run(vec![
+        "connections".into(),
+        "add".into(),
+        "acme".into(),
+        "--feed-url".into(),
+        feed.url.clone(),
+        "--xor-api-key".into(),
+        "k-overwritten".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already exists: nothing was changed"), "{}", text(&again.stderr));
+    // No SECRET_PREFIX: an error naming it, never another stack's secrets by default.
+    let d2 = dir.path().to_owned();
+    let (table2, endpoint2) = (format!("xl-cli-{:08x}", fastrand::u32(..)), xor_lever_sandbox::moto::endpoint());
+    let no_prefix = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_xor-lever"))
+            .arg("--state-dir")
+            .arg(&d2)
+            .args(["--store", "dynamodb", "connections", "list"])
+            .env("TABLE_NAME", table2)
+            .env_remove("SECRET_PREFIX")
+            .env("AWS_ENDPOINT_URL", endpoint2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!no_prefix.status.success());
+    assert!(text(&no_prefix.stderr).contains("SECRET_PREFIX is not set"), "{}", text(&no_prefix.stderr));
     let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
     assert_eq!(v["created"], 2, "{v}");

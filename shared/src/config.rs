@@ -41,14 +41,23 @@ pub struct ConfigError(String);
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// The settings from `get` (the environment, or a test's map). The table and the secret
+    /// prefix are required, never defaulted: a shell pointed at one stack's table must not read
+    /// another stack's secrets.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).filter(|v| !v.is_empty());
         let num = |k: &str, d: u64| -> Result<u64, ConfigError> {
             var(k)
                 .map_or(Ok(d), |v| v.parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))))
         };
         Ok(Self {
             table_name: var("TABLE_NAME").ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
-            secret_prefix: var("SECRET_PREFIX").unwrap_or_else(|| "xor-lever/".into()),
+            secret_prefix: var("SECRET_PREFIX").ok_or_else(|| {
+                ConfigError("SECRET_PREFIX is not set (the stack's SecretPrefix output, `<stack name>/`)".into())
+            })?,
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
             public_url: var("PUBLIC_URL"),
@@ -325,6 +334,21 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_and_the_secret_prefix_are_required_never_defaulted() {
+        let with = |pairs: &'static [(&'static str, &'static str)]| {
+            Settings::from_vars(move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+        };
+        let e = with(&[("TABLE_NAME", "t")]).err().expect("no prefix").to_string();
+        assert!(e.contains("SECRET_PREFIX is not set"), "{e}");
+        let e = with(&[("SECRET_PREFIX", "stack/")]).err().expect("no table").to_string();
+        assert!(e.contains("TABLE_NAME is not set"), "{e}");
+        let e = with(&[("TABLE_NAME", "t"), ("SECRET_PREFIX", "")]).err().expect("an empty prefix").to_string();
+        assert!(e.contains("SECRET_PREFIX"), "{e}");
+        let s = with(&[("TABLE_NAME", "t"), ("SECRET_PREFIX", "stack/")]).unwrap();
+        assert_eq!((s.table_name.as_str(), s.secret_prefix.as_str()), ("t", "stack/"));
+    }
 
     #[test]
     fn the_roots_are_mozillas_and_ssl_cert_file_adds_only_certificates() {
