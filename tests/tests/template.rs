@@ -351,3 +351,16 @@ fn every_metric_the_dashboard_and_alarms_read_is_one_the_functions_emit() {
     let missing: Vec<_> = read.iter().filter(|name| !code.contains(&format!("\"{name}\""))).collect();
     assert!(missing.is_empty(), "read by the dashboard or an alarm, emitted by no function: {missing:?}");
 }
+
+/// The app secret's template value is the placeholder the connect flow refuses to mint links for
+/// (`lever-app set` replaces it).
+#[test]
+fn the_app_secret_starts_as_the_placeholder_the_code_knows() {
+    let t = template();
+    let tmpl = t["Resources"]["LeverAppSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v: serde_json::Value = serde_json::from_str(&tmpl).unwrap();
+    assert_eq!(v["client_id"], xor_lever::domain::ats::APP_PLACEHOLDER_CLIENT_ID);
+}

@@ -256,7 +256,13 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
                 println!("XOR webhook secret (give it to XOR; shown once): {secret}");
             }
             match base {
-                Some(base) => print_connect_link(&w, &id, &base, valid_days).await?,
+                // The connection is added either way; the link waits for the app.
+                Some(base) => match print_connect_link(&w, &id, &base, valid_days).await {
+                    Err(e) if e.to_string().contains("Lever app is not set up") => {
+                        println!("connect link: {e}");
+                    }
+                    other => other?,
+                },
                 None => println!("connect link: run `xor-lever connections connect-url {id} --public-url <ApiUrl>`"),
             }
         }

@@ -267,6 +267,11 @@ fn redirect(status: StatusCode, url: &str) -> Response {
 }
 
 fn error_page(e: &ConnectError) -> Response {
+    // The operator's words (a setup step) are not for a public page.
+    if matches!(e, ConnectError::AppNotSet) {
+        let unset = ConnectError::Unavailable("the Lever app is not set up".into());
+        return page(StatusCode::SERVICE_UNAVAILABLE, "Lever is not connected", &unset.to_string());
+    }
     let status = match e {
         ConnectError::NoInvitation
         | ConnectError::InvitationUsed
@@ -285,6 +290,7 @@ fn error_page(e: &ConnectError) -> Response {
         | ConnectError::Lookup(_)
         | ConnectError::NoPerformAs
         | ConnectError::Disabled => StatusCode::BAD_REQUEST,
+        ConnectError::AppNotSet => StatusCode::SERVICE_UNAVAILABLE,
     };
     page(status, "Lever is not connected", &e.to_string())
 }

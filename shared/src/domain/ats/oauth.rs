@@ -2,6 +2,10 @@
 //! (read from the access token's claims, the one place that decides what a token tells us).
 use serde::{Deserialize, Serialize};
 
+/// The client id `template.yaml` puts in the app secret until an operator runs `lever-app set`:
+/// no connect link is minted while the secret holds it (it could only fail at Lever).
+pub const APP_PLACEHOLDER_CLIENT_ID: &str = "set-me";
+
 /// The OAuth app (one per deployment).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct AppCredentials {

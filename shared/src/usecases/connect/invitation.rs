@@ -11,6 +11,12 @@ pub async fn invite(
     valid_days: u32,
 ) -> Result<(String, Invitation), ConnectError> {
     deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    // A link to an app Lever does not know could only fail at Lever's authorize page.
+    match deps.tokens.app_credentials().await {
+        Ok(app) if app.client_id != crate::domain::ats::APP_PLACEHOLDER_CLIENT_ID => {}
+        Ok(_) | Err(crate::usecases::tokens::TokenError::Unreadable(_)) => return Err(ConnectError::AppNotSet),
+        Err(e) => return Err(unavailable(e)),
+    }
     let token = crate::random::token();
     let now = (deps.clock)();
     let invitation = Invitation::new(id.clone(), &token, now, valid_days);

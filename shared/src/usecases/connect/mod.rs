@@ -72,6 +72,11 @@ pub enum ConnectError {
     Unavailable(#[source] crate::domain::ports::BoxError),
     #[error("the connection is disabled by an operator: enable it first")]
     Disabled,
+    /// For the operator (no connect link exists yet to show it to anyone else).
+    #[error(
+        "xor-lever's Lever app is not set up yet (the app secret holds the template's placeholder): run `xor-lever lever-app set --client-id … --client-secret …` first, then `connections connect-url`"
+    )]
+    AppNotSet,
 }
 
 pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ConnectError {
