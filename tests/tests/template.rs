@@ -227,6 +227,8 @@ fn every_alarm_names_the_stack_and_notifies_and_a_missing_heartbeat_alarms() {
         assert_eq!(written(&p["AlarmActions"]), "Ref AlarmTopic", "{name:?}");
         let entry = p["AlarmDescription"].as_str().unwrap().split("runbook: ").nth(1).expect("names its runbook entry");
         assert!(runbook.contains(&format!("\n### {entry}\n")), "{name:?}: docs/runbook.md has no entry {entry}");
+        // The entry is the name the operator receives (`<stack>-<entry>`), word for word.
+        assert_eq!(written(&p["AlarmName"]), format!("Sub ${{AWS::StackName}}-{entry}"), "{name:?}");
         if p["Namespace"].as_str() == Some("XorLever") {
             assert_eq!(p["Dimensions"][0]["Name"].as_str(), Some("Stack"), "{name:?}: our metrics carry the stack");
         }
@@ -363,4 +365,24 @@ fn the_app_secret_starts_as_the_placeholder_the_code_knows() {
         .to_owned();
     let v: serde_json::Value = serde_json::from_str(&tmpl).unwrap();
     assert_eq!(v["client_id"], xor_lever::domain::ats::APP_PLACEHOLDER_CLIENT_ID);
+}
+
+/// What a teardown keeps under a fixed name (the app secret, the signing keys) is deleted when
+/// its own first create rolls back, so a failed first deploy can be retried under the same stack
+/// name; the table keeps `Retain` (deletion protection; its name is generated, so it never
+/// collides).
+#[test]
+fn retained_resources_are_not_kept_by_a_failed_first_create() {
+    let t = template();
+    let mut named = 0;
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        let Some(p) = r["DeletionPolicy"].as_str() else { continue };
+        if r["Properties"]["Name"].is_null() {
+            assert!(r["Properties"]["TableName"].is_null(), "{name:?}: a retained table's name is generated");
+            continue;
+        }
+        assert_eq!(p, "RetainExceptOnCreate", "{name:?}");
+        named += 1;
+    }
+    assert!(named >= 2, "the app secret and the signing keys: {named}");
 }
