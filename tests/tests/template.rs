@@ -386,3 +386,20 @@ fn retained_resources_are_not_kept_by_a_failed_first_create() {
     }
     assert!(named >= 2, "the app secret and the signing keys: {named}");
 }
+
+/// Every parameter `sam deploy --guided` asks for is in README's guided-deploy table, and the
+/// table names no parameter the template lacks.
+#[test]
+fn the_guided_deploy_table_has_every_parameter() {
+    let t = template();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let params: Vec<String> =
+        t["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    for p in &params {
+        assert!(readme.contains(&format!("| Parameter `{p}`")), "README's guided-deploy table lacks {p}");
+    }
+    for line in readme.lines().filter(|l| l.starts_with("| Parameter `")) {
+        let named = line.trim_start_matches("| Parameter `").split('`').next().unwrap();
+        assert!(params.iter().any(|p| p == named), "README names a parameter the template lacks: {named}");
+    }
+}
