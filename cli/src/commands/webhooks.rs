@@ -155,8 +155,8 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
         WebhooksCommand::Replay { id: None, all_pending: true, .. } => {
             let s = retry_waiting(&w, now_ms() + 10 * 60_000, 10_000).await?;
             println!(
-                "replayed {}: {} completed, {} failed, {} still waiting",
-                s.replayed, s.completed, s.failed, s.still_waiting
+                "replayed {}: {} completed, {} failed, {} still waiting, {} held for a new authorization",
+                s.replayed, s.completed, s.failed, s.still_waiting, s.held
             );
         }
         WebhooksCommand::Replay { .. } => return Err("name a delivery id, or --all-pending".into()),

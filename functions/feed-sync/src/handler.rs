@@ -290,6 +290,7 @@ pub(crate) fn sync_failed(outcome: &RunOutcome, s: &SyncSummary) -> bool {
 pub(crate) fn replay_counts(line: MetricLine, w: &RetrySummary) -> MetricLine {
     line.count("WebhooksReplayed", w.replayed)
         .count("WebhooksWaiting", w.still_waiting)
+        .count("WebhooksHeld", w.held)
         .count("DeliveriesCompleted", w.completed)
         .count("DeliveriesFailed", w.failed)
 }

@@ -10,7 +10,12 @@ pub struct RetrySummary {
     pub replayed: usize,
     pub completed: usize,
     pub failed: usize,
+    /// Deliveries the system will replay by itself (Lever or a store was down, a crash).
     pub still_waiting: usize,
+    /// `pending_reauth` deliveries of connections that are not connected (revoked, disabled,
+    /// pending): they wait for a person, not for Lever, and never count as waiting (the
+    /// deliveries-waiting alarm would then stay on for a churned customer).
+    pub held: usize,
 }
 
 impl RetrySummary {
@@ -19,6 +24,7 @@ impl RetrySummary {
         self.completed += o.completed;
         self.failed += o.failed;
         self.still_waiting += o.still_waiting;
+        self.held += o.held;
     }
 }
 
@@ -34,7 +40,7 @@ pub const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
 /// that nothing depends on XOR's retries alone. Connection by connection, each with a fair
 /// share of `limit` (one customer's backlog never starves the others; issue 14 moves this to a
 /// message per connection); stops starting replays at `deadline_ms`. `pending_reauth`
-/// deliveries of connections that are not connected count as still waiting.
+/// deliveries of connections that are not connected are counted as held.
 pub async fn retry_waiting(deps: &LeverContext, deadline_ms: i64, limit: usize) -> Result<RetrySummary, StoreError> {
     retry_waiting_until(deps, deadline_ms, deadline_ms, limit).await
 }
@@ -69,7 +75,7 @@ pub async fn retry_connection(
     let mut summary = RetrySummary::default();
     if conn.status != ConnectionStatus::Connected {
         let waiting = deps.webhooks.deliveries(&conn.id, DeliveryStatus::PendingReauth, limit, None).await?;
-        summary.still_waiting += waiting.items.len();
+        summary.held += waiting.items.len();
     }
     let mut statuses = vec![DeliveryStatus::Pending, DeliveryStatus::Received];
     if conn.status == ConnectionStatus::Connected {
