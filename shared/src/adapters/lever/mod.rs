@@ -153,6 +153,30 @@ impl LeverHosts {
             .any(|b| origin(&b) == origin(&to));
         if configured || is_lever_host(&to) { Ok(to) } else { Err(refuse("not one of Lever's hosts")) }
     }
+
+    /// Sends `send(url)` and follows what [`Self::redirect`] allows, at most [`MAX_REDIRECTS`]
+    /// in a row: the last answer (still a redirect when Lever pointed on again), `refused`'s
+    /// error (the status and why) for a redirect not followed, or `send`'s own error. For one-shot
+    /// calls; the Data API's loop follows inside its retries, and remembers the move.
+    pub(crate) async fn send_following<E, Fut>(
+        &self,
+        url: String,
+        send: impl Fn(String) -> Fut,
+        refused: impl Fn(u16, String) -> E,
+    ) -> Result<reqwest::Response, E>
+    where
+        Fut: std::future::Future<Output = Result<reqwest::Response, E>>,
+    {
+        let mut resp = send(url).await?;
+        for _ in 0..MAX_REDIRECTS {
+            if !resp.status().is_redirection() {
+                break;
+            }
+            let to = self.redirect(&resp).map_err(|why| refused(resp.status().as_u16(), why))?;
+            resp = send(to.to_string()).await?;
+        }
+        Ok(resp)
+    }
     /// OAuth `audience`: the environment's API base with its trailing slash (required).
     pub fn audience(&self) -> String {
         self.audience.clone()
@@ -343,15 +367,9 @@ impl LeverClient {
     /// Whether Lever refuses `token` (401 or 403), by the cheapest authenticated call, sent once
     /// with no retry: `None` when it is accepted or the answer says nothing (Lever unreachable).
     async fn refusal_of(&self, op: &'static str, token: &SecretString) -> Option<LeverError> {
-        let mut url = format!("{}/users?limit=1", self.api_base());
-        let mut resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
-        for _ in 0..MAX_REDIRECTS {
-            if !resp.status().is_redirection() {
-                break;
-            }
-            url = self.hosts.redirect(&resp).ok()?.to_string();
-            resp = self.http.get(&url).timeout(self.timeout).bearer_auth(token.expose()).send().await.ok()?;
-        }
+        let url = format!("{}/users?limit=1", self.api_base());
+        let send = |u: String| self.http.get(u).timeout(self.timeout).bearer_auth(token.expose()).send();
+        let resp = self.hosts.send_following(url, |u| async { send(u).await.map_err(drop) }, |_, _| ()).await.ok()?;
         match resp.status() {
             StatusCode::UNAUTHORIZED => Some(LeverError::Unauthorized { op }),
             StatusCode::FORBIDDEN => Some(LeverError::Forbidden {

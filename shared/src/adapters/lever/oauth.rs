@@ -66,17 +66,8 @@ impl LeverClient {
                 OAuthError::Unavailable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() })
             })
         };
-        let mut resp = send(self.hosts.token_url()).await?;
-        for _ in 0..super::MAX_REDIRECTS {
-            if !resp.status().is_redirection() {
-                break;
-            }
-            let to = self
-                .hosts
-                .redirect(&resp)
-                .map_err(|error| OAuthError::Refused { status: resp.status().as_u16(), error })?;
-            resp = send(to.to_string()).await?;
-        }
+        let refused = |status, error| OAuthError::Refused { status, error };
+        let resp = self.hosts.send_following(self.hosts.token_url(), send, refused).await?;
         let status = resp.status();
         if status.is_redirection() {
             let to = crate::adapters::redirect_target(&resp);
