@@ -397,3 +397,56 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     assert!(text(&reset.stderr).contains("Lever binding reset"), "{}", text(&reset.stderr));
     assert!(text(&reset.stdout).contains("connect-url acme"), "{}", text(&reset.stdout));
 }
+
+/// One deployment, one Lever app, one Lever environment: Lever's sandbox and production issue
+/// separate app credentials (an EU account authorizes the production app). A connection of the
+/// other environment is refused at `add`, and a connect link is never minted for one made before
+/// the app was set.
+#[test]
+fn a_connection_in_another_lever_environment_than_the_app_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let add = |id: &str, env: &str| {
+        xl(
+            d,
+            &[
+                "connections",
+                "add",
+                id,
+                "--feed-url",
+                "http://127.0.0.1:9/feed.xml",
+                "--xor-api-key",
+                "xor_live_K",
+                "--lever-env",
+                env,
+                "--public-url",
+                "https://api.example.com",
+            ],
+        )
+    };
+    // Before the app is set nothing tells the environment: allowed, checked at the link.
+    assert!(add("early", "sandbox").status.success());
+    let app = xl(d, &["lever-app", "set", "--client-id", "cid-1", "--client-secret", "cs-1"]);
+    assert!(app.status.success(), "{}", text(&app.stderr));
+    assert!(text(&app.stdout).contains("Lever production"), "{}", text(&app.stdout));
+    let eu_app = xl(d, &["lever-app", "set", "--client-id", "c", "--client-secret", "s", "--lever-env", "eu"]);
+    assert!(!eu_app.status.success() && text(&eu_app.stderr).contains("production app"), "{}", text(&eu_app.stderr));
+
+    let wrong = add("beta", "sandbox");
+    assert!(!wrong.status.success());
+    let err = text(&wrong.stderr);
+    assert!(
+        err.contains("Lever sandbox") && err.contains("production") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!text(&xl(d, &["connections", "list"]).stdout).contains("beta"), "nothing written");
+    assert!(add("gamma", "eu").status.success(), "an EU account uses the production app");
+    assert!(add("delta", "production").status.success());
+
+    let link = xl(d, &["connections", "connect-url", "early", "--public-url", "https://api.example.com"]);
+    assert!(!link.status.success());
+    assert!(text(&link.stderr).contains("Lever sandbox"), "{}", text(&link.stderr));
+    assert!(
+        xl(d, &["connections", "connect-url", "gamma", "--public-url", "https://api.example.com"]).status.success()
+    );
+}

@@ -285,8 +285,11 @@ pub async fn spawn_webhook_app_within(
     setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
     setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
     setup.secrets.create_secret(&id, XOR_API_KEY, Some(&SecretString::new(format!("xor_test_{id}")))).await.unwrap();
-    let app =
-        AppCredentials { client_id: crate::lever::CLIENT_ID.into(), client_secret: crate::lever::CLIENT_SECRET.into() };
+    let app = AppCredentials {
+        client_id: crate::lever::CLIENT_ID.into(),
+        client_secret: crate::lever::CLIENT_SECRET.into(),
+        env: Default::default(),
+    };
     setup.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
     // The deployment's signing key, as `lever-app set` makes it.
     xor_lever::usecases::signed::init_keys(setup.secrets.as_ref(), xor_lever::usecases::now_ms()).await.unwrap();

@@ -132,7 +132,8 @@ async fn add_a_note_and_read_it_back() {
 #[tokio::test]
 async fn refresh_rotates_and_a_spent_refresh_token_is_invalid_grant() {
     let s = setup().await;
-    let app = AppCredentials { client_id: CLIENT_ID.into(), client_secret: CLIENT_SECRET.into() };
+    let app =
+        AppCredentials { client_id: CLIENT_ID.into(), client_secret: CLIENT_SECRET.into(), env: Default::default() };
     let old = SecretString::new(s.refresh.clone());
     let new = s.client.refresh(&app, &old, 1_000).await.unwrap();
     assert_ne!(new.refresh_token, s.refresh);

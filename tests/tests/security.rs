@@ -317,7 +317,8 @@ async fn xor_and_lever_calls_never_follow_a_redirect_off_their_hosts() {
         }
         other => panic!("{other:?}"),
     }
-    let app = AppCredentials { client_id: "cid".into(), client_secret: "client-secret".into() };
+    let app =
+        AppCredentials { client_id: "cid".into(), client_secret: "client-secret".into(), env: Default::default() };
     match lever.refresh(&app, &SecretString::new("refresh-token"), 0).await {
         Err(OAuthError::Refused { error, .. }) => assert!(error.contains(&to), "{error}"),
         other => panic!("{other:?}"),

@@ -201,6 +201,13 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
         )
         .into());
     }
+    // One deployment, one Lever app, one environment: an account the app cannot authorize is
+    // refused now, not at Lever's authorize page (an app not set yet is checked at the link).
+    if let Ok(app) = tokens.app_credentials().await
+        && let Some(why) = app.refuses(a.lever_env.into())
+    {
+        return Err(format!("--lever-env {}: {why}; nothing was changed", LeverEnv::from(a.lever_env).as_str()).into());
+    }
     // The job site and the postings API follow the account's region.
     if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(a.lever_env.into(), &a.feed_url) {
         return Err(format!(

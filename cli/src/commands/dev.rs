@@ -69,6 +69,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let app = AppCredentials {
         client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),
         client_secret: xor_lever_sandbox::lever::CLIENT_SECRET.into(),
+        env: xor_lever::domain::LeverEnv::Sandbox,
     };
     deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app)?)).await?;
     xor_lever::usecases::signed::init_keys(deps.secrets.as_ref(), now_ms()).await?;

@@ -101,6 +101,16 @@ impl LeverEnv {
             Self::Eu => "eu",
         }
     }
+    /// The environment of the Lever app an account of this environment authorizes. Lever issues
+    /// an app separate credentials for its sandbox and for production, and an EU account
+    /// authorizes the production app (Lever redirects it to its data centre): a deployment's one
+    /// app serves the accounts of one environment.
+    pub fn app_environment(self) -> Self {
+        match self {
+            Self::Eu => Self::Production,
+            e => e,
+        }
+    }
     /// Where the account's data lives, in words (the section page, `connections show`).
     pub fn region(self) -> &'static str {
         match self {

@@ -268,7 +268,7 @@ fn redirect(status: StatusCode, url: &str) -> Response {
 
 fn error_page(e: &ConnectError) -> Response {
     // The operator's words (a setup step) are not for a public page.
-    if matches!(e, ConnectError::AppNotSet) {
+    if matches!(e, ConnectError::AppNotSet | ConnectError::OtherEnvironment(_)) {
         let unset = ConnectError::Unavailable("the Lever app is not set up".into());
         return page(StatusCode::SERVICE_UNAVAILABLE, "Lever is not connected", &unset.to_string());
     }
@@ -290,7 +290,7 @@ fn error_page(e: &ConnectError) -> Response {
         | ConnectError::Lookup(_)
         | ConnectError::NoPerformAs
         | ConnectError::Disabled => StatusCode::BAD_REQUEST,
-        ConnectError::AppNotSet => StatusCode::SERVICE_UNAVAILABLE,
+        ConnectError::AppNotSet | ConnectError::OtherEnvironment(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     page(status, "Lever is not connected", &e.to_string())
 }

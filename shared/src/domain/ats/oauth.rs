@@ -11,11 +11,32 @@ pub const APP_PLACEHOLDER_CLIENT_ID: &str = "set-me";
 pub struct AppCredentials {
     pub client_id: String,
     pub client_secret: String,
+    /// Which of Lever's environments issued them (`production` or `sandbox`; a secret stored
+    /// before the field existed is production's).
+    #[serde(default)]
+    pub env: crate::domain::LeverEnv,
+}
+
+impl AppCredentials {
+    /// Why an account in `account` cannot authorize this app, if it cannot.
+    pub fn refuses(&self, account: crate::domain::LeverEnv) -> Option<String> {
+        (account.app_environment() != self.env).then(|| {
+            format!(
+                "the account is in {} and xor-lever's Lever app is {}'s: one deployment has one Lever app, so one environment (deploy another stack for the other)",
+                account.region(),
+                self.env.as_str()
+            )
+        })
+    }
 }
 
 impl std::fmt::Debug for AppCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppCredentials").field("client_id", &self.client_id).field("client_secret", &"***").finish()
+        f.debug_struct("AppCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("env", &self.env)
+            .finish()
     }
 }
 
@@ -71,7 +92,8 @@ mod tests {
 
     #[test]
     fn secrets_never_reach_debug_output() {
-        let app = AppCredentials { client_id: "cid".into(), client_secret: "s3cr3t-app".into() };
+        let app =
+            AppCredentials { client_id: "cid".into(), client_secret: "s3cr3t-app".into(), env: Default::default() };
         let t = TokenSet { access_token: "lat_s3cr3t".into(), refresh_token: "lrt_s3cr3t".into(), expires_at: 1 };
         let printed = format!("{app:?} {t:?}");
         assert!(!printed.contains("s3cr3t"), "{printed}");

@@ -10,10 +10,15 @@ pub async fn invite(
     id: &ConnectionId,
     valid_days: u32,
 ) -> Result<(String, Invitation), ConnectError> {
-    deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
-    // A link to an app Lever does not know could only fail at Lever's authorize page.
+    let c = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::NoInvitation)?;
+    // A link to an app Lever does not know, or of another environment than the account's,
+    // could only fail at Lever's authorize page.
     match deps.tokens.app_credentials().await {
-        Ok(app) if app.client_id != crate::domain::ats::APP_PLACEHOLDER_CLIENT_ID => {}
+        Ok(app) if app.client_id != crate::domain::ats::APP_PLACEHOLDER_CLIENT_ID => {
+            if let Some(why) = app.refuses(c.lever.env) {
+                return Err(ConnectError::OtherEnvironment(why));
+            }
+        }
         Ok(_) | Err(crate::usecases::tokens::TokenError::Unreadable(_)) => return Err(ConnectError::AppNotSet),
         Err(e) => return Err(unavailable(e)),
     }

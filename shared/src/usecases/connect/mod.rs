@@ -77,6 +77,11 @@ pub enum ConnectError {
         "xor-lever's Lever app is not set up yet (the app secret holds the template's placeholder): run `xor-lever lever-app set --client-id … --client-secret …` first, then `connections connect-url`"
     )]
     AppNotSet,
+    /// For the operator too: the connection's Lever environment is not the app's.
+    #[error(
+        "{0}: move the connection with `xor-lever connections reset-lever ID --lever-env …`, or set the app of its environment"
+    )]
+    OtherEnvironment(String),
 }
 
 pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ConnectError {

@@ -35,7 +35,7 @@ async fn fixture(expires_in: i64) -> Fixture {
     let secret = crate::random::webhook_secret();
     store.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
     store.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
-    let app = AppCredentials { client_id: "cid".into(), client_secret: "cs".into() };
+    let app = AppCredentials { client_id: "cid".into(), client_secret: "cs".into(), env: Default::default() };
     store.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
     let pair = TokenSet {
         access_token: "at_1".into(),
