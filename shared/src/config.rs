@@ -60,7 +60,9 @@ impl Settings {
             })?,
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
-            public_url: var("PUBLIC_URL"),
+            public_url: var("PUBLIC_URL")
+                .map(|u| crate::url::public_base(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}"))))
+                .transpose()?,
             sync_queue_url: var("SYNC_QUEUE_URL"),
             delivery_retention_days: num(
                 "DELIVERY_RETENTION_DAYS",

@@ -12,3 +12,51 @@ pub fn enc(s: &str) -> String {
     }
     out
 }
+
+/// The deployment's public base URL (`PublicUrl`, `PUBLIC_URL`, `serve --public-url`) in its one
+/// form: `https://host[:port][/path]` without a trailing slash, so `<base>/oauth/lever/callback`
+/// is the same URL here and in the template's `OAuthRedirectUri` (which refuses a trailing
+/// slash). Plain `http` only for a loopback host (`serve`, `dev`).
+pub fn public_base(s: &str) -> Result<String, String> {
+    let u = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if !(u.scheme() == "https" || (u.scheme() == "http" && loopback)) {
+        return Err(format!("{s:?}: the public URL must be https (http only on a loopback host)"));
+    }
+    if u.host_str().is_none() || !u.username().is_empty() || u.password().is_some() {
+        return Err(format!("{s:?}: a public URL is a scheme and a host, nothing else before the path"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{s:?}: a public URL has no query or fragment"));
+    }
+    Ok(u.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `host[:port]` of a URL, lowercase, the port only when it is not the scheme's default: what a
+/// browser sends as `Host` for it.
+pub fn authority(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u.host_str()?.to_ascii_lowercase();
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
+#[cfg(test)]
+mod public_base_tests {
+    use super::*;
+
+    #[test]
+    fn one_form_for_the_public_url() {
+        assert_eq!(public_base("https://api.example.com/").unwrap(), "https://api.example.com");
+        assert_eq!(public_base("https://API.example.com:443").unwrap(), "https://api.example.com");
+        assert_eq!(public_base("https://api.example.com/lever/").unwrap(), "https://api.example.com/lever");
+        assert_eq!(public_base("http://127.0.0.1:8400").unwrap(), "http://127.0.0.1:8400");
+        for bad in ["http://api.example.com", "ftp://x", "https://u:p@x.example", "https://x.example/?a=1", "x"] {
+            assert!(public_base(bad).is_err(), "{bad}");
+        }
+        assert_eq!(authority("https://API.example.com:443/x").as_deref(), Some("api.example.com"));
+        assert_eq!(authority("http://localhost:8400").as_deref(), Some("localhost:8400"));
+    }
+}

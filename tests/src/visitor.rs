@@ -1,11 +1,13 @@
 //! A browser without the browser, for `xor-lever dev` and the tests of the Lever section: keeps
-//! the cookies every answer sets, sends them back, never follows a redirect by itself (each step
+//! the cookies every answer sets, per host as a browser does (a port does not count, RFC 6265
+//! §8.5), sends them back to that host only, never follows a redirect by itself (each step
 //! of a flow can be checked), and posts the section's forms with their CSRF field.
 use std::sync::Mutex;
 
 pub struct Visitor {
     http: reqwest::Client,
-    jar: Mutex<Vec<(String, String)>>,
+    /// (host, name, value).
+    jar: Mutex<Vec<(String, String, String)>>,
 }
 
 /// One answer, as the visitor saw it.
@@ -41,6 +43,11 @@ fn absolute(from: &str, location: &str) -> String {
     format!("{}{location}", &from[..end])
 }
 
+/// The host of an absolute URL, without its port.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).unwrap_or_default()
+}
+
 impl Default for Visitor {
     fn default() -> Self {
         Self::new()
@@ -55,12 +62,14 @@ impl Visitor {
         }
     }
 
-    fn cookie(&self) -> String {
-        self.jar.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    fn cookie(&self, url: &str) -> String {
+        let host = host_of(url);
+        let jar = self.jar.lock().unwrap();
+        jar.iter().filter(|(h, _, _)| *h == host).map(|(_, k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
     async fn send(&self, url: &str, r: reqwest::RequestBuilder) -> reqwest::Result<Page> {
-        let r = r.header(reqwest::header::COOKIE, self.cookie()).send().await?;
+        let r = r.header(reqwest::header::COOKIE, self.cookie(url)).send().await?;
         let set_cookie: Vec<String> = r
             .headers()
             .get_all(reqwest::header::SET_COOKIE)
@@ -70,9 +79,10 @@ impl Visitor {
             .collect();
         for c in &set_cookie {
             if let Some((k, v)) = c.split(';').next().and_then(|kv| kv.split_once('=')) {
+                let host = host_of(url);
                 let mut jar = self.jar.lock().unwrap();
-                jar.retain(|(n, _)| n != k);
-                jar.push((k.into(), v.into()));
+                jar.retain(|(h, n, _)| !(*h == host && n == k));
+                jar.push((host, k.into(), v.into()));
             }
         }
         let location =

@@ -267,7 +267,8 @@ async fn over_https_the_state_cookie_is_a_secure_host_cookie() {
     let (id, _) = app.add_pending_connection("acme", &lever).await;
     let link = app.connect_link(&id).await;
     let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = c.get(&link).send().await.unwrap();
+    // As the custom domain forwards it (another host is first moved there).
+    let r = c.get(&link).header("host", "xl.example.com").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 302);
     let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set.starts_with("__Host-xor_lever_oauth="), "{set}");
@@ -275,6 +276,48 @@ async fn over_https_the_state_cookie_is_a_secure_host_cookie() {
         assert!(set.contains(attr), "{attr} missing: {set}");
     }
     assert!(!set.contains("Domain="), "{set}");
+}
+
+/// A custom domain (`PublicUrl`) in front of the API: a connect link opened on another host of
+/// the same API (the execute-api URL, here 127.0.0.1) is moved to the public host first, so the
+/// state cookie is set where Lever sends the browser back (the redirect URI is on the public
+/// host), and the connection connects.
+#[tokio::test]
+async fn with_a_custom_domain_a_link_opened_on_another_host_connects_on_the_public_one() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    // The same API served at a listener whose public URL names another host (and a trailing
+    // slash, as an operator may write it).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut deps = app.deps.clone();
+    deps.public_url = Some(format!("http://localhost:{port}/"));
+    tokio::spawn(async move { axum::serve(listener, xor_lever::http::router(deps)).await });
+
+    let (token, _) = xor_lever::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
+    let link = xor_lever::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
+    let v = xor_lever_sandbox::visitor::Visitor::new();
+    let first = v.get(&link).await.unwrap();
+    assert_eq!(first.status, 308, "{}", first.body);
+    let moved = first.location.clone().unwrap();
+    assert!(moved.starts_with(&format!("http://localhost:{port}/oauth/lever/start?")), "{moved}");
+    assert!(first.set_cookie.is_empty(), "no cookie on the host Lever does not come back to");
+    let start = v.get(&moved).await.unwrap();
+    let to_lever = start.location.clone().unwrap();
+    assert_eq!(
+        query_param(&to_lever, "redirect_uri"),
+        Some(format!("http://localhost:{port}/oauth/lever/callback")),
+        "one origin, no double slash"
+    );
+    let done = v.follow(&to_lever).await.unwrap();
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Lever is connected"), "{}", done.body);
+    assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
+    // XOR's webhooks are taken on any host of the API (no redirect for a POST).
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = c.post(format!("http://127.0.0.1:{port}/webhooks/xor/{id}")).body("{}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "refused for its signature, not moved");
 }
 
 #[tokio::test]

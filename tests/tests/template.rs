@@ -403,3 +403,60 @@ fn the_guided_deploy_table_has_every_parameter() {
         assert!(params.iter().any(|p| p == named), "README names a parameter the template lacks: {named}");
     }
 }
+
+/// `PublicUrl` is written in the code's one form (`xor_lever::url::public_base`): what the
+/// template accepts is exactly a URL the code keeps as it is, so the `OAuthRedirectUri` output
+/// (`${PublicUrl}/oauth/lever/callback`) is the redirect URI the code sends; `ApiUrl`, the base
+/// the README passes to `--public-url`, is the public URL when one is set.
+#[test]
+fn the_public_url_is_one_form_in_the_template_and_the_code() {
+    let t = template();
+    let pattern = t["Parameters"]["PublicUrl"]["AllowedPattern"].as_str().expect("PublicUrl has an AllowedPattern");
+    let re = regex_lite::Regex::new(pattern).unwrap();
+    for url in [
+        "https://api.example.com",
+        "https://api.example.com/",
+        "https://API.example.com",
+        "https://api.example.com:8443",
+        "https://api.example.com/Lever",
+        "https://api.example.com:443",
+        "https://api.example.com/lever",
+        "https://api.example.com/lever/",
+        "https://api.example.com/a/b",
+        "https://api.example.com?x=1",
+        "http://api.example.com",
+        "https://u@api.example.com",
+    ] {
+        // What the template takes, the code keeps as written (the template may be stricter).
+        let kept = xor_lever::url::public_base(url).is_ok_and(|v| v == url);
+        assert!(!re.is_match(url) || kept, "{url}: the template takes it, the code changes or refuses it");
+    }
+    for ok in ["https://api.example.com", "https://api.example.com/lever", "https://api.example.com/Lever"] {
+        assert!(re.is_match(ok), "{ok}");
+    }
+    for refused in ["https://api.example.com/", "https://API.example.com", "https://api.example.com:443"] {
+        assert!(!re.is_match(refused), "{refused}: written so, the redirect URI would differ");
+    }
+    assert!(re.is_match(""), "empty: the execute-api URL");
+    let outputs = &t["Outputs"];
+    assert!(written(&outputs["OAuthRedirectUri"]["Value"]).contains("${PublicUrl}/oauth/lever/callback"));
+    assert!(written(&outputs["ApiUrl"]["Value"]).contains("If HasPublicUrl Ref PublicUrl"), "{:?}", outputs["ApiUrl"]);
+}
+
+/// A deploy's answers stay out of git: the tracked samconfig.toml has no deploy section, the
+/// README deploys with the ignored samconfig.deploy.toml (one environment per stack).
+#[test]
+fn a_deploy_s_answers_are_not_tracked() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}/{f}")).unwrap();
+    let tracked = read("samconfig.toml");
+    assert!(!tracked.contains("deploy.parameters"), "samconfig.toml holds build defaults only");
+    assert!(tracked.contains("[default.build.parameters]") && tracked.contains("beta_features = true"));
+    assert!(read(".gitignore").lines().any(|l| l.trim() == "samconfig.deploy.toml"));
+    let readme = read("README.md");
+    let deploys: Vec<&str> = readme.lines().filter(|l| l.trim_start().starts_with("sam deploy")).collect();
+    assert!(!deploys.is_empty());
+    for l in deploys {
+        assert!(l.contains("--config-file samconfig.deploy.toml --config-env"), "{l}");
+    }
+}

@@ -23,7 +23,9 @@ pub struct RequestDeadline(pub i64);
 
 pub const DEFAULT_BUDGET_MS: i64 = 30_000;
 
-pub fn router(deps: LeverContext) -> Router {
+pub fn router(mut deps: LeverContext) -> Router {
+    // One form of the public URL for every link and redirect URI built from it.
+    deps.public_url = deps.public_url.map(|u| u.trim_end_matches('/').to_owned());
     let public_url = deps.public_url.clone();
     Router::new()
         .route("/webhooks/xor/{connection_id}", post(webhook))
@@ -38,8 +40,37 @@ pub fn router(deps: LeverContext) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         // One byte over the cap so the handler (not the framework) answers with its own 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
+        .layer(axum::middleware::from_fn_with_state(public_url.clone(), canonical_host))
         .layer(axum::middleware::from_fn_with_state(public_url, hsts))
         .with_state(deps)
+}
+
+/// A page opened on another host of the API than the public one (the execute-api URL behind a
+/// custom domain) is moved to the public host first (`308`), before any cookie is set: the
+/// connect flow's state cookie and the section's session must live where Lever sends the browser
+/// back (the redirect URI is on the public host) and where the page's forms post. XOR's webhooks
+/// are taken on any host.
+async fn canonical_host(
+    State(public_url): State<Option<String>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let page = req.uri().path() == "/oauth/lever/start" || req.uri().path().starts_with("/connections/");
+    if let Some(public) = public_url.as_deref().filter(|_| page && req.method() == axum::http::Method::GET)
+        && let Some(want) = crate::url::authority(public)
+    {
+        let https = public.starts_with("https://");
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| {
+            let h = h.to_ascii_lowercase();
+            let default = if https { ":443" } else { ":80" };
+            h.strip_suffix(default).map(str::to_owned).unwrap_or(h)
+        });
+        if host.as_deref() != Some(want.as_str()) {
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            return redirect(StatusCode::PERMANENT_REDIRECT, &format!("{public}{path}"));
+        }
+    }
+    next.run(req).await
 }
 
 /// `Strict-Transport-Security` on every answer given over HTTPS (API Gateway says so in
@@ -164,7 +195,7 @@ pub fn status_of(reply: Reply) -> StatusCode {
 /// one the request came through (API Gateway sets `Host` and `X-Forwarded-Proto`).
 fn base_url(deps: &LeverContext, headers: &HeaderMap) -> String {
     if let Some(u) = &deps.public_url {
-        return u.trim_end_matches('/').to_owned();
+        return u.clone();
     }
     let host = header(headers, "host").unwrap_or_else(|| "localhost".into());
     let proto = header(headers, "x-forwarded-proto").unwrap_or_else(|| "http".into());
