@@ -226,14 +226,22 @@ async fn the_same_commands_run_against_dynamodb_on_moto() {
     .unwrap();
     assert!(!no_prefix.status.success());
     assert!(text(&no_prefix.stderr).contains("SECRET_PREFIX is not set"), "{}", text(&no_prefix.stderr));
+    // The feed moved: one command, nothing recreated (the next sync below reads the new URL).
+    let moved = FeedServer::spawn(xor_lever_sandbox::feeds::feed(0..3, "")).await;
+    let set =
+        run(vec!["connections".into(), "set-feed-url".into(), "acme".into(), "--feed-url".into(), moved.url.clone()])
+            .await
+            .unwrap();
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let feed = moved;
     let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
-    assert_eq!(v["created"], 2, "{v}");
+    assert_eq!(v["created"], 3, "{v}: the moved feed's postings");
     // The standing override lets an empty feed close everything without --force.
     feed.set_feed("<source></source>");
     let sync = run(vec!["sync".into(), "--json".into()]).await.unwrap();
     let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
-    assert_eq!(v["closed"], 2, "{v}");
+    assert_eq!(v["closed"], 3, "{v}");
     assert!(!dir.path().join("state.db").exists(), "nothing went to the embedded store");
 }
 
@@ -331,6 +339,16 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     assert!(set.status.success(), "{}", text(&set.stderr));
     assert_eq!(rt.block_on(stored("xor-api-key")).expose(), "xor_live_SECRET_2");
     assert!(!text(&set.stdout).contains("xor_live_SECRET_2"), "never printed");
+
+    // A moved feed is one command: the connection keeps its id, secrets and authorization.
+    let set = xl(d, &["connections", "set-feed-url", "acme", "--feed-url", "http://127.0.0.1:9/moved.xml"]);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(text(&xl(d, &["connections", "list", "--json"]).stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["feed_url"], "http://127.0.0.1:9/moved.xml", "{v}");
+    assert_eq!(rt.block_on(stored("webhook-secret")).expose(), secret, "the webhook secret is untouched");
+    let bad = xl(d, &["connections", "set-feed-url", "acme", "--feed-url", "file:///etc/passwd"]);
+    assert!(!bad.status.success(), "an http(s) URL only");
 
     // The postings API follows the region: an EU account's feed on the global host is refused,
     // with the URL to use.

@@ -468,3 +468,30 @@ async fn two_connections_side_by_side_are_isolated() {
     assert_eq!(status(&app, &a).await, ConnectionStatus::Revoked);
     assert_eq!(status(&app, &b).await, ConnectionStatus::Connected);
 }
+
+/// The `revoked-connections` alarm counts a revoked connection until an operator acts: a connect
+/// link sent (it waits for the Super Admin while the link lives), or the connection disabled. A
+/// link that was voided (`revoke-links`) or expired unused counts it again.
+#[tokio::test]
+async fn a_revoked_connection_alarms_until_an_operator_sends_a_link_or_disables_it() {
+    use xor_lever::usecases::turns::dispatch;
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let unattended = || async {
+        let r = dispatch(app.setup.connections.as_ref(), queue.as_ref()).await.unwrap();
+        r.skipped.iter().filter(|s| s.connection == app.id.as_str() && s.unattended).count()
+    };
+    app.setup.connections.set_status(&app.id, ConnectionStatus::Revoked).await.unwrap();
+    assert_eq!(unattended().await, 1, "revoked, nobody has acted");
+    let _link = app.connect_link(&app.id).await;
+    assert_eq!(unattended().await, 0, "a connect link is out: back to OK");
+    // A week later the link has expired unused.
+    let c = app.setup.connections.connection(&app.id).await.unwrap().unwrap();
+    let week_later = (app.setup.clock)() + 8 * 86_400_000;
+    assert!(c.revocation_unattended(week_later), "the link expired unused");
+    let _link = app.connect_link(&app.id).await;
+    xor_lever::usecases::section::access::revoke_links(&app.setup, &app.id).await.unwrap();
+    assert_eq!(unattended().await, 1, "the link was voided");
+    app.setup.connections.set_status(&app.id, ConnectionStatus::Disabled).await.unwrap();
+    assert_eq!(unattended().await, 0, "disabled: the operator has decided");
+}

@@ -72,9 +72,19 @@ async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
     let back = s.connection(&conn_id("acme")).await.unwrap().unwrap();
     assert_eq!(
         (back.lever, back.status),
-        (lever, ConnectionStatus::Disabled),
+        (lever.clone(), ConnectionStatus::Disabled),
         "set_lever writes only the Lever settings"
     );
+    // A moved feed: the new URL, its validators forgotten (they were the old URL's), the rest kept.
+    s.set_feed_url(&conn_id("acme"), "https://jobs.example/new.xml").await.unwrap();
+    let moved = s.connection(&conn_id("acme")).await.unwrap().unwrap();
+    assert_eq!(moved.feed_url, "https://jobs.example/new.xml");
+    assert_eq!((moved.feed.etag.as_deref(), moved.feed.last_modified.as_deref()), (None, None));
+    assert_eq!((moved.feed.active_peaks.clone(), moved.lever.clone()), (vec![(1_699_999_200_000, 12)], lever));
+    assert!(matches!(
+        s.set_feed_url(&conn_id("nobody"), "https://x.example/f").await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     // Mappings: insert-only when no version is expected, then optimistic versions.
     let m = s.upsert_mapping(mapping("acme", "p1"), None).await.unwrap();

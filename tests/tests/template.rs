@@ -460,3 +460,82 @@ fn a_deploy_s_answers_are_not_tracked() {
         assert!(l.contains("--config-file samconfig.deploy.toml --config-env"), "{l}");
     }
 }
+
+/// The sync queue's oldest turn alarms after one schedule interval (the workers do not keep
+/// up), and the worker's default concurrency leaves room in an account still at Lambda's
+/// starting limit of 10 concurrent executions: the dispatcher's one and at least half for the
+/// webhook.
+#[test]
+fn a_slow_sync_queue_alarms_and_the_default_concurrency_fits_a_new_account() {
+    let t = template();
+    let age = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && r["Properties"]["MetricName"].as_str() == Some("ApproximateAgeOfOldestMessage")
+                && written(&r["Properties"]["Dimensions"][0]["Value"]) == "GetAtt SyncQueue.QueueName"
+        })
+        .expect("an alarm on the sync queue's oldest turn");
+    assert_eq!(written(&age["Properties"]["Threshold"]), "FindInMap Schedule Ref ScheduleMinutes Period");
+    assert!(written(&age["Properties"]["AlarmName"]).ends_with("-sync-queue-age"));
+    let workers = t["Parameters"]["WorkerConcurrency"]["Default"].as_u64().unwrap();
+    assert!(workers + 1 <= 10 / 2 + 1, "{workers} workers leave too little of 10 for the webhook");
+}
+
+/// The docs name only what the stack has: every resource-like name (a log group, queue, secret,
+/// function, topic, URL, ARN, …) the README and the runbook mention is in the template, every
+/// `<Name>` the operator is told to fill in and everything the runbook sends them to is a stack
+/// output (what `sam list stack-outputs` shows), and the README counts the alarms right.
+#[test]
+fn the_docs_name_only_outputs_and_resources_the_stack_has() {
+    let t = template();
+    let keys = |section: &str| -> std::collections::BTreeSet<String> {
+        t[section].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect()
+    };
+    let (resources, outputs, parameters) = (keys("Resources"), keys("Outputs"), keys("Parameters"));
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let name = regex_lite::Regex::new(
+        r"\b([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*(?:LogGroup|Queue|QueueUrl|QueueArn|Secret|Function|FunctionName|Topic|TopicArn|Alarm|Table|TableName|Url|Uri|Arn|Prefix|Dashboard|DashboardName))\b",
+    )
+    .unwrap();
+    let quoted = regex_lite::Regex::new(r"`([^`\n]+)`|<([A-Z][A-Za-z0-9]+)>").unwrap();
+    // AWS API actions named in the IAM paragraphs, not things of the stack.
+    let action = |w: &str| {
+        ["Create", "Get", "Put", "Delete", "Describe", "List", "Send", "Update"].iter().any(|v| w.starts_with(v))
+    };
+    let mut missing = Vec::new();
+    for (doc, must_be_output) in [("README.md", false), ("docs/runbook.md", true)] {
+        let text = std::fs::read_to_string(format!("{root}/{doc}")).unwrap();
+        for m in quoted.captures_iter(&text) {
+            let (inner, placeholder) = match (m.get(1), m.get(2)) {
+                (Some(q), _) => (q.as_str(), false),
+                (_, Some(p)) => (p.as_str(), true),
+                _ => continue,
+            };
+            for w in name.captures_iter(inner).map(|c| c.get(1).unwrap().as_str()) {
+                if action(w) || parameters.contains(w) {
+                    continue;
+                }
+                let ok = if placeholder || must_be_output {
+                    outputs.contains(w)
+                } else {
+                    resources.contains(w) || outputs.contains(w)
+                };
+                if !ok {
+                    missing.push(format!("{doc}: {w}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "named in the docs, not in the stack's outputs/resources: {missing:?}");
+    let alarms = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .count();
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    assert!(readme.contains(&format!("| {alarms} alarms, each `<stack>-<name>`")), "README counts {alarms} alarms");
+}

@@ -153,6 +153,14 @@ pub enum ConnectionsCommand {
     Enable {
         id: ConnectionId,
     },
+    /// The customer's Lever feed moved (a new URL for the same Lever account): the next sync
+    /// reads it. Jobs, mappings, secrets and the Lever authorization stay; postings no longer in
+    /// the new feed are closed, held by the mass-close guard when many would be.
+    SetFeedUrl {
+        id: ConnectionId,
+        #[arg(long)]
+        feed_url: String,
+    },
     /// Replace the connection's XOR API key (XOR issued a new one): the next sync uses it.
     SetXorKey {
         id: ConnectionId,
@@ -347,6 +355,24 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             deps.connections.set_status(&id, status).await?;
             let replayed = xor_lever::usecases::connect::replay_waiting(&w, &id, now_ms() + 5 * 60_000).await;
             println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
+        }
+        ConnectionsCommand::SetFeedUrl { id, feed_url } => {
+            let Some(c) = deps.connections.connection(&id).await? else {
+                return Err(format!("no connection {id}").into());
+            };
+            http_url("--feed-url", &feed_url)?;
+            if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(c.lever.env, &feed_url) {
+                return Err(format!(
+                    "--feed-url is Lever's postings API of another region than the connection's ({}): use {instead}",
+                    c.lever.env.as_str()
+                )
+                .into());
+            }
+            deps.connections.set_feed_url(&id, &feed_url).await?;
+            println!("connection {id}: feed URL is now {feed_url} (was {}); the next sync reads it", c.feed_url);
+            println!(
+                "postings not in the new feed are closed in XOR; more than the guard's share is held for `sync --force`"
+            );
         }
         ConnectionsCommand::SetXorKey { id, xor_api_key } => {
             if deps.connections.connection(&id).await?.is_none() {

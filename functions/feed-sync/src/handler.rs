@@ -8,7 +8,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
-use xor_lever::domain::{ConnectionId, ConnectionStatus, IdError, RunOutcome, StoreError, SyncSummary};
+use xor_lever::domain::{ConnectionId, IdError, RunOutcome, StoreError, SyncSummary};
 use xor_lever::metrics::MetricLine;
 use xor_lever::usecases::webhook::{LeverContext, RetrySummary, retry_waiting_until};
 use xor_lever::usecases::{AllReport, Skipped, SyncDeps, SyncOptions, now_ms, sync_all, sync_connection};
@@ -276,9 +276,10 @@ pub(crate) fn with_error(line: MetricLine, e: &HandlerError) -> MetricLine {
     line.count("RunErrors", 1).property("error_type", kind)
 }
 
-/// The skipped connections the `RevokedConnections` alarm counts.
+/// The skipped connections the `RevokedConnections` alarm counts: revoked, and no connect link
+/// sent since (the alarm returns to OK once the operator has sent one, or disabled it).
 pub(crate) fn revoked(skipped: &[Skipped]) -> usize {
-    skipped.iter().filter(|s| s.status == ConnectionStatus::Revoked).count()
+    skipped.iter().filter(|s| s.unattended).count()
 }
 
 /// A sync the `SyncFailures` alarm counts: the feed unusable, the run broken, or XOR failing jobs.

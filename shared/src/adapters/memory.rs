@@ -82,6 +82,13 @@ impl ConnectionStore for MemoryStore {
         c.lever = lever.clone();
         Ok(())
     }
+    async fn set_feed_url(&self, id: &ConnectionId, url: &str) -> Result<(), StoreError> {
+        let mut all = self.connections.lock().unwrap();
+        let c = all.get_mut(id).ok_or_else(|| StoreError::NotFound { what: format!("connection {id}") })?;
+        c.feed_url = url.to_owned();
+        (c.feed.etag, c.feed.last_modified) = (None, None);
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -170,6 +170,11 @@ pub struct LeverSettings {
     /// When the links were last revoked (Unix ms), for `connections show`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links_revoked_at_ms: Option<i64>,
+    /// Until when the latest connect link an operator sent is valid (Unix ms): a revoked
+    /// connection with a live one has been acted on (the `RevokedConnections` alarm does not
+    /// count it); a link that expired unused counts again.
+    #[serde(default)]
+    pub invited_until_ms: Option<i64>,
 }
 
 /// Lever ends an authorization a year after it was given (DOCS, "Authentication": "Refresh
@@ -212,6 +217,7 @@ impl Default for LeverSettings {
             reset: None,
             links_generation: 0,
             links_revoked_at_ms: None,
+            invited_until_ms: None,
         }
     }
 }
@@ -238,6 +244,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Revoked in Lever and nobody has acted yet: no live connect link sent since (an operator
+    /// who has sent one waits for the Super Admin; one who disabled the connection has decided).
+    pub fn revocation_unattended(&self, now_ms: i64) -> bool {
+        self.status == ConnectionStatus::Revoked && !self.lever.invited_until_ms.is_some_and(|t| t > now_ms)
+    }
+
     pub fn new(id: ConnectionId, feed_url: String, xor_base_url: String, now: i64) -> Self {
         Self {
             id,

@@ -100,6 +100,10 @@ pub trait ConnectionStore: Send + Sync {
     async fn set_feed_state(&self, id: &ConnectionId, state: &FeedState) -> Result<(), StoreError>;
     /// Writes the connection's Lever settings (perform_as, hosts) on their own.
     async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError>;
+    /// The customer's feed moved (`connections set-feed-url`): the new URL, and the feed's
+    /// validators (ETag, Last-Modified) forgotten, since they were the old URL's; the
+    /// mass-close guard's memory is kept, so a much smaller feed is still held.
+    async fn set_feed_url(&self, id: &ConnectionId, url: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -63,7 +63,7 @@ pub async fn dispatch(
     report.renewals_due = crate::usecases::sync::renewals_due(&all, crate::usecases::now_ms() / 1000);
     for c in all {
         if c.status != ConnectionStatus::Connected {
-            report.skipped.push(Skipped::not_connected(&c));
+            report.skipped.push(Skipped::not_connected(&c, crate::usecases::now_ms()));
         }
         turns.push(SyncTurn::new(c.id, TurnReason::Schedule));
     }
@@ -130,7 +130,8 @@ pub async fn take_turn(
     let store_err = |source| TurnError::Store { connection: id.to_string(), source };
     let Some(conn) = deps.sync.connections.connection(id).await.map_err(store_err)? else {
         let reason = "no such connection (deleted since the turn was sent)".into();
-        let skipped = Skipped { connection: id.to_string(), status: ConnectionStatus::Disabled, reason };
+        let skipped =
+            Skipped { connection: id.to_string(), status: ConnectionStatus::Disabled, reason, unattended: false };
         return Ok(TurnOutcome::Skipped { skipped, webhooks: None });
     };
     let now = super::now_ms();
@@ -140,7 +141,7 @@ pub async fn take_turn(
             Some(w) => retry_connection(w, &conn, deadline_ms, deadline_ms, TURN_REPLAY_LIMIT).await.ok(),
             None => None,
         };
-        return Ok(TurnOutcome::Skipped { skipped: Skipped::not_connected(&conn), webhooks });
+        return Ok(TurnOutcome::Skipped { skipped: Skipped::not_connected(&conn, now), webhooks });
     }
     let owner = hex::encode(crate::random::bytes::<8>());
     if !deps.leases.try_lease(id, SYNC_LEASE, &owner, now, deadline_ms + LEASE_MARGIN_MS).await.map_err(store_err)? {

@@ -9,7 +9,11 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
     let what = format!("connection {id}");
     let mut c: Connection =
         serde_json::from_str(get_s(i, "config").unwrap_or("")).map_err(|e| StoreError::corrupt(&what, e))?;
-    // Lever settings are written on their own (`set_lever`): that attribute wins over the config's.
+    // The feed URL and the Lever settings are written on their own (`set_feed_url`, `set_lever`):
+    // those attributes win over the config's.
+    if let Some(u) = get_s(i, "feed_url") {
+        c.feed_url = u.to_owned();
+    }
     if let Some(l) = get_s(i, "lever") {
         c.lever = serde_json::from_str(l).map_err(|e| StoreError::corrupt(&what, e))?;
     }
@@ -103,6 +107,17 @@ impl ConnectionStore for DynamoStore {
                 (":t", n(st.confirmed_at_ms.unwrap_or(0))),
                 (":p", s(serde_json::to_string(&st.active_peaks).expect("serialises"))),
             ],
+        )
+        .await
+    }
+
+    async fn set_feed_url(&self, id: &ConnectionId, url: &str) -> Result<(), StoreError> {
+        // Validators are stored as empty strings when absent (set_feed_state).
+        self.update_connection(
+            id,
+            "set_feed_url",
+            "SET feed_url = :u, feed_etag = :empty, feed_last_modified = :empty",
+            vec![(":u", s(url.to_owned())), (":empty", s(String::new()))],
         )
         .await
     }

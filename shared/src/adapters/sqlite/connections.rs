@@ -67,6 +67,21 @@ impl ConnectionStore for SqliteStore {
         Ok(())
     }
 
+    async fn set_feed_url(&self, id: &ConnectionId, url: &str) -> Result<(), StoreError> {
+        let n = self
+            .db()
+            .execute(
+                "UPDATE connections SET config = json_set(config, '$.feed_url', ?2), \
+                 feed = json_set(feed, '$.etag', NULL, '$.last_modified', NULL) WHERE id = ?1",
+                params![id.as_str(), url],
+            )
+            .map_err(err("set_feed_url"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: format!("connection {id}") });
+        }
+        Ok(())
+    }
+
     async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError> {
         let n = self
             .db()

@@ -31,6 +31,10 @@ pub async fn invite(
         tracing::info!(connection = %id, revoked, "earlier connect invitations revoked");
     }
     deps.invitations.put_invitation(&invitation).await.map_err(unavailable)?;
+    // The operator has acted on a revoke: the alarm waits for the link's end before counting it.
+    let mut lever = c.lever.clone();
+    lever.invited_until_ms = Some(invitation.expires_at_ms);
+    deps.connections.set_lever(id, &lever).await.map_err(unavailable)?;
     tracing::info!(connection = %id, expires_at_ms = invitation.expires_at_ms, "connect invitation issued");
     Ok((token, invitation))
 }

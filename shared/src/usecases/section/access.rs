@@ -213,6 +213,8 @@ pub async fn revoke_links(deps: &LeverContext, id: &ConnectionId) -> Result<(u32
 /// Moves the links generation on (`revoke_links`, `reset-lever`).
 pub fn next_generation(lever: &mut LeverSettings, now_ms: i64) {
     lever.links_generation = lever.links_generation.saturating_add(1);
+    // Every connect link is void too: a revoked connection waits on nobody now.
+    lever.invited_until_ms = None;
     lever.links_revoked_at_ms = Some(now_ms);
 }
 

@@ -46,7 +46,7 @@ pub async fn sync_all(
     let results: Vec<Result<SyncReport, Skipped>> = stream::iter(connections)
         .map(|c| async move {
             if c.status != ConnectionStatus::Connected {
-                return Err(Skipped::not_connected(&c));
+                return Err(Skipped::not_connected(&c, now_ms()));
             }
             if let Some(w) = lever {
                 // The invocation's end, as Unix ms (a refresh that may not finish does not start).
@@ -96,6 +96,7 @@ pub async fn check_before_sync(
             connection: c.id.to_string(),
             status: ConnectionStatus::Revoked,
             reason: "Lever refused our tokens: the app was revoked".into(),
+            unattended: true,
         }),
         Err(e) => {
             tracing::debug!(connection = %c.id, error = %e, "Lever check inconclusive");

@@ -107,15 +107,20 @@ pub struct Skipped {
     pub connection: String,
     pub status: ConnectionStatus,
     pub reason: String,
+    /// Revoked and not acted on (`Connection::revocation_unattended`): what the
+    /// `RevokedConnections` alarm counts.
+    pub unattended: bool,
 }
 
 impl Skipped {
     /// A connection that is not `connected` (pending, revoked, disabled): not synced.
-    pub fn not_connected(c: &Connection) -> Self {
+    pub fn not_connected(c: &Connection, now_ms: i64) -> Self {
+        let waits = if c.lever.invited_until_ms.is_some_and(|t| t > now_ms) { " (a connect link is out)" } else { "" };
         Self {
             connection: c.id.to_string(),
             status: c.status,
-            reason: format!("the connection is {}", c.status.as_str()),
+            reason: format!("the connection is {}{waits}", c.status.as_str()),
+            unattended: c.revocation_unattended(now_ms),
         }
     }
 }
