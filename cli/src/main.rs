@@ -66,6 +66,9 @@ enum Command {
     },
     /// Sync feeds into XOR now.
     Sync(commands::sync::SyncArgs),
+    /// Check a deployment: the store, the Lever app (set, not the placeholder), the signing
+    /// key, the sync queue, the public URL; then each connection. Exit 1 when one fails.
+    Doctor(commands::doctor::DoctorArgs),
     /// Run the XOR (and Lever) sandboxes until stopped.
     #[cfg(feature = "sandbox")]
     Sandbox(commands::sandbox::SandboxArgs),
@@ -105,6 +108,7 @@ async fn main() -> ExitCode {
         Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
         Command::Status { json } => commands::status::run(&ctx, json).await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
+        Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         #[cfg(feature = "sandbox")]

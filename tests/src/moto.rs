@@ -57,6 +57,8 @@ pub enum Principal {
     FeedSync,
     SyncWorker,
     Webhook,
+    /// The operator's CLI, with infra/iam/operator.json's actions.
+    Operator,
 }
 
 impl Principal {
@@ -66,6 +68,7 @@ impl Principal {
             Self::FeedSync => "IAM_FEED_SYNC",
             Self::SyncWorker => "IAM_SYNC_WORKER",
             Self::Webhook => "IAM_WEBHOOK",
+            Self::Operator => "IAM_OPERATOR",
         }
     }
 

@@ -245,7 +245,8 @@ fn every_name_is_derived_from_the_stack() {
     for (id, r) in t["Resources"].as_mapping().unwrap() {
         let p = &r["Properties"];
         for key in ["Name", "AlarmName", "FunctionName", "TableName", "QueueName", "TopicName", "DashboardName"] {
-            if !p[key].is_null() {
+            // A reference (an event source mapping's function) names nothing.
+            if !p[key].is_null() && !written(&p[key]).starts_with("Ref ") {
                 named += 1;
                 assert!(written(&p[key]).contains("${AWS::StackName}"), "{id:?}.{key} = {}", written(&p[key]));
             }
@@ -261,9 +262,12 @@ fn every_name_is_derived_from_the_stack() {
     assert_eq!(written(&env["SECRET_PREFIX"]), "Sub ${AWS::StackName}/");
 }
 
-/// The IAM-enforcing moto's users hold what the template says (the bootstrap read it).
+/// The IAM-enforcing moto's users hold what the functions' roles hold as deployed (the bootstrap
+/// read them from SAM's transform): the template's statements, SAM's additions, and the logs
+/// actions of AWS's basic execution role.
 #[test]
 fn the_enforced_tests_run_with_the_template_actions() {
+    let deployed = deployed();
     for (f, var) in [
         ("FeedSyncFunction", "IAM_FEED_SYNC_ACTIONS"),
         ("SyncWorkerFunction", "IAM_SYNC_WORKER_ACTIONS"),
@@ -272,7 +276,19 @@ fn the_enforced_tests_run_with_the_template_actions() {
         let Ok(granted) = std::env::var(var) else {
             panic!("{var} is not set: run the tests with infra/scripts/test (it starts the IAM-enforcing moto)")
         };
+        let role = &deployed["Resources"][format!("{f}Role")]["Properties"];
         let mut want: Vec<String> = statements().into_iter().filter(|s| s.0 == f).flat_map(|s| s.2).collect();
+        for p in role["Policies"].as_array().into_iter().flatten() {
+            for st in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+                match &st["Action"] {
+                    serde_json::Value::Array(a) => want.extend(a.iter().map(|a| a.as_str().unwrap().to_owned())),
+                    a => want.push(a.as_str().unwrap().to_owned()),
+                }
+            }
+        }
+        if role["ManagedPolicyArns"].to_string().contains("AWSLambdaBasicExecutionRole") {
+            want.extend(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"].map(String::from));
+        }
         want.sort();
         want.dedup();
         // moto's own name for a batch rides along (see infra/scripts/moto-iam-start).
@@ -503,7 +519,9 @@ fn the_docs_name_only_outputs_and_resources_the_stack_has() {
     let quoted = regex_lite::Regex::new(r"`([^`\n]+)`|<([A-Z][A-Za-z0-9]+)>").unwrap();
     // AWS API actions named in the IAM paragraphs, not things of the stack.
     let action = |w: &str| {
-        ["Create", "Get", "Put", "Delete", "Describe", "List", "Send", "Update"].iter().any(|v| w.starts_with(v))
+        ["Create", "Get", "Put", "Delete", "Describe", "List", "Send", "Update", "Invoke", "Receive"]
+            .iter()
+            .any(|v| w.starts_with(v))
     };
     let mut missing = Vec::new();
     for (doc, must_be_output) in [("README.md", false), ("docs/runbook.md", true)] {
@@ -538,4 +556,95 @@ fn the_docs_name_only_outputs_and_resources_the_stack_has() {
         .count();
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
     assert!(readme.contains(&format!("| {alarms} alarms, each `<stack>-<name>`")), "README counts {alarms} alarms");
+}
+
+/// The template as CloudFormation receives it (SAM's transform, run offline by
+/// infra/scripts/sam-transform).
+fn deployed() -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/scripts/sam-transform");
+    let out = std::process::Command::new("python3").arg(script).output().expect("python3 runs sam-transform");
+    assert!(out.status.success(), "sam-transform: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The roles as deployed, SAM's additions included: no statement on `*` and no managed policy
+/// but AWS's basic execution role (the function's own logs); the worker's queue is read by an
+/// event source mapping of our own, whose policy names the sync queue (SAM's SQS event would
+/// attach AWSLambdaSQSQueueExecutionRole: receive and delete on every queue of the account).
+/// The README's IAM paragraph names what is attached.
+#[test]
+fn the_roles_as_deployed_name_their_resources_and_attach_only_the_logs_policy() {
+    const BASIC: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+    let t = deployed();
+    let mut roles = 0;
+    let mut attached = std::collections::BTreeSet::new();
+    for (name, r) in t["Resources"].as_object().unwrap() {
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        roles += 1;
+        for arn in r["Properties"]["ManagedPolicyArns"].as_array().into_iter().flatten() {
+            assert_eq!(arn.as_str(), Some(BASIC), "{name} attaches {arn}");
+            attached.insert(arn.as_str().unwrap().rsplit('/').next().unwrap().to_owned());
+        }
+        for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+            for st in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+                let resources = match &st["Resource"] {
+                    serde_json::Value::Array(v) => v.clone(),
+                    one => vec![one.clone()],
+                };
+                for res in resources {
+                    assert_ne!(res, "*", "{name} / {}: {st}", p["PolicyName"]);
+                }
+            }
+        }
+    }
+    assert!(roles >= 4, "the three functions' roles and the scheduler's");
+    let esm: Vec<_> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .collect();
+    assert_eq!(esm.len(), 1, "the worker's queue");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for a in &attached {
+        assert!(readme.contains(a.as_str()), "README's IAM paragraph names {a}");
+    }
+}
+
+/// The operator's and the deployer's policies (infra/iam/): no `*` action, and every resource
+/// named after the stack (placeholders the operator fills in), but the one statement of actions
+/// IAM cannot scope.
+#[test]
+fn the_people_s_policies_name_their_resources() {
+    for file in ["deployer.json", "operator.json"] {
+        let path = format!("{}/../infra/iam/{file}", env!("CARGO_MANIFEST_DIR"));
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for st in doc["Statement"].as_array().unwrap() {
+            let all = |v: &serde_json::Value| match v {
+                serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect::<Vec<_>>(),
+                one => vec![one.as_str().unwrap().to_owned()],
+            };
+            for a in all(&st["Action"]) {
+                assert!(!a.contains('*'), "{file}: {a}");
+            }
+            for r in all(&st["Resource"]) {
+                if r == "*" {
+                    assert_eq!(st["Sid"], "NoResourceLevel", "{file}: {st}");
+                    continue;
+                }
+                assert!(
+                    r.contains("<stack>")
+                        || r.contains("<TableName>")
+                        || r.contains("aws-sam-cli-managed-default")
+                        || r.contains("transform/Serverless")
+                        || r.contains("::/apis")
+                        || r.contains("::/tags")
+                        || r.contains("event-source-mapping"),
+                    "{file}: {r} is not scoped to the stack"
+                );
+            }
+        }
+    }
 }

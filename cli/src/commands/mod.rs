@@ -1,6 +1,7 @@
 pub mod connections;
 #[cfg(feature = "sandbox")]
 pub mod dev;
+pub mod doctor;
 pub mod feed;
 pub mod keys;
 pub mod lever_app;

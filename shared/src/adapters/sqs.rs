@@ -23,6 +23,21 @@ impl SqsQueue {
         Self { client, url: url.into() }
     }
 
+    /// How many turns wait (`ApproximateNumberOfMessages`): `xor-lever doctor`'s proof that the
+    /// queue is there and this caller may reach it.
+    pub async fn waiting(&self) -> Result<u64, crate::domain::StoreError> {
+        use aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| crate::adapters::sdk_unavailable("get queue attributes", e))?;
+        Ok(out.attributes().and_then(|a| a.get(&ApproximateNumberOfMessages)).and_then(|n| n.parse().ok()).unwrap_or(0))
+    }
+
     /// One batch call; on failure, which entries (indices into `batch`) to try again and which
     /// not, with the reason of the first.
     async fn send_batch(&self, batch: &[&SyncTurn], delay_secs: u32) -> Result<(), Refused> {
