@@ -61,8 +61,6 @@ fn every_statement_names_its_resources_never_a_wildcard() {
             let scoped = r == "GetAtt Table.Arn"
                 || r == "Sub ${Table.Arn}/index/gsi1"
                 || r == "GetAtt SyncQueue.Arn"
-                || r == "Ref LeverAppSecret"
-                || r == "Ref SigningKeysSecret"
                 || r.starts_with(
                     "Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/",
                 );
@@ -85,6 +83,12 @@ fn each_function_reads_only_the_secrets_it_uses() {
             "Sub arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{AWS::StackName}}/*/{kind}-??????"
         )
     };
+    // The app secrets, by the names the code reads (`<prefix>_app/<kind>`).
+    let app = |kind: &str| {
+        format!(
+            "Sub arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{AWS::StackName}}/_app/{kind}-??????"
+        )
+    };
     let reads = |f: &str| -> Vec<String> {
         let mut r: Vec<String> = statements()
             .into_iter()
@@ -105,26 +109,19 @@ fn each_function_reads_only_the_secrets_it_uses() {
             per_connection(LEVER_TOKENS),
             // To ask XOR about a job a screening names and no mapping does yet (issue 23).
             per_connection(XOR_API_KEY),
-            "Ref LeverAppSecret".into(),
-            "Ref SigningKeysSecret".into(),
+            app(xor_lever::domain::ports::LEVER_APP),
+            app(xor_lever::domain::signing::SIGNING_KEYS),
         ])
     );
     assert_eq!(
         reads("SyncWorkerFunction"),
-        sorted(vec![per_connection(XOR_API_KEY), per_connection(LEVER_TOKENS), "Ref LeverAppSecret".into()])
+        sorted(vec![
+            per_connection(XOR_API_KEY),
+            per_connection(LEVER_TOKENS),
+            app(xor_lever::domain::ports::LEVER_APP)
+        ])
     );
     assert!(reads("FeedSyncFunction").is_empty());
-    // The app secrets' names are the ones the code reads (`<prefix>_app/<kind>`).
-    let t = template();
-    for (logical, kind) in [
-        ("LeverAppSecret", xor_lever::domain::ports::LEVER_APP),
-        ("SigningKeysSecret", xor_lever::domain::signing::SIGNING_KEYS),
-    ] {
-        assert_eq!(
-            written(&t["Resources"][logical]["Properties"]["Name"]),
-            format!("Sub ${{AWS::StackName}}/_app/{kind}")
-        );
-    }
 }
 
 /// A flood of forged deliveries is throttled by API Gateway on the webhook route, by parameters.
@@ -370,37 +367,24 @@ fn every_metric_the_dashboard_and_alarms_read_is_one_the_functions_emit() {
     assert!(missing.is_empty(), "read by the dashboard or an alarm, emitted by no function: {missing:?}");
 }
 
-/// The app secret's template value is the placeholder the connect flow refuses to mint links for
-/// (`lever-app set` replaces it).
+/// Deploy, tear down, deploy again under the same stack name: nothing a teardown keeps has a
+/// fixed name a redeploy would collide with ("already exists"). The table is kept (`Retain`,
+/// deletion protection) under a generated name; the stack owns no secret (the CLI makes them,
+/// and a redeploy finds them).
 #[test]
-fn the_app_secret_starts_as_the_placeholder_the_code_knows() {
+fn a_redeploy_after_a_teardown_collides_with_nothing_kept() {
     let t = template();
-    let tmpl = t["Resources"]["LeverAppSecret"]["Properties"]["GenerateSecretString"]["SecretStringTemplate"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let v: serde_json::Value = serde_json::from_str(&tmpl).unwrap();
-    assert_eq!(v["client_id"], xor_lever::domain::ats::APP_PLACEHOLDER_CLIENT_ID);
-}
-
-/// What a teardown keeps under a fixed name (the app secret, the signing keys) is deleted when
-/// its own first create rolls back, so a failed first deploy can be retried under the same stack
-/// name; the table keeps `Retain` (deletion protection; its name is generated, so it never
-/// collides).
-#[test]
-fn retained_resources_are_not_kept_by_a_failed_first_create() {
-    let t = template();
-    let mut named = 0;
+    let mut retained = 0;
     for (name, r) in t["Resources"].as_mapping().unwrap() {
-        let Some(p) = r["DeletionPolicy"].as_str() else { continue };
-        if r["Properties"]["Name"].is_null() {
-            assert!(r["Properties"]["TableName"].is_null(), "{name:?}: a retained table's name is generated");
-            continue;
+        assert_ne!(r["Type"].as_str(), Some("AWS::SecretsManager::Secret"), "{name:?}: the CLI makes the secrets");
+        if r["DeletionPolicy"].as_str().is_some_and(|p| p.starts_with("Retain")) {
+            retained += 1;
+            for key in ["Name", "TableName", "QueueName", "TopicName", "LogGroupName"] {
+                assert!(r["Properties"][key].is_null(), "{name:?} is kept under a fixed {key}");
+            }
         }
-        assert_eq!(p, "RetainExceptOnCreate", "{name:?}");
-        named += 1;
     }
-    assert!(named >= 2, "the app secret and the signing keys: {named}");
+    assert!(retained >= 1, "the table is kept");
 }
 
 /// Every parameter `sam deploy --guided` asks for is in README's guided-deploy table, and the
