@@ -16,12 +16,17 @@ async fn the_operator_policy_runs_every_command_of_the_readme() {
     let ((table, secrets), _) = moto::enforced_stores(Principal::Operator).await;
     let (table, prefix) = (table.table().to_owned(), secrets.prefix().to_owned());
     let queue = moto::enforced_sync_queue().await;
-    // The API's health route, as the deployed stack answers it.
+    // The function's router behind the public URL (its /healthz is routed by the template:
+    // tests/tests/template.rs).
     let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public_url = format!("http://{}", api.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(api, axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }))).await
-    });
+    let store = std::sync::Arc::new(xor_lever::adapters::memory::MemoryStore::new());
+    let router = xor_lever::http::router(xor_lever::config::lever_context_on(
+        store.clone(),
+        store,
+        xor_lever::config::http_client(),
+    ));
+    tokio::spawn(async move { axum::serve(api, router).await });
     let (key, secret) = Principal::Operator.keys();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], env: &[(&str, &str)]| -> Output {

@@ -14,9 +14,10 @@ pub fn enc(s: &str) -> String {
 }
 
 /// The deployment's public base URL (`PublicUrl`, `PUBLIC_URL`, `serve --public-url`) in its one
-/// form: `https://host[:port][/path]` without a trailing slash, so `<base>/oauth/lever/callback`
-/// is the same URL here and in the template's `OAuthRedirectUri` (which refuses a trailing
-/// slash). Plain `http` only for a loopback host (`serve`, `dev`).
+/// form: `https://host[:port]` without a trailing slash, so `<base>/oauth/lever/callback` is the
+/// same URL here and in the template's `OAuthRedirectUri` (which refuses a trailing slash). No
+/// path: behind an API Gateway custom domain a mapping's base path stays in the request's path,
+/// which the routes would not match. Plain `http` only for a loopback host (`serve`, `dev`).
 pub fn public_base(s: &str) -> Result<String, String> {
     let u = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
@@ -26,8 +27,8 @@ pub fn public_base(s: &str) -> Result<String, String> {
     if u.host_str().is_none() || !u.username().is_empty() || u.password().is_some() {
         return Err(format!("{s:?}: a public URL is a scheme and a host, nothing else before the path"));
     }
-    if u.query().is_some() || u.fragment().is_some() {
-        return Err(format!("{s:?}: a public URL has no query or fragment"));
+    if u.query().is_some() || u.fragment().is_some() || u.path() != "/" {
+        return Err(format!("{s:?}: a public URL is an origin (scheme and host): no path, query or fragment"));
     }
     Ok(u.as_str().trim_end_matches('/').to_owned())
 }
@@ -51,7 +52,7 @@ mod public_base_tests {
     fn one_form_for_the_public_url() {
         assert_eq!(public_base("https://api.example.com/").unwrap(), "https://api.example.com");
         assert_eq!(public_base("https://API.example.com:443").unwrap(), "https://api.example.com");
-        assert_eq!(public_base("https://api.example.com/lever/").unwrap(), "https://api.example.com/lever");
+        assert!(public_base("https://api.example.com/lever/").is_err(), "a base path would not route");
         assert_eq!(public_base("http://127.0.0.1:8400").unwrap(), "http://127.0.0.1:8400");
         for bad in ["http://api.example.com", "ftp://x", "https://u:p@x.example", "https://x.example/?a=1", "x"] {
             assert!(public_base(bad).is_err(), "{bad}");

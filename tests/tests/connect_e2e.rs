@@ -299,7 +299,7 @@ async fn with_a_custom_domain_a_link_opened_on_another_host_connects_on_the_publ
     let link = xor_lever::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
     let v = xor_lever_sandbox::visitor::Visitor::new();
     let first = v.get(&link).await.unwrap();
-    assert_eq!(first.status, 308, "{}", first.body);
+    assert_eq!(first.status, 307, "{}", first.body);
     let moved = first.location.clone().unwrap();
     assert!(moved.starts_with(&format!("http://localhost:{port}/oauth/lever/start?")), "{moved}");
     assert!(first.set_cookie.is_empty(), "no cookie on the host Lever does not come back to");
@@ -314,6 +314,12 @@ async fn with_a_custom_domain_a_link_opened_on_another_host_connects_on_the_publ
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Lever is connected"), "{}", done.body);
     assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
+    // Behind a proxy that names the public host in X-Forwarded-Host: served, never a loop.
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let (token, _) = xor_lever::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
+    let proxied = xor_lever::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
+    let r = c.get(&proxied).header("x-forwarded-host", format!("localhost:{port}")).send().await.unwrap();
+    assert_ne!(r.status().as_u16(), 307, "the proxy's public host is the request's");
     // XOR's webhooks are taken on any host of the API (no redirect for a POST).
     let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let r = c.post(format!("http://127.0.0.1:{port}/webhooks/xor/{id}")).body("{}").send().await.unwrap();
@@ -492,6 +498,11 @@ async fn a_revoked_connection_alarms_until_an_operator_sends_a_link_or_disables_
     let _link = app.connect_link(&app.id).await;
     xor_lever::usecases::section::access::revoke_links(&app.setup, &app.id).await.unwrap();
     assert_eq!(unattended().await, 1, "the link was voided");
+    // A link used to reconnect has done its job: the next revoke alarms at once.
+    let (st, page) = app.connect(&app.id).await;
+    assert_eq!(st, 200, "{page}");
+    app.setup.connections.set_status(&app.id, ConnectionStatus::Revoked).await.unwrap();
+    assert_eq!(unattended().await, 1, "revoked again after reconnecting");
     app.setup.connections.set_status(&app.id, ConnectionStatus::Disabled).await.unwrap();
     assert_eq!(unattended().await, 0, "disabled: the operator has decided");
 }

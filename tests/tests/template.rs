@@ -312,6 +312,8 @@ fn every_route_of_the_router_reaches_the_webhook_function() {
         ("GET", "/connections/{connection_id}"),
         ("POST", "/connections/{connection_id}/{action}"),
         ("GET", "/assets/{file}"),
+        // `xor-lever doctor` reads it through the public URL.
+        ("GET", "/healthz"),
     ] {
         assert!(routed.contains(&(method.to_owned(), path.to_owned())), "{method} {path} is not routed: {routed:?}");
     }
@@ -422,6 +424,7 @@ fn the_public_url_is_one_form_in_the_template_and_the_code() {
         "https://api.example.com:443",
         "https://api.example.com/lever",
         "https://api.example.com/lever/",
+        "https://api.example.com/",
         "https://api.example.com/a/b",
         "https://api.example.com?x=1",
         "http://api.example.com",
@@ -431,10 +434,13 @@ fn the_public_url_is_one_form_in_the_template_and_the_code() {
         let kept = xor_lever::url::public_base(url).is_ok_and(|v| v == url);
         assert!(!re.is_match(url) || kept, "{url}: the template takes it, the code changes or refuses it");
     }
-    for ok in ["https://api.example.com", "https://api.example.com/lever", "https://api.example.com/Lever"] {
-        assert!(re.is_match(ok), "{ok}");
-    }
-    for refused in ["https://api.example.com/", "https://API.example.com", "https://api.example.com:443"] {
+    assert!(re.is_match("https://api.example.com"));
+    for refused in [
+        "https://api.example.com/",
+        "https://API.example.com",
+        "https://api.example.com:443",
+        "https://api.example.com/lever",
+    ] {
         assert!(!re.is_match(refused), "{refused}: written so, the redirect URI would differ");
     }
     assert!(re.is_match(""), "empty: the execute-api URL");
@@ -478,7 +484,14 @@ fn a_slow_sync_queue_alarms_and_the_default_concurrency_fits_a_new_account() {
                 && written(&r["Properties"]["Dimensions"][0]["Value"]) == "GetAtt SyncQueue.QueueName"
         })
         .expect("an alarm on the sync queue's oldest turn");
-    assert_eq!(written(&age["Properties"]["Threshold"]), "FindInMap Schedule Ref ScheduleMinutes Period");
+    assert_eq!(written(&age["Properties"]["Threshold"]), "FindInMap Schedule Ref ScheduleMinutes QueueAge");
+    // Past an interval, and past the time a failing turn stays in the queue before its third
+    // receive moves it to the dead-letter queue (two visibility timeouts).
+    let visibility = t["Resources"]["SyncQueue"]["Properties"]["VisibilityTimeout"].as_u64().unwrap();
+    for (minutes, row) in t["Mappings"]["Schedule"].as_mapping().unwrap() {
+        let (age, period) = (row["QueueAge"].as_u64().unwrap(), row["Period"].as_u64().unwrap());
+        assert!(age > period && age > 2 * visibility, "{minutes:?}: QueueAge {age}");
+    }
     assert!(written(&age["Properties"]["AlarmName"]).ends_with("-sync-queue-age"));
     let workers = t["Parameters"]["WorkerConcurrency"]["Default"].as_u64().unwrap();
     assert!(workers + 1 <= 10 / 2 + 1, "{workers} workers leave too little of 10 for the webhook");

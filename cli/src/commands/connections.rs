@@ -298,13 +298,13 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             if deps.connections.connection(&id).await?.is_none() {
                 return Err(format!("no connection {id}").into());
             }
-            http_url("--public-url", &public_url)?;
+            let public_url = xor_lever::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?;
             // The token secret the callback writes to (connections added before it existed lack it).
             deps.secrets.create_secret(&id, LEVER_TOKENS, None).await?;
             print_connect_link(&ctx.lever_context().await?, &id, &public_url, valid_days).await?;
         }
         ConnectionsCommand::PageUrl { id, public_url, valid_days } => {
-            http_url("--public-url", &public_url)?;
+            let public_url = xor_lever::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?;
             let link = access::page_link(&ctx.lever_context().await?, &public_url, &id, valid_days).await?;
             println!("the Lever section of {id} (valid {valid_days} days; whoever has the link can see it):");
             println!("{link}");

@@ -85,10 +85,10 @@ async fn app_check(ctx: &Ctx) -> Check {
     match w.tokens.app_credentials().await {
         Ok(app) if app.client_id == APP_PLACEHOLDER_CLIENT_ID => fail(
             "Lever app",
-            "the template's placeholder: run `xor-lever lever-app set --client-id … --client-secret …`",
+            "a placeholder (a stack from before 2026-12-07): run `xor-lever lever-app set --client-id … --client-secret …`",
         ),
         Ok(app) => pass("Lever app", format!("client id {} (Lever {})", app.client_id, app.env.as_str())),
-        Err(e) => fail("Lever app", format!("{e}: run `xor-lever lever-app set`")),
+        Err(e) => fail("Lever app", format!("{e}: run `xor-lever lever-app set --client-id … --client-secret …`")),
     }
 }
 

@@ -15,10 +15,14 @@ pub struct ServeArgs {
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
     let mut deps = ctx.lever_context().await?;
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    let public_url = args
-        .public_url
-        .unwrap_or_else(|| format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default()));
-    deps.public_url = Some(xor_lever::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?);
+    // Without --public-url: the loopback address served, or (listening beyond loopback) the
+    // host each request names, as the Lambda does without PublicUrl.
+    let local = listener.local_addr()?;
+    deps.public_url = match args.public_url {
+        Some(u) => Some(xor_lever::url::public_base(&u).map_err(|e| format!("--public-url: {e}"))?),
+        None if local.ip().is_loopback() => Some(format!("http://{local}")),
+        None => None,
+    };
     // A new connection's first sync runs in the background, as the Lambda's async invoke would.
     let sync = ctx.deps().await?;
     deps.sync_trigger = Some(std::sync::Arc::new(xor_lever::adapters::local_trigger::BackgroundSyncTrigger(

@@ -46,10 +46,12 @@ pub fn router(mut deps: LeverContext) -> Router {
 }
 
 /// A page opened on another host of the API than the public one (the execute-api URL behind a
-/// custom domain) is moved to the public host first (`308`), before any cookie is set: the
-/// connect flow's state cookie and the section's session must live where Lever sends the browser
-/// back (the redirect URI is on the public host) and where the page's forms post. XOR's webhooks
-/// are taken on any host.
+/// custom domain) is moved to the public host first, before any cookie is set: the connect
+/// flow's state cookie and the section's session must live where Lever sends the browser back
+/// (the redirect URI is on the public host) and where the page's forms post. XOR's webhooks are
+/// taken on any host. The host a proxy names in `X-Forwarded-Host` counts as the request's (a
+/// CDN in front of the execute-api origin forwards there; without it every page would loop).
+/// `307`, not `308`: a browser does not cache it, so a changed `PublicUrl` is not stuck.
 async fn canonical_host(
     State(public_url): State<Option<String>>,
     req: axum::extract::Request,
@@ -60,14 +62,16 @@ async fn canonical_host(
         && let Some(want) = crate::url::authority(public)
     {
         let https = public.starts_with("https://");
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| {
+        let forwarded = req.headers().get("x-forwarded-host").and_then(|h| h.to_str().ok());
+        let named = forwarded.and_then(|h| h.split(',').next()).map(str::trim);
+        let host = named.or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok())).map(|h| {
             let h = h.to_ascii_lowercase();
             let default = if https { ":443" } else { ":80" };
             h.strip_suffix(default).map(str::to_owned).unwrap_or(h)
         });
         if host.as_deref() != Some(want.as_str()) {
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            return redirect(StatusCode::PERMANENT_REDIRECT, &format!("{public}{path}"));
+            return redirect(StatusCode::TEMPORARY_REDIRECT, &format!("{public}{path}"));
         }
     }
     next.run(req).await

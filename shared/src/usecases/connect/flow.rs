@@ -179,6 +179,8 @@ pub async fn callback(
     conn.lever.account_id = conn.lever.account_id.or(bound).or(who.account_id);
     conn.lever.authorized_by = who.user_id;
     conn.lever.authorized_at = Some(now / 1000);
+    // The link did its job: a later revoke counts as unattended at once (revoked-connections).
+    conn.lever.invited_until_ms = None;
     deps.connections.set_lever(&id, &conn.lever).await.map_err(unavailable)?;
     deps.connections.set_status(&id, ConnectionStatus::Connected).await.map_err(unavailable)?;
     tracing::info!(connection = %id, account = ?conn.lever.account_id, authorized_by = ?conn.lever.authorized_by, "Lever authorized: connection connected");

@@ -32,7 +32,10 @@ pub async fn invite(
     }
     deps.invitations.put_invitation(&invitation).await.map_err(unavailable)?;
     // The operator has acted on a revoke: the alarm waits for the link's end before counting it.
-    let mut lever = c.lever.clone();
+    // Read again just before the write, which replaces the whole Lever record (a callback or a
+    // remembered redirect may have landed since the read above).
+    let fresh = deps.connections.connection(id).await.map_err(unavailable)?;
+    let mut lever = fresh.map_or(c.lever, |f| f.lever);
     lever.invited_until_ms = Some(invitation.expires_at_ms);
     deps.connections.set_lever(id, &lever).await.map_err(unavailable)?;
     tracing::info!(connection = %id, expires_at_ms = invitation.expires_at_ms, "connect invitation issued");

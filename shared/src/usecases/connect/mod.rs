@@ -74,7 +74,7 @@ pub enum ConnectError {
     Disabled,
     /// For the operator (no connect link exists yet to show it to anyone else).
     #[error(
-        "xor-lever's Lever app is not set up yet (the app secret holds the template's placeholder): run `xor-lever lever-app set --client-id … --client-secret …` first, then `connections connect-url`"
+        "xor-lever's Lever app is not set up yet (no app secret, or a placeholder): run `xor-lever lever-app set --client-id … --client-secret …` first, then `connections connect-url`"
     )]
     AppNotSet,
     /// For the operator too: the connection's Lever environment is not the app's.
