@@ -2,6 +2,7 @@ pub mod connect;
 pub mod context;
 pub mod cookie;
 pub mod lever_check;
+pub mod schedule;
 pub mod secret_cache;
 pub mod section;
 pub mod signed;

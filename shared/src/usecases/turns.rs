@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::context::LeverContext;
+use super::schedule::{TURN_REPLAY_LIMIT, replay_cutoff};
 use super::sync::{Skipped, SyncDeps, SyncOptions, SyncReport, check_before_sync, sync_connection};
 use super::webhook::{RetrySummary, retry_connection};
 use crate::domain::queue::{
@@ -22,10 +23,6 @@ pub const SYNC_LEASE: &str = "sync";
 /// The lease outlives the turn's deadline (the invocation's less its 5 s margin) by this much:
 /// a worker that dies holding it frees the connection 5 s after the invocation's deadline.
 const LEASE_MARGIN_MS: i64 = 10_000;
-/// At most this many waiting deliveries replayed per turn, and none started after the first
-/// 1/REPLAY_SHARE of the turn's time (the sync gets the rest).
-pub const TURN_REPLAY_LIMIT: usize = 50;
-const REPLAY_SHARE: i64 = 4;
 
 /// What a dispatch sent and skipped.
 #[derive(Debug, Default, Serialize)]
@@ -181,7 +178,7 @@ async fn turn_with_lease(
         }
         // Replays first, within a share of the time (none started after it, none running long
         // past it): a long sync never starves them, and they leave the sync its time.
-        let share_end = now + (deadline_ms - now).max(0) / REPLAY_SHARE;
+        let share_end = replay_cutoff(now, deadline_ms);
         match retry_connection(w, conn, share_end.max(now + 15_000), share_end, TURN_REPLAY_LIMIT).await {
             Ok(s) => webhooks = Some(s),
             Err(e) => tracing::error!(connection = %conn.id, error = %e, "could not replay waiting deliveries"),

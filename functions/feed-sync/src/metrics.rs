@@ -1,0 +1,196 @@
+//! The function's figures as CloudWatch EMF lines (namespace `XorLever`, `xor_lever::metrics`):
+//! one for the run or the batch (`Stack`; the alarms watch `SyncRuns`, `SyncFailures`,
+//! `RevokedConnections`, `WebhooksWaiting`, `AuthorizationsExpiring`) and one per connection
+//! synced (`Stack`, `Connection`). On the error path, the run's line with `RunErrors` 1 and the
+//! error's type.
+use xor_lever::domain::{RunOutcome, SyncSummary};
+use xor_lever::metrics::MetricLine;
+use xor_lever::usecases::Skipped;
+use xor_lever::usecases::schedule::{ConnectionResult, Dispatched, RunReport};
+use xor_lever::usecases::turns::TurnOutcome;
+use xor_lever::usecases::webhook::RetrySummary;
+
+use crate::handler::HandlerError;
+
+/// An in-place run's lines.
+pub(crate) fn run_lines(
+    result: &Result<RunReport, HandlerError>,
+    scheduled: bool,
+    duration_ms: u128,
+) -> Vec<MetricLine> {
+    let run = run_line(scheduled, duration_ms);
+    let r = match result {
+        Err(e) => return vec![with_error(run, e)],
+        Ok(r) => r,
+    };
+    let failed = |c: &ConnectionResult| sync_failed(&c.outcome, &c.summary);
+    let mut run = run.count("RunErrors", 0);
+    // Only what was measured: a dry run or a failed sweep says nothing about waiting deliveries
+    // (a 0 would clear the waiting alarm).
+    if let Some(w) = &r.webhooks {
+        run = replay_counts(run, w);
+    }
+    if let Some(due) = &r.renewals_due {
+        run = run.count("AuthorizationsExpiring", due.len());
+    }
+    let mut lines = vec![
+        run.count("ConnectionsSynced", r.connections.len())
+            .count("ConnectionsSkipped", r.skipped.len())
+            .count("SyncFailures", r.connections.iter().filter(|c| failed(c)).count())
+            .count("RevokedConnections", unattended(&r.skipped))
+            .count("LeverCheckFailures", r.lever_check_failures),
+    ];
+    for c in &r.connections {
+        lines.push(connection_line(&c.summary, &c.outcome, c.guard.is_some(), failed(c)));
+    }
+    lines
+}
+
+/// The dispatcher's line: the heartbeat (`SyncRuns` for the schedule's run), what it sent.
+pub(crate) fn dispatch_line(
+    result: &Result<Dispatched, HandlerError>,
+    scheduled: bool,
+    duration_ms: u128,
+) -> MetricLine {
+    let line = run_line(scheduled, duration_ms);
+    match result {
+        Err(e) => with_error(line, e),
+        Ok(d) => {
+            let line = line
+                .count("RunErrors", 0)
+                .count("ConnectionsDispatched", d.sent)
+                .count("ConnectionsSkipped", d.skipped.len())
+                .count("RevokedConnections", unattended(&d.skipped));
+            match &d.renewals_due {
+                Some(due) => line.count("AuthorizationsExpiring", due.len()),
+                None => line,
+            }
+        }
+    }
+}
+
+/// A run's line, the scheduled function's heartbeat: it counts scheduled runs only (`SyncRuns`);
+/// an operator's run (or a first sync after a connect) is a `ManualRuns` and must not hide a
+/// schedule that stopped.
+fn run_line(scheduled: bool, duration_ms: u128) -> MetricLine {
+    MetricLine::new(None)
+        .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
+        .millis("DurationMs", duration_ms)
+        .with_cold_start()
+        .with_process_counts()
+}
+
+/// A run's line on the error path: `RunErrors` 1 and whether retrying can help.
+fn with_error(line: MetricLine, e: &HandlerError) -> MetricLine {
+    let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
+    line.count("RunErrors", 1).property("error_type", kind)
+}
+
+/// The skipped connections the `RevokedConnections` alarm counts: revoked, and no connect link
+/// sent since (the alarm returns to OK once the operator has sent one, or disabled it).
+fn unattended(skipped: &[Skipped]) -> usize {
+    skipped.iter().filter(|s| s.unattended).count()
+}
+
+/// A sync the `SyncFailures` alarm counts: the feed unusable, the run broken, or XOR failing jobs.
+fn sync_failed(outcome: &RunOutcome, s: &SyncSummary) -> bool {
+    matches!(outcome, RunOutcome::FeedError { .. } | RunOutcome::Error { .. }) || s.failed > 0
+}
+
+/// What the replays of waiting deliveries did, on a run's or a batch's line.
+fn replay_counts(line: MetricLine, w: &RetrySummary) -> MetricLine {
+    line.count("WebhooksReplayed", w.replayed)
+        .count("WebhooksWaiting", w.still_waiting)
+        .count("WebhooksHeld", w.held)
+        .count("DeliveriesCompleted", w.completed)
+        .count("DeliveriesFailed", w.failed)
+}
+
+/// One connection's sync as a metric line (`Stack`, `Connection`).
+fn connection_line(s: &SyncSummary, outcome: &RunOutcome, guard: bool, failed: bool) -> MetricLine {
+    MetricLine::new(Some(&s.connection))
+        .count("JobsCreated", s.created)
+        .count("JobsUpdated", s.updated)
+        .count("JobsClosed", s.closed)
+        .count("JobsFailed", s.failed)
+        .count("JobsDeferred", s.deferred)
+        .count("CreatesRepaired", s.creates_repaired)
+        .count("CreatesUnanswered", s.creates_unanswered)
+        .count("PostingsSkipped", s.skipped)
+        .count("FeedPostings", s.postings)
+        .bytes("FeedBytes", s.feed_bytes)
+        .count("FeedNotModified", usize::from(*outcome == RunOutcome::NotModified))
+        .count("GuardTrips", usize::from(guard))
+        .count("SyncFailed", usize::from(failed))
+}
+
+/// The figures of one batch of turns.
+#[derive(Default)]
+pub(crate) struct TurnCounts {
+    taken: usize,
+    busy: usize,
+    skipped: usize,
+    pub(crate) failed: usize,
+    continued: usize,
+    revoked: usize,
+    sync_failures: usize,
+    check_failures: usize,
+    /// What the replays did, when any ran (`None`: nothing measured, no 0 to clear the alarm).
+    webhooks: Option<RetrySummary>,
+    connection_lines: Vec<MetricLine>,
+}
+
+impl TurnCounts {
+    pub(crate) fn add(&mut self, o: &TurnOutcome) {
+        match o {
+            TurnOutcome::Busy { .. } => self.busy += 1,
+            TurnOutcome::Skipped { skipped, webhooks } => {
+                self.skipped += 1;
+                self.revoked += usize::from(skipped.unattended);
+                self.add_replays(webhooks);
+            }
+            TurnOutcome::Taken { report, webhooks, continued, lever_check_failed } => {
+                self.taken += 1;
+                self.continued += usize::from(*continued);
+                self.check_failures += usize::from(*lever_check_failed);
+                let run = &report.run;
+                let failed = sync_failed(&run.outcome, &run.summary);
+                self.sync_failures += usize::from(failed);
+                self.add_replays(webhooks);
+                self.connection_lines.push(connection_line(&run.summary, &run.outcome, run.guard.is_some(), failed));
+            }
+        }
+    }
+
+    fn add_replays(&mut self, w: &Option<RetrySummary>) {
+        if let Some(w) = w {
+            self.webhooks.get_or_insert_default().add(w.clone());
+        }
+    }
+
+    /// The batch's line (`DurationMs` since `started`), then each connection's.
+    pub(crate) fn emit(self, duration_ms: u128) {
+        let line = MetricLine::new(None)
+            .millis("DurationMs", duration_ms)
+            .with_cold_start()
+            .with_process_counts()
+            .count("TurnsTaken", self.taken)
+            .count("TurnsBusy", self.busy)
+            .count("TurnsSkipped", self.skipped)
+            .count("TurnsFailed", self.failed)
+            .count("TurnsContinued", self.continued)
+            .count("ConnectionsSynced", self.taken)
+            .count("SyncFailures", self.sync_failures)
+            .count("RevokedConnections", self.revoked)
+            .count("LeverCheckFailures", self.check_failures);
+        // Only what was measured (a 0 would clear the waiting alarm).
+        match &self.webhooks {
+            Some(w) => replay_counts(line, w),
+            None => line,
+        }
+        .emit();
+        for l in self.connection_lines {
+            l.emit();
+        }
+    }
+}
