@@ -5,6 +5,8 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::domain::Failure;
+
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -39,6 +41,80 @@ impl RetryPolicy {
         });
         (elapsed + delay <= self.budget).then_some(delay)
     }
+}
+
+/// What one attempt of a call came to, as the client that made it reads the answer.
+pub enum Attempt<T, E> {
+    /// An answer, or a final error: the call ends with it.
+    Done(Result<T, E>),
+    /// A failure worth another attempt, within the policy (`Failure::Status` carries the
+    /// server's `Retry-After`, which then replaces the backoff).
+    Retry(Failure),
+    /// A failure not to retry (a write whose outcome is unknown): the call ends unavailable.
+    GiveUp(Failure),
+    /// Send again at once without counting an attempt (a redirect the client follows, with the
+    /// call's state changed: its new URL).
+    Again,
+}
+
+/// The one call loop of the HTTP clients: `attempt(n, state)` sends and reads one answer (it
+/// builds the request, and says what the answer means) and hands the call's state back (where
+/// it goes next: a followed redirect's URL); this backs off with jitter, honours `Retry-After`,
+/// and gives up within the policy's attempts and time, with `unavailable(attempts, last)`.
+pub async fn call_with<S, T, E, F>(
+    policy: &RetryPolicy,
+    op: &'static str,
+    mut state: S,
+    attempt: impl Fn(u32, S) -> F,
+    unavailable: impl Fn(u32, Failure) -> E,
+) -> Result<T, E>
+where
+    F: std::future::Future<Output = (S, Attempt<T, E>)>,
+{
+    let started = Instant::now();
+    let mut n = 0u32;
+    loop {
+        n += 1;
+        let (next, answer) = attempt(n, state).await;
+        state = next;
+        let last = match answer {
+            Attempt::Done(r) => return r,
+            Attempt::Again => {
+                n -= 1;
+                continue;
+            }
+            Attempt::GiveUp(last) => return Err(unavailable(n, last)),
+            Attempt::Retry(last) => last,
+        };
+        let retry_after = match &last {
+            Failure::Status { retry_after_ms: Some(ms), .. } => Some(Duration::from_millis(*ms)),
+            _ => None,
+        };
+        match policy.next_delay(n, started.elapsed(), retry_after) {
+            Some(d) => {
+                tracing::debug!(op, attempt = n, delay_ms = d.as_millis() as u64, reason = %last, "retrying");
+                tokio::time::sleep(d).await;
+            }
+            None => return Err(unavailable(n, last)),
+        }
+    }
+}
+
+/// A request that got no answer, as a `Failure` (its cause kept).
+pub fn transport_failure(e: reqwest::Error) -> Failure {
+    if e.is_timeout() {
+        Failure::TimedOut
+    } else if e.is_connect() {
+        Failure::ConnectionFailed
+    } else {
+        Failure::Request(std::sync::Arc::new(e))
+    }
+}
+
+/// A status worth retrying, with the answer's `Retry-After`.
+pub fn status_failure(resp: &reqwest::Response) -> Failure {
+    let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
+    Failure::Status { status: resp.status().as_u16(), retry_after_ms: retry_after.map(|d| d.as_millis() as u64) }
 }
 
 /// Paces requests to `rate` per second with bursts of up to `burst` (GCRA: each caller takes the

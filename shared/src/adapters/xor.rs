@@ -8,12 +8,11 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 
 use super::enc;
-use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
+use super::retry::{Attempt, RateLimiter, RetryPolicy, call_with, status_failure, transport_failure};
 pub use crate::domain::job_board::{XorError, XorJob, idempotency_key};
-use crate::domain::{Connection, JobBoard, JobBoards, Posting, SecretString};
+use crate::domain::{Connection, Failure, JobBoard, JobBoards, Posting, SecretString};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct XorPage {
@@ -131,78 +130,77 @@ impl XorClient {
         idempotency_key: Option<&str>,
     ) -> Result<T, XorError> {
         let url = format!("{}{}", self.base, path);
-        let started = Instant::now();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let (retry_after, last) = {
-                let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
-                self.limiter.wait().await;
-                let mut req = self
-                    .http
-                    .request(method.clone(), &url)
-                    .timeout(self.timeout)
-                    .bearer_auth(self.api_key.expose())
-                    .header(reqwest::header::ACCEPT, "application/json");
-                if let Some(k) = idempotency_key {
-                    req = req.header("Idempotency-Key", k);
-                }
-                if let Some(b) = &body {
-                    req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.clone());
-                }
-                match req.send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
-                        // Never followed (the client has no redirect policy): the request carries
-                        // the connection's API key, which must not go wherever XOR points.
-                        if status.is_redirection() {
-                            let message = format!(
-                                "XOR answered a redirect to {}: not followed",
-                                crate::adapters::redirect_target(&resp)
-                            );
-                            return Err(XorError::Rejected {
-                                op,
-                                status: status.as_u16(),
-                                code: "redirect".into(),
-                                message,
-                            });
-                        }
-                        let bytes = resp.bytes().await;
-                        match (status, bytes) {
-                            (s, Ok(b)) if s.is_success() => {
-                                return serde_json::from_slice(&b)
-                                    .map_err(|e| XorError::Decode { op, message: e.to_string() });
-                            }
-                            (s, Ok(b)) if is_final(s) => {
-                                let (code, message) = match serde_json::from_slice::<ErrorBody>(&b) {
-                                    Ok(e) => (e.error.code, e.error.message),
-                                    Err(_) => {
-                                        ("unknown".into(), String::from_utf8_lossy(&b).chars().take(200).collect())
-                                    }
-                                };
-                                return Err(XorError::Rejected { op, status: s.as_u16(), code, message });
-                            }
-                            (s, Ok(_)) => (retry_after, format!("HTTP {}", s.as_u16())),
-                            (s, Err(e)) => {
-                                (None, format!("HTTP {} with an unreadable body: {}", s.as_u16(), describe(&e)))
-                            }
-                        }
-                    }
-                    Err(e) => (None, describe(&e)),
-                }
+        let (url, method, body) = (&url, &method, body.as_deref());
+        let attempt = |_n: u32, (): ()| async move {
+            let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
+            self.limiter.wait().await;
+            let answer = match self.request(method, url, body, idempotency_key).send().await {
+                Ok(resp) => answer(op, resp).await,
+                Err(e) => Attempt::Retry(transport_failure(e)),
             };
-            match self.retry.next_delay(attempt, started.elapsed(), retry_after) {
-                Some(d) => {
-                    tracing::debug!(op, attempt, delay_ms = d.as_millis() as u64, reason = %last, "retrying XOR call");
-                    tokio::time::sleep(d).await;
-                }
-                None => {
-                    return Err(XorError::Unavailable { op, attempts: attempt, last });
-                }
-            }
-        }
+            ((), answer)
+        };
+        call_with(&self.retry, op, (), attempt, |attempts, last| XorError::Unavailable { op, attempts, last }).await
     }
+
+    /// One request: the key, JSON both ways, the idempotency key of a create.
+    fn request(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&[u8]>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .timeout(self.timeout)
+            .bearer_auth(self.api_key.expose())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_vec());
+        }
+        req
+    }
+}
+
+/// What XOR's answer means: the value, a final refusal (a 4xx other than 429 and 408, or a
+/// redirect, never followed: the request carries the connection's API key, which must not go
+/// wherever XOR points), or a failure worth another attempt.
+async fn answer<T: for<'de> Deserialize<'de>>(op: &'static str, resp: reqwest::Response) -> Attempt<T, XorError> {
+    let status = resp.status();
+    if status.is_redirection() {
+        let message = format!("XOR answered a redirect to {}: not followed", crate::adapters::redirect_target(&resp));
+        return Attempt::Done(Err(XorError::Rejected {
+            op,
+            status: status.as_u16(),
+            code: "redirect".into(),
+            message,
+        }));
+    }
+    let retry = status_failure(&resp);
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            let source = std::sync::Arc::new(e);
+            return Attempt::Retry(Failure::UnreadableBody { status: status.as_u16(), source });
+        }
+    };
+    if status.is_success() {
+        let value = serde_json::from_slice(&bytes).map_err(|e| XorError::Decode { op, source: e.into() });
+        return Attempt::Done(value);
+    }
+    if !is_final(status) {
+        return Attempt::Retry(retry);
+    }
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(e) => (e.error.code, e.error.message),
+        Err(_) => ("unknown".into(), String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+    };
+    Attempt::Done(Err(XorError::Rejected { op, status: status.as_u16(), code, message }))
 }
 
 #[async_trait]
@@ -243,15 +241,4 @@ impl JobBoard for XorClient {
 /// 4xx other than 429 (and 408, a timeout) are final.
 fn is_final(s: StatusCode) -> bool {
     s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::REQUEST_TIMEOUT
-}
-
-/// A transport error for a log or a run record (never a header: the key is not in it).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        e.to_string()
-    }
 }

@@ -44,9 +44,18 @@ pub enum XorError {
     Rejected { op: &'static str, status: u16, code: String, message: String },
     /// 429, 5xx or timeouts until the retry policy gave up: try again on a later run.
     #[error("XOR unavailable for {op} after {attempts} attempt(s): {last}")]
-    Unavailable { op: &'static str, attempts: u32, last: String },
-    #[error("XOR answered {op} with a body we cannot read: {message}")]
-    Decode { op: &'static str, message: String },
+    Unavailable {
+        op: &'static str,
+        attempts: u32,
+        #[source]
+        last: super::Failure,
+    },
+    #[error("XOR answered {op} with a body we cannot read: {source}")]
+    Decode {
+        op: &'static str,
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
+    },
 }
 
 impl XorError {

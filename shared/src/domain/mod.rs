@@ -10,6 +10,7 @@ pub mod job_board;
 pub mod plan;
 pub mod ports;
 pub mod queue;
+pub mod remote;
 pub mod run;
 pub mod secret;
 pub mod signing;
@@ -27,6 +28,7 @@ pub use ports::{
     ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore, RunStore,
     SecretStore, StoreError, SyncTrigger, TriggerError, WebhookStore,
 };
+pub use remote::Failure;
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};
 pub use secret::SecretString;
 pub use webhook::{Claim, ClaimEnd, ClaimRecord, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};

@@ -55,7 +55,11 @@ impl FakeBoard {
 }
 
 pub fn xor_unavailable(op: &'static str) -> XorError {
-    XorError::Unavailable { op, attempts: 1, last: "HTTP 503".into() }
+    XorError::Unavailable {
+        op,
+        attempts: 1,
+        last: crate::domain::Failure::Status { status: 503, retry_after_ms: None },
+    }
 }
 
 pub fn xor_refused(op: &'static str, status: u16) -> XorError {
@@ -205,7 +209,11 @@ impl FakeLever {
 }
 
 pub fn lever_unavailable(op: &'static str) -> LeverError {
-    LeverError::Unavailable { op, attempts: 1, last: "HTTP 503".into() }
+    LeverError::Unavailable {
+        op,
+        attempts: 1,
+        last: crate::domain::Failure::Status { status: 503, retry_after_ms: None },
+    }
 }
 
 #[async_trait]

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::enc;
-use super::retry::{RateLimiter, RetryPolicy, parse_retry_after};
-use crate::domain::{Connection, ConnectionId, LeverEnv, LeverSettings, SecretString};
+use super::retry::{Attempt, RateLimiter, RetryPolicy, call_with, status_failure, transport_failure};
+use crate::domain::{Connection, ConnectionId, Failure, LeverEnv, LeverSettings, SecretString};
 
 tokio::task_local! {
     /// Nanoseconds this task spent waiting on Lever, for benchmarks that measure our own time
@@ -389,109 +389,116 @@ impl LeverClient {
         body: Body,
         retry_failures: bool,
     ) -> Result<T, LeverError> {
-        let mut url = format!("{}{}", self.api_base(), path);
         let started = Instant::now();
-        let (mut attempt, mut hops) = (0, 0);
-        loop {
-            attempt += 1;
+        let (method, path, body) = (&method, path.as_str(), &body);
+        // The state of the call: where it goes, and how many redirects it has followed.
+        let at = (format!("{}{}", self.api_base(), path), 0u32);
+        let attempt = |n: u32, (url, hops): (String, u32)| async move {
             // Waiting for Lever's rate budget is Lever's time too.
             let waited = Instant::now();
             // A slot further away than the call's retry budget would answer past the request's
             // deadline: say "unavailable" now (the delivery waits and is replayed) instead.
             if !self.limiter.wait_at_most(self.retry.budget.saturating_sub(started.elapsed())).await {
-                return Err(LeverError::Unavailable {
-                    op,
-                    attempts: attempt - 1,
-                    last: "too many calls queued for Lever's rate limit".into(),
-                });
+                let last = Failure::RateQueueFull;
+                return ((url, hops), Attempt::Done(Err(LeverError::Unavailable { op, attempts: n - 1, last })));
             }
-            let mut req = self.http.request(method.clone(), &url).timeout(self.timeout).bearer_auth(token.expose());
-            req = match &body {
-                Body::None => req,
-                Body::Json(v) => req.json(v),
-                Body::Multipart(f) => req.multipart(f()),
-            };
-            let result = req.send().await;
-            let result = match result {
-                Ok(resp) => {
-                    let status = resp.status();
-                    // The client follows no redirect by itself: the bearer token, and a POST's
-                    // body, go only where `LeverHosts::redirect` allows (an EU account's hop).
-                    if status.is_redirection() {
-                        let message = match self.hosts.redirect(&resp) {
-                            Ok(to) if hops < MAX_REDIRECTS => {
-                                (hops, attempt) = (hops + 1, attempt - 1);
-                                self.remember_move(&path, &to);
-                                url = to.to_string();
-                                continue;
-                            }
-                            Ok(to) => {
-                                format!("Lever redirected more than {MAX_REDIRECTS} times in a row (last to {to})")
-                            }
-                            Err(message) => message,
-                        };
-                        return Err(LeverError::Redirected { op, status: status.as_u16(), message });
-                    }
-                    let retry_after = parse_retry_after(resp.headers().get(reqwest::header::RETRY_AFTER));
-                    let bytes = resp.bytes().await.unwrap_or_default();
-                    Ok((status, retry_after, bytes))
-                }
-                Err(e) => Err(e),
-            };
-            let _ = LEVER_NANOS.try_with(|n| n.set(n.get() + waited.elapsed().as_nanos() as u64));
-            let (retry_after, last, retryable) = match result {
-                Ok((status, retry_after, bytes)) => {
-                    if status.is_success() {
-                        return serde_json::from_slice(&bytes)
-                            .map_err(|e| LeverError::Decode { op, message: e.to_string() });
-                    }
-                    if status == StatusCode::UNAUTHORIZED {
-                        return Err(LeverError::Unauthorized { op });
-                    }
-                    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
-                        let e: ErrorBody =
-                            serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: None, message: None });
-                        if status == StatusCode::FORBIDDEN {
-                            let message = e.message.unwrap_or_else(|| "the account does not authorize this".into());
-                            return Err(LeverError::Forbidden { op, message });
-                        }
-                        return Err(LeverError::Rejected {
-                            op,
-                            status: status.as_u16(),
-                            code: e.code.unwrap_or_else(|| "unknown".into()),
-                            message: e
-                                .message
-                                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
-                        });
-                    }
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        THROTTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    let retryable = retry_failures || status == StatusCode::TOO_MANY_REQUESTS;
-                    (retry_after, format!("HTTP {}", status.as_u16()), retryable)
-                }
-                Err(e) => {
-                    // A write whose upload broke off (or stalled) may have been answered early:
-                    // Lever refuses a dead token on the headers and closes, or stops reading,
-                    // while the body is still going, and the client fails on the write without
-                    // reading the 401. Ask once, cheaply, with the same token, so a revoked app
-                    // is seen as revoked on this call.
-                    if !matches!(body, Body::None) {
-                        if let Some(refusal) = self.refusal_of(op, token).await {
-                            return Err(refusal);
-                        }
-                    }
-                    let last = if e.is_timeout() { "timed out" } else { "connection failed" };
-                    (None, last.to_owned(), retry_failures)
-                }
-            };
-            let next = if retryable { self.retry.next_delay(attempt, started.elapsed(), retry_after) } else { None };
-            match next {
-                Some(d) => tokio::time::sleep(d).await,
-                None => return Err(LeverError::Unavailable { op, attempts: attempt, last }),
+            let sent = self.request(method, &url, token, body).send().await;
+            let _ = LEVER_NANOS.try_with(|t| t.set(t.get() + waited.elapsed().as_nanos() as u64));
+            match sent {
+                Ok(resp) if resp.status().is_redirection() => match self.follow(op, &resp, path, hops) {
+                    Ok(to) => ((to, hops + 1), Attempt::Again),
+                    Err(e) => ((url, hops), Attempt::Done(Err(e))),
+                },
+                Ok(resp) => ((url, hops), answer(op, resp, retry_failures).await),
+                Err(e) => ((url, hops), self.no_answer(op, token, body, e, retry_failures).await),
             }
+        };
+        call_with(&self.retry, op, at, attempt, |attempts, last| LeverError::Unavailable { op, attempts, last }).await
+    }
+
+    /// One request with the connection's token and the call's body.
+    fn request(&self, method: &Method, url: &str, token: &SecretString, body: &Body) -> reqwest::RequestBuilder {
+        let req = self.http.request(method.clone(), url).timeout(self.timeout).bearer_auth(token.expose());
+        match body {
+            Body::None => req,
+            Body::Json(v) => req.json(v),
+            Body::Multipart(f) => req.multipart(f()),
         }
     }
+
+    /// Where a redirect may be followed: the client follows none by itself, since the bearer
+    /// token, and a POST's body, go only where `LeverHosts::redirect` allows (an EU account's
+    /// hop), at most MAX_REDIRECTS in a row; the move is remembered for the connection.
+    fn follow(&self, op: &'static str, resp: &reqwest::Response, path: &str, hops: u32) -> Result<String, LeverError> {
+        let status = resp.status().as_u16();
+        let message = match self.hosts.redirect(resp) {
+            Ok(to) if hops < MAX_REDIRECTS => {
+                self.remember_move(path, &to);
+                return Ok(to.to_string());
+            }
+            Ok(to) => format!("Lever redirected more than {MAX_REDIRECTS} times in a row (last to {to})"),
+            Err(message) => message,
+        };
+        Err(LeverError::Redirected { op, status, message })
+    }
+
+    /// No answer read. A write whose upload broke off (or stalled) may have been answered early:
+    /// Lever refuses a dead token on the headers and closes, or stops reading, while the body is
+    /// still going, and the client fails on the write without reading the 401. Ask once,
+    /// cheaply, with the same token, so a revoked app is seen as revoked on this call.
+    async fn no_answer<T>(
+        &self,
+        op: &'static str,
+        token: &SecretString,
+        body: &Body,
+        e: reqwest::Error,
+        retry_failures: bool,
+    ) -> Attempt<T, LeverError> {
+        if !matches!(body, Body::None)
+            && let Some(refusal) = self.refusal_of(op, token).await
+        {
+            return Attempt::Done(Err(refusal));
+        }
+        let last = transport_failure(e);
+        if retry_failures { Attempt::Retry(last) } else { Attempt::GiveUp(last) }
+    }
+}
+
+/// What Lever's answer (not a redirect) means: the value; a final refusal (401: the token; 403:
+/// the account's grant; another 4xx but 429: the request); or a failure worth another attempt
+/// (a 429 always, a 5xx when the call may be retried).
+async fn answer<T: for<'de> Deserialize<'de>>(
+    op: &'static str,
+    resp: reqwest::Response,
+    retry_failures: bool,
+) -> Attempt<T, LeverError> {
+    let status = resp.status();
+    let failure = status_failure(&resp);
+    let bytes = resp.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        return Attempt::Done(serde_json::from_slice(&bytes).map_err(|e| LeverError::Decode { op, source: e.into() }));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Attempt::Done(Err(LeverError::Unauthorized { op }));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        THROTTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Attempt::Retry(failure);
+    }
+    if status.is_client_error() {
+        let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: None, message: None });
+        if status == StatusCode::FORBIDDEN {
+            let message = e.message.unwrap_or_else(|| "the account does not authorize this".into());
+            return Attempt::Done(Err(LeverError::Forbidden { op, message }));
+        }
+        return Attempt::Done(Err(LeverError::Rejected {
+            op,
+            status: status.as_u16(),
+            code: e.code.unwrap_or_else(|| "unknown".into()),
+            message: e.message.unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+        }));
+    }
+    if retry_failures { Attempt::Retry(failure) } else { Attempt::GiveUp(failure) }
 }
 
 #[cfg(test)]

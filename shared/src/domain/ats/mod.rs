@@ -24,7 +24,7 @@ pub enum OAuthError {
     Unavailable(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LeverError {
     /// 401: the access token expired or the app was revoked.
     #[error("Lever answered 401 to {op}")]
@@ -44,9 +44,18 @@ pub enum LeverError {
     Rejected { op: &'static str, status: u16, code: String, message: String },
     /// 429 / 5xx / timeouts after the retry policy (reads), or at once (a create's ambiguous failure).
     #[error("Lever unavailable for {op} after {attempts} attempt(s): {last}")]
-    Unavailable { op: &'static str, attempts: u32, last: String },
-    #[error("Lever answered {op} with a body we cannot read: {message}")]
-    Decode { op: &'static str, message: String },
+    Unavailable {
+        op: &'static str,
+        attempts: u32,
+        #[source]
+        last: crate::domain::Failure,
+    },
+    #[error("Lever answered {op} with a body we cannot read: {source}")]
+    Decode {
+        op: &'static str,
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
+    },
     /// A listing longer than we follow: answering from part of it could be wrong.
     #[error("Lever's answer to {op} has more than {pages} pages")]
     TooManyPages { op: &'static str, pages: usize },

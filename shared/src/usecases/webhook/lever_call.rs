@@ -123,11 +123,7 @@ async fn before_deadline<T>(
     call: impl std::future::Future<Output = Result<T, LeverError>>,
 ) -> Result<T, LeverError> {
     let left = time_left(deps, deadline_ms);
-    let late = || LeverError::Unavailable {
-        op: "a call",
-        attempts: 1,
-        last: "no answer before the invocation's deadline".into(),
-    };
+    let late = || LeverError::Unavailable { op: "a call", attempts: 1, last: crate::domain::Failure::Deadline };
     if left.is_zero() {
         return Err(late());
     }
