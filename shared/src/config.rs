@@ -36,8 +36,15 @@ pub struct Settings {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(String);
+pub enum ConfigError {
+    /// A variable missing or not of its form: the message names it.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration: PUBLIC_URL: {0}")]
+    PublicUrl(#[source] crate::url::PublicUrlError),
+    #[error("configuration: {0}")]
+    ResumeHosts(#[source] crate::adapters::file_fetch::BadHost),
+}
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -50,18 +57,21 @@ impl Settings {
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |k: &str| get(k).filter(|v| !v.is_empty());
         let num = |k: &str, d: u64| -> Result<u64, ConfigError> {
-            var(k)
-                .map_or(Ok(d), |v| v.parse().map_err(|_| ConfigError(format!("{k} must be a whole number, got {v:?}"))))
+            var(k).map_or(Ok(d), |v| {
+                v.parse().map_err(|_| ConfigError::Invalid(format!("{k} must be a whole number, got {v:?}")))
+            })
         };
         Ok(Self {
-            table_name: var("TABLE_NAME").ok_or_else(|| ConfigError("TABLE_NAME is not set".into()))?,
+            table_name: var("TABLE_NAME").ok_or_else(|| ConfigError::Invalid("TABLE_NAME is not set".into()))?,
             secret_prefix: var("SECRET_PREFIX").ok_or_else(|| {
-                ConfigError("SECRET_PREFIX is not set (the stack's SecretPrefix output, `<stack name>/`)".into())
+                ConfigError::Invalid(
+                    "SECRET_PREFIX is not set (the stack's SecretPrefix output, `<stack name>/`)".into(),
+                )
             })?,
             sync_concurrency: num("SYNC_CONCURRENCY", 4)?.max(1) as usize,
             max_feed_bytes: num("MAX_FEED_BYTES", DEFAULT_MAX_FEED_BYTES)?,
             public_url: var("PUBLIC_URL")
-                .map(|u| crate::url::public_base(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}"))))
+                .map(|u| crate::url::public_base(&u).map_err(ConfigError::PublicUrl))
                 .transpose()?,
             sync_queue_url: var("SYNC_QUEUE_URL"),
             delivery_retention_days: num(
@@ -76,8 +86,7 @@ impl Settings {
 
 /// `XOR_LEVER_RESUME_HOSTS` (comma-separated `host` or `host:port`); unset, XOR's file host.
 pub fn resume_hosts_from_env() -> Result<ResumeHosts, ConfigError> {
-    ResumeHosts::parse(&std::env::var("XOR_LEVER_RESUME_HOSTS").unwrap_or_default())
-        .map_err(|e| ConfigError(e.to_string()))
+    ResumeHosts::parse(&std::env::var("XOR_LEVER_RESUME_HOSTS").unwrap_or_default()).map_err(ConfigError::ResumeHosts)
 }
 
 /// The resume download's own client (adapters::file_fetch): the allow-list, the connect-time

@@ -247,6 +247,8 @@ pub fn render(r: &Report) -> Vec<u8> {
     finish(w)
 }
 
+/// The PDF's objects: the catalog, the page tree, each page (its fonts, its content stream),
+/// then each font used (subset and embedded).
 fn finish(w: Writer) -> Vec<u8> {
     let mut pdf = Pdf::new();
     let mut next = 1;
@@ -275,60 +277,67 @@ fn finish(w: Writer) -> Vec<u8> {
         page.finish();
         pdf.stream(*content_id, &content.finish());
     }
-    for (f, [type0, cid, descriptor, file, cmap_id]) in w.fonts.faces.iter().zip(font_ids) {
-        if f.used.is_empty() {
-            continue;
+    for (f, ids) in w.fonts.faces.iter().zip(font_ids) {
+        if !f.used.is_empty() {
+            embed_font(&mut pdf, f, ids);
         }
-        // A subset's name carries a six-letter tag (PDF 32000 §9.6.4).
-        let tag: String = f
-            .base
-            .bytes()
-            .chain(f.used.len().to_le_bytes())
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
-            .to_string()
-            .bytes()
-            .map(|d| (b'A' + (d - b'0')) as char)
-            .chain("AAAAAA".chars())
-            .take(6)
-            .collect();
-        let base = format!("{tag}+{}", f.base);
-        let system = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
-        pdf.type0_font(type0)
-            .base_font(Name(base.as_bytes()))
-            .encoding_predefined(Name(b"Identity-H"))
-            .descendant_font(cid)
-            .to_unicode(cmap_id);
-        let mut c = pdf.cid_font(cid);
-        c.subtype(CidFontType::Type2)
-            .base_font(Name(base.as_bytes()))
-            .system_info(system)
-            .font_descriptor(descriptor)
-            .default_width(0.0)
-            .cid_to_gid_map_predefined(Name(b"Identity"));
-        let max = f.used.keys().max().copied().unwrap_or(0);
-        let widths: Vec<f32> = (0..=max).map(|g| f.used.get(&g).map_or(0.0, |(a, _)| *a)).collect();
-        c.widths().consecutive(0, widths);
-        c.finish();
-        let upem = f.face.units_per_em() as f32;
-        let s = |v: i16| v as f32 * 1000.0 / upem;
-        let bb = f.face.global_bounding_box();
-        pdf.font_descriptor(descriptor)
-            .name(Name(base.as_bytes()))
-            .flags(FontFlags::NON_SYMBOLIC)
-            .bbox(Rect::new(s(bb.x_min), s(bb.y_min), s(bb.x_max), s(bb.y_max)))
-            .italic_angle(0.0)
-            .ascent(s(f.face.ascender()))
-            .descent(s(f.face.descender()))
-            .cap_height(s(f.face.capital_height().unwrap_or(f.face.ascender())))
-            .stem_v(80.0)
-            .font_file2(file);
-        let subset = subsetter::subset(f.data, 0, &f.remap).expect("subsetting a bundled font");
-        pdf.stream(file, &subset);
-        let mut cmap = UnicodeCmap::new(Name(b"Custom"), system);
-        for (g, (_, text)) in &f.used {
-            cmap.pair_with_multiple(*g, text.chars());
-        }
-        pdf.cmap(cmap_id, &cmap.finish());
     }
     pdf.finish()
+}
+
+/// One font, as the glyphs used: a Type 0 font over a CID font, its descriptor, the subset
+/// file, and the map back to Unicode (so text can be searched and copied).
+fn embed_font(pdf: &mut Pdf, f: &Face, [type0, cid, descriptor, file, cmap_id]: [Ref; 5]) {
+    let base = format!("{}+{}", subset_tag(f), f.base);
+    let system = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
+    pdf.type0_font(type0)
+        .base_font(Name(base.as_bytes()))
+        .encoding_predefined(Name(b"Identity-H"))
+        .descendant_font(cid)
+        .to_unicode(cmap_id);
+    let mut c = pdf.cid_font(cid);
+    c.subtype(CidFontType::Type2)
+        .base_font(Name(base.as_bytes()))
+        .system_info(system)
+        .font_descriptor(descriptor)
+        .default_width(0.0)
+        .cid_to_gid_map_predefined(Name(b"Identity"));
+    let max = f.used.keys().max().copied().unwrap_or(0);
+    let widths: Vec<f32> = (0..=max).map(|g| f.used.get(&g).map_or(0.0, |(a, _)| *a)).collect();
+    c.widths().consecutive(0, widths);
+    c.finish();
+    let upem = f.face.units_per_em() as f32;
+    let s = |v: i16| v as f32 * 1000.0 / upem;
+    let bb = f.face.global_bounding_box();
+    pdf.font_descriptor(descriptor)
+        .name(Name(base.as_bytes()))
+        .flags(FontFlags::NON_SYMBOLIC)
+        .bbox(Rect::new(s(bb.x_min), s(bb.y_min), s(bb.x_max), s(bb.y_max)))
+        .italic_angle(0.0)
+        .ascent(s(f.face.ascender()))
+        .descent(s(f.face.descender()))
+        .cap_height(s(f.face.capital_height().unwrap_or(f.face.ascender())))
+        .stem_v(80.0)
+        .font_file2(file);
+    let subset = subsetter::subset(f.data, 0, &f.remap).expect("subsetting a bundled font");
+    pdf.stream(file, &subset);
+    let mut cmap = UnicodeCmap::new(Name(b"Custom"), system);
+    for (g, (_, text)) in &f.used {
+        cmap.pair_with_multiple(*g, text.chars());
+    }
+    pdf.cmap(cmap_id, &cmap.finish());
+}
+
+/// A subset's name carries a six-letter tag (PDF 32000 §9.6.4).
+fn subset_tag(f: &Face) -> String {
+    f.base
+        .bytes()
+        .chain(f.used.len().to_le_bytes())
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        .to_string()
+        .bytes()
+        .map(|d| (b'A' + (d - b'0')) as char)
+        .chain("AAAAAA".chars())
+        .take(6)
+        .collect()
 }

@@ -18,19 +18,30 @@ pub fn enc(s: &str) -> String {
 /// same URL here and in the template's `OAuthRedirectUri` (which refuses a trailing slash). No
 /// path: behind an API Gateway custom domain a mapping's base path stays in the request's path,
 /// which the routes would not match. Plain `http` only for a loopback host (`serve`, `dev`).
-pub fn public_base(s: &str) -> Result<String, String> {
-    let u = url::Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+pub fn public_base(s: &str) -> Result<String, PublicUrlError> {
+    let u = url::Url::parse(s.trim()).map_err(|e| PublicUrlError::NotAUrl(s.to_owned(), e))?;
     let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if !(u.scheme() == "https" || (u.scheme() == "http" && loopback)) {
-        return Err(format!("{s:?}: the public URL must be https (http only on a loopback host)"));
+        return Err(PublicUrlError::NotHttps(s.to_owned()));
     }
     if u.host_str().is_none() || !u.username().is_empty() || u.password().is_some() {
-        return Err(format!("{s:?}: a public URL is a scheme and a host, nothing else before the path"));
+        return Err(PublicUrlError::NotAnOrigin(s.to_owned()));
     }
     if u.query().is_some() || u.fragment().is_some() || u.path() != "/" {
-        return Err(format!("{s:?}: a public URL is an origin (scheme and host): no path, query or fragment"));
+        return Err(PublicUrlError::NotAnOrigin(s.to_owned()));
     }
     Ok(u.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Why a public URL is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublicUrlError {
+    #[error("{0:?} is not a URL: {1}")]
+    NotAUrl(String, #[source] url::ParseError),
+    #[error("{0:?}: the public URL must be https (http only on a loopback host)")]
+    NotHttps(String),
+    #[error("{0:?}: a public URL is an origin (scheme and host): no user, path, query or fragment")]
+    NotAnOrigin(String),
 }
 
 /// `host[:port]` of a URL, lowercase, the port only when it is not the scheme's default: what a

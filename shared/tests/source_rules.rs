@@ -99,3 +99,145 @@ fn only_retry_jitter_uses_a_non_cryptographic_generator() {
         .collect();
     assert!(offenders.is_empty(), "use xor_lever::random (the OS CSPRNG) instead:\n{}", offenders.join("\n"));
 }
+
+/// Every product source file (tests aside): the library, the CLI, the functions.
+fn product_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["shared/src", "cli/src", "functions/feed-sync/src", "functions/webhook/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files
+}
+
+/// The text before a file's unit tests (`#[cfg(test)]`): product code only.
+fn product_text(f: &Path) -> String {
+    let text = std::fs::read_to_string(f).unwrap();
+    match text.find("#[cfg(test)]") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// Each `fn` with a body, as (name, first line, lines), found by matching braces (strings and
+/// comments with braces in them are rare enough in this tree to be counted as code).
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i].trim_start();
+        let signature = l.split("fn ").nth(1).filter(|_| {
+            let before = l.split("fn ").next().unwrap_or("");
+            before
+                .split_whitespace()
+                .all(|w| ["pub", "pub(crate)", "pub(super)", "async", "const", "unsafe"].contains(&w))
+                && !l.starts_with("//")
+        });
+        let Some(sig) = signature else {
+            i += 1;
+            continue;
+        };
+        let name: String = sig.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let (mut depth, mut started, mut j) = (0i32, false, i);
+        while j < lines.len() {
+            for c in lines[j].chars() {
+                match c {
+                    '{' => (depth, started) = (depth + 1, true),
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if (started && depth == 0) || (!started && lines[j].trim_end().ends_with(';')) {
+                break;
+            }
+            j += 1;
+        }
+        if started {
+            out.push((name, i + 1, j - i + 1));
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Functions that do one job: none of the product's is over 60 lines (issue 22).
+#[test]
+fn no_product_function_is_over_60_lines() {
+    let long: Vec<String> = product_files()
+        .iter()
+        .flat_map(|f| {
+            functions(&product_text(f))
+                .into_iter()
+                .filter(|(_, _, n)| *n > 60)
+                .map(|(name, line, n)| format!("{}:{line}: {name} ({n} lines)", f.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(long.is_empty(), "split into named steps:\n{}", long.join("\n"));
+}
+
+/// Whether a line names `Result<T, String>` (the error argument at the top level of the
+/// `Result`'s arguments, not a `String` inside another type).
+fn string_error(line: &str) -> bool {
+    line.match_indices("Result<").any(|(i, m)| {
+        let mut depth = 1;
+        let mut args = vec![String::new()];
+        for c in line[i + m.len()..].chars() {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                '>' | ')' | ']' => depth -= 1,
+                ',' if depth == 1 => {
+                    args.push(String::new());
+                    continue;
+                }
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+            args.last_mut().unwrap().push(c);
+        }
+        args.get(1).is_some_and(|e| e.trim() == "String")
+    })
+}
+
+/// Errors keep their cause: no `Result<_, String>` in the library.
+#[test]
+fn the_library_returns_no_string_errors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let found: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            product_text(f)
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| string_error(l))
+                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "a typed error (thiserror, #[source]) instead:\n{}", found.join("\n"));
+}
+
+/// One call loop: only adapters/retry.rs backs off (`next_delay`) between attempts.
+#[test]
+fn one_call_loop_backs_off() {
+    let found: Vec<String> = product_files()
+        .iter()
+        .filter(|f| !f.ends_with("shared/src/adapters/retry.rs"))
+        .flat_map(|f| {
+            product_text(f)
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(".next_delay("))
+                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "use adapters::retry::call_with:\n{}", found.join("\n"));
+}

@@ -6,7 +6,7 @@ use xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS;
 use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
 use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
-use xor_lever::usecases::connect::{invite, reset_lever};
+use xor_lever::usecases::connect::{ConnectError, invite, reset_lever};
 use xor_lever::usecases::context::LeverContext;
 use xor_lever::usecases::now_ms;
 use xor_lever::usecases::section::access;
@@ -186,6 +186,27 @@ fn http_url(name: &str, url: &str) -> Result<()> {
 
 /// Creates the connection and its secrets; returns the webhook secret XOR is to use.
 pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a: AddArgs) -> Result<String> {
+    check_add(deps, tokens, &a).await?;
+    let secret = a.webhook_secret.as_ref().map_or_else(xor_lever::random::webhook_secret, |s| s.expose().to_owned());
+    if WebhookSecret::parse(&secret).is_none() {
+        return Err("--webhook-secret must be a whsec_<base64> secret".into());
+    }
+    // Secrets first: a connection that exists is always usable. The operator creates all three;
+    // the functions only write new values of the Lever token pair (their IAM policy says so).
+    deps.secrets.create_secret(&a.id, XOR_API_KEY, Some(&a.xor_api_key)).await?;
+    deps.secrets.create_secret(&a.id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await?;
+    deps.secrets.create_secret(&a.id, LEVER_TOKENS, None).await?;
+    if let Some(rt) = &a.lever_refresh_token {
+        // Expired on purpose: the first use refreshes (and so proves the token works).
+        let pair = TokenSet { access_token: String::new(), refresh_token: rt.expose().to_owned(), expires_at: 0 };
+        tokens.store(&a.id, &pair).await?;
+    }
+    deps.connections.create_connection(&new_connection(a)).await?;
+    Ok(secret)
+}
+
+/// What `add` refuses before writing anything.
+async fn check_add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a: &AddArgs) -> Result<()> {
     http_url("--feed-url", &a.feed_url)?;
     http_url("--xor-base-url", &a.xor_base_url)?;
     for (n, u) in [("--lever-base-url", &a.lever_base_url), ("--lever-auth-url", &a.lever_auth_url)] {
@@ -209,26 +230,29 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
         )
         .into());
     }
+    let env = LeverEnv::from(a.lever_env);
     // One deployment, one Lever app, one environment: an account the app cannot authorize is
     // refused now, not at Lever's authorize page (an app not set yet is checked at the link).
     if let Ok(app) = tokens.app_credentials().await
-        && let Some(why) = app.refuses(a.lever_env.into())
+        && let Some(why) = app.refuses(env)
     {
-        return Err(format!("--lever-env {}: {why}; nothing was changed", LeverEnv::from(a.lever_env).as_str()).into());
+        return Err(format!("--lever-env {}: {why}; nothing was changed", env.as_str()).into());
     }
     // The job site and the postings API follow the account's region.
-    if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(a.lever_env.into(), &a.feed_url) {
+    if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(env, &a.feed_url) {
+        let env = env.as_str();
         return Err(format!(
-            "--feed-url is Lever's postings API of another region than --lever-env {:?}: use {instead}",
-            LeverEnv::from(a.lever_env).as_str()
+            "--feed-url is Lever's postings API of another region than --lever-env {env:?}: use {instead}"
         )
         .into());
     }
-    let secret = a.webhook_secret.as_ref().map_or_else(xor_lever::random::webhook_secret, |s| s.expose().to_owned());
-    if WebhookSecret::parse(&secret).is_none() {
-        return Err("--webhook-secret must be a whsec_<base64> secret".into());
-    }
-    let mut c = Connection::new(a.id.clone(), a.feed_url, a.xor_base_url, now_ms() / 1000);
+    Ok(())
+}
+
+/// The connection `add` records: connected when given a refresh token, else pending until a
+/// Super Admin authorizes through a connect link.
+fn new_connection(a: AddArgs) -> Connection {
+    let mut c = Connection::new(a.id, a.feed_url, a.xor_base_url, now_ms() / 1000);
     c.xor_max_rps = a.xor_max_rps;
     c.max_close_share = a.max_close_share;
     c.allow_mass_close = a.allow_mass_close;
@@ -239,69 +263,17 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
     c.lever.origin = a.origin;
     c.lever.stage = a.stage;
     c.lever.admin_owns_candidates = a.admin_owns_candidates;
-    // Secrets first: a connection that exists is always usable. The operator creates all three;
-    // the functions only write new values of the Lever token pair (their IAM policy says so).
-    deps.secrets.create_secret(&a.id, XOR_API_KEY, Some(&a.xor_api_key)).await?;
-    deps.secrets.create_secret(&a.id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await?;
-    deps.secrets.create_secret(&a.id, LEVER_TOKENS, None).await?;
-    if let Some(rt) = a.lever_refresh_token.clone() {
-        // Expired on purpose: the first use refreshes (and so proves the token works).
-        let pair = TokenSet { access_token: String::new(), refresh_token: rt.expose().to_owned(), expires_at: 0 };
-        tokens.store(&a.id, &pair).await?;
-    }
-    // Connected once Lever is authorized: by OAuth (`connect-url`), or a given refresh token.
     c.status = if a.lever_refresh_token.is_some() { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
-    deps.connections.create_connection(&c).await?;
-    Ok(secret)
+    c
 }
 
 pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
     let deps = ctx.deps().await?;
     match cmd {
-        ConnectionsCommand::Add(a) => {
-            let given = a.webhook_secret.is_some();
-            let id = a.id.clone();
-            let base = a.public_url.clone().map(|u| u.trim_end_matches('/').to_owned());
-            let w = ctx.lever_context().await?;
-            let valid_days = a.valid_days;
-            let secret = add(&deps, &w.tokens, *a).await?;
-            println!("connection {id} added");
-            println!("XOR webhook URL: {}/webhooks/xor/{id}", base.as_deref().unwrap_or("<ApiUrl>"));
-            if !given {
-                println!("XOR webhook secret (give it to XOR; shown once): {secret}");
-            }
-            match base {
-                // The connection is added either way; the link waits for the app.
-                Some(base) => match print_connect_link(&w, &id, &base, valid_days).await {
-                    Err(e) if e.to_string().contains("Lever app is not set up") => {
-                        println!("connect link: {e}");
-                    }
-                    other => other?,
-                },
-                None => println!("connect link: run `xor-lever connections connect-url {id} --public-url <ApiUrl>`"),
-            }
-        }
-        ConnectionsCommand::List { json } => {
-            let all = deps.connections.connections().await?;
-            if json {
-                for c in all {
-                    println!("{}", serde_json::to_string(&c)?);
-                }
-            } else {
-                print_table(
-                    ["ID", "STATUS", "FEED", "XOR"],
-                    all.into_iter().map(|c| [c.id.to_string(), c.status.as_str().into(), c.feed_url, c.xor_base_url]),
-                );
-            }
-        }
+        ConnectionsCommand::Add(a) => add_and_tell(ctx, &deps, *a).await?,
+        ConnectionsCommand::List { json } => list(&deps, json).await?,
         ConnectionsCommand::ConnectUrl { id, public_url, valid_days } => {
-            if deps.connections.connection(&id).await?.is_none() {
-                return Err(format!("no connection {id}").into());
-            }
-            let public_url = xor_lever::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?;
-            // The token secret the callback writes to (connections added before it existed lack it).
-            deps.secrets.create_secret(&id, LEVER_TOKENS, None).await?;
-            print_connect_link(&ctx.lever_context().await?, &id, &public_url, valid_days).await?;
+            connect_url(ctx, &deps, &id, &public_url, valid_days).await?
         }
         ConnectionsCommand::PageUrl { id, public_url, valid_days } => {
             let public_url = xor_lever::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?;
@@ -310,70 +282,26 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             println!("{link}");
         }
         ConnectionsCommand::ResetLever { id, lever_env, lever_base_url, lever_auth_url } => {
-            let w = ctx.lever_context().await?;
-            let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
             let to = xor_lever::usecases::connect::Relocation {
                 env: lever_env.map(LeverEnv::from),
                 api_base_url: lever_base_url,
                 auth_base_url: lever_auth_url,
             };
-            let previous = reset_lever(&w, &id, &by, &to).await?;
-            eprintln!(
-                "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links, page links and section sessions void; now pending",
-                previous.as_deref().unwrap_or("unknown")
-            );
-            println!("send a new connect link: xor-lever connections connect-url {id} --public-url <ApiUrl>");
+            reset(ctx, &id, &to).await?
         }
         ConnectionsCommand::RevokeLinks { id } => {
-            let w = ctx.lever_context().await?;
-            let (_, invitations) = access::revoke_links(&w, &id).await?;
+            let (_, invitations) = access::revoke_links(&ctx.lever_context().await?, &id).await?;
             println!(
                 "connection {id}: every page link and section session issued until now is void ({invitations} connect link(s) too); send new ones with page-url or connect-url"
             );
         }
-        ConnectionsCommand::Show { id, json } => {
-            let v = describe(ctx, &deps, &id).await?;
-            if json {
-                println!("{v}");
-            } else {
-                for (k, val) in v.as_object().into_iter().flatten() {
-                    println!(
-                        "{k:>18}: {}",
-                        if val.is_string() { val.as_str().unwrap_or_default().to_owned() } else { val.to_string() }
-                    );
-                }
-            }
-        }
+        ConnectionsCommand::Show { id, json } => show(ctx, &deps, &id, json).await?,
         ConnectionsCommand::Disable { id } => {
             deps.connections.set_status(&id, ConnectionStatus::Disabled).await?;
             println!("connection {id} disabled: no syncs; its webhooks wait as pending_reauth");
         }
-        ConnectionsCommand::Enable { id } => {
-            let w = ctx.lever_context().await?;
-            let authorized = w.tokens.stored(&id).await.map_err(|e| e.to_string())?.is_some();
-            let status = if authorized { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
-            deps.connections.set_status(&id, status).await?;
-            let replayed = xor_lever::usecases::connect::replay_waiting(&w, &id, now_ms() + 5 * 60_000).await;
-            println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
-        }
-        ConnectionsCommand::SetFeedUrl { id, feed_url } => {
-            let Some(c) = deps.connections.connection(&id).await? else {
-                return Err(format!("no connection {id}").into());
-            };
-            http_url("--feed-url", &feed_url)?;
-            if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(c.lever.env, &feed_url) {
-                return Err(format!(
-                    "--feed-url is Lever's postings API of another region than the connection's ({}): use {instead}",
-                    c.lever.env.as_str()
-                )
-                .into());
-            }
-            deps.connections.set_feed_url(&id, &feed_url).await?;
-            println!("connection {id}: feed URL is now {feed_url} (was {}); the next sync reads it", c.feed_url);
-            println!(
-                "postings not in the new feed are closed in XOR; more than the guard's share is held for `sync --force`"
-            );
-        }
+        ConnectionsCommand::Enable { id } => enable(ctx, &deps, &id).await?,
+        ConnectionsCommand::SetFeedUrl { id, feed_url } => set_feed_url(&deps, &id, &feed_url).await?,
         ConnectionsCommand::SetXorKey { id, xor_api_key } => {
             if deps.connections.connection(&id).await?.is_none() {
                 return Err(format!("no connection {id}").into());
@@ -382,30 +310,152 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             println!("connection {id}: XOR API key replaced; the next sync uses it");
         }
         ConnectionsCommand::RotateWebhookSecret { id, grace_hours } => {
-            let now = now_ms() / 1000;
-            let current = deps
-                .secrets
-                .secret(&id, WEBHOOK_SECRET)
-                .await?
-                .ok_or_else(|| format!("connection {id} has no webhook secret"))?;
-            let until = now + grace_hours.max(0) * 3600;
-            // Keep the current secrets (still valid ones only) until the grace ends.
-            let mut entries = vec![xor_lever::random::webhook_secret()];
-            for e in current.expose().split_whitespace() {
-                let (secret, old_until) = match e.split_once(";until=") {
-                    Some((s, u)) => (s, u.parse::<i64>().unwrap_or(0)),
-                    None => (e, i64::MAX),
-                };
-                if old_until > now {
-                    entries.push(format!("{secret};until={}", old_until.min(until)));
-                }
-            }
-            deps.secrets.put_secret(&id, WEBHOOK_SECRET, &SecretString::new(entries.join(" "))).await?;
-            println!("new XOR webhook secret for {id} (give it to XOR; shown once): {}", entries[0]);
-            println!("the previous secret keeps working for {grace_hours} h");
+            rotate_webhook_secret(&deps, &id, grace_hours).await?
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `add`, then what the operator hands on: XOR's webhook URL and secret, the connect link.
+async fn add_and_tell(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, a: AddArgs) -> Result<()> {
+    let given = a.webhook_secret.is_some();
+    let id = a.id.clone();
+    let base = a.public_url.clone().map(|u| u.trim_end_matches('/').to_owned());
+    let w = ctx.lever_context().await?;
+    let valid_days = a.valid_days;
+    let secret = add(deps, &w.tokens, a).await?;
+    println!("connection {id} added");
+    println!("XOR webhook URL: {}/webhooks/xor/{id}", base.as_deref().unwrap_or("<ApiUrl>"));
+    if !given {
+        println!("XOR webhook secret (give it to XOR; shown once): {secret}");
+    }
+    let Some(base) = base else {
+        println!("connect link: run `xor-lever connections connect-url {id} --public-url <ApiUrl>`");
+        return Ok(());
+    };
+    // The connection is added either way; the link waits for the app.
+    match print_connect_link(&w, &id, &base, valid_days).await {
+        Err(e) if matches!(e.downcast_ref::<ConnectError>(), Some(ConnectError::AppNotSet)) => {
+            println!("connect link: {e}");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn list(deps: &xor_lever::usecases::SyncDeps, json: bool) -> Result<()> {
+    let all = deps.connections.connections().await?;
+    if json {
+        for c in all {
+            println!("{}", serde_json::to_string(&c)?);
+        }
+    } else {
+        print_table(
+            ["ID", "STATUS", "FEED", "XOR"],
+            all.into_iter().map(|c| [c.id.to_string(), c.status.as_str().into(), c.feed_url, c.xor_base_url]),
+        );
+    }
+    Ok(())
+}
+
+async fn connect_url(
+    ctx: &Ctx,
+    deps: &xor_lever::usecases::SyncDeps,
+    id: &ConnectionId,
+    public_url: &str,
+    valid_days: u32,
+) -> Result<()> {
+    if deps.connections.connection(id).await?.is_none() {
+        return Err(format!("no connection {id}").into());
+    }
+    let public_url = xor_lever::url::public_base(public_url).map_err(|e| format!("--public-url: {e}"))?;
+    // The token secret the callback writes to (connections added before it existed lack it).
+    deps.secrets.create_secret(id, LEVER_TOKENS, None).await?;
+    print_connect_link(&ctx.lever_context().await?, id, &public_url, valid_days).await
+}
+
+async fn reset(ctx: &Ctx, id: &ConnectionId, to: &xor_lever::usecases::connect::Relocation) -> Result<()> {
+    let w = ctx.lever_context().await?;
+    let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
+    let previous = reset_lever(&w, id, &by, to).await?;
+    eprintln!(
+        "connection {id}: Lever binding reset by {by} (was account {}); tokens forgotten, earlier connect links, page links and section sessions void; now pending",
+        previous.as_deref().unwrap_or("unknown")
+    );
+    println!("send a new connect link: xor-lever connections connect-url {id} --public-url <ApiUrl>");
+    Ok(())
+}
+
+async fn show(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId, json: bool) -> Result<()> {
+    let v = describe(ctx, deps, id).await?;
+    if json {
+        println!("{v}");
+        return Ok(());
+    }
+    for (k, val) in v.as_object().into_iter().flatten() {
+        let text = if val.is_string() { val.as_str().unwrap_or_default().to_owned() } else { val.to_string() };
+        println!("{k:>18}: {text}");
+    }
+    Ok(())
+}
+
+/// Back from disabled: connected when Lever's tokens are there, else pending; what waited is
+/// replayed.
+async fn enable(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<()> {
+    let w = ctx.lever_context().await?;
+    let authorized = w.tokens.stored(id).await?.is_some();
+    let status = if authorized { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
+    deps.connections.set_status(id, status).await?;
+    let replayed = xor_lever::usecases::connect::replay_waiting(&w, id, now_ms() + 5 * 60_000).await;
+    println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
+    Ok(())
+}
+
+async fn set_feed_url(deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId, feed_url: &str) -> Result<()> {
+    let Some(c) = deps.connections.connection(id).await? else {
+        return Err(format!("no connection {id}").into());
+    };
+    http_url("--feed-url", feed_url)?;
+    if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(c.lever.env, feed_url) {
+        return Err(format!(
+            "--feed-url is Lever's postings API of another region than the connection's ({}): use {instead}",
+            c.lever.env.as_str()
+        )
+        .into());
+    }
+    deps.connections.set_feed_url(id, feed_url).await?;
+    println!("connection {id}: feed URL is now {feed_url} (was {}); the next sync reads it", c.feed_url);
+    println!("postings not in the new feed are closed in XOR; more than the guard's share is held for `sync --force`");
+    Ok(())
+}
+
+/// A new webhook secret first, the current ones (still valid only) kept until the grace ends.
+async fn rotate_webhook_secret(
+    deps: &xor_lever::usecases::SyncDeps,
+    id: &ConnectionId,
+    grace_hours: i64,
+) -> Result<()> {
+    let now = now_ms() / 1000;
+    let current = deps
+        .secrets
+        .secret(id, WEBHOOK_SECRET)
+        .await?
+        .ok_or_else(|| format!("connection {id} has no webhook secret"))?;
+    let until = now + grace_hours.max(0) * 3600;
+    let mut entries = vec![xor_lever::random::webhook_secret()];
+    for e in current.expose().split_whitespace() {
+        let (secret, old_until) = match e.split_once(";until=") {
+            Some((s, u)) => (s, u.parse::<i64>().unwrap_or(0)),
+            None => (e, i64::MAX),
+        };
+        if old_until > now {
+            entries.push(format!("{secret};until={}", old_until.min(until)));
+        }
+    }
+    deps.secrets.put_secret(id, WEBHOOK_SECRET, &SecretString::new(entries.join(" "))).await?;
+    println!("new XOR webhook secret for {id} (give it to XOR; shown once): {}", entries[0]);
+    println!("the previous secret keeps working for {grace_hours} h");
+    Ok(())
 }
 
 /// Mints an invitation and prints the connect link (the token is shown this once).
@@ -433,7 +483,7 @@ fn rfc3339(ms: i64) -> String {
 pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<serde_json::Value> {
     let c = deps.connections.connection(id).await?.ok_or_else(|| format!("no connection {id}"))?;
     let w = ctx.lever_context().await?;
-    let tokens = w.tokens.stored(id).await.map_err(|e| e.to_string())?;
+    let tokens = w.tokens.stored(id).await?;
     let last = deps.runs.runs(id, 1).await?.into_iter().next();
     let jobs_in_xor = deps.mappings.mappings(id).await?.iter().filter(|m| m.is_active()).count();
     let count = |st| {

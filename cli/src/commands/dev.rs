@@ -4,6 +4,7 @@
 //! jobs into XOR (and shows a second sync changes nothing), then sends
 //! a signed "screening passed" webhook to the local webhook server and shows the opportunity that
 //! appeared in Lever with its source, posting and attached files.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use xor_lever::adapters::lever::AppCredentials;
@@ -11,12 +12,13 @@ use xor_lever::adapters::xor::{XorClient, XorSettings};
 use xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS;
 use xor_lever::domain::ports::LEVER_APP;
 use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever::domain::{ConnectionId, JobBoard, SecretString};
+use xor_lever::domain::{ConnectionId, JobBoard, SecretString, XorJob};
+use xor_lever::usecases::context::LeverContext;
 use xor_lever::usecases::section::access;
-use xor_lever::usecases::{SyncOptions, now_ms};
+use xor_lever::usecases::{SyncDeps, SyncOptions, now_ms};
 use xor_lever_sandbox::visitor::{Page, Visitor};
 use xor_lever_sandbox::xor::Config;
-use xor_lever_sandbox::{FeedServer, LeverSandbox, XorSandbox};
+use xor_lever_sandbox::{FeedServer, LeverSandbox, Served, XorSandbox};
 
 use super::cell;
 use super::connections::{AddArgs, EnvArg, add};
@@ -34,34 +36,57 @@ pub struct DevArgs {
     pub keep_running: bool,
 }
 
+/// What the steps share. The sandboxes and servers serve until dropped, so they live as long as
+/// the story.
+struct Demo {
+    /// The fresh embedded store's directory (the screening report is saved there too).
+    dir: PathBuf,
+    xor: XorSandbox,
+    lever: LeverSandbox,
+    /// The sample Lever feed, served for the syncs.
+    _feed: FeedServer,
+    /// XOR's resume file server.
+    resumes: Served,
+    http: reqwest::Client,
+    deps: SyncDeps,
+    /// The webhook use case's wiring on the same store.
+    webhooks: LeverContext,
+    /// The connection `demo`.
+    id: ConnectionId,
+    /// Its webhook secret (XOR signs its deliveries with it).
+    secret: String,
+}
+
 pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
+    let demo = set_up(ctx).await?;
+    let (server, serve) = serve_routes(&demo).await?;
+    let browser = connect(&demo, &server, args.keep_running).await?;
+    let jobs = sync_jobs(&demo).await?;
+
+    // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
+    let body = screening_passed(&demo, &server, &jobs[0]).await?;
+    show_opportunity(&demo).await?;
+    redeliver(&demo, &server, &body).await?;
+    candidate_waits(&demo, &server, &body).await?;
+    replay(&demo, &server, &browser, args.keep_running).await?;
+    serve.abort();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Steps 1 and 2: the sandboxes, a fresh embedded store wired to them, and the connection `demo`
+/// registered in it.
+async fn set_up(ctx: &Ctx) -> Result<Demo> {
     let dir = ctx.state_dir.join("dev");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    let xor =
-        XorSandbox::spawn_on("127.0.0.1:0", Config { rate_limit_rps: XOR_ASSUMED_MAX_RPS, latency_ms: 0 }).await?;
-    let lever = LeverSandbox::spawn_on("127.0.0.1:0").await?;
-    let feed = FeedServer::spawn_on("127.0.0.1:0", SAMPLE_FEED.to_vec()).await?;
-    // Lever publishes the postings the feed lists.
-    let (postings, _) = xor_lever::feed::parse_slice(SAMPLE_FEED)?;
-    for p in &postings {
-        lever.add_posting(p.external_id.as_str(), &p.title, "published");
-    }
-    println!("1. sandboxes: XOR {}, Lever {}; the sample Lever feed at {}", xor.url, lever.url, feed.url);
+    let (xor, lever, feed) = start_sandboxes().await?;
 
     let http = xor_lever::config::http_client();
     let deps = embedded_deps(&dir, http.clone())?;
     // XOR's resume links point at a file server of its own (here: one on loopback), the one host
     // the resume download may reach (XOR_LEVER_RESUME_HOSTS, as a deployment lists XOR's).
-    let resumes = xor_lever_sandbox::serve(
-        "127.0.0.1:0",
-        axum::Router::new().route(
-            "/resumes/ada-lovelace.pdf",
-            axum::routing::get(|| async { ([("content-type", "application/pdf")], SAMPLE_RESUME.to_vec()) }),
-        ),
-    )
-    .await?;
+    let resumes = serve_resumes().await?;
     let mut webhooks = embedded_lever_context(&dir, http.clone())?;
     let resume_host = resumes.url.trim_start_matches("http://");
     webhooks.files = xor_lever::config::resume_fetcher(xor_lever::config::ResumeHosts::parse(resume_host)?);
@@ -73,63 +98,101 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     };
     deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app)?)).await?;
     xor_lever::usecases::signed::init_keys(deps.secrets.as_ref(), now_ms()).await?;
-    let secret = add(
-        &deps,
-        &webhooks.tokens,
-        AddArgs {
-            id: id.clone(),
-            feed_url: feed.url.clone(),
-            xor_base_url: xor.url.clone(),
-            xor_api_key: SecretString::new("xor_test_demo"),
-            xor_max_rps: XOR_ASSUMED_MAX_RPS,
-            max_close_share: 0.5,
-            allow_mass_close: false,
-            webhook_secret: None,
-            lever_env: EnvArg::Sandbox,
-            lever_base_url: Some(lever.api_base()),
-            lever_auth_url: Some(lever.url.clone()),
-            lever_refresh_token: None,
-            perform_as: None,
-            origin: "sourced".into(),
-            stage: None,
-            admin_owns_candidates: false,
-            public_url: None,
-            valid_days: xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS,
-        },
-    )
-    .await?;
-    let status = |deps: &xor_lever::usecases::SyncDeps| {
-        let (deps, id) = (deps.clone(), id.clone());
-        async move { deps.connections.connection(&id).await.ok().flatten().map(|c| c.status.as_str()).unwrap_or("?") }
-    };
+    let secret = add(&deps, &webhooks.tokens, demo_connection(&id, &xor, &lever, &feed)).await?;
     println!(
         "2. connection `demo` registered in a fresh embedded store ({}): {}",
         dir.join("state.db").display(),
-        status(&deps).await
+        connection_status(&deps, &id).await
     );
+    Ok(Demo { dir, xor, lever, _feed: feed, resumes, http, deps, webhooks, id, secret })
+}
 
-    // The webhook and OAuth routes (the Lambda's router) on loopback.
+/// Step 1: XOR's and Lever's sandboxes, and the sample Lever feed on loopback.
+async fn start_sandboxes() -> Result<(XorSandbox, LeverSandbox, FeedServer)> {
+    let xor =
+        XorSandbox::spawn_on("127.0.0.1:0", Config { rate_limit_rps: XOR_ASSUMED_MAX_RPS, latency_ms: 0 }).await?;
+    let lever = LeverSandbox::spawn_on("127.0.0.1:0").await?;
+    let feed = FeedServer::spawn_on("127.0.0.1:0", SAMPLE_FEED.to_vec()).await?;
+    // Lever publishes the postings the feed lists.
+    let (postings, _) = xor_lever::feed::parse_slice(SAMPLE_FEED)?;
+    for p in &postings {
+        lever.add_posting(p.external_id.as_str(), &p.title, "published");
+    }
+    println!("1. sandboxes: XOR {}, Lever {}; the sample Lever feed at {}", xor.url, lever.url, feed.url);
+    Ok((xor, lever, feed))
+}
+
+/// XOR's file server on loopback, serving the sample resume.
+async fn serve_resumes() -> Result<Served> {
+    Ok(xor_lever_sandbox::serve(
+        "127.0.0.1:0",
+        axum::Router::new().route(
+            "/resumes/ada-lovelace.pdf",
+            axum::routing::get(|| async { ([("content-type", "application/pdf")], SAMPLE_RESUME.to_vec()) }),
+        ),
+    )
+    .await?)
+}
+
+/// The connection `demo` as `connections add` takes it: the sandboxes' URLs.
+fn demo_connection(id: &ConnectionId, xor: &XorSandbox, lever: &LeverSandbox, feed: &FeedServer) -> AddArgs {
+    AddArgs {
+        id: id.clone(),
+        feed_url: feed.url.clone(),
+        xor_base_url: xor.url.clone(),
+        xor_api_key: SecretString::new("xor_test_demo"),
+        xor_max_rps: XOR_ASSUMED_MAX_RPS,
+        max_close_share: 0.5,
+        allow_mass_close: false,
+        webhook_secret: None,
+        lever_env: EnvArg::Sandbox,
+        lever_base_url: Some(lever.api_base()),
+        lever_auth_url: Some(lever.url.clone()),
+        lever_refresh_token: None,
+        perform_as: None,
+        origin: "sourced".into(),
+        stage: None,
+        admin_owns_candidates: false,
+        public_url: None,
+        valid_days: xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS,
+    }
+}
+
+/// The connection's status as the store has it (`?` when it cannot be read).
+async fn connection_status(deps: &SyncDeps, id: &ConnectionId) -> &'static str {
+    deps.connections.connection(id).await.ok().flatten().map(|c| c.status.as_str()).unwrap_or("?")
+}
+
+/// The webhook and OAuth routes (the Lambda's router) on loopback: their URL, and the task
+/// serving them.
+async fn serve_routes(d: &Demo) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
-    let mut routes = webhooks.clone();
+    let mut routes = d.webhooks.clone();
     routes.public_url = Some(server.clone());
     let router = xor_lever::http::router(routes);
     let serve = tokio::spawn(async move { axum::serve(listener, router).await });
-    let (token, _) = xor_lever::usecases::connect::invite(&webhooks, &id, 7).await?;
-    let section_url = access::invitation_link(&server, &id, &token);
+    Ok((server, serve))
+}
+
+/// Step 2, connect: the operator's invitation link to the integration's Lever section, walked by a
+/// person (`--keep-running`) or by the demo's browser, which is returned (it replays in step 10).
+async fn connect(d: &Demo, server: &str, keep_running: bool) -> Result<Visitor> {
+    let (token, _) = xor_lever::usecases::connect::invite(&d.webhooks, &d.id, 7).await?;
+    let section_url = access::invitation_link(server, &d.id, &token);
     println!(
         "   connect: the operator sends a Lever Super Admin the link to the integration's Lever section (single use, 7 days):"
     );
     println!("   {section_url}");
     let browser = Visitor::new();
-    if args.keep_running {
+    if keep_running {
         // A person walks it: Lever's consent page shows Allow and Deny, as Lever's does.
-        lever.set_config(xor_lever_sandbox::lever::Config { consent_page: true, ..Default::default() });
+        d.lever.set_config(xor_lever_sandbox::lever::Config { consent_page: true, ..Default::default() });
         println!(
             "   open it in a browser: the section says \"Not connected\"; click Connect, read the note, click its"
         );
         println!("   Connect, then Allow on Lever's page. Waiting for the connection…");
-        while status(&deps).await != "connected" {
+        while connection_status(&d.deps, &d.id).await != "connected" {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
     } else {
@@ -139,36 +202,31 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             page.section_status()
         );
     }
-    let lever_side = deps.connections.connection(&id).await?.map(|c| c.lever).unwrap_or_default();
+    let lever_side = d.deps.connections.connection(&d.id).await?.map(|c| c.lever).unwrap_or_default();
     println!(
         "   connection `demo` is now {}, bound to Lever account {} (authorized by {}); the link is spent",
-        status(&deps).await,
+        connection_status(&d.deps, &d.id).await,
         lever_side.account_id.as_deref().unwrap_or("?"),
         lever_side.authorized_by.as_deref().unwrap_or("?")
     );
+    Ok(browser)
+}
 
+/// Steps 3 to 6: the first sync and the jobs it made in XOR, then a second sync and a full re-read
+/// that write nothing more. Returns XOR's jobs.
+async fn sync_jobs(d: &Demo) -> Result<Vec<XorJob>> {
     println!("3. first sync (the schedule's dispatcher queues a turn per connection; a worker takes it):");
     let opts = SyncOptions::default();
-    print_reports(&scheduled_tick(&deps, &webhooks, &dir).await?, false, false);
-    let client = XorClient::new(http.clone(), XorSettings::new(&xor.url, SecretString::new("xor_test_demo")));
+    print_reports(&scheduled_tick(&d.deps, &d.webhooks, &d.dir).await?, false, false);
+    let client = XorClient::new(d.http.clone(), XorSettings::new(&d.xor.url, SecretString::new("xor_test_demo")));
     let jobs = client.list_all().await?;
-    println!("4. XOR now has {} jobs:", jobs.len());
-    println!("   {}  {}  {}  {}", cell("XOR ID", 10), cell("STATUS", 7), cell("TITLE", 38), "CHATBOT");
-    for j in &jobs {
-        println!(
-            "   {}  {}  {}  {}",
-            cell(&j.id, 10),
-            cell(&j.status, 7),
-            cell(j.title.as_deref().unwrap_or("-"), 38),
-            j.chatbot_url.as_deref().unwrap_or("-")
-        );
-    }
-    let writes_before = xor.stats().writes;
+    print_jobs(&jobs);
+    let writes_before = d.xor.stats().writes;
     println!("5. second sync (the feed answers 304 Not Modified):");
-    print_reports(&scheduled_tick(&deps, &webhooks, &dir).await?, false, false);
+    print_reports(&scheduled_tick(&d.deps, &d.webhooks, &d.dir).await?, false, false);
     println!("6. a full re-read (--force: no conditional GET):");
-    print_reports(&run_sync(&deps, &SyncOptions { force: true, ..opts }, Some(&id)).await?, false, false);
-    let extra_writes = xor.stats().writes - writes_before;
+    print_reports(&run_sync(&d.deps, &SyncOptions { force: true, ..opts }, Some(&d.id)).await?, false, false);
+    let extra_writes = d.xor.stats().writes - writes_before;
     println!("   XOR writes since the first sync: {extra_writes}");
     if extra_writes != 0 || jobs.len() != 4 {
         return Err(format!(
@@ -177,10 +235,28 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    Ok(jobs)
+}
 
-    // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
-    let resume_url = format!("{}/resumes/ada-lovelace.pdf", resumes.url);
-    let job = &jobs[0];
+/// Step 4: XOR's jobs, with their chatbot links.
+fn print_jobs(jobs: &[XorJob]) {
+    println!("4. XOR now has {} jobs:", jobs.len());
+    println!("   {}  {}  {}  {}", cell("XOR ID", 10), cell("STATUS", 7), cell("TITLE", 38), "CHATBOT");
+    for j in jobs {
+        println!(
+            "   {}  {}  {}  {}",
+            cell(&j.id, 10),
+            cell(&j.status, 7),
+            cell(j.title.as_deref().unwrap_or("-"), 38),
+            j.chatbot_url.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+/// Step 7: XOR sends a signed "screening passed" webhook for `job`. Returns its body (XOR sends it
+/// again in step 9, and a second candidate's is made from it in step 10).
+async fn screening_passed(d: &Demo, server: &str, job: &XorJob) -> Result<Vec<u8>> {
+    let resume_url = format!("{}/resumes/ada-lovelace.pdf", d.resumes.url);
     let body = serde_json::to_vec(&serde_json::json!({
         "type": "candidate.screening_passed",
         "timestamp": "2026-11-26T12:00:00Z",
@@ -196,31 +272,38 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
             "chatbot_url": job.chatbot_url
         }
     }))?;
-    let send = |webhook_id: &'static str| {
-        let (body, secret, server, http) = (body.clone(), secret.clone(), server.clone(), http.clone());
-        async move {
-            let ts = now_ms() / 1000;
-            let sig = WebhookSecret::parse(&secret).expect("generated").sign(webhook_id, ts, &body);
-            let resp = http
-                .post(format!("{server}/webhooks/xor/demo"))
-                .header("webhook-id", webhook_id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", sig)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await?;
-            let status = resp.status().as_u16();
-            Ok::<_, reqwest::Error>((status, resp.text().await?))
-        }
-    };
     println!(
         "7. XOR sends a signed \"screening passed\" webhook for {} to {server}/webhooks/xor/demo:",
         job.title.as_deref().unwrap_or("-")
     );
-    let (status, answer) = send("msg_demo_1").await?;
+    let (status, answer) = send_webhook(d, server, "msg_demo_1", &body).await?;
     println!("   HTTP {status} {answer}");
-    let opps = lever.opportunities();
+    Ok(body)
+}
+
+/// A delivery as XOR makes it: `body` signed with the connection's webhook secret, posted to the
+/// webhook server. Returns the HTTP status and the answer's text.
+async fn send_webhook(d: &Demo, server: &str, webhook_id: &str, body: &[u8]) -> reqwest::Result<(u16, String)> {
+    let ts = now_ms() / 1000;
+    let sig = WebhookSecret::parse(&d.secret).expect("generated").sign(webhook_id, ts, body);
+    let resp = d
+        .http
+        .post(format!("{server}/webhooks/xor/demo"))
+        .header("webhook-id", webhook_id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await?))
+}
+
+/// Step 8: the opportunity that appeared in Lever: its source, posting, owner, files and notes (the
+/// screening report is saved next to the store).
+async fn show_opportunity(d: &Demo) -> Result<()> {
+    let opps = d.lever.opportunities();
     let Some(o) = opps.first() else {
         return Err("no opportunity appeared in the Lever sandbox".into());
     };
@@ -237,7 +320,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     println!(
         "   owner {} (the posting's owner; created as the Super Admin {})  followers {:?}",
         o.owner,
-        deps.connections.connection(&id).await?.and_then(|c| c.lever.perform_as).unwrap_or_default(),
+        d.deps.connections.connection(&d.id).await?.and_then(|c| c.lever.perform_as).unwrap_or_default(),
         o.followers
     );
     for f in &o.files {
@@ -253,55 +336,54 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         }
     }
     if let Some(report) = o.files.first() {
-        let path = dir.join("screening-report.pdf");
+        let path = d.dir.join("screening-report.pdf");
         std::fs::write(&path, &report.bytes)?;
         println!("   the report is saved at {} (open it to see what a recruiter sees)", path.display());
     }
     println!(
         "   Lever token refreshes so far: {} (the stored refresh token was exchanged on first use)",
-        lever.stats().refreshes
+        d.lever.stats().refreshes
     );
-    let (status, answer) = send("msg_demo_1").await?;
+    Ok(())
+}
+
+/// Step 9: XOR retries the same delivery: still exactly one opportunity in Lever.
+async fn redeliver(d: &Demo, server: &str, body: &[u8]) -> Result<()> {
+    let (status, answer) = send_webhook(d, server, "msg_demo_1", body).await?;
     println!("9. XOR retries the same delivery: HTTP {status} {answer}");
-    println!("   opportunities in Lever: {} (exactly once)", lever.opportunities().len());
-    if lever.opportunities().len() != 1 || status != 200 {
+    println!("   opportunities in Lever: {} (exactly once)", d.lever.opportunities().len());
+    if d.lever.opportunities().len() != 1 || status != 200 {
         return Err("expected exactly one opportunity".into());
     }
+    Ok(())
+}
 
-    // A candidate who waits: Lever is down for one call, the delivery is kept as pending, and
-    // the section's Replay sends it on.
-    lever.inject([xor_lever_sandbox::lever::Fault {
+/// Step 10: a candidate who waits: Lever is down for one call, the delivery is kept as pending, and
+/// the section's Replay sends it on (`replay`).
+async fn candidate_waits(d: &Demo, server: &str, body: &[u8]) -> Result<()> {
+    d.lever.inject([xor_lever_sandbox::lever::Fault {
         status: Some(503),
         op: Some("create".into()),
         ..Default::default()
     }]);
-    let grace = String::from_utf8(body.clone())?
+    let grace = String::from_utf8(body.to_vec())?
         .replace("cand_demo_1", "cand_demo_2")
         .replace("\"Ada\"", "\"Grace\"")
         .replace("\"Lovelace\"", "\"Hopper\"")
         .replace("ada@example.com", "grace@example.com");
-    let send_grace = {
-        let ts = now_ms() / 1000;
-        let sig = WebhookSecret::parse(&secret).expect("generated").sign("msg_demo_2", ts, grace.as_bytes());
-        http.post(format!("{server}/webhooks/xor/demo"))
-            .header("webhook-id", "msg_demo_2")
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", sig)
-            .header("content-type", "application/json")
-            .body(grace)
-            .send()
-            .await?
-    };
-    let st = send_grace.status().as_u16();
-    println!(
-        "10. Lever answers 503 to the next create: a second candidate (G. H.) waits: HTTP {st} {}",
-        send_grace.text().await?
-    );
-    let page_url = access::page_link(&webhooks, &server, &id, 7).await?;
-    if args.keep_running {
+    let (st, answer) = send_webhook(d, server, "msg_demo_2", grace.as_bytes()).await?;
+    println!("10. Lever answers 503 to the next create: a second candidate (G. H.) waits: HTTP {st} {answer}");
+    Ok(())
+}
+
+/// The end of step 10: the section's Replay, by a person (`--keep-running`: everything keeps
+/// serving until Ctrl-C) or by the demo's browser.
+async fn replay(d: &Demo, server: &str, browser: &Visitor, keep_running: bool) -> Result<()> {
+    let page_url = access::page_link(&d.webhooks, server, &d.id, 7).await?;
+    if keep_running {
         println!("   the Lever section lists it under \"Waiting or failed\": Replay sends it on. The section:");
         println!("   {page_url}");
-        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", dir.display());
+        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", d.dir.display());
         println!("sandboxes and the webhook server keep running; Ctrl-C stops them");
         tokio::signal::ctrl_c().await?;
     } else {
@@ -310,16 +392,15 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         let sent = page.body.matches("Open in Lever").count();
         println!(
             "   the section's Replay sends it on: {sent} candidates in Lever, {} opportunities (once each)",
-            lever.opportunities().len()
+            d.lever.opportunities().len()
         );
-        if lever.opportunities().len() != 2 || sent != 2 {
+        if d.lever.opportunities().len() != 2 || sent != 2 {
             return Err("expected the replayed candidate in Lever".into());
         }
         println!("   the section (connected, 4 jobs with their chatbot and webchat links): {page_url}");
-        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", dir.display());
+        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", d.dir.display());
     }
-    serve.abort();
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The admin's browser on the Lever section: the link → "Not connected" → the note's Connect →

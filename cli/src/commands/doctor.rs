@@ -109,7 +109,7 @@ async fn public_url_check(public_url: Option<&str>) -> Check {
     };
     let base = match xor_lever::url::public_base(url) {
         Ok(b) => b,
-        Err(e) => return fail("public URL", e),
+        Err(e) => return fail("public URL", e.to_string()),
     };
     let health = format!("{base}/healthz");
     let answer = xor_lever::config::http_client().get(&health).timeout(std::time::Duration::from_secs(10)).send().await;

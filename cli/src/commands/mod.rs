@@ -12,7 +12,6 @@ pub mod status;
 pub mod sync;
 pub mod webhooks;
 
-/// Pads or cuts `s` to `w` characters (table cells).
 /// A table on stdout (comfy-table: column widths from the content, no borders).
 pub fn print_table<const N: usize>(headers: [&str; N], rows: impl IntoIterator<Item = [String; N]>) {
     let mut t = comfy_table::Table::new();
@@ -23,7 +22,7 @@ pub fn print_table<const N: usize>(headers: [&str; N], rows: impl IntoIterator<I
     println!("{t}");
 }
 
-/// A fixed-width cell, for output that streams row by row (`feed inspect` on a 10,000-posting
+/// `s` padded or cut to `w` characters: a fixed-width cell, for output that streams row by row (`feed inspect` on a 10,000-posting
 /// feed: a table crate would hold every row first).
 pub fn cell(s: &str, w: usize) -> String {
     let n = s.chars().count();

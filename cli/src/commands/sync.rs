@@ -108,80 +108,103 @@ pub async fn run_sync(deps: &SyncDeps, opts: &SyncOptions, only: Option<&Connect
 
 pub fn print_reports(reports: &[SyncReport], json: bool, dry_run: bool) {
     for r in reports {
-        let s = &r.run.summary;
         if json {
-            let mut v = serde_json::to_value(s).expect("serialises");
-            let o = v.as_object_mut().expect("an object");
-            if let serde_json::Value::Object(outcome) = serde_json::to_value(&r.run.outcome).expect("serialises") {
-                o.extend(outcome);
-            }
-            o.insert("guard".into(), r.run.guard.clone().into());
-            if dry_run {
-                o.insert("plan".into(), serde_json::to_value(&r.plan).expect("serialises"));
-            }
-            println!("{v}");
+            println!("{}", report_json(r, dry_run));
             continue;
         }
-        let outcome = match &r.run.outcome {
-            RunOutcome::FeedError { reason } => format!("feed error: {reason}"),
-            RunOutcome::Error { reason } => format!("error: {reason}"),
-            other => serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v["outcome"].as_str().map(str::to_owned))
-                .unwrap_or_default(),
-        };
-        if dry_run {
-            if let Some(p) = &r.plan {
-                println!(
-                    "{}: would create {}, update {}, close {}; {} unchanged, {} skipped ({outcome})",
-                    s.connection,
-                    p.creates.len(),
-                    p.updates.len(),
-                    p.closes.len(),
-                    p.unchanged,
-                    s.skipped
-                );
-                for c in &p.creates {
-                    println!("  create {}", c.posting_id);
-                }
-                for u in &p.updates {
-                    println!("  update {u}");
-                }
-                for c in &p.closes {
-                    println!("  close  {c}");
-                }
-            } else {
-                println!("{}: {outcome}", s.connection);
-            }
-        } else if r.run.outcome == RunOutcome::NotModified {
-            println!("{}: the feed is unchanged since the last clean run (304): nothing to do", s.connection);
-        } else {
-            println!(
-                "{}: created {}, updated {}, closed {}, unchanged {}, failed {}, skipped {}{} ({outcome})",
-                s.connection,
-                s.created,
-                s.updated,
-                s.closed,
-                s.unchanged,
-                s.failed,
-                s.skipped,
-                if s.deferred > 0 { format!(", deferred {}", s.deferred) } else { String::new() }
-            );
+        let outcome = outcome_text(&r.run.outcome);
+        match (&r.plan, dry_run) {
+            (Some(p), true) => print_plan(r, p, &outcome),
+            (None, true) => println!("{}: {outcome}", r.run.summary.connection),
+            _ => print_summary(r, &outcome),
         }
-        if s.creates_repaired + s.creates_unanswered > 0 {
-            println!(
-                "  creates XOR did not answer: {} mapped by a second try with their key, {} left for the next run",
-                s.creates_repaired, s.creates_unanswered
-            );
+        print_details(r);
+    }
+}
+
+/// One connection's line of `--json`: the summary, the outcome, the guard (and the plan of a
+/// dry run).
+fn report_json(r: &SyncReport, dry_run: bool) -> serde_json::Value {
+    let mut v = serde_json::to_value(&r.run.summary).expect("serialises");
+    let o = v.as_object_mut().expect("an object");
+    if let serde_json::Value::Object(outcome) = serde_json::to_value(&r.run.outcome).expect("serialises") {
+        o.extend(outcome);
+    }
+    o.insert("guard".into(), r.run.guard.clone().into());
+    if dry_run {
+        o.insert("plan".into(), serde_json::to_value(&r.plan).expect("serialises"));
+    }
+    v
+}
+
+fn outcome_text(outcome: &RunOutcome) -> String {
+    match outcome {
+        RunOutcome::FeedError { reason } => format!("feed error: {reason}"),
+        RunOutcome::Error { reason } => format!("error: {reason}"),
+        other => {
+            serde_json::to_value(other).ok().and_then(|v| v["outcome"].as_str().map(str::to_owned)).unwrap_or_default()
         }
-        if let Some(g) = &r.run.guard {
-            println!("  guard: {g}");
-        }
-        for f in &r.run.failures {
-            println!("  failed {} {}: {}", f.op, f.posting_id, f.error);
-        }
-        for w in &r.run.warnings {
-            println!("  warning: {w}");
-        }
+    }
+}
+
+/// A dry run's plan: what would be created, updated and closed.
+fn print_plan(r: &SyncReport, p: &xor_lever::domain::Plan, outcome: &str) {
+    let s = &r.run.summary;
+    println!(
+        "{}: would create {}, update {}, close {}; {} unchanged, {} skipped ({outcome})",
+        s.connection,
+        p.creates.len(),
+        p.updates.len(),
+        p.closes.len(),
+        p.unchanged,
+        s.skipped
+    );
+    for c in &p.creates {
+        println!("  create {}", c.posting_id);
+    }
+    for u in &p.updates {
+        println!("  update {u}");
+    }
+    for c in &p.closes {
+        println!("  close  {c}");
+    }
+}
+
+fn print_summary(r: &SyncReport, outcome: &str) {
+    let s = &r.run.summary;
+    if r.run.outcome == RunOutcome::NotModified {
+        println!("{}: the feed is unchanged since the last clean run (304): nothing to do", s.connection);
+        return;
+    }
+    println!(
+        "{}: created {}, updated {}, closed {}, unchanged {}, failed {}, skipped {}{} ({outcome})",
+        s.connection,
+        s.created,
+        s.updated,
+        s.closed,
+        s.unchanged,
+        s.failed,
+        s.skipped,
+        if s.deferred > 0 { format!(", deferred {}", s.deferred) } else { String::new() }
+    );
+}
+
+/// What follows a connection's line: unanswered creates, the guard, failures, warnings.
+fn print_details(r: &SyncReport) {
+    let s = &r.run.summary;
+    if s.creates_repaired + s.creates_unanswered > 0 {
+        println!(
+            "  creates XOR did not answer: {} mapped by a second try with their key, {} left for the next run",
+            s.creates_repaired, s.creates_unanswered
+        );
+    }
+    if let Some(g) = &r.run.guard {
+        println!("  guard: {g}");
+    }
+    for f in &r.run.failures {
+        println!("  failed {} {}: {}", f.op, f.posting_id, f.error);
+    }
+    for w in &r.run.warnings {
+        println!("  warning: {w}");
     }
 }

@@ -62,19 +62,7 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip>
     let mut f = raw.fields;
     let mut warnings = Vec::new();
     let url = f.remove("url");
-    let reference = f.remove("referencenumber");
-    let Some(id_text) = id_text(reference.as_deref(), url.as_deref()) else {
-        let title = f.get("title").map(|t| format!(" ({t:?})")).unwrap_or_default();
-        return Err(Skip {
-            id: None,
-            reason: format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"),
-        });
-    };
-    let external_id = PostingId::parse(id_text).map_err(|e| Skip { id: None, reason: format!("job skipped: {e}") })?;
-    // A reference the id did not come from (a customer's requisition code) is kept for XOR.
-    if let Some(r) = reference.filter(|r| r.as_str() != external_id.as_str()) {
-        f.insert("referencenumber".into(), r);
-    }
+    let external_id = take_id(&mut f, url.as_deref())?;
     let title = f.remove("title").unwrap_or_default();
     if title.is_empty() {
         return Err(Skip {
@@ -82,30 +70,9 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip>
             id: Some(external_id),
         });
     }
-    let posted_at = match f.remove("date") {
-        None => None,
-        Some(raw) => match normalise_date(&raw) {
-            Some(d) => Some(d),
-            None => {
-                warnings
-                    .push(format!("job {external_id}: <date> {raw:?} is neither RFC 3339 nor RFC 2822; kept in extra"));
-                f.insert("date".into(), raw);
-                None
-            }
-        },
-    };
-    let apply_url = f.remove("applyurl").or_else(|| {
-        url.as_deref()
-            .filter(|u| LEVER_JOB_HOSTS.iter().any(|h| u.starts_with(h)))
-            .map(|u| format!("{}/apply", u.trim_end_matches('/')))
-    });
-    let location = Location {
-        city: f.remove("city"),
-        state: f.remove("state"),
-        country: f.remove("country"),
-        postal_code: f.remove("postalcode"),
-        remote: f.remove("remotetype").map(|r| normalise_workplace(&r)),
-    };
+    let posted_at = take_date(&mut f, &external_id, &mut warnings);
+    let apply_url = take_apply_url(&mut f, url.as_deref());
+    let location = take_location(&mut f);
     let posting = Posting {
         source: "lever".into(),
         external_id,
@@ -122,6 +89,56 @@ pub(super) fn build_posting(raw: RawJob) -> Result<(Posting, Vec<String>), Skip>
     };
     debug_assert!(KNOWN.iter().all(|k| matches!(*k, "date" | "referencenumber") || !posting.extra.contains_key(*k)));
     Ok((posting, warnings))
+}
+
+/// The posting id ([`id_text`], from `<referencenumber>` and the job's `url`), or why the job is
+/// skipped. `<referencenumber>` is taken out of `f`, and put back when the id is not it.
+fn take_id(f: &mut BTreeMap<String, String>, url: Option<&str>) -> Result<PostingId, Skip> {
+    let reference = f.remove("referencenumber");
+    let Some(id_text) = id_text(reference.as_deref(), url) else {
+        let title = f.get("title").map(|t| format!(" ({t:?})")).unwrap_or_default();
+        return Err(Skip {
+            id: None,
+            reason: format!("job{title} skipped: no <referencenumber> and no posting UUID at the end of <url>"),
+        });
+    };
+    let external_id = PostingId::parse(id_text).map_err(|e| Skip { id: None, reason: format!("job skipped: {e}") })?;
+    // A reference the id did not come from (a customer's requisition code) is kept for XOR.
+    if let Some(r) = reference.filter(|r| r.as_str() != external_id.as_str()) {
+        f.insert("referencenumber".into(), r);
+    }
+    Ok(external_id)
+}
+
+/// `<date>` as UTC RFC 3339; a date that cannot be read stays in `f` (so in `extra`), with a warning.
+fn take_date(f: &mut BTreeMap<String, String>, external_id: &PostingId, warnings: &mut Vec<String>) -> Option<String> {
+    let raw = f.remove("date")?;
+    match normalise_date(&raw) {
+        Some(d) => Some(d),
+        None => {
+            warnings.push(format!("job {external_id}: <date> {raw:?} is neither RFC 3339 nor RFC 2822; kept in extra"));
+            f.insert("date".into(), raw);
+            None
+        }
+    }
+}
+
+/// `<applyurl>`, or else a Lever job page's apply form (its URL + `/apply`).
+fn take_apply_url(f: &mut BTreeMap<String, String>, url: Option<&str>) -> Option<String> {
+    f.remove("applyurl").or_else(|| {
+        url.filter(|u| LEVER_JOB_HOSTS.iter().any(|h| u.starts_with(h)))
+            .map(|u| format!("{}/apply", u.trim_end_matches('/')))
+    })
+}
+
+fn take_location(f: &mut BTreeMap<String, String>) -> Location {
+    Location {
+        city: f.remove("city"),
+        state: f.remove("state"),
+        country: f.remove("country"),
+        postal_code: f.remove("postalcode"),
+        remote: f.remove("remotetype").map(|r| normalise_workplace(&r)),
+    }
 }
 
 /// `Hybrid` → `hybrid`, `On-site` → `onsite` (Lever's `workplaceType` words); others lower-cased.

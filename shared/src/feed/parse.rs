@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use quick_xml::Reader;
 use quick_xml::encoding::DecodingReader;
-use quick_xml::events::{BytesRef, Event};
+use quick_xml::events::{BytesCData, BytesDecl, BytesRef, BytesStart, BytesText, Event};
 use serde::Serialize;
 
 use super::map::{RawJob, build_posting, posting_id_of};
@@ -96,6 +96,33 @@ struct JobState {
 }
 
 impl JobState {
+    /// A `<job>` that opened at `start`, `depth` elements deep.
+    fn new(start: u64, depth: usize) -> Self {
+        Self { start, depth, frames: Vec::new(), fields: BTreeMap::new(), problem: None }
+    }
+
+    /// An element opens inside the job: its path is its parent's plus its name.
+    fn open(&mut self, name: String) {
+        let path = match self.frames.last() {
+            Some(parent) => format!("{}/{}", parent.path, name),
+            None => name,
+        };
+        self.frames.push(Frame { path, text: String::new() });
+    }
+
+    /// An element inside the job closed: its trimmed text, when there is some, is a field.
+    fn close(&mut self, frame: Frame, limits: &Limits) {
+        let value = frame.text.trim();
+        if !value.is_empty() {
+            if self.fields.len() >= limits.max_fields_per_job {
+                self.problem
+                    .get_or_insert_with(|| format!("more than {} elements in one job", limits.max_fields_per_job));
+            } else {
+                insert_field(&mut self.fields, frame.path, value.to_owned());
+            }
+        }
+    }
+
     fn push_text(&mut self, s: &str, limits: &Limits) {
         if let Some(f) = self.frames.last_mut() {
             if f.text.len() + s.len() > limits.max_field_bytes {
@@ -106,6 +133,20 @@ impl JobState {
             }
         }
     }
+}
+
+/// The XML reader and where it is in the document: the depth, the root element's state, the
+/// job being read (its element path and fields), and what was reported so far.
+struct XmlFeed<R> {
+    reader: Reader<DecodingReader<R>>,
+    limits: Limits,
+    report: FeedReport,
+    /// The posting ids already read (the repeated-id rule).
+    seen: HashSet<String>,
+    depth: usize,
+    root_seen: bool,
+    root_closed: bool,
+    job: Option<JobState>,
 }
 
 /// Parses a whole feed from a byte slice (tests, `feed inspect` of small files).
@@ -130,31 +171,43 @@ pub fn parse<R: BufRead>(
     if is_json(&mut input)? {
         return super::postings_api::parse(input, limits, on_posting);
     }
-    let mut reader = Reader::from_reader(DecodingReader::new(input));
-    {
-        let cfg = reader.config_mut();
-        cfg.check_end_names = true;
-        // A bare `&` (as in "R&D") is unambiguous: keep it rather than refuse the whole feed.
-        cfg.allow_dangling_amp = true;
-    }
-    let mut report = FeedReport::default();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut feed = XmlFeed::new(input, limits);
     let mut buf = Vec::new();
-    let mut depth = 0usize;
-    let mut root_seen = false;
-    let mut root_closed = false;
-    let mut job: Option<JobState> = None;
-    let warn = |report: &mut FeedReport, position: u64, message: String| {
-        report.warnings_total += 1;
-        if report.warnings.len() < limits.max_warnings {
-            report.warnings.push(FeedWarning { position, message });
-        }
-    };
-
     loop {
-        let pos = reader.buffer_position();
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(e) => e,
+        let pos = feed.reader.buffer_position();
+        let event = feed.read(&mut buf)?;
+        if feed.on_event(event, pos, &mut on_posting)?.is_break() {
+            return Ok(feed.finish());
+        }
+        buf.clear();
+    }
+}
+
+impl<R: BufRead> XmlFeed<R> {
+    fn new(input: R, limits: Limits) -> Self {
+        let mut reader = Reader::from_reader(DecodingReader::new(input));
+        {
+            let cfg = reader.config_mut();
+            cfg.check_end_names = true;
+            // A bare `&` (as in "R&D") is unambiguous: keep it rather than refuse the whole feed.
+            cfg.allow_dangling_amp = true;
+        }
+        Self {
+            reader,
+            limits,
+            report: FeedReport::default(),
+            seen: HashSet::new(),
+            depth: 0,
+            root_seen: false,
+            root_closed: false,
+            job: None,
+        }
+    }
+
+    /// The next event; it borrows `buf`, never the reader.
+    fn read<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<Event<'b>, FeedError> {
+        match self.reader.read_event_into(buf) {
+            Ok(e) => Ok(e),
             Err(e) => {
                 // quick-xml's "unclosed …" syntax errors all mean the input ended mid-markup.
                 let reason = match &e {
@@ -163,164 +216,187 @@ pub fn parse<R: BufRead>(
                     }
                     _ => format!("malformed XML: {e}"),
                 };
-                return Err(unusable(reader.error_position(), reason));
+                Err(unusable(self.reader.error_position(), reason))
             }
-        };
+        }
+    }
+
+    /// One event read at `pos`: `Break` once the document has ended or `on_posting` said stop.
+    fn on_event(
+        &mut self,
+        event: Event<'_>,
+        pos: u64,
+        on_posting: &mut impl FnMut(Posting) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, FeedError> {
         // `<source/>` (an empty, valid feed) arrives as `Empty`.
         let empty = matches!(event, Event::Empty(_));
         match event {
-            Event::Decl(d) => {
-                let detected = reader.get_ref().encoding();
-                // A BOM-detected UTF-16 wins over the declaration; otherwise the declaration rules.
-                if detected == encoding_rs::UTF_8 {
-                    match (d.encoding(), d.encoder()) {
-                        (None, _) => {}
-                        (Some(_), Some(enc)) if enc.is_ascii_compatible() => reader.get_mut().set_encoding(enc),
-                        (Some(_), Some(_)) => {} // declared UTF-16 but bytes are ASCII-compatible: read as found
-                        (Some(name), None) => {
-                            let name = name.map(|n| n.into_owned()).unwrap_or_default();
-                            return Err(unusable(pos, format!("unsupported encoding {name:?} in the XML declaration")));
-                        }
-                    }
-                }
-            }
-            Event::Start(e) | Event::Empty(e) if !root_seen => {
-                let name = e.local_name().as_ref().to_owned();
-                if name != "source" {
-                    return Err(unusable(
-                        pos,
-                        format!(
-                            "the root element is <{name}>, expected <source> (an HTML error page or another document?)"
-                        ),
-                    ));
-                }
-                root_seen = true;
-                if empty {
-                    root_closed = true;
-                } else {
-                    depth = 1;
-                }
-            }
-            Event::Start(e) => {
-                if root_closed {
-                    return Err(unusable(pos, "a second root element after </source>"));
-                }
-                if depth >= limits.max_depth {
-                    return Err(unusable(pos, format!("elements nested deeper than {}", limits.max_depth)));
-                }
-                let name = e.local_name().as_ref().to_owned();
-                depth += 1;
-                match job.as_mut() {
-                    None if name == "job" => {
-                        job = Some(JobState {
-                            start: pos,
-                            depth,
-                            frames: Vec::new(),
-                            fields: BTreeMap::new(),
-                            problem: None,
-                        })
-                    }
-                    None => {}
-                    Some(j) => {
-                        let path = match j.frames.last() {
-                            Some(parent) => format!("{}/{}", parent.path, name),
-                            None => name,
-                        };
-                        j.frames.push(Frame { path, text: String::new() });
-                    }
-                }
-            }
-            Event::Empty(e) => {
-                if root_closed {
-                    return Err(unusable(pos, "a second root element after </source>"));
-                }
-                let name = e.local_name().as_ref().to_owned();
-                if job.is_none() && name == "job" {
-                    report.skipped += 1;
-                    warn(&mut report, pos, "an empty <job/> was skipped".into());
-                }
-            }
-            Event::End(_) => {
-                depth = depth.saturating_sub(1);
-                if let Some(j) = job.as_mut() {
-                    if let Some(frame) = j.frames.pop() {
-                        let value = frame.text.trim();
-                        if !value.is_empty() {
-                            if j.fields.len() >= limits.max_fields_per_job {
-                                j.problem.get_or_insert_with(|| {
-                                    format!("more than {} elements in one job", limits.max_fields_per_job)
-                                });
-                            } else {
-                                insert_field(&mut j.fields, frame.path, value.to_owned());
-                            }
-                        }
-                    } else if depth + 1 == j.depth {
-                        let j = job.take().expect("in a job");
-                        match finish_job(j, &mut seen) {
-                            Ok((posting, warnings)) => {
-                                for (p, w) in warnings {
-                                    warn(&mut report, p, w);
-                                }
-                                report.jobs += 1;
-                                if on_posting(posting).is_break() {
-                                    report.encoding = reader.get_ref().encoding().name().to_owned();
-                                    return Ok(report);
-                                }
-                            }
-                            Err((p, w, id)) => {
-                                report.skipped += 1;
-                                report.invalid.extend(id);
-                                warn(&mut report, p, w);
-                            }
-                        }
-                    }
-                }
-                if depth == 0 {
-                    root_closed = true;
-                }
-            }
-            Event::Text(t) => {
-                let s = t.xml10_content();
-                match job.as_mut() {
-                    Some(j) => j.push_text(&s, &limits),
-                    None if (!root_seen || root_closed) && !s.trim().is_empty() => {
-                        return Err(unusable(pos, format!("text outside the root element: {:?}", preview(&s))));
-                    }
-                    None => {}
-                }
-            }
-            Event::CData(c) => {
-                if let Some(j) = job.as_mut() {
-                    j.push_text(&c.xml10_content(), &limits);
-                } else if !root_seen {
-                    return Err(unusable(pos, "CDATA before the root element"));
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Some(j) = job.as_mut() {
-                    let s = resolve_ref(&r);
-                    j.push_text(&s, &limits);
-                }
-            }
+            Event::Decl(d) => self.declaration(&d, pos)?,
+            Event::Start(e) | Event::Empty(e) if !self.root_seen => self.root(&e, empty, pos)?,
+            Event::Start(e) => self.start_tag(&e, pos)?,
+            Event::Empty(e) => self.empty_tag(&e, pos)?,
+            Event::End(_) => return Ok(self.end_tag(on_posting)),
+            Event::Text(t) => self.text(&t, pos)?,
+            Event::CData(c) => self.cdata(&c, pos)?,
+            Event::GeneralRef(r) => self.general_ref(&r),
             Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
             Event::Eof => {
-                if !root_seen {
-                    return Err(unusable(pos, "the document is empty or has no root element"));
-                }
-                if !root_closed {
-                    let inside = job.as_ref().and_then(|j| j.frames.last()).map(|f| format!(" inside <{}>", f.path));
-                    return Err(unusable(
-                        pos,
-                        format!("the document is truncated: it ends{} before </source>", inside.unwrap_or_default()),
-                    ));
-                }
-                break;
+                self.end_of_document(pos)?;
+                return Ok(ControlFlow::Break(()));
             }
         }
-        buf.clear();
+        Ok(ControlFlow::Continue(()))
     }
-    report.encoding = reader.get_ref().encoding().name().to_owned();
-    Ok(report)
+
+    fn declaration(&mut self, d: &BytesDecl<'_>, pos: u64) -> Result<(), FeedError> {
+        let detected = self.reader.get_ref().encoding();
+        // A BOM-detected UTF-16 wins over the declaration; otherwise the declaration rules.
+        if detected == encoding_rs::UTF_8 {
+            match (d.encoding(), d.encoder()) {
+                (None, _) => {}
+                (Some(_), Some(enc)) if enc.is_ascii_compatible() => self.reader.get_mut().set_encoding(enc),
+                (Some(_), Some(_)) => {} // declared UTF-16 but bytes are ASCII-compatible: read as found
+                (Some(name), None) => {
+                    let name = name.map(|n| n.into_owned()).unwrap_or_default();
+                    return Err(unusable(pos, format!("unsupported encoding {name:?} in the XML declaration")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first element, `<source>` (or `<source/>` when `empty`).
+    fn root(&mut self, e: &BytesStart<'_>, empty: bool, pos: u64) -> Result<(), FeedError> {
+        let name = e.local_name().as_ref().to_owned();
+        if name != "source" {
+            return Err(unusable(
+                pos,
+                format!("the root element is <{name}>, expected <source> (an HTML error page or another document?)"),
+            ));
+        }
+        self.root_seen = true;
+        if empty {
+            self.root_closed = true;
+        } else {
+            self.depth = 1;
+        }
+        Ok(())
+    }
+
+    fn start_tag(&mut self, e: &BytesStart<'_>, pos: u64) -> Result<(), FeedError> {
+        if self.root_closed {
+            return Err(unusable(pos, "a second root element after </source>"));
+        }
+        if self.depth >= self.limits.max_depth {
+            return Err(unusable(pos, format!("elements nested deeper than {}", self.limits.max_depth)));
+        }
+        let name = e.local_name().as_ref().to_owned();
+        self.depth += 1;
+        match self.job.as_mut() {
+            None if name == "job" => self.job = Some(JobState::new(pos, self.depth)),
+            None => {}
+            Some(j) => j.open(name),
+        }
+        Ok(())
+    }
+
+    fn empty_tag(&mut self, e: &BytesStart<'_>, pos: u64) -> Result<(), FeedError> {
+        if self.root_closed {
+            return Err(unusable(pos, "a second root element after </source>"));
+        }
+        let name = e.local_name().as_ref().to_owned();
+        if self.job.is_none() && name == "job" {
+            self.report.skipped += 1;
+            self.report.warn(pos, "an empty <job/> was skipped".into(), &self.limits);
+        }
+        Ok(())
+    }
+
+    /// `Break` when the end closed a job and `on_posting` said stop.
+    fn end_tag(&mut self, on_posting: &mut impl FnMut(Posting) -> ControlFlow<()>) -> ControlFlow<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if let Some(j) = self.job.as_mut() {
+            if let Some(frame) = j.frames.pop() {
+                j.close(frame, &self.limits);
+            } else if self.depth + 1 == j.depth {
+                let j = self.job.take().expect("in a job");
+                if self.end_of_job(j, on_posting).is_break() {
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        if self.depth == 0 {
+            self.root_closed = true;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// `</job>`: the posting goes to `on_posting` (whose answer is returned), or the job is skipped.
+    fn end_of_job(&mut self, j: JobState, on_posting: &mut impl FnMut(Posting) -> ControlFlow<()>) -> ControlFlow<()> {
+        match finish_job(j, &mut self.seen) {
+            Ok((posting, warnings)) => {
+                for (p, w) in warnings {
+                    self.report.warn(p, w, &self.limits);
+                }
+                self.report.jobs += 1;
+                on_posting(posting)
+            }
+            Err((p, w, id)) => {
+                self.report.skipped += 1;
+                self.report.invalid.extend(id);
+                self.report.warn(p, w, &self.limits);
+                ControlFlow::Continue(())
+            }
+        }
+    }
+
+    fn text(&mut self, t: &BytesText<'_>, pos: u64) -> Result<(), FeedError> {
+        let s = t.xml10_content();
+        match self.job.as_mut() {
+            Some(j) => j.push_text(&s, &self.limits),
+            None if (!self.root_seen || self.root_closed) && !s.trim().is_empty() => {
+                return Err(unusable(pos, format!("text outside the root element: {:?}", preview(&s))));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn cdata(&mut self, c: &BytesCData<'_>, pos: u64) -> Result<(), FeedError> {
+        if let Some(j) = self.job.as_mut() {
+            j.push_text(&c.xml10_content(), &self.limits);
+        } else if !self.root_seen {
+            return Err(unusable(pos, "CDATA before the root element"));
+        }
+        Ok(())
+    }
+
+    fn general_ref(&mut self, r: &BytesRef<'_>) {
+        if let Some(j) = self.job.as_mut() {
+            let s = resolve_ref(r);
+            j.push_text(&s, &self.limits);
+        }
+    }
+
+    fn end_of_document(&self, pos: u64) -> Result<(), FeedError> {
+        if !self.root_seen {
+            return Err(unusable(pos, "the document is empty or has no root element"));
+        }
+        if !self.root_closed {
+            let inside = self.job.as_ref().and_then(|j| j.frames.last()).map(|f| format!(" inside <{}>", f.path));
+            return Err(unusable(
+                pos,
+                format!("the document is truncated: it ends{} before </source>", inside.unwrap_or_default()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The report, with the encoding the document was read in.
+    fn finish(mut self) -> FeedReport {
+        self.report.encoding = self.reader.get_ref().encoding().name().to_owned();
+        self.report
+    }
 }
 
 fn insert_field(fields: &mut BTreeMap<String, String>, path: String, value: String) {

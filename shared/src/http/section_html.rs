@@ -45,78 +45,100 @@ pub fn message(title: &str, text: &str) -> String {
 }
 
 pub fn section(v: &SectionView, path: &str) -> String {
-    let c = &v.connection;
-    let status = c.status;
+    let body = html! {
+        h1 { "XOR integration" }
+        p.muted { "Connection " code { (v.connection.id) } }
+        section.card aria-labelledby="status-h" {
+            h2 #status-h { "Status" }
+            (status(v))
+            (facts(v))
+        }
+        @if v.can_connect { (note(v, path)) }
+        (jobs(v, path))
+        (candidates(v, path))
+        (disconnect(v, path))
+    };
+    layout("XOR integration", body)
+}
+
+/// The connection's status, and what to do about it.
+fn status(v: &SectionView) -> Markup {
+    let status = v.connection.status;
     let (label, class) = match status {
         ConnectionStatus::Pending => ("Not connected", "status-pending"),
         ConnectionStatus::Connected => ("Connected", "status-connected"),
         ConnectionStatus::Revoked => ("Revoked in Lever", "status-revoked"),
         ConnectionStatus::Disabled => ("Disabled", "status-disabled"),
     };
-    let body = html! {
-        h1 { "XOR integration" }
-        p.muted { "Connection " code { (c.id) } }
-        section.card aria-labelledby="status-h" {
-            h2 #status-h { "Status" }
-            p.status.(class) #status data-status=(status.as_str()) { span.dot aria-hidden="true" {} (label) }
-            @match status {
-                ConnectionStatus::Pending | ConnectionStatus::Revoked => {
-                    @if status == ConnectionStatus::Revoked {
-                        p { "XOR's access to Lever was revoked, so jobs and candidates no longer flow. Screened candidates received meanwhile are kept and sent on, once each, when a Super Admin connects again." }
-                    } @else {
-                        p { "Connect Lever so that your published jobs get an XOR chatbot, and candidates who pass XOR's screening appear in Lever." }
-                    }
-                    @if v.can_connect {
-                        a.btn.btn-green #connect href="#connect-note" { "Connect" }
-                    } @else {
-                        p { "To connect, open the connect link your XOR contact sent you (it is for a Lever Super Admin)." }
-                    }
+    html! {
+        p.status.(class) #status data-status=(status.as_str()) { span.dot aria-hidden="true" {} (label) }
+        @match status {
+            ConnectionStatus::Pending | ConnectionStatus::Revoked => {
+                @if status == ConnectionStatus::Revoked {
+                    p { "XOR's access to Lever was revoked, so jobs and candidates no longer flow. Screened candidates received meanwhile are kept and sent on, once each, when a Super Admin connects again." }
+                } @else {
+                    p { "Connect Lever so that your published jobs get an XOR chatbot, and candidates who pass XOR's screening appear in Lever." }
                 }
-                ConnectionStatus::Connected if v.can_connect => {
-                    p { a.btn.btn-green #connect href="#connect-note" { "Authorize again" } }
+                @if v.can_connect {
+                    a.btn.btn-green #connect href="#connect-note" { "Connect" }
+                } @else {
+                    p { "To connect, open the connect link your XOR contact sent you (it is for a Lever Super Admin)." }
                 }
-                ConnectionStatus::Disabled => {
-                    p { "XOR is disabled for this account: nothing is sent to XOR or to Lever. Screened candidates that arrive are kept. Ask your XOR contact to enable it again." }
-                }
-                ConnectionStatus::Connected => {}
             }
-            dl.facts {
-                @if let Some(by) = &c.lever.authorized_by {
-                    dt { "Authorized by" } dd { "Lever user " (by) @if let Some(at) = c.lever.authorized_at { ", " (when(at * 1000)) } }
-                }
-                @if let Some(a) = &c.lever.account_id { dt { "Lever account" } dd { (a) } }
-                dt { "Lever region" } dd #lever-region { (c.lever.env.region()) }
-                @if let Some(end) = c.lever.authorization_ends_at().filter(|_| c.status == ConnectionStatus::Connected) {
-                    dt { "Authorization ends" }
-                    dd #authorization-ends {
-                        (when(end * 1000))
-                        @if v.renewal_due {
-                            strong { " — Lever ends every authorization after a year: a Super Admin must authorize again before then (ask your XOR contact for a connect link)." }
-                        }
+            ConnectionStatus::Connected if v.can_connect => {
+                p { a.btn.btn-green #connect href="#connect-note" { "Authorize again" } }
+            }
+            ConnectionStatus::Disabled => {
+                p { "XOR is disabled for this account: nothing is sent to XOR or to Lever. Screened candidates that arrive are kept. Ask your XOR contact to enable it again." }
+            }
+            ConnectionStatus::Connected => {}
+        }
+    }
+}
+
+/// Who authorized, where the account lives, until when, and the last sync.
+fn facts(v: &SectionView) -> Markup {
+    let c = &v.connection;
+    html! {
+        dl.facts {
+            @if let Some(by) = &c.lever.authorized_by {
+                dt { "Authorized by" } dd { "Lever user " (by) @if let Some(at) = c.lever.authorized_at { ", " (when(at * 1000)) } }
+            }
+            @if let Some(a) = &c.lever.account_id { dt { "Lever account" } dd { (a) } }
+            dt { "Lever region" } dd #lever-region { (c.lever.env.region()) }
+            @if let Some(end) = c.lever.authorization_ends_at().filter(|_| c.status == ConnectionStatus::Connected) {
+                dt { "Authorization ends" }
+                dd #authorization-ends {
+                    (when(end * 1000))
+                    @if v.renewal_due {
+                        strong { " — Lever ends every authorization after a year: a Super Admin must authorize again before then (ask your XOR contact for a connect link)." }
                     }
                 }
-                @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { "Lever user " (u) } }
-                dt { "Job feed" } dd { (c.feed_url) }
-                dt { "Last sync" }
-                dd #last-sync {
-                    @match &v.last_run {
-                        None => "not yet",
-                        Some(r) => {
-                            (when(r.finished_at_ms)) " — " (r.outcome.label()) ": "
-                            (r.summary.created) " created, " (r.summary.updated) " updated, "
-                            (r.summary.closed) " closed, " (r.summary.failed) " failed"
-                        }
+            }
+            @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { "Lever user " (u) } }
+            dt { "Job feed" } dd { (c.feed_url) }
+            dt { "Last sync" }
+            dd #last-sync {
+                @match &v.last_run {
+                    None => "not yet",
+                    Some(r) => {
+                        (when(r.finished_at_ms)) " — " (r.outcome.label()) ": "
+                        (r.summary.created) " created, " (r.summary.updated) " updated, "
+                        (r.summary.closed) " closed, " (r.summary.failed) " failed"
                     }
                 }
             }
         }
-        @if v.can_connect { (note(v, path)) }
-        (jobs(v, path))
-        (candidates(v, path))
+    }
+}
+
+/// How to disconnect in Lever, and the Disable button (with its confirmation).
+fn disconnect(v: &SectionView, path: &str) -> Markup {
+    html! {
         section.card aria-labelledby="disable-h" {
             h2 #disable-h { "How to disconnect" }
             p { "In Lever, a Super Admin goes to " strong { "Settings → Integrations and API → Authorized Apps" } ", finds XOR and clicks " strong { "Revoke Access" } ". XOR then stops reading and writing in Lever; this page shows \"Revoked in Lever\"." }
-            @if matches!(status, ConnectionStatus::Connected | ConnectionStatus::Revoked) {
+            @if matches!(v.connection.status, ConnectionStatus::Connected | ConnectionStatus::Revoked) {
                 p { "You can also switch XOR off here: nothing is sent to XOR or Lever until your XOR contact enables it again." }
                 a.btn.btn-red #disable href="#disable-note" { "Disable XOR…" }
                 div.modal #disable-note role="dialog" aria-modal="true" aria-labelledby="disable-h2" {
@@ -132,8 +154,7 @@ pub fn section(v: &SectionView, path: &str) -> String {
                 }
             }
         }
-    };
-    layout("XOR integration", body)
+    }
 }
 
 fn note(v: &SectionView, path: &str) -> Markup {

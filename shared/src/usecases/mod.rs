@@ -21,10 +21,10 @@ pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Unix milliseconds; injected so tests can move time (and two "instances" can disagree).
 /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
 pub type CrashHook = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// Unix milliseconds; injected so tests can move time (and two "instances" can disagree).
 pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub fn system_clock() -> Clock {

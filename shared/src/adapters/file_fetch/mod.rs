@@ -24,7 +24,7 @@ pub mod address;
 pub mod hosts;
 
 pub use address::is_forbidden;
-pub use hosts::{AllowedHost, ResumeHosts};
+pub use hosts::{AllowedHost, BadHost, ResumeHosts};
 
 pub struct HttpFileFetcher {
     client: reqwest::Client,

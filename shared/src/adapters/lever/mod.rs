@@ -105,6 +105,18 @@ pub fn is_lever_host(u: &reqwest::Url) -> bool {
 /// Redirects followed in a row for one call (a region's hop, and one more for its own move).
 const MAX_REDIRECTS: u32 = 2;
 
+/// A redirect from Lever that is not followed: where it pointed (bounded, printable), and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "Lever answered {status} with a redirect to {to}: not followed ({why}); if Lever serves this account from another \
+     host, point the connection there (xor-lever connections reset-lever ID --lever-env eu, or --lever-base-url URL)"
+)]
+pub struct RedirectRefused {
+    pub status: u16,
+    pub to: String,
+    pub why: &'static str,
+}
+
 impl LeverHosts {
     pub fn for_settings(s: &LeverSettings) -> Self {
         let (api, auth, app) = match s.env {
@@ -127,18 +139,10 @@ impl LeverHosts {
     /// and its subdomains, the sandbox's OAuth host) or to the origin this connection was
     /// configured with (an overridden base: the local sandbox). The bearer token and the client
     /// secret go only there. Anything else is an error that names where Lever pointed.
-    pub fn redirect(&self, resp: &reqwest::Response) -> Result<reqwest::Url, String> {
+    pub fn redirect(&self, resp: &reqwest::Response) -> Result<reqwest::Url, RedirectRefused> {
         let status = resp.status();
         // The message quotes a bounded, printable target; the URL followed is the whole header.
-        let shown = crate::adapters::redirect_target(resp);
-        let refuse = |why: &str| {
-            format!(
-                "Lever answered {} with a redirect to {shown}: not followed ({why}); if Lever serves this account \
-                 from another host, point the connection there (xor-lever connections reset-lever ID --lever-env eu, \
-                 or --lever-base-url URL)",
-                status.as_u16()
-            )
-        };
+        let refuse = |why| RedirectRefused { status: status.as_u16(), to: crate::adapters::redirect_target(resp), why };
         if !matches!(status, StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT) {
             return Err(refuse("only a 307 or 308 keeps the method and body"));
         }
@@ -156,13 +160,13 @@ impl LeverHosts {
 
     /// Sends `send(url)` and follows what [`Self::redirect`] allows, at most [`MAX_REDIRECTS`]
     /// in a row: the last answer (still a redirect when Lever pointed on again), `refused`'s
-    /// error (the status and why) for a redirect not followed, or `send`'s own error. For one-shot
-    /// calls; the Data API's loop follows inside its retries, and remembers the move.
+    /// error for a redirect not followed, or `send`'s own error. For one-shot calls; the Data
+    /// API's loop follows inside its retries, and remembers the move.
     pub(crate) async fn send_following<E, Fut>(
         &self,
         url: String,
         send: impl Fn(String) -> Fut,
-        refused: impl Fn(u16, String) -> E,
+        refused: impl Fn(RedirectRefused) -> E,
     ) -> Result<reqwest::Response, E>
     where
         Fut: std::future::Future<Output = Result<reqwest::Response, E>>,
@@ -172,7 +176,7 @@ impl LeverHosts {
             if !resp.status().is_redirection() {
                 break;
             }
-            let to = self.redirect(&resp).map_err(|why| refused(resp.status().as_u16(), why))?;
+            let to = self.redirect(&resp).map_err(&refused)?;
             resp = send(to.to_string()).await?;
         }
         Ok(resp)
@@ -369,7 +373,7 @@ impl LeverClient {
     async fn refusal_of(&self, op: &'static str, token: &SecretString) -> Option<LeverError> {
         let url = format!("{}/users?limit=1", self.api_base());
         let send = |u: String| self.http.get(u).timeout(self.timeout).bearer_auth(token.expose()).send();
-        let resp = self.hosts.send_following(url, |u| async { send(u).await.map_err(drop) }, |_, _| ()).await.ok()?;
+        let resp = self.hosts.send_following(url, |u| async { send(u).await.map_err(drop) }, drop).await.ok()?;
         match resp.status() {
             StatusCode::UNAUTHORIZED => Some(LeverError::Unauthorized { op }),
             StatusCode::FORBIDDEN => Some(LeverError::Forbidden {
@@ -437,7 +441,8 @@ impl LeverClient {
                 return Ok(to.to_string());
             }
             Ok(to) => format!("Lever redirected more than {MAX_REDIRECTS} times in a row (last to {to})"),
-            Err(message) => message,
+            // The delivery's reason, written here: where Lever pointed and what to do.
+            Err(refused) => refused.to_string(),
         };
         Err(LeverError::Redirected { op, status, message })
     }
@@ -531,13 +536,13 @@ mod tests {
     #[test]
     fn a_redirect_is_followed_only_as_a_307_or_308_to_lever_s_own_hosts() {
         let h = LeverHosts::for_settings(&LeverSettings { env: LeverEnv::Eu, ..LeverSettings::default() });
-        let to = |status, loc| h.redirect(&answer(status, loc)).map(|u| u.to_string());
+        let to = |status, loc| h.redirect(&answer(status, loc)).map(|u| u.to_string()).map_err(|e| e.to_string());
         let eu = "https://api.eu.lever.co/v1/opportunities?perform_as=u";
         assert_eq!(to(307, eu).as_deref(), Ok(eu));
         // The whole Location is followed (a lookup's query, a page token), however long.
         let long = format!("{eu}&email={}%40example.com&offset=abc", "a".repeat(300));
         assert_eq!(to(307, &long), Ok(long.clone()));
-        let none = h.redirect(&answer(307, "")).unwrap_err();
+        let none = h.redirect(&answer(307, "")).unwrap_err().to_string();
         assert!(none.contains("no usable Location"), "{none}");
         assert_eq!(to(308, "/v1/x").as_deref(), Ok("https://api.lever.co/v1/x"), "relative to the request");
         for (status, loc) in [

@@ -66,7 +66,7 @@ impl LeverClient {
                 OAuthError::Unavailable(if e.is_timeout() { "timed out".into() } else { "connection failed".into() })
             })
         };
-        let refused = |status, error| OAuthError::Refused { status, error };
+        let refused = |e: super::RedirectRefused| OAuthError::Refused { status: e.status, error: e.to_string() };
         let resp = self.hosts.send_following(self.hosts.token_url(), send, refused).await?;
         let status = resp.status();
         if status.is_redirection() {

@@ -77,10 +77,25 @@ pub enum Event {
     Other(String),
 }
 
-/// Parses a signed body. The error says where the body is wrong (field path, line and column)
+/// Why a signed body is refused. It says where the body is wrong (field path, line and column)
 /// and what was expected, never the value found there: the answer to XOR, the delivery record
-/// and the logs all carry it, and the value may be a candidate's email or phone.
-pub fn parse_event(body: &[u8]) -> Result<Event, String> {
+/// and the logs all carry it, and the value may be a candidate's email or phone (so serde's own
+/// error, which quotes the value, is not kept as a source).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not the JSON expected: where, and what was expected there.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("`data` is missing")]
+    NoData,
+    #[error("`data.candidate_id` and `data.job_id` must not be empty")]
+    EmptyIds,
+    #[error("ids must not contain '#'")]
+    HashInId,
+}
+
+/// Parses a signed body (see [`EventError`]).
+pub fn parse_event(body: &[u8]) -> Result<Event, EventError> {
     #[derive(Deserialize)]
     struct Kind {
         #[serde(rename = "type")]
@@ -95,19 +110,20 @@ pub fn parse_event(body: &[u8]) -> Result<Event, String> {
         // An event type is XOR's vocabulary, not candidate data; capped so a log line stays short.
         return Ok(Event::Other(kind.kind.chars().take(64).collect()));
     }
-    let s = parse_at::<Full>(body)?.data.ok_or("`data` is missing")?;
+    let s = parse_at::<Full>(body)?.data.ok_or(EventError::NoData)?;
     if s.candidate_id.trim().is_empty() || s.job_id.trim().is_empty() {
-        return Err("`data.candidate_id` and `data.job_id` must not be empty".into());
+        return Err(EventError::EmptyIds);
     }
     if s.candidate_id.contains('#') || s.job_id.contains('#') {
-        return Err("ids must not contain '#'".into());
+        return Err(EventError::HashInId);
     }
     Ok(Event::ScreeningPassed(Box::new(s)))
 }
 
-fn parse_at<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+fn parse_at<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, EventError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| describe_json_error(&e.path().to_string(), e.inner()))
+    serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| EventError::Malformed(describe_json_error(&e.path().to_string(), e.inner())))
 }
 
 /// `serde_json`'s messages quote the offending value (`invalid type: string "ada@…"`): keep
@@ -161,7 +177,7 @@ mod tests {
         assert!(
             matches!(parse_event(br#"{"type":"candidate.created","data":{}}"#), Ok(Event::Other(t)) if t == "candidate.created")
         );
-        assert!(parse_event(b"not json").unwrap_err().contains("JSON"));
+        assert!(parse_event(b"not json").unwrap_err().to_string().contains("JSON"));
         assert!(parse_event(br#"{"type":"candidate.screening_passed","data":{"job_id":"j"}}"#).is_err());
         let ok = br#"{"type":"candidate.screening_passed","data":{"candidate_id":"c1","job_id":"j1","candidate":{"email":null},"screening":{"answers":null}}}"#;
         match parse_event(ok).unwrap() {
@@ -175,14 +191,14 @@ mod tests {
         let body = br#"{"type":"candidate.screening_passed",
 "data":{"candidate_id":"c1","job_id":"j1","candidate":{"email":"ada@example.com"},
 "screening":{"passed":"ada@example.com"}}}"#;
-        let reason = parse_event(body).unwrap_err();
+        let reason = parse_event(body).unwrap_err().to_string();
         assert!(reason.contains("`data.screening.passed`") && reason.contains("line 3"), "{reason}");
         assert!(reason.contains("expected a boolean"), "{reason}");
         assert!(!reason.contains("ada"), "the value leaked: {reason}");
         let missing = parse_event(br#"{"type":"candidate.screening_passed","data":{"job_id":"ada@x.io"}}"#);
-        let reason = missing.unwrap_err();
+        let reason = missing.unwrap_err().to_string();
         assert!(reason.contains("missing the field `candidate_id`") && !reason.contains("ada"), "{reason}");
         let syntax = parse_event(b"{\"type\": \"candidate.screening_passed\", \"data\": {\"candidate_id\": ada}}");
-        assert!(syntax.unwrap_err().contains("not valid JSON (line 1"));
+        assert!(syntax.unwrap_err().to_string().contains("not valid JSON (line 1"));
     }
 }

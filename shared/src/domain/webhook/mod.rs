@@ -7,5 +7,7 @@ pub mod signature;
 
 pub use claim::{Claim, ClaimEnd, ClaimRecord, decide_claim, end_claim_record, lease_available};
 pub use delivery::{DEFAULT_RETENTION_DAYS, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};
-pub use event::{Answer, Candidate, Event, SCREENING_PASSED, Screening, ScreeningPassed, parse_event, redact_email};
+pub use event::{
+    Answer, Candidate, Event, EventError, SCREENING_PASSED, Screening, ScreeningPassed, parse_event, redact_email,
+};
 pub use signature::{MAX_BODY_BYTES, SignatureError, SignedParts, TOLERANCE_SECS, WebhookSecret, precheck, verify};

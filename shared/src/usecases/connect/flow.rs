@@ -8,7 +8,7 @@ use super::account::{acting_user, bound_account};
 use super::invitation::live_invitation;
 use super::state::{StateClaims, open_state, redirect_uri, sign_state};
 use super::{ConnectError, STATE_TTL_MS, replay_waiting, unavailable};
-use crate::domain::ats::identity_of;
+use crate::domain::ats::{LeverIdentity, TokenSet, identity_of};
 use crate::domain::invitation::hash_token;
 use crate::domain::*;
 use crate::usecases::context::LeverContext;
@@ -92,7 +92,10 @@ pub struct Connected {
 }
 
 /// `GET /oauth/lever/callback?code&state` (or `?error&error_description`). `cookie_nonce`: the
-/// state cookie the browser sent.
+/// state cookie the browser sent. The steps: the return is the one that started (the state,
+/// the browser, single use, a live invitation); Lever gives tokens for the code, from the
+/// account the connection is bound to; the acting user; the binding written; then the first
+/// sync and the replays of what waited.
 pub async fn callback(
     deps: &LeverContext,
     q: &CallbackQuery,
@@ -103,6 +106,35 @@ pub async fn callback(
 ) -> Result<Connected, ConnectError> {
     let app = deps.tokens.app_credentials().await.map_err(unavailable)?;
     let now = (deps.clock)();
+    let (id, claims, code) = returned(deps, q, cookie_nonce, now).await?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
+    if conn.status == ConnectionStatus::Disabled {
+        return Err(ConnectError::Disabled);
+    }
+    let lever = deps.lever_for(&conn);
+    let tokens =
+        lever.exchange_code(&app, code, &redirect_uri(base_url), now / 1000).await.map_err(ConnectError::Exchange)?;
+    // Who authorized: a connection bound to one Lever account never moves to another here.
+    let who = identity_of(&tokens.access_token);
+    let bound = bound_account(deps, &conn).await?;
+    same_account(&id, bound.as_deref(), who.account_id.as_deref())?;
+    let access = SecretString::new(tokens.access_token.clone());
+    let (perform_as, perform_as_source) = acting_user(&*lever, &access, &who, &conn).await?;
+    let binding = Binding { tokens, who, bound, perform_as: perform_as.clone(), perform_as_source, now };
+    bind(deps, &id, &claims, binding).await?;
+    let sync_started = start_first_sync(trigger, &id).await;
+    let replayed = replay_waiting(deps, &id, deadline_ms).await;
+    Ok(Connected { connection: id, perform_as, perform_as_source, replayed, sync_started })
+}
+
+/// The browser that comes back is the one that started, with a state we signed, used once, for
+/// an invitation still live, and Lever gave a code (not a refusal).
+async fn returned<'q>(
+    deps: &LeverContext,
+    q: &'q CallbackQuery,
+    cookie_nonce: Option<&str>,
+    now: i64,
+) -> Result<(ConnectionId, StateClaims, &'q str), ConnectError> {
     let state = q.state.as_deref().ok_or(ConnectError::ForgedState)?;
     let claims = open_state(deps, state, now).await?;
     let id = ConnectionId::parse(&claims.c).map_err(|_| ConnectError::ForgedState)?;
@@ -120,80 +152,87 @@ pub async fn callback(
     }
     let code = q.code.as_deref().filter(|c| !c.is_empty()).ok_or(ConnectError::NoCode)?;
     // Single use: the nonce is leased until the state's expiry by this one callback.
-    let once = deps
-        .tokens
-        .leases
-        .try_lease(&id, &format!("oauth-state#{}", claims.n), &crate::random::id128(), now, claims.e)
-        .await
-        .map_err(unavailable)?;
+    let lease = format!("oauth-state#{}", claims.n);
+    let once =
+        deps.tokens.leases.try_lease(&id, &lease, &crate::random::id128(), now, claims.e).await.map_err(unavailable)?;
     if !once {
         return Err(ConnectError::ReusedState);
     }
     // The invitation may have been used (another tab) or expired since the start.
     live_invitation(deps, &id, &claims.i, now).await?;
-    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
-    if conn.status == ConnectionStatus::Disabled {
-        return Err(ConnectError::Disabled);
-    }
-    let lever = deps.lever_for(&conn);
-    let tokens =
-        lever.exchange_code(&app, code, &redirect_uri(base_url), now / 1000).await.map_err(ConnectError::Exchange)?;
-    // Who authorized: a connection bound to one Lever account never moves to another here.
-    let who = identity_of(&tokens.access_token);
-    let bound = bound_account(deps, &conn).await?;
-    match (&bound, &who.account_id) {
+    Ok((id, claims, code))
+}
+
+/// A connection bound to a Lever account is authorized by that account only (and only by a
+/// token that names one); an unbound one takes the account that authorizes.
+fn same_account(id: &ConnectionId, bound: Option<&str>, authorizing: Option<&str>) -> Result<(), ConnectError> {
+    match (bound, authorizing) {
         (Some(bound), Some(now_acct)) if bound != now_acct => {
             tracing::warn!(connection = %id, bound_account = %bound, authorizing_account = %now_acct, "authorization by a different Lever account refused");
-            return Err(ConnectError::OtherAccount);
+            Err(ConnectError::OtherAccount)
         }
         (Some(bound), None) => {
             tracing::warn!(connection = %id, bound_account = %bound, "authorization without an account claim refused");
-            return Err(ConnectError::UnverifiedAccount);
+            Err(ConnectError::UnverifiedAccount)
         }
         (None, None) => {
             tracing::warn!(connection = %id, "Lever's token names no account: binding unverified");
+            Ok(())
         }
-        _ => {}
+        _ => Ok(()),
     }
-    let access = SecretString::new(tokens.access_token.clone());
-    let (perform_as, perform_as_source) = acting_user(&*lever, &access, &who, &conn).await?;
+}
+
+/// What an authorization binds the connection to.
+struct Binding {
+    tokens: TokenSet,
+    who: LeverIdentity,
+    bound: Option<String>,
+    perform_as: String,
+    perform_as_source: &'static str,
+    now: i64,
+}
+
+/// The invitation spent, the tokens stored, the Lever record and the status written.
+async fn bind(deps: &LeverContext, id: &ConnectionId, claims: &StateClaims, b: Binding) -> Result<(), ConnectError> {
     // The invitation is spent by exactly one authorization (two tabs cannot both bind), after
     // everything that can refuse and before anything is written.
-    if !deps.invitations.use_invitation(&id, &claims.i, now).await.map_err(unavailable)? {
+    if !deps.invitations.use_invitation(id, &claims.i, b.now).await.map_err(unavailable)? {
         return Err(ConnectError::InvitationUsed);
     }
     // Read the connection again: an operator's reset (or another binding) may have landed.
-    let mut conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
-    if conn.lever.account_id.as_ref().is_some_and(|a| who.account_id.as_ref() != Some(a)) {
+    let mut conn = deps.connections.connection(id).await.map_err(unavailable)?.ok_or(ConnectError::ForgedState)?;
+    if conn.lever.account_id.as_ref().is_some_and(|a| b.who.account_id.as_ref() != Some(a)) {
         return Err(ConnectError::OtherAccount);
     }
-    deps.tokens.store(&id, &tokens).await.map_err(unavailable)?;
+    deps.tokens.store(id, &b.tokens).await.map_err(unavailable)?;
     // And once more just before the write, which replaces the whole Lever record: a
     // `revoke-links` that landed meanwhile must not be undone (its generation is kept).
-    if let Some(now_conn) = deps.connections.connection(&id).await.map_err(unavailable)? {
+    if let Some(now_conn) = deps.connections.connection(id).await.map_err(unavailable)? {
         conn.lever.links_generation = conn.lever.links_generation.max(now_conn.lever.links_generation);
         conn.lever.links_revoked_at_ms = now_conn.lever.links_revoked_at_ms.or(conn.lever.links_revoked_at_ms);
     }
-    conn.lever.perform_as = Some(perform_as.clone());
-    conn.lever.perform_as_source = Some(perform_as_source.into());
-    conn.lever.account_id = conn.lever.account_id.or(bound).or(who.account_id);
-    conn.lever.authorized_by = who.user_id;
-    conn.lever.authorized_at = Some(now / 1000);
+    conn.lever.perform_as = Some(b.perform_as);
+    conn.lever.perform_as_source = Some(b.perform_as_source.into());
+    conn.lever.account_id = conn.lever.account_id.or(b.bound).or(b.who.account_id);
+    conn.lever.authorized_by = b.who.user_id;
+    conn.lever.authorized_at = Some(b.now / 1000);
     // The link did its job: a later revoke counts as unattended at once (revoked-connections).
     conn.lever.invited_until_ms = None;
-    deps.connections.set_lever(&id, &conn.lever).await.map_err(unavailable)?;
-    deps.connections.set_status(&id, ConnectionStatus::Connected).await.map_err(unavailable)?;
+    deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
+    deps.connections.set_status(id, ConnectionStatus::Connected).await.map_err(unavailable)?;
     tracing::info!(connection = %id, account = ?conn.lever.account_id, authorized_by = ?conn.lever.authorized_by, "Lever authorized: connection connected");
-    let sync_started = match trigger {
-        Some(t) => match t.trigger(&id).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(connection = %id, error = %e, "could not start the first sync; the schedule will");
-                false
-            }
-        },
-        None => false,
-    };
-    let replayed = replay_waiting(deps, &id, deadline_ms).await;
-    Ok(Connected { connection: id, perform_as, perform_as_source, replayed, sync_started })
+    Ok(())
+}
+
+/// The first sync, started now rather than at the next tick (the schedule starts it otherwise).
+async fn start_first_sync(trigger: Option<&Arc<dyn SyncTrigger>>, id: &ConnectionId) -> bool {
+    let Some(t) = trigger else { return false };
+    match t.trigger(id).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(connection = %id, error = %e, "could not start the first sync; the schedule will");
+            false
+        }
+    }
 }

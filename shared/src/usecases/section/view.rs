@@ -63,65 +63,11 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
     let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
     let connection = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
     let last_run = deps.runs.runs(&id, 1).await.map_err(unavailable)?.into_iter().next();
-    let mut all = deps.mappings.mappings(&id).await.map_err(unavailable)?;
+    let all = deps.mappings.mappings(&id).await.map_err(unavailable)?;
     let titles: HashMap<String, String> = all.iter().map(|m| (m.xor_job_id.clone(), m.title.clone())).collect();
-    let jobs_total = all.len();
-    let jobs_active = all.iter().filter(|m| m.is_active()).count();
-    let q = query.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
-    if !q.is_empty() {
-        let needle = q.to_lowercase();
-        all.retain(|m| {
-            [Some(&m.title), m.location.as_ref(), Some(&m.xor_job_id), Some(&m.posting_id.to_string())]
-                .into_iter()
-                .flatten()
-                .any(|f| f.to_lowercase().contains(&needle))
-        });
-    }
-    all.sort_by(|a, b| b.is_active().cmp(&a.is_active()).then_with(|| a.title.cmp(&b.title)));
-    let jobs_matching = all.len();
-    let pages = jobs_matching.div_ceil(JOBS_PER_PAGE).max(1);
-    let page = query.page.clamp(1, pages);
-    let jobs: Vec<JobMapping> = all.into_iter().skip((page - 1) * JOBS_PER_PAGE).take(JOBS_PER_PAGE).collect();
-
+    let jobs = JobsPage::of(all, query);
     let ats = deps.lever_for(&connection);
-    let row = |d: Delivery| {
-        let screening = match parse_event(&d.body) {
-            Ok(Event::ScreeningPassed(s)) => Some(s),
-            _ => None,
-        };
-        let initials = screening.as_ref().map(|s| initials(&s.candidate)).unwrap_or_else(|| "?".into());
-        let job = screening
-            .as_ref()
-            .map(|s| titles.get(&s.job_id).cloned().unwrap_or_else(|| format!("XOR job {}", s.job_id)))
-            .unwrap_or_else(|| "-".into());
-        CandidateRow {
-            opportunity_url: d
-                .opportunity_url
-                .clone()
-                .or_else(|| d.opportunity_id.as_deref().map(|o| ats.opportunity_url(o))),
-            webhook_id: d.webhook_id,
-            initials,
-            job,
-            status: d.status,
-            received_at_ms: d.received_at_ms,
-            attempts: d.attempts,
-        }
-    };
-    let mut recent = Vec::new();
-    for d in deps.webhooks.deliveries(&id, DeliveryStatus::Completed, RECENT, None).await.map_err(unavailable)?.items {
-        recent.push(row(d));
-    }
-    let mut waiting = Vec::new();
-    for status in
-        [DeliveryStatus::Pending, DeliveryStatus::PendingReauth, DeliveryStatus::Failed, DeliveryStatus::Received]
-    {
-        for d in deps.webhooks.deliveries(&id, status, WAITING, None).await.map_err(unavailable)?.items {
-            waiting.push(row(d));
-        }
-    }
-    recent.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
-    waiting.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
-    waiting.truncate(WAITING);
+    let (recent, waiting) = candidates(deps, &id, &titles, &*ats).await?;
     let lever_origin = origin(&ats.authorize_url("", "", ""));
     // Connect (or authorize again, e.g. for a new permission) while the invitation is live.
     let can_connect = match &s.i {
@@ -136,19 +82,103 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
         connection,
         can_connect,
         last_run,
-        jobs,
-        jobs_matching,
-        jobs_total,
-        jobs_active,
-        page,
-        pages,
-        q,
+        jobs: jobs.jobs,
+        jobs_matching: jobs.matching,
+        jobs_total: jobs.total,
+        jobs_active: jobs.active,
+        page: jobs.page,
+        pages: jobs.pages,
+        q: jobs.q,
         recent,
         waiting,
         lever_origin,
         permissions: ats.permissions(),
         csrf: s.csrf.clone(),
     })
+}
+
+/// One page of the jobs list: searched (title, location, ids), active first, then by title.
+struct JobsPage {
+    jobs: Vec<JobMapping>,
+    matching: usize,
+    total: usize,
+    active: usize,
+    page: usize,
+    pages: usize,
+    q: String,
+}
+
+impl JobsPage {
+    fn of(mut all: Vec<JobMapping>, query: &JobQuery) -> Self {
+        let total = all.len();
+        let active = all.iter().filter(|m| m.is_active()).count();
+        let q = query.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        if !q.is_empty() {
+            let needle = q.to_lowercase();
+            all.retain(|m| {
+                [Some(&m.title), m.location.as_ref(), Some(&m.xor_job_id), Some(&m.posting_id.to_string())]
+                    .into_iter()
+                    .flatten()
+                    .any(|f| f.to_lowercase().contains(&needle))
+            });
+        }
+        all.sort_by(|a, b| b.is_active().cmp(&a.is_active()).then_with(|| a.title.cmp(&b.title)));
+        let matching = all.len();
+        let pages = matching.div_ceil(JOBS_PER_PAGE).max(1);
+        let page = query.page.clamp(1, pages);
+        let jobs = all.into_iter().skip((page - 1) * JOBS_PER_PAGE).take(JOBS_PER_PAGE).collect();
+        Self { jobs, matching, total, active, page, pages, q }
+    }
+}
+
+/// The recent candidates (completed) and those waiting (pending, for a new authorization,
+/// failed, or just received), newest first.
+async fn candidates(
+    deps: &LeverContext,
+    id: &ConnectionId,
+    titles: &HashMap<String, String>,
+    ats: &dyn crate::domain::Ats,
+) -> Result<(Vec<CandidateRow>, Vec<CandidateRow>), SectionError> {
+    let row = |d: Delivery| candidate_row(d, titles, ats);
+    let completed = deps.webhooks.deliveries(id, DeliveryStatus::Completed, RECENT, None).await.map_err(unavailable)?;
+    let mut recent: Vec<CandidateRow> = completed.items.into_iter().map(row).collect();
+    let mut waiting = Vec::new();
+    for status in
+        [DeliveryStatus::Pending, DeliveryStatus::PendingReauth, DeliveryStatus::Failed, DeliveryStatus::Received]
+    {
+        for d in deps.webhooks.deliveries(id, status, WAITING, None).await.map_err(unavailable)?.items {
+            waiting.push(row(d));
+        }
+    }
+    recent.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
+    waiting.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
+    waiting.truncate(WAITING);
+    Ok((recent, waiting))
+}
+
+/// A delivery as the page shows it: the candidate's initials, the job's title, Lever's link.
+fn candidate_row(d: Delivery, titles: &HashMap<String, String>, ats: &dyn crate::domain::Ats) -> CandidateRow {
+    let screening = match parse_event(&d.body) {
+        Ok(Event::ScreeningPassed(s)) => Some(s),
+        _ => None,
+    };
+    let initials = screening.as_ref().map(|s| initials(&s.candidate)).unwrap_or_else(|| "?".into());
+    let job = screening
+        .as_ref()
+        .map(|s| titles.get(&s.job_id).cloned().unwrap_or_else(|| format!("XOR job {}", s.job_id)))
+        .unwrap_or_else(|| "-".into());
+    CandidateRow {
+        opportunity_url: d
+            .opportunity_url
+            .clone()
+            .or_else(|| d.opportunity_id.as_deref().map(|o| ats.opportunity_url(o))),
+        webhook_id: d.webhook_id,
+        initials,
+        job,
+        status: d.status,
+        received_at_ms: d.received_at_ms,
+        attempts: d.attempts,
+    }
 }
 
 /// "A. L.": a recruiter recognises the candidate in Lever; the page shows no more than that.

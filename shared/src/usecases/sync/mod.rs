@@ -28,7 +28,6 @@ use crash::Crash;
 pub use crash::SYNC_CRASH_POINTS;
 pub use types::*;
 
-/// Everything a sync talks to. Built once per process (Lambda cold start, CLI start).
 /// Syncs every `connected` connection, at most `concurrency` at a time; the others are reported
 /// as skipped. With `lever`, each connection's Lever authorization is checked first (a revoked
 /// app is detected here, and a due refresh keeps the refresh token in use). One connection's
@@ -200,19 +199,18 @@ async fn run_sync(
     run.summary.feed_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     // Pass 1: ids and hashes only.
     let limits = opts.feed_limits;
-    let (file, digests, feed_report) = tokio::task::spawn_blocking(move || -> Result<_, String> {
+    let (file, digests, feed_report) = tokio::task::spawn_blocking(move || -> Result<_, feed::FeedError> {
         let mut file = file;
         let mut digests = Vec::new();
         let report = feed::parse(BufReader::new(&mut file), limits, |p| {
             digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id });
             ControlFlow::Continue(())
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         Ok((file, digests, report))
     })
     .await
     .map_err(|e| error(&e))?
-    .map_err(|reason| RunOutcome::FeedError { reason })?;
+    .map_err(|e| RunOutcome::FeedError { reason: e.to_string() })?;
     note_feed_report(run, &feed_report);
     run.summary.postings = digests.len();
 

@@ -40,7 +40,8 @@ pub use sweep::{
     retry_waiting_until,
 };
 
-/// What the webhook tells XOR, in the use case's words; `http.rs` says it in HTTP.
+/// What the webhook tells XOR, in the use case's words; the router (`http::status_of`) says it
+/// in HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
     /// Taken: done, failed for good (kept, replayable), a duplicate, or an event we ignore.
@@ -201,6 +202,7 @@ async fn receive_for(
         Ok(Event::ScreeningPassed(s)) => s,
         Err(reason) => {
             delivery.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
+            let reason = reason.to_string();
             delivery.reason = Some(reason.clone());
             if let Err(e) = deps.webhooks.insert_delivery(&delivery).await {
                 return unavailable(&cid, "record delivery", &e);
@@ -269,7 +271,11 @@ pub enum ReplayError {
     #[error("delivery {webhook_id} is a {kind} event: nothing to replay")]
     NotAScreening { webhook_id: String, kind: String },
     #[error("delivery {webhook_id} was rejected: {reason}")]
-    Rejected { webhook_id: String, reason: String },
+    Rejected {
+        webhook_id: String,
+        #[source]
+        reason: crate::domain::webhook::EventError,
+    },
 }
 
 /// Processes a recorded delivery again (operator replay, the scheduled retry of pending ones).

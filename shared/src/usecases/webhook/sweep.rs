@@ -86,45 +86,71 @@ pub async fn retry_connection(
         if budget == 0 {
             break;
         }
-        let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
-        // Oldest first; one being processed right now is left to its processor.
-        let due: Vec<Delivery> = page
-            .items
-            .into_iter()
-            .rev()
-            .filter(|d| !(d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS))
-            .collect();
-        // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
-        // rate limiter still paces the calls).
-        let outcomes: Vec<Option<DeliveryStatus>> = stream::iter(due)
-            .map(|d| async move {
-                let t = (deps.clock)();
-                if t + 10_000 >= deadline_ms || t >= start_before_ms {
-                    return None; // no time left to start it: it waits for the next sweep
-                }
-                let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
-                // A replay that could not run (a store error) still waits.
-                Some(answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending))
-            })
-            .buffer_unordered(REPLAYS_AT_ONCE)
-            .collect()
-            .await;
-        for o in outcomes {
-            match o {
-                None => summary.still_waiting += 1,
-                Some(st) => {
-                    budget = budget.saturating_sub(1);
-                    summary.replayed += 1;
-                    match st {
-                        DeliveryStatus::Completed => summary.completed += 1,
-                        DeliveryStatus::Failed => summary.failed += 1,
-                        _ => summary.still_waiting += 1,
-                    }
+        let ready = due(deps, conn, status, budget, now).await?;
+        let outcomes = replay_due(deps, ready, deadline_ms, start_before_ms).await;
+        tally(&mut summary, &mut budget, outcomes);
+    }
+    Ok(summary)
+}
+
+/// The deliveries of `conn` in `status` to replay now (at most `budget`), oldest first.
+async fn due(
+    deps: &LeverContext,
+    conn: &Connection,
+    status: DeliveryStatus,
+    budget: usize,
+    now: i64,
+) -> Result<Vec<Delivery>, StoreError> {
+    let page = deps.webhooks.deliveries(&conn.id, status, budget, None).await?;
+    // Oldest first; one being processed right now is left to its processor.
+    Ok(page
+        .items
+        .into_iter()
+        .rev()
+        .filter(|d| !(d.status == DeliveryStatus::Received && now - d.updated_at_ms < STUCK_AFTER_MS))
+        .collect())
+}
+
+/// Replays `due`: each one's recorded status, or `None` when there was no time left to start it.
+async fn replay_due(
+    deps: &LeverContext,
+    due: Vec<Delivery>,
+    deadline_ms: i64,
+    start_before_ms: i64,
+) -> Vec<Option<DeliveryStatus>> {
+    // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
+    // rate limiter still paces the calls).
+    stream::iter(due)
+        .map(|d| async move {
+            let t = (deps.clock)();
+            if t + 10_000 >= deadline_ms || t >= start_before_ms {
+                return None; // no time left to start it: it waits for the next sweep
+            }
+            let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
+            // A replay that could not run (a store error) still waits.
+            Some(answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending))
+        })
+        .buffer_unordered(REPLAYS_AT_ONCE)
+        .collect()
+        .await
+}
+
+/// Counts the replays' outcomes into `summary`; each replay started spends one of `budget`.
+fn tally(summary: &mut RetrySummary, budget: &mut usize, outcomes: Vec<Option<DeliveryStatus>>) {
+    for o in outcomes {
+        match o {
+            None => summary.still_waiting += 1,
+            Some(st) => {
+                *budget = budget.saturating_sub(1);
+                summary.replayed += 1;
+                match st {
+                    DeliveryStatus::Completed => summary.completed += 1,
+                    DeliveryStatus::Failed => summary.failed += 1,
+                    _ => summary.still_waiting += 1,
                 }
             }
         }
     }
-    Ok(summary)
 }
 
 /// Deliveries for an operator's listing, newest first: one connection's or every
