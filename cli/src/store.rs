@@ -2,11 +2,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use xor_lever::adapters::dynamodb::DynamoStore;
-use xor_lever::adapters::sqlite::SqliteStore;
-use xor_lever::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client};
-use xor_lever::usecases::SyncDeps;
-use xor_lever::usecases::context::LeverContext;
+use xor_lever_shared::adapters::dynamodb::DynamoStore;
+use xor_lever_shared::adapters::sqlite::SqliteStore;
+use xor_lever_shared::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client};
+use xor_lever_shared::usecases::SyncDeps;
+use xor_lever_shared::usecases::context::LeverContext;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum StoreKind {
@@ -37,10 +37,10 @@ impl Ctx {
 impl Ctx {
     /// The deployment's sync queue, when working on one that has it (`SYNC_QUEUE_URL`, the
     /// stack's `SyncQueueUrl` output).
-    pub async fn sync_queue(&self) -> Result<Option<Box<dyn xor_lever::domain::queue::SyncQueue>>> {
+    pub async fn sync_queue(&self) -> Result<Option<Box<dyn xor_lever_shared::domain::queue::SyncQueue>>> {
         Ok(match (self.kind, Settings::from_env().ok().and_then(|s| s.sync_queue_url)) {
             (StoreKind::Dynamodb, Some(url)) => {
-                Some(Box::new(xor_lever::config::sqs_queue(&aws_sdk_config().await, &url)))
+                Some(Box::new(xor_lever_shared::config::sqs_queue(&aws_sdk_config().await, &url)))
             }
             _ => None,
         })
@@ -57,7 +57,9 @@ impl Ctx {
             StoreKind::Dynamodb => {
                 let settings = Settings::from_env()?;
                 let sdk = aws_sdk_config().await;
-                DynamoStore::new(xor_lever::config::dynamo_client(&sdk), &settings.table_name).create_table().await?;
+                DynamoStore::new(xor_lever_shared::config::dynamo_client(&sdk), &settings.table_name)
+                    .create_table()
+                    .await?;
                 println!("DynamoDB table {} ready", settings.table_name);
             }
         }
@@ -73,7 +75,11 @@ impl Ctx {
             StoreKind::Embedded => embedded_lever_context(&self.state_dir, http)?,
             StoreKind::Dynamodb => {
                 let settings = Settings::from_env()?;
-                xor_lever::config::lever_context(&AwsStores::new(&aws_sdk_config().await, &settings), &settings, http)
+                xor_lever_shared::config::lever_context(
+                    &AwsStores::new(&aws_sdk_config().await, &settings),
+                    &settings,
+                    http,
+                )
             }
         })
     }
@@ -81,11 +87,11 @@ impl Ctx {
 
 pub fn embedded_lever_context(dir: &std::path::Path, http: reqwest::Client) -> Result<LeverContext> {
     let s = Arc::new(SqliteStore::open_dir(dir)?);
-    let mut deps = xor_lever::config::lever_context_on(s.clone(), s, http);
-    deps.files = xor_lever::config::resume_fetcher(xor_lever::config::resume_hosts_from_env()?);
+    let mut deps = xor_lever_shared::config::lever_context_on(s.clone(), s, http);
+    deps.files = xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::resume_hosts_from_env()?);
     Ok(deps)
 }
 
 pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {
-    Ok(xor_lever::config::sync_deps(Arc::new(SqliteStore::open_dir(dir)?), http))
+    Ok(xor_lever_shared::config::sync_deps(Arc::new(SqliteStore::open_dir(dir)?), http))
 }

@@ -297,7 +297,7 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     }
     let stored = String::from_utf8_lossy(&stored);
     assert!(!stored.contains(token), "the token itself is never stored");
-    assert!(stored.contains(&xor_lever::domain::invitation::hash_token(token)), "its hash is");
+    assert!(stored.contains(&xor_lever_shared::domain::invitation::hash_token(token)), "its hash is");
     assert!(
         !xl(d, &["connections", "connect-url", "acme", "--public-url", "https://a.example", "--valid-days", "0"])
             .status
@@ -323,8 +323,8 @@ fn operator_commands_show_and_change_a_connection_without_revealing_secrets() {
     let stored = |kind: &'static str| {
         let d = d.to_owned();
         async move {
-            let s = xor_lever::adapters::sqlite::SqliteStore::open_dir(&d).unwrap();
-            xor_lever::domain::SecretStore::secret(&s, &"acme".parse().unwrap(), kind).await.unwrap().unwrap()
+            let s = xor_lever_shared::adapters::sqlite::SqliteStore::open_dir(&d).unwrap();
+            xor_lever_shared::domain::SecretStore::secret(&s, &"acme".parse().unwrap(), kind).await.unwrap().unwrap()
         }
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -4,11 +4,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((postings, report)) = xor_lever::feed::parse_slice(data) {
+    if let Ok((postings, report)) = xor_lever_shared::feed::parse_slice(data) {
         assert_eq!(postings.len(), report.jobs);
         for p in &postings {
             assert!(!p.title.is_empty());
-            assert!(xor_lever::domain::PostingId::parse(p.external_id.as_str()).is_ok());
+            assert!(xor_lever_shared::domain::PostingId::parse(p.external_id.as_str()).is_ok());
         }
     }
 });

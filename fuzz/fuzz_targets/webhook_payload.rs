@@ -2,7 +2,7 @@
 //! the signature check (which must refuse all but a valid signature) and the payload parser.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use xor_lever::domain::webhook::{WebhookSecret, parse_event, verify};
+use xor_lever_shared::domain::webhook::{WebhookSecret, parse_event, verify};
 
 fn text(b: Option<&[u8]>) -> Option<&str> {
     b.and_then(|b| std::str::from_utf8(b).ok())

@@ -1,7 +1,7 @@
 //! Every rule of the feed reader (docs/sync.md), on the sample feed and on crafted inputs.
 use std::ops::ControlFlow;
 
-use xor_lever::feed::{FeedError, Limits, parse, parse_slice};
+use xor_lever_shared::feed::{FeedError, Limits, parse, parse_slice};
 
 const SAMPLE: &[u8] = include_bytes!("../../fixtures/lever-feed-sample.xml");
 

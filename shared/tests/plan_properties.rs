@@ -2,7 +2,7 @@
 //! (proptest): applying a plan then planning again changes nothing; a posting the feed lists
 //! (usable or not) is never closed; no run closes more than the guard's bound.
 use proptest::prelude::*;
-use xor_lever::domain::*;
+use xor_lever_shared::domain::*;
 
 /// A stored mapping: (posting number, hash, active).
 type Stored = Vec<(u8, u8, bool)>;

@@ -1,6 +1,6 @@
 //! The screening report, checked as a recruiter would see it: its text extracted by poppler's
 //! `pdftotext` (infra/scripts/test and .ci/run install poppler-utils).
-use xor_lever::report::{Report, render};
+use xor_lever_shared::report::{Report, render};
 
 pub fn pdf_text(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();

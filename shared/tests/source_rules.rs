@@ -97,7 +97,7 @@ fn only_retry_jitter_uses_a_non_cryptographic_generator() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert!(offenders.is_empty(), "use xor_lever::random (the OS CSPRNG) instead:\n{}", offenders.join("\n"));
+    assert!(offenders.is_empty(), "use xor_lever_shared::random (the OS CSPRNG) instead:\n{}", offenders.join("\n"));
 }
 
 /// Every product source file (tests aside): the library, the CLI, the functions.
@@ -240,4 +240,26 @@ fn one_call_loop_backs_off() {
         })
         .collect();
     assert!(found.is_empty(), "use adapters::retry::call_with:\n{}", found.join("\n"));
+}
+
+/// One name per crate: a library is imported by its package's name (no `[lib] name` that a
+/// reader would take for another crate: `xor_lever` read as the CLI's `xor-lever`).
+#[test]
+fn each_crate_is_imported_by_its_package_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for member in ["shared", "cli", "tests", "functions/feed-sync", "functions/webhook"] {
+        let toml = std::fs::read_to_string(root.join(member).join("Cargo.toml")).unwrap();
+        let value = |section: &str, key: &str| {
+            let start = toml.find(section)?;
+            let body = &toml[start + section.len()..];
+            let body = &body[..body.find("\n[").unwrap_or(body.len())];
+            body.lines().find_map(|l| {
+                l.trim().strip_prefix(key)?.trim().strip_prefix('=').map(|v| v.trim().trim_matches('"').to_owned())
+            })
+        };
+        let package = value("[package]", "name").expect("a package name");
+        if let Some(lib) = value("[lib]", "name") {
+            assert_eq!(lib, package.replace('-', "_"), "{member}: the library is imported under another name");
+        }
+    }
 }

@@ -63,10 +63,10 @@ fn breakdown(rt: &tokio::runtime::Runtime) {
     let _system = reqwest::Client::builder().build().unwrap();
     let system_store = t.elapsed();
     let t = Instant::now();
-    let http = xor_lever::config::http_client();
+    let http = xor_lever_shared::config::http_client();
     let http_ms = t.elapsed();
     let t = Instant::now();
-    let _again = xor_lever::config::http_client();
+    let _again = xor_lever_shared::config::http_client();
     let http_again = t.elapsed();
     let t = Instant::now();
     let _chain = rt.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
@@ -74,11 +74,11 @@ fn breakdown(rt: &tokio::runtime::Runtime) {
     // SAFETY: single-threaded here (the runtime is idle); the functions see this variable in Lambda.
     unsafe { std::env::set_var("AWS_LAMBDA_FUNCTION_NAME", "cold-start-breakdown") };
     let t = Instant::now();
-    let sdk = rt.block_on(xor_lever::config::aws_sdk_config());
+    let sdk = rt.block_on(xor_lever_shared::config::aws_sdk_config());
     let sdk_ms = t.elapsed();
     let t = Instant::now();
-    let dynamo = xor_lever::config::dynamo_client(&sdk);
-    let _secrets = xor_lever::config::secrets_client(&sdk);
+    let dynamo = xor_lever_shared::config::dynamo_client(&sdk);
+    let _secrets = xor_lever_shared::config::secrets_client(&sdk);
     let clients_ms = t.elapsed();
     let t = Instant::now();
     let _ = rt.block_on(
@@ -167,7 +167,8 @@ fn main() {
     // connection is unknown) instead of failing on a missing table.
     rt.block_on(async {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-        let table = xor_lever::adapters::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "bench");
+        let table =
+            xor_lever_shared::adapters::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "bench");
         let _ = table.create_table().await; // already there from an earlier run: as good
     });
     let one_cert = tempfile::tempdir().unwrap();

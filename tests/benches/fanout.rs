@@ -19,15 +19,15 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use xor_lever::adapters::local_queue::LocalQueue;
-use xor_lever::adapters::memory::MemoryStore;
-use xor_lever::domain::ports::XOR_API_KEY;
-use xor_lever::domain::queue::SyncQueue;
-use xor_lever::domain::{Connection, ConnectionId, RunOutcome, SecretString};
-use xor_lever::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
-use xor_lever::usecases::{SyncOptions, now_ms};
 use xor_lever_sandbox::XorSandbox;
 use xor_lever_sandbox::feeds::feed;
+use xor_lever_shared::adapters::local_queue::LocalQueue;
+use xor_lever_shared::adapters::memory::MemoryStore;
+use xor_lever_shared::domain::ports::XOR_API_KEY;
+use xor_lever_shared::domain::queue::SyncQueue;
+use xor_lever_shared::domain::{Connection, ConnectionId, RunOutcome, SecretString};
+use xor_lever_shared::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
+use xor_lever_shared::usecases::{SyncOptions, now_ms};
 
 /// Feeds by connection, each with its ETag (a hash of its body).
 #[derive(Clone, Default)]
@@ -122,10 +122,10 @@ async fn run(connections: usize, workers: usize) {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let store = Arc::new(MemoryStore::new());
-    let http = xor_lever::config::http_client();
+    let http = xor_lever_shared::config::http_client();
     let queue = LocalQueue::new();
     let deps = TurnDeps {
-        sync: xor_lever::config::sync_deps(store.clone(), http),
+        sync: xor_lever_shared::config::sync_deps(store.clone(), http),
         lever: None,
         leases: store.clone(),
         queue: queue.clone() as Arc<dyn SyncQueue>,

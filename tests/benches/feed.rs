@@ -34,12 +34,13 @@ fn parse_case(path: &Path) {
     let bytes = std::fs::metadata(path).unwrap().len() as f64;
     let t = Instant::now();
     let mut jobs = 0usize;
-    let report = xor_lever::feed::parse(BufReader::new(std::fs::File::open(path).unwrap()), Default::default(), |p| {
-        jobs += 1;
-        std::hint::black_box(p);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let report =
+        xor_lever_shared::feed::parse(BufReader::new(std::fs::File::open(path).unwrap()), Default::default(), |p| {
+            jobs += 1;
+            std::hint::black_box(p);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(report.jobs, jobs);
     println!(
@@ -70,13 +71,13 @@ fn serve_case(path: &Path) {
 }
 
 fn sync_case(xor_url: &str, feed_url: &str, bytes: u64) {
-    use xor_lever::domain::*;
+    use xor_lever_shared::domain::*;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let http = xor_lever::config::http_client();
-        let s = std::sync::Arc::new(xor_lever::adapters::sqlite::SqliteStore::open_dir(dir.path()).unwrap());
-        let deps = xor_lever::config::sync_deps(s, http);
+        let http = xor_lever_shared::config::http_client();
+        let s = std::sync::Arc::new(xor_lever_shared::adapters::sqlite::SqliteStore::open_dir(dir.path()).unwrap());
+        let deps = xor_lever_shared::config::sync_deps(s, http);
         let id = ConnectionId::parse("bench").unwrap();
         let mut c = Connection::new(id.clone(), feed_url.into(), xor_url.into(), 0);
         c.xor_max_rps = 1000.0;
@@ -84,7 +85,7 @@ fn sync_case(xor_url: &str, feed_url: &str, bytes: u64) {
         deps.connections.create_connection(&c).await.unwrap();
         deps.secrets.create_secret(&id, "xor-api-key", Some(&SecretString::new("k"))).await.unwrap();
         let t = Instant::now();
-        let r = xor_lever::usecases::sync_connection(&deps, &id, &Default::default()).await;
+        let r = xor_lever_shared::usecases::sync_connection(&deps, &id, &Default::default()).await;
         let secs = t.elapsed().as_secs_f64();
         assert_eq!(r.run.summary.failed, 0, "{:?}", r.run);
         println!(

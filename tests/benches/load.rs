@@ -5,9 +5,9 @@
 //! then counts the records against the requests: nothing lost, nothing twice.
 use std::time::{Duration, Instant};
 
-use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
 use xor_lever_sandbox::percentile;
+use xor_lever_shared::domain::webhook::WebhookSecret;
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| !a.starts_with('-')).collect();
@@ -16,9 +16,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let app = std::sync::Arc::new(spawn_webhook_app(StoreKind::Sqlite).await);
-        let feed = xor_lever::domain::FeedState {
+        let feed = xor_lever_shared::domain::FeedState {
             last_run_clean: true,
-            confirmed_at_ms: Some(xor_lever::usecases::now_ms()),
+            confirmed_at_ms: Some(xor_lever_shared::usecases::now_ms()),
             ..Default::default()
         };
         app.deps.connections.set_feed_state(&app.id, &feed).await.unwrap();
@@ -36,7 +36,7 @@ fn main() {
             tasks.push(tokio::spawn(async move {
                 let body = serde_json::to_vec(&app.screening(&format!("cand_{n}"))).unwrap();
                 let id = format!("msg_{n}");
-                let ts = xor_lever::usecases::now_ms() / 1000;
+                let ts = xor_lever_shared::usecases::now_ms() / 1000;
                 let sig = WebhookSecret::parse(&app.secret).unwrap().sign(&id, ts, &body);
                 let t = Instant::now();
                 let r = client
@@ -63,10 +63,10 @@ fn main() {
         let count = |status| {
             let app = app.clone();
             async move {
-                xor_lever::usecases::webhook::count_deliveries(&app.deps, &app.id, status, usize::MAX).await.unwrap()
+                xor_lever_shared::usecases::webhook::count_deliveries(&app.deps, &app.id, status, usize::MAX).await.unwrap()
             }
         };
-        use xor_lever::domain::DeliveryStatus::{Completed, Pending, Received};
+        use xor_lever_shared::domain::DeliveryStatus::{Completed, Pending, Received};
         let (recorded, pending, received) = (count(Completed).await, count(Pending).await, count(Received).await);
         println!("load: {total} requests at {rate}/s for {secs} s ({distinct} screenings, the rest XOR's retries)");
         println!("  throughput {:.1} requests/s over {elapsed:.1} s", total as f64 / elapsed);
@@ -85,8 +85,8 @@ fn main() {
         // Then the schedule's sweep sends the waiting ones on.
         let mut rounds = 0;
         while count(Pending).await > 0 && rounds < 60 {
-            let deadline = xor_lever::usecases::now_ms() + 60_000;
-            xor_lever::usecases::webhook::retry_waiting(&app.deps, deadline, 1000).await.unwrap();
+            let deadline = xor_lever_shared::usecases::now_ms() + 60_000;
+            xor_lever_shared::usecases::webhook::retry_waiting(&app.deps, deadline, 1000).await.unwrap();
             rounds += 1;
         }
         println!(

@@ -6,9 +6,9 @@
 //! handler time.
 use std::time::Instant;
 
-use xor_lever::usecases::webhook::{Reply, SignedHeaders, receive};
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
 use xor_lever_sandbox::percentile;
+use xor_lever_shared::usecases::webhook::{Reply, SignedHeaders, receive};
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -23,7 +23,7 @@ fn main() {
             ] {
                 let mut times = Vec::with_capacity(200);
                 for i in 0..220 {
-                    let ts = xor_lever::usecases::now_ms() / 1000;
+                    let ts = xor_lever_shared::usecases::now_ms() / 1000;
                     let h = SignedHeaders {
                         id: Some(format!("forged_{i}")),
                         timestamp: Some(ts.to_string()),
@@ -31,7 +31,8 @@ fn main() {
                     };
                     let t0 = Instant::now();
                     let a =
-                        receive(&app.deps, app.id.as_str(), &h, &junk, xor_lever::usecases::now_ms() + 30_000).await;
+                        receive(&app.deps, app.id.as_str(), &h, &junk, xor_lever_shared::usecases::now_ms() + 30_000)
+                            .await;
                     let ms = t0.elapsed().as_secs_f64() * 1000.0;
                     assert_eq!(a.reply, Reply::Unsigned, "{a:?}");
                     if i >= 20 {

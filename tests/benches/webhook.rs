@@ -8,11 +8,11 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-use xor_lever::adapters::lever::LEVER_NANOS;
-use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever::usecases::webhook::{Reply, SignedHeaders, receive};
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
 use xor_lever_sandbox::percentile;
+use xor_lever_shared::adapters::lever::LEVER_NANOS;
+use xor_lever_shared::domain::webhook::WebhookSecret;
+use xor_lever_shared::usecases::webhook::{Reply, SignedHeaders, receive};
 
 const N: usize = 1000;
 
@@ -22,24 +22,24 @@ fn main() {
         for kind in [StoreKind::Memory, StoreKind::Sqlite] {
             let app = spawn_webhook_app(kind).await;
             let secret = WebhookSecret::parse(&app.secret).unwrap();
-            let feed = |at: i64| xor_lever::domain::FeedState {
+            let feed = |at: i64| xor_lever_shared::domain::FeedState {
                 last_run_clean: true,
                 confirmed_at_ms: Some(at),
                 ..Default::default()
             };
-            app.deps.connections.set_feed_state(&app.id, &feed(xor_lever::usecases::now_ms())).await.unwrap();
+            app.deps.connections.set_feed_state(&app.id, &feed(xor_lever_shared::usecases::now_ms())).await.unwrap();
             let calls_before = app.lever.stats().requests;
             let mut ours = Vec::with_capacity(N);
             let mut total = Vec::with_capacity(N);
             for i in 0..N + 50 {
                 let body = serde_json::to_vec(&app.screening(&format!("cand_{i}"))).unwrap();
                 let id = format!("msg_{i}");
-                let ts = xor_lever::usecases::now_ms() / 1000;
+                let ts = xor_lever_shared::usecases::now_ms() / 1000;
                 let h = SignedHeaders { id: Some(id.clone()), timestamp: Some(ts.to_string()), signature: Some(secret.sign(&id, ts, &body)) };
                 let t0 = Instant::now();
                 let (answer, lever_ns) = LEVER_NANOS
                     .scope(Cell::new(0), async {
-                        let a = receive(&app.deps, app.id.as_str(), &h, &body, xor_lever::usecases::now_ms() + 30_000).await;
+                        let a = receive(&app.deps, app.id.as_str(), &h, &body, xor_lever_shared::usecases::now_ms() + 30_000).await;
                         (a, LEVER_NANOS.with(|n| n.get()))
                     })
                     .await;
@@ -69,9 +69,9 @@ fn main() {
             for i in 0..100 {
                 let body = serde_json::to_vec(&app.screening(&format!("stale_{i}"))).unwrap();
                 let id = format!("stale_{i}");
-                let ts = xor_lever::usecases::now_ms() / 1000;
+                let ts = xor_lever_shared::usecases::now_ms() / 1000;
                 let h = SignedHeaders { id: Some(id.clone()), timestamp: Some(ts.to_string()), signature: Some(secret.sign(&id, ts, &body)) };
-                let a = receive(&app.deps, app.id.as_str(), &h, &body, xor_lever::usecases::now_ms() + 30_000).await;
+                let a = receive(&app.deps, app.id.as_str(), &h, &body, xor_lever_shared::usecases::now_ms() + 30_000).await;
                 assert_eq!(a.reply, Reply::Accepted, "{a:?}");
             }
             let stale = (app.lever.stats().requests - before) as f64 / 100.0;

@@ -2,14 +2,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use xor_lever::adapters::lever::LeverApi;
-use xor_lever::adapters::memory::MemoryStore;
-use xor_lever::adapters::retry::RetryPolicy;
-use xor_lever::adapters::sqlite::SqliteStore;
-use xor_lever::adapters::xor::XorBoards;
-use xor_lever::domain::ports::XOR_API_KEY;
-use xor_lever::domain::*;
-use xor_lever::usecases::{SyncDeps, SyncOptions, SyncReport, sync_connection};
+use xor_lever_shared::adapters::lever::LeverApi;
+use xor_lever_shared::adapters::memory::MemoryStore;
+use xor_lever_shared::adapters::retry::RetryPolicy;
+use xor_lever_shared::adapters::sqlite::SqliteStore;
+use xor_lever_shared::adapters::xor::XorBoards;
+use xor_lever_shared::domain::ports::XOR_API_KEY;
+use xor_lever_shared::domain::*;
+use xor_lever_shared::usecases::{SyncDeps, SyncOptions, SyncReport, sync_connection};
 
 use crate::{FeedServer, XorSandbox, moto};
 
@@ -38,14 +38,14 @@ pub struct App {
 pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
     let xor = XorSandbox::spawn().await;
     let feed = FeedServer::spawn(feed).await;
-    let http = xor_lever::config::http_client();
+    let http = xor_lever_shared::config::http_client();
     let mut aws = None;
     let (deps, dir) = match kind {
-        StoreKind::Memory => (xor_lever::config::sync_deps(Arc::new(MemoryStore::new()), http), None),
+        StoreKind::Memory => (xor_lever_shared::config::sync_deps(Arc::new(MemoryStore::new()), http), None),
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let store = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (xor_lever::config::sync_deps(store, http), Some(dir))
+            (xor_lever_shared::config::sync_deps(store, http), Some(dir))
         }
         StoreKind::Aws => {
             // DynamoDB for state, Secrets Manager for secrets, as deployed.
@@ -70,14 +70,14 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
         StoreKind::AwsAs(p) => {
             let (table, prefix) = aws.clone().unwrap();
             let (t, s) = moto::stores_as(p, &table, &prefix).await;
-            aws_sync_deps(t, s, xor_lever::config::http_client())
+            aws_sync_deps(t, s, xor_lever_shared::config::http_client())
         }
         _ => deps,
     };
     // Short timeouts and retries: the sandboxes answer in milliseconds.
     let mut deps = deps;
     deps.boards = Arc::new(XorBoards {
-        http: xor_lever::config::http_client(),
+        http: xor_lever_shared::config::http_client(),
         timeout: Duration::from_millis(500),
         retry: RetryPolicy {
             max_attempts: 4,
@@ -91,12 +91,12 @@ pub async fn spawn_app(kind: StoreKind, feed: Vec<u8>) -> App {
 }
 
 fn aws_sync_deps(
-    table: xor_lever::adapters::dynamodb::DynamoStore,
-    secrets: xor_lever::adapters::secrets_manager::SecretsManagerStore,
+    table: xor_lever_shared::adapters::dynamodb::DynamoStore,
+    secrets: xor_lever_shared::adapters::secrets_manager::SecretsManagerStore,
     http: reqwest::Client,
 ) -> SyncDeps {
     let table = Arc::new(table);
-    let mut deps = xor_lever::config::sync_deps(Arc::new(MemoryStore::new()), http);
+    let mut deps = xor_lever_shared::config::sync_deps(Arc::new(MemoryStore::new()), http);
     deps.connections = table.clone();
     deps.mappings = table.clone();
     deps.runs = table;
@@ -122,13 +122,15 @@ impl App {
     /// The fan-out worker's ports on this app's moto table (its leases) and `queue`.
     pub async fn turn_deps(
         &self,
-        queue: Arc<dyn xor_lever::domain::queue::SyncQueue>,
-    ) -> xor_lever::usecases::turns::TurnDeps {
+        queue: Arc<dyn xor_lever_shared::domain::queue::SyncQueue>,
+    ) -> xor_lever_shared::usecases::turns::TurnDeps {
         let (table, _) = self.aws.clone().expect("an AWS app");
-        let sdk = xor_lever::config::aws_sdk_config().await;
-        let leases =
-            Arc::new(xor_lever::adapters::dynamodb::DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table));
-        xor_lever::usecases::turns::TurnDeps { sync: self.deps.clone(), lever: None, leases, queue }
+        let sdk = xor_lever_shared::config::aws_sdk_config().await;
+        let leases = Arc::new(xor_lever_shared::adapters::dynamodb::DynamoStore::new(
+            xor_lever_shared::config::dynamo_client(&sdk),
+            table,
+        ));
+        xor_lever_shared::usecases::turns::TurnDeps { sync: self.deps.clone(), lever: None, leases, queue }
     }
 
     pub fn active_xor_jobs(&self) -> std::collections::BTreeMap<String, String> {
@@ -170,10 +172,10 @@ pub struct WebhookApp {
     pub url: String,
     pub id: ConnectionId,
     pub secret: String,
-    pub deps: xor_lever::usecases::context::LeverContext,
+    pub deps: xor_lever_shared::usecases::context::LeverContext,
     /// The operator's wiring on the same store (the same as `deps` but under `AwsAs`, where
     /// `deps` holds only the function's permissions).
-    pub setup: xor_lever::usecases::context::LeverContext,
+    pub setup: xor_lever_shared::usecases::context::LeverContext,
     /// Milliseconds added to the real clock (tests move time forward).
     pub skew_ms: Arc<std::sync::atomic::AtomicI64>,
     pub posting: String,
@@ -190,7 +192,7 @@ pub async fn spawn_webhook_app(kind: StoreKind) -> WebhookApp {
 
 pub async fn spawn_webhook_app_with(
     kind: StoreKind,
-    tweak: impl FnOnce(&mut xor_lever::usecases::context::LeverContext),
+    tweak: impl FnOnce(&mut xor_lever_shared::usecases::context::LeverContext),
 ) -> WebhookApp {
     spawn_webhook_app_within(kind, None, tweak).await
 }
@@ -202,43 +204,43 @@ pub async fn spawn_webhook_app_with(
 pub async fn spawn_webhook_app_within(
     kind: StoreKind,
     budget: Option<Duration>,
-    tweak: impl FnOnce(&mut xor_lever::usecases::context::LeverContext),
+    tweak: impl FnOnce(&mut xor_lever_shared::usecases::context::LeverContext),
 ) -> WebhookApp {
     use std::sync::atomic::{AtomicI64, Ordering};
-    use xor_lever::adapters::lever::{AppCredentials, TokenSet};
-    use xor_lever::domain::ports::{LEVER_APP, LEVER_TOKENS, WEBHOOK_SECRET};
-    use xor_lever::usecases::context::LeverContext;
+    use xor_lever_shared::adapters::lever::{AppCredentials, TokenSet};
+    use xor_lever_shared::domain::ports::{LEVER_APP, LEVER_TOKENS, WEBHOOK_SECRET};
+    use xor_lever_shared::usecases::context::LeverContext;
 
     let lever = crate::LeverSandbox::spawn().await;
     let xor = XorSandbox::spawn().await;
-    let http = xor_lever::config::http_client();
+    let http = xor_lever_shared::config::http_client();
     let mut aws = None;
     let (deps, dir): (LeverContext, _) = match kind {
         StoreKind::Memory => {
             let s = Arc::new(MemoryStore::new());
-            (xor_lever::config::lever_context_on(s.clone(), s, http), None)
+            (xor_lever_shared::config::lever_context_on(s.clone(), s, http), None)
         }
         StoreKind::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let s = Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
-            (xor_lever::config::lever_context_on(s.clone(), s, http), Some(dir))
+            (xor_lever_shared::config::lever_context_on(s.clone(), s, http), Some(dir))
         }
         StoreKind::Aws => {
             let t = Arc::new(moto::dynamo_store().await);
             let secrets = moto::secrets_store().await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (xor_lever::config::lever_context_on(t, Arc::new(secrets), http), None)
+            (xor_lever_shared::config::lever_context_on(t, Arc::new(secrets), http), None)
         }
         StoreKind::AwsAs(_) => {
             let ((t, secrets), _) = moto::enforced_stores(moto::Principal::Admin).await;
             aws = Some((t.table().to_owned(), secrets.prefix().to_owned()));
-            (xor_lever::config::lever_context_on(Arc::new(t), Arc::new(secrets), http), None)
+            (xor_lever_shared::config::lever_context_on(Arc::new(t), Arc::new(secrets), http), None)
         }
     };
     let skew_ms = Arc::new(AtomicI64::new(0));
     let skew = skew_ms.clone();
-    let clock: xor_lever::usecases::Clock =
-        Arc::new(move || xor_lever::usecases::now_ms() + skew.load(Ordering::SeqCst));
+    let clock: xor_lever_shared::usecases::Clock =
+        Arc::new(move || xor_lever_shared::usecases::now_ms() + skew.load(Ordering::SeqCst));
     let ready = |mut deps: LeverContext| {
         deps.set_clock(clock.clone());
         deps.lever = Arc::new(LeverApi {
@@ -248,11 +250,11 @@ pub async fn spawn_webhook_app_within(
                 max_delay: Duration::from_millis(30),
                 budget: Duration::from_secs(2),
             },
-            ..LeverApi::new(xor_lever::config::http_client())
+            ..LeverApi::new(xor_lever_shared::config::http_client())
         });
         // Short timeouts and retries: the sandbox answers in milliseconds.
         deps.boards = Some(Arc::new(XorBoards {
-            http: xor_lever::config::http_client(),
+            http: xor_lever_shared::config::http_client(),
             timeout: Duration::from_millis(500),
             retry: RetryPolicy {
                 max_attempts: 3,
@@ -269,7 +271,11 @@ pub async fn spawn_webhook_app_within(
         StoreKind::AwsAs(p) => {
             let (table, prefix) = aws.clone().unwrap();
             let (t, s) = moto::stores_as(p, &table, &prefix).await;
-            ready(xor_lever::config::lever_context_on(Arc::new(t), Arc::new(s), xor_lever::config::http_client()))
+            ready(xor_lever_shared::config::lever_context_on(
+                Arc::new(t),
+                Arc::new(s),
+                xor_lever_shared::config::http_client(),
+            ))
         }
         _ => setup.clone(),
     };
@@ -281,7 +287,7 @@ pub async fn spawn_webhook_app_within(
     conn.lever.auth_base_url = Some(lever.url.clone());
     conn.lever.perform_as = Some(crate::lever::ADMIN_USER.into());
     setup.connections.create_connection(&conn).await.unwrap();
-    let secret = xor_lever::random::webhook_secret();
+    let secret = xor_lever_shared::random::webhook_secret();
     setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
     setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
     setup.secrets.create_secret(&id, XOR_API_KEY, Some(&SecretString::new(format!("xor_test_{id}")))).await.unwrap();
@@ -292,10 +298,15 @@ pub async fn spawn_webhook_app_within(
     };
     setup.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app).unwrap())).await.unwrap();
     // The deployment's signing key, as `lever-app set` makes it.
-    xor_lever::usecases::signed::init_keys(setup.secrets.as_ref(), xor_lever::usecases::now_ms()).await.unwrap();
+    xor_lever_shared::usecases::signed::init_keys(setup.secrets.as_ref(), xor_lever_shared::usecases::now_ms())
+        .await
+        .unwrap();
     let (at, rt, ttl) = lever.issue_tokens();
-    let tokens =
-        TokenSet { access_token: at, refresh_token: rt, expires_at: xor_lever::usecases::now_ms() / 1000 + ttl as i64 };
+    let tokens = TokenSet {
+        access_token: at,
+        refresh_token: rt,
+        expires_at: xor_lever_shared::usecases::now_ms() / 1000 + ttl as i64,
+    };
     setup.tokens.store(&id, &tokens).await.unwrap();
 
     let posting = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10".to_owned();
@@ -305,7 +316,7 @@ pub async fn spawn_webhook_app_within(
     let mapping = job_mapping(&id, &posting, &xor_job);
     setup.mappings.upsert_mapping(mapping, None).await.unwrap();
 
-    let mut router = xor_lever::http::router(deps.clone());
+    let mut router = xor_lever_shared::http::router(deps.clone());
     if let Some(budget) = budget {
         // On the app's clock, as the code under test reads the time.
         let clock = clock.clone();
@@ -314,7 +325,7 @@ pub async fn spawn_webhook_app_within(
                 let deadline = clock() + budget.as_millis() as i64;
                 async move {
                     use axum::response::IntoResponse;
-                    req.extensions_mut().insert(xor_lever::http::RequestDeadline(deadline));
+                    req.extensions_mut().insert(xor_lever_shared::http::RequestDeadline(deadline));
                     match tokio::time::timeout(budget, next.run(req)).await {
                         Ok(answer) => answer,
                         Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "Task timed out").into_response(),
@@ -344,7 +355,8 @@ pub async fn spawn_webhook_app_within(
 impl WebhookApp {
     /// The scheduled run's wiring over this app's stores (its runs kept in memory).
     pub fn sync_deps(&self) -> SyncDeps {
-        let mut sync = xor_lever::config::sync_deps(Arc::new(MemoryStore::new()), xor_lever::config::http_client());
+        let mut sync =
+            xor_lever_shared::config::sync_deps(Arc::new(MemoryStore::new()), xor_lever_shared::config::http_client());
         sync.connections = self.deps.connections.clone();
         sync.mappings = self.deps.mappings.clone();
         sync.secrets = self.deps.secrets.clone();
@@ -390,8 +402,9 @@ impl WebhookApp {
 
     /// Signs and posts a body as XOR would; returns (status, JSON body, Retry-After).
     pub async fn deliver(&self, webhook_id: &str, body: &[u8]) -> (u16, serde_json::Value, Option<String>) {
-        let ts = (xor_lever::usecases::now_ms() + self.skew_ms.load(std::sync::atomic::Ordering::SeqCst)) / 1000;
-        let sig = xor_lever::domain::webhook::WebhookSecret::parse(&self.secret).unwrap().sign(webhook_id, ts, body);
+        let ts = (xor_lever_shared::usecases::now_ms() + self.skew_ms.load(std::sync::atomic::Ordering::SeqCst)) / 1000;
+        let sig =
+            xor_lever_shared::domain::webhook::WebhookSecret::parse(&self.secret).unwrap().sign(webhook_id, ts, body);
         self.post(webhook_id, &ts.to_string(), &sig, body).await
     }
 
@@ -437,7 +450,7 @@ impl WebhookApp {
 impl WebhookApp {
     /// Another connection in the same store, `pending` (no Lever authorization yet), on `lever`.
     pub async fn add_pending_connection(&self, name: &str, lever: &crate::LeverSandbox) -> (ConnectionId, String) {
-        use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET};
+        use xor_lever_shared::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET};
         let id = ConnectionId::parse(&format!("{name}-{:06x}", fastrand::u32(..0xffffff))).unwrap();
         let mut conn =
             Connection::new(id.clone(), "http://127.0.0.1:9/feed.xml".into(), "http://127.0.0.1:9".into(), 0);
@@ -445,7 +458,7 @@ impl WebhookApp {
         conn.lever.api_base_url = Some(lever.api_base());
         conn.lever.auth_base_url = Some(lever.url.clone());
         self.setup.connections.create_connection(&conn).await.unwrap();
-        let secret = xor_lever::random::webhook_secret();
+        let secret = xor_lever_shared::random::webhook_secret();
         self.setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
         self.setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
         let mapping = job_mapping(&id, &self.posting, &self.xor_job);
@@ -456,8 +469,8 @@ impl WebhookApp {
 
     /// A fresh connect link for `id`, as `connections connect-url` mints it.
     pub async fn connect_link(&self, id: &ConnectionId) -> String {
-        let (token, _) = xor_lever::usecases::connect::invite(&self.setup, id, 7).await.unwrap();
-        xor_lever::usecases::connect::connect_link(&self.url, id, &token)
+        let (token, _) = xor_lever_shared::usecases::connect::invite(&self.setup, id, 7).await.unwrap();
+        xor_lever_shared::usecases::connect::connect_link(&self.url, id, &token)
     }
 
     /// Follows the connect flow as the admin's browser does (a fresh invitation; the cookie kept;
@@ -704,15 +717,15 @@ pub fn pdf_text(pdf: &[u8]) -> String {
 /// A secret store seen through a hook called before each read (`secret`, `app_secret`) with the
 /// kind read: it may count the reads, or fail them as Secrets Manager down would.
 pub struct WatchedSecrets {
-    pub inner: Arc<dyn xor_lever::domain::SecretStore>,
+    pub inner: Arc<dyn xor_lever_shared::domain::SecretStore>,
     #[allow(clippy::type_complexity)]
-    pub on_read: Arc<dyn Fn(&str) -> Result<(), xor_lever::domain::StoreError> + Send + Sync>,
+    pub on_read: Arc<dyn Fn(&str) -> Result<(), xor_lever_shared::domain::StoreError> + Send + Sync>,
 }
 
-type SecretResult<T> = Result<T, xor_lever::domain::StoreError>;
+type SecretResult<T> = Result<T, xor_lever_shared::domain::StoreError>;
 
 #[async_trait::async_trait]
-impl xor_lever::domain::SecretStore for WatchedSecrets {
+impl xor_lever_shared::domain::SecretStore for WatchedSecrets {
     async fn secret(&self, c: &ConnectionId, kind: &str) -> SecretResult<Option<SecretString>> {
         (self.on_read)(kind)?;
         self.inner.secret(c, kind).await

@@ -548,14 +548,18 @@ async fn authorize(State(s): State<LeverState>, Query(q): Query<AuthorizeQuery>)
         let url = format!(
             "{}{sep}error=access_denied&error_description=User%20did%20not%20authorize%20the%20request&state={}",
             q.redirect_uri,
-            xor_lever::adapters::enc(&state)
+            xor_lever_shared::adapters::enc(&state)
         );
-        return xor_lever::http::found(&url);
+        return xor_lever_shared::http::found(&url);
     }
     let code = g.next("code_");
     g.codes.insert(code.clone(), q.redirect_uri.clone());
     g.scopes.insert(code.clone(), q.scope.clone().unwrap_or_default());
-    xor_lever::http::found(&format!("{}{sep}code={code}&state={}", q.redirect_uri, xor_lever::adapters::enc(&state)))
+    xor_lever_shared::http::found(&format!(
+        "{}{sep}code={code}&state={}",
+        q.redirect_uri,
+        xor_lever_shared::adapters::enc(&state)
+    ))
 }
 
 /// Lever's consent page, in short: who asks, for what, Allow or Deny (a GET form back to

@@ -1,7 +1,7 @@
 //! moto's server stands in for DynamoDB and Secrets Manager. The test script
 //! (`infra/scripts/test`) starts it and exports `AWS_ENDPOINT_URL`; the real AWS SDK talks to it.
-use xor_lever::adapters::dynamodb::DynamoStore;
-use xor_lever::adapters::secrets_manager::SecretsManagerStore;
+use xor_lever_shared::adapters::dynamodb::DynamoStore;
+use xor_lever_shared::adapters::secrets_manager::SecretsManagerStore;
 
 /// The moto endpoint, or a panic that says how to get one.
 pub fn endpoint() -> String {
@@ -13,9 +13,11 @@ pub fn endpoint() -> String {
 /// A fresh table (unique name) in moto, created as the template declares it.
 pub async fn dynamo_store() -> DynamoStore {
     endpoint();
-    let sdk = xor_lever::config::aws_sdk_config().await;
-    let store =
-        DynamoStore::new(xor_lever::config::dynamo_client(&sdk), format!("xor-lever-test-{:016x}", fastrand::u64(..)));
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
+    let store = DynamoStore::new(
+        xor_lever_shared::config::dynamo_client(&sdk),
+        format!("xor-lever-test-{:016x}", fastrand::u64(..)),
+    );
     store.create_table().await.expect("create table in moto");
     store
 }
@@ -26,7 +28,7 @@ pub async fn dynamo_store() -> DynamoStore {
 /// tested by `tests/tests/outages.rs`.
 pub async fn dynamo_store_patient() -> DynamoStore {
     endpoint();
-    let sdk = xor_lever::config::aws_sdk_config().await;
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
     let timeouts =
         aws_config::timeout::TimeoutConfig::builder().operation_timeout(std::time::Duration::from_secs(60)).build();
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).timeout_config(timeouts).build();
@@ -41,9 +43,9 @@ pub async fn dynamo_store_patient() -> DynamoStore {
 /// A Secrets Manager store under a unique prefix in moto.
 pub async fn secrets_store() -> SecretsManagerStore {
     endpoint();
-    let sdk = xor_lever::config::aws_sdk_config().await;
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
     SecretsManagerStore::new(
-        xor_lever::config::secrets_client(&sdk),
+        xor_lever_shared::config::secrets_client(&sdk),
         format!("xor-lever-test-{:08x}/", fastrand::u32(..)),
     )
 }
@@ -117,8 +119,8 @@ pub async fn enforced_stores(
 pub async fn stores_as(principal: Principal, table: &str, prefix: &str) -> (DynamoStore, SecretsManagerStore) {
     let sdk = sdk_as(principal).await;
     (
-        DynamoStore::new(xor_lever::config::dynamo_client(&sdk), table),
-        SecretsManagerStore::new(xor_lever::config::secrets_client(&sdk), prefix),
+        DynamoStore::new(xor_lever_shared::config::dynamo_client(&sdk), table),
+        SecretsManagerStore::new(xor_lever_shared::config::secrets_client(&sdk), prefix),
     )
 }
 

@@ -16,10 +16,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
-use xor_lever::domain::DeliveryStatus;
 use xor_lever_sandbox::feeds::{feed, posting_id};
 use xor_lever_sandbox::harness::{StoreKind, spawn_app, spawn_webhook_app_within};
 use xor_lever_sandbox::xor::Fault;
+use xor_lever_shared::domain::DeliveryStatus;
 
 /// The seeds to run: `CHAOS_SEEDS` ("1-50" or "3,9,12"), else `default`.
 fn seeds(default: std::ops::RangeInclusive<u64>) -> Vec<u64> {
@@ -256,10 +256,13 @@ async fn lever_seed(seed: u64) -> String {
                 .await;
         }
         for _ in 0..10 {
-            let s =
-                xor_lever::usecases::webhook::retry_waiting(&app.deps, xor_lever::usecases::now_ms() + 60_000, 1000)
-                    .await
-                    .unwrap();
+            let s = xor_lever_shared::usecases::webhook::retry_waiting(
+                &app.deps,
+                xor_lever_shared::usecases::now_ms() + 60_000,
+                1000,
+            )
+            .await
+            .unwrap();
             if s.replayed == 0 {
                 break;
             }
@@ -276,7 +279,8 @@ async fn lever_seed(seed: u64) -> String {
         let twice: Vec<_> = per_email.iter().filter(|(_, n)| **n > 1).collect();
         assert!(twice.is_empty(), "seed {seed}: screenings made twice: {twice:?}");
         let waiting =
-            xor_lever::usecases::webhook::count_deliveries(&app.deps, &app.id, DeliveryStatus::Pending, 1000).await;
+            xor_lever_shared::usecases::webhook::count_deliveries(&app.deps, &app.id, DeliveryStatus::Pending, 1000)
+                .await;
         assert_eq!(per_email.len(), 120, "seed {seed}: every screening reached Lever ({waiting:?} pending)");
         assert_eq!(opps.len(), 120, "seed {seed}");
         let served = app.lever.stats().faults_served;
@@ -292,12 +296,12 @@ async fn lever_seed(seed: u64) -> String {
 /// calls at random: once XOR answers, it ends as one opportunity, on that job's posting.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_screening_for_a_job_whose_create_answer_was_lost_makes_one_opportunity_on_its_posting() {
-    use xor_lever::domain::{SecretString, idempotency_key};
+    use xor_lever_shared::domain::{SecretString, idempotency_key};
     // Its own seeds (`CHAOS_LOST_SEEDS`): the suite's three unless asked.
     let seeds = std::env::var("CHAOS_LOST_SEEDS").map_or_else(|_| (1..=3).collect(), |s| parse_seeds(&s));
     for seed in seeds {
         let app = xor_lever_sandbox::harness::spawn_webhook_app(StoreKind::Sqlite).await;
-        let posting = xor_lever::feed::parse_slice(&feed(7..8, "")).unwrap().0.remove(0);
+        let posting = xor_lever_shared::feed::parse_slice(&feed(7..8, "")).unwrap().0.remove(0);
         app.lever.add_posting(posting.external_id.as_str(), &posting.title, "published");
         // The sync's create, every answer lost (the client tries 3 times): the job is in XOR only.
         // Held past the client's timeout, each attempt: the job is made, no answer arrives.

@@ -3,14 +3,14 @@
 //! two connections side by side.
 use std::sync::atomic::Ordering;
 
-use xor_lever::adapters::enc;
-use xor_lever::domain::invitation::hash_token;
-use xor_lever::domain::{ConnectionStatus, DeliveryStatus};
 use xor_lever_sandbox::LeverSandbox;
 use xor_lever_sandbox::harness::{Flow, StoreKind, WebhookApp, query_param, spawn_webhook_app, spawn_webhook_app_with};
 use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, Config, Fault, SANDBOX_ACCOUNT};
+use xor_lever_shared::adapters::enc;
+use xor_lever_shared::domain::invitation::hash_token;
+use xor_lever_shared::domain::{ConnectionStatus, DeliveryStatus};
 
-async fn status(app: &WebhookApp, id: &xor_lever::domain::ConnectionId) -> ConnectionStatus {
+async fn status(app: &WebhookApp, id: &xor_lever_shared::domain::ConnectionId) -> ConnectionStatus {
     app.deps.connections.connection(id).await.unwrap().unwrap().status
 }
 
@@ -146,8 +146,9 @@ async fn a_connected_connection_cannot_be_taken_over_by_another_lever_account() 
 
     // Rebinding is the operator's explicit act; it voids the links sent for the old binding.
     let old_link = app.connect_link(&id).await;
-    let previous =
-        xor_lever::usecases::connect::reset_lever(&app.deps, &id, "ops@test", &Default::default()).await.unwrap();
+    let previous = xor_lever_shared::usecases::connect::reset_lever(&app.deps, &id, "ops@test", &Default::default())
+        .await
+        .unwrap();
     assert_eq!(previous.as_deref(), Some(SANDBOX_ACCOUNT));
     assert_eq!(app.get(&old_link).await.0, 403, "a link from before the reset");
     let c = app.deps.connections.connection(&id).await.unwrap().unwrap();
@@ -293,10 +294,10 @@ async fn with_a_custom_domain_a_link_opened_on_another_host_connects_on_the_publ
     let port = listener.local_addr().unwrap().port();
     let mut deps = app.deps.clone();
     deps.public_url = Some(format!("http://localhost:{port}/"));
-    tokio::spawn(async move { axum::serve(listener, xor_lever::http::router(deps)).await });
+    tokio::spawn(async move { axum::serve(listener, xor_lever_shared::http::router(deps)).await });
 
-    let (token, _) = xor_lever::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
-    let link = xor_lever::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
+    let (token, _) = xor_lever_shared::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
+    let link = xor_lever_shared::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
     let v = xor_lever_sandbox::visitor::Visitor::new();
     let first = v.get(&link).await.unwrap();
     assert_eq!(first.status, 307, "{}", first.body);
@@ -316,8 +317,8 @@ async fn with_a_custom_domain_a_link_opened_on_another_host_connects_on_the_publ
     assert_eq!(status(&app, &id).await, ConnectionStatus::Connected);
     // Behind a proxy that names the public host in X-Forwarded-Host: served, never a loop.
     let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let (token, _) = xor_lever::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
-    let proxied = xor_lever::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
+    let (token, _) = xor_lever_shared::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
+    let proxied = xor_lever_shared::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);
     let r = c.get(&proxied).header("x-forwarded-host", format!("localhost:{port}")).send().await.unwrap();
     assert_ne!(r.status().as_u16(), 307, "the proxy's public host is the request's");
     // XOR's webhooks are taken on any host of the API (no redirect for a POST).
@@ -404,7 +405,7 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
     // The customer revokes the app in Lever; the next scheduled run notices.
     lever.revoke();
     let sync = app.sync_deps();
-    let all = xor_lever::usecases::sync_all(&sync, &Default::default(), 2, Some(&app.deps)).await.unwrap();
+    let all = xor_lever_shared::usecases::sync_all(&sync, &Default::default(), 2, Some(&app.deps)).await.unwrap();
     let skipped = all.skipped.iter().find(|s| s.connection == id.as_str()).expect("reported as skipped");
     assert_eq!(skipped.status, ConnectionStatus::Revoked);
     assert_eq!(status(&app, &id).await, ConnectionStatus::Revoked);
@@ -413,8 +414,9 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
     // Webhooks meanwhile wait.
     for i in 0..3 {
         let body = serde_json::to_vec(&app.screening(&format!("cand_{i}"))).unwrap();
-        let ts = xor_lever::usecases::now_ms() / 1000;
-        let sig = xor_lever::domain::webhook::WebhookSecret::parse(&secret).unwrap().sign(&format!("m{i}"), ts, &body);
+        let ts = xor_lever_shared::usecases::now_ms() / 1000;
+        let sig =
+            xor_lever_shared::domain::webhook::WebhookSecret::parse(&secret).unwrap().sign(&format!("m{i}"), ts, &body);
         let (st, v, _) = app.post_to(id.as_str(), &format!("m{i}"), &ts.to_string(), &sig, &body).await;
         assert_eq!((st, v["status"].as_str()), (503, Some("pending_reauth")));
     }
@@ -431,9 +433,13 @@ async fn revoke_then_reconnect_replays_each_waiting_webhook_exactly_once() {
     let done = app.deps.webhooks.deliveries(&id, DeliveryStatus::Completed, 10, None).await.unwrap();
     assert_eq!(done.items.len(), 3);
     // A later sweep or XOR retry changes nothing.
-    let s = xor_lever::usecases::webhook::retry_waiting(&app.deps, xor_lever::usecases::now_ms() + 30_000, 100)
-        .await
-        .unwrap();
+    let s = xor_lever_shared::usecases::webhook::retry_waiting(
+        &app.deps,
+        xor_lever_shared::usecases::now_ms() + 30_000,
+        100,
+    )
+    .await
+    .unwrap();
     assert_eq!(s.replayed, 0);
     assert_eq!(lever.opportunities().len(), 3);
     // Job mappings were kept throughout.
@@ -454,15 +460,15 @@ async fn two_connections_side_by_side_are_isolated() {
     assert_ne!(ta.refresh_token, tb.refresh_token);
     // A's secret cannot sign for B.
     let body = serde_json::to_vec(&app.screening("cand_x")).unwrap();
-    let ts = xor_lever::usecases::now_ms() / 1000;
-    let sig_a = xor_lever::domain::webhook::WebhookSecret::parse(&secret_a).unwrap().sign("mx", ts, &body);
+    let ts = xor_lever_shared::usecases::now_ms() / 1000;
+    let sig_a = xor_lever_shared::domain::webhook::WebhookSecret::parse(&secret_a).unwrap().sign("mx", ts, &body);
     assert_eq!(app.post_to(b.as_str(), "mx", &ts.to_string(), &sig_a, &body).await.0, 401);
     // A's failure (revoked) never stops B.
     lever_a.revoke();
-    let sig_b = xor_lever::domain::webhook::WebhookSecret::parse(&secret_b).unwrap().sign("mb", ts, &body);
+    let sig_b = xor_lever_shared::domain::webhook::WebhookSecret::parse(&secret_b).unwrap().sign("mb", ts, &body);
     let (st, v, _) = app.post_to(b.as_str(), "mb", &ts.to_string(), &sig_b, &body).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("completed")));
-    let sig_a = xor_lever::domain::webhook::WebhookSecret::parse(&secret_a).unwrap().sign("ma", ts, &body);
+    let sig_a = xor_lever_shared::domain::webhook::WebhookSecret::parse(&secret_a).unwrap().sign("ma", ts, &body);
     let (st, _, _) = app.post_to(a.as_str(), "ma", &ts.to_string(), &sig_a, &body).await;
     assert_eq!(st, 503);
     assert_eq!(
@@ -480,9 +486,9 @@ async fn two_connections_side_by_side_are_isolated() {
 /// link that was voided (`revoke-links`) or expired unused counts it again.
 #[tokio::test]
 async fn a_revoked_connection_alarms_until_an_operator_sends_a_link_or_disables_it() {
-    use xor_lever::usecases::turns::dispatch;
+    use xor_lever_shared::usecases::turns::dispatch;
     let app = spawn_webhook_app(StoreKind::Memory).await;
-    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let queue = xor_lever_shared::adapters::local_queue::LocalQueue::new();
     let unattended = || async {
         let r = dispatch(app.setup.connections.as_ref(), queue.as_ref()).await.unwrap();
         r.skipped.iter().filter(|s| s.connection == app.id.as_str() && s.unattended).count()
@@ -496,7 +502,7 @@ async fn a_revoked_connection_alarms_until_an_operator_sends_a_link_or_disables_
     let week_later = (app.setup.clock)() + 8 * 86_400_000;
     assert!(c.revocation_unattended(week_later), "the link expired unused");
     let _link = app.connect_link(&app.id).await;
-    xor_lever::usecases::section::access::revoke_links(&app.setup, &app.id).await.unwrap();
+    xor_lever_shared::usecases::section::access::revoke_links(&app.setup, &app.id).await.unwrap();
     assert_eq!(unattended().await, 1, "the link was voided");
     // A link used to reconnect has done its job: the next revoke alarms at once.
     let (st, page) = app.connect(&app.id).await;

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use xor_lever::adapters::sqs::SqsQueue;
-use xor_lever::domain::queue::{SyncTurn, TurnReason};
-use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, ConnectionStore, RunOutcome};
-use xor_lever::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
-use xor_lever::usecases::{SyncOptions, now_ms};
 use xor_lever_sandbox::feeds::feed;
 use xor_lever_sandbox::harness::{App, StoreKind, spawn_app};
 use xor_lever_sandbox::moto;
+use xor_lever_shared::adapters::sqs::SqsQueue;
+use xor_lever_shared::domain::queue::{SyncTurn, TurnReason};
+use xor_lever_shared::domain::{Connection, ConnectionId, ConnectionStatus, ConnectionStore, RunOutcome};
+use xor_lever_shared::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
+use xor_lever_shared::usecases::{SyncOptions, now_ms};
 
 /// Counts the SQS calls the adapter makes (an SDK interceptor: what went over the wire).
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,7 @@ async fn counted_queue(url: &str) -> (SqsQueue, Calls) {
 /// The SQS adapter on `url`, its calls counted, and with `refuse` refusing entries when given.
 async fn queue_with(url: &str, refuse: Option<RefuseEntry>) -> (SqsQueue, Calls) {
     let calls = Calls::default();
-    let sdk = xor_lever::config::aws_sdk_config().await;
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
     let mut conf = aws_sdk_sqs::config::Builder::from(&sdk).interceptor(calls.clone());
     if let Some(refuse) = refuse {
         conf = conf.interceptor(refuse);
@@ -65,8 +65,8 @@ fn turns_of(messages: &[(String, String)]) -> Vec<SyncTurn> {
 async fn the_dispatcher_sends_each_of_2500_connections_once() {
     // The SDK's own timeouts, not the functions' 4 s per call: moto reads a 1 MB page of the
     // index in about a second where DynamoDB takes milliseconds, more so beside the other tests.
-    let sdk = xor_lever::config::aws_sdk_config().await;
-    let table = xor_lever::adapters::dynamodb::DynamoStore::new(
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
+    let table = xor_lever_shared::adapters::dynamodb::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         format!("xor-lever-fanout-{:016x}", fastrand::u64(..)),
     );
@@ -87,7 +87,7 @@ async fn the_dispatcher_sends_each_of_2500_connections_once() {
             table.create_connection(&c).await.unwrap();
         })
         .await;
-    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let queue = xor_lever_shared::adapters::local_queue::LocalQueue::new();
 
     let r = dispatch(table, &*queue).await.unwrap();
     // Every connection gets a turn; the revoked ones are reported as skipped (their turn only
@@ -117,14 +117,14 @@ async fn turns_go_to_sqs_in_batches_of_ten_each_once() {
     let turns: Vec<SyncTurn> = (0..95)
         .map(|i| SyncTurn::new(ConnectionId::parse(&format!("q{i:02}")).unwrap(), TurnReason::Schedule))
         .collect();
-    xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
+    xor_lever_shared::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
     assert_eq!(calls.0.load(Ordering::SeqCst), 10, "9 batches of 10 and one of 5");
     let got = turns_of(&moto::drain(&moto::sqs_client().await, &url).await);
     assert_eq!(got.len(), 95);
     assert_eq!(got.iter().map(|t| t.connection.to_string()).collect::<BTreeSet<_>>().len(), 95);
 
     let (gone, _) = counted_queue(&format!("{url}-deleted")).await;
-    let err = xor_lever::domain::queue::SyncQueue::send(&gone, &turns[..12], 0).await.unwrap_err();
+    let err = xor_lever_shared::domain::queue::SyncQueue::send(&gone, &turns[..12], 0).await.unwrap_err();
     assert_eq!(err.connections.len(), 12, "{err}");
 }
 
@@ -238,7 +238,7 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
     // Refused once: sent again, alone.
     let url = moto::plain_sync_queue().await;
     let (queue, calls) = queue_with(&url, Some(RefuseEntry::new("e03", 1))).await;
-    xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
+    xor_lever_shared::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap();
     assert_eq!(calls.0.load(Ordering::SeqCst), 3, "the batch of 10, the refused entry again, the batch of 5");
     let got = turns_taken(&url).await;
     let ids: Vec<String> = got.iter().map(|t| t.connection.to_string()).collect();
@@ -248,7 +248,7 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
     // Refused on both tries: the error names e03 alone; the 14 others are in the queue.
     let url = moto::plain_sync_queue().await;
     let (queue, calls) = queue_with(&url, Some(RefuseEntry::new("e03", 2))).await;
-    let err = xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
+    let err = xor_lever_shared::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
     assert_eq!(err.connections.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["e03"], "{err}");
     assert!(err.to_string().contains("InternalError"), "{err}");
     assert_eq!(calls.0.load(Ordering::SeqCst), 3);
@@ -259,7 +259,7 @@ async fn an_entry_sqs_refuses_is_sent_again_once() {
     // The sender's fault: no second try (2 calls), the error names e03, the 14 others are sent.
     let url = moto::plain_sync_queue().await;
     let (queue, calls) = queue_with(&url, Some(RefuseEntry::new("e03", 2).senders_fault())).await;
-    let err = xor_lever::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
+    let err = xor_lever_shared::domain::queue::SyncQueue::send(&queue, &turns, 0).await.unwrap_err();
     assert_eq!(err.connections.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["e03"], "{err}");
     assert!(err.to_string().contains("InvalidMessageContents"), "{err}");
     assert_eq!(calls.0.load(Ordering::SeqCst), 2, "the batch of 10 and the batch of 5, no retry");
@@ -293,7 +293,7 @@ async fn a_sync_out_of_time_continues_in_the_next_turn() {
     let sqs = moto::sqs_client().await;
     assert!(moto::drain(&sqs, &url).await.is_empty(), "the continuation is delayed");
     tokio::time::sleep(
-        Duration::from_secs(xor_lever::domain::queue::CONTINUE_DELAY_SECS.into()) + Duration::from_millis(500),
+        Duration::from_secs(xor_lever_shared::domain::queue::CONTINUE_DELAY_SECS.into()) + Duration::from_millis(500),
     )
     .await;
     let next = turns_of(&moto::drain(&sqs, &url).await);
@@ -349,8 +349,13 @@ async fn a_busy_connection_sends_an_operators_turn_back_and_drops_the_schedules(
     let (queue, _) = counted_queue(&url).await;
     let deps = turn_deps(&app, queue).await;
     // Another worker is syncing this connection.
-    let held =
-        deps.leases.try_lease(&app.id, xor_lever::usecases::turns::SYNC_LEASE, "other", now_ms(), now_ms() + 60_000);
+    let held = deps.leases.try_lease(
+        &app.id,
+        xor_lever_shared::usecases::turns::SYNC_LEASE,
+        "other",
+        now_ms(),
+        now_ms() + 60_000,
+    );
     assert!(held.await.unwrap());
     let schedule = SyncTurn::new(app.id.clone(), TurnReason::Schedule);
     let operator = SyncTurn { force: true, ..SyncTurn::new(app.id.clone(), TurnReason::Operator) };
@@ -386,11 +391,11 @@ async fn a_revoked_connections_turn_counts_its_waiting_deliveries() {
         let (st, v, _) = app.deliver(&format!("msg_{i}"), &body).await;
         assert_eq!((st, v["status"].as_str()), (503, Some("pending_reauth")), "{v}");
     }
-    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let queue = xor_lever_shared::adapters::local_queue::LocalQueue::new();
     let deps = TurnDeps {
         sync: app.sync_deps(),
         lever: Some(app.deps.clone()),
-        leases: Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
+        leases: Arc::new(xor_lever_shared::adapters::memory::MemoryStore::new()),
         queue: queue.clone(),
     };
     let r = dispatch(&*deps.sync.connections, &*queue).await.unwrap();
@@ -418,12 +423,12 @@ async fn the_dispatch_names_the_authorizations_that_end_within_30_days() {
         ("never", None, ConnectionStatus::Connected),
         ("gone", Some(360), ConnectionStatus::Revoked),
     ] {
-        c.id = xor_lever::domain::ConnectionId::parse(id).unwrap();
+        c.id = xor_lever_shared::domain::ConnectionId::parse(id).unwrap();
         c.status = status;
         c.lever.authorized_at = authorized_days_ago.map(|d: i64| now_s - d * 86_400);
         app.setup.connections.create_connection(&c).await.unwrap();
     }
-    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
+    let queue = xor_lever_shared::adapters::local_queue::LocalQueue::new();
     let r = dispatch(&*app.setup.connections, &*queue).await.unwrap();
     assert_eq!(r.renewals_due, ["renew-soon"]);
 }

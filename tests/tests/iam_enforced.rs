@@ -4,13 +4,13 @@
 //! lacks is `AccessDenied` here, as it would be in AWS. (The real binaries run the same way:
 //! functions/*/tests/bootstrap.rs.)
 
-use xor_lever::domain::{ConnectionStatus, ConnectionStore, DeliveryStatus, StoreError};
-use xor_lever::usecases::{SyncDeps, now_ms};
 use xor_lever_sandbox::LeverSandbox;
 use xor_lever_sandbox::feeds::feed;
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, spawn_app, spawn_webhook_app};
 use xor_lever_sandbox::lever::Fault;
 use xor_lever_sandbox::moto::{self, Principal};
+use xor_lever_shared::domain::{ConnectionStatus, ConnectionStore, DeliveryStatus, StoreError};
+use xor_lever_shared::usecases::{SyncDeps, now_ms};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -38,7 +38,7 @@ async fn the_webhook_function_receives_refreshes_connects_and_replays_with_its_o
     let (id, secret) = app.add_pending_connection("b", &lever).await;
     let ts = now_ms() / 1000;
     let b = body(&app.screening("cand_3"));
-    let sig = xor_lever::domain::webhook::WebhookSecret::parse(&secret).unwrap().sign("msg_3", ts, &b);
+    let sig = xor_lever_shared::domain::webhook::WebhookSecret::parse(&secret).unwrap().sign("msg_3", ts, &b);
     let (st, _, _) = app.post_to(id.as_str(), "msg_3", &ts.to_string(), &sig, &b).await;
     assert_eq!(st, 503);
     let (st, page) = app.connect(&id).await;
@@ -55,14 +55,17 @@ async fn the_webhook_function_receives_refreshes_connects_and_replays_with_its_o
 #[tokio::test]
 async fn the_webhook_function_may_start_the_first_sync() {
     let url = moto::enforced_sync_queue().await;
-    let trigger = xor_lever::config::sqs_queue(&moto::sdk_as(Principal::Webhook).await, &url);
-    use xor_lever::domain::SyncTrigger;
+    let trigger = xor_lever_shared::config::sqs_queue(&moto::sdk_as(Principal::Webhook).await, &url);
+    use xor_lever_shared::domain::SyncTrigger;
     trigger.trigger(&"acme".parse().unwrap()).await.unwrap();
     let admin = aws_sdk_sqs::Client::new(&moto::sdk_as(Principal::Admin).await);
     let got = moto::drain(&admin, &url).await;
     assert_eq!(got.len(), 1);
-    let turn: xor_lever::domain::queue::SyncTurn = serde_json::from_str(&got[0].1).unwrap();
-    assert_eq!((turn.connection.as_str(), turn.reason), ("acme", xor_lever::domain::queue::TurnReason::Connected));
+    let turn: xor_lever_shared::domain::queue::SyncTurn = serde_json::from_str(&got[0].1).unwrap();
+    assert_eq!(
+        (turn.connection.as_str(), turn.reason),
+        ("acme", xor_lever_shared::domain::queue::TurnReason::Connected)
+    );
 }
 
 /// The dispatcher lists the connections and sends their turns with its two actions, and can
@@ -72,17 +75,17 @@ async fn the_dispatcher_sends_every_turn_with_its_own_policy_and_no_more() {
     let ((admin, _), (table, secrets)) = moto::enforced_stores(Principal::FeedSync).await;
     for i in 0..3 {
         let id = format!("d{i}").parse().unwrap();
-        let mut c = xor_lever::domain::Connection::new(id, "http://feed".into(), "http://xor".into(), now_ms());
+        let mut c = xor_lever_shared::domain::Connection::new(id, "http://feed".into(), "http://xor".into(), now_ms());
         c.status = if i == 2 { ConnectionStatus::Revoked } else { ConnectionStatus::Connected };
         admin.create_connection(&c).await.unwrap();
     }
     let url = moto::enforced_sync_queue().await;
-    let queue = xor_lever::config::sqs_queue(&moto::sdk_as(Principal::FeedSync).await, &url);
-    let r = xor_lever::usecases::turns::dispatch(&table, &queue).await.unwrap();
+    let queue = xor_lever_shared::config::sqs_queue(&moto::sdk_as(Principal::FeedSync).await, &url);
+    let r = xor_lever_shared::usecases::turns::dispatch(&table, &queue).await.unwrap();
     assert_eq!((r.sent, r.skipped.len()), (3, 1));
     let admin_sqs = aws_sdk_sqs::Client::new(&moto::sdk_as(Principal::Admin).await);
     assert_eq!(moto::drain(&admin_sqs, &url).await.len(), 3);
-    let read = xor_lever::domain::SecretStore::secret(&secrets, &"d0".parse().unwrap(), "xor-api-key").await;
+    let read = xor_lever_shared::domain::SecretStore::secret(&secrets, &"d0".parse().unwrap(), "xor-api-key").await;
     assert!(format!("{read:?}").contains("AccessDenied"), "{read:?}");
     let write = table.set_status(&"d0".parse().unwrap(), ConnectionStatus::Disabled).await;
     assert!(format!("{write:?}").contains("AccessDenied"), "{write:?}");
@@ -101,7 +104,7 @@ async fn the_sync_worker_syncs_checks_lever_and_replays_with_its_own_policy() {
     w.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
     // The delivery arrives through the webhook function (the operator's wiring stands in).
     let h = signed(&w, "msg_w", &body(&w.screening("cand_w")));
-    let a = xor_lever::usecases::webhook::receive(&w.setup, w.id.as_str(), &h.0, &h.1, now_ms() + 30_000).await;
+    let a = xor_lever_shared::usecases::webhook::receive(&w.setup, w.id.as_str(), &h.0, &h.1, now_ms() + 30_000).await;
     assert_eq!(a.delivery, Some(DeliveryStatus::Pending), "{a:?}");
     let mut t = w.setup.tokens.stored(&w.id).await.unwrap().unwrap();
     t.expires_at = 0;
@@ -115,20 +118,20 @@ async fn the_sync_worker_syncs_checks_lever_and_replays_with_its_own_policy() {
 
 /// What the scheduled function does on the Lever side (its handler lives in its own crate):
 /// the authorization check for every connection, then the sweep of waiting deliveries.
-async fn feed_sync_like(sync: SyncDeps, w: xor_lever::usecases::context::LeverContext) -> (u64, usize) {
+async fn feed_sync_like(sync: SyncDeps, w: xor_lever_shared::usecases::context::LeverContext) -> (u64, usize) {
     let before = now_ms();
-    let all = xor_lever::usecases::sync_all(&sync, &Default::default(), 2, Some(&w)).await.unwrap();
+    let all = xor_lever_shared::usecases::sync_all(&sync, &Default::default(), 2, Some(&w)).await.unwrap();
     assert!(all.skipped.is_empty(), "{:?}", all.skipped);
-    let s = xor_lever::usecases::webhook::retry_waiting(&w, before + 120_000, 10).await.unwrap();
+    let s = xor_lever_shared::usecases::webhook::retry_waiting(&w, before + 120_000, 10).await.unwrap();
     let refreshed = w.tokens.stored(&all.reports[0].run.connection).await.unwrap().unwrap();
     ((refreshed.expires_at > now_ms() / 1000) as u64, s.completed)
 }
 
-fn signed(w: &WebhookApp, id: &str, b: &[u8]) -> (xor_lever::usecases::webhook::SignedHeaders, Vec<u8>) {
+fn signed(w: &WebhookApp, id: &str, b: &[u8]) -> (xor_lever_shared::usecases::webhook::SignedHeaders, Vec<u8>) {
     let ts = now_ms() / 1000;
-    let sig = xor_lever::domain::webhook::WebhookSecret::parse(&w.secret).unwrap().sign(id, ts, b);
+    let sig = xor_lever_shared::domain::webhook::WebhookSecret::parse(&w.secret).unwrap().sign(id, ts, b);
     (
-        xor_lever::usecases::webhook::SignedHeaders {
+        xor_lever_shared::usecases::webhook::SignedHeaders {
             id: Some(id.into()),
             timestamp: Some(ts.to_string()),
             signature: Some(sig),
@@ -144,7 +147,7 @@ async fn what_the_functions_are_not_granted_is_refused() {
     for p in [Principal::Webhook, Principal::SyncWorker, Principal::FeedSync] {
         let (_, (table, secrets)) = moto::enforced_stores(p).await;
         let id = "acme".parse().unwrap();
-        let create = xor_lever::domain::SecretStore::create_secret(&secrets, &id, "xor-api-key", None).await;
+        let create = xor_lever_shared::domain::SecretStore::create_secret(&secrets, &id, "xor-api-key", None).await;
         let Err(StoreError::Unavailable { message, .. }) = create else { panic!("{p:?}: {create:?}") };
         assert!(message.contains("AccessDenied"), "{p:?}: {message}");
         let create_table = table.create_table().await.unwrap_err().to_string();

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use xor_lever::adapters::lever::{
+use xor_lever_sandbox::LeverSandbox;
+use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, CLIENT_SECRET, Config, Fault, OTHER_ADMIN, POSTING_OWNER};
+use xor_lever_shared::adapters::lever::{
     AppCredentials, FileKind, FileUpload, LeverClient, LeverError, LeverHosts, NewOpportunity, OAuthError,
     OpportunityFilter, Phone,
 };
-use xor_lever::adapters::retry::{RateLimiter, RetryPolicy};
-use xor_lever::domain::{Ats, LeverSettings, SecretString};
-use xor_lever_sandbox::LeverSandbox;
-use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, CLIENT_SECRET, Config, Fault, OTHER_ADMIN, POSTING_OWNER};
+use xor_lever_shared::adapters::retry::{RateLimiter, RetryPolicy};
+use xor_lever_shared::domain::{Ats, LeverSettings, SecretString};
 
 const POSTING: &str = "5f1c2a7e-3b44-4c1e-9a0d-6f6b7d1e2a10";
 
@@ -31,7 +31,7 @@ async fn setup() -> Setup {
         ..LeverSettings::default()
     };
     let mut client = LeverClient::new(
-        xor_lever::config::http_client(),
+        xor_lever_shared::config::http_client(),
         LeverHosts::for_settings(&settings),
         Arc::new(RateLimiter::with_burst(1000.0, 1000)),
     );

@@ -1,9 +1,9 @@
 //! Lever as it really is (issue 21): the places where a real account behaves differently from a
 //! naive sandbox, each against the Lever sandbox over real HTTP.
 
-use xor_lever::domain::{ConnectionStatus, DeliveryStatus, FeedState};
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, spawn_webhook_app_with};
 use xor_lever_sandbox::lever::{Config, Fault};
+use xor_lever_shared::domain::{ConnectionStatus, DeliveryStatus, FeedState};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -24,11 +24,15 @@ async fn app_with_resume(size: usize) -> (WebhookApp, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, files).await.unwrap() });
-    let hosts = xor_lever::config::ResumeHosts::parse(&host).unwrap();
-    let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.files = xor_lever::config::resume_fetcher(hosts)).await;
+    let hosts = xor_lever_shared::config::ResumeHosts::parse(&host).unwrap();
+    let app =
+        spawn_webhook_app_with(StoreKind::Memory, |d| d.files = xor_lever_shared::config::resume_fetcher(hosts)).await;
     // The feed vouches for the posting: the create is the delivery's first Lever call.
-    let state =
-        FeedState { last_run_clean: true, confirmed_at_ms: Some(xor_lever::usecases::now_ms()), ..Default::default() };
+    let state = FeedState {
+        last_run_clean: true,
+        confirmed_at_ms: Some(xor_lever_shared::usecases::now_ms()),
+        ..Default::default()
+    };
     app.deps.connections.set_feed_state(&app.id, &state).await.unwrap();
     (app, format!("http://{host}/r/cv.pdf"))
 }
@@ -36,10 +40,10 @@ async fn app_with_resume(size: usize) -> (WebhookApp, String) {
 /// The Super Admin authorizes again: fresh tokens, the connection connected.
 async fn reconnect(app: &WebhookApp) {
     let (at, rt, ttl) = app.lever.issue_tokens();
-    let tokens = xor_lever::adapters::lever::TokenSet {
+    let tokens = xor_lever_shared::adapters::lever::TokenSet {
         access_token: at,
         refresh_token: rt,
-        expires_at: xor_lever::usecases::now_ms() / 1000 + ttl as i64,
+        expires_at: xor_lever_shared::usecases::now_ms() / 1000 + ttl as i64,
     };
     app.setup.tokens.store(&app.id, &tokens).await.unwrap();
     app.setup.connections.set_status(&app.id, ConnectionStatus::Connected).await.unwrap();
@@ -211,7 +215,7 @@ async fn a_lost_create_on_a_confidential_posting_is_found_again_not_duplicated()
 }
 
 /// The connection's Lever settings, changed in place.
-async fn with_lever(app: &WebhookApp, f: impl FnOnce(&mut xor_lever::domain::LeverSettings)) {
+async fn with_lever(app: &WebhookApp, f: impl FnOnce(&mut xor_lever_shared::domain::LeverSettings)) {
     let mut c = app.setup.connections.connection(&app.id).await.unwrap().unwrap();
     f(&mut c.lever);
     app.setup.connections.set_lever(&app.id, &c.lever).await.unwrap();
@@ -225,7 +229,7 @@ async fn with_lever(app: &WebhookApp, f: impl FnOnce(&mut xor_lever::domain::Lev
 #[tokio::test]
 async fn an_eu_account_is_followed_to_its_region_with_the_same_method_and_body() {
     let (app, resume) = app_with_resume(64 * 1024).await;
-    with_lever(&app, |l| l.env = xor_lever::domain::LeverEnv::Eu).await;
+    with_lever(&app, |l| l.env = xor_lever_shared::domain::LeverEnv::Eu).await;
     app.lever.set_config(Config {
         region_redirect: Some(format!("{}/eu", app.lever.url)),
         app_url: "https://hire.eu.lever.co".into(),
@@ -276,10 +280,10 @@ async fn an_authorization_without_the_confidential_scope_still_finds_its_candida
     let (app, _) = app_with_resume(1024).await;
     let old_grant = "offline_access opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
     let (at, rt, ttl) = app.lever.issue_tokens_with(old_grant);
-    let tokens = xor_lever::adapters::lever::TokenSet {
+    let tokens = xor_lever_shared::adapters::lever::TokenSet {
         access_token: at,
         refresh_token: rt,
-        expires_at: xor_lever::usecases::now_ms() / 1000 + ttl as i64,
+        expires_at: xor_lever_shared::usecases::now_ms() / 1000 + ttl as i64,
     };
     app.setup.tokens.store(&app.id, &tokens).await.unwrap();
     let lost = Fault { op: Some("create".into()), status: Some(502), after_processing: true, ..Default::default() };

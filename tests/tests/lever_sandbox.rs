@@ -324,7 +324,7 @@ async fn authorize_requires_state_and_a_lever_audience() {
 #[tokio::test]
 async fn access_tokens_are_jwts_naming_account_and_user() {
     let l = lever().await;
-    let who = xor_lever::adapters::lever::identity_of(&l.token);
+    let who = xor_lever_shared::adapters::lever::identity_of(&l.token);
     assert_eq!((who.account_id.as_deref(), who.user_id.as_deref()), (Some(SANDBOX_ACCOUNT), Some(ADMIN_USER)));
 }
 

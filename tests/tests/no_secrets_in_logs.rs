@@ -34,10 +34,10 @@ async fn no_log_line_holds_a_secret_a_token_or_a_candidate_s_contact() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
     let (id, webhook_secret) = app.add_pending_connection("acme", &app.lever).await;
     // Connect through the section (invitation → session → Lever → callback).
-    let (invitation, _) = xor_lever::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
+    let (invitation, _) = xor_lever_shared::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
     let (st, _) = app.connect(&id).await;
     assert_eq!(st, 200);
-    let link = xor_lever::usecases::section::access::page_link(&app.setup, &app.url, &id, 7).await.unwrap();
+    let link = xor_lever_shared::usecases::section::access::page_link(&app.setup, &app.url, &id, 7).await.unwrap();
     let section = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let opened = section.get(&link).send().await.unwrap();
     let session = opened.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
@@ -54,7 +54,9 @@ async fn no_log_line_holds_a_secret_a_token_or_a_candidate_s_contact() {
     none["data"]["candidate"]["email"] = serde_json::Value::Null;
     none["data"]["candidate"]["phone"] = serde_json::Value::Null;
     app.deliver("msg_none", &serde_json::to_vec(&none).unwrap()).await;
-    xor_lever::usecases::webhook::retry_waiting(&app.deps, xor_lever::usecases::now_ms() + 60_000, 100).await.unwrap();
+    xor_lever_shared::usecases::webhook::retry_waiting(&app.deps, xor_lever_shared::usecases::now_ms() + 60_000, 100)
+        .await
+        .unwrap();
     assert_eq!(app.lever.opportunities().len(), 2);
 
     let stored = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use xor_lever::adapters::dynamodb::DynamoStore;
-use xor_lever::adapters::secrets_manager::SecretsManagerStore;
-use xor_lever::domain::*;
+use xor_lever_shared::adapters::dynamodb::DynamoStore;
+use xor_lever_shared::adapters::secrets_manager::SecretsManagerStore;
+use xor_lever_shared::domain::*;
 
 /// An endpoint that accepts TCP connections and never answers.
 async fn black_hole() -> String {
@@ -34,16 +34,16 @@ async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
 async fn stores(endpoint: &str) -> (Arc<DynamoStore>, Arc<SecretsManagerStore>) {
     let sdk = sdk(endpoint).await;
     (
-        Arc::new(DynamoStore::new(xor_lever::config::dynamo_client(&sdk), "t")),
-        Arc::new(SecretsManagerStore::new(xor_lever::config::secrets_client(&sdk), "p")),
+        Arc::new(DynamoStore::new(xor_lever_shared::config::dynamo_client(&sdk), "t")),
+        Arc::new(SecretsManagerStore::new(xor_lever_shared::config::secrets_client(&sdk), "p")),
     )
 }
 
 #[tokio::test]
 async fn a_store_that_never_answers_gets_every_signed_looking_webhook_a_503_with_retry_after() {
     let (table, secrets) = stores(&black_hole().await).await;
-    let deps = xor_lever::config::lever_context_on(table, secrets, xor_lever::config::http_client());
-    let served = xor_lever_sandbox::serve("127.0.0.1:0", xor_lever::http::router(deps)).await.unwrap();
+    let deps = xor_lever_shared::config::lever_context_on(table, secrets, xor_lever_shared::config::http_client());
+    let served = xor_lever_sandbox::serve("127.0.0.1:0", xor_lever_shared::http::router(deps)).await.unwrap();
     // A client that gives up long after the function's budget: the answer must come first.
     let client = reqwest::Client::builder().timeout(Duration::from_secs(25)).build().unwrap();
     // A request that cannot be signed (no 32-byte v1 entry) is refused on its headers alone,
@@ -56,7 +56,7 @@ async fn a_store_that_never_answers_gets_every_signed_looking_webhook_a_503_with
         let r = client
             .post(format!("{}/webhooks/xor/acme", served.url))
             .header("webhook-id", "msg_1")
-            .header("webhook-timestamp", (xor_lever::usecases::now_ms() / 1000).to_string())
+            .header("webhook-timestamp", (xor_lever_shared::usecases::now_ms() / 1000).to_string())
             .header("webhook-signature", sig)
             .body("{}")
             .send()
@@ -77,16 +77,16 @@ async fn a_sync_with_its_stores_down_fails_cleanly_and_writes_nothing() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (table, secrets) = stores(&format!("http://127.0.0.1:{port}")).await;
     let xor = xor_lever_sandbox::XorSandbox::spawn().await;
-    let mut deps = xor_lever::config::sync_deps(
-        Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
-        xor_lever::config::http_client(),
+    let mut deps = xor_lever_shared::config::sync_deps(
+        Arc::new(xor_lever_shared::adapters::memory::MemoryStore::new()),
+        xor_lever_shared::config::http_client(),
     );
     deps.connections = table.clone();
     deps.mappings = table.clone();
     deps.runs = table;
     deps.secrets = secrets;
     let id = ConnectionId::parse("acme").unwrap();
-    let r = xor_lever::usecases::sync_connection(&deps, &id, &Default::default()).await;
+    let r = xor_lever_shared::usecases::sync_connection(&deps, &id, &Default::default()).await;
     match &r.run.outcome {
         RunOutcome::Error { reason } => assert!(reason.contains("unavailable"), "{reason}"),
         o => panic!("{o:?}"),

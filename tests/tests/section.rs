@@ -3,10 +3,10 @@
 //! what each state shows, CSRF on every POST, escaping, pages of jobs, and the security headers.
 use std::sync::atomic::Ordering;
 
-use xor_lever::domain::*;
-use xor_lever::usecases::section::access;
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, job_mapping, spawn_webhook_app};
 use xor_lever_sandbox::visitor::{Page, Visitor};
+use xor_lever_shared::domain::*;
+use xor_lever_shared::usecases::section::access;
 
 fn csrf(page: &Page) -> String {
     page.csrf().expect("a form")
@@ -17,7 +17,7 @@ fn status_of(page: &Page) -> &str {
 }
 
 async fn invitation_link(app: &WebhookApp, id: &ConnectionId) -> String {
-    let (token, _) = xor_lever::usecases::connect::invite(&app.setup, id, 7).await.unwrap();
+    let (token, _) = xor_lever_shared::usecases::connect::invite(&app.setup, id, 7).await.unwrap();
     access::invitation_link(&app.url, id, &token)
 }
 
@@ -51,7 +51,7 @@ async fn an_invitation_opens_the_not_connected_section_with_the_connect_note() {
     assert_eq!((page.status, status_of(&page)), (200, "pending"));
     assert!(page.body.contains("Not connected") && page.body.contains("id=\"connect\""), "the green Connect");
     assert!(page.body.contains("id=\"connect-note\"") && page.body.contains("Super Admin"), "the note");
-    for scope in xor_lever::adapters::lever::SCOPES.split(' ') {
+    for scope in xor_lever_shared::adapters::lever::SCOPES.split(' ') {
         assert!(page.body.contains(scope), "the note explains {scope}");
     }
     assert!(page.body.contains("Revoke Access"), "how to disconnect");
@@ -283,7 +283,7 @@ async fn the_section_shows_the_region_and_when_the_authorization_must_be_renewed
     let app = spawn_webhook_app(StoreKind::Memory).await;
     let mut c = app.setup.connections.connection(&app.id).await.unwrap().unwrap();
     c.lever.env = LeverEnv::Eu;
-    let now_s = xor_lever::usecases::now_ms() / 1000;
+    let now_s = xor_lever_shared::usecases::now_ms() / 1000;
     c.lever.authorized_at = Some(now_s - 200 * 86_400);
     app.setup.connections.set_lever(&app.id, &c.lever).await.unwrap();
     let v = Visitor::new();

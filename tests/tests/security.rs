@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::routing::get;
-use xor_lever::config::{ResumeHosts, resume_fetcher};
 use xor_lever_sandbox::harness::{StoreKind, WebhookApp, pdf_text, spawn_webhook_app_with};
+use xor_lever_shared::config::{ResumeHosts, resume_fetcher};
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -122,7 +122,7 @@ async fn an_unsigned_request_is_refused_before_any_secret_is_read() {
     };
     let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.secrets = Arc::new(counting(d.secrets.clone()))).await;
     let junk = vec![b'x'; 255 * 1024];
-    let ts = (xor_lever::usecases::now_ms() / 1000).to_string();
+    let ts = (xor_lever_shared::usecases::now_ms() / 1000).to_string();
     let flood = vec!["v1,"; 2500].join(" ");
     let one_wrong = format!("v1,{}=", "A".repeat(43));
     // A flood of entries, a missing header, a stale timestamp: refused on their shape alone.
@@ -163,22 +163,22 @@ fn forged_with_client_secret(label: &str, claims: &serde_json::Value, kid: Optio
 
 #[tokio::test]
 async fn a_page_link_cannot_be_forged_with_the_lever_client_secret_or_made_to_last() {
-    use xor_lever::usecases::section::access;
     use xor_lever_sandbox::visitor::Visitor;
+    use xor_lever_shared::usecases::section::access;
     let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
-    let now = xor_lever::usecases::now_ms();
+    let now = xor_lever_shared::usecases::now_ms();
     let claims = serde_json::json!({"c": app.id.as_str(), "e": now + 9000 * 86_400_000i64, "t": now, "n": "x"});
-    let keys = xor_lever::usecases::signed::stored_keys(app.setup.secrets.as_ref()).await.unwrap();
+    let keys = xor_lever_shared::usecases::signed::stored_keys(app.setup.secrets.as_ref()).await.unwrap();
     let kid = keys.keys[0].id.clone();
     let section = access::section_path(&app.url, &app.id);
     let forged = [
         forged_with_client_secret("xor-lever section link v1", &claims, None),
         forged_with_client_secret("xor-lever section link v2", &claims, Some(&kid)),
         // Our own key, but a link that claims 9,000 days.
-        xor_lever::usecases::signed::sign_with(&keys.keys[0], "xor-lever section link v2", &claims),
+        xor_lever_shared::usecases::signed::sign_with(&keys.keys[0], "xor-lever section link v2", &claims),
     ];
     for token in forged {
-        let page = Visitor::new().get(&format!("{section}?link={}", xor_lever::url::enc(&token))).await.unwrap();
+        let page = Visitor::new().get(&format!("{section}?link={}", xor_lever_shared::url::enc(&token))).await.unwrap();
         assert_eq!(page.status, 403, "{token}: {}", page.body);
         assert!(page.set_cookie.is_empty(), "no session for a forged link");
     }
@@ -202,7 +202,7 @@ async fn a_page_link_cannot_be_forged_with_the_lever_client_secret_or_made_to_la
         forged_with_client_secret("xor-lever oauth state v2", &state, None),
         forged_with_client_secret("xor-lever oauth state v3", &state, Some(&kid)),
     ] {
-        let url = format!("{}/oauth/lever/callback?code=c&state={}", app.url, xor_lever::url::enc(&forged));
+        let url = format!("{}/oauth/lever/callback?code=c&state={}", app.url, xor_lever_shared::url::enc(&forged));
         let page = reqwest::Client::new().get(&url).header("cookie", "xor_lever_oauth=x").send().await.unwrap();
         assert_eq!(page.status(), 400, "a forged OAuth state");
     }
@@ -214,8 +214,8 @@ async fn a_page_link_cannot_be_forged_with_the_lever_client_secret_or_made_to_la
 
 #[tokio::test]
 async fn revoked_links_and_sessions_open_nothing() {
-    use xor_lever::usecases::section::access;
     use xor_lever_sandbox::visitor::Visitor;
+    use xor_lever_shared::usecases::section::access;
     for reset in [false, true] {
         let app = spawn_webhook_app_with(StoreKind::Sqlite, |_| {}).await;
         let link = access::page_link(&app.setup, &app.url, &app.id, 30).await.unwrap();
@@ -224,10 +224,10 @@ async fn revoked_links_and_sessions_open_nothing() {
         assert_eq!(first.status, 303);
         let section = first.location.clone().unwrap();
         assert_eq!(v.get(&section).await.unwrap().status, 200, "the session opens the section");
-        let (invitation, _) = xor_lever::usecases::connect::invite(&app.setup, &app.id, 7).await.unwrap();
+        let (invitation, _) = xor_lever_shared::usecases::connect::invite(&app.setup, &app.id, 7).await.unwrap();
         let invited = access::invitation_link(&app.url, &app.id, &invitation);
         if reset {
-            xor_lever::usecases::connect::reset_lever(&app.setup, &app.id, "a test", &Default::default())
+            xor_lever_shared::usecases::connect::reset_lever(&app.setup, &app.id, "a test", &Default::default())
                 .await
                 .unwrap();
         } else {
@@ -248,12 +248,12 @@ async fn revoked_links_and_sessions_open_nothing() {
 
 #[tokio::test]
 async fn a_rotated_key_keeps_its_links_for_the_grace_then_refuses_them() {
-    use xor_lever::usecases::section::access;
     use xor_lever_sandbox::visitor::Visitor;
+    use xor_lever_shared::usecases::section::access;
     let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
     let old = access::page_link(&app.setup, &app.url, &app.id, 30).await.unwrap();
-    let now = xor_lever::usecases::now_ms();
-    xor_lever::usecases::signed::rotate_keys(app.setup.secrets.as_ref(), now, 3_600_000).await.unwrap();
+    let now = xor_lever_shared::usecases::now_ms();
+    xor_lever_shared::usecases::signed::rotate_keys(app.setup.secrets.as_ref(), now, 3_600_000).await.unwrap();
     // A link of the new key (made by the operator's CLI, a new process) opens at once in the
     // serving process, which cached the old keys.
     let mut cli = app.setup.clone();
@@ -294,8 +294,8 @@ async fn mover(to: String) -> xor_lever_sandbox::Served {
 /// no token, key or secret reaches it.
 #[tokio::test]
 async fn xor_and_lever_calls_never_follow_a_redirect_off_their_hosts() {
-    use xor_lever::adapters::lever::{AppCredentials, LeverClient, LeverError, LeverHosts, OAuthError};
-    use xor_lever::domain::{Ats, JobBoard, LeverSettings, SecretString};
+    use xor_lever_shared::adapters::lever::{AppCredentials, LeverClient, LeverError, LeverHosts, OAuthError};
+    use xor_lever_shared::domain::{Ats, JobBoard, LeverSettings, SecretString};
     let (elsewhere, hits) = internal_service().await;
     let to = format!("{}/collect", elsewhere.url);
     let moved = mover(to.clone()).await;
@@ -307,9 +307,9 @@ async fn xor_and_lever_calls_never_follow_a_redirect_off_their_hosts() {
         ..LeverSettings::default()
     };
     let lever = LeverClient::new(
-        xor_lever::config::http_client(),
+        xor_lever_shared::config::http_client(),
         LeverHosts::for_settings(&settings),
-        Arc::new(xor_lever::adapters::retry::RateLimiter::with_burst(1000.0, 1000)),
+        Arc::new(xor_lever_shared::adapters::retry::RateLimiter::with_burst(1000.0, 1000)),
     );
     match lever.posting(&SecretString::new("bearer-token"), "p1").await {
         Err(LeverError::Redirected { status: 307, message, .. }) => {
@@ -324,13 +324,15 @@ async fn xor_and_lever_calls_never_follow_a_redirect_off_their_hosts() {
         other => panic!("{other:?}"),
     }
     // XOR (its API key).
-    let mut s = xor_lever::adapters::xor::XorSettings::new(&moved.url, SecretString::new("xor-api-key"));
+    let mut s = xor_lever_shared::adapters::xor::XorSettings::new(&moved.url, SecretString::new("xor-api-key"));
     s.max_rps = 1000.0;
-    let xor = xor_lever::adapters::xor::XorClient::new(xor_lever::config::http_client(), s);
-    let posting =
-        xor_lever::feed::parse_slice(include_bytes!("../../fixtures/lever-feed-sample.xml")).unwrap().0.remove(0);
+    let xor = xor_lever_shared::adapters::xor::XorClient::new(xor_lever_shared::config::http_client(), s);
+    let posting = xor_lever_shared::feed::parse_slice(include_bytes!("../../fixtures/lever-feed-sample.xml"))
+        .unwrap()
+        .0
+        .remove(0);
     match xor.create("k-1", &posting).await {
-        Err(xor_lever::adapters::xor::XorError::Rejected { code, message, .. }) => {
+        Err(xor_lever_shared::adapters::xor::XorError::Rejected { code, message, .. }) => {
             assert_eq!(code, "redirect");
             assert!(message.contains(&to), "{message}");
         }
@@ -341,10 +343,10 @@ async fn xor_and_lever_calls_never_follow_a_redirect_off_their_hosts() {
 
 #[tokio::test]
 async fn a_feed_follows_a_redirect_to_https_only() {
-    use xor_lever::domain::feed_source::FeedSource;
+    use xor_lever_shared::domain::feed_source::FeedSource;
     let (elsewhere, hits) = internal_service().await;
     let moved = mover(format!("{}/feed.xml", elsewhere.url)).await;
-    let fetcher = xor_lever::adapters::feed_http::FeedFetcher::new(xor_lever::config::feed_client());
+    let fetcher = xor_lever_shared::adapters::feed_http::FeedFetcher::new(xor_lever_shared::config::feed_client());
     let e = fetcher.fetch(&format!("{}/feed.xml", moved.url), None).await.err().expect("refused");
     assert!(format!("{e:?}").contains("non-https"), "{e:?}");
     // https, but to an internal address or localhost: refused before any connection.
@@ -358,15 +360,15 @@ async fn a_feed_follows_a_redirect_to_https_only() {
 
 #[tokio::test]
 async fn a_made_up_path_refused_on_its_headers_names_no_metric() {
-    use xor_lever::usecases::webhook::{DeliveryStats, SignedHeaders, receive};
+    use xor_lever_shared::usecases::webhook::{DeliveryStats, SignedHeaders, receive};
     let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
-    let ts = (xor_lever::usecases::now_ms() / 1000).to_string();
+    let ts = (xor_lever_shared::usecases::now_ms() / 1000).to_string();
     let line = |conn: &str, sig: &str| {
         let (deps, conn, sig, ts) = (app.deps.clone(), conn.to_owned(), sig.to_owned(), ts.clone());
         async move {
             let h = SignedHeaders { id: Some("msg_m".into()), timestamp: Some(ts), signature: Some(sig) };
-            let a = receive(&deps, &conn, &h, b"{}", xor_lever::usecases::now_ms() + 30_000).await;
-            let json = xor_lever::http::delivery_metrics(&conn, Some("msg_m"), &a, &DeliveryStats::default(), 1)
+            let a = receive(&deps, &conn, &h, b"{}", xor_lever_shared::usecases::now_ms() + 30_000).await;
+            let json = xor_lever_shared::http::delivery_metrics(&conn, Some("msg_m"), &a, &DeliveryStats::default(), 1)
                 .to_json_with(0, true);
             (a.reply, json)
         }
@@ -379,6 +381,6 @@ async fn a_made_up_path_refused_on_its_headers_names_no_metric() {
     }
     // A known connection's refused delivery is its own.
     let (reply, json) = line(app.id.as_str(), &format!("v1,{}=", "A".repeat(43))).await;
-    assert_eq!(reply, xor_lever::usecases::webhook::Reply::Unsigned);
+    assert_eq!(reply, xor_lever_shared::usecases::webhook::Reply::Unsigned);
     assert!(json.to_string().contains(app.id.as_str()), "{json}");
 }

@@ -1,8 +1,8 @@
 //! One contract, three stores: in-memory, embedded SQLite, and DynamoDB + Secrets Manager through
 //! the real AWS SDK against moto's server.
-use xor_lever::adapters::{memory::MemoryStore, sqlite::SqliteStore};
-use xor_lever::domain::*;
 use xor_lever_sandbox::moto;
+use xor_lever_shared::adapters::{memory::MemoryStore, sqlite::SqliteStore};
+use xor_lever_shared::domain::*;
 
 fn conn_id(s: &str) -> ConnectionId {
     ConnectionId::parse(s).unwrap()

@@ -2,10 +2,10 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use xor_lever::domain::{MappingStatus, RunOutcome};
 use xor_lever_sandbox::feeds::{feed, posting_id};
 use xor_lever_sandbox::harness::{StoreKind, spawn_app};
 use xor_lever_sandbox::xor::{Config, Fault};
+use xor_lever_shared::domain::{MappingStatus, RunOutcome};
 
 const SAMPLE: &[u8] = include_bytes!("../../fixtures/lever-feed-sample.xml");
 
@@ -235,7 +235,7 @@ async fn two_overlapping_runs_do_not_corrupt_mappings_or_duplicate_jobs() {
 #[tokio::test]
 async fn a_feed_over_the_size_cap_is_refused_not_truncated() {
     let mut app = spawn_app(StoreKind::Memory, feed(0..50, "")).await;
-    let mut fetcher = xor_lever::adapters::feed_http::FeedFetcher::new(xor_lever::config::http_client());
+    let mut fetcher = xor_lever_shared::adapters::feed_http::FeedFetcher::new(xor_lever_shared::config::http_client());
     fetcher.max_bytes = 4_000;
     app.deps.feeds = std::sync::Arc::new(fetcher);
     let r = app.sync().await;
@@ -254,7 +254,7 @@ async fn a_feed_over_the_size_cap_is_refused_not_truncated() {
 async fn a_crash_at_every_step_of_a_sync_is_repaired_by_the_next_run() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use xor_lever::usecases::sync::SYNC_CRASH_POINTS;
+    use xor_lever_shared::usecases::sync::SYNC_CRASH_POINTS;
     let want: Vec<String> = [0, 1, 2, 3, 4, 6].into_iter().map(posting_id).collect();
     for point in SYNC_CRASH_POINTS {
         let app = spawn_app(StoreKind::Aws, feed(0..6, "")).await;

@@ -77,7 +77,7 @@ fn every_statement_names_its_resources_never_a_wildcard() {
 /// the signing keys, the dispatcher none.
 #[test]
 fn each_function_reads_only_the_secrets_it_uses() {
-    use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
+    use xor_lever_shared::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
     let per_connection = |kind: &str| {
         format!(
             "Sub arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{AWS::StackName}}/*/{kind}-??????"
@@ -109,8 +109,8 @@ fn each_function_reads_only_the_secrets_it_uses() {
             per_connection(LEVER_TOKENS),
             // To ask XOR about a job a screening names and no mapping does yet (issue 23).
             per_connection(XOR_API_KEY),
-            app(xor_lever::domain::ports::LEVER_APP),
-            app(xor_lever::domain::signing::SIGNING_KEYS),
+            app(xor_lever_shared::domain::ports::LEVER_APP),
+            app(xor_lever_shared::domain::signing::SIGNING_KEYS),
         ])
     );
     assert_eq!(
@@ -118,7 +118,7 @@ fn each_function_reads_only_the_secrets_it_uses() {
         sorted(vec![
             per_connection(XOR_API_KEY),
             per_connection(LEVER_TOKENS),
-            app(xor_lever::domain::ports::LEVER_APP)
+            app(xor_lever_shared::domain::ports::LEVER_APP)
         ])
     );
     assert!(reads("FeedSyncFunction").is_empty());
@@ -406,7 +406,7 @@ fn the_guided_deploy_table_has_every_parameter() {
     }
 }
 
-/// `PublicUrl` is written in the code's one form (`xor_lever::url::public_base`): what the
+/// `PublicUrl` is written in the code's one form (`xor_lever_shared::url::public_base`): what the
 /// template accepts is exactly a URL the code keeps as it is, so the `OAuthRedirectUri` output
 /// (`${PublicUrl}/oauth/lever/callback`) is the redirect URI the code sends; `ApiUrl`, the base
 /// the README passes to `--public-url`, is the public URL when one is set.
@@ -431,7 +431,7 @@ fn the_public_url_is_one_form_in_the_template_and_the_code() {
         "https://u@api.example.com",
     ] {
         // What the template takes, the code keeps as written (the template may be stricter).
-        let kept = xor_lever::url::public_base(url).is_ok_and(|v| v == url);
+        let kept = xor_lever_shared::url::public_base(url).is_ok_and(|v| v == url);
         assert!(!re.is_match(url) || kept, "{url}: the template takes it, the code changes or refuses it");
     }
     assert!(re.is_match("https://api.example.com"));

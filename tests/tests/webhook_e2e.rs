@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use xor_lever::domain::DeliveryStatus;
-use xor_lever::domain::ports::LEVER_TOKENS;
 use xor_lever_sandbox::harness::{
     StoreKind, WebhookApp, pdf_text, spawn_webhook_app, spawn_webhook_app_with, spawn_webhook_app_within,
 };
 use xor_lever_sandbox::lever::{ADMIN_USER, Config, Fault, POSTING_OWNER};
+use xor_lever_shared::domain::DeliveryStatus;
+use xor_lever_shared::domain::ports::LEVER_TOKENS;
 
 fn body(v: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(v).unwrap()
@@ -90,10 +90,12 @@ async fn success_creates_one_opportunity_dynamodb() {
 async fn bad_signatures_and_unknown_connections_store_nothing() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
     let b = body(&app.screening("cand_1"));
-    let now = xor_lever::usecases::now_ms() / 1000;
-    let sign =
-        |ts: i64, b: &[u8]| xor_lever::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("m", ts, b);
-    let other = xor_lever::domain::webhook::WebhookSecret::parse(&xor_lever::random::webhook_secret()).unwrap();
+    let now = xor_lever_shared::usecases::now_ms() / 1000;
+    let sign = |ts: i64, b: &[u8]| {
+        xor_lever_shared::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("m", ts, b)
+    };
+    let other =
+        xor_lever_shared::domain::webhook::WebhookSecret::parse(&xor_lever_shared::random::webhook_secret()).unwrap();
     let cases: Vec<(&str, String, String, Vec<u8>)> = vec![
         ("wrong secret", now.to_string(), other.sign("m", now, &b), b.clone()),
         ("stale", (now - 400).to_string(), sign(now - 400, &b), b.clone()),
@@ -107,7 +109,7 @@ async fn bad_signatures_and_unknown_connections_store_nothing() {
     }
     let (st, _, _) = app.post_to("nobody-here", "m", &now.to_string(), &sign(now, &b), &b).await;
     assert_eq!(st, 404);
-    let all = xor_lever::usecases::webhook::list_deliveries(&app.deps, None, None, 10).await.unwrap();
+    let all = xor_lever_shared::usecases::webhook::list_deliveries(&app.deps, None, None, 10).await.unwrap();
     assert!(all.is_empty(), "nothing stored");
     assert!(app.lever.opportunities().is_empty());
 }
@@ -117,8 +119,8 @@ async fn a_webhook_signed_with_another_connections_secret_is_refused() {
     let a = spawn_webhook_app(StoreKind::Memory).await;
     let b = spawn_webhook_app(StoreKind::Memory).await;
     let payload = body(&a.screening("cand_1"));
-    let ts = xor_lever::usecases::now_ms() / 1000;
-    let sig = xor_lever::domain::webhook::WebhookSecret::parse(&b.secret).unwrap().sign("m1", ts, &payload);
+    let ts = xor_lever_shared::usecases::now_ms() / 1000;
+    let sig = xor_lever_shared::domain::webhook::WebhookSecret::parse(&b.secret).unwrap().sign("m1", ts, &payload);
     let (st, _, _) = a.post("m1", &ts.to_string(), &sig, &payload).await;
     assert_eq!(st, 401);
 }
@@ -261,10 +263,15 @@ async fn failures_are_200_recorded_and_replayable() {
     // Recorded, and a replay after the cause is fixed succeeds.
     let failed = app.deps.webhooks.deliveries(&app.id, DeliveryStatus::Failed, 10, None).await.unwrap().items;
     assert_eq!(failed.len(), 3);
-    let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_4", xor_lever::usecases::now_ms() + 30_000)
-        .await
-        .unwrap();
-    assert_eq!(a.reply, xor_lever::usecases::webhook::Reply::Accepted);
+    let a = xor_lever_shared::usecases::webhook::replay(
+        &app.deps,
+        &app.id,
+        "msg_4",
+        xor_lever_shared::usecases::now_ms() + 30_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.reply, xor_lever_shared::usecases::webhook::Reply::Accepted);
     assert_eq!(app.lever.opportunities().len(), 1);
     assert_eq!(app.delivery("msg_4").await.unwrap().status, DeliveryStatus::Completed);
 }
@@ -293,10 +300,15 @@ async fn lever_down_is_pending_then_a_replay_creates_exactly_one() {
     // Lever is back; the scheduled function (or XOR's retry) replays it.
     let pending = app.deps.webhooks.deliveries(&app.id, DeliveryStatus::Pending, 10, None).await.unwrap().items;
     assert_eq!(pending.len(), 1);
-    let a = xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_1", xor_lever::usecases::now_ms() + 30_000)
-        .await
-        .unwrap();
-    assert_eq!(a.reply, xor_lever::usecases::webhook::Reply::Accepted, "{a:?}");
+    let a = xor_lever_shared::usecases::webhook::replay(
+        &app.deps,
+        &app.id,
+        "msg_1",
+        xor_lever_shared::usecases::now_ms() + 30_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.reply, xor_lever_shared::usecases::webhook::Reply::Accepted, "{a:?}");
     let (st, _, _) = app.deliver("msg_1", &b).await;
     assert_eq!(st, 200, "XOR's own retry now gets the result");
     assert_eq!(app.lever.opportunities().len(), 1);
@@ -324,7 +336,7 @@ async fn twenty_concurrent_requests_with_an_expired_token_refresh_once() {
     assert_eq!(app.lever.stats().refreshes, 1, "exactly one refresh at Lever");
     assert_eq!(app.lever.opportunities().len(), 20);
     let stored = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
-    assert!(stored.expires_at > xor_lever::usecases::now_ms() / 1000, "the new pair was stored");
+    assert!(stored.expires_at > xor_lever_shared::usecases::now_ms() / 1000, "the new pair was stored");
 }
 
 #[tokio::test]
@@ -334,7 +346,7 @@ async fn a_revoked_app_waits_as_pending_reauth_without_a_refresh_loop() {
     let (st, v, _) = app.deliver("msg_1", &body(&app.screening("cand_1"))).await;
     assert_eq!((st, v["status"].as_str()), (503, Some("pending_reauth")), "{v}");
     let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
-    assert_eq!(conn.status, xor_lever::domain::ConnectionStatus::Revoked);
+    assert_eq!(conn.status, xor_lever_shared::domain::ConnectionStatus::Revoked);
     let refresh_attempts = app.lever.stats().refresh_failures;
     assert_eq!(refresh_attempts, 1);
     for i in 2..6 {
@@ -349,11 +361,13 @@ async fn a_revoked_app_waits_as_pending_reauth_without_a_refresh_loop() {
 }
 
 /// A secret store whose token reads fail, as when Secrets Manager is down.
-fn secrets_down(inner: Arc<dyn xor_lever::domain::SecretStore>) -> xor_lever_sandbox::harness::WatchedSecrets {
+fn secrets_down(inner: Arc<dyn xor_lever_shared::domain::SecretStore>) -> xor_lever_sandbox::harness::WatchedSecrets {
     xor_lever_sandbox::harness::WatchedSecrets {
         inner,
         on_read: Arc::new(|kind| match kind {
-            LEVER_TOKENS => Err(xor_lever::domain::StoreError::unavailable_because("get secret", "ServiceUnavailable")),
+            LEVER_TOKENS => {
+                Err(xor_lever_shared::domain::StoreError::unavailable_because("get secret", "ServiceUnavailable"))
+            }
             _ => Ok(()),
         }),
     }
@@ -363,26 +377,31 @@ fn secrets_down(inner: Arc<dyn xor_lever::domain::SecretStore>) -> xor_lever_san
 async fn secrets_manager_down_is_pending_with_retry_after() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
     let mut deps = app.deps.clone();
-    let down: Arc<dyn xor_lever::domain::SecretStore> = Arc::new(secrets_down(deps.secrets.clone()));
-    deps.tokens = Arc::new(xor_lever::usecases::tokens::TokenProvider::new(
+    let down: Arc<dyn xor_lever_shared::domain::SecretStore> = Arc::new(secrets_down(deps.secrets.clone()));
+    deps.tokens = Arc::new(xor_lever_shared::usecases::tokens::TokenProvider::new(
         down,
-        Arc::new(xor_lever::adapters::memory::MemoryStore::new()),
+        Arc::new(xor_lever_shared::adapters::memory::MemoryStore::new()),
         deps.connections.clone(),
-        xor_lever::usecases::system_clock(),
+        xor_lever_shared::usecases::system_clock(),
     ));
     let b = body(&app.screening("cand_1"));
-    let ts = xor_lever::usecases::now_ms() / 1000;
-    let sig = xor_lever::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("msg_1", ts, &b);
-    let h = xor_lever::usecases::webhook::SignedHeaders {
+    let ts = xor_lever_shared::usecases::now_ms() / 1000;
+    let sig = xor_lever_shared::domain::webhook::WebhookSecret::parse(&app.secret).unwrap().sign("msg_1", ts, &b);
+    let h = xor_lever_shared::usecases::webhook::SignedHeaders {
         id: Some("msg_1".into()),
         timestamp: Some(ts.to_string()),
         signature: Some(sig),
     };
-    let a =
-        xor_lever::usecases::webhook::receive(&deps, app.id.as_str(), &h, &b, xor_lever::usecases::now_ms() + 30_000)
-            .await;
+    let a = xor_lever_shared::usecases::webhook::receive(
+        &deps,
+        app.id.as_str(),
+        &h,
+        &b,
+        xor_lever_shared::usecases::now_ms() + 30_000,
+    )
+    .await;
     assert_eq!(
-        (xor_lever::http::status_of(a.reply).as_u16(), a.body["status"].as_str(), a.retry_after),
+        (xor_lever_shared::http::status_of(a.reply).as_u16(), a.body["status"].as_str(), a.retry_after),
         (503, Some("pending"), Some(60)),
         "{a:?}"
     );
@@ -399,8 +418,9 @@ async fn the_resume_is_attached_and_an_expired_one_never_blocks() {
     let base = format!("http://{host}");
     tokio::spawn(async move { axum::serve(listener, files).await.unwrap() });
     // XOR's file host, as a deployment lists it (XOR_LEVER_RESUME_HOSTS).
-    let hosts = xor_lever::config::ResumeHosts::parse(&host).unwrap();
-    let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.files = xor_lever::config::resume_fetcher(hosts)).await;
+    let hosts = xor_lever_shared::config::ResumeHosts::parse(&host).unwrap();
+    let app =
+        spawn_webhook_app_with(StoreKind::Memory, |d| d.files = xor_lever_shared::config::resume_fetcher(hosts)).await;
 
     let mut ok = app.screening("cand_r1");
     ok["data"]["candidate"]["resume_url"] = format!("{base}/r/ok.pdf").into();
@@ -448,14 +468,14 @@ async fn a_body_over_256_kb_is_refused() {
 /// Manager: the lease lets exactly one of them refresh.
 #[tokio::test]
 async fn two_instances_refresh_once_between_them() {
-    use xor_lever::usecases::tokens::TokenProvider;
+    use xor_lever_shared::usecases::tokens::TokenProvider;
     let app = spawn_webhook_app(StoreKind::Aws).await;
     let mut t = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
     t.expires_at = 0;
     app.deps.tokens.store(&app.id, &t).await.unwrap();
     let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
     let leases = moto_leases(&app).await;
-    let clock = xor_lever::usecases::system_clock();
+    let clock = xor_lever_shared::usecases::system_clock();
     let a = Arc::new(TokenProvider::new(
         app.deps.secrets.clone(),
         leases.clone(),
@@ -464,7 +484,7 @@ async fn two_instances_refresh_once_between_them() {
     ));
     let b = Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases, app.deps.connections.clone(), clock));
     let lever = app.deps.lever_for(&conn);
-    let deadline = xor_lever::usecases::now_ms() + 60_000;
+    let deadline = xor_lever_shared::usecases::now_ms() + 60_000;
     let calls = (0..10).flat_map(|_| [a.clone(), b.clone()]).map(|p| {
         let (conn, lever) = (conn.clone(), lever.clone());
         tokio::spawn(async move { p.access_token(&conn, &*lever, deadline).await.map(|t| t.expose().to_owned()) })
@@ -475,7 +495,7 @@ async fn two_instances_refresh_once_between_them() {
     assert_eq!(app.lever.stats().refreshes, 1);
 }
 
-async fn moto_leases(_app: &WebhookApp) -> Arc<dyn xor_lever::domain::LeaseStore> {
+async fn moto_leases(_app: &WebhookApp) -> Arc<dyn xor_lever_shared::domain::LeaseStore> {
     Arc::new(xor_lever_sandbox::moto::dynamo_store().await)
 }
 
@@ -485,7 +505,7 @@ async fn moto_leases(_app: &WebhookApp) -> Arc<dyn xor_lever::domain::LeaseStore
 /// healthy connection revoked.
 #[tokio::test]
 async fn an_instance_slow_past_its_lease_never_marks_the_connection_revoked() {
-    use xor_lever::usecases::tokens::TokenProvider;
+    use xor_lever_shared::usecases::tokens::TokenProvider;
     let app = spawn_webhook_app(StoreKind::Aws).await;
     let mut t = app.deps.tokens.stored(&app.id).await.unwrap().unwrap();
     t.expires_at = 0;
@@ -496,12 +516,12 @@ async fn an_instance_slow_past_its_lease_never_marks_the_connection_revoked() {
     let provider = |clock| {
         Arc::new(TokenProvider::new(app.deps.secrets.clone(), leases.clone(), app.deps.connections.clone(), clock))
     };
-    let a = provider(xor_lever::usecases::system_clock());
+    let a = provider(xor_lever_shared::usecases::system_clock());
     let lease_ms = a.refresh_worst_case(&*lever).as_millis() as i64;
     // B's clock runs past A's lease: to B, A's lease has ended.
-    let b = provider(Arc::new(move || xor_lever::usecases::now_ms() + lease_ms + 1_000));
+    let b = provider(Arc::new(move || xor_lever_shared::usecases::now_ms() + lease_ms + 1_000));
     app.lever.inject([Fault { op: Some("token".into()), delay_ms: Some(1_500), ..Default::default() }]);
-    let deadline = xor_lever::usecases::now_ms() + 120_000;
+    let deadline = xor_lever_shared::usecases::now_ms() + 120_000;
     let first = {
         let (a, conn, lever) = (a.clone(), conn.clone(), lever.clone());
         tokio::spawn(async move { a.access_token(&conn, &*lever, deadline).await })
@@ -514,7 +534,7 @@ async fn an_instance_slow_past_its_lease_never_marks_the_connection_revoked() {
     assert_eq!(app.lever.stats().refreshes, 1, "one refresh");
     assert_eq!(app.lever.stats().refresh_failures, 1, "A's spent refresh token was refused");
     let c = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
-    assert_eq!(c.status, xor_lever::domain::ConnectionStatus::Connected, "no spurious revoke");
+    assert_eq!(c.status, xor_lever_shared::domain::ConnectionStatus::Connected, "no spurious revoke");
 }
 
 /// A refresh that might not finish before the invocation ends does not start: the old refresh
@@ -527,7 +547,7 @@ async fn no_refresh_starts_too_close_to_the_deadline() {
     app.deps.tokens.store(&app.id, &t).await.unwrap();
     let conn = app.deps.connections.connection(&app.id).await.unwrap().unwrap();
     let lever = app.deps.lever_for(&conn);
-    let near = xor_lever::usecases::now_ms() + 3_000;
+    let near = xor_lever_shared::usecases::now_ms() + 3_000;
     let err = app.deps.tokens.access_token(&conn, &*lever, near).await.unwrap_err();
     assert!(err.to_string().contains("deadline"), "{err}");
     assert_eq!(app.lever.stats().refreshes + app.lever.stats().refresh_failures, 0, "Lever was not asked");
@@ -551,8 +571,8 @@ async fn finished_deliveries_expire_by_ttl_and_waiting_ones_never_do() {
     assert_eq!(st, 400);
 
     let (table, _) = app.aws.clone().unwrap();
-    let sdk = xor_lever::config::aws_sdk_config().await;
-    let client = xor_lever::config::dynamo_client(&sdk);
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
+    let client = xor_lever_shared::config::dynamo_client(&sdk);
     let ttl = |id: &'static str| {
         let (client, table, pk) = (client.clone(), table.clone(), format!("CONN#{}", app.id));
         async move {
@@ -569,17 +589,21 @@ async fn finished_deliveries_expire_by_ttl_and_waiting_ones_never_do() {
             item.get("expires_at").map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
         }
     };
-    let now = xor_lever::usecases::now_ms() / 1000;
+    let now = xor_lever_shared::usecases::now_ms() / 1000;
     for id in ["msg_done", "msg_bad"] {
         let t = ttl(id).await.unwrap_or_else(|| panic!("{id} has no TTL"));
         assert!((t - (now + 30 * 86_400)).abs() < 120, "{id}: 30 days after it finished: {t} vs {now}");
     }
     assert_eq!(ttl("msg_wait").await, None, "a waiting delivery never expires");
     // Once it completes, it gets its expiry.
-    let a =
-        xor_lever::usecases::webhook::replay(&app.deps, &app.id, "msg_wait", xor_lever::usecases::now_ms() + 30_000)
-            .await
-            .unwrap();
+    let a = xor_lever_shared::usecases::webhook::replay(
+        &app.deps,
+        &app.id,
+        "msg_wait",
+        xor_lever_shared::usecases::now_ms() + 30_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.delivery, Some(DeliveryStatus::Completed));
     assert!(ttl("msg_wait").await.is_some());
 }
@@ -645,12 +669,15 @@ async fn a_first_attempt_makes_the_create_and_the_note_and_nothing_else() {
     let confirm = |at: i64| {
         let (deps, id) = (app.deps.clone(), app.id.clone());
         async move {
-            let state =
-                xor_lever::domain::FeedState { last_run_clean: true, confirmed_at_ms: Some(at), ..Default::default() };
+            let state = xor_lever_shared::domain::FeedState {
+                last_run_clean: true,
+                confirmed_at_ms: Some(at),
+                ..Default::default()
+            };
             deps.connections.set_feed_state(&id, &state).await.unwrap();
         }
     };
-    let now = xor_lever::usecases::now_ms();
+    let now = xor_lever_shared::usecases::now_ms();
     confirm(now - 60_000).await;
     let before = app.lever.stats().requests;
     assert_eq!(app.deliver("msg_1", &body(&app.screening("cand_1"))).await.0, 200);
@@ -682,7 +709,7 @@ async fn a_connection_may_keep_the_admin_as_owner_and_pick_the_stage() {
 
 #[tokio::test]
 async fn the_largest_signed_body_of_any_bytes_is_kept_as_it_came_on_every_store() {
-    use xor_lever::domain::webhook::MAX_BODY_BYTES;
+    use xor_lever_shared::domain::webhook::MAX_BODY_BYTES;
     for kind in [StoreKind::Aws, StoreKind::Sqlite, StoreKind::Memory] {
         let app = spawn_webhook_app(kind).await;
         // Not UTF-8 at all (made text, each byte would become U+FFFD: three times the size), and
@@ -709,7 +736,7 @@ async fn the_largest_signed_body_of_any_bytes_is_kept_as_it_came_on_every_store(
 /// does the scheduled sweep: one opportunity with one note, the delivery completed.
 #[tokio::test]
 async fn a_crash_at_every_step_of_a_delivery_is_repaired() {
-    use xor_lever::usecases::webhook::{CRASH_POINTS, STUCK_AFTER_MS, retry_waiting};
+    use xor_lever_shared::usecases::webhook::{CRASH_POINTS, STUCK_AFTER_MS, retry_waiting};
     for (point, by_sweep) in CRASH_POINTS.iter().flat_map(|p| [(*p, false), (*p, true)]) {
         let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let a = armed.clone();
@@ -724,7 +751,7 @@ async fn a_crash_at_every_step_of_a_delivery_is_repaired() {
         if by_sweep {
             // XOR gave up; the schedule finds the delivery stuck in `received` and replays it.
             app.skew_ms.store(STUCK_AFTER_MS + 60_000, Ordering::SeqCst);
-            let now = xor_lever::usecases::now_ms() + STUCK_AFTER_MS + 60_000;
+            let now = xor_lever_shared::usecases::now_ms() + STUCK_AFTER_MS + 60_000;
             let s = retry_waiting(&app.deps, now + 60_000, 100).await.unwrap();
             assert_eq!(s.completed, 1, "{point} (sweep): {s:?}");
         } else {

@@ -2,12 +2,12 @@
 //! policy (429 with Retry-After, 5xx, lost responses) and the 4xx that must not be retried.
 use std::time::{Duration, Instant};
 
-use xor_lever::adapters::retry::RetryPolicy;
-use xor_lever::adapters::xor::{XorClient, XorError, XorSettings};
-use xor_lever::domain::{JobBoard, Posting, SecretString};
-use xor_lever::feed::parse_slice;
 use xor_lever_sandbox::XorSandbox;
 use xor_lever_sandbox::xor::{Config, Fault};
+use xor_lever_shared::adapters::retry::RetryPolicy;
+use xor_lever_shared::adapters::xor::{XorClient, XorError, XorSettings};
+use xor_lever_shared::domain::{JobBoard, Posting, SecretString};
+use xor_lever_shared::feed::parse_slice;
 
 fn posting(n: usize) -> Posting {
     let xml = include_bytes!("../../fixtures/lever-feed-sample.xml");
@@ -24,7 +24,7 @@ fn client(sb: &XorSandbox, key: &str) -> XorClient {
         max_delay: Duration::from_millis(100),
         budget: Duration::from_secs(5),
     };
-    XorClient::new(xor_lever::config::http_client(), s)
+    XorClient::new(xor_lever_shared::config::http_client(), s)
 }
 
 fn fault(status: u16) -> Fault {
@@ -88,7 +88,7 @@ async fn list_follows_cursors() {
     let c = client(&sb, "key_a");
     for i in 0..230 {
         let mut p = posting(i % 4);
-        p.external_id = xor_lever::domain::PostingId::parse(&format!("p{i:04}")).unwrap();
+        p.external_id = xor_lever_shared::domain::PostingId::parse(&format!("p{i:04}")).unwrap();
         c.create(&format!("k{i}"), &p).await.unwrap();
     }
     let first = c.list_page(None).await.unwrap();
@@ -163,7 +163,7 @@ async fn paces_itself_under_the_sandbox_rate_limit() {
     let mut s = XorSettings::new(&sb.url, SecretString::new("key_a"));
     s.max_rps = 8.0;
     s.concurrency = 30;
-    let c = XorClient::new(xor_lever::config::http_client(), s);
+    let c = XorClient::new(xor_lever_shared::config::http_client(), s);
     let calls = (0..30).map(|i| {
         let c = c.clone();
         async move { c.get(&format!("xj_{i}")).await }

@@ -1,16 +1,16 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use xor_lever::adapters::lever::TokenSet;
-use xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS;
-use xor_lever::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
-use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
-use xor_lever::usecases::connect::{ConnectError, invite, reset_lever};
-use xor_lever::usecases::context::LeverContext;
-use xor_lever::usecases::now_ms;
-use xor_lever::usecases::section::access;
-use xor_lever::usecases::tokens::TokenProvider;
+use xor_lever_shared::adapters::lever::TokenSet;
+use xor_lever_shared::domain::invitation::DEFAULT_INVITATION_DAYS;
+use xor_lever_shared::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
+use xor_lever_shared::domain::webhook::WebhookSecret;
+use xor_lever_shared::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
+use xor_lever_shared::usecases::connect::{ConnectError, invite, reset_lever};
+use xor_lever_shared::usecases::context::LeverContext;
+use xor_lever_shared::usecases::now_ms;
+use xor_lever_shared::usecases::section::access;
+use xor_lever_shared::usecases::tokens::TokenProvider;
 
 use super::print_table;
 use crate::store::{Ctx, Result};
@@ -45,7 +45,7 @@ pub struct AddArgs {
     /// Stored in the secret store (Secrets Manager with --store dynamodb), never in the table.
     #[arg(long, env = "XOR_API_KEY", hide_env_values = true)]
     pub xor_api_key: SecretString,
-    #[arg(long, default_value_t = xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS)]
+    #[arg(long, default_value_t = xor_lever_shared::domain::connection::XOR_ASSUMED_MAX_RPS)]
     pub xor_max_rps: f64,
     /// Share of active jobs one run may close before the mass-close guard holds them.
     #[arg(long, default_value_t = 0.5)]
@@ -185,9 +185,10 @@ fn http_url(name: &str, url: &str) -> Result<()> {
 }
 
 /// Creates the connection and its secrets; returns the webhook secret XOR is to use.
-pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a: AddArgs) -> Result<String> {
+pub async fn add(deps: &xor_lever_shared::usecases::SyncDeps, tokens: &TokenProvider, a: AddArgs) -> Result<String> {
     check_add(deps, tokens, &a).await?;
-    let secret = a.webhook_secret.as_ref().map_or_else(xor_lever::random::webhook_secret, |s| s.expose().to_owned());
+    let secret =
+        a.webhook_secret.as_ref().map_or_else(xor_lever_shared::random::webhook_secret, |s| s.expose().to_owned());
     if WebhookSecret::parse(&secret).is_none() {
         return Err("--webhook-secret must be a whsec_<base64> secret".into());
     }
@@ -206,7 +207,7 @@ pub async fn add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a
 }
 
 /// What `add` refuses before writing anything.
-async fn check_add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider, a: &AddArgs) -> Result<()> {
+async fn check_add(deps: &xor_lever_shared::usecases::SyncDeps, tokens: &TokenProvider, a: &AddArgs) -> Result<()> {
     http_url("--feed-url", &a.feed_url)?;
     http_url("--xor-base-url", &a.xor_base_url)?;
     for (n, u) in [("--lever-base-url", &a.lever_base_url), ("--lever-auth-url", &a.lever_auth_url)] {
@@ -239,7 +240,7 @@ async fn check_add(deps: &xor_lever::usecases::SyncDeps, tokens: &TokenProvider,
         return Err(format!("--lever-env {}: {why}; nothing was changed", env.as_str()).into());
     }
     // The job site and the postings API follow the account's region.
-    if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(env, &a.feed_url) {
+    if let Some(instead) = xor_lever_shared::adapters::lever::feed_in_other_region(env, &a.feed_url) {
         let env = env.as_str();
         return Err(format!(
             "--feed-url is Lever's postings API of another region than --lever-env {env:?}: use {instead}"
@@ -276,13 +277,14 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             connect_url(ctx, &deps, &id, &public_url, valid_days).await?
         }
         ConnectionsCommand::PageUrl { id, public_url, valid_days } => {
-            let public_url = xor_lever::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?;
+            let public_url =
+                xor_lever_shared::url::public_base(&public_url).map_err(|e| format!("--public-url: {e}"))?;
             let link = access::page_link(&ctx.lever_context().await?, &public_url, &id, valid_days).await?;
             println!("the Lever section of {id} (valid {valid_days} days; whoever has the link can see it):");
             println!("{link}");
         }
         ConnectionsCommand::ResetLever { id, lever_env, lever_base_url, lever_auth_url } => {
-            let to = xor_lever::usecases::connect::Relocation {
+            let to = xor_lever_shared::usecases::connect::Relocation {
                 env: lever_env.map(LeverEnv::from),
                 api_base_url: lever_base_url,
                 auth_base_url: lever_auth_url,
@@ -317,7 +319,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
 }
 
 /// `add`, then what the operator hands on: XOR's webhook URL and secret, the connect link.
-async fn add_and_tell(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, a: AddArgs) -> Result<()> {
+async fn add_and_tell(ctx: &Ctx, deps: &xor_lever_shared::usecases::SyncDeps, a: AddArgs) -> Result<()> {
     let given = a.webhook_secret.is_some();
     let id = a.id.clone();
     let base = a.public_url.clone().map(|u| u.trim_end_matches('/').to_owned());
@@ -343,7 +345,7 @@ async fn add_and_tell(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, a: AddArg
     }
 }
 
-async fn list(deps: &xor_lever::usecases::SyncDeps, json: bool) -> Result<()> {
+async fn list(deps: &xor_lever_shared::usecases::SyncDeps, json: bool) -> Result<()> {
     let all = deps.connections.connections().await?;
     if json {
         for c in all {
@@ -360,7 +362,7 @@ async fn list(deps: &xor_lever::usecases::SyncDeps, json: bool) -> Result<()> {
 
 async fn connect_url(
     ctx: &Ctx,
-    deps: &xor_lever::usecases::SyncDeps,
+    deps: &xor_lever_shared::usecases::SyncDeps,
     id: &ConnectionId,
     public_url: &str,
     valid_days: u32,
@@ -368,13 +370,13 @@ async fn connect_url(
     if deps.connections.connection(id).await?.is_none() {
         return Err(format!("no connection {id}").into());
     }
-    let public_url = xor_lever::url::public_base(public_url).map_err(|e| format!("--public-url: {e}"))?;
+    let public_url = xor_lever_shared::url::public_base(public_url).map_err(|e| format!("--public-url: {e}"))?;
     // The token secret the callback writes to (connections added before it existed lack it).
     deps.secrets.create_secret(id, LEVER_TOKENS, None).await?;
     print_connect_link(&ctx.lever_context().await?, id, &public_url, valid_days).await
 }
 
-async fn reset(ctx: &Ctx, id: &ConnectionId, to: &xor_lever::usecases::connect::Relocation) -> Result<()> {
+async fn reset(ctx: &Ctx, id: &ConnectionId, to: &xor_lever_shared::usecases::connect::Relocation) -> Result<()> {
     let w = ctx.lever_context().await?;
     let by = std::env::var("USER").unwrap_or_else(|_| "an operator".into());
     let previous = reset_lever(&w, id, &by, to).await?;
@@ -386,7 +388,7 @@ async fn reset(ctx: &Ctx, id: &ConnectionId, to: &xor_lever::usecases::connect::
     Ok(())
 }
 
-async fn show(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId, json: bool) -> Result<()> {
+async fn show(ctx: &Ctx, deps: &xor_lever_shared::usecases::SyncDeps, id: &ConnectionId, json: bool) -> Result<()> {
     let v = describe(ctx, deps, id).await?;
     if json {
         println!("{v}");
@@ -401,22 +403,22 @@ async fn show(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId
 
 /// Back from disabled: connected when Lever's tokens are there, else pending; what waited is
 /// replayed.
-async fn enable(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<()> {
+async fn enable(ctx: &Ctx, deps: &xor_lever_shared::usecases::SyncDeps, id: &ConnectionId) -> Result<()> {
     let w = ctx.lever_context().await?;
     let authorized = w.tokens.stored(id).await?.is_some();
     let status = if authorized { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
     deps.connections.set_status(id, status).await?;
-    let replayed = xor_lever::usecases::connect::replay_waiting(&w, id, now_ms() + 5 * 60_000).await;
+    let replayed = xor_lever_shared::usecases::connect::replay_waiting(&w, id, now_ms() + 5 * 60_000).await;
     println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
     Ok(())
 }
 
-async fn set_feed_url(deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId, feed_url: &str) -> Result<()> {
+async fn set_feed_url(deps: &xor_lever_shared::usecases::SyncDeps, id: &ConnectionId, feed_url: &str) -> Result<()> {
     let Some(c) = deps.connections.connection(id).await? else {
         return Err(format!("no connection {id}").into());
     };
     http_url("--feed-url", feed_url)?;
-    if let Some(instead) = xor_lever::adapters::lever::feed_in_other_region(c.lever.env, feed_url) {
+    if let Some(instead) = xor_lever_shared::adapters::lever::feed_in_other_region(c.lever.env, feed_url) {
         return Err(format!(
             "--feed-url is Lever's postings API of another region than the connection's ({}): use {instead}",
             c.lever.env.as_str()
@@ -431,7 +433,7 @@ async fn set_feed_url(deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId, f
 
 /// A new webhook secret first, the current ones (still valid only) kept until the grace ends.
 async fn rotate_webhook_secret(
-    deps: &xor_lever::usecases::SyncDeps,
+    deps: &xor_lever_shared::usecases::SyncDeps,
     id: &ConnectionId,
     grace_hours: i64,
 ) -> Result<()> {
@@ -442,7 +444,7 @@ async fn rotate_webhook_secret(
         .await?
         .ok_or_else(|| format!("connection {id} has no webhook secret"))?;
     let until = now + grace_hours.max(0) * 3600;
-    let mut entries = vec![xor_lever::random::webhook_secret()];
+    let mut entries = vec![xor_lever_shared::random::webhook_secret()];
     for e in current.expose().split_whitespace() {
         let (secret, old_until) = match e.split_once(";until=") {
             Some((s, u)) => (s, u.parse::<i64>().unwrap_or(0)),
@@ -480,7 +482,11 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// What an operator sees of a connection (never a token or a secret).
-pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &ConnectionId) -> Result<serde_json::Value> {
+pub async fn describe(
+    ctx: &Ctx,
+    deps: &xor_lever_shared::usecases::SyncDeps,
+    id: &ConnectionId,
+) -> Result<serde_json::Value> {
     let c = deps.connections.connection(id).await?.ok_or_else(|| format!("no connection {id}"))?;
     let w = ctx.lever_context().await?;
     let tokens = w.tokens.stored(id).await?;
@@ -489,7 +495,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
     let count = |st| {
         let w = w.clone();
         let id = id.clone();
-        async move { xor_lever::usecases::webhook::count_deliveries(&w, &id, st, 10_000).await }
+        async move { xor_lever_shared::usecases::webhook::count_deliveries(&w, &id, st, 10_000).await }
     };
     let expiry = tokens.as_ref().map(|t| {
         time::OffsetDateTime::from_unix_timestamp(t.expires_at)
@@ -520,7 +526,7 @@ pub async fn describe(ctx: &Ctx, deps: &xor_lever::usecases::SyncDeps, id: &Conn
         "authorization_ends_at": c.lever.authorization_ends_at().map(|t| rfc3339(t * 1000)),
         "authorization_ends_at_unix": c.lever.authorization_ends_at(),
         "authorization_renewal_due": c.status == ConnectionStatus::Connected
-            && c.lever.renewal_due(xor_lever::usecases::now_ms() / 1000),
+            && c.lever.renewal_due(xor_lever_shared::usecases::now_ms() / 1000),
         "jobs_in_xor": jobs_in_xor,
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
         "webhooks_pending": count(DeliveryStatus::Pending).await?,

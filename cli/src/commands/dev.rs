@@ -7,18 +7,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use xor_lever::adapters::lever::AppCredentials;
-use xor_lever::adapters::xor::{XorClient, XorSettings};
-use xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS;
-use xor_lever::domain::ports::LEVER_APP;
-use xor_lever::domain::webhook::WebhookSecret;
-use xor_lever::domain::{ConnectionId, JobBoard, SecretString, XorJob};
-use xor_lever::usecases::context::LeverContext;
-use xor_lever::usecases::section::access;
-use xor_lever::usecases::{SyncDeps, SyncOptions, now_ms};
 use xor_lever_sandbox::visitor::{Page, Visitor};
 use xor_lever_sandbox::xor::Config;
 use xor_lever_sandbox::{FeedServer, LeverSandbox, Served, XorSandbox};
+use xor_lever_shared::adapters::lever::AppCredentials;
+use xor_lever_shared::adapters::xor::{XorClient, XorSettings};
+use xor_lever_shared::domain::connection::XOR_ASSUMED_MAX_RPS;
+use xor_lever_shared::domain::ports::LEVER_APP;
+use xor_lever_shared::domain::webhook::WebhookSecret;
+use xor_lever_shared::domain::{ConnectionId, JobBoard, SecretString, XorJob};
+use xor_lever_shared::usecases::context::LeverContext;
+use xor_lever_shared::usecases::section::access;
+use xor_lever_shared::usecases::{SyncDeps, SyncOptions, now_ms};
 
 use super::cell;
 use super::connections::{AddArgs, EnvArg, add};
@@ -82,22 +82,23 @@ async fn set_up(ctx: &Ctx) -> Result<Demo> {
     }
     let (xor, lever, feed) = start_sandboxes().await?;
 
-    let http = xor_lever::config::http_client();
+    let http = xor_lever_shared::config::http_client();
     let deps = embedded_deps(&dir, http.clone())?;
     // XOR's resume links point at a file server of its own (here: one on loopback), the one host
     // the resume download may reach (XOR_LEVER_RESUME_HOSTS, as a deployment lists XOR's).
     let resumes = serve_resumes().await?;
     let mut webhooks = embedded_lever_context(&dir, http.clone())?;
     let resume_host = resumes.url.trim_start_matches("http://");
-    webhooks.files = xor_lever::config::resume_fetcher(xor_lever::config::ResumeHosts::parse(resume_host)?);
+    webhooks.files =
+        xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::ResumeHosts::parse(resume_host)?);
     let id = ConnectionId::parse("demo")?;
     let app = AppCredentials {
         client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),
         client_secret: xor_lever_sandbox::lever::CLIENT_SECRET.into(),
-        env: xor_lever::domain::LeverEnv::Sandbox,
+        env: xor_lever_shared::domain::LeverEnv::Sandbox,
     };
     deps.secrets.put_app_secret(LEVER_APP, &SecretString::new(serde_json::to_string(&app)?)).await?;
-    xor_lever::usecases::signed::init_keys(deps.secrets.as_ref(), now_ms()).await?;
+    xor_lever_shared::usecases::signed::init_keys(deps.secrets.as_ref(), now_ms()).await?;
     let secret = add(&deps, &webhooks.tokens, demo_connection(&id, &xor, &lever, &feed)).await?;
     println!(
         "2. connection `demo` registered in a fresh embedded store ({}): {}",
@@ -114,7 +115,7 @@ async fn start_sandboxes() -> Result<(XorSandbox, LeverSandbox, FeedServer)> {
     let lever = LeverSandbox::spawn_on("127.0.0.1:0").await?;
     let feed = FeedServer::spawn_on("127.0.0.1:0", SAMPLE_FEED.to_vec()).await?;
     // Lever publishes the postings the feed lists.
-    let (postings, _) = xor_lever::feed::parse_slice(SAMPLE_FEED)?;
+    let (postings, _) = xor_lever_shared::feed::parse_slice(SAMPLE_FEED)?;
     for p in &postings {
         lever.add_posting(p.external_id.as_str(), &p.title, "published");
     }
@@ -154,7 +155,7 @@ fn demo_connection(id: &ConnectionId, xor: &XorSandbox, lever: &LeverSandbox, fe
         stage: None,
         admin_owns_candidates: false,
         public_url: None,
-        valid_days: xor_lever::domain::invitation::DEFAULT_INVITATION_DAYS,
+        valid_days: xor_lever_shared::domain::invitation::DEFAULT_INVITATION_DAYS,
     }
 }
 
@@ -170,7 +171,7 @@ async fn serve_routes(d: &Demo) -> Result<(String, tokio::task::JoinHandle<std::
     let server = format!("http://{}", listener.local_addr()?);
     let mut routes = d.webhooks.clone();
     routes.public_url = Some(server.clone());
-    let router = xor_lever::http::router(routes);
+    let router = xor_lever_shared::http::router(routes);
     let serve = tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((server, serve))
 }
@@ -178,7 +179,7 @@ async fn serve_routes(d: &Demo) -> Result<(String, tokio::task::JoinHandle<std::
 /// Step 2, connect: the operator's invitation link to the integration's Lever section, walked by a
 /// person (`--keep-running`) or by the demo's browser, which is returned (it replays in step 10).
 async fn connect(d: &Demo, server: &str, keep_running: bool) -> Result<Visitor> {
-    let (token, _) = xor_lever::usecases::connect::invite(&d.webhooks, &d.id, 7).await?;
+    let (token, _) = xor_lever_shared::usecases::connect::invite(&d.webhooks, &d.id, 7).await?;
     let section_url = access::invitation_link(server, &d.id, &token);
     println!(
         "   connect: the operator sends a Lever Super Admin the link to the integration's Lever section (single use, 7 days):"
@@ -417,13 +418,13 @@ async fn connect_in_section(browser: &Visitor, section_url: &str) -> Result<Page
 /// connection to an in-process queue (standing in for SQS) and a worker takes the turns (Lever
 /// check, replays, sync, continuations) until none is left.
 async fn scheduled_tick(
-    deps: &xor_lever::usecases::SyncDeps,
-    lever: &xor_lever::usecases::context::LeverContext,
+    deps: &xor_lever_shared::usecases::SyncDeps,
+    lever: &xor_lever_shared::usecases::context::LeverContext,
     dir: &std::path::Path,
-) -> Result<Vec<xor_lever::usecases::SyncReport>> {
-    use xor_lever::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
-    let queue = xor_lever::adapters::local_queue::LocalQueue::new();
-    let leases = std::sync::Arc::new(xor_lever::adapters::sqlite::SqliteStore::open_dir(dir)?);
+) -> Result<Vec<xor_lever_shared::usecases::SyncReport>> {
+    use xor_lever_shared::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
+    let queue = xor_lever_shared::adapters::local_queue::LocalQueue::new();
+    let leases = std::sync::Arc::new(xor_lever_shared::adapters::sqlite::SqliteStore::open_dir(dir)?);
     let turns = TurnDeps { sync: deps.clone(), lever: Some(lever.clone()), leases, queue: queue.clone() };
     let sent = dispatch(&*deps.connections, &*queue).await?;
     println!("   dispatcher: {} turn(s) queued, {} connection(s) skipped", sent.sent, sent.skipped.len());

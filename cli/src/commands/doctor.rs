@@ -2,8 +2,8 @@
 //! customer's state after. Every check says what it found and, when it fails, what to run.
 use std::process::ExitCode;
 
-use xor_lever::domain::ConnectionStatus;
-use xor_lever::domain::ats::APP_PLACEHOLDER_CLIENT_ID;
+use xor_lever_shared::domain::ConnectionStatus;
+use xor_lever_shared::domain::ats::APP_PLACEHOLDER_CLIENT_ID;
 
 use crate::store::{Ctx, Result, StoreKind};
 
@@ -51,7 +51,7 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> Result<ExitCode> {
         }
     };
     checks.push(app_check(ctx).await);
-    checks.push(match xor_lever::usecases::signed::stored_keys(deps.secrets.as_ref()).await {
+    checks.push(match xor_lever_shared::usecases::signed::stored_keys(deps.secrets.as_ref()).await {
         Ok(k) if !k.keys.is_empty() => {
             pass("signing key", format!("{} key(s), current {}", k.keys.len(), k.keys[0].id))
         }
@@ -96,7 +96,7 @@ async fn queue_check() -> Check {
     let Some(url) = std::env::var("SYNC_QUEUE_URL").ok().filter(|u| !u.is_empty()) else {
         return fail("sync queue", "SYNC_QUEUE_URL is not set (the stack's SyncQueueUrl output)");
     };
-    let queue = xor_lever::config::sqs_queue(&xor_lever::config::aws_sdk_config().await, &url);
+    let queue = xor_lever_shared::config::sqs_queue(&xor_lever_shared::config::aws_sdk_config().await, &url);
     match queue.waiting().await {
         Ok(n) => pass("sync queue", format!("reachable, {n} turn(s) waiting")),
         Err(e) => fail("sync queue", format!("{url}: {e}")),
@@ -107,12 +107,13 @@ async fn public_url_check(public_url: Option<&str>) -> Check {
     let Some(url) = public_url else {
         return fail("public URL", "PUBLIC_URL is not set (the stack's ApiUrl output)");
     };
-    let base = match xor_lever::url::public_base(url) {
+    let base = match xor_lever_shared::url::public_base(url) {
         Ok(b) => b,
         Err(e) => return fail("public URL", e.to_string()),
     };
     let health = format!("{base}/healthz");
-    let answer = xor_lever::config::http_client().get(&health).timeout(std::time::Duration::from_secs(10)).send().await;
+    let answer =
+        xor_lever_shared::config::http_client().get(&health).timeout(std::time::Duration::from_secs(10)).send().await;
     match answer {
         Ok(r) if r.status().is_success() => {
             pass("public URL", format!("{health} answers; register {base}/oauth/lever/callback in the Lever app"))

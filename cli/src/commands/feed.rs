@@ -3,10 +3,10 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use xor_lever::adapters::feed_http::{FeedFetcher, Fetched};
-use xor_lever::domain::FeedSource;
-use xor_lever::domain::Posting;
-use xor_lever::feed::{Limits, parse};
+use xor_lever_shared::adapters::feed_http::{FeedFetcher, Fetched};
+use xor_lever_shared::domain::FeedSource;
+use xor_lever_shared::domain::Posting;
+use xor_lever_shared::feed::{Limits, parse};
 
 use super::cell;
 use crate::store::Result;
@@ -58,7 +58,7 @@ async fn open_source(source: &str) -> Result<std::fs::File> {
     if !(source.starts_with("http://") || source.starts_with("https://")) {
         return Ok(std::fs::File::open(source).map_err(|e| format!("cannot open {source}: {e}"))?);
     }
-    match FeedFetcher::new(xor_lever::config::feed_client()).fetch(source, None).await? {
+    match FeedFetcher::new(xor_lever_shared::config::feed_client()).fetch(source, None).await? {
         Fetched::Body { file, .. } => Ok(file),
         Fetched::NotModified => Err("the server answered 304 to an unconditional request".into()),
     }

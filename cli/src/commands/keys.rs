@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use xor_lever::usecases::now_ms;
-use xor_lever::usecases::signed::{init_keys, rotate_keys};
+use xor_lever_shared::usecases::now_ms;
+use xor_lever_shared::usecases::signed::{init_keys, rotate_keys};
 
 use crate::store::{Ctx, Result};
 
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<ExitCode> {
             );
         }
         KeysCommand::Show => {
-            let keys = xor_lever::usecases::signed::stored_keys(deps.secrets.as_ref()).await?;
+            let keys = xor_lever_shared::usecases::signed::stored_keys(deps.secrets.as_ref()).await?;
             let date = |ms: i64| {
                 time::OffsetDateTime::from_unix_timestamp(ms / 1000)
                     .ok()

@@ -1,9 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use xor_lever::adapters::lever::AppCredentials;
-use xor_lever::domain::ports::LEVER_APP;
-use xor_lever::domain::{LeverEnv, SecretString};
+use xor_lever_shared::adapters::lever::AppCredentials;
+use xor_lever_shared::domain::ports::LEVER_APP;
+use xor_lever_shared::domain::{LeverEnv, SecretString};
 
 use crate::store::{Ctx, Result};
 
@@ -38,7 +38,9 @@ pub async fn run(ctx: &Ctx, cmd: LeverAppCommand) -> Result<ExitCode> {
     println!("Lever app credentials stored (Lever {}: connections of that environment only)", env.as_str());
     // A first deploy's setup: the signing key is made here too (never derived from the client
     // secret just stored, which Lever also holds).
-    if xor_lever::usecases::signed::init_keys(deps.secrets.as_ref(), xor_lever::usecases::now_ms()).await? {
+    if xor_lever_shared::usecases::signed::init_keys(deps.secrets.as_ref(), xor_lever_shared::usecases::now_ms())
+        .await?
+    {
         println!("signing key created (rotate it with `xor-lever keys rotate`)");
     }
     Ok(ExitCode::SUCCESS)

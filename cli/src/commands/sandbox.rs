@@ -14,7 +14,7 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub lever_listen: Option<String>,
     /// XOR's assumed rate limit per API key (requests/s); 0 turns it off.
-    #[arg(long, default_value_t = xor_lever::domain::connection::XOR_ASSUMED_MAX_RPS)]
+    #[arg(long, default_value_t = xor_lever_shared::domain::connection::XOR_ASSUMED_MAX_RPS)]
     pub rate_limit: f64,
 }
 

@@ -19,17 +19,17 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
     // host each request names, as the Lambda does without PublicUrl.
     let local = listener.local_addr()?;
     deps.public_url = match args.public_url {
-        Some(u) => Some(xor_lever::url::public_base(&u).map_err(|e| format!("--public-url: {e}"))?),
+        Some(u) => Some(xor_lever_shared::url::public_base(&u).map_err(|e| format!("--public-url: {e}"))?),
         None if local.ip().is_loopback() => Some(format!("http://{local}")),
         None => None,
     };
     // A new connection's first sync runs in the background, as the Lambda's async invoke would.
     let sync = ctx.deps().await?;
-    deps.sync_trigger = Some(std::sync::Arc::new(xor_lever::adapters::local_trigger::BackgroundSyncTrigger(
+    deps.sync_trigger = Some(std::sync::Arc::new(xor_lever_shared::adapters::local_trigger::BackgroundSyncTrigger(
         std::sync::Arc::new(move |id| {
             let sync = sync.clone();
             Box::pin(async move {
-                xor_lever::usecases::sync_connection(&sync, &id, &Default::default()).await;
+                xor_lever_shared::usecases::sync_connection(&sync, &id, &Default::default()).await;
             })
         }),
     )));
@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
         "serving POST /webhooks/xor/{{connection_id}}, GET /oauth/lever/start and /oauth/lever/callback on http://{}",
         listener.local_addr()?
     );
-    axum::serve(listener, xor_lever::http::router(deps))
+    axum::serve(listener, xor_lever_shared::http::router(deps))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

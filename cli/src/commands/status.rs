@@ -10,7 +10,7 @@ use crate::store::{Ctx, Result};
 pub async fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
     let deps = ctx.deps().await?;
     let all = deps.connections.connections().await?;
-    let now = xor_lever::usecases::now_ms();
+    let now = xor_lever_shared::usecases::now_ms();
     let mut rows = Vec::new();
     for c in all {
         let v = describe(ctx, &deps, &c.id).await?;

@@ -3,9 +3,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use xor_lever::domain::queue::{SyncQueue, SyncTurn, TurnReason};
-use xor_lever::domain::{ConnectionId, RunOutcome};
-use xor_lever::usecases::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
+use xor_lever_shared::domain::queue::{SyncQueue, SyncTurn, TurnReason};
+use xor_lever_shared::domain::{ConnectionId, RunOutcome};
+use xor_lever_shared::usecases::{Progress, SyncDeps, SyncOptions, SyncReport, sync_all, sync_connection};
 
 use crate::store::{Ctx, Result};
 
@@ -83,7 +83,7 @@ async fn enqueue(ctx: &Ctx, queue: &dyn SyncQueue, args: &SyncArgs) -> Result<Ex
         }
         None => {
             let deps = ctx.deps().await?;
-            let r = xor_lever::usecases::turns::dispatch(&*deps.connections, queue).await?;
+            let r = xor_lever_shared::usecases::turns::dispatch(&*deps.connections, queue).await?;
             for s in &r.skipped {
                 eprintln!("{}: skipped ({})", s.connection, s.reason);
             }
@@ -148,7 +148,7 @@ fn outcome_text(outcome: &RunOutcome) -> String {
 }
 
 /// A dry run's plan: what would be created, updated and closed.
-fn print_plan(r: &SyncReport, p: &xor_lever::domain::Plan, outcome: &str) {
+fn print_plan(r: &SyncReport, p: &xor_lever_shared::domain::Plan, outcome: &str) {
     let s = &r.run.summary;
     println!(
         "{}: would create {}, update {}, close {}; {} unchanged, {} skipped ({outcome})",

@@ -1,9 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use xor_lever::domain::{ConnectionId, Delivery, DeliveryStatus};
-use xor_lever::usecases::now_ms;
-use xor_lever::usecases::webhook::{list_deliveries, replay, retry_waiting};
+use xor_lever_shared::domain::{ConnectionId, Delivery, DeliveryStatus};
+use xor_lever_shared::usecases::now_ms;
+use xor_lever_shared::usecases::webhook::{list_deliveries, replay, retry_waiting};
 
 use super::print_table;
 use crate::store::{Ctx, Result};
@@ -148,7 +148,7 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> Result<ExitCode> {
             let d = find(ctx, &id, connection.as_ref()).await?;
             let a = replay(&w, &d.connection, &d.webhook_id, now_ms() + 60_000).await?;
             println!("{}: {}", d.webhook_id, a.body);
-            if a.reply != xor_lever::usecases::webhook::Reply::Accepted {
+            if a.reply != xor_lever_shared::usecases::webhook::Reply::Accepted {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -7,8 +7,8 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
-use xor_lever::domain::ConnectionId;
-use xor_lever::usecases::schedule::{Deadline, Request};
+use xor_lever_shared::domain::ConnectionId;
+use xor_lever_shared::usecases::schedule::{Deadline, Request};
 
 use crate::handler::HandlerError;
 

@@ -5,9 +5,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::Instrument;
-use xor_lever::domain::queue::SyncTurn;
-use xor_lever::usecases::turns::{TurnDeps, TurnError, TurnOutcome, take_turn};
-use xor_lever::usecases::{SyncOptions, now_ms};
+use xor_lever_shared::domain::queue::SyncTurn;
+use xor_lever_shared::usecases::turns::{TurnDeps, TurnError, TurnOutcome, take_turn};
+use xor_lever_shared::usecases::{SyncOptions, now_ms};
 
 use crate::event::work_deadline;
 use crate::handler::Handler;
@@ -49,7 +49,7 @@ impl Handler {
         for (message_id, r) in results {
             match r {
                 Err(e) => {
-                    let reason = xor_lever::domain::ports::error_chain(&e);
+                    let reason = xor_lever_shared::domain::ports::error_chain(&e);
                     tracing::error!(message_id = %message_id, reason = %reason, "turn failed: SQS delivers it again");
                     count.failed += 1;
                     answer.add_failure(message_id);

@@ -5,11 +5,11 @@
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
-use xor_lever::domain::{IdError, StoreError};
-use xor_lever::usecases::schedule::{self, Dispatched, RunReport, ScheduleError};
-use xor_lever::usecases::turns::TurnDeps;
-use xor_lever::usecases::webhook::LeverContext;
-use xor_lever::usecases::{SyncDeps, now_ms};
+use xor_lever_shared::domain::{IdError, StoreError};
+use xor_lever_shared::usecases::schedule::{self, Dispatched, RunReport, ScheduleError};
+use xor_lever_shared::usecases::turns::TurnDeps;
+use xor_lever_shared::usecases::webhook::LeverContext;
+use xor_lever_shared::usecases::{SyncDeps, now_ms};
 
 use crate::event::{from_eventbridge, parse_event, work_deadline};
 use crate::metrics::{dispatch_line, run_lines};
@@ -31,7 +31,7 @@ pub enum HandlerError {
     Store(#[from] StoreError),
     /// The sync queue did not take every turn: a later run can succeed.
     #[error("{0}")]
-    Queue(#[source] xor_lever::usecases::turns::DispatchError),
+    Queue(#[source] xor_lever_shared::usecases::turns::DispatchError),
 }
 
 impl HandlerError {

@@ -1,11 +1,11 @@
 use feed_sync::handler::Handler;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client, lever_context, turn_deps};
+use xor_lever_shared::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client, lever_context, turn_deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    xor_lever::metrics::process_started();
+    xor_lever_shared::metrics::process_started();
     lambda_runtime::tracing::init_default_subscriber();
     // Configuration is checked at init (a bad deployment fails fast) ...
     let settings = Settings::from_env()?;

@@ -1,14 +1,14 @@
-//! The function's figures as CloudWatch EMF lines (namespace `XorLever`, `xor_lever::metrics`):
+//! The function's figures as CloudWatch EMF lines (namespace `XorLever`, `xor_lever_shared::metrics`):
 //! one for the run or the batch (`Stack`; the alarms watch `SyncRuns`, `SyncFailures`,
 //! `RevokedConnections`, `WebhooksWaiting`, `AuthorizationsExpiring`) and one per connection
 //! synced (`Stack`, `Connection`). On the error path, the run's line with `RunErrors` 1 and the
 //! error's type.
-use xor_lever::domain::{RunOutcome, SyncSummary};
-use xor_lever::metrics::MetricLine;
-use xor_lever::usecases::Skipped;
-use xor_lever::usecases::schedule::{ConnectionResult, Dispatched, RunReport};
-use xor_lever::usecases::turns::TurnOutcome;
-use xor_lever::usecases::webhook::RetrySummary;
+use xor_lever_shared::domain::{RunOutcome, SyncSummary};
+use xor_lever_shared::metrics::MetricLine;
+use xor_lever_shared::usecases::Skipped;
+use xor_lever_shared::usecases::schedule::{ConnectionResult, Dispatched, RunReport};
+use xor_lever_shared::usecases::turns::TurnOutcome;
+use xor_lever_shared::usecases::webhook::RetrySummary;
 
 use crate::handler::HandlerError;
 

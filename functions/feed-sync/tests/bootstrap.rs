@@ -126,6 +126,6 @@ async fn the_binary_dispatches_on_the_schedule_and_syncs_a_turn_from_sqs() {
         .expect("answered");
     assert_eq!(out["sent"], 1, "{out}");
     let queued = moto::drain(&admin, &url).await;
-    let turn: xor_lever::domain::queue::SyncTurn = serde_json::from_str(&queued[0].1).unwrap();
-    assert_eq!((turn.reason, turn.force), (xor_lever::domain::queue::TurnReason::Operator, true));
+    let turn: xor_lever_shared::domain::queue::SyncTurn = serde_json::from_str(&queued[0].1).unwrap();
+    assert_eq!((turn.reason, turn.force), (xor_lever_shared::domain::queue::TurnReason::Operator, true));
 }

@@ -1,10 +1,10 @@
 //! The handler with the real EventBridge Scheduler event JSON, against moto and the sandboxes.
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
-use xor_lever::domain::{Connection, ConnectionStatus, RunOutcome};
 use xor_lever_sandbox::FeedServer;
 use xor_lever_sandbox::feeds::feed;
 use xor_lever_sandbox::harness::{StoreKind, spawn_app};
+use xor_lever_shared::domain::{Connection, ConnectionStatus, RunOutcome};
 
 fn event(path: &str) -> Value {
     let p = format!("{}/../../infra/events/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -92,8 +92,10 @@ async fn a_store_outage_is_a_retryable_error() {
         .load()
         .await;
     let mut deps = app.deps.clone();
-    deps.connections =
-        std::sync::Arc::new(xor_lever::adapters::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t"));
+    deps.connections = std::sync::Arc::new(xor_lever_shared::adapters::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        "t",
+    ));
     let handler = feed_sync::handler::Handler { deps, concurrency: 1, webhooks: None, turns: None };
     let err = handler.handle(LambdaEvent::new(event("scheduled-event.json"), Context::default())).await.unwrap_err();
     let d: Diagnostic = err.into();
@@ -103,9 +105,9 @@ async fn a_store_outage_is_a_retryable_error() {
 
 #[tokio::test]
 async fn the_scheduled_run_replays_a_delivery_that_waited_for_lever() {
-    use xor_lever::domain::DeliveryStatus;
     use xor_lever_sandbox::harness::spawn_webhook_app;
     use xor_lever_sandbox::lever::Fault;
+    use xor_lever_shared::domain::DeliveryStatus;
     let app = spawn_webhook_app(StoreKind::Aws).await;
     app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
     let (st, _, _) = app.deliver("msg_w", &serde_json::to_vec(&app.screening("cand_w")).unwrap()).await;
@@ -123,10 +125,10 @@ async fn the_scheduled_run_replays_a_delivery_that_waited_for_lever() {
 
 #[tokio::test]
 async fn a_sync_that_hangs_never_starves_the_replays() {
-    use xor_lever::domain::DeliveryStatus;
-    use xor_lever::domain::ports::XOR_API_KEY;
     use xor_lever_sandbox::harness::spawn_webhook_app;
     use xor_lever_sandbox::lever::Fault;
+    use xor_lever_shared::domain::DeliveryStatus;
+    use xor_lever_shared::domain::ports::XOR_API_KEY;
     let app = spawn_webhook_app(StoreKind::Aws).await;
     app.lever.inject((0..3).map(|_| Fault { status: Some(503), op: Some("posting".into()), ..Default::default() }));
     let (st, _, _) = app.deliver("msg_h", &serde_json::to_vec(&app.screening("cand_h")).unwrap()).await;
@@ -140,13 +142,13 @@ async fn a_sync_that_hangs_never_starves_the_replays() {
             open.push(s);
         }
     });
-    let slow = xor_lever::domain::ConnectionId::parse("slow-feed").unwrap();
+    let slow = xor_lever_shared::domain::ConnectionId::parse("slow-feed").unwrap();
     app.setup
         .connections
         .create_connection(&Connection::new(slow.clone(), frozen_url, "http://127.0.0.1:9".into(), 0))
         .await
         .unwrap();
-    let key = xor_lever::domain::SecretString::new("xor_test_slow");
+    let key = xor_lever_shared::domain::SecretString::new("xor_test_slow");
     app.setup.secrets.create_secret(&slow, XOR_API_KEY, Some(&key)).await.unwrap();
     let handler = feed_sync::handler::Handler {
         deps: app.sync_deps(),

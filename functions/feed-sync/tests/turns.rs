@@ -2,10 +2,10 @@
 //! and the XOR sandbox: what the deployed worker answers the event source mapping.
 use std::sync::Arc;
 
-use xor_lever::domain::queue::{SyncTurn, TurnReason};
 use xor_lever_sandbox::feeds::feed;
 use xor_lever_sandbox::harness::{App, StoreKind, spawn_app};
 use xor_lever_sandbox::moto;
+use xor_lever_shared::domain::queue::{SyncTurn, TurnReason};
 
 /// The worker function's handler on SQS's event JSON (infra/events/sqs-turns.json): a batch of
 /// three, two good turns and one malformed message; the answer names only the malformed one
@@ -15,8 +15,9 @@ async fn a_batch_of_three_with_one_bad_message_reports_only_that_one() {
     let a = spawn_app(StoreKind::Aws, feed(0..3, "")).await;
     let b = spawn_app(StoreKind::Aws, feed(0..4, "")).await;
     let url = moto::plain_sync_queue().await;
-    let sdk = xor_lever::config::aws_sdk_config().await;
-    let queue: Arc<dyn xor_lever::domain::queue::SyncQueue> = Arc::new(xor_lever::config::sqs_queue(&sdk, &url));
+    let sdk = xor_lever_shared::config::aws_sdk_config().await;
+    let queue: Arc<dyn xor_lever_shared::domain::queue::SyncQueue> =
+        Arc::new(xor_lever_shared::config::sqs_queue(&sdk, &url));
     // Two apps, two tables: one worker per table (the deployed worker has one).
     let sample: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/events/sqs-turns.json")).unwrap(),

@@ -1,7 +1,7 @@
 //! The webhook Lambda: the shared router behind API Gateway's HTTP API.
 use axum::Router;
-use xor_lever::http::{RequestDeadline, router};
-use xor_lever::usecases::context::LeverContext;
+use xor_lever_shared::http::{RequestDeadline, router};
+use xor_lever_shared::usecases::context::LeverContext;
 
 /// The router with the invocation's deadline passed down (a claim's lease ends with it).
 pub fn app(deps: LeverContext) -> Router {

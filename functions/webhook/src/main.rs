@@ -2,11 +2,11 @@ use axum::Router;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Error, Request, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever::config::{AwsStores, Settings, aws_sdk_config, http_client, lever_context};
+use xor_lever_shared::config::{AwsStores, Settings, aws_sdk_config, http_client, lever_context};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    xor_lever::metrics::process_started();
+    xor_lever_shared::metrics::process_started();
     lambda_http::tracing::init_default_subscriber();
     // Configuration is checked at init; the clients (and their TLS roots) are built on the first
     // request, once per process (see docs/benchmarks.md, Cold start).

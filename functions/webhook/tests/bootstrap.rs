@@ -2,10 +2,10 @@
 //! an API Gateway response out, an opportunity in the Lever sandbox.
 use std::time::Duration;
 
-use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever_sandbox::harness::{StoreKind, emf_shape, spawn_webhook_app, start_function_as};
 use xor_lever_sandbox::lambda_emulator::RunningEmulator;
 use xor_lever_sandbox::moto::Principal;
+use xor_lever_shared::domain::webhook::WebhookSecret;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_handles_a_signed_webhook() {
@@ -21,7 +21,7 @@ async fn the_binary_handles_a_signed_webhook() {
     )
     .unwrap();
     let body = v["body"].as_str().unwrap().to_owned();
-    let ts = xor_lever::usecases::now_ms() / 1000;
+    let ts = xor_lever_shared::usecases::now_ms() / 1000;
     let path = format!("/webhooks/xor/{}", app.id);
     v["headers"]["webhook-timestamp"] = ts.to_string().into();
     v["headers"]["webhook-signature"] =

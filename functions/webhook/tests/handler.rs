@@ -2,14 +2,14 @@
 //! `lambda_http` would after reading it from the Runtime API.
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt;
-use xor_lever::domain::webhook::WebhookSecret;
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
+use xor_lever_shared::domain::webhook::WebhookSecret;
 
 fn event(connection: &str, secret: &str, base64_body: bool) -> LambdaRequest {
     let path = format!("{}/../../infra/events/webhook-request.json", env!("CARGO_MANIFEST_DIR"));
     let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let body = v["body"].as_str().unwrap().to_owned();
-    let ts = xor_lever::usecases::now_ms() / 1000;
+    let ts = xor_lever_shared::usecases::now_ms() / 1000;
     let sig = WebhookSecret::parse(secret).unwrap().sign("msg_2Yx1fQ0kEwLZ3xR9", ts, body.as_bytes());
     v["headers"]["webhook-timestamp"] = ts.to_string().into();
     v["headers"]["webhook-signature"] = sig.into();
@@ -29,7 +29,7 @@ fn event(connection: &str, secret: &str, base64_body: bool) -> LambdaRequest {
 async fn call(app: &xor_lever_sandbox::harness::WebhookApp, ev: LambdaRequest) -> (u16, serde_json::Value) {
     let mut req: lambda_http::Request = ev.into();
     let mut ctx = lambda_http::Context::default();
-    ctx.deadline = (xor_lever::usecases::now_ms() + 20_000) as u64;
+    ctx.deadline = (xor_lever_shared::usecases::now_ms() + 20_000) as u64;
     req.extensions_mut().insert(ctx);
     let resp = webhook::app(app.deps.clone()).oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
@@ -53,7 +53,7 @@ async fn an_api_gateway_v2_event_creates_the_opportunity() {
 #[tokio::test]
 async fn a_bad_signature_in_an_api_gateway_event_is_401() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
-    let (status, _) = call(&app, event(app.id.as_str(), &xor_lever::random::webhook_secret(), false)).await;
+    let (status, _) = call(&app, event(app.id.as_str(), &xor_lever_shared::random::webhook_secret(), false)).await;
     assert_eq!(status, 401);
 }
 
@@ -83,7 +83,8 @@ fn section_event(connection: &str, query: Option<(&str, &str)>, cookies: &[Strin
 #[tokio::test]
 async fn the_lever_section_works_through_api_gateway_with_its_cookie() {
     let app = spawn_webhook_app(StoreKind::Memory).await;
-    let link = xor_lever::usecases::section::access::page_link(&app.setup, "https://x", &app.id, 7).await.unwrap();
+    let link =
+        xor_lever_shared::usecases::section::access::page_link(&app.setup, "https://x", &app.id, 7).await.unwrap();
     let token = link.split("link=").nth(1).unwrap().to_owned();
     let send = |ev: LambdaRequest| {
         let deps = app.deps.clone();

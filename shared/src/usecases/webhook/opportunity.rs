@@ -41,7 +41,6 @@ struct Create<'a> {
 /// The create, step by step (docs/webhook.md): the mapping lookup, the contact checks, the
 /// adoption of an opportunity a lost create made, the posting check, the resume fetch, the
 /// report, the create, the note.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn attempt_create(
     deps: &LeverContext,
     conn: &Connection,
