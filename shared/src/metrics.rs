@@ -15,6 +15,162 @@ use serde_json::{Map, Value, json};
 /// The namespace of every xor-lever metric.
 pub const NAMESPACE: &str = "XorLever";
 
+/// Every metric xor-lever emits, by name: the one place that knows them (the dashboard, the
+/// alarms and docs/runbook.md read these; tests/tests/template.rs checks each one they read is
+/// here and emitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Metric {
+    AuthorizationsExpiring,
+    ColdStart,
+    ConnectionsDispatched,
+    ConnectionsSkipped,
+    ConnectionsSynced,
+    CreatesRepaired,
+    CreatesUnanswered,
+    DeliveriesCompleted,
+    DeliveriesDuplicate,
+    DeliveriesFailed,
+    DeliveriesPending,
+    DeliveriesPendingReauth,
+    DeliveriesRejected,
+    DurationMs,
+    FeedBytes,
+    FeedNotModified,
+    FeedPostings,
+    GuardTrips,
+    InitMs,
+    JobsClosed,
+    JobsCreated,
+    JobsDeferred,
+    JobsFailed,
+    JobsUpdated,
+    LeverCalls,
+    LeverCheckFailures,
+    LeverMs,
+    LeverThrottled,
+    ManualRuns,
+    MappingsRepaired,
+    PostingsSkipped,
+    ReportRenderMs,
+    ResumeDownloadFailures,
+    RevokedConnections,
+    RunErrors,
+    SyncFailed,
+    SyncFailures,
+    SyncRuns,
+    TokenRefreshWaits,
+    TokenRefreshes,
+    TurnsBusy,
+    TurnsContinued,
+    TurnsFailed,
+    TurnsSkipped,
+    TurnsTaken,
+    WebhookMs,
+    WebhooksBusy,
+    WebhooksHeld,
+    WebhooksReceived,
+    WebhooksReplayed,
+    WebhooksUnsigned,
+    WebhooksWaiting,
+}
+
+impl Metric {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationsExpiring => "AuthorizationsExpiring",
+            Self::ColdStart => "ColdStart",
+            Self::ConnectionsDispatched => "ConnectionsDispatched",
+            Self::ConnectionsSkipped => "ConnectionsSkipped",
+            Self::ConnectionsSynced => "ConnectionsSynced",
+            Self::CreatesRepaired => "CreatesRepaired",
+            Self::CreatesUnanswered => "CreatesUnanswered",
+            Self::DeliveriesCompleted => "DeliveriesCompleted",
+            Self::DeliveriesDuplicate => "DeliveriesDuplicate",
+            Self::DeliveriesFailed => "DeliveriesFailed",
+            Self::DeliveriesPending => "DeliveriesPending",
+            Self::DeliveriesPendingReauth => "DeliveriesPendingReauth",
+            Self::DeliveriesRejected => "DeliveriesRejected",
+            Self::DurationMs => "DurationMs",
+            Self::FeedBytes => "FeedBytes",
+            Self::FeedNotModified => "FeedNotModified",
+            Self::FeedPostings => "FeedPostings",
+            Self::GuardTrips => "GuardTrips",
+            Self::InitMs => "InitMs",
+            Self::JobsClosed => "JobsClosed",
+            Self::JobsCreated => "JobsCreated",
+            Self::JobsDeferred => "JobsDeferred",
+            Self::JobsFailed => "JobsFailed",
+            Self::JobsUpdated => "JobsUpdated",
+            Self::LeverCalls => "LeverCalls",
+            Self::LeverCheckFailures => "LeverCheckFailures",
+            Self::LeverMs => "LeverMs",
+            Self::LeverThrottled => "LeverThrottled",
+            Self::ManualRuns => "ManualRuns",
+            Self::MappingsRepaired => "MappingsRepaired",
+            Self::PostingsSkipped => "PostingsSkipped",
+            Self::ReportRenderMs => "ReportRenderMs",
+            Self::ResumeDownloadFailures => "ResumeDownloadFailures",
+            Self::RevokedConnections => "RevokedConnections",
+            Self::RunErrors => "RunErrors",
+            Self::SyncFailed => "SyncFailed",
+            Self::SyncFailures => "SyncFailures",
+            Self::SyncRuns => "SyncRuns",
+            Self::TokenRefreshWaits => "TokenRefreshWaits",
+            Self::TokenRefreshes => "TokenRefreshes",
+            Self::TurnsBusy => "TurnsBusy",
+            Self::TurnsContinued => "TurnsContinued",
+            Self::TurnsFailed => "TurnsFailed",
+            Self::TurnsSkipped => "TurnsSkipped",
+            Self::TurnsTaken => "TurnsTaken",
+            Self::WebhookMs => "WebhookMs",
+            Self::WebhooksBusy => "WebhooksBusy",
+            Self::WebhooksHeld => "WebhooksHeld",
+            Self::WebhooksReceived => "WebhooksReceived",
+            Self::WebhooksReplayed => "WebhooksReplayed",
+            Self::WebhooksUnsigned => "WebhooksUnsigned",
+            Self::WebhooksWaiting => "WebhooksWaiting",
+        }
+    }
+}
+
+/// What one invocation counts as it goes (the Lever calls it made and their time, Lever's
+/// 429s, token refreshes made and waited for, the report's render time, resumes that could not
+/// be fetched, mappings repaired): task-local, so nothing is threaded through every call and
+/// concurrent invocations never mix. Outside [`counted`], counting is a no-op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub lever_calls: u32,
+    pub lever_ms: u64,
+    /// Time spent waiting on Lever, rate-limit waits included (benchmarks subtract it).
+    pub lever_nanos: u64,
+    pub lever_throttled: u32,
+    pub token_refreshes: u32,
+    pub refresh_waits: u32,
+    pub report_ms: u64,
+    pub resume_failures: u32,
+    /// A screening's XOR job had no mapping, and XOR's word repaired it.
+    pub mappings_repaired: u32,
+}
+
+tokio::task_local! {
+    static COUNTERS: std::cell::RefCell<Counters>;
+}
+
+/// Runs `f` (one invocation) and returns what it counted.
+pub async fn counted<F: std::future::Future>(f: F) -> (F::Output, Counters) {
+    COUNTERS
+        .scope(std::cell::RefCell::new(Counters::default()), async {
+            let out = f.await;
+            (out, COUNTERS.with(|c| *c.borrow()))
+        })
+        .await
+}
+
+/// Adds to the current invocation's counters.
+pub fn count(f: impl FnOnce(&mut Counters)) {
+    let _ = COUNTERS.try_with(|c| f(&mut c.borrow_mut()));
+}
+
 /// A CloudWatch unit (the subset used here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -54,18 +210,18 @@ impl MetricLine {
         Self { dimensions, metrics: BTreeMap::new(), properties: Map::new(), at_ms: None }
     }
 
-    pub fn count(mut self, name: &'static str, value: usize) -> Self {
-        self.metrics.insert(name, (value as f64, Unit::Count));
+    pub fn count(mut self, name: Metric, value: usize) -> Self {
+        self.metrics.insert(name.as_str(), (value as f64, Unit::Count));
         self
     }
 
-    pub fn millis(mut self, name: &'static str, ms: u128) -> Self {
-        self.metrics.insert(name, (ms as f64, Unit::Milliseconds));
+    pub fn millis(mut self, name: Metric, ms: u128) -> Self {
+        self.metrics.insert(name.as_str(), (ms as f64, Unit::Milliseconds));
         self
     }
 
-    pub fn bytes(mut self, name: &'static str, bytes: u64) -> Self {
-        self.metrics.insert(name, (bytes as f64, Unit::Bytes));
+    pub fn bytes(mut self, name: Metric, bytes: u64) -> Self {
+        self.metrics.insert(name.as_str(), (bytes as f64, Unit::Bytes));
         self
     }
 
@@ -84,20 +240,18 @@ impl MetricLine {
     pub fn with_cold_start(self) -> Self {
         if COLD.swap(false, Ordering::SeqCst) {
             let init = PROCESS_START.get().map_or(0, |t| t.elapsed().as_millis());
-            self.count("ColdStart", 1).millis("InitMs", init)
+            self.count(Metric::ColdStart, 1).millis(Metric::InitMs, init)
         } else {
-            self.count("ColdStart", 0)
+            self.count(Metric::ColdStart, 0)
         }
     }
 
-    /// The process's counts since its previous line (summed over time they are exact): Lever
-    /// token refreshes made and waited for (`TokenRefreshes`, `TokenRefreshWaits`) and Lever's
-    /// 429s (`LeverThrottled`).
-    pub fn with_process_counts(self) -> Self {
-        let (made, waited) = crate::usecases::tokens::take_refresh_counts();
-        self.count("TokenRefreshes", made)
-            .count("TokenRefreshWaits", waited)
-            .count("LeverThrottled", crate::adapters::lever::take_throttled())
+    /// What the invocation counted ([`counted`]): Lever token refreshes made and waited for
+    /// (`TokenRefreshes`, `TokenRefreshWaits`) and Lever's 429s (`LeverThrottled`).
+    pub fn with_counters(self, c: &Counters) -> Self {
+        self.count(Metric::TokenRefreshes, c.token_refreshes as usize)
+            .count(Metric::TokenRefreshWaits, c.refresh_waits as usize)
+            .count(Metric::LeverThrottled, c.lever_throttled as usize)
     }
 
     /// The line as EMF JSON at `timestamp_ms` (unless stamped with [`at`](Self::at)).
@@ -158,7 +312,13 @@ fn per_connection() -> bool {
 }
 
 /// Counts that describe the process, not the customer: never per connection.
-const STACK_ONLY: [&str; 5] = ["ColdStart", "TokenRefreshes", "TokenRefreshWaits", "LeverCalls", "LeverThrottled"];
+const STACK_ONLY: [&str; 5] = [
+    Metric::ColdStart.as_str(),
+    Metric::TokenRefreshes.as_str(),
+    Metric::TokenRefreshWaits.as_str(),
+    Metric::LeverCalls.as_str(),
+    Metric::LeverThrottled.as_str(),
+];
 
 static COLD: AtomicBool = AtomicBool::new(true);
 static PROCESS_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -182,7 +342,7 @@ mod tests {
 
     #[test]
     fn without_per_connection_metrics_a_line_publishes_under_the_stack_only_and_keeps_the_connection() {
-        let line = MetricLine::new(Some("acme")).count("JobsCreated", 2);
+        let line = MetricLine::new(Some("acme")).count(Metric::JobsCreated, 2);
         let off = line.to_json_with(1, false);
         assert_eq!(off["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 1);
         assert_eq!(off["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Stack"]]));
@@ -193,8 +353,8 @@ mod tests {
     #[test]
     fn a_line_is_emf_with_its_dimensions_units_and_values() {
         let v = MetricLine::new(Some("acme"))
-            .count("JobsCreated", 3)
-            .millis("DurationMs", 1250)
+            .count(Metric::JobsCreated, 3)
+            .millis(Metric::DurationMs, 1250)
             .property("run_id", "r1")
             .to_json(1_700_000_000_000);
         let m = &v["_aws"]["CloudWatchMetrics"];
@@ -211,7 +371,7 @@ mod tests {
             (Some("acme"), Some(3.0), Some("r1"))
         );
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
-        let stamped = MetricLine::new(None).count("SyncRuns", 1).at(42).to_json(1_700_000_000_000);
+        let stamped = MetricLine::new(None).count(Metric::SyncRuns, 1).at(42).to_json(1_700_000_000_000);
         assert_eq!(stamped["_aws"]["Timestamp"], 42, "a run's line is stamped with its start");
         assert_eq!(stamped["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 1, "no connection, one directive");
     }

@@ -263,3 +263,22 @@ fn each_crate_is_imported_by_its_package_name() {
         }
     }
 }
+
+/// One way to count: what an invocation counts is task-local (`metrics::counted`), never a
+/// process-wide atomic that a line swaps out (the cold start's flag aside, a fact of the process).
+#[test]
+fn counting_is_task_local() {
+    let found: Vec<String> = product_files()
+        .iter()
+        .filter(|f| !f.ends_with("shared/src/metrics.rs"))
+        .flat_map(|f| {
+            product_text(f)
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim_start().starts_with("static ") && l.contains("Atomic"))
+                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "count with xor_lever_shared::metrics::count:\n{}", found.join("\n"));
+}

@@ -5,13 +5,12 @@
 //! on it is measured by the Lever client and subtracted. Also Lever calls per delivery (Lever
 //! allows ~10 requests/s per key): with the feed vouching for the posting (as the scheduled sync
 //! leaves it), and with that knowledge stale.
-use std::cell::Cell;
 use std::time::Instant;
 
 use xor_lever_sandbox::harness::{StoreKind, spawn_webhook_app};
 use xor_lever_sandbox::percentile;
-use xor_lever_shared::adapters::lever::LEVER_NANOS;
 use xor_lever_shared::domain::webhook::WebhookSecret;
+use xor_lever_shared::metrics::counted;
 use xor_lever_shared::usecases::webhook::{Reply, SignedHeaders, receive};
 
 const N: usize = 1000;
@@ -37,12 +36,15 @@ fn main() {
                 let ts = xor_lever_shared::usecases::now_ms() / 1000;
                 let h = SignedHeaders { id: Some(id.clone()), timestamp: Some(ts.to_string()), signature: Some(secret.sign(&id, ts, &body)) };
                 let t0 = Instant::now();
-                let (answer, lever_ns) = LEVER_NANOS
-                    .scope(Cell::new(0), async {
-                        let a = receive(&app.deps, app.id.as_str(), &h, &body, xor_lever_shared::usecases::now_ms() + 30_000).await;
-                        (a, LEVER_NANOS.with(|n| n.get()))
-                    })
-                    .await;
+                let (answer, counters) = counted(receive(
+                    &app.deps,
+                    app.id.as_str(),
+                    &h,
+                    &body,
+                    xor_lever_shared::usecases::now_ms() + 30_000,
+                ))
+                .await;
+                let lever_ns = counters.lever_nanos;
                 let all = t0.elapsed().as_secs_f64() * 1000.0;
                 assert_eq!(answer.reply, Reply::Accepted, "{answer:?}");
                 if i >= 50 {

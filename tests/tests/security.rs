@@ -360,7 +360,8 @@ async fn a_feed_follows_a_redirect_to_https_only() {
 
 #[tokio::test]
 async fn a_made_up_path_refused_on_its_headers_names_no_metric() {
-    use xor_lever_shared::usecases::webhook::{DeliveryStats, SignedHeaders, receive};
+    use xor_lever_shared::metrics::Counters as DeliveryStats;
+    use xor_lever_shared::usecases::webhook::{SignedHeaders, receive};
     let app = spawn_webhook_app_with(StoreKind::Memory, |_| {}).await;
     let ts = (xor_lever_shared::usecases::now_ms() / 1000).to_string();
     let line = |conn: &str, sig: &str| {

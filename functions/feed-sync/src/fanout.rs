@@ -36,14 +36,14 @@ impl Handler {
         let end = work_deadline(deadline);
         let opts = &SyncOptions { deadline: end.map(|d| d.at), ..SyncOptions::default() };
         let deadline_ms = end.map_or_else(|| now_ms() + 15 * 60_000, |d| d.ms);
-        let results: Vec<(String, Result<TurnOutcome, RecordError>)> = stream::iter(event.records)
+        let work = stream::iter(event.records)
             .map(|record| async move {
                 let id = record.message_id.clone().unwrap_or_default();
                 (id, take_record(turns, record, opts, deadline_ms).await)
             })
             .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await;
+            .collect::<Vec<(String, Result<TurnOutcome, RecordError>)>>();
+        let (results, counters) = xor_lever_shared::metrics::counted(work).await;
         let mut answer = SqsBatchResponse::default();
         let mut count = TurnCounts::default();
         for (message_id, r) in results {
@@ -57,7 +57,7 @@ impl Handler {
                 Ok(o) => count.add(&o),
             }
         }
-        count.emit(started.elapsed().as_millis());
+        count.emit(started.elapsed().as_millis(), &counters);
         answer
     }
 }

@@ -13,6 +13,7 @@ use xor_lever_shared::usecases::{SyncDeps, now_ms};
 
 use crate::event::{from_eventbridge, parse_event, work_deadline};
 use crate::metrics::{dispatch_line, run_lines};
+use xor_lever_shared::metrics::counted;
 
 /// Why an invocation failed, and whether trying it again can help. The runtime reports it as a
 /// [`Diagnostic`] whose `error_type` is `Retryable` or `NonRetryable` (the function's failure
@@ -94,16 +95,14 @@ impl Handler {
         let started = std::time::Instant::now();
         let (started_ms, scheduled) = (now_ms(), from_eventbridge(&event.payload));
         let (payload, ctx) = event.into_parts();
-        let result = match parse_event(payload) {
-            Ok(request) => {
-                let deadline = work_deadline(ctx.deadline);
-                schedule::run_here(&self.deps, self.webhooks.as_ref(), self.concurrency, request, deadline)
-                    .await
-                    .map_err(HandlerError::from)
-            }
-            Err(e) => Err(e),
-        };
-        for line in run_lines(&result, scheduled, started.elapsed().as_millis()) {
+        let (result, counters) = counted(async {
+            let request = parse_event(payload)?;
+            let deadline = work_deadline(ctx.deadline);
+            let run = schedule::run_here(&self.deps, self.webhooks.as_ref(), self.concurrency, request, deadline);
+            Ok(run.await?)
+        })
+        .await;
+        for line in run_lines(&result, scheduled, started.elapsed().as_millis(), &counters) {
             line.at(started_ms).emit();
         }
         result
@@ -113,13 +112,12 @@ impl Handler {
     async fn dispatch(&self, turns: &TurnDeps, event: LambdaEvent<Value>) -> Result<Dispatched, HandlerError> {
         let started = std::time::Instant::now();
         let (started_ms, scheduled) = (now_ms(), from_eventbridge(&event.payload));
-        let result = match parse_event(event.payload) {
-            Ok(request) => schedule::dispatch_run(&*turns.sync.connections, &*turns.queue, request)
-                .await
-                .map_err(HandlerError::from),
-            Err(e) => Err(e),
-        };
-        dispatch_line(&result, scheduled, started.elapsed().as_millis()).at(started_ms).emit();
+        let (result, counters) = counted(async {
+            let request = parse_event(event.payload)?;
+            Ok(schedule::dispatch_run(&*turns.sync.connections, &*turns.queue, request).await?)
+        })
+        .await;
+        dispatch_line(&result, scheduled, started.elapsed().as_millis(), &counters).at(started_ms).emit();
         result
     }
 }

@@ -4,7 +4,7 @@
 //! synced (`Stack`, `Connection`). On the error path, the run's line with `RunErrors` 1 and the
 //! error's type.
 use xor_lever_shared::domain::{RunOutcome, SyncSummary};
-use xor_lever_shared::metrics::MetricLine;
+use xor_lever_shared::metrics::{Counters, Metric, MetricLine};
 use xor_lever_shared::usecases::Skipped;
 use xor_lever_shared::usecases::schedule::{ConnectionResult, Dispatched, RunReport};
 use xor_lever_shared::usecases::turns::TurnOutcome;
@@ -17,28 +17,29 @@ pub(crate) fn run_lines(
     result: &Result<RunReport, HandlerError>,
     scheduled: bool,
     duration_ms: u128,
+    counters: &Counters,
 ) -> Vec<MetricLine> {
-    let run = run_line(scheduled, duration_ms);
+    let run = run_line(scheduled, duration_ms, counters);
     let r = match result {
         Err(e) => return vec![with_error(run, e)],
         Ok(r) => r,
     };
     let failed = |c: &ConnectionResult| sync_failed(&c.outcome, &c.summary);
-    let mut run = run.count("RunErrors", 0);
+    let mut run = run.count(Metric::RunErrors, 0);
     // Only what was measured: a dry run or a failed sweep says nothing about waiting deliveries
     // (a 0 would clear the waiting alarm).
     if let Some(w) = &r.webhooks {
         run = replay_counts(run, w);
     }
     if let Some(due) = &r.renewals_due {
-        run = run.count("AuthorizationsExpiring", due.len());
+        run = run.count(Metric::AuthorizationsExpiring, due.len());
     }
     let mut lines = vec![
-        run.count("ConnectionsSynced", r.connections.len())
-            .count("ConnectionsSkipped", r.skipped.len())
-            .count("SyncFailures", r.connections.iter().filter(|c| failed(c)).count())
-            .count("RevokedConnections", unattended(&r.skipped))
-            .count("LeverCheckFailures", r.lever_check_failures),
+        run.count(Metric::ConnectionsSynced, r.connections.len())
+            .count(Metric::ConnectionsSkipped, r.skipped.len())
+            .count(Metric::SyncFailures, r.connections.iter().filter(|c| failed(c)).count())
+            .count(Metric::RevokedConnections, unattended(&r.skipped))
+            .count(Metric::LeverCheckFailures, r.lever_check_failures),
     ];
     for c in &r.connections {
         lines.push(connection_line(&c.summary, &c.outcome, c.guard.is_some(), failed(c)));
@@ -51,18 +52,19 @@ pub(crate) fn dispatch_line(
     result: &Result<Dispatched, HandlerError>,
     scheduled: bool,
     duration_ms: u128,
+    counters: &Counters,
 ) -> MetricLine {
-    let line = run_line(scheduled, duration_ms);
+    let line = run_line(scheduled, duration_ms, counters);
     match result {
         Err(e) => with_error(line, e),
         Ok(d) => {
             let line = line
-                .count("RunErrors", 0)
-                .count("ConnectionsDispatched", d.sent)
-                .count("ConnectionsSkipped", d.skipped.len())
-                .count("RevokedConnections", unattended(&d.skipped));
+                .count(Metric::RunErrors, 0)
+                .count(Metric::ConnectionsDispatched, d.sent)
+                .count(Metric::ConnectionsSkipped, d.skipped.len())
+                .count(Metric::RevokedConnections, unattended(&d.skipped));
             match &d.renewals_due {
-                Some(due) => line.count("AuthorizationsExpiring", due.len()),
+                Some(due) => line.count(Metric::AuthorizationsExpiring, due.len()),
                 None => line,
             }
         }
@@ -72,18 +74,18 @@ pub(crate) fn dispatch_line(
 /// A run's line, the scheduled function's heartbeat: it counts scheduled runs only (`SyncRuns`);
 /// an operator's run (or a first sync after a connect) is a `ManualRuns` and must not hide a
 /// schedule that stopped.
-fn run_line(scheduled: bool, duration_ms: u128) -> MetricLine {
+fn run_line(scheduled: bool, duration_ms: u128, counters: &Counters) -> MetricLine {
     MetricLine::new(None)
-        .count(if scheduled { "SyncRuns" } else { "ManualRuns" }, 1)
-        .millis("DurationMs", duration_ms)
+        .count(if scheduled { Metric::SyncRuns } else { Metric::ManualRuns }, 1)
+        .millis(Metric::DurationMs, duration_ms)
         .with_cold_start()
-        .with_process_counts()
+        .with_counters(counters)
 }
 
 /// A run's line on the error path: `RunErrors` 1 and whether retrying can help.
 fn with_error(line: MetricLine, e: &HandlerError) -> MetricLine {
     let kind = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
-    line.count("RunErrors", 1).property("error_type", kind)
+    line.count(Metric::RunErrors, 1).property("error_type", kind)
 }
 
 /// The skipped connections the `RevokedConnections` alarm counts: revoked, and no connect link
@@ -99,29 +101,29 @@ fn sync_failed(outcome: &RunOutcome, s: &SyncSummary) -> bool {
 
 /// What the replays of waiting deliveries did, on a run's or a batch's line.
 fn replay_counts(line: MetricLine, w: &RetrySummary) -> MetricLine {
-    line.count("WebhooksReplayed", w.replayed)
-        .count("WebhooksWaiting", w.still_waiting)
-        .count("WebhooksHeld", w.held)
-        .count("DeliveriesCompleted", w.completed)
-        .count("DeliveriesFailed", w.failed)
+    line.count(Metric::WebhooksReplayed, w.replayed)
+        .count(Metric::WebhooksWaiting, w.still_waiting)
+        .count(Metric::WebhooksHeld, w.held)
+        .count(Metric::DeliveriesCompleted, w.completed)
+        .count(Metric::DeliveriesFailed, w.failed)
 }
 
 /// One connection's sync as a metric line (`Stack`, `Connection`).
 fn connection_line(s: &SyncSummary, outcome: &RunOutcome, guard: bool, failed: bool) -> MetricLine {
     MetricLine::new(Some(&s.connection))
-        .count("JobsCreated", s.created)
-        .count("JobsUpdated", s.updated)
-        .count("JobsClosed", s.closed)
-        .count("JobsFailed", s.failed)
-        .count("JobsDeferred", s.deferred)
-        .count("CreatesRepaired", s.creates_repaired)
-        .count("CreatesUnanswered", s.creates_unanswered)
-        .count("PostingsSkipped", s.skipped)
-        .count("FeedPostings", s.postings)
-        .bytes("FeedBytes", s.feed_bytes)
-        .count("FeedNotModified", usize::from(*outcome == RunOutcome::NotModified))
-        .count("GuardTrips", usize::from(guard))
-        .count("SyncFailed", usize::from(failed))
+        .count(Metric::JobsCreated, s.created)
+        .count(Metric::JobsUpdated, s.updated)
+        .count(Metric::JobsClosed, s.closed)
+        .count(Metric::JobsFailed, s.failed)
+        .count(Metric::JobsDeferred, s.deferred)
+        .count(Metric::CreatesRepaired, s.creates_repaired)
+        .count(Metric::CreatesUnanswered, s.creates_unanswered)
+        .count(Metric::PostingsSkipped, s.skipped)
+        .count(Metric::FeedPostings, s.postings)
+        .bytes(Metric::FeedBytes, s.feed_bytes)
+        .count(Metric::FeedNotModified, usize::from(*outcome == RunOutcome::NotModified))
+        .count(Metric::GuardTrips, usize::from(guard))
+        .count(Metric::SyncFailed, usize::from(failed))
 }
 
 /// The figures of one batch of turns.
@@ -169,20 +171,20 @@ impl TurnCounts {
     }
 
     /// The batch's line (`DurationMs` since `started`), then each connection's.
-    pub(crate) fn emit(self, duration_ms: u128) {
+    pub(crate) fn emit(self, duration_ms: u128, counters: &Counters) {
         let line = MetricLine::new(None)
-            .millis("DurationMs", duration_ms)
+            .millis(Metric::DurationMs, duration_ms)
             .with_cold_start()
-            .with_process_counts()
-            .count("TurnsTaken", self.taken)
-            .count("TurnsBusy", self.busy)
-            .count("TurnsSkipped", self.skipped)
-            .count("TurnsFailed", self.failed)
-            .count("TurnsContinued", self.continued)
-            .count("ConnectionsSynced", self.taken)
-            .count("SyncFailures", self.sync_failures)
-            .count("RevokedConnections", self.revoked)
-            .count("LeverCheckFailures", self.check_failures);
+            .with_counters(counters)
+            .count(Metric::TurnsTaken, self.taken)
+            .count(Metric::TurnsBusy, self.busy)
+            .count(Metric::TurnsSkipped, self.skipped)
+            .count(Metric::TurnsFailed, self.failed)
+            .count(Metric::TurnsContinued, self.continued)
+            .count(Metric::ConnectionsSynced, self.taken)
+            .count(Metric::SyncFailures, self.sync_failures)
+            .count(Metric::RevokedConnections, self.revoked)
+            .count(Metric::LeverCheckFailures, self.check_failures);
         // Only what was measured (a 0 would clear the waiting alarm).
         match &self.webhooks {
             Some(w) => replay_counts(line, w),

@@ -12,6 +12,7 @@ mod section;
 mod section_html;
 
 use crate::domain::webhook::MAX_BODY_BYTES;
+use crate::metrics::Metric;
 use crate::usecases::connect::{self, CallbackQuery, ConnectError};
 use crate::usecases::context::LeverContext;
 use crate::usecases::webhook::{Reply, SignedHeaders, receive};
@@ -122,7 +123,7 @@ async fn webhook(
     // id. An unsigned request's id is the sender's text: cut short, and JSON-escaped by the log.
     let id: String = signed.id.as_deref().unwrap_or_default().chars().take(64).collect();
     let span = tracing::info_span!("webhook", connection = %connection_id.chars().take(64).collect::<String>(), webhook_id = %id);
-    let work = crate::usecases::webhook::gathered(receive(&deps, &connection_id, &signed, &body, deadline));
+    let work = crate::metrics::counted(receive(&deps, &connection_id, &signed, &body, deadline));
     let (answer, stats) = tracing::Instrument::instrument(work, span).await;
     delivery_metrics(&connection_id, signed.id.as_deref(), &answer, &stats, started.elapsed().as_millis()).emit();
     let status = status_of(answer.reply);
@@ -141,7 +142,7 @@ pub fn delivery_metrics(
     connection: &str,
     webhook_id: Option<&str>,
     a: &crate::usecases::webhook::Answer,
-    stats: &crate::usecases::webhook::DeliveryStats,
+    stats: &crate::metrics::Counters,
     duration_ms: u128,
 ) -> crate::metrics::MetricLine {
     use crate::domain::DeliveryStatus as S;
@@ -151,33 +152,33 @@ pub fn delivery_metrics(
     let known = a.known_connection;
     let mut line = crate::metrics::MetricLine::new(known.then_some(connection));
     let is = |s: S| usize::from(a.delivery == Some(s));
-    let duplicate = a.body.get("duplicate").and_then(|v| v.as_bool()) == Some(true);
+    let duplicate = a.duplicate;
     // A duplicate answers with the first delivery's outcome: it is not counted again.
     let first = |s: S| usize::from(a.delivery == Some(s) && !duplicate);
     line = line
-        .count("WebhooksReceived", 1)
-        .count("DeliveriesCompleted", first(S::Completed))
-        .count("DeliveriesDuplicate", usize::from(duplicate))
-        .count("DeliveriesFailed", first(S::Failed))
-        .count("DeliveriesPending", is(S::Pending))
-        .count("DeliveriesPendingReauth", is(S::PendingReauth))
-        .count("DeliveriesRejected", is(S::Rejected))
-        .count("WebhooksUnsigned", usize::from(a.reply == Reply::Unsigned))
-        .count("WebhooksBusy", usize::from(a.reply == Reply::InProgress))
-        .millis("WebhookMs", duration_ms)
-        .count("LeverCalls", stats.lever_calls as usize)
-        .millis("LeverMs", u128::from(stats.lever_ms))
-        .millis("ReportRenderMs", u128::from(stats.report_ms))
-        .count("ResumeDownloadFailures", stats.resume_failures as usize)
-        .count("MappingsRepaired", stats.mappings_repaired as usize)
-        .with_process_counts()
+        .count(Metric::WebhooksReceived, 1)
+        .count(Metric::DeliveriesCompleted, first(S::Completed))
+        .count(Metric::DeliveriesDuplicate, usize::from(duplicate))
+        .count(Metric::DeliveriesFailed, first(S::Failed))
+        .count(Metric::DeliveriesPending, is(S::Pending))
+        .count(Metric::DeliveriesPendingReauth, is(S::PendingReauth))
+        .count(Metric::DeliveriesRejected, is(S::Rejected))
+        .count(Metric::WebhooksUnsigned, usize::from(a.reply == Reply::Unsigned))
+        .count(Metric::WebhooksBusy, usize::from(a.reply == Reply::InProgress))
+        .millis(Metric::WebhookMs, duration_ms)
+        .count(Metric::LeverCalls, stats.lever_calls as usize)
+        .millis(Metric::LeverMs, u128::from(stats.lever_ms))
+        .millis(Metric::ReportRenderMs, u128::from(stats.report_ms))
+        .count(Metric::ResumeDownloadFailures, stats.resume_failures as usize)
+        .count(Metric::MappingsRepaired, stats.mappings_repaired as usize)
+        .with_counters(stats)
         .with_cold_start()
         .property("status", status_of(a.reply).as_u16());
     if let (Some(id), true) = (webhook_id, known && a.reply != Reply::Unsigned) {
         line = line.property("webhook_id", id);
     }
-    if let Some(opp) = a.body.get("opportunity_id").and_then(|v| v.as_str()) {
-        line = line.property("opportunity_id", opp);
+    if let Some(opp) = &a.opportunity_id {
+        line = line.property("opportunity_id", opp.as_str());
     }
     line
 }

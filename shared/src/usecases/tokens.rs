@@ -12,7 +12,6 @@
 //! only after re-reading the secret (another instance that overran our lease may have stored a
 //! newer pair: then we use it, and the connection is not marked revoked).
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,17 +28,6 @@ const LEASE_NAME: &str = "lever-refresh";
 const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// How long a caller waits for another instance's refresh before giving up (pending, retried).
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(15);
-
-/// Refreshes made (Lever's token endpoint called) and refreshes waited for (another instance
-/// held the lease), process-wide, for the metric lines: each line takes what accumulated since
-/// the previous one ([`take_refresh_counts`]), so the sums over time are right.
-static REFRESHES: AtomicUsize = AtomicUsize::new(0);
-static REFRESH_WAITS: AtomicUsize = AtomicUsize::new(0);
-
-/// (refreshes, waits) since the last call.
-pub fn take_refresh_counts() -> (usize, usize) {
-    (REFRESHES.swap(0, Ordering::Relaxed), REFRESH_WAITS.swap(0, Ordering::Relaxed))
-}
 
 /// Why no usable access token: revoked or never authorized (the connection waits for a Super
 /// Admin), or unavailable right now (retried later), each with its cause.
@@ -243,7 +231,8 @@ impl TokenProvider {
             }
             if !waited {
                 waited = true;
-                REFRESH_WAITS.fetch_add(1, Ordering::Relaxed);
+                // Waited for another instance's refresh (it held the lease).
+                crate::metrics::count(|c| c.refresh_waits += 1);
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -263,7 +252,8 @@ impl TokenProvider {
             return Ok(SecretString::new(current.access_token));
         }
         let spent = SecretString::new(current.refresh_token.clone());
-        REFRESHES.fetch_add(1, Ordering::Relaxed);
+        // Lever's token endpoint called.
+        crate::metrics::count(|c| c.token_refreshes += 1);
         match lever.refresh(&app, &spent, self.now_ms() / 1000).await {
             Ok(new) => {
                 // The old refresh token is spent: the new pair must be stored before it is used.

@@ -13,22 +13,6 @@ use super::enc;
 use super::retry::{Attempt, RateLimiter, RetryPolicy, call_with, status_failure, transport_failure};
 use crate::domain::{Connection, ConnectionId, Failure, LeverEnv, LeverSettings, SecretString};
 
-tokio::task_local! {
-    /// Nanoseconds this task spent waiting on Lever, for benchmarks that measure our own time
-    /// (a no-op unless a caller scopes it).
-    pub static LEVER_NANOS: std::cell::Cell<u64>;
-}
-
-/// Lever's 429s (every attempt answered "too many requests"), process-wide, for the metric
-/// lines (`LeverThrottled`): each line takes what accumulated since the previous one, so the
-/// sums over time are exact. Counted here, where the status is seen: the retries hide it above.
-static THROTTLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Lever's 429s since the last call.
-pub fn take_throttled() -> usize {
-    THROTTLED.swap(0, std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Lever's documented budget: ~10 requests/s per token, bursts of 20.
 pub const LEVER_MAX_RPS: f64 = 10.0;
 pub const LEVER_BURST: u32 = 20;
@@ -407,7 +391,8 @@ impl LeverClient {
                 return ((url, hops), Attempt::Done(Err(LeverError::Unavailable { op, attempts: n - 1, last })));
             }
             let sent = self.request(method, &url, token, body).send().await;
-            let _ = LEVER_NANOS.try_with(|t| t.set(t.get() + waited.elapsed().as_nanos() as u64));
+            let waited_ns = waited.elapsed().as_nanos() as u64;
+            crate::metrics::count(|c| c.lever_nanos += waited_ns);
             match sent {
                 Ok(resp) if resp.status().is_redirection() => match self.follow(op, &resp, path, hops) {
                     Ok(to) => ((to, hops + 1), Attempt::Again),
@@ -487,7 +472,8 @@ async fn answer<T: for<'de> Deserialize<'de>>(
         return Attempt::Done(Err(LeverError::Unauthorized { op }));
     }
     if status == StatusCode::TOO_MANY_REQUESTS {
-        THROTTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Counted here, where the status is seen: the retries hide it above (`LeverThrottled`).
+        crate::metrics::count(|c| c.lever_throttled += 1);
         return Attempt::Retry(failure);
     }
     if status.is_client_error() {

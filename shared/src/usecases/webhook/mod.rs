@@ -34,7 +34,6 @@ mod unmapped;
 
 use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};
-pub use stats::{DeliveryStats, gathered};
 pub use sweep::{
     RetrySummary, STUCK_AFTER_MS, count_deliveries, list_deliveries, retry_connection, retry_waiting,
     retry_waiting_until,
@@ -70,14 +69,26 @@ pub struct Answer {
     /// The path's connection was found in the store (only then may it name a metric: a made-up
     /// path, refused on its headers before any lookup, must not create one).
     pub known_connection: bool,
+    /// A delivery seen before, answered with its first outcome (counted once, not again).
+    pub duplicate: bool,
+    /// The Lever opportunity a completed delivery created (the metric line's property).
+    pub opportunity_id: Option<String>,
 }
 
 impl Answer {
     fn new(reply: Reply, body: Value) -> Self {
-        Self { reply, body, retry_after: None, delivery: None, known_connection: false }
+        Self {
+            reply,
+            body,
+            retry_after: None,
+            delivery: None,
+            known_connection: false,
+            duplicate: false,
+            opportunity_id: None,
+        }
     }
     fn retry(reply: Reply, body: Value, after: u64) -> Self {
-        Self { reply, body, retry_after: Some(after), delivery: None, known_connection: false }
+        Self { retry_after: Some(after), ..Self::new(reply, body) }
     }
     fn of(self, d: DeliveryStatus) -> Self {
         Self { delivery: Some(d), ..self }
@@ -324,7 +335,9 @@ fn answer_for(d: &Delivery, duplicate: bool) -> Answer {
         }
         DeliveryStatus::Received => Answer::retry(Reply::InProgress, json!({"status": "in_progress"}), 5),
     };
-    answer.of(d.status)
+    let decided = matches!(d.status, DeliveryStatus::Completed | DeliveryStatus::Failed);
+    let opportunity_id = d.opportunity_id.clone().filter(|_| d.status == DeliveryStatus::Completed);
+    Answer { duplicate: duplicate && decided, opportunity_id, ..answer.of(d.status) }
 }
 
 async fn process(

@@ -226,7 +226,7 @@ async fn resume_fetch(c: &Create<'_>) -> (Option<FileUpload>, String) {
             }
             None => {
                 tracing::warn!(declared = %f.content_type, bytes = f.bytes.len(), "resume not attached: not a type Lever accepts");
-                super::stats::note(|s| s.resume_failures += 1);
+                crate::metrics::count(|s| s.resume_failures += 1);
                 (None, format!("not attached (unsupported type); XOR's link: {url}"))
             }
         },
@@ -234,7 +234,7 @@ async fn resume_fetch(c: &Create<'_>) -> (Option<FileUpload>, String) {
             // The reason stays in the log: the recruiter's PDF says one fixed phrase, so a
             // link cannot learn what answered (or did not) inside a network from it.
             tracing::warn!(host = %link_host(url), reason = %why, "resume not downloaded");
-            super::stats::note(|s| s.resume_failures += 1);
+            crate::metrics::count(|s| s.resume_failures += 1);
             (None, format!("not attached (could not be downloaded); XOR's link: {url}"))
         }
     }
@@ -287,7 +287,7 @@ fn report_pdf(report: &Report) -> FileUpload {
             let started = std::time::Instant::now();
             let pdf = render(report);
             let ms = started.elapsed().as_millis() as u64;
-            super::stats::note(|s| s.report_ms += ms);
+            crate::metrics::count(|s| s.report_ms += ms);
             pdf
         },
     }

@@ -127,7 +127,7 @@ async fn write_mapping(
     match deps.mappings.upsert_mapping(mapping, expected).await {
         Ok(m) => {
             tracing::info!(connection = %conn.id, job = job_id, posting = %m.posting_id, "job mapping repaired from XOR's word");
-            super::stats::note(|s| s.mappings_repaired += 1);
+            crate::metrics::count(|s| s.mappings_repaired += 1);
             Ok(m)
         }
         // A sync wrote it meanwhile: read what stands.
