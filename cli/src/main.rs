@@ -97,7 +97,7 @@ fn init_logging(verbose: u8) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let ctx = store::Ctx { state_dir: cli.state_dir, kind: cli.store };
+    let ctx = store::Ctx::new(cli.state_dir, cli.store);
     let result = match cli.command {
         Command::Feed { command } => commands::feed::run(command).await,
         Command::Connections { command } => commands::connections::run(&ctx, command).await,

@@ -2,9 +2,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::OnceCell;
 use xor_lever_shared::adapters::dynamodb::DynamoStore;
 use xor_lever_shared::adapters::sqlite::SqliteStore;
-use xor_lever_shared::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client};
+use xor_lever_shared::config::{Settings, Wiring, aws_sdk_config, http_client};
 use xor_lever_shared::usecases::SyncDeps;
 use xor_lever_shared::usecases::context::LeverContext;
 
@@ -17,20 +18,38 @@ pub enum StoreKind {
 pub struct Ctx {
     pub state_dir: PathBuf,
     pub kind: StoreKind,
+    /// Built once, on first use (a command that needs no store builds none).
+    wiring: OnceCell<Wiring>,
 }
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 impl Ctx {
+    pub fn new(state_dir: PathBuf, kind: StoreKind) -> Self {
+        Self { state_dir, kind, wiring: OnceCell::new() }
+    }
+
+    /// The process's one wiring: the embedded store's, or the deployment's (as the Lambdas
+    /// build it: `config::wiring`).
+    pub async fn wiring(&self) -> Result<&Wiring> {
+        self.wiring
+            .get_or_try_init(|| async {
+                match self.kind {
+                    StoreKind::Embedded => embedded_wiring(&self.state_dir, http_client()),
+                    StoreKind::Dynamodb => Ok(xor_lever_shared::config::wiring(&Settings::from_env()?).await),
+                }
+            })
+            .await
+    }
+
+    /// The sync's ports.
     pub async fn deps(&self) -> Result<SyncDeps> {
-        let http = http_client();
-        Ok(match self.kind {
-            StoreKind::Embedded => embedded_deps(&self.state_dir, http)?,
-            StoreKind::Dynamodb => {
-                let settings = Settings::from_env()?;
-                aws_deps(&AwsStores::new(&aws_sdk_config().await, &settings), &settings, http)
-            }
-        })
+        Ok(self.wiring().await?.sync.clone())
+    }
+
+    /// Lever's ports (OAuth, webhooks, replays) on the same store.
+    pub async fn lever_context(&self) -> Result<LeverContext> {
+        Ok(self.wiring().await?.lever.clone())
     }
 }
 
@@ -67,31 +86,11 @@ impl Ctx {
     }
 }
 
-impl Ctx {
-    /// The webhook use case's wiring on the same store.
-    pub async fn lever_context(&self) -> Result<LeverContext> {
-        let http = http_client();
-        Ok(match self.kind {
-            StoreKind::Embedded => embedded_lever_context(&self.state_dir, http)?,
-            StoreKind::Dynamodb => {
-                let settings = Settings::from_env()?;
-                xor_lever_shared::config::lever_context(
-                    &AwsStores::new(&aws_sdk_config().await, &settings),
-                    &settings,
-                    http,
-                )
-            }
-        })
-    }
-}
-
-pub fn embedded_lever_context(dir: &std::path::Path, http: reqwest::Client) -> Result<LeverContext> {
+/// The embedded store's wiring: one SQLite store behind the sync's and Lever's ports.
+pub fn embedded_wiring(dir: &std::path::Path, http: reqwest::Client) -> Result<Wiring> {
     let s = Arc::new(SqliteStore::open_dir(dir)?);
-    let mut deps = xor_lever_shared::config::lever_context_on(s.clone(), s, http);
-    deps.files = xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::resume_hosts_from_env()?);
-    Ok(deps)
-}
-
-pub fn embedded_deps(dir: &std::path::Path, http: reqwest::Client) -> Result<SyncDeps> {
-    Ok(xor_lever_shared::config::sync_deps(Arc::new(SqliteStore::open_dir(dir)?), http))
+    let sync = xor_lever_shared::config::sync_deps(s.clone(), http.clone());
+    let mut lever = xor_lever_shared::config::lever_context_on(s.clone(), s, http);
+    lever.files = xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::resume_hosts_from_env()?);
+    Ok(Wiring { sync, lever, turns: None, public_url: None })
 }

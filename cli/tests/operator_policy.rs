@@ -21,11 +21,10 @@ async fn the_operator_policy_runs_every_command_of_the_readme() {
     let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public_url = format!("http://{}", api.local_addr().unwrap());
     let store = std::sync::Arc::new(xor_lever_shared::adapters::memory::MemoryStore::new());
-    let router = xor_lever_shared::http::router(xor_lever_shared::config::lever_context_on(
-        store.clone(),
-        store,
-        xor_lever_shared::config::http_client(),
-    ));
+    let router = xor_lever_shared::http::router(
+        xor_lever_shared::config::lever_context_on(store.clone(), store, xor_lever_shared::config::http_client()),
+        None,
+    );
     tokio::spawn(async move { axum::serve(api, router).await });
     let (key, secret) = Principal::Operator.keys();
     let dir = tempfile::tempdir().unwrap();

@@ -289,7 +289,6 @@ pub fn lever_context(
 ) -> crate::usecases::context::LeverContext {
     let mut deps = lever_context_on(stores.table.clone(), stores.secrets.clone(), http);
     deps.files = resume_fetcher(settings.resume_hosts.clone());
-    deps.public_url = settings.public_url.clone();
     deps.delivery_retention_days = settings.delivery_retention_days;
     if let Some(queue) = &stores.queue {
         deps.sync_trigger = Some(queue.clone());
@@ -383,4 +382,29 @@ mod tests {
         // rustls version must be reqwest's own.
         reqwest::Client::builder().tls_backend_preconfigured(tls_config()).build().unwrap();
     }
+}
+
+/// One process's wiring, built in one place (`wiring` for the Lambdas; the CLI's `Ctx` builds
+/// the same from its store): the sync's ports, Lever's (OAuth, webhooks, replays), the fan-out's
+/// when the stack has a sync queue, and HTTP's own setting. Each use case takes the narrow part
+/// it needs.
+#[derive(Clone)]
+pub struct Wiring {
+    pub sync: SyncDeps,
+    pub lever: crate::usecases::context::LeverContext,
+    /// The sync queue's worker and dispatcher (`SYNC_QUEUE_URL` set).
+    pub turns: Option<crate::usecases::turns::TurnDeps>,
+    /// The router's public base URL (`PUBLIC_URL`).
+    pub public_url: Option<String>,
+}
+
+/// The deployed functions' wiring: the AWS stores, the HTTP clients, the settings.
+pub async fn wiring(settings: &Settings) -> Wiring {
+    let sdk = aws_sdk_config().await;
+    let http = http_client();
+    let stores = AwsStores::new(&sdk, settings);
+    let sync = aws_deps(&stores, settings, http.clone());
+    let lever = lever_context(&stores, settings, http);
+    let turns = turn_deps(&stores, sync.clone(), Some(lever.clone()));
+    Wiring { sync, lever, turns, public_url: settings.public_url.clone() }
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use xor_lever_sandbox::LeverSandbox;
-use xor_lever_sandbox::harness::{Flow, StoreKind, WebhookApp, query_param, spawn_webhook_app, spawn_webhook_app_with};
+use xor_lever_sandbox::harness::{Flow, StoreKind, WebhookApp, query_param, spawn_webhook_app, spawn_webhook_app_at};
 use xor_lever_sandbox::lever::{ADMIN_USER, CLIENT_ID, Config, Fault, SANDBOX_ACCOUNT};
 use xor_lever_shared::adapters::enc;
 use xor_lever_shared::domain::invitation::hash_token;
@@ -263,7 +263,7 @@ async fn a_state_link_completed_in_another_browser_is_refused() {
 
 #[tokio::test]
 async fn over_https_the_state_cookie_is_a_secure_host_cookie() {
-    let app = spawn_webhook_app_with(StoreKind::Memory, |d| d.public_url = Some("https://xl.example.com".into())).await;
+    let app = spawn_webhook_app_at(StoreKind::Memory, "https://xl.example.com").await;
     let lever = LeverSandbox::spawn().await;
     let (id, _) = app.add_pending_connection("acme", &lever).await;
     let link = app.connect_link(&id).await;
@@ -292,9 +292,8 @@ async fn with_a_custom_domain_a_link_opened_on_another_host_connects_on_the_publ
     // slash, as an operator may write it).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut deps = app.deps.clone();
-    deps.public_url = Some(format!("http://localhost:{port}/"));
-    tokio::spawn(async move { axum::serve(listener, xor_lever_shared::http::router(deps)).await });
+    let router = xor_lever_shared::http::router(app.deps.clone(), Some(format!("http://localhost:{port}/")));
+    tokio::spawn(async move { axum::serve(listener, router).await });
 
     let (token, _) = xor_lever_shared::usecases::connect::invite(&app.setup, &id, 7).await.unwrap();
     let link = xor_lever_shared::usecases::connect::connect_link(&format!("http://127.0.0.1:{port}"), &id, &token);

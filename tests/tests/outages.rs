@@ -43,7 +43,7 @@ async fn stores(endpoint: &str) -> (Arc<DynamoStore>, Arc<SecretsManagerStore>) 
 async fn a_store_that_never_answers_gets_every_signed_looking_webhook_a_503_with_retry_after() {
     let (table, secrets) = stores(&black_hole().await).await;
     let deps = xor_lever_shared::config::lever_context_on(table, secrets, xor_lever_shared::config::http_client());
-    let served = xor_lever_sandbox::serve("127.0.0.1:0", xor_lever_shared::http::router(deps)).await.unwrap();
+    let served = xor_lever_sandbox::serve("127.0.0.1:0", xor_lever_shared::http::router(deps, None)).await.unwrap();
     // A client that gives up long after the function's budget: the answer must come first.
     let client = reqwest::Client::builder().timeout(Duration::from_secs(25)).build().unwrap();
     // A request that cannot be signed (no 32-byte v1 entry) is refused on its headers alone,

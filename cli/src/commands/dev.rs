@@ -23,7 +23,7 @@ use xor_lever_shared::usecases::{SyncDeps, SyncOptions, now_ms};
 use super::cell;
 use super::connections::{AddArgs, EnvArg, add};
 use super::sync::{print_reports, run_sync};
-use crate::store::{Ctx, Result, embedded_deps, embedded_lever_context};
+use crate::store::{Ctx, Result, embedded_wiring};
 
 const SAMPLE_FEED: &[u8] = include_bytes!("../../../fixtures/lever-feed-sample.xml");
 /// A stand-in for the resume a candidate gave XOR (XOR hands over an expiring link to it).
@@ -83,11 +83,12 @@ async fn set_up(ctx: &Ctx) -> Result<Demo> {
     let (xor, lever, feed) = start_sandboxes().await?;
 
     let http = xor_lever_shared::config::http_client();
-    let deps = embedded_deps(&dir, http.clone())?;
+    let wiring = embedded_wiring(&dir, http.clone())?;
+    let deps = wiring.sync;
     // XOR's resume links point at a file server of its own (here: one on loopback), the one host
     // the resume download may reach (XOR_LEVER_RESUME_HOSTS, as a deployment lists XOR's).
     let resumes = serve_resumes().await?;
-    let mut webhooks = embedded_lever_context(&dir, http.clone())?;
+    let mut webhooks = wiring.lever;
     let resume_host = resumes.url.trim_start_matches("http://");
     webhooks.files =
         xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::ResumeHosts::parse(resume_host)?);
@@ -169,9 +170,7 @@ async fn connection_status(deps: &SyncDeps, id: &ConnectionId) -> &'static str {
 async fn serve_routes(d: &Demo) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
-    let mut routes = d.webhooks.clone();
-    routes.public_url = Some(server.clone());
-    let router = xor_lever_shared::http::router(routes);
+    let router = xor_lever_shared::http::router(d.webhooks.clone(), Some(server.clone()));
     let serve = tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((server, serve))
 }

@@ -18,7 +18,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
     // Without --public-url: the loopback address served, or (listening beyond loopback) the
     // host each request names, as the Lambda does without PublicUrl.
     let local = listener.local_addr()?;
-    deps.public_url = match args.public_url {
+    let public_url = match args.public_url {
         Some(u) => Some(xor_lever_shared::url::public_base(&u).map_err(|e| format!("--public-url: {e}"))?),
         None if local.ip().is_loopback() => Some(format!("http://{local}")),
         None => None,
@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
         "serving POST /webhooks/xor/{{connection_id}}, GET /oauth/lever/start and /oauth/lever/callback on http://{}",
         listener.local_addr()?
     );
-    axum::serve(listener, xor_lever_shared::http::router(deps))
+    axum::serve(listener, xor_lever_shared::http::router(deps, public_url))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -1,7 +1,7 @@
 use feed_sync::handler::Handler;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever_shared::config::{AwsStores, Settings, aws_deps, aws_sdk_config, http_client, lever_context, turn_deps};
+use xor_lever_shared::config::{Settings, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,16 +16,12 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let h = handler
             .get_or_init(|| async {
-                let sdk = aws_sdk_config().await;
-                let http = http_client();
-                let stores = AwsStores::new(&sdk, settings);
-                let deps = aws_deps(&stores, settings, http.clone());
-                let webhooks = Some(lever_context(&stores, settings, http));
+                let w = wiring(settings).await;
                 Handler {
-                    turns: turn_deps(&stores, deps.clone(), webhooks.clone()),
-                    deps,
+                    deps: w.sync,
                     concurrency: settings.sync_concurrency,
-                    webhooks,
+                    webhooks: Some(w.lever),
+                    turns: w.turns,
                 }
             })
             .await;

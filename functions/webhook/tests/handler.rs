@@ -31,7 +31,7 @@ async fn call(app: &xor_lever_sandbox::harness::WebhookApp, ev: LambdaRequest) -
     let mut ctx = lambda_http::Context::default();
     ctx.deadline = (xor_lever_shared::usecases::now_ms() + 20_000) as u64;
     req.extensions_mut().insert(ctx);
-    let resp = webhook::app(app.deps.clone()).oneshot(req).await.unwrap();
+    let resp = webhook::app(app.deps.clone(), None).oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap())
@@ -90,7 +90,7 @@ async fn the_lever_section_works_through_api_gateway_with_its_cookie() {
         let deps = app.deps.clone();
         async move {
             let req: lambda_http::Request = ev.into();
-            webhook::app(deps).oneshot(req).await.unwrap()
+            webhook::app(deps, None).oneshot(req).await.unwrap()
         }
     };
     let first = send(section_event(app.id.as_str(), Some(("link", &token)), &[])).await;

@@ -213,7 +213,8 @@ pub struct TriggerError {
 /// Fetches a file a third party links to (the resume XOR hands over), bounded in size and time.
 #[async_trait]
 pub trait FileFetcher: Send + Sync {
-    async fn fetch(&self, url: &str, max_bytes: u64, timeout: std::time::Duration) -> Result<FetchedFile, FetchError>;
+    /// The file at `url`, within the adapter's own limits (size, time) and, at most, `time_left`.
+    async fn fetch(&self, url: &str, time_left: std::time::Duration) -> Result<FetchedFile, FetchError>;
 }
 
 #[derive(Debug, Clone)]

@@ -24,10 +24,12 @@ pub struct RequestDeadline(pub i64);
 
 pub const DEFAULT_BUDGET_MS: i64 = 30_000;
 
-pub fn router(mut deps: LeverContext) -> Router {
+/// The routes over `deps`. `public_url`: the API's public base URL (`PUBLIC_URL`, a custom
+/// domain), HTTP's own setting: the OAuth redirect URI, the pages' cookies and links use it, and
+/// a page opened on another host is moved there; without it, each request's own URL.
+pub fn router(deps: LeverContext, public_url: Option<String>) -> Router {
     // One form of the public URL for every link and redirect URI built from it.
-    deps.public_url = deps.public_url.map(|u| u.trim_end_matches('/').to_owned());
-    let public_url = deps.public_url.clone();
+    let public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
     Router::new()
         .route("/webhooks/xor/{connection_id}", post(webhook))
         .route("/oauth/lever/start", get(oauth_start))
@@ -53,9 +55,12 @@ pub fn router(mut deps: LeverContext) -> Router {
 /// taken on any host. The host a proxy names in `X-Forwarded-Host` counts as the request's (a
 /// CDN in front of the execute-api origin forwards there; without it every page would loop).
 /// `307`, not `308`: a browser does not cache it, so a changed `PublicUrl` is not stuck.
+///
+/// It then hands every route the request's base URL ([`Base`]): the public one, else the one
+/// the request came through.
 async fn canonical_host(
     State(public_url): State<Option<String>>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let page = req.uri().path() == "/oauth/lever/start" || req.uri().path().starts_with("/connections/");
@@ -75,8 +80,14 @@ async fn canonical_host(
             return redirect(StatusCode::TEMPORARY_REDIRECT, &format!("{public}{path}"));
         }
     }
+    let base = base_url(public_url.as_deref(), req.headers());
+    req.extensions_mut().insert(Base(base));
     next.run(req).await
 }
+
+/// The deployment's base URL as this request sees it (set by `canonical_host`).
+#[derive(Debug, Clone)]
+pub(crate) struct Base(pub(crate) String);
 
 /// `Strict-Transport-Security` on every answer given over HTTPS (API Gateway says so in
 /// `X-Forwarded-Proto`; a custom domain is https by its `PUBLIC_URL`): a browser that has seen
@@ -198,9 +209,9 @@ pub fn status_of(reply: Reply) -> StatusCode {
 
 /// The deployment's public base URL: configured (`PUBLIC_URL`, e.g. a custom domain), else the
 /// one the request came through (API Gateway sets `Host` and `X-Forwarded-Proto`).
-fn base_url(deps: &LeverContext, headers: &HeaderMap) -> String {
-    if let Some(u) = &deps.public_url {
-        return u.clone();
+fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(u) = public_url {
+        return u.to_owned();
     }
     let host = header(headers, "host").unwrap_or_else(|| "localhost".into());
     let proto = header(headers, "x-forwarded-proto").unwrap_or_else(|| "http".into());
@@ -213,8 +224,11 @@ struct StartQuery {
     invitation: Option<String>,
 }
 
-async fn oauth_start(State(deps): State<LeverContext>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
-    let base = base_url(&deps, &headers);
+async fn oauth_start(
+    State(deps): State<LeverContext>,
+    Extension(Base(base)): Extension<Base>,
+    Query(q): Query<StartQuery>,
+) -> Response {
     let connection = q.connection.unwrap_or_default();
     match connect::start(&deps, &connection, q.invitation.as_deref(), &base).await {
         Ok(s) => to_lever(&base, &s),
@@ -251,16 +265,16 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 async fn oauth_callback(
     State(deps): State<LeverContext>,
+    Extension(Base(base)): Extension<Base>,
     headers: HeaderMap,
     deadline: Option<Extension<RequestDeadline>>,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let deadline = deadline_of(&deps, deadline);
-    let base = base_url(&deps, &headers);
     let nonce = cookie(&headers, &connect::state_cookie_name(&base));
     let result = connect::callback(&deps, &q, nonce.as_deref(), &base, deps.sync_trigger.as_ref(), deadline).await;
     let section = match &result {
-        Ok(c) => section::back_to_section(&deps, &headers, c.connection.as_str()).await,
+        Ok(c) => section::back_to_section(&deps, &base, &headers, c.connection.as_str()).await,
         Err(_) => None,
     };
     let r = match section {

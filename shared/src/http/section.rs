@@ -1,13 +1,13 @@
 //! The Lever section's routes: `GET /connections/{id}` (with `?invitation=` or `?link=` once, to
 //! open a session; then with the session cookie, `?q=` and `?page=`), the POSTs of its buttons
 //! (`/connect`, `/replay`, `/disable`, each with the session's CSRF field) and its two assets.
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::{RequestDeadline, base_url, cookie, deadline_of, with_cookie};
+use super::{Base, RequestDeadline, cookie, deadline_of, with_cookie};
 use crate::usecases::connect::ConnectError;
 use crate::usecases::context::LeverContext;
 use crate::usecases::section::{self, JobQuery, SectionError, Session, access};
@@ -96,11 +96,11 @@ fn path_of(id: &str) -> String {
 
 pub(super) async fn page(
     State(deps): State<LeverContext>,
+    Extension(Base(base)): Extension<Base>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let base = base_url(&deps, &headers);
     // A token in the URL is traded for a session at once, and the URL cleaned.
     let opened = match (&q.invitation, &q.link) {
         (Some(t), _) => Some(access::open_with_invitation(&deps, &id, t).await),
@@ -137,9 +137,14 @@ pub(super) async fn page(
 
 /// The session of a POST, with its CSRF field checked (and, when the browser says where the form
 /// came from, that it came from here).
-async fn posted(deps: &LeverContext, id: &str, headers: &HeaderMap, f: &Posted) -> Result<Session, SectionError> {
-    let base = base_url(deps, headers);
-    let s = access::session(deps, id, cookie(headers, &access::cookie_name(&base, id)).as_deref()).await?;
+async fn posted(
+    deps: &LeverContext,
+    base: &str,
+    id: &str,
+    headers: &HeaderMap,
+    f: &Posted,
+) -> Result<Session, SectionError> {
+    let s = access::session(deps, id, cookie(headers, &access::cookie_name(base, id)).as_deref()).await?;
     if let Some(origin) = super::header(headers, "origin") {
         if origin != base {
             return Err(SectionError::Csrf);
@@ -151,12 +156,12 @@ async fn posted(deps: &LeverContext, id: &str, headers: &HeaderMap, f: &Posted) 
 
 pub(super) async fn connect(
     State(deps): State<LeverContext>,
+    Extension(Base(base)): Extension<Base>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<Posted>,
 ) -> Response {
-    let base = base_url(&deps, &headers);
-    let s = match posted(&deps, &id, &headers, &f).await {
+    let s = match posted(&deps, &base, &id, &headers, &f).await {
         Ok(s) => s,
         Err(e) => return refusal(&e),
     };
@@ -168,12 +173,13 @@ pub(super) async fn connect(
 
 pub(super) async fn replay(
     State(deps): State<LeverContext>,
+    Extension(Base(base)): Extension<Base>,
     Path(id): Path<String>,
     headers: HeaderMap,
     deadline: Option<axum::Extension<RequestDeadline>>,
     Form(f): Form<Posted>,
 ) -> Response {
-    let s = match posted(&deps, &id, &headers, &f).await {
+    let s = match posted(&deps, &base, &id, &headers, &f).await {
         Ok(s) => s,
         Err(e) => return refusal(&e),
     };
@@ -186,11 +192,12 @@ pub(super) async fn replay(
 
 pub(super) async fn disable(
     State(deps): State<LeverContext>,
+    Extension(Base(base)): Extension<Base>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<Posted>,
 ) -> Response {
-    let s = match posted(&deps, &id, &headers, &f).await {
+    let s = match posted(&deps, &base, &id, &headers, &f).await {
         Ok(s) => s,
         Err(e) => return refusal(&e),
     };
@@ -202,9 +209,13 @@ pub(super) async fn disable(
 
 /// After a successful authorization in a browser that holds the section's session: back to
 /// the section, now connected.
-pub(super) async fn back_to_section(deps: &LeverContext, headers: &HeaderMap, id: &str) -> Option<Response> {
-    let base = base_url(deps, headers);
-    access::session(deps, id, cookie(headers, &access::cookie_name(&base, id)).as_deref()).await.ok()?;
+pub(super) async fn back_to_section(
+    deps: &LeverContext,
+    base: &str,
+    headers: &HeaderMap,
+    id: &str,
+) -> Option<Response> {
+    access::session(deps, id, cookie(headers, &access::cookie_name(base, id)).as_deref()).await.ok()?;
     Some(secure(see_other(&path_of(id)), None))
 }
 

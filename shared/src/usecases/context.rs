@@ -2,7 +2,6 @@
 //! Lever (its stores, its token provider, the Lever port, the clock, the timeouts) and the
 //! first-sync trigger.
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::tokens::TokenProvider;
 use super::{Clock, system_clock};
@@ -28,14 +27,10 @@ pub struct LeverContext {
     pub clock: Clock,
     /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
     pub delivery_retention_days: u32,
-    pub resume_max_bytes: u64,
-    pub resume_timeout: Duration,
     /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
     pub crash_at: Option<super::CrashHook>,
     /// Starts a connection's first sync once it connects.
     pub sync_trigger: Option<Arc<dyn SyncTrigger>>,
-    /// The public base URL (`PUBLIC_URL`), for the OAuth redirect URI; else taken from the request.
-    pub public_url: Option<String>,
     /// Secrets read on every request (webhook secrets, signing keys), kept briefly.
     pub secret_cache: Arc<super::secret_cache::SecretCache>,
 }
@@ -74,11 +69,8 @@ impl LeverContext {
             boards: None,
             clock: system_clock(),
             delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
-            resume_max_bytes: 10 * 1024 * 1024,
-            resume_timeout: Duration::from_secs(10),
             crash_at: None,
             sync_trigger: None,
-            public_url: None,
             secret_cache: Arc::default(),
         }
     }

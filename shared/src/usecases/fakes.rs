@@ -327,7 +327,7 @@ pub struct FakeFiles(pub Arc<Mutex<HashMap<String, FetchedFile>>>);
 
 #[async_trait]
 impl FileFetcher for FakeFiles {
-    async fn fetch(&self, url: &str, _: u64, _: Duration) -> Result<FetchedFile, FetchError> {
+    async fn fetch(&self, url: &str, _: Duration) -> Result<FetchedFile, FetchError> {
         self.0.lock().unwrap().get(url).cloned().ok_or_else(|| FetchError::Status(404))
     }
 }

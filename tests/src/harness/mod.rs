@@ -19,7 +19,9 @@ pub use functions::{KillOnDrop, start_function, start_function_as, start_functio
 pub use pdf::pdf_text;
 pub use secrets::WatchedSecrets;
 pub use sync_app::{App, spawn_app};
-pub use webhook_app::{WebhookApp, job_mapping, spawn_webhook_app, spawn_webhook_app_with, spawn_webhook_app_within};
+pub use webhook_app::{
+    WebhookApp, job_mapping, spawn_webhook_app, spawn_webhook_app_at, spawn_webhook_app_with, spawn_webhook_app_within,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {

@@ -77,6 +77,20 @@ pub async fn spawn_webhook_app_within(
     budget: Option<Duration>,
     tweak: impl FnOnce(&mut xor_lever_shared::usecases::context::LeverContext),
 ) -> WebhookApp {
+    spawn_webhook_app_served(kind, budget, None, tweak).await
+}
+
+/// The app behind a public URL (the router's `PUBLIC_URL`: a custom domain's, say).
+pub async fn spawn_webhook_app_at(kind: StoreKind, public_url: &str) -> WebhookApp {
+    spawn_webhook_app_served(kind, None, Some(public_url.to_owned()), |_| {}).await
+}
+
+async fn spawn_webhook_app_served(
+    kind: StoreKind,
+    budget: Option<Duration>,
+    public_url: Option<String>,
+    tweak: impl FnOnce(&mut xor_lever_shared::usecases::context::LeverContext),
+) -> WebhookApp {
     use std::sync::atomic::{AtomicI64, Ordering};
     use xor_lever_shared::adapters::lever::{AppCredentials, TokenSet};
     use xor_lever_shared::domain::ports::{LEVER_APP, LEVER_TOKENS, WEBHOOK_SECRET};
@@ -187,7 +201,7 @@ pub async fn spawn_webhook_app_within(
     let mapping = job_mapping(&id, &posting, &xor_job);
     setup.mappings.upsert_mapping(mapping, None).await.unwrap();
 
-    let mut router = xor_lever_shared::http::router(deps.clone());
+    let mut router = xor_lever_shared::http::router(deps.clone(), public_url);
     if let Some(budget) = budget {
         // On the app's clock, as the code under test reads the time.
         let clock = clock.clone();

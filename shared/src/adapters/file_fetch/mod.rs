@@ -26,9 +26,16 @@ pub mod hosts;
 pub use address::is_forbidden;
 pub use hosts::{AllowedHost, BadHost, ResumeHosts};
 
+/// A resume larger than this is not downloaded (the candidate is created without it).
+pub const MAX_RESUME_BYTES: u64 = 10 * 1024 * 1024;
+/// A resume download gives up after this (or sooner, when the request's time is shorter).
+pub const RESUME_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct HttpFileFetcher {
     client: reqwest::Client,
     hosts: ResumeHosts,
+    max_bytes: u64,
+    timeout: Duration,
 }
 
 impl HttpFileFetcher {
@@ -42,7 +49,7 @@ impl HttpFileFetcher {
             .dns_resolver(Arc::new(resolver))
             .build()
             .expect("the TLS backend initialises");
-        Self { client, hosts }
+        Self { client, hosts, max_bytes: MAX_RESUME_BYTES, timeout: RESUME_TIMEOUT }
     }
 
     /// Why `url` may not be fetched at all, before any connection is made.
@@ -79,7 +86,8 @@ impl HttpFileFetcher {
 
 #[async_trait]
 impl FileFetcher for HttpFileFetcher {
-    async fn fetch(&self, url: &str, max_bytes: u64, timeout: Duration) -> Result<FetchedFile, FetchError> {
+    async fn fetch(&self, url: &str, time_left: Duration) -> Result<FetchedFile, FetchError> {
+        let (max_bytes, timeout) = (self.max_bytes, self.timeout.min(time_left));
         let parsed = reqwest::Url::parse(url).map_err(|_| FetchError::NotHttp)?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(FetchError::NotHttp);
@@ -225,10 +233,10 @@ mod tests {
             .dns_resolver(Arc::new(resolver))
             .build()
             .unwrap();
-        let f = HttpFileFetcher { client, hosts };
+        let f = HttpFileFetcher { client, hosts, max_bytes: 1024, timeout: Duration::from_secs(2) };
         let url = format!("http://localhost:{port}/r.pdf");
         assert_eq!(f.refusal(&reqwest::Url::parse(&url).unwrap()), None, "the allow-list lets it through");
-        match f.fetch(&url, 1024, Duration::from_secs(2)).await {
+        match f.fetch(&url, Duration::from_secs(2)).await {
             Err(FetchError::Refused(why)) => assert!(why.contains("internal"), "{why}"),
             other => panic!("{other:?}"),
         }

@@ -211,8 +211,8 @@ async fn resume_fetch(c: &Create<'_>) -> (Option<FileUpload>, String) {
     };
     let deps = c.deps;
     // At most half of what is left: the create still needs its time.
-    let timeout = deps.resume_timeout.min(super::lever_call::time_left(deps, c.deadline_ms) / 2);
-    match deps.files.fetch(url, deps.resume_max_bytes, timeout).await {
+    // Half of what is left: the create and the note need the rest.
+    match deps.files.fetch(url, super::lever_call::time_left(deps, c.deadline_ms) / 2).await {
         Ok(f) => match crate::domain::ats::resume_type(&f.bytes) {
             Some(t) => {
                 let f = FileUpload {
