@@ -47,8 +47,10 @@ impl Ctx {
         Ok(self.wiring().await?.sync.clone())
     }
 
-    /// Lever's ports (OAuth, webhooks, replays) on the same store.
+    /// Lever's ports (OAuth, webhooks, replays) on the same store. `XOR_LEVER_RESUME_HOSTS` is
+    /// checked here, where the resume download is wired, not by commands that never fetch one.
     pub async fn lever_context(&self) -> Result<LeverContext> {
+        xor_lever_shared::config::resume_hosts_from_env()?;
         Ok(self.wiring().await?.lever.clone())
     }
 }
@@ -91,6 +93,8 @@ pub fn embedded_wiring(dir: &std::path::Path, http: reqwest::Client) -> Result<W
     let s = Arc::new(SqliteStore::open_dir(dir)?);
     let sync = xor_lever_shared::config::sync_deps(s.clone(), http.clone());
     let mut lever = xor_lever_shared::config::lever_context_on(s.clone(), s, http);
-    lever.files = xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::resume_hosts_from_env()?);
+    // An unusable XOR_LEVER_RESUME_HOSTS is refused by `Ctx::lever_context` (and `dev` sets its own).
+    let hosts = xor_lever_shared::config::resume_hosts_from_env().unwrap_or_default();
+    lever.files = xor_lever_shared::config::resume_fetcher(hosts);
     Ok(Wiring { sync, lever, turns: None, public_url: None })
 }

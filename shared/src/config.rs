@@ -341,6 +341,31 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
     deps
 }
 
+/// One process's wiring, built in one place (`wiring` for the Lambdas; the CLI's `Ctx` builds
+/// the same from its store): the sync's ports, Lever's (OAuth, webhooks, replays), the fan-out's
+/// when the stack has a sync queue, and HTTP's own setting. Each use case takes the narrow part
+/// it needs.
+#[derive(Clone)]
+pub struct Wiring {
+    pub sync: SyncDeps,
+    pub lever: crate::usecases::context::LeverContext,
+    /// The sync queue's worker and dispatcher (`SYNC_QUEUE_URL` set).
+    pub turns: Option<crate::usecases::turns::TurnDeps>,
+    /// The router's public base URL (`PUBLIC_URL`).
+    pub public_url: Option<String>,
+}
+
+/// The deployed functions' wiring: the AWS stores, the HTTP clients, the settings.
+pub async fn wiring(settings: &Settings) -> Wiring {
+    let sdk = aws_sdk_config().await;
+    let http = http_client();
+    let stores = AwsStores::new(&sdk, settings);
+    let sync = aws_deps(&stores, settings, http.clone());
+    let lever = lever_context(&stores, settings, http);
+    let turns = turn_deps(&stores, sync.clone(), Some(lever.clone()));
+    Wiring { sync, lever, turns, public_url: settings.public_url.clone() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,29 +407,4 @@ mod tests {
         // rustls version must be reqwest's own.
         reqwest::Client::builder().tls_backend_preconfigured(tls_config()).build().unwrap();
     }
-}
-
-/// One process's wiring, built in one place (`wiring` for the Lambdas; the CLI's `Ctx` builds
-/// the same from its store): the sync's ports, Lever's (OAuth, webhooks, replays), the fan-out's
-/// when the stack has a sync queue, and HTTP's own setting. Each use case takes the narrow part
-/// it needs.
-#[derive(Clone)]
-pub struct Wiring {
-    pub sync: SyncDeps,
-    pub lever: crate::usecases::context::LeverContext,
-    /// The sync queue's worker and dispatcher (`SYNC_QUEUE_URL` set).
-    pub turns: Option<crate::usecases::turns::TurnDeps>,
-    /// The router's public base URL (`PUBLIC_URL`).
-    pub public_url: Option<String>,
-}
-
-/// The deployed functions' wiring: the AWS stores, the HTTP clients, the settings.
-pub async fn wiring(settings: &Settings) -> Wiring {
-    let sdk = aws_sdk_config().await;
-    let http = http_client();
-    let stores = AwsStores::new(&sdk, settings);
-    let sync = aws_deps(&stores, settings, http.clone());
-    let lever = lever_context(&stores, settings, http);
-    let turns = turn_deps(&stores, sync.clone(), Some(lever.clone()));
-    Wiring { sync, lever, turns, public_url: settings.public_url.clone() }
 }

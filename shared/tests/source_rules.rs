@@ -110,13 +110,43 @@ fn product_files() -> Vec<PathBuf> {
     files
 }
 
-/// The text before a file's unit tests (`#[cfg(test)]`): product code only.
+/// A file's product code: its text without the items marked `#[cfg(test)]` (a `mod tests;`
+/// line, or a `mod tests { … }` block, wherever it sits in the file).
 fn product_text(f: &Path) -> String {
     let text = std::fs::read_to_string(f).unwrap();
-    match text.find("#[cfg(test)]") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "#[cfg(test)]" {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        // The item the attribute marks: one line (`mod x;`), or a block to its closing brace.
+        let mut depth = 0i32;
+        for item in lines.by_ref() {
+            depth += item.matches('{').count() as i32 - item.matches('}').count() as i32;
+            if depth <= 0 && (item.trim_end().ends_with(';') || item.trim_end().ends_with('}')) {
+                break;
+            }
+        }
     }
+    out
+}
+
+/// `file:line: text` of every product line (unit tests aside) of `files` that `hit` matches.
+fn lines_matching(files: &[PathBuf], hit: impl Fn(&str) -> bool) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|f| {
+            product_text(f)
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| hit(l))
+                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Each `fn` with a body, as (name, first line, lines), found by matching braces (strings and
@@ -210,35 +240,16 @@ fn the_library_returns_no_string_errors() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
-    let found: Vec<String> = files
-        .iter()
-        .flat_map(|f| {
-            product_text(f)
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| string_error(l))
-                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let found = lines_matching(&files, string_error);
     assert!(found.is_empty(), "a typed error (thiserror, #[source]) instead:\n{}", found.join("\n"));
 }
 
 /// One call loop: only adapters/retry.rs backs off (`next_delay`) between attempts.
 #[test]
 fn one_call_loop_backs_off() {
-    let found: Vec<String> = product_files()
-        .iter()
-        .filter(|f| !f.ends_with("shared/src/adapters/retry.rs"))
-        .flat_map(|f| {
-            product_text(f)
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| l.contains(".next_delay("))
-                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let files: Vec<PathBuf> =
+        product_files().into_iter().filter(|f| !f.ends_with("shared/src/adapters/retry.rs")).collect();
+    let found = lines_matching(&files, |l| l.contains(".next_delay("));
     assert!(found.is_empty(), "use adapters::retry::call_with:\n{}", found.join("\n"));
 }
 
@@ -268,17 +279,7 @@ fn each_crate_is_imported_by_its_package_name() {
 /// process-wide atomic that a line swaps out (the cold start's flag aside, a fact of the process).
 #[test]
 fn counting_is_task_local() {
-    let found: Vec<String> = product_files()
-        .iter()
-        .filter(|f| !f.ends_with("shared/src/metrics.rs"))
-        .flat_map(|f| {
-            product_text(f)
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| l.trim_start().starts_with("static ") && l.contains("Atomic"))
-                .map(|(i, l)| format!("{}:{}: {}", f.display(), i + 1, l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let files: Vec<PathBuf> = product_files().into_iter().filter(|f| !f.ends_with("shared/src/metrics.rs")).collect();
+    let found = lines_matching(&files, |l| l.trim_start().starts_with("static ") && l.contains("Atomic"));
     assert!(found.is_empty(), "count with xor_lever_shared::metrics::count:\n{}", found.join("\n"));
 }

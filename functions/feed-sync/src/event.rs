@@ -59,11 +59,7 @@ pub(crate) fn parse_event(payload: Value) -> Result<Request, HandlerError> {
         }
         return Ok(Request::Schedule);
     }
-    let m: ManualEvent = serde_json::from_value(payload).map_err(|e| {
-        HandlerError::BadEvent(format!(
-            "{e} (expected a scheduled event or {{\"connection\", \"force\", \"dry_run\"}})"
-        ))
-    })?;
+    let m: ManualEvent = serde_json::from_value(payload).map_err(HandlerError::NotAnOperatorEvent)?;
     let connection = m.connection.as_deref().map(ConnectionId::parse).transpose()?;
     Ok(Request::Operator { connection, force: m.force, dry_run: m.dry_run })
 }

@@ -10,7 +10,6 @@ use xor_lever_shared::usecases::turns::{TurnDeps, TurnError, TurnOutcome, take_t
 use xor_lever_shared::usecases::{SyncOptions, now_ms};
 
 use crate::event::work_deadline;
-use crate::handler::Handler;
 use crate::metrics::TurnCounts;
 
 /// SQS's shape: `Records` whose `eventSource` is `aws:sqs`.
@@ -29,37 +28,40 @@ enum RecordError {
     Turn(#[from] TurnError),
 }
 
-impl Handler {
-    /// One SQS batch: each record a turn, `concurrency` at a time.
-    pub(crate) async fn take_turns(&self, turns: &TurnDeps, event: SqsEvent, deadline: u64) -> SqsBatchResponse {
-        let started = std::time::Instant::now();
-        let end = work_deadline(deadline);
-        let opts = &SyncOptions { deadline: end.map(|d| d.at), ..SyncOptions::default() };
-        let deadline_ms = end.map_or_else(|| now_ms() + 15 * 60_000, |d| d.ms);
-        let work = stream::iter(event.records)
-            .map(|record| async move {
-                let id = record.message_id.clone().unwrap_or_default();
-                (id, take_record(turns, record, opts, deadline_ms).await)
-            })
-            .buffer_unordered(self.concurrency.max(1))
-            .collect::<Vec<(String, Result<TurnOutcome, RecordError>)>>();
-        let (results, counters) = xor_lever_shared::metrics::counted(work).await;
-        let mut answer = SqsBatchResponse::default();
-        let mut count = TurnCounts::default();
-        for (message_id, r) in results {
-            match r {
-                Err(e) => {
-                    let reason = xor_lever_shared::domain::ports::error_chain(&e);
-                    tracing::error!(message_id = %message_id, reason = %reason, "turn failed: SQS delivers it again");
-                    count.failed += 1;
-                    answer.add_failure(message_id);
-                }
-                Ok(o) => count.add(&o),
+/// One SQS batch: each record a turn, `concurrency` at a time.
+pub(crate) async fn take_turns(
+    turns: &TurnDeps,
+    concurrency: usize,
+    event: SqsEvent,
+    deadline: u64,
+) -> SqsBatchResponse {
+    let started = std::time::Instant::now();
+    let end = work_deadline(deadline);
+    let opts = &SyncOptions { deadline: end.map(|d| d.at), ..SyncOptions::default() };
+    let deadline_ms = end.map_or_else(|| now_ms() + 15 * 60_000, |d| d.ms);
+    let work = stream::iter(event.records)
+        .map(|record| async move {
+            let id = record.message_id.clone().unwrap_or_default();
+            (id, take_record(turns, record, opts, deadline_ms).await)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<(String, Result<TurnOutcome, RecordError>)>>();
+    let (results, counters) = xor_lever_shared::metrics::counted(work).await;
+    let mut answer = SqsBatchResponse::default();
+    let mut count = TurnCounts::default();
+    for (message_id, r) in results {
+        match r {
+            Err(e) => {
+                let reason = xor_lever_shared::domain::ports::error_chain(&e);
+                tracing::error!(message_id = %message_id, reason = %reason, "turn failed: SQS delivers it again");
+                count.failed += 1;
+                answer.add_failure(message_id);
             }
+            Ok(o) => count.add(&o),
         }
-        count.emit(started.elapsed().as_millis(), &counters);
-        answer
     }
+    count.emit(started.elapsed().as_millis(), &counters);
+    answer
 }
 
 /// One record: its turn, taken inside a span that tags every log line with the connection.

@@ -25,6 +25,9 @@ pub enum HandlerError {
     BadEvent(String),
     #[error("unrecognised event: {0}")]
     Unreadable(#[source] serde_json::Error),
+    #[error("unrecognised event: {0} (expected a scheduled event or {{\"connection\", \"force\", \"dry_run\"}})")]
+    // Not a `#[source]`: the message quotes it already, with what was expected.
+    NotAnOperatorEvent(serde_json::Error),
     #[error("unrecognised event: {0}")]
     BadConnectionId(#[from] IdError),
     /// The store failed: a later run can succeed.
@@ -38,7 +41,7 @@ pub enum HandlerError {
 impl HandlerError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::BadEvent(_) | Self::Unreadable(_) | Self::BadConnectionId(_) => false,
+            Self::BadEvent(_) | Self::Unreadable(_) | Self::NotAnOperatorEvent(_) | Self::BadConnectionId(_) => false,
             Self::Store(e) => matches!(e, StoreError::Unavailable { .. } | StoreError::Conflict { .. }),
             Self::Queue(_) => true,
         }
@@ -58,7 +61,8 @@ impl From<ScheduleError> for HandlerError {
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
-        Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+        // The whole chain: the queue's or the store's own error says what failed.
+        Diagnostic { error_type: error_type.into(), error_message: xor_lever_shared::domain::ports::error_chain(&e) }
     }
 }
 
@@ -79,7 +83,7 @@ impl Handler {
             Some(turns) if crate::fanout::is_sqs(&event.payload) => {
                 let (payload, ctx) = event.into_parts();
                 let sqs = serde_json::from_value(payload).map_err(HandlerError::Unreadable)?;
-                Ok(json(&self.take_turns(turns, sqs, ctx.deadline).await))
+                Ok(json(&crate::fanout::take_turns(turns, self.concurrency, sqs, ctx.deadline).await))
             }
             Some(turns) => self.dispatch(turns, event).await.map(|d| json(&d)),
             None => self.handle(event).await.map(|r| json(&r)),

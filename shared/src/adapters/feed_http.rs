@@ -10,6 +10,7 @@ use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 
 use async_trait::async_trait;
 
+use super::retry::transport_failure;
 pub use crate::domain::Fetched;
 use crate::domain::{FeedFetchError as FetchError, FeedSource, FeedState};
 
@@ -41,7 +42,7 @@ impl FeedSource for FeedFetcher {
                 req = req.header(IF_MODIFIED_SINCE, lm);
             }
         }
-        let resp = req.send().await.map_err(|e| FetchError::Transport(transport(&e)))?;
+        let resp = req.send().await.map_err(|e| FetchError::Transport(transport_failure(e)))?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -63,7 +64,7 @@ impl FeedSource for FeedFetcher {
         let mut bytes = 0u64;
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Transport(transport(&e)))?;
+            let chunk = chunk.map_err(|e| FetchError::Transport(transport_failure(e)))?;
             bytes += chunk.len() as u64;
             if bytes > self.max_bytes {
                 return Err(FetchError::TooLarge { limit: self.max_bytes });
@@ -74,9 +75,4 @@ impl FeedSource for FeedFetcher {
         file.seek(SeekFrom::Start(0))?;
         Ok(Fetched::Body { file, bytes, etag, last_modified })
     }
-}
-
-/// The failure with its causes (a refused redirect says why only in its source).
-fn transport(e: &reqwest::Error) -> String {
-    if e.is_timeout() { "timed out".into() } else { crate::domain::ports::error_chain(e) }
 }

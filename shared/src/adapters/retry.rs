@@ -100,15 +100,21 @@ where
     }
 }
 
-/// A request that got no answer, as a `Failure` (its cause kept).
+/// A request that got no answer, as a `Failure`: its cause kept, its URL not (a lookup's URL
+/// carries a candidate's email, and the failure reaches records and logs).
 pub fn transport_failure(e: reqwest::Error) -> Failure {
     if e.is_timeout() {
         Failure::TimedOut
     } else if e.is_connect() {
         Failure::ConnectionFailed
     } else {
-        Failure::Request(std::sync::Arc::new(e))
+        Failure::Request(std::sync::Arc::new(e.without_url()))
     }
+}
+
+/// An answer whose body could not be read, its cause kept without the URL.
+pub fn body_failure(status: u16, e: reqwest::Error) -> Failure {
+    Failure::UnreadableBody { status, source: std::sync::Arc::new(e.without_url()) }
 }
 
 /// A status worth retrying, with the answer's `Retry-After`.
@@ -171,6 +177,27 @@ pub fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed request's error names its URL, and a lookup's URL carries a candidate's email:
+    /// the failure kept for records and logs must not.
+    #[tokio::test]
+    async fn a_failure_never_carries_the_request_s_url() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts, reads the request, and closes without an answer.
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+            }
+        });
+        let url = format!("http://{addr}/v1/opportunities?email=ada%40example.com");
+        let e = reqwest::Client::new().get(&url).send().await.expect_err("no answer");
+        let failure = transport_failure(e);
+        let text = crate::domain::ports::error_chain(&failure);
+        assert!(!text.contains("ada") && !text.contains("email="), "{text}");
+    }
 
     #[test]
     fn backoff_is_bounded_by_attempts_budget_and_cap() {

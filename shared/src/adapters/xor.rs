@@ -10,9 +10,9 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use super::enc;
-use super::retry::{Attempt, RateLimiter, RetryPolicy, call_with, status_failure, transport_failure};
+use super::retry::{Attempt, RateLimiter, RetryPolicy, body_failure, call_with, status_failure, transport_failure};
 pub use crate::domain::job_board::{XorError, XorJob, idempotency_key};
-use crate::domain::{Connection, Failure, JobBoard, JobBoards, Posting, SecretString};
+use crate::domain::{Connection, JobBoard, JobBoards, Posting, SecretString};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct XorPage {
@@ -184,10 +184,7 @@ async fn answer<T: for<'de> Deserialize<'de>>(op: &'static str, resp: reqwest::R
     let retry = status_failure(&resp);
     let bytes = match resp.bytes().await {
         Ok(b) => b,
-        Err(e) => {
-            let source = std::sync::Arc::new(e);
-            return Attempt::Retry(Failure::UnreadableBody { status: status.as_u16(), source });
-        }
+        Err(e) => return Attempt::Retry(body_failure(status.as_u16(), e)),
     };
     if status.is_success() {
         let value = serde_json::from_slice(&bytes).map_err(|e| XorError::Decode { op, source: e.into() });

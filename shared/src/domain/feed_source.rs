@@ -24,7 +24,7 @@ pub enum FeedFetchError {
     #[error("the feed is larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
     #[error("could not fetch the feed: {0}")]
-    Transport(String),
+    Transport(#[source] super::Failure),
     #[error("could not spool the feed to a temporary file: {0}")]
     Spool(#[from] std::io::Error),
 }

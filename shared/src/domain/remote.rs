@@ -19,8 +19,9 @@ pub enum Failure {
     TimedOut,
     #[error("connection failed")]
     ConnectionFailed,
-    /// The invocation's deadline came first (the call was abandoned, its answer unknown).
-    #[error("no answer before the invocation's deadline")]
+    /// The invocation's (or the run's) deadline came first: the call was abandoned, its answer
+    /// unknown.
+    #[error("no answer in time (the deadline came first)")]
     Deadline,
     /// Our own rate limit's queue was longer than the call's time: no request was sent.
     #[error("too many calls queued for the rate limit")]

@@ -43,6 +43,7 @@ pub fn router(deps: LeverContext, public_url: Option<String>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         // One byte over the cap so the handler (not the framework) answers with its own 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
+        .layer(axum::middleware::from_fn(count_the_rest))
         .layer(axum::middleware::from_fn_with_state(public_url.clone(), canonical_host))
         .layer(axum::middleware::from_fn_with_state(public_url, hsts))
         .with_state(deps)
@@ -88,6 +89,21 @@ async fn canonical_host(
 /// The deployment's base URL as this request sees it (set by `canonical_host`).
 #[derive(Debug, Clone)]
 pub(crate) struct Base(pub(crate) String);
+
+/// What a request other than XOR's webhook counted (a replay from the section, the replays after
+/// a connect: Lever calls, token refreshes, 429s) gets a line of its own; the webhook's delivery
+/// line counts its own request (its scope is inside this one, so nothing is counted twice).
+async fn count_the_rest(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (r, c) = crate::metrics::counted(next.run(req)).await;
+    if c != crate::metrics::Counters::default() {
+        crate::metrics::MetricLine::new(None)
+            .with_counters(&c)
+            .count(Metric::LeverCalls, c.lever_calls as usize)
+            .millis(Metric::LeverMs, u128::from(c.lever_ms))
+            .emit();
+    }
+    r
+}
 
 /// `Strict-Transport-Security` on every answer given over HTTPS (API Gateway says so in
 /// `X-Forwarded-Proto`; a custom domain is https by its `PUBLIC_URL`): a browser that has seen

@@ -391,16 +391,18 @@ impl LeverClient {
                 return ((url, hops), Attempt::Done(Err(LeverError::Unavailable { op, attempts: n - 1, last })));
             }
             let sent = self.request(method, &url, token, body).send().await;
-            let waited_ns = waited.elapsed().as_nanos() as u64;
-            crate::metrics::count(|c| c.lever_nanos += waited_ns);
-            match sent {
+            let outcome = match sent {
                 Ok(resp) if resp.status().is_redirection() => match self.follow(op, &resp, path, hops) {
                     Ok(to) => ((to, hops + 1), Attempt::Again),
                     Err(e) => ((url, hops), Attempt::Done(Err(e))),
                 },
                 Ok(resp) => ((url, hops), answer(op, resp, retry_failures).await),
                 Err(e) => ((url, hops), self.no_answer(op, token, body, e, retry_failures).await),
-            }
+            };
+            // The wait, the request and the answer's body read: Lever's time, not ours.
+            let waited_ns = waited.elapsed().as_nanos() as u64;
+            crate::metrics::count(|c| c.lever_nanos += waited_ns);
+            outcome
         };
         call_with(&self.retry, op, at, attempt, |attempts, last| LeverError::Unavailable { op, attempts, last }).await
     }

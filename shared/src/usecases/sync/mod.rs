@@ -147,6 +147,9 @@ pub async fn sync_connection(deps: &SyncDeps, id: &ConnectionId, opts: &SyncOpti
     report
 }
 
+/// One run's steps (docs/sync.md): the connection and its key, the feed (or a 304), pass 1
+/// (ids and hashes), the plan, pass 2 (the writes, then the creates XOR did not answer), the
+/// tally, the feed's state.
 async fn run_sync(
     deps: &SyncDeps,
     id: &ConnectionId,
@@ -155,7 +158,41 @@ async fn run_sync(
     report: &mut SyncReport,
     crash: &Crash,
 ) -> Result<(), RunOutcome> {
-    let error = |e: &dyn std::fmt::Display| RunOutcome::Error { reason: e.to_string() };
+    let (conn, api_key) = load(deps, id).await?;
+    let Some((file, etag, last_modified)) = fetch_feed(deps, &conn, opts, run, crash).await? else {
+        return Ok(());
+    };
+    run.summary.feed_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (file, digests, feed_report) = first_pass(file, opts.feed_limits).await?;
+    note_feed_report(run, &feed_report);
+    run.summary.postings = digests.len();
+    let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
+    let active_before = mappings.iter().filter(|m| m.is_active()).count();
+    let the_plan = plan_run(&conn, opts, &digests, &feed_report, &mappings, run);
+    drop(digests);
+    report.plan = Some(the_plan.clone());
+    if opts.dry_run {
+        run.outcome = RunOutcome::DryRun;
+        return Ok(());
+    }
+    let board = deps.boards.board(&conn, api_key);
+    let ctx = ApplyCtx { deps, board: board.as_ref(), conn: &conn, opts, crash };
+    let (mut outcomes, again) = write_jobs(&ctx, file, &the_plan, mappings).await;
+    outcomes.extend(second_pass(&ctx, &conn, again, &mut run.summary).await);
+    tally(id, outcomes, run, report);
+    run.outcome = if run.summary.deferred > 0 { RunOutcome::Partial } else { RunOutcome::Completed };
+    save_feed_state(deps, &conn, run, (etag, last_modified), active_before).await;
+    crash.point("after_feed_state").await;
+    Ok(())
+}
+
+/// A run that could not go on, with the reason for its record.
+fn error(e: &dyn std::fmt::Display) -> RunOutcome {
+    RunOutcome::Error { reason: e.to_string() }
+}
+
+/// The connection, and its XOR API key.
+async fn load(deps: &SyncDeps, id: &ConnectionId) -> Result<(Connection, SecretString), RunOutcome> {
     let conn = deps
         .connections
         .connection(id)
@@ -168,7 +205,18 @@ async fn run_sync(
         .await
         .map_err(|e| error(&e))?
         .ok_or_else(|| RunOutcome::Error { reason: format!("connection {id} has no XOR API key") })?;
+    Ok((conn, api_key))
+}
 
+/// The feed, spooled to a file with its validators; `None` when it is unchanged since a clean
+/// run (the run ends there, the mappings confirmed as of now).
+async fn fetch_feed(
+    deps: &SyncDeps,
+    conn: &Connection,
+    opts: &SyncOptions,
+    run: &mut SyncRun,
+    crash: &Crash,
+) -> Result<Option<(File, Option<String>, Option<String>)>, RunOutcome> {
     // A 304 may skip the run only when the last run left nothing to retry: otherwise fetch in full.
     let validators = (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
     // A feed host that accepts and never answers must not hold the run past its deadline.
@@ -176,30 +224,28 @@ async fn run_sync(
     let fetched = match opts.deadline {
         Some(d) => tokio::time::timeout_at(d, fetch)
             .await
-            .unwrap_or_else(|_| Err(FeedFetchError::Transport("timed out at the run's deadline".into()))),
+            .unwrap_or_else(|_| Err(FeedFetchError::Transport(Failure::Deadline))),
         None => fetch.await,
     };
-    let (file, etag, last_modified) = match fetched {
+    match fetched {
         Ok(Fetched::NotModified) => {
             run.outcome = RunOutcome::NotModified;
             // Unchanged since a clean run: the mappings still match the feed, as of now.
             let state = FeedState { confirmed_at_ms: Some(now_ms()), ..conn.feed.clone() };
-            if let Err(e) = deps.connections.set_feed_state(id, &state).await {
-                tracing::warn!(connection = %id, error = %e, "could not record the feed's confirmation");
+            if let Err(e) = deps.connections.set_feed_state(&conn.id, &state).await {
+                tracing::warn!(connection = %conn.id, error = %e, "could not record the feed's confirmation");
             }
             crash.point("after_feed_state").await;
-            return Ok(());
+            Ok(None)
         }
-        Ok(Fetched::Body { file, etag, last_modified, .. }) => (file, etag, last_modified),
-        Err(e) => {
-            return Err(RunOutcome::FeedError { reason: e.to_string() });
-        }
-    };
+        Ok(Fetched::Body { file, etag, last_modified, .. }) => Ok(Some((file, etag, last_modified))),
+        Err(e) => Err(RunOutcome::FeedError { reason: e.to_string() }),
+    }
+}
 
-    run.summary.feed_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    // Pass 1: ids and hashes only.
-    let limits = opts.feed_limits;
-    let (file, digests, feed_report) = tokio::task::spawn_blocking(move || -> Result<_, feed::FeedError> {
+/// Pass 1: ids and hashes only (the file handed back for pass 2).
+async fn first_pass(file: File, limits: feed::Limits) -> Result<(File, Vec<PostingDigest>, FeedReport), RunOutcome> {
+    tokio::task::spawn_blocking(move || -> Result<_, feed::FeedError> {
         let mut file = file;
         let mut digests = Vec::new();
         let report = feed::parse(BufReader::new(&mut file), limits, |p| {
@@ -210,86 +256,64 @@ async fn run_sync(
     })
     .await
     .map_err(|e| error(&e))?
-    .map_err(|e| RunOutcome::FeedError { reason: e.to_string() })?;
-    note_feed_report(run, &feed_report);
-    run.summary.postings = digests.len();
+    .map_err(|e| RunOutcome::FeedError { reason: e.to_string() })
+}
 
-    let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
-    let active_before = mappings.iter().filter(|m| m.is_active()).count();
+/// The plan from the feed's digests and the mappings, under the mass-close guard.
+fn plan_run(
+    conn: &Connection,
+    opts: &SyncOptions,
+    digests: &[PostingDigest],
+    feed_report: &FeedReport,
+    mappings: &[JobMapping],
+    run: &mut SyncRun,
+) -> Plan {
     let guard = GuardSettings {
         max_close_share: conn.max_close_share,
         peak: conn.feed.peak(now_ms()),
         force: opts.force || conn.allow_mass_close,
         ..GuardSettings::default()
     };
-    let the_plan = plan(&digests, &feed_report.invalid, &mappings, guard);
-    drop(digests);
+    let the_plan = plan(digests, &feed_report.invalid, mappings, guard);
     run.summary.unchanged = the_plan.unchanged;
     run.summary.held_closes = the_plan.held_closes;
     run.guard = the_plan.guard.clone();
     if let Some(g) = &the_plan.guard {
-        tracing::warn!(connection = %id, reason = %g, "mass-close guard held closes back");
+        tracing::warn!(connection = %conn.id, reason = %g, "mass-close guard held closes back");
     }
-    report.plan = Some(the_plan.clone());
-    if opts.dry_run {
-        run.outcome = RunOutcome::DryRun;
-        return Ok(());
-    }
+    the_plan
+}
 
-    let board = deps.boards.board(&conn, api_key);
+/// Pass 2: the postings that need a write, streamed from the file to the XOR writers, then the
+/// closes. Returns the outcomes counted now, and the creates XOR did not answer (kept with their
+/// posting for the second pass).
+async fn write_jobs(
+    ctx: &ApplyCtx<'_>,
+    file: File,
+    the_plan: &Plan,
+    mappings: Vec<JobMapping>,
+) -> (Vec<JobOutcome>, Vec<(Posting, Create)>) {
+    let opts = ctx.opts;
     if let Some(p) = &opts.progress {
-        p.start(id, the_plan.writes() as u64);
+        p.start(&ctx.conn.id, the_plan.writes() as u64);
     }
     let by_id: HashMap<PostingId, JobMapping> = mappings.into_iter().map(|m| (m.posting_id.clone(), m)).collect();
     let creates: HashMap<PostingId, Create> =
         the_plan.creates.iter().map(|c| (c.posting_id.clone(), c.clone())).collect();
-    let updates: HashSet<PostingId> = the_plan.updates.iter().cloned().collect();
-    let ctx = ApplyCtx { deps, board: board.as_ref(), conn: &conn, opts, crash };
-
-    // Pass 2: stream the postings that need a write.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Posting>(64);
-    let wanted: HashSet<PostingId> = creates.keys().chain(updates.iter()).cloned().collect();
-    let parser = tokio::task::spawn_blocking(move || {
-        let mut file = file;
-        if file.seek(SeekFrom::Start(0)).is_err() {
-            return;
-        }
-        let _ = feed::parse(BufReader::new(&mut file as &mut File), limits, |p| {
-            if !wanted.contains(&p.external_id) {
-                return ControlFlow::Continue(());
-            }
-            match tx.blocking_send(p) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()),
-            }
-        });
-    });
+    let wanted: HashSet<PostingId> = creates.keys().chain(the_plan.updates.iter()).cloned().collect();
+    let (rx, parser) = stream_postings(file, opts.feed_limits, wanted);
     let postings = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) });
     let writes = postings
         .map(|p| {
-            let ctx = &ctx;
             let create = creates.get(&p.external_id).cloned();
             let mapping = by_id.get(&p.external_id).cloned();
-            async move {
-                match (create, mapping) {
-                    (Some(c), _) => {
-                        let o = ctx.create(&p, c.generation, c.reopens_version).await;
-                        // An unanswered create keeps its posting for the run's second pass.
-                        match o {
-                            JobOutcome::Unanswered(_) => (o, Some((p, c))),
-                            o => (o, None),
-                        }
-                    }
-                    (None, Some(m)) => (ctx.update(&p, m).await, None),
-                    (None, None) => (JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")), None),
-                }
-            }
+            write_one(ctx, p, create, mapping)
         })
-        .buffer_unordered(conn.xor_concurrency.max(1));
+        .buffer_unordered(ctx.conn.xor_concurrency.max(1));
     let to_close: Vec<JobMapping> = the_plan.closes.iter().filter_map(|pid| by_id.get(pid).cloned()).collect();
     let closes = stream::iter(to_close)
         .map(|m| async { (ctx.close(m).await, None) })
-        .buffer_unordered(conn.xor_concurrency.max(1));
+        .buffer_unordered(ctx.conn.xor_concurrency.max(1));
     let (outcomes, unanswered): (Vec<JobOutcome>, Vec<Option<(Posting, Create)>>) = writes
         .chain(closes)
         .inspect(|_| {
@@ -313,9 +337,58 @@ async fn run_sync(
             None => counted.push(o),
         }
     }
-    let mut outcomes = counted;
-    outcomes.extend(second_pass(&ctx, &conn, again, &mut run.summary).await);
+    (counted, again)
+}
 
+/// The postings of `wanted`, read again from the start of the file on a blocking thread and
+/// sent through a small channel (memory stays bounded by the channel, not the feed).
+fn stream_postings(
+    file: File,
+    limits: feed::Limits,
+    wanted: HashSet<PostingId>,
+) -> (tokio::sync::mpsc::Receiver<Posting>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Posting>(64);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        if file.seek(SeekFrom::Start(0)).is_err() {
+            return;
+        }
+        let _ = feed::parse(BufReader::new(&mut file as &mut File), limits, |p| {
+            if !wanted.contains(&p.external_id) {
+                return ControlFlow::Continue(());
+            }
+            match tx.blocking_send(p) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        });
+    });
+    (rx, parser)
+}
+
+/// One posting's write: its create or its update.
+async fn write_one(
+    ctx: &ApplyCtx<'_>,
+    p: Posting,
+    create: Option<Create>,
+    mapping: Option<JobMapping>,
+) -> (JobOutcome, Option<(Posting, Create)>) {
+    match (create, mapping) {
+        (Some(c), _) => {
+            let o = ctx.create(&p, c.generation, c.reopens_version).await;
+            // An unanswered create keeps its posting for the run's second pass.
+            match o {
+                JobOutcome::Unanswered(_) => (o, Some((p, c))),
+                o => (o, None),
+            }
+        }
+        (None, Some(m)) => (ctx.update(&p, m).await, None),
+        (None, None) => (JobOutcome::Failed(failure(&p.external_id, "plan", "no plan entry")), None),
+    }
+}
+
+/// The outcomes into the run's summary; failures recorded (at most MAX_RECORDED).
+fn tally(id: &ConnectionId, outcomes: Vec<JobOutcome>, run: &mut SyncRun, report: &mut SyncReport) {
     for o in outcomes {
         let s = &mut run.summary;
         match o {
@@ -333,7 +406,17 @@ async fn run_sync(
             }
         }
     }
-    run.outcome = if run.summary.deferred > 0 { RunOutcome::Partial } else { RunOutcome::Completed };
+}
+
+/// The feed's state after a run: its validators (a 304 may skip the next run only after a
+/// clean one) and the guard's memory of the day's high of active jobs.
+async fn save_feed_state(
+    deps: &SyncDeps,
+    conn: &Connection,
+    run: &SyncRun,
+    (etag, last_modified): (Option<String>, Option<String>),
+    active_before: usize,
+) {
     let clean = run.is_clean();
     let mut state = FeedState {
         etag,
@@ -346,11 +429,9 @@ async fn run_sync(
     let s = &run.summary;
     let after = (active_before + s.created).saturating_sub(s.closed);
     state.note_active(active_before.max(after), now_ms());
-    if let Err(e) = deps.connections.set_feed_state(id, &state).await {
-        tracing::error!(connection = %id, error = %e, "could not save the feed state; the next run fetches in full");
+    if let Err(e) = deps.connections.set_feed_state(&conn.id, &state).await {
+        tracing::error!(connection = %conn.id, error = %e, "could not save the feed state; the next run fetches in full");
     }
-    crash.point("after_feed_state").await;
-    Ok(())
 }
 
 /// At most this many unanswered creates keep their posting for the second pass (a posting may

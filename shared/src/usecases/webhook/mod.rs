@@ -16,6 +16,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::ports::WEBHOOK_SECRET;
+use crate::domain::webhook::EventError;
 use crate::domain::webhook::{
     Event, MAX_BODY_BYTES, ScreeningPassed, SignedParts, WebhookSecret, parse_event, precheck,
 };
@@ -190,38 +191,14 @@ async fn receive_for(
     if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
         return Answer::new(Reply::BadRequest, json!({"error": "webhook-id is not a usable id"}));
     }
-    let mut delivery = Delivery {
-        connection: cid.clone(),
-        webhook_id: webhook_id.clone(),
-        received_at_ms: now_ms,
-        status: DeliveryStatus::Received,
-        event_type: None,
-        natural_key: None,
-        body: body.to_vec(),
-        opportunity_id: None,
-        opportunity_url: None,
-        reason: None,
-        attempts: 0,
-        updated_at_ms: now_ms,
-        expires_at: None,
-    };
+    let mut delivery = received(&cid, &webhook_id, body, now_ms);
     let screening = match parse_event(body) {
         Ok(Event::Other(kind)) => {
             tracing::info!(connection = %cid, webhook_id, event = %kind, "event type ignored");
             return Answer::new(Reply::Accepted, json!({"status": "ignored", "type": kind}));
         }
         Ok(Event::ScreeningPassed(s)) => s,
-        Err(reason) => {
-            delivery.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
-            let reason = reason.to_string();
-            delivery.reason = Some(reason.clone());
-            if let Err(e) = deps.webhooks.insert_delivery(&delivery).await {
-                return unavailable(&cid, "record delivery", &e);
-            }
-            tracing::warn!(connection = %cid, webhook_id, reason, "webhook body rejected (kept raw)");
-            return Answer::new(Reply::BadRequest, json!({"status": "rejected", "reason": reason}))
-                .of(DeliveryStatus::Rejected);
-        }
+        Err(reason) => return rejected(deps, delivery, &reason, now_ms).await,
     };
     delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
     delivery.natural_key = Some(screening.natural_key());
@@ -235,6 +212,39 @@ async fn receive_for(
         return crash_answer();
     }
     process(deps, &conn, &mut delivery, &screening, deadline_ms).await
+}
+
+/// A delivery as first recorded: received, its raw body kept.
+fn received(cid: &ConnectionId, webhook_id: &str, body: &[u8], now_ms: i64) -> Delivery {
+    Delivery {
+        connection: cid.clone(),
+        webhook_id: webhook_id.to_owned(),
+        received_at_ms: now_ms,
+        status: DeliveryStatus::Received,
+        event_type: None,
+        natural_key: None,
+        body: body.to_vec(),
+        opportunity_id: None,
+        opportunity_url: None,
+        reason: None,
+        attempts: 0,
+        updated_at_ms: now_ms,
+        expires_at: None,
+    }
+}
+
+/// A signed body we cannot read: kept raw as `rejected`, with where it is wrong (never the
+/// value: `EventError`), and answered 400 so XOR stops retrying it.
+async fn rejected(deps: &LeverContext, mut delivery: Delivery, reason: &EventError, now_ms: i64) -> Answer {
+    let (cid, webhook_id) = (delivery.connection.clone(), delivery.webhook_id.clone());
+    delivery.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
+    let reason = reason.to_string();
+    delivery.reason = Some(reason.clone());
+    if let Err(e) = deps.webhooks.insert_delivery(&delivery).await {
+        return unavailable(&cid, "record delivery", &e);
+    }
+    tracing::warn!(connection = %cid, webhook_id, reason, "webhook body rejected (kept raw)");
+    Answer::new(Reply::BadRequest, json!({"status": "rejected", "reason": reason})).of(DeliveryStatus::Rejected)
 }
 
 fn unsigned(cid: &ConnectionId, e: &crate::domain::webhook::SignatureError) -> Answer {

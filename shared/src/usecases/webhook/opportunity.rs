@@ -210,8 +210,7 @@ async fn resume_fetch(c: &Create<'_>) -> (Option<FileUpload>, String) {
         return (None, "none provided".to_owned());
     };
     let deps = c.deps;
-    // At most half of what is left: the create still needs its time.
-    // Half of what is left: the create and the note need the rest.
+    // At most half of what is left: the create and the note need the rest.
     match deps.files.fetch(url, super::lever_call::time_left(deps, c.deadline_ms) / 2).await {
         Ok(f) => match crate::domain::ats::resume_type(&f.bytes) {
             Some(t) => {
