@@ -217,13 +217,13 @@ async fn connect(d: &Demo, server: &str, keep_running: bool) -> Result<Visitor> 
 async fn sync_jobs(d: &Demo) -> Result<Vec<XorJob>> {
     println!("3. first sync (the schedule's dispatcher queues a turn per connection; a worker takes it):");
     let opts = SyncOptions::default();
-    print_reports(&scheduled_tick(&d.deps, &d.webhooks, &d.dir).await?, false, false);
+    print_reports(&scheduled_tick(&d.deps, &d.webhooks).await?, false, false);
     let client = XorClient::new(d.http.clone(), XorSettings::new(&d.xor.url, SecretString::new("xor_test_demo")));
     let jobs = client.list_all().await?;
     print_jobs(&jobs);
     let writes_before = d.xor.stats().writes;
     println!("5. second sync (the feed answers 304 Not Modified):");
-    print_reports(&scheduled_tick(&d.deps, &d.webhooks, &d.dir).await?, false, false);
+    print_reports(&scheduled_tick(&d.deps, &d.webhooks).await?, false, false);
     println!("6. a full re-read (--force: no conditional GET):");
     print_reports(&run_sync(&d.deps, &SyncOptions { force: true, ..opts }, Some(&d.id)).await?, false, false);
     let extra_writes = d.xor.stats().writes - writes_before;
@@ -419,11 +419,11 @@ async fn connect_in_section(browser: &Visitor, section_url: &str) -> Result<Page
 async fn scheduled_tick(
     deps: &xor_lever_shared::usecases::SyncDeps,
     lever: &xor_lever_shared::usecases::context::LeverContext,
-    dir: &std::path::Path,
 ) -> Result<Vec<xor_lever_shared::usecases::SyncReport>> {
     use xor_lever_shared::usecases::turns::{TurnDeps, TurnOutcome, dispatch, take_turn};
     let queue = xor_lever_shared::adapters::local_queue::LocalQueue::new();
-    let leases = std::sync::Arc::new(xor_lever_shared::adapters::sqlite::SqliteStore::open_dir(dir)?);
+    // The leases are the same store's (the embedded one behind every port here).
+    let leases = lever.tokens.leases.clone();
     let turns = TurnDeps { sync: deps.clone(), lever: Some(lever.clone()), leases, queue: queue.clone() };
     let sent = dispatch(&*deps.connections, &*queue).await?;
     println!("   dispatcher: {} turn(s) queued, {} connection(s) skipped", sent.sent, sent.skipped.len());

@@ -154,6 +154,11 @@ async fn posted(
     Ok(s)
 }
 
+/// A form's answer: what the action did, or the page that says why it was refused.
+async fn answered(action: impl std::future::Future<Output = Result<Response, SectionError>>) -> Response {
+    action.await.unwrap_or_else(|e| refusal(&e))
+}
+
 pub(super) async fn connect(
     State(deps): State<LeverContext>,
     Extension(Base(base)): Extension<Base>,
@@ -161,14 +166,11 @@ pub(super) async fn connect(
     headers: HeaderMap,
     Form(f): Form<Posted>,
 ) -> Response {
-    let s = match posted(&deps, &base, &id, &headers, &f).await {
-        Ok(s) => s,
-        Err(e) => return refusal(&e),
-    };
-    match section::connect(&deps, &s, &base).await {
-        Ok(started) => super::to_lever(&base, &started),
-        Err(e) => refusal(&e),
-    }
+    answered(async {
+        let s = posted(&deps, &base, &id, &headers, &f).await?;
+        Ok(super::to_lever(&base, &section::connect(&deps, &s, &base).await?))
+    })
+    .await
 }
 
 pub(super) async fn replay(
@@ -179,15 +181,13 @@ pub(super) async fn replay(
     deadline: Option<axum::Extension<RequestDeadline>>,
     Form(f): Form<Posted>,
 ) -> Response {
-    let s = match posted(&deps, &base, &id, &headers, &f).await {
-        Ok(s) => s,
-        Err(e) => return refusal(&e),
-    };
-    let deadline = deadline_of(&deps, deadline);
-    match section::replay(&deps, &s, f.webhook_id.as_deref().unwrap_or_default(), deadline).await {
-        Ok(_) => secure(see_other(&format!("{}#recent-h", path_of(&id))), None),
-        Err(e) => refusal(&e),
-    }
+    answered(async {
+        let s = posted(&deps, &base, &id, &headers, &f).await?;
+        let deadline = deadline_of(&deps, deadline);
+        section::replay(&deps, &s, f.webhook_id.as_deref().unwrap_or_default(), deadline).await?;
+        Ok(secure(see_other(&format!("{}#recent-h", path_of(&id))), None))
+    })
+    .await
 }
 
 pub(super) async fn disable(
@@ -197,14 +197,12 @@ pub(super) async fn disable(
     headers: HeaderMap,
     Form(f): Form<Posted>,
 ) -> Response {
-    let s = match posted(&deps, &base, &id, &headers, &f).await {
-        Ok(s) => s,
-        Err(e) => return refusal(&e),
-    };
-    match section::disable(&deps, &s).await {
-        Ok(()) => secure(see_other(&path_of(&id)), None),
-        Err(e) => refusal(&e),
-    }
+    answered(async {
+        let s = posted(&deps, &base, &id, &headers, &f).await?;
+        section::disable(&deps, &s).await?;
+        Ok(secure(see_other(&path_of(&id)), None))
+    })
+    .await
 }
 
 /// After a successful authorization in a browser that holds the section's session: back to

@@ -79,7 +79,7 @@ pub(super) async fn attempt_create(
     if super::crashed(deps, "after_create") {
         return Outcome::Crashed;
     }
-    let remark = add_note(deps, conn, &c.lever, &c.perform_as, &o.id, &c.note, deadline_ms).await;
+    let remark = add_note(&c, &o.id).await;
     let url = o.urls.and_then(|u| u.show);
     Outcome::Completed(Done { opportunity: o.id, url, remark })
 }
@@ -155,7 +155,7 @@ async fn adoption(c: &Create<'_>, first_seen_ms: i64) -> Result<Option<Done>, Ca
         return Ok(None);
     };
     tracing::info!(connection = %c.conn.id, candidate = %c.s.candidate_id, email = %email.map(redact_email).unwrap_or_default(), opportunity = %o.id, "adopted the opportunity a previous attempt created");
-    let remark = ensure_note(c.deps, c.conn, &c.lever, &c.perform_as, &o.id, &c.note, c.deadline_ms).await;
+    let remark = ensure_note(c, &o.id).await;
     Ok(Some(Done { opportunity: o.id.clone(), url: None, remark }))
 }
 
@@ -359,18 +359,10 @@ pub fn screening_note(s: &ScreeningPassed, job_title: &str) -> String {
 /// Adds the screening note. The opportunity is what matters: a note that cannot be added is a
 /// remark on the completed delivery (the PDF carries the same), never a failure — and it is
 /// not retried blindly (notes are not idempotent).
-async fn add_note(
-    deps: &LeverContext,
-    conn: &Connection,
-    lever: &Arc<dyn Ats>,
-    perform_as: &str,
-    opportunity: &str,
-    note: &str,
-    deadline_ms: i64,
-) -> Option<String> {
-    let added = with_token(deps, conn, &**lever, deadline_ms, |t| {
+async fn add_note(c: &Create<'_>, opportunity: &str) -> Option<String> {
+    let added = with_token(c.deps, c.conn, &*c.lever, c.deadline_ms, |t| {
         let (lever, perform_as, opportunity, note) =
-            (lever.clone(), perform_as.to_owned(), opportunity.to_owned(), note.to_owned());
+            (c.lever.clone(), c.perform_as.clone(), opportunity.to_owned(), c.note.clone());
         async move { lever.add_note(&t, &perform_as, &opportunity, &note).await }
     })
     .await;
@@ -385,30 +377,22 @@ async fn add_note(
                 _ => "",
             };
             let why = e.reason();
-            tracing::warn!(connection = %conn.id, opportunity, reason = %why, "the screening note could not be added");
+            tracing::warn!(connection = %c.conn.id, opportunity, reason = %why, "the screening note could not be added");
             Some(format!("the screening note could not be added ({why}){hint}; the attached report has the same"))
         }
     }
 }
 
 /// On an adopted opportunity: adds the note unless the earlier attempt did.
-async fn ensure_note(
-    deps: &LeverContext,
-    conn: &Connection,
-    lever: &Arc<dyn Ats>,
-    perform_as: &str,
-    opportunity: &str,
-    note: &str,
-    deadline_ms: i64,
-) -> Option<String> {
-    let texts = with_token(deps, conn, &**lever, deadline_ms, |t| {
-        let (lever, opportunity) = (lever.clone(), opportunity.to_owned());
+async fn ensure_note(c: &Create<'_>, opportunity: &str) -> Option<String> {
+    let texts = with_token(c.deps, c.conn, &*c.lever, c.deadline_ms, |t| {
+        let (lever, opportunity) = (c.lever.clone(), opportunity.to_owned());
         async move { lever.note_texts(&t, &opportunity).await }
     })
     .await;
     match texts {
         Ok(t) if t.iter().any(|x| x.starts_with(NOTE_HEADING)) => None,
-        Ok(_) => add_note(deps, conn, lever, perform_as, opportunity, note, deadline_ms).await,
+        Ok(_) => add_note(c, opportunity).await,
         // Unknown whether the earlier attempt added it: no second note on a guess.
         Err(e) => Some(format!(
             "could not tell whether the screening note was added ({}); the attached report has it",
