@@ -419,3 +419,81 @@ async fn each_endpoint_needs_its_scope() {
     assert_eq!(narrow.get("/opportunities").await.0, 403);
     assert_eq!(narrow.create(&format!("perform_as={ADMIN_USER}"), person("Ada", "ada@x.io")).await.0, 403);
 }
+
+/// "Webhooks via the API" and "Securing webhooks": the app registers one webhook per event and
+/// gets its signature token; only HTTPS URLs (loopback stands for it here); no conditions on
+/// `candidateDeleted`; nothing is sent until the Super Admin switches the group on; a delivery
+/// is signed over `token` and `triggeredAt`, retried five more times on a non-2xx, and a
+/// duplicate carries the same token.
+#[tokio::test]
+async fn webhooks_are_registered_switched_on_signed_and_retried_as_documented() {
+    use std::sync::{Arc, Mutex};
+    use xor_lever_shared::domain::SecretString;
+    use xor_lever_shared::domain::ats::lever_webhook::LeverDelivery;
+    let l = lever().await;
+    // A receiver: answers 500 to its first two requests, then 200; keeps every body.
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let seen = seen.clone();
+            async move {
+                let n = {
+                    let mut g = seen.lock().unwrap();
+                    g.push(v);
+                    g.len()
+                };
+                if n <= 2 { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
+            }
+        }),
+    );
+    let served = xor_lever_sandbox::serve("127.0.0.1:0", app).await.unwrap();
+    let post = |body: Value| {
+        let (http, url, token) = (l.http.clone(), format!("{}/v1/webhooks", l.s.url), l.token.clone());
+        async move {
+            let r = http.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let hook = format!("{}/hook", served.url);
+    let (st, created) = post(json!({"url": hook, "event": "candidateStageChange"})).await;
+    assert_eq!(st, 201, "{created}");
+    let signature_token = created["data"]["signatureToken"].as_str().expect("the signature token").to_owned();
+    let (st, _) = post(json!({"url": "http://hooks.example.com/x", "event": "candidateHired"})).await;
+    assert_eq!(st, 400, "https only");
+    let conditions = json!({"origins": ["sourced"]});
+    let (st, _) =
+        post(json!({"url": hook, "event": "candidateDeleted", "configuration": {"conditions": conditions}})).await;
+    assert_eq!(st, 400, "no conditions for candidateDeleted");
+    let (st, listed) = l.get("/webhooks").await;
+    assert_eq!((st, listed["data"].as_array().map(Vec::len)), (200, Some(1)), "{listed}");
+
+    let happen = |copies: u32| {
+        let (http, url) = (l.http.clone(), format!("{}/_sandbox/events", l.s.url));
+        async move {
+            let body = json!({"event": "candidateStageChange", "data": {"opportunityId": "opp_1", "toStageId": "s2"}, "copies": copies});
+            http.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+        }
+    };
+    let off = happen(1).await;
+    assert_eq!(off["sent"].as_array().map(Vec::len), Some(0), "switched off: nothing sent {off}");
+    assert!(got.lock().unwrap().is_empty());
+    l.http.post(format!("{}/_sandbox/webhooks/enabled", l.s.url)).json(&json!({"enabled": true})).send().await.unwrap();
+    let on = happen(2).await;
+    let statuses: Vec<u64> = on["sent"].as_array().unwrap().iter().map(|s| s["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [500, 500, 200, 200], "retried until 2xx, then the duplicate");
+    let bodies = got.lock().unwrap().clone();
+    let key = SecretString::new(signature_token);
+    let now = xor_lever_shared::usecases::now_ms();
+    for b in &bodies {
+        let d = LeverDelivery::parse(&serde_json::to_vec(b).unwrap()).unwrap();
+        assert_eq!(d.check(std::slice::from_ref(&key), now), Ok(()), "{b}");
+        assert_eq!(d.token.len(), 48);
+        assert_eq!(d.token, bodies[0]["token"].as_str().unwrap(), "retries and duplicates carry the same token");
+    }
+    let id = created["data"]["id"].as_str().unwrap();
+    let r = l.http.delete(format!("{}/v1/webhooks/{id}", l.s.url)).bearer_auth(&l.token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(l.get("/webhooks").await.1["data"].as_array().map(Vec::len), Some(0));
+}

@@ -20,6 +20,7 @@ fn scope_for(op: &str) -> Option<&'static str> {
         "file" => "files:write:admin",
         "users" | "user" => "users:read:admin",
         "posting" | "postings" => "postings:read:admin",
+        "webhooks" => "webhooks:write:admin",
         _ => return None,
     })
 }

@@ -19,6 +19,7 @@ mod faults;
 mod files;
 mod oauth;
 mod state;
+pub mod webhooks;
 
 pub use access::CONFIDENTIAL_SCOPE;
 pub use config::{Config, PhoneStorage, REFRESH_TOKEN_LIFETIME_SECS};
@@ -133,6 +134,10 @@ fn routes() -> Router<LeverState> {
         .route("/v1/opportunities/{id}/files", post(add_file))
         .route("/v1/postings", get(list_postings))
         .route("/v1/postings/{id}", get(get_posting))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", axum::routing::delete(webhooks::delete))
+        .route("/_sandbox/webhooks/enabled", post(webhooks::set_enabled))
+        .route("/_sandbox/events", post(webhooks::happen))
         .route("/v1/opportunities", post(create_opportunity_held).get(find_opportunities))
         .route(
             "/_sandbox/stats",

@@ -99,6 +99,10 @@ pub(super) struct Inner {
     pub(super) people: HashMap<String, Contact>,  // contact id → the person's data
     pub(super) buckets: HashMap<String, (f64, Instant)>,
     pub(super) seq: u64,
+    /// The app's webhooks (`POST /v1/webhooks`), the Super Admin's switch, what was sent.
+    pub(super) webhooks: Vec<super::webhooks::Registered>,
+    pub(super) webhooks_enabled: bool,
+    pub(super) sent: Vec<super::webhooks::Sent>,
 }
 
 impl Inner {

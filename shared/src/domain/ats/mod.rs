@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::{Connection, SecretString};
 
+pub mod lever_webhook;
 mod model;
 mod oauth;
 

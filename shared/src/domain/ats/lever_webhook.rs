@@ -1,0 +1,189 @@
+//! A webhook delivery from Lever (Lever's reference, "Webhooks" and "Securing webhooks";
+//! docs/lever-facts.md, third pass): `{id, event, triggeredAt, token, signature, data}`, where
+//! `signature` is the hex HMAC-SHA256, keyed with the webhook's `signatureToken`, of `token`
+//! followed by `triggeredAt`. The signature does **not** cover `data`: a captured delivery could
+//! be sent again with another `data`. So a delivery is believed only as far as this module says
+//! (it is Lever's, it is recent, its token is new), and its facts are read from Lever before
+//! anything is done with them.
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::domain::SecretString;
+
+/// The events the product subscribes to (`POST /webhooks`, one webhook per event).
+pub const EVENTS: [&str; 4] = ["candidateStageChange", "candidateHired", "candidateArchiveChange", "candidateDeleted"];
+
+/// How far `triggeredAt` may be from now. Lever retries a delivery that was not answered 2xx
+/// five times "with growing waits" (the schedule is UNCONFIRMED); a retry keeps its
+/// `triggeredAt`, so the window must outlast them, and every token seen inside it is remembered
+/// (a replay within the window is caught by its token, one after it by its age).
+pub const FRESHNESS_MS: i64 = 6 * 60 * 60 * 1000;
+/// A clock ahead of ours by more than this is not Lever's.
+pub const FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// One delivery as Lever sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LeverDelivery {
+    /// The event's id.
+    pub id: String,
+    pub event: String,
+    /// Unix ms.
+    #[serde(rename = "triggeredAt")]
+    pub triggered_at: i64,
+    /// 48 random characters, new for each event (a retry sends the same).
+    pub token: String,
+    pub signature: String,
+    #[serde(default)]
+    pub data: LeverEventData,
+}
+
+/// What an event says happened (unsigned: only ever a hint of what to read from Lever).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeverEventData {
+    pub opportunity_id: Option<String>,
+    pub candidate_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub to_stage_id: Option<String>,
+    pub from_stage_id: Option<String>,
+    pub to_archived: Option<serde_json::Value>,
+    pub from_archived: Option<serde_json::Value>,
+}
+
+/// Why a delivery is not believed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeverDeliveryError {
+    /// Not the JSON Lever sends: where, and what was expected (never a value).
+    #[error("not a Lever webhook delivery: {0}")]
+    Malformed(String),
+    #[error("the signature does not match the webhook's signature token")]
+    BadSignature,
+    #[error("triggeredAt is {age_s} s old, older than the {window_s} s a delivery is believed")]
+    Stale { age_s: i64, window_s: i64 },
+    #[error("triggeredAt is {ahead_s} s ahead of our clock")]
+    FromTheFuture { ahead_s: i64 },
+}
+
+impl LeverDelivery {
+    /// Parses a body; the error names the place, never the value found.
+    pub fn parse(body: &[u8]) -> Result<Self, LeverDeliveryError> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let at = format!("line {}, column {}", e.inner().line(), e.inner().column());
+            let path = e.path().to_string();
+            LeverDeliveryError::Malformed(if path == "." { at } else { format!("`{path}` ({at})") })
+        })
+    }
+
+    /// Whether `signature` is the HMAC of `token` and `triggeredAt` under one of the webhook's
+    /// signature tokens (the current one, and the previous one while a re-registration settles):
+    /// one MAC per token, compared in constant time.
+    pub fn is_signed_by<'a>(&self, signature_tokens: impl IntoIterator<Item = &'a SecretString>) -> bool {
+        let Ok(given) = hex::decode(self.signature.trim()) else { return false };
+        signature_tokens.into_iter().any(|key| mac(key, &self.token, self.triggered_at).verify_slice(&given).is_ok())
+    }
+
+    /// Whether `triggeredAt` is recent enough, at `now_ms`.
+    pub fn is_fresh(&self, now_ms: i64) -> Result<(), LeverDeliveryError> {
+        let age = now_ms - self.triggered_at;
+        if age > FRESHNESS_MS {
+            return Err(LeverDeliveryError::Stale { age_s: age / 1000, window_s: FRESHNESS_MS / 1000 });
+        }
+        if -age > FUTURE_SKEW_MS {
+            return Err(LeverDeliveryError::FromTheFuture { ahead_s: -age / 1000 });
+        }
+        Ok(())
+    }
+
+    /// Signed, recent: what can be believed of a delivery before Lever is asked.
+    pub fn check(&self, signature_tokens: &[SecretString], now_ms: i64) -> Result<(), LeverDeliveryError> {
+        if !self.is_signed_by(signature_tokens) {
+            return Err(LeverDeliveryError::BadSignature);
+        }
+        self.is_fresh(now_ms)
+    }
+}
+
+fn mac(key: &SecretString, token: &str, triggered_at: i64) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
+    mac.update(token.as_bytes());
+    mac.update(triggered_at.to_string().as_bytes());
+    mac
+}
+
+/// The signature Lever sends for `token` and `triggered_at` under `signature_token` (the Lever
+/// sandbox signs its deliveries with it).
+pub fn lever_signature(signature_token: &SecretString, token: &str, triggered_at: i64) -> String {
+    hex::encode(mac(signature_token, token, triggered_at).finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_765_000_000_000;
+
+    fn delivery(key: &SecretString, data: &str) -> Vec<u8> {
+        let token = "a".repeat(48);
+        let sig = lever_signature(key, &token, NOW - 1_000);
+        format!(
+            r#"{{"id":"evt_1","event":"candidateStageChange","triggeredAt":{},"token":"{token}","signature":"{sig}","data":{data}}}"#,
+            NOW - 1_000
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_delivery_signed_with_the_webhook_s_token_is_believed_and_no_other() {
+        let key = SecretString::new("sig-token-1");
+        let d = LeverDelivery::parse(&delivery(&key, r#"{"opportunityId":"opp_1","toStageId":"s2"}"#)).unwrap();
+        assert_eq!(d.data.opportunity_id.as_deref(), Some("opp_1"));
+        assert_eq!(d.check(std::slice::from_ref(&key), NOW), Ok(()));
+        let other = SecretString::new("sig-token-2");
+        assert_eq!(d.check(std::slice::from_ref(&other), NOW), Err(LeverDeliveryError::BadSignature));
+        assert_eq!(d.check(&[other, key.clone()], NOW), Ok(()), "the previous token while re-registering");
+        let mut forged = d.clone();
+        forged.token = "b".repeat(48);
+        assert_eq!(forged.check(std::slice::from_ref(&key), NOW), Err(LeverDeliveryError::BadSignature));
+        let mut moved = d.clone();
+        moved.triggered_at += 1;
+        assert_eq!(moved.check(std::slice::from_ref(&key), NOW), Err(LeverDeliveryError::BadSignature));
+    }
+
+    /// The reason the product reads Lever before acting: `data` is not signed.
+    #[test]
+    fn the_signature_does_not_cover_data() {
+        let key = SecretString::new("sig-token-1");
+        let a = LeverDelivery::parse(&delivery(&key, r#"{"opportunityId":"opp_1"}"#)).unwrap();
+        let b = LeverDelivery::parse(&delivery(&key, r#"{"opportunityId":"opp_someone_else"}"#)).unwrap();
+        assert!(a.is_signed_by([&key]) && b.is_signed_by([&key]));
+        assert_ne!(a.data, b.data);
+    }
+
+    #[test]
+    fn an_old_or_future_delivery_is_not_believed() {
+        let key = SecretString::new("k");
+        let d = LeverDelivery::parse(&delivery(&key, "{}")).unwrap();
+        assert_eq!(d.is_fresh(NOW + FRESHNESS_MS - 2_000), Ok(()));
+        assert!(matches!(d.is_fresh(NOW + FRESHNESS_MS + 2_000), Err(LeverDeliveryError::Stale { .. })));
+        assert!(matches!(d.is_fresh(NOW - FUTURE_SKEW_MS - 2_000), Err(LeverDeliveryError::FromTheFuture { .. })));
+    }
+
+    #[test]
+    fn a_malformed_body_is_described_by_place() {
+        let e = LeverDelivery::parse(br#"{"id":"e","event":"x","triggeredAt":"ada@example.com"}"#).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("triggeredAt") && !text.contains("ada"), "{text}");
+        assert!(LeverDelivery::parse(b"not json").is_err());
+        let sig_not_hex = LeverDelivery {
+            id: "e".into(),
+            event: "candidateHired".into(),
+            triggered_at: NOW,
+            token: "t".into(),
+            signature: "zz".into(),
+            data: LeverEventData::default(),
+        };
+        assert!(!sig_not_hex.is_signed_by([&SecretString::new("k")]));
+    }
+}
