@@ -511,3 +511,30 @@ async fn a_revoked_connection_alarms_until_an_operator_sends_a_link_or_disables_
     app.setup.connections.set_status(&app.id, ConnectionStatus::Disabled).await.unwrap();
     assert_eq!(unattended().await, 0, "disabled: the operator has decided");
 }
+
+/// Authorizing registers Lever's webhooks (issue 25): one per event the product uses, at the
+/// connection's own URL, each signature token kept in the connection's secret; a second
+/// authorization registers nothing twice.
+#[tokio::test]
+async fn connecting_registers_one_webhook_per_event_and_reconnecting_registers_none_twice() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 200, "{page}");
+    let url = format!("{}/webhooks/lever/{id}", app.url);
+    let mut registered = lever.registered_webhooks();
+    registered.sort_by(|a, b| a.2.cmp(&b.2));
+    let events: Vec<&str> = registered.iter().map(|(_, _, e)| e.as_str()).collect();
+    assert_eq!(events, ["candidateArchiveChange", "candidateDeleted", "candidateHired", "candidateStageChange"]);
+    assert!(registered.iter().all(|(_, u, _)| *u == url), "{registered:?}");
+    let kept = xor_lever_shared::usecases::connect::subscribe::stored(&app.setup, &id).await.unwrap();
+    assert_eq!(kept.len(), 4);
+    assert!(kept.values().all(|h| h.token.len() > 8), "each signature token kept: {kept:?}");
+
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 200, "{page}");
+    let mut again = lever.registered_webhooks();
+    again.sort_by(|a, b| a.2.cmp(&b.2));
+    assert_eq!(again, registered, "nothing registered twice");
+}

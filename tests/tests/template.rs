@@ -109,6 +109,8 @@ fn each_function_reads_only_the_secrets_it_uses() {
             per_connection(LEVER_TOKENS),
             // To ask XOR about a job a screening names and no mapping does yet (issue 23).
             per_connection(XOR_API_KEY),
+            // Lever's webhooks' signature tokens (issue 25).
+            per_connection(xor_lever_shared::domain::ports::LEVER_WEBHOOKS),
             app(xor_lever_shared::domain::ports::LEVER_APP),
             app(xor_lever_shared::domain::signing::SIGNING_KEYS),
         ])
@@ -150,7 +152,13 @@ fn the_functions_write_only_the_lever_token_secrets_and_create_none() {
             );
             if a == "secretsmanager:PutSecretValue" {
                 for r in &resources {
-                    assert!(r.ends_with("${AWS::StackName}/*/lever-oauth-??????"), "{f}/{sid}: writes {r}");
+                    // The token pairs; the webhook function also the webhooks' signature tokens.
+                    let lever_webhooks =
+                        f == "WebhookFunction" && r.ends_with("${AWS::StackName}/*/lever-webhooks-??????");
+                    assert!(
+                        r.ends_with("${AWS::StackName}/*/lever-oauth-??????") || lever_webhooks,
+                        "{f}/{sid}: writes {r}"
+                    );
                 }
             }
         }

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use xor_lever_shared::adapters::lever::TokenSet;
 use xor_lever_shared::domain::invitation::DEFAULT_INVITATION_DAYS;
-use xor_lever_shared::domain::ports::{LEVER_TOKENS, WEBHOOK_SECRET, XOR_API_KEY};
+use xor_lever_shared::domain::ports::{LEVER_TOKENS, LEVER_WEBHOOKS, WEBHOOK_SECRET, XOR_API_KEY};
 use xor_lever_shared::domain::webhook::WebhookSecret;
 use xor_lever_shared::domain::{Connection, ConnectionId, ConnectionStatus, DeliveryStatus, LeverEnv, SecretString};
 use xor_lever_shared::usecases::connect::{ConnectError, invite, reset_lever};
@@ -197,6 +197,7 @@ pub async fn add(deps: &xor_lever_shared::usecases::SyncDeps, tokens: &TokenProv
     deps.secrets.create_secret(&a.id, XOR_API_KEY, Some(&a.xor_api_key)).await?;
     deps.secrets.create_secret(&a.id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await?;
     deps.secrets.create_secret(&a.id, LEVER_TOKENS, None).await?;
+    deps.secrets.create_secret(&a.id, LEVER_WEBHOOKS, None).await?;
     if let Some(rt) = &a.lever_refresh_token {
         // Expired on purpose: the first use refreshes (and so proves the token works).
         let pair = TokenSet { access_token: String::new(), refresh_token: rt.expose().to_owned(), expires_at: 0 };
@@ -371,8 +372,9 @@ async fn connect_url(
         return Err(format!("no connection {id}").into());
     }
     let public_url = xor_lever_shared::url::public_base(public_url).map_err(|e| format!("--public-url: {e}"))?;
-    // The token secret the callback writes to (connections added before it existed lack it).
+    // The secrets the callback writes to (connections added before they existed lack them).
     deps.secrets.create_secret(id, LEVER_TOKENS, None).await?;
+    deps.secrets.create_secret(id, LEVER_WEBHOOKS, None).await?;
     print_connect_link(&ctx.lever_context().await?, id, &public_url, valid_days).await
 }
 

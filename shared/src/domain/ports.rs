@@ -275,3 +275,6 @@ pub const XOR_API_KEY: &str = "xor-api-key";
 pub const WEBHOOK_SECRET: &str = "webhook-secret";
 /// The Lever OAuth token pair (JSON), written only by a refresh or an authorization.
 pub const LEVER_TOKENS: &str = "lever-oauth";
+/// The signature tokens of the webhooks the app registered in the connection's Lever account
+/// (JSON: event → {id, token}); written by the connect callback, read by Lever's webhook route.
+pub const LEVER_WEBHOOKS: &str = "lever-webhooks";

@@ -185,6 +185,7 @@ pub struct LeverState {
     pub calls: Vec<&'static str>,
     /// The next create is made but its answer is lost.
     pub lose_next_create: bool,
+    pub webhooks: Vec<LeverWebhook>,
 }
 
 impl FakeLever {
@@ -312,6 +313,26 @@ impl Ats for FakeLever {
     async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError> {
         let s = self.begin("list notes", token)?;
         Ok(s.notes.get(opportunity).cloned().unwrap_or_default())
+    }
+    async fn webhooks(&self, token: &SecretString) -> Result<Vec<LeverWebhook>, LeverError> {
+        let s = self.begin("list webhooks", token)?;
+        Ok(s.webhooks.clone())
+    }
+    async fn create_webhook(&self, token: &SecretString, url: &str, event: &str) -> Result<LeverWebhook, LeverError> {
+        let mut s = self.begin("create webhook", token)?;
+        let w = LeverWebhook {
+            id: format!("wh_{}", s.webhooks.len() + 1),
+            url: url.into(),
+            event: event.into(),
+            signature_token: Some(format!("st_{}", s.webhooks.len() + 1)),
+        };
+        s.webhooks.push(LeverWebhook { signature_token: None, ..w.clone() });
+        Ok(w)
+    }
+    async fn delete_webhook(&self, token: &SecretString, id: &str) -> Result<(), LeverError> {
+        let mut s = self.begin("delete webhook", token)?;
+        s.webhooks.retain(|w| w.id != id);
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@ impl WebhookApp {
         let secret = xor_lever_shared::random::webhook_secret();
         self.setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
         self.setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
+        self.setup.secrets.create_secret(&id, xor_lever_shared::domain::ports::LEVER_WEBHOOKS, None).await.unwrap();
         let mapping = job_mapping(&id, &self.posting, &self.xor_job);
         self.setup.mappings.upsert_mapping(mapping, None).await.unwrap();
         lever.add_posting(&self.posting, "Senior Backend Engineer (Rust)", "published");

@@ -175,6 +175,7 @@ async fn spawn_webhook_app_served(
     let secret = xor_lever_shared::random::webhook_secret();
     setup.secrets.create_secret(&id, WEBHOOK_SECRET, Some(&SecretString::new(secret.clone()))).await.unwrap();
     setup.secrets.create_secret(&id, LEVER_TOKENS, None).await.unwrap();
+    setup.secrets.create_secret(&id, xor_lever_shared::domain::ports::LEVER_WEBHOOKS, None).await.unwrap();
     setup.secrets.create_secret(&id, XOR_API_KEY, Some(&SecretString::new(format!("xor_test_{id}")))).await.unwrap();
     let app = AppCredentials {
         client_id: crate::lever::CLIENT_ID.into(),

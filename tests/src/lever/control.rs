@@ -109,3 +109,11 @@ pub(super) async fn file_bytes(State(s): State<LeverState>, Path((id, n)): Path<
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
+
+impl LeverSandbox {
+    /// The webhooks the app registered: (id, url, event).
+    pub fn registered_webhooks(&self) -> Vec<(String, String, String)> {
+        let g = self.state.0.lock().unwrap();
+        g.webhooks.iter().map(|w| (w.id.clone(), w.url.clone(), w.event.clone())).collect()
+    }
+}

@@ -185,6 +185,24 @@ impl Ats for LeverClient {
     }
 
     /// The texts of an opportunity's notes (to see whether an earlier attempt added ours).
+    async fn webhooks(&self, token: &SecretString) -> Result<Vec<LeverWebhook>, LeverError> {
+        self.all_pages("list webhooks", "/webhooks?limit=100", token).await
+    }
+
+    /// Not retried on a failure (a second webhook would double every event); a lost answer is
+    /// seen by the next subscription's listing.
+    async fn create_webhook(&self, token: &SecretString, url: &str, event: &str) -> Result<LeverWebhook, LeverError> {
+        let body = serde_json::json!({ "url": url, "event": event });
+        let d: Data<LeverWebhook> =
+            self.call("create webhook", Method::POST, "/webhooks".into(), token, Body::Json(body), false).await?;
+        Ok(d.data)
+    }
+
+    async fn delete_webhook(&self, token: &SecretString, id: &str) -> Result<(), LeverError> {
+        let path = format!("/webhooks/{}", enc(id));
+        self.call::<()>("delete webhook", Method::DELETE, path, token, Body::None, true).await
+    }
+
     async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError> {
         let base = format!("/opportunities/{}/notes?limit=100", enc(opportunity));
         let notes: Vec<serde_json::Value> = self.all_pages("list notes", &base, token).await?;

@@ -20,7 +20,7 @@ pub const LEVER_BURST: u32 = 20;
 /// The scopes xor-lever asks for, and no more: one per kind of call it makes (Lever's reference
 /// names a scope per endpoint; whether a `write` scope also allows reading is not documented, so
 /// the reads the retries make — opportunities, notes — ask for their own).
-pub const SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin";
+pub const SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin webhooks:write:admin stages:read:admin";
 
 /// Each scope, and why xor-lever asks for it (shown to the Super Admin before they authorize).
 pub const SCOPE_REASONS: &[(&str, &str)] = &[
@@ -42,6 +42,11 @@ pub const SCOPE_REASONS: &[(&str, &str)] = &[
     ),
     ("postings:read:admin", "check that a posting is still open before adding a candidate to it"),
     ("users:read:admin", "check that the person connecting is a Super Admin, and create candidates as that user"),
+    (
+        "webhooks:write:admin",
+        "be told when XOR's candidates move stage, are hired or archived, or are deleted, so XOR learns the outcome and a deleted candidate is erased here too",
+    ),
+    ("stages:read:admin", "name those stages as your team does"),
 ];
 
 /// Hosts per environment (docs/lever-facts.md, "Hosts"). An EU account's recruiters' app and
@@ -466,9 +471,11 @@ async fn answer<T: for<'de> Deserialize<'de>>(
 ) -> Attempt<T, LeverError> {
     let status = resp.status();
     let failure = status_failure(&resp);
-    let bytes = resp.bytes().await.unwrap_or_default();
+    let read = resp.bytes().await.unwrap_or_default();
+    // A `204 No Content` (a delete) reads as JSON `null`.
+    let bytes: &[u8] = if read.is_empty() && status == StatusCode::NO_CONTENT { b"null" } else { &read };
     if status.is_success() {
-        return Attempt::Done(serde_json::from_slice(&bytes).map_err(|e| LeverError::Decode { op, source: e.into() }));
+        return Attempt::Done(serde_json::from_slice(bytes).map_err(|e| LeverError::Decode { op, source: e.into() }));
     }
     if status == StatusCode::UNAUTHORIZED {
         return Attempt::Done(Err(LeverError::Unauthorized { op }));
@@ -479,7 +486,7 @@ async fn answer<T: for<'de> Deserialize<'de>>(
         return Attempt::Retry(failure);
     }
     if status.is_client_error() {
-        let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody { code: None, message: None });
+        let e: ErrorBody = serde_json::from_slice(bytes).unwrap_or(ErrorBody { code: None, message: None });
         if status == StatusCode::FORBIDDEN {
             let message = e.message.unwrap_or_else(|| "the account does not authorize this".into());
             return Attempt::Done(Err(LeverError::Forbidden { op, message }));
@@ -488,7 +495,7 @@ async fn answer<T: for<'de> Deserialize<'de>>(
             op,
             status: status.as_u16(),
             code: e.code.unwrap_or_else(|| "unknown".into()),
-            message: e.message.unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect()),
+            message: e.message.unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(200).collect()),
         }));
     }
     if retry_failures { Attempt::Retry(failure) } else { Attempt::GiveUp(failure) }

@@ -118,6 +118,11 @@ pub trait Ats: Send + Sync {
         text: &str,
     ) -> Result<(), LeverError>;
     async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError>;
+    /// The webhooks the app registered in this account.
+    async fn webhooks(&self, token: &SecretString) -> Result<Vec<LeverWebhook>, LeverError>;
+    /// Registers a webhook for `event` at `url`; the answer carries its signature token.
+    async fn create_webhook(&self, token: &SecretString, url: &str, event: &str) -> Result<LeverWebhook, LeverError>;
+    async fn delete_webhook(&self, token: &SecretString, id: &str) -> Result<(), LeverError>;
 }
 
 /// Makes a connection's ATS from its settings.

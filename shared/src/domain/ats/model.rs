@@ -293,3 +293,15 @@ mod tests {
         assert_eq!(resume_file_name("", pdf), "resume.pdf");
     }
 }
+
+/// A webhook the app registered in Lever ("Webhooks via the API"): Lever gives its signature
+/// token only in the answer to its creation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeverWebhook {
+    pub id: String,
+    pub url: String,
+    pub event: String,
+    #[serde(default)]
+    pub signature_token: Option<String>,
+}

@@ -122,6 +122,10 @@ pub async fn callback(
     let (perform_as, perform_as_source) = acting_user(&*lever, &access, &who, &conn).await?;
     let binding = Binding { tokens, who, bound, perform_as: perform_as.clone(), perform_as_source, now };
     bind(deps, &id, &claims, binding).await?;
+    // Lever's webhooks (outcomes back to XOR, erasure): never a reason to refuse the connect.
+    if let Err(e) = super::subscribe::subscribe(deps, &conn, &access, base_url).await {
+        tracing::warn!(connection = %id, error = %crate::domain::ports::error_chain(&e), "Lever webhooks not registered");
+    }
     let sync_started = start_first_sync(trigger, &id).await;
     let replayed = replay_waiting(deps, &id, deadline_ms).await;
     Ok(Connected { connection: id, perform_as, perform_as_source, replayed, sync_started })

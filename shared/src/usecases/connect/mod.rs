@@ -12,6 +12,7 @@ mod account;
 mod flow;
 mod invitation;
 mod state;
+pub mod subscribe;
 
 pub use flow::{CallbackQuery, Connected, Started, callback, start, start_invited};
 pub(crate) use invitation::live_invitation;
