@@ -538,3 +538,20 @@ async fn connecting_registers_one_webhook_per_event_and_reconnecting_registers_n
     again.sort_by(|a, b| a.2.cmp(&b.2));
     assert_eq!(again, registered, "nothing registered twice");
 }
+
+/// An operator's rebinding (`reset-lever`) removes the old account's webhooks from Lever and
+/// forgets their tokens (issue 25: nothing the old account sends is believed after).
+#[tokio::test]
+async fn resetting_the_lever_binding_removes_its_webhooks() {
+    let app = spawn_webhook_app(StoreKind::Memory).await;
+    let lever = LeverSandbox::spawn().await;
+    let (id, _) = app.add_pending_connection("acme", &lever).await;
+    let (st, page) = app.connect(&id).await;
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(lever.registered_webhooks().len(), 4);
+    let to = xor_lever_shared::usecases::connect::Relocation::default();
+    xor_lever_shared::usecases::connect::reset_lever(&app.setup, &id, "ops", &to).await.unwrap();
+    assert!(lever.registered_webhooks().is_empty(), "{:?}", lever.registered_webhooks());
+    let kept = xor_lever_shared::usecases::connect::subscribe::stored(&app.setup, &id).await.unwrap();
+    assert!(kept.is_empty(), "tokens forgotten: {kept:?}");
+}

@@ -255,6 +255,13 @@ async fn the_note_s_connect_goes_to_lever_and_comes_back_to_the_connected_sectio
     let section = v.get(&format!("{}/connections/{id}", app.url)).await.unwrap();
     assert_eq!(status_of(&section), "connected");
     assert!(section.body.contains("Authorized by"), "who authorized");
+    // Lever's webhooks: registered, and what the Super Admin switches on in Lever (issue 25).
+    assert!(
+        section.body.contains("4 Lever webhooks registered")
+            && section.body.contains("Integrations and API → Webhooks"),
+        "{}",
+        section.body
+    );
     // The invitation is spent: the Connect button is gone and the link opens nothing more.
     assert!(!section.body.contains("id=\"connect\""));
 }

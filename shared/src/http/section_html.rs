@@ -116,6 +116,16 @@ fn facts(v: &SectionView) -> Markup {
                 }
             }
             @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { "Lever user " (u) } }
+            @if c.status == ConnectionStatus::Connected {
+                dt { "Outcomes to XOR" }
+                dd #lever-webhooks {
+                    @if v.lever_webhooks > 0 {
+                        (v.lever_webhooks) " Lever webhooks registered. For XOR to learn what becomes of its candidates, a Super Admin switches them on in Lever: Settings → Integrations and API → Webhooks (Candidate Stage Change, Candidate Hired, Candidate Archive State Change, Candidate Deleted)."
+                    } @else {
+                        "Not registered: this authorization predates them. Authorize again (ask your XOR contact for a connect link) so XOR learns what becomes of its candidates."
+                    }
+                }
+            }
             dt { "Job feed" } dd { (c.feed_url) }
             dt { "Last sync" }
             dd #last-sync {

@@ -131,6 +131,13 @@ pub async fn reset_lever(
     // invitations, and every page link and section session issued until now.
     deps.invitations.revoke_invitations(id, (deps.clock)()).await.map_err(unavailable)?;
     crate::usecases::section::access::next_generation(&mut conn.lever, (deps.clock)());
+    // The old account's webhooks go with its binding (while its token still works).
+    match subscribe::unsubscribe(deps, &conn, (deps.clock)() + 30_000).await {
+        Ok(n) => tracing::info!(connection = %id, deleted = n, "Lever webhooks of the old binding removed"),
+        Err(e) => {
+            tracing::warn!(connection = %id, error = %crate::domain::ports::error_chain(&e), "Lever webhooks of the old binding not removed")
+        }
+    }
     deps.tokens.clear(id).await.map_err(unavailable)?;
     deps.connections.set_lever(id, &conn.lever).await.map_err(unavailable)?;
     if conn.status != ConnectionStatus::Disabled {

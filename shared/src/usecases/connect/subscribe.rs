@@ -88,3 +88,31 @@ async fn store(deps: &LeverContext, id: &ConnectionId, hooks: &Hooks) -> Result<
     let json = serde_json::to_string(hooks).expect("hooks serialise");
     deps.secrets.put_secret(id, LEVER_WEBHOOKS, &SecretString::new(json)).await.map_err(SubscribeError::Store)
 }
+
+/// Deletes the connection's webhooks in Lever (with its current authorization, while it still
+/// works) and forgets their tokens: an operator's rebinding (`reset-lever`). Best effort in
+/// Lever: a refused or failed delete leaves a webhook Lever will stop calling once the app's
+/// authorization ends; the tokens are forgotten either way, so nothing it sends is believed.
+pub async fn unsubscribe(deps: &LeverContext, conn: &Connection, deadline_ms: i64) -> Result<usize, SubscribeError> {
+    let hooks = stored(deps, &conn.id).await?;
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let lever = deps.lever_for(conn);
+    let mut deleted = 0;
+    match deps.tokens.access_token(conn, &*lever, deadline_ms).await {
+        Ok(access) => {
+            for hook in hooks.values() {
+                match lever.delete_webhook(&access, &hook.id).await {
+                    Ok(()) => deleted += 1,
+                    Err(e) => {
+                        tracing::warn!(connection = %conn.id, webhook = %hook.id, error = %e, "Lever webhook not deleted")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(connection = %conn.id, error = %e, "no Lever token: webhooks left for Lever to drop"),
+    }
+    store(deps, &conn.id, &Hooks::new()).await?;
+    Ok(deleted)
+}

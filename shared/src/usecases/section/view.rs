@@ -45,6 +45,9 @@ pub struct SectionView {
     pub csrf: String,
     /// Lever ends the authorization within 30 days: the page says to authorize again.
     pub renewal_due: bool,
+    /// Lever webhooks registered for the connection (issue 25): what becomes of XOR's
+    /// candidates in Lever can flow back to XOR once a Super Admin switches them on.
+    pub lever_webhooks: usize,
 }
 
 /// One delivery as a recruiter may see it: initials only.
@@ -77,8 +80,10 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
         _ => false,
     };
     let renewal_due = connection.lever.renewal_due((deps.clock)() / 1000);
+    let lever_webhooks = crate::usecases::connect::subscribe::stored(deps, &id).await.map_or(0, |h| h.len());
     Ok(SectionView {
         renewal_due,
+        lever_webhooks,
         connection,
         can_connect,
         last_run,
