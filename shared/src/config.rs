@@ -341,7 +341,8 @@ pub fn lever_context_on<S: crate::usecases::context::LeverStores>(
     deps
 }
 
-/// One process's wiring, built in one place (`wiring` for the Lambdas; the CLI's `Ctx` builds
+/// One process's wiring, built in one place (`wiring` for the sync's Lambda, whose handler takes
+/// every part; the webhook Lambda takes only `lever_context`, the part it serves; the CLI's `Ctx` builds
 /// the same from its store): the sync's ports, Lever's (OAuth, webhooks, replays), the fan-out's
 /// when the stack has a sync queue, and HTTP's own setting. Each use case takes the narrow part
 /// it needs.

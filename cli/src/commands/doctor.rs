@@ -93,7 +93,7 @@ async fn app_check(ctx: &Ctx) -> Check {
 }
 
 async fn queue_check() -> Check {
-    let Some(url) = std::env::var("SYNC_QUEUE_URL").ok().filter(|u| !u.is_empty()) else {
+    let Some(url) = xor_lever_shared::config::Settings::from_env().ok().and_then(|s| s.sync_queue_url) else {
         return fail("sync queue", "SYNC_QUEUE_URL is not set (the stack's SyncQueueUrl output)");
     };
     let queue = xor_lever_shared::config::sqs_queue(&xor_lever_shared::config::aws_sdk_config().await, &url);

@@ -75,11 +75,12 @@ pub(crate) fn dispatch_line(
 /// an operator's run (or a first sync after a connect) is a `ManualRuns` and must not hide a
 /// schedule that stopped.
 fn run_line(scheduled: bool, duration_ms: u128, counters: &Counters) -> MetricLine {
-    MetricLine::new(None)
-        .count(if scheduled { Metric::SyncRuns } else { Metric::ManualRuns }, 1)
-        .millis(Metric::DurationMs, duration_ms)
-        .with_cold_start()
-        .with_counters(counters)
+    invocation_line(duration_ms, counters).count(if scheduled { Metric::SyncRuns } else { Metric::ManualRuns }, 1)
+}
+
+/// What every invocation's line carries: its duration, a cold start, what it counted.
+fn invocation_line(duration_ms: u128, counters: &Counters) -> MetricLine {
+    MetricLine::new(None).millis(Metric::DurationMs, duration_ms).with_cold_start().with_counters(counters)
 }
 
 /// A run's line on the error path: `RunErrors` 1 and whether retrying can help.
@@ -172,10 +173,7 @@ impl TurnCounts {
 
     /// The batch's line (`DurationMs` since `started`), then each connection's.
     pub(crate) fn emit(self, duration_ms: u128, counters: &Counters) {
-        let line = MetricLine::new(None)
-            .millis(Metric::DurationMs, duration_ms)
-            .with_cold_start()
-            .with_counters(counters)
+        let line = invocation_line(duration_ms, counters)
             .count(Metric::TurnsTaken, self.taken)
             .count(Metric::TurnsBusy, self.busy)
             .count(Metric::TurnsSkipped, self.skipped)

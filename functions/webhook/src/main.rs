@@ -2,7 +2,7 @@ use axum::Router;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Error, Request, service_fn};
 use tokio::sync::OnceCell;
-use xor_lever_shared::config::{Settings, wiring};
+use xor_lever_shared::config::{AwsStores, Settings, aws_sdk_config, http_client, lever_context};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,8 +15,10 @@ async fn main() -> Result<(), Error> {
     lambda_http::run(service_fn(move |req: Request| async move {
         let router = app
             .get_or_init(|| async {
-                let w = wiring(settings).await;
-                webhook::app(w.lever, w.public_url)
+                // Lever's part of config's wiring only: the sync's ports (and its feed client)
+                // are not this function's, and would only lengthen its cold start.
+                let stores = AwsStores::new(&aws_sdk_config().await, settings);
+                webhook::app(lever_context(&stores, settings, http_client()), settings.public_url.clone())
             })
             .await
             .clone();

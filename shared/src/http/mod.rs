@@ -69,9 +69,9 @@ async fn canonical_host(
         && let Some(want) = crate::url::authority(public)
     {
         let https = public.starts_with("https://");
-        let forwarded = req.headers().get("x-forwarded-host").and_then(|h| h.to_str().ok());
-        let named = forwarded.and_then(|h| h.split(',').next()).map(str::trim);
-        let host = named.or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok())).map(|h| {
+        let forwarded = header(req.headers(), "x-forwarded-host");
+        let named = forwarded.as_deref().and_then(|h| h.split(',').next()).map(str::trim).map(str::to_owned);
+        let host = named.or_else(|| header(req.headers(), "host")).map(|h| {
             let h = h.to_ascii_lowercase();
             let default = if https { ":443" } else { ":80" };
             h.strip_suffix(default).map(str::to_owned).unwrap_or(h)
@@ -333,11 +333,6 @@ fn redirect(status: StatusCode, url: &str) -> Response {
 }
 
 fn error_page(e: &ConnectError) -> Response {
-    // The operator's words (a setup step) are not for a public page.
-    if matches!(e, ConnectError::AppNotSet | ConnectError::OtherEnvironment(_)) {
-        let unset = ConnectError::Unavailable("the Lever app is not set up".into());
-        return page(StatusCode::SERVICE_UNAVAILABLE, "Lever is not connected", &unset.to_string());
-    }
     let status = match e {
         ConnectError::NoInvitation
         | ConnectError::InvitationUsed
@@ -356,7 +351,11 @@ fn error_page(e: &ConnectError) -> Response {
         | ConnectError::Lookup(_)
         | ConnectError::NoPerformAs
         | ConnectError::Disabled => StatusCode::BAD_REQUEST,
-        ConnectError::AppNotSet | ConnectError::OtherEnvironment(_) => StatusCode::SERVICE_UNAVAILABLE,
+        // The operator's words (a setup step) are not for a public page.
+        ConnectError::AppNotSet | ConnectError::OtherEnvironment(_) => {
+            let unset = ConnectError::Unavailable("the Lever app is not set up".into());
+            return page(StatusCode::SERVICE_UNAVAILABLE, "Lever is not connected", &unset.to_string());
+        }
     };
     page(status, "Lever is not connected", &e.to_string())
 }

@@ -61,19 +61,23 @@ pub async fn subscribe(
     let ours: Vec<LeverWebhook> =
         lever.webhooks(access).await.map_err(refused)?.into_iter().filter(|w| w.url == url).collect();
     // Ours in Lever whose token we hold stay; the others (a lost token, a stray copy) go.
+    let held = kept.len();
     kept.retain(|event, hook| ours.iter().any(|w| w.id == hook.id && &w.event == event));
     for w in ours.iter().filter(|w| kept.get(&w.event).is_none_or(|h| h.id != w.id)) {
         lever.delete_webhook(access, &w.id).await.map_err(refused)?;
     }
     let missing: Vec<&str> = EVENTS.iter().copied().filter(|e| !kept.contains_key(*e)).collect();
-    for event in missing {
+    for event in &missing {
         let w = lever.create_webhook(access, &url, event).await.map_err(refused)?;
         let token = w.signature_token.unwrap_or_default();
-        kept.insert(event.to_owned(), Hook { id: w.id, token });
+        kept.insert((*event).to_owned(), Hook { id: w.id, token });
         // Kept as soon as made: a failure on the next event must not lose this one's token.
         store(deps, &conn.id, &kept).await?;
     }
-    store(deps, &conn.id, &kept).await?;
+    // Nothing created, but the tokens of webhooks gone from Lever dropped: written here.
+    if missing.is_empty() && kept.len() != held {
+        store(deps, &conn.id, &kept).await?;
+    }
     tracing::info!(connection = %conn.id, webhooks = kept.len(), "Lever webhooks registered");
     Ok(kept)
 }
