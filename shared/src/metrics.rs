@@ -15,12 +15,30 @@ use serde_json::{Map, Value, json};
 /// The namespace of every xor-lever metric.
 pub const NAMESPACE: &str = "XorLever";
 
-/// Every metric xor-lever emits, by name: the one place that knows them (the dashboard, the
-/// alarms and docs/runbook.md read these; tests/tests/template.rs checks each one they read is
-/// here and emitted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Metric {
+/// The enum and each variant's name, written once.
+macro_rules! metric_names {
+    ($($name:ident),* $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum Metric {
+            $($name,)*
+        }
+
+        impl Metric {
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+// Every metric xor-lever emits, by name: the one place that knows them (the dashboard, the
+// alarms and docs/runbook.md read these; tests/tests/template.rs checks each one they read is
+// here and emitted).
+metric_names! {
     AuthorizationsExpiring,
+    CandidatesErased,
     ColdStart,
     ConnectionsDispatched,
     ConnectionsSkipped,
@@ -46,10 +64,18 @@ pub enum Metric {
     JobsUpdated,
     LeverCalls,
     LeverCheckFailures,
+    LeverEventsDropped,
+    LeverEventsDuplicate,
+    LeverEventsReceived,
+    LeverEventsRecorded,
+    LeverEventsRefused,
     LeverMs,
     LeverThrottled,
     ManualRuns,
     MappingsRepaired,
+    OutcomesFailed,
+    OutcomesForwarded,
+    OutcomesWaiting,
     PostingsSkipped,
     ReportRenderMs,
     ResumeDownloadFailures,
@@ -74,64 +100,6 @@ pub enum Metric {
     WebhooksWaiting,
 }
 
-impl Metric {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthorizationsExpiring => "AuthorizationsExpiring",
-            Self::ColdStart => "ColdStart",
-            Self::ConnectionsDispatched => "ConnectionsDispatched",
-            Self::ConnectionsSkipped => "ConnectionsSkipped",
-            Self::ConnectionsSynced => "ConnectionsSynced",
-            Self::CreatesRepaired => "CreatesRepaired",
-            Self::CreatesUnanswered => "CreatesUnanswered",
-            Self::DeliveriesCompleted => "DeliveriesCompleted",
-            Self::DeliveriesDuplicate => "DeliveriesDuplicate",
-            Self::DeliveriesFailed => "DeliveriesFailed",
-            Self::DeliveriesPending => "DeliveriesPending",
-            Self::DeliveriesPendingReauth => "DeliveriesPendingReauth",
-            Self::DeliveriesRejected => "DeliveriesRejected",
-            Self::DurationMs => "DurationMs",
-            Self::FeedBytes => "FeedBytes",
-            Self::FeedNotModified => "FeedNotModified",
-            Self::FeedPostings => "FeedPostings",
-            Self::GuardTrips => "GuardTrips",
-            Self::InitMs => "InitMs",
-            Self::JobsClosed => "JobsClosed",
-            Self::JobsCreated => "JobsCreated",
-            Self::JobsDeferred => "JobsDeferred",
-            Self::JobsFailed => "JobsFailed",
-            Self::JobsUpdated => "JobsUpdated",
-            Self::LeverCalls => "LeverCalls",
-            Self::LeverCheckFailures => "LeverCheckFailures",
-            Self::LeverMs => "LeverMs",
-            Self::LeverThrottled => "LeverThrottled",
-            Self::ManualRuns => "ManualRuns",
-            Self::MappingsRepaired => "MappingsRepaired",
-            Self::PostingsSkipped => "PostingsSkipped",
-            Self::ReportRenderMs => "ReportRenderMs",
-            Self::ResumeDownloadFailures => "ResumeDownloadFailures",
-            Self::RevokedConnections => "RevokedConnections",
-            Self::RunErrors => "RunErrors",
-            Self::SyncFailed => "SyncFailed",
-            Self::SyncFailures => "SyncFailures",
-            Self::SyncRuns => "SyncRuns",
-            Self::TokenRefreshWaits => "TokenRefreshWaits",
-            Self::TokenRefreshes => "TokenRefreshes",
-            Self::TurnsBusy => "TurnsBusy",
-            Self::TurnsContinued => "TurnsContinued",
-            Self::TurnsFailed => "TurnsFailed",
-            Self::TurnsSkipped => "TurnsSkipped",
-            Self::TurnsTaken => "TurnsTaken",
-            Self::WebhookMs => "WebhookMs",
-            Self::WebhooksBusy => "WebhooksBusy",
-            Self::WebhooksHeld => "WebhooksHeld",
-            Self::WebhooksReceived => "WebhooksReceived",
-            Self::WebhooksReplayed => "WebhooksReplayed",
-            Self::WebhooksUnsigned => "WebhooksUnsigned",
-            Self::WebhooksWaiting => "WebhooksWaiting",
-        }
-    }
-}
 
 /// What one invocation counts as it goes (the Lever calls it made and their time, Lever's
 /// 429s, token refreshes made and waited for, the report's render time, resumes that could not
@@ -150,6 +118,8 @@ pub struct Counters {
     pub resume_failures: u32,
     /// A screening's XOR job had no mapping, and XOR's word repaired it.
     pub mappings_repaired: u32,
+    /// Candidates erased (Lever deleted them, or an operator asked).
+    pub candidates_erased: u32,
 }
 
 tokio::task_local! {

@@ -42,6 +42,8 @@ pub struct Stats {
     pub lists: u64,
     pub rate_limited: u64,
     pub faults_served: u64,
+    /// Candidate events accepted (replays of an idempotency key not counted).
+    pub candidate_events: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +68,10 @@ struct Inner {
     config: Config,
     stats: Stats,
     buckets: HashMap<String, (f64, Instant)>,
+    /// Candidate events as received (`POST /v1/candidates/{id}/events`), with their key.
+    events: Vec<Value>,
+    /// (api key, idempotency key) → the event's body.
+    event_idem: HashMap<(String, String), Value>,
 }
 
 #[derive(Clone, Default)]
@@ -106,6 +112,10 @@ impl XorSandbox {
         self.state.0.lock().unwrap().config = c;
     }
     /// All jobs (any key), as the API shows them.
+    /// The candidate events XOR received, in order (each once, whatever the retries).
+    pub fn candidate_events(&self) -> Vec<Value> {
+        self.state.0.lock().unwrap().events.clone()
+    }
     pub fn jobs(&self) -> Vec<Value> {
         self.state.0.lock().unwrap().jobs.values().map(|j| serde_json::to_value(j).unwrap()).collect()
     }
@@ -116,6 +126,8 @@ pub fn router(state: Sandbox) -> Router {
         .route("/v1/jobs", post(create).get(list))
         .route("/v1/jobs/{id}", get(get_job).put(update))
         .route("/v1/jobs/{id}/close", post(close))
+        .route("/v1/candidates/{id}/events", post(candidate_event))
+        .route("/_sandbox/candidate_events", get(all_events))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/faults", post(add_faults))
         .route("/_sandbox/config", post(set_config))
@@ -374,4 +386,79 @@ async fn reset(State(s): State<Sandbox>) -> StatusCode {
     let config = g.config.clone();
     *g = Inner { config, ..Inner::default() };
     StatusCode::NO_CONTENT
+}
+
+/// The events a candidate's outcome in the ATS can be (docs/xor-contract.md §3).
+const CANDIDATE_EVENTS: [&str; 5] = ["stage_changed", "hired", "archived", "unarchived", "deleted"];
+
+/// Checks an event body as XOR would: the event is one it knows, the job is this key's, a stage
+/// change names its stage, and it says when it happened.
+fn validate_event(g: &Inner, key: &str, body: &Bytes) -> Result<Value, Response> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))?;
+    let field = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let unprocessable = |m: &str| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", m.to_owned());
+    if !field("event").is_some_and(|e| CANDIDATE_EVENTS.contains(&e)) {
+        return Err(unprocessable("event must be one of stage_changed, hired, archived, unarchived, deleted"));
+    }
+    if !field("job_id").is_some_and(|j| g.jobs.get(j).is_some_and(|job| job.owner == key)) {
+        return Err(error(StatusCode::NOT_FOUND, "not_found", "no such job for this key"));
+    }
+    if field("event") == Some("stage_changed") && field("stage").is_none() {
+        return Err(unprocessable("a stage change names its stage"));
+    }
+    if field("occurred_at")
+        .is_none_or(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_err())
+    {
+        return Err(unprocessable("occurred_at must be an RFC 3339 time"));
+    }
+    Ok(v)
+}
+
+/// `POST /v1/candidates/{id}/events`: what became of a candidate XOR screened. The same
+/// Idempotency-Key with the same body is answered as the first time and recorded once.
+async fn candidate_event(
+    State(s): State<Sandbox>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (key, hang) = match gate(&s, &headers, "candidate_event").await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let Some(idem) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+        return error(StatusCode::BAD_REQUEST, "idempotency_key_required", "Idempotency-Key header is required");
+    };
+    let resp = {
+        let mut g = s.0.lock().unwrap();
+        match validate_event(&g, &key, &body) {
+            Err(r) => r,
+            Ok(v) => match g.event_idem.get(&(key.clone(), idem.clone())).cloned() {
+                Some(first) if first == v => {
+                    g.stats.idempotent_replays += 1;
+                    (StatusCode::OK, Json(json!({"status": "accepted", "replayed": true}))).into_response()
+                }
+                Some(_) => error(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different body",
+                ),
+                None => {
+                    g.event_idem.insert((key, idem.clone()), v.clone());
+                    let mut stored = v;
+                    stored["candidate_id"] = id.into();
+                    stored["idempotency_key"] = idem.into();
+                    g.events.push(stored);
+                    g.stats.candidate_events += 1;
+                    (StatusCode::CREATED, Json(json!({"status": "accepted"}))).into_response()
+                }
+            },
+        }
+    };
+    finish(resp, hang).await
+}
+
+async fn all_events(State(s): State<Sandbox>) -> Json<Value> {
+    Json(json!({"data": s.0.lock().unwrap().events.clone()}))
 }

@@ -274,6 +274,54 @@ async fn invitation_contract<S: InvitationStore>(s: &S) {
     assert!(s.use_invitation(&conn_id("beta"), &other.token_hash, 4_001).await.unwrap());
 }
 
+fn link(c: &str, opp: &str) -> CandidateLink {
+    CandidateLink {
+        connection: conn_id(c),
+        opportunity_id: opp.into(),
+        candidate_id: "cand_1".into(),
+        job_id: "job_1".into(),
+        webhook_id: "msg_1".into(),
+        created_at_ms: 1_000,
+        outcome: None,
+        outcome_at_ms: None,
+        erased_at_ms: None,
+    }
+}
+
+async fn candidate_contract<S: CandidateStore + WebhookStore>(s: &S) {
+    let (c, beta) = (conn_id("acme"), conn_id("beta"));
+    // Links: read back as written, a second write replaces the first, one connection's only.
+    let l = link("acme", "opp_1");
+    s.put_link(&l).await.unwrap();
+    assert_eq!(s.link(&c, "opp_1").await.unwrap(), Some(l.clone()));
+    assert!(s.link(&c, "opp_unknown").await.unwrap().is_none());
+    let hired = CandidateLink { outcome: Some("hired".into()), outcome_at_ms: Some(2_000), ..l.clone() };
+    s.put_link(&hired).await.unwrap();
+    assert_eq!(s.link(&c, "opp_1").await.unwrap(), Some(hired), "a whole-item write");
+    assert!(s.link(&beta, "opp_1").await.unwrap().is_none(), "per connection");
+
+    // Tombstones, found by the hashed candidate id, per connection.
+    let key = tombstone_key(&c, "cand_1");
+    assert!(s.tombstone(&c, &key).await.unwrap().is_none());
+    let t = Tombstone { connection: c.clone(), key: key.clone(), erased_at_ms: 3_000, by: "operator".into() };
+    s.put_tombstone(&t).await.unwrap();
+    assert_eq!(s.tombstone(&c, &key).await.unwrap(), Some(t));
+    assert!(s.tombstone(&beta, &key).await.unwrap().is_none(), "per connection");
+
+    // Erasing a body keeps the record (status, ids, outcome), body empty.
+    let mut d = delivery("acme", "msg_1", 1_000, DeliveryStatus::Completed);
+    d.opportunity_id = Some("opp_1".into());
+    assert!(!d.body.is_empty());
+    s.insert_delivery(&d).await.unwrap();
+    assert!(s.erase_body(&c, "msg_1").await.unwrap());
+    let erased = s.delivery(&c, "msg_1").await.unwrap().unwrap();
+    assert_eq!(erased, Delivery { body: Vec::new(), ..d.clone() });
+    assert!(s.erase_body(&c, "msg_1").await.unwrap(), "erasing again is harmless");
+    assert!(!s.erase_body(&c, "msg_unknown").await.unwrap());
+    assert!(!s.erase_body(&beta, "msg_1").await.unwrap(), "per connection");
+    assert!(s.delivery(&beta, "msg_1").await.unwrap().is_none(), "nothing created");
+}
+
 /// Twenty attempts at one screening's claim at once: exactly one holds it.
 async fn concurrent_claim_contract<S: WebhookStore + 'static>(s: std::sync::Arc<S>) {
     let c = conn_id("race");
@@ -304,6 +352,10 @@ macro_rules! store_contract {
             #[tokio::test]
             async fn invitations() {
                 invitation_contract(&$make).await;
+            }
+            #[tokio::test]
+            async fn candidate_links_tombstones_and_erasure() {
+                candidate_contract(&$make).await;
             }
         }
     };

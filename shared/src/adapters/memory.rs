@@ -17,6 +17,9 @@ pub struct MemoryStore {
     invitations: Mutex<HashMap<(ConnectionId, String), Invitation>>,
     app_secrets: Mutex<HashMap<String, SecretString>>,
     webhooks: Mutex<WebhookState>,
+    links: Mutex<HashMap<(ConnectionId, String), CandidateLink>>,
+    /// Keyed by the tombstone's hashed key (`tombstone_key`), never the candidate id.
+    tombstones: Mutex<HashMap<(ConnectionId, String), Tombstone>>,
 }
 
 impl MemoryStore {
@@ -266,5 +269,33 @@ impl InvitationStore for MemoryStore {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+#[async_trait]
+impl CandidateStore for MemoryStore {
+    async fn put_link(&self, l: &CandidateLink) -> Result<(), StoreError> {
+        self.links.lock().unwrap().insert((l.connection.clone(), l.opportunity_id.clone()), l.clone());
+        Ok(())
+    }
+    async fn link(&self, c: &ConnectionId, opportunity_id: &str) -> Result<Option<CandidateLink>, StoreError> {
+        Ok(self.links.lock().unwrap().get(&(c.clone(), opportunity_id.to_owned())).cloned())
+    }
+    async fn put_tombstone(&self, t: &Tombstone) -> Result<(), StoreError> {
+        self.tombstones.lock().unwrap().insert((t.connection.clone(), t.key.clone()), t.clone());
+        Ok(())
+    }
+    async fn tombstone(&self, c: &ConnectionId, key: &str) -> Result<Option<Tombstone>, StoreError> {
+        Ok(self.tombstones.lock().unwrap().get(&(c.clone(), key.to_owned())).cloned())
+    }
+    async fn erase_body(&self, c: &ConnectionId, webhook_id: &str) -> Result<bool, StoreError> {
+        // The record stays (status, ids, outcome): only the body held the person's data.
+        match self.webhooks.lock().unwrap().deliveries.get_mut(&(c.clone(), webhook_id.to_owned())) {
+            Some(d) => {
+                d.body = Vec::new();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

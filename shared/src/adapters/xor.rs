@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use super::enc;
 use super::retry::{Attempt, RateLimiter, RetryPolicy, body_failure, call_with, status_failure, transport_failure};
 pub use crate::domain::job_board::{XorError, XorJob, idempotency_key};
-use crate::domain::{Connection, JobBoard, JobBoards, Posting, SecretString};
+use crate::domain::{CandidateEvent, Connection, JobBoard, JobBoards, Posting, SecretString};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct XorPage {
@@ -218,6 +218,14 @@ impl JobBoard for XorClient {
 
     async fn job(&self, id: &str) -> Result<XorJob, XorError> {
         self.get(id).await
+    }
+
+    /// `POST /v1/candidates/{id}/events` with the event's idempotency key (§3).
+    async fn candidate_event(&self, key: &str, candidate_id: &str, event: &CandidateEvent) -> Result<(), XorError> {
+        let body = serde_json::to_vec(event).expect("an event serialises");
+        let path = format!("/v1/candidates/{}/events", enc(candidate_id));
+        let _: serde_json::Value = self.call("candidate event", Method::POST, path, Some(body), Some(key)).await?;
+        Ok(())
     }
 
     /// Every Lever-sourced job, following cursors.

@@ -82,6 +82,28 @@ pub trait JobBoard: Send + Sync {
     async fn list_all(&self) -> Result<Vec<XorJob>, XorError>;
     /// One job by its id: a job that is not this key's, or does not exist, is refused with 404.
     async fn job(&self, id: &str) -> Result<XorJob, XorError>;
+    /// Tells XOR what became of a candidate it screened. The same `key` is recorded once (a
+    /// retry after a lost answer); the same key with another body is refused with 409.
+    async fn candidate_event(&self, key: &str, candidate_id: &str, event: &CandidateEvent) -> Result<(), XorError>;
+}
+
+/// What became of a screened candidate in the ATS, as XOR receives it (docs/xor-contract.md §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateEvent {
+    /// XOR's job the screening was for.
+    pub job_id: String,
+    /// `stage_changed`, `hired`, `archived`, `unarchived`, `deleted`.
+    pub event: String,
+    /// The stage's name, as the customer's recruiters see it (a stage change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Lever's archive reason, in the customer's words (an archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it happened in Lever (RFC 3339).
+    pub occurred_at: String,
+    /// Lever's opportunity, for XOR's support to trace.
+    pub ats_opportunity_id: String,
 }
 
 /// Makes a connection's board from its settings and its API key.

@@ -1,6 +1,7 @@
 //! The pure core: no network, no disk, no clocks read here (times are passed in). The ports name
 //! what the edges hand in (a fetched feed arrives as an open temp file, for streaming).
 pub mod ats;
+pub mod candidate;
 pub mod connection;
 pub mod feed_source;
 pub mod ids;
@@ -17,16 +18,17 @@ pub mod signing;
 pub mod webhook;
 
 pub use ats::{Ats, AtsProvider, LeverError, OAuthError};
+pub use candidate::{CandidateLink, Tombstone, tombstone_key};
 pub use connection::{Connection, ConnectionStatus, FeedState, LeverEnv, LeverSettings};
 pub use feed_source::{FeedFetchError, FeedSource, Fetched};
 pub use ids::{ConnectionId, IdError, PostingId};
 pub use invitation::{Invitation, InvitationState};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
-pub use job_board::{JobBoard, JobBoards, XorError, XorJob, idempotency_key};
+pub use job_board::{CandidateEvent, JobBoard, JobBoards, XorError, XorJob, idempotency_key};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
 pub use ports::{
-    ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore, RunStore,
-    SecretStore, StoreError, SyncTrigger, TriggerError, WebhookStore,
+    CandidateStore, ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore,
+    RunStore, SecretStore, StoreError, SyncTrigger, TriggerError, WebhookStore,
 };
 pub use remote::Failure;
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};

@@ -3,6 +3,7 @@
 //! memory — implements them all) and the sync trigger (a Lambda invoke, a background task).
 use async_trait::async_trait;
 
+use super::candidate::{CandidateLink, Tombstone};
 use super::connection::{Connection, ConnectionStatus, FeedState, LeverSettings};
 use super::ids::{ConnectionId, PostingId};
 use super::invitation::Invitation;
@@ -176,6 +177,20 @@ pub trait WebhookStore: Send + Sync {
         owner: &str,
         end: ClaimEnd,
     ) -> Result<(), StoreError>;
+}
+
+/// The candidates the product put in Lever (issue 25): the link Lever's events are matched
+/// against, the tombstone an erasure leaves, and the erasure of a delivery's raw body.
+#[async_trait]
+pub trait CandidateStore: Send + Sync {
+    /// Writes the link (a whole-item write: the caller read it first when it updates one).
+    async fn put_link(&self, link: &CandidateLink) -> Result<(), StoreError>;
+    async fn link(&self, connection: &ConnectionId, opportunity_id: &str) -> Result<Option<CandidateLink>, StoreError>;
+    async fn put_tombstone(&self, t: &Tombstone) -> Result<(), StoreError>;
+    async fn tombstone(&self, connection: &ConnectionId, key: &str) -> Result<Option<Tombstone>, StoreError>;
+    /// Removes a delivery's raw body (the only place a candidate's personal data is kept),
+    /// keeping the record (status, ids, outcome). False when there is no such delivery.
+    async fn erase_body(&self, connection: &ConnectionId, webhook_id: &str) -> Result<bool, StoreError>;
 }
 
 /// Operator-issued invitations to connect (the connect link's token, kept as its hash).

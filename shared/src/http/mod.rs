@@ -15,7 +15,7 @@ use crate::domain::webhook::MAX_BODY_BYTES;
 use crate::metrics::Metric;
 use crate::usecases::connect::{self, CallbackQuery, ConnectError};
 use crate::usecases::context::LeverContext;
-use crate::usecases::webhook::{Reply, SignedHeaders, receive};
+use crate::usecases::webhook::{Reply, SignedHeaders, receive, receive_lever};
 
 /// When the current invocation must have answered (Unix ms): the Lambda adapter sets it from
 /// the invocation's deadline; elsewhere a request gets [`DEFAULT_BUDGET_MS`].
@@ -32,6 +32,7 @@ pub fn router(deps: LeverContext, public_url: Option<String>) -> Router {
     let public_url = public_url.map(|u| u.trim_end_matches('/').to_owned());
     Router::new()
         .route("/webhooks/xor/{connection_id}", post(webhook))
+        .route("/webhooks/lever/{connection_id}", post(lever_webhook))
         .route("/oauth/lever/start", get(oauth_start))
         .route(connect::CALLBACK_PATH, get(oauth_callback))
         .route("/connections/{connection_id}", get(section::page))
@@ -161,6 +162,39 @@ async fn webhook(
     resp
 }
 
+/// Lever's webhook (issue 25): recorded, or refused, never acted on here (the sweep forwards).
+/// Lever retries any non-2xx, a 3xx included: a refusal is a 4xx it stops after five tries.
+async fn lever_webhook(State(deps): State<LeverContext>, Path(connection_id): Path<String>, body: Bytes) -> Response {
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("lever_webhook", connection = %connection_id.chars().take(64).collect::<String>());
+    let answer = tracing::Instrument::instrument(receive_lever(&deps, &connection_id, &body), span).await;
+    lever_event_metrics(&connection_id, &answer, started.elapsed().as_millis()).emit();
+    let mut resp = (status_of(answer.reply), Json(answer.body)).into_response();
+    if let Some(secs) = answer.retry_after {
+        resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+    }
+    resp
+}
+
+/// One EMF line per Lever delivery: recorded, a duplicate, dropped (not XOR's), refused.
+pub fn lever_event_metrics(
+    connection: &str,
+    a: &crate::usecases::webhook::Answer,
+    duration_ms: u128,
+) -> crate::metrics::MetricLine {
+    let recorded = a.delivery == Some(crate::domain::DeliveryStatus::Pending) && !a.duplicate;
+    let dropped = a.reply == Reply::Accepted && a.delivery.is_none();
+    crate::metrics::MetricLine::new(a.known_connection.then_some(connection))
+        .count(Metric::LeverEventsReceived, 1)
+        .count(Metric::LeverEventsRecorded, usize::from(recorded))
+        .count(Metric::LeverEventsDropped, usize::from(dropped))
+        .count(Metric::LeverEventsDuplicate, usize::from(a.duplicate))
+        .count(Metric::LeverEventsRefused, usize::from(a.reply != Reply::Accepted))
+        .millis(Metric::WebhookMs, duration_ms)
+        .with_cold_start()
+        .property("status", status_of(a.reply).as_u16())
+}
+
 /// One EMF line per webhook request: what became of it, and how long it took. `Connection` is a
 /// dimension only for a connection that exists (a made-up path must not create metrics), and the
 /// `webhook-id` is a property (the correlation id in Logs Insights) only once the request is
@@ -218,7 +252,7 @@ pub fn status_of(reply: Reply) -> StatusCode {
         Reply::Unsigned => StatusCode::UNAUTHORIZED,
         Reply::UnknownConnection => StatusCode::NOT_FOUND,
         Reply::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Reply::InProgress => StatusCode::CONFLICT,
+        Reply::InProgress | Reply::Conflict => StatusCode::CONFLICT,
         Reply::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

@@ -14,6 +14,8 @@ pub struct LeverContext {
     /// The sync runs (the Lever section shows the last).
     pub runs: Arc<dyn RunStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// The candidates put in Lever: what Lever's events are matched against, and erasure.
+    pub candidates: Arc<dyn CandidateStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub invitations: Arc<dyn InvitationStore>,
     /// Fetches the resume XOR links to.
@@ -33,15 +35,18 @@ pub struct LeverContext {
     pub sync_trigger: Option<Arc<dyn SyncTrigger>>,
     /// Secrets read on every request (webhook secrets, signing keys), kept briefly.
     pub secret_cache: Arc<super::secret_cache::SecretCache>,
+    /// Each connection's Lever stage and archive-reason names, kept a few minutes.
+    pub names: Arc<super::webhook::NameCache>,
 }
 
 /// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
 pub trait LeverStores:
-    ConnectionStore + MappingStore + RunStore + WebhookStore + LeaseStore + InvitationStore + 'static
+    ConnectionStore + MappingStore + RunStore + WebhookStore + CandidateStore + LeaseStore + InvitationStore + 'static
 {
 }
-impl<T: ConnectionStore + MappingStore + RunStore + WebhookStore + LeaseStore + InvitationStore + 'static> LeverStores
-    for T
+impl<
+    T: ConnectionStore + MappingStore + RunStore + WebhookStore + CandidateStore + LeaseStore + InvitationStore + 'static,
+> LeverStores for T
 {
 }
 
@@ -61,6 +66,7 @@ impl LeverContext {
             mappings: store.clone(),
             runs: store.clone(),
             webhooks: store.clone(),
+            candidates: store.clone(),
             secrets,
             invitations: store,
             files,
@@ -72,6 +78,7 @@ impl LeverContext {
             crash_at: None,
             sync_trigger: None,
             secret_cache: Arc::default(),
+            names: Arc::default(),
         }
     }
 

@@ -27,6 +27,8 @@ pub struct BoardState {
     pub fail_next: VecDeque<XorError>,
     /// The next create is made but its answer is lost.
     pub lose_next_create: bool,
+    /// Candidate events received, once per key: (candidate id, key, event).
+    pub events: Vec<(String, String, CandidateEvent)>,
 }
 
 impl FakeBoard {
@@ -113,6 +115,17 @@ impl JobBoard for FakeBoard {
     async fn job(&self, id: &str) -> Result<XorJob, XorError> {
         let s = self.begin("get")?;
         s.jobs.get(id).cloned().ok_or_else(|| xor_refused("get", 404))
+    }
+    async fn candidate_event(&self, key: &str, candidate_id: &str, event: &CandidateEvent) -> Result<(), XorError> {
+        let mut s = self.begin("candidate event")?;
+        match s.events.iter().find(|(_, k, _)| k == key) {
+            Some((_, _, first)) if first == event => Ok(()),
+            Some(_) => Err(xor_refused("candidate event", 409)),
+            None => {
+                s.events.push((candidate_id.to_owned(), key.to_owned(), event.clone()));
+                Ok(())
+            }
+        }
     }
 }
 
@@ -298,6 +311,8 @@ impl Ats for FakeLever {
             links: o.links.clone(),
             created_at: Some(crate::usecases::now_ms()),
             urls: None,
+            stage: Some("stage_new".into()),
+            archived: None,
         };
         s.opportunities.push((made.clone(), o.clone(), files.to_vec()));
         if std::mem::take(&mut s.lose_next_create) {
@@ -313,6 +328,18 @@ impl Ats for FakeLever {
     async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError> {
         let s = self.begin("list notes", token)?;
         Ok(s.notes.get(opportunity).cloned().unwrap_or_default())
+    }
+    async fn opportunity(&self, token: &SecretString, id: &str) -> Result<Option<Opportunity>, LeverError> {
+        let s = self.begin("get opportunity", token)?;
+        Ok(s.opportunities.iter().find(|(o, _, _)| o.id == id).map(|(o, _, _)| o.clone()))
+    }
+    async fn stages(&self, token: &SecretString) -> Result<Vec<Stage>, LeverError> {
+        let _s = self.begin("list stages", token)?;
+        Ok(vec![Stage { id: "stage_new".into(), text: "New lead".into() }])
+    }
+    async fn archive_reasons(&self, token: &SecretString) -> Result<Vec<ArchiveReason>, LeverError> {
+        let _s = self.begin("list archive reasons", token)?;
+        Ok(vec![ArchiveReason { id: "reason_hired".into(), text: "Hired".into(), kind: Some("hired".into()) }])
     }
     async fn webhooks(&self, token: &SecretString) -> Result<Vec<LeverWebhook>, LeverError> {
         let s = self.begin("list webhooks", token)?;

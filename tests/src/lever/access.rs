@@ -21,6 +21,8 @@ fn scope_for(op: &str) -> Option<&'static str> {
         "users" | "user" => "users:read:admin",
         "posting" | "postings" => "postings:read:admin",
         "webhooks" => "webhooks:write:admin",
+        "stages" => "stages:read:admin",
+        "archive_reasons" => "archive_reasons:read:admin",
         _ => return None,
     })
 }

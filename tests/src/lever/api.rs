@@ -144,7 +144,7 @@ pub(super) fn opportunity_view(o: &StoredOpportunity, expand_applications: bool,
         "id": o.id, "name": o.name, "headline": o.headline, "contact": o.contact, "emails": o.emails,
         "phones": o.phones, "links": o.links, "tags": o.tags, "sources": o.sources, "origin": o.origin,
         "owner": o.owner, "followers": o.followers, "stage": o.stage, "createdAt": o.created_at as u64,
-        "location": o.location, "applications": applications,
+        "location": o.location, "applications": applications, "archived": o.archived,
         "confidentiality": if o.confidential { "confidential" } else { "non-confidential" },
         "urls": {"list": format!("{app}/candidates"), "show": format!("{app}/candidates/{}", o.id)},
     })
@@ -189,3 +189,53 @@ pub(super) async fn find_opportunities(
     let refs: Vec<&Value> = found.iter().collect();
     page_of(&refs, &q, g.config.max_page)
 }
+
+/// `GET /opportunities/{id}`: the opportunity as it is now; 404 once deleted (or never made).
+pub(super) async fn get_opportunity(
+    State(s): State<LeverState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = gate(&s, &headers, "find").await {
+        return r;
+    }
+    let g = s.0.lock().unwrap();
+    match g.opportunities.iter().find(|o| o.id == id) {
+        Some(o) if o.confidential && !may_see_confidential(&g, &headers) => confidential_refused(),
+        Some(o) => Json(json!({"data": opportunity_view(o, false, &g.config.app_url)})).into_response(),
+        None => lever_error(StatusCode::NOT_FOUND, "ResourceNotFoundError", "no such opportunity"),
+    }
+}
+
+/// The account's pipeline stages (`GET /stages`, scope `stages:read:admin`).
+pub(super) async fn stages(State(s): State<LeverState>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, &headers, "stages").await {
+        return r;
+    }
+    let data: Vec<Value> = STAGES.iter().map(|(id, text)| json!({"id": id, "text": text})).collect();
+    Json(json!({"data": data, "hasNext": false})).into_response()
+}
+
+/// The account's archive reasons (`GET /archive_reasons`, scope `archive_reasons:read:admin`).
+pub(super) async fn archive_reasons(State(s): State<LeverState>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, &headers, "archive_reasons").await {
+        return r;
+    }
+    let data: Vec<Value> =
+        ARCHIVE_REASONS.iter().map(|(id, text, kind)| json!({"id": id, "text": text, "type": kind})).collect();
+    Json(json!({"data": data, "hasNext": false})).into_response()
+}
+
+/// The sandbox account's stages: the first is where a new opportunity starts.
+pub const STAGES: [(&str, &str); 4] = [
+    (super::DEFAULT_STAGE, "New lead"),
+    ("stage-phone", "Phone screen"),
+    ("stage-onsite", "On-site"),
+    ("stage-offer", "Offer"),
+];
+/// The sandbox account's archive reasons.
+pub const ARCHIVE_REASONS: [(&str, &str, &str); 3] = [
+    ("reason-hired", "Hired", "hired"),
+    ("reason-underqualified", "Underqualified", "non-hired"),
+    ("reason-withdrew", "Withdrew", "non-hired"),
+];

@@ -198,6 +198,7 @@ async fn create_opportunity(
         resumes: resumes.into_iter().take(1).collect(),
         notes: Vec::new(),
         confidential,
+        archived: None,
     };
     g.stats.opportunities_created += 1;
     g.opportunities.push(o.clone());

@@ -36,6 +36,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+pub use api::{ARCHIVE_REASONS, STAGES};
 use api::{find_opportunities, get_posting, get_user, list_postings, users};
 use control::{add_faults, all_opportunities, expire, file_bytes, issue, revoke, seed_postings, set_config};
 use create::create_opportunity_held;
@@ -138,6 +139,10 @@ fn routes() -> Router<LeverState> {
         .route("/v1/webhooks/{id}", axum::routing::delete(webhooks::delete))
         .route("/_sandbox/webhooks/enabled", post(webhooks::set_enabled))
         .route("/_sandbox/events", post(webhooks::happen))
+        .route("/_sandbox/opportunities/{id}/move", post(webhooks::move_opportunity))
+        .route("/v1/opportunities/{id}", get(api::get_opportunity))
+        .route("/v1/stages", get(api::stages))
+        .route("/v1/archive_reasons", get(api::archive_reasons))
         .route("/v1/opportunities", post(create_opportunity_held).get(find_opportunities))
         .route(
             "/_sandbox/stats",

@@ -15,7 +15,7 @@ use super::state::{Inner, LeverState};
 use super::{CLIENT_ID, CLIENT_SECRET};
 
 /// What `issue_tokens` grants (an authorization grants what its `scope` asked for).
-pub const ALL_SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin webhooks:write:admin stages:read:admin";
+pub const ALL_SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin webhooks:write:admin stages:read:admin archive_reasons:read:admin";
 
 impl Inner {
     pub(super) fn issue_pair(&mut self) -> (String, String, u64) {

@@ -70,6 +70,8 @@ pub struct StoredOpportunity {
     /// On a confidential posting (Lever: "An opportunity can only be confidential if it is
     /// associated with a confidential job posting").
     pub confidential: bool,
+    /// `{archivedAt, reason}` while archived (`reason`: an archive reason's id).
+    pub archived: Option<Value>,
 }
 
 /// A person, deduplicated by email: their stored data wins over a later create's.

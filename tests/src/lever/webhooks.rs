@@ -136,21 +136,99 @@ pub(super) struct Happened {
 /// Sends the event to each webhook registered for it: signed, retried five more times on a
 /// non-2xx (at once: a test's time), each copy with the same token. Answers what was sent.
 pub(super) async fn happen(State(s): State<LeverState>, Json(h): Json<Happened>) -> Response {
+    Json(send_event(&s, &h.event, h.data, h.copies.unwrap_or(1)).await).into_response()
+}
+
+/// What a test does to an opportunity, as a recruiter would in Lever.
+#[derive(Deserialize)]
+pub(super) struct Move {
+    /// `stage` (to `stage`), `archive` (for `reason`), `hire`, `unarchive`, `delete`.
+    to: String,
+    stage: Option<String>,
+    reason: Option<String>,
+    #[serde(default)]
+    copies: Option<u32>,
+}
+
+/// Changes the opportunity as Lever would, then sends the events Lever sends for it (a hire is
+/// an archive for a reason of type `hired`: `candidateArchiveChange` and `candidateHired`,
+/// UNCONFIRMED which of them Lever sends). 404 for an opportunity the account does not have.
+pub(super) async fn move_opportunity(
+    State(s): State<LeverState>,
+    Path(id): Path<String>,
+    Json(m): Json<Move>,
+) -> Response {
+    let events = {
+        let mut g = s.0.lock().unwrap();
+        let now = xor_lever_shared::usecases::now_ms();
+        let Some(i) = g.opportunities.iter().position(|o| o.id == id) else {
+            return lever_error(StatusCode::NOT_FOUND, "ResourceNotFoundError", "no such opportunity");
+        };
+        let o = &mut g.opportunities[i];
+        let base = json!({"opportunityId": o.id, "candidateId": o.contact, "contactId": o.contact});
+        let with = |extra: Value| {
+            let mut d = base.clone();
+            d.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            d
+        };
+        let from_archived = o.archived.clone();
+        match (m.to.as_str(), m.stage, m.reason) {
+            ("stage", Some(stage), _) => {
+                let from = std::mem::replace(&mut o.stage, stage.clone());
+                vec![("candidateStageChange", with(json!({"toStageId": stage, "fromStageId": from})))]
+            }
+            ("archive", _, Some(reason)) => {
+                o.archived = Some(json!({"archivedAt": now, "reason": reason}));
+                vec![("candidateArchiveChange", with(json!({"toArchived": o.archived, "fromArchived": from_archived})))]
+            }
+            ("hire", _, _) => {
+                o.archived = Some(json!({"archivedAt": now, "reason": "reason-hired"}));
+                let change = with(json!({"toArchived": o.archived, "fromArchived": from_archived}));
+                vec![("candidateArchiveChange", change), ("candidateHired", base.clone())]
+            }
+            ("unarchive", _, _) => {
+                o.archived = None;
+                vec![("candidateArchiveChange", with(json!({"toArchived": null, "fromArchived": from_archived})))]
+            }
+            ("delete", _, _) => {
+                g.opportunities.remove(i);
+                vec![("candidateDeleted", with(json!({"deletedBy": super::ADMIN_USER})))]
+            }
+            _ => {
+                return lever_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequestError",
+                    "to: stage (with stage), archive (with reason), hire, unarchive or delete",
+                );
+            }
+        }
+    };
+    let mut sent = Vec::new();
+    for (event, data) in events {
+        sent.push(send_event(&s, event, data, m.copies.unwrap_or(1)).await);
+    }
+    Json(json!({"events": sent})).into_response()
+}
+
+/// Sends one event to each webhook of it, `copies` times (Lever's duplicates), each retried
+/// five more times on a non-2xx; answers what was sent.
+async fn send_event(s: &LeverState, event: &str, data: Value, copies: u32) -> Value {
     let (enabled, targets, id, token, at) = {
         let mut g = s.0.lock().unwrap();
-        let targets: Vec<Registered> = g.webhooks.iter().filter(|w| w.event == h.event).cloned().collect();
+        let targets: Vec<Registered> = g.webhooks.iter().filter(|w| w.event == event).cloned().collect();
         let token: String = (0..4).map(|_| g.next("")).collect::<String>().chars().take(48).collect();
         (g.webhooks_enabled, targets, g.next("evt_"), token, xor_lever_shared::usecases::now_ms())
     };
     if !enabled {
-        return Json(json!({"sent": [], "reason": "the webhook group is switched off"})).into_response();
+        return json!({"sent": [], "reason": "the webhook group is switched off"});
     }
     let http = reqwest::Client::new();
     let mut sent = Vec::new();
     for w in targets {
         let signature = lever_signature(&SecretString::new(w.signature_token.clone()), &token, at);
-        let body = json!({"id": id, "event": h.event, "triggeredAt": at, "token": token, "signature": signature, "data": h.data});
-        for _ in 0..h.copies.unwrap_or(1).max(1) {
+        let body =
+            json!({"id": id, "event": event, "triggeredAt": at, "token": token, "signature": signature, "data": data});
+        for _ in 0..copies.max(1) {
             for _attempt in 0..6 {
                 let status = match http.post(&w.url).json(&body).send().await {
                     Ok(r) => r.status().as_u16(),
@@ -158,7 +236,7 @@ pub(super) async fn happen(State(s): State<LeverState>, Json(h): Json<Happened>)
                 };
                 let record = Sent {
                     webhook: w.id.clone(),
-                    event: h.event.clone(),
+                    event: event.to_owned(),
                     token: token.clone(),
                     status,
                     body: body.clone(),
@@ -171,5 +249,5 @@ pub(super) async fn happen(State(s): State<LeverState>, Json(h): Json<Happened>)
             }
         }
     }
-    Json(json!({"sent": sent})).into_response()
+    json!({"sent": sent})
 }

@@ -9,6 +9,8 @@
 //! | lease | `CONN#<id>` | `LEASE#<name>` | e.g. one OAuth refresh at a time |
 //! | sync run | `CONN#<id>` | `RUN#<ms>#<run id>` | newest first by a reverse Query; expires after 90 days (`expires_at`, TTL) |
 //! | invitation | `CONN#<id>` | `INVITE#<sha-256 of the token>` | the connect link's; `used_at_ms` set once by a conditional update; removed a day after it expires (TTL) |
+//! | candidate link | `CONN#<id>` | `OPP#<opportunity id>` | the Lever opportunity the product made for an XOR screening, as JSON (`doc`); no personal data |
+//! | tombstone | `CONN#<id>` | `ERASED#<sha-256 of connection and candidate id>` | what an erasure leaves, as JSON (`doc`) |
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -33,6 +35,7 @@ pub struct DynamoStore {
     table: String,
 }
 
+mod candidates;
 mod connections;
 mod jobs;
 mod webhooks;

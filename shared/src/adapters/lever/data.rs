@@ -184,7 +184,25 @@ impl Ats for LeverClient {
         Ok(())
     }
 
-    /// The texts of an opportunity's notes (to see whether an earlier attempt added ours).
+    /// `GET /opportunities/{id}`: 404 means Lever no longer has it (a deleted candidate).
+    async fn opportunity(&self, token: &SecretString, id: &str) -> Result<Option<Opportunity>, LeverError> {
+        let path = format!("/opportunities/{}", enc(id));
+        match self.call::<Data<Opportunity>>("get opportunity", Method::GET, path, token, Body::None, true).await {
+            Ok(d) => Ok(Some(d.data)),
+            Err(LeverError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn stages(&self, token: &SecretString) -> Result<Vec<Stage>, LeverError> {
+        self.all_pages("list stages", "/stages?limit=100", token).await
+    }
+
+    async fn archive_reasons(&self, token: &SecretString) -> Result<Vec<ArchiveReason>, LeverError> {
+        self.all_pages("list archive reasons", "/archive_reasons?limit=100", token).await
+    }
+
+    /// The webhooks this app registered (Lever lists only the app's own).
     async fn webhooks(&self, token: &SecretString) -> Result<Vec<LeverWebhook>, LeverError> {
         self.all_pages("list webhooks", "/webhooks?limit=100", token).await
     }

@@ -20,7 +20,7 @@ pub const LEVER_BURST: u32 = 20;
 /// The scopes xor-lever asks for, and no more: one per kind of call it makes (Lever's reference
 /// names a scope per endpoint; whether a `write` scope also allows reading is not documented, so
 /// the reads the retries make — opportunities, notes — ask for their own).
-pub const SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin webhooks:write:admin stages:read:admin";
+pub const SCOPES: &str = "offline_access confidential:access:admin opportunities:read:admin opportunities:write:admin files:write:admin notes:read:admin notes:write:admin postings:read:admin users:read:admin webhooks:write:admin stages:read:admin archive_reasons:read:admin";
 
 /// Each scope, and why xor-lever asks for it (shown to the Super Admin before they authorize).
 pub const SCOPE_REASONS: &[(&str, &str)] = &[
@@ -47,6 +47,7 @@ pub const SCOPE_REASONS: &[(&str, &str)] = &[
         "be told when XOR's candidates move stage, are hired or archived, or are deleted, so XOR learns the outcome and a deleted candidate is erased here too",
     ),
     ("stages:read:admin", "name those stages as your team does"),
+    ("archive_reasons:read:admin", "tell XOR why a candidate was archived, in your team's words"),
 ];
 
 /// Hosts per environment (docs/lever-facts.md, "Hosts"). An EU account's recruiters' app and

@@ -8,6 +8,7 @@ use rusqlite::Connection as Db;
 
 use crate::domain::*;
 
+mod candidates;
 mod connections;
 mod jobs;
 mod webhooks;
@@ -42,6 +43,10 @@ CREATE TABLE IF NOT EXISTS secrets (
   connection TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (connection, kind));
 CREATE TABLE IF NOT EXISTS invitations (
   connection TEXT NOT NULL, token_hash TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, token_hash));
+CREATE TABLE IF NOT EXISTS candidate_links (
+  connection TEXT NOT NULL, opportunity_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, opportunity_id));
+CREATE TABLE IF NOT EXISTS tombstones (
+  connection TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, key));
 ";
 
 pub(super) fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {

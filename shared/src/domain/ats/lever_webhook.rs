@@ -118,6 +118,86 @@ pub fn lever_signature(signature_token: &SecretString, token: &str, triggered_at
     hex::encode(mac(signature_token, token, triggered_at).finalize().into_bytes())
 }
 
+/// What an event comes to once Lever has been asked how the opportunity is now: only what
+/// Lever shows is ever sent on (the event's `data` is not signed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Tell XOR.
+    Send(CandidateOutcome),
+    /// Lever no longer has the opportunity, and the event says it was deleted: erase what the
+    /// product holds about the candidate, then tell XOR.
+    Erase,
+    /// Lever does not show what the event says (it moved on since, or the event is not about
+    /// this state): nothing is sent, and why is recorded.
+    Nothing(String),
+    /// A deletion Lever does not confirm (the opportunity is still there): refused, kept for an
+    /// operator to see (a forged `data`, or a deletion Lever undid).
+    Refused(String),
+}
+
+/// An outcome as XOR is told it (docs/xor-contract.md §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CandidateOutcome {
+    StageChanged { stage_id: String },
+    Hired,
+    Archived { reason_id: Option<String> },
+    Unarchived,
+    Deleted,
+}
+
+impl CandidateOutcome {
+    /// XOR's name of the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::StageChanged { .. } => "stage_changed",
+            Self::Hired => "hired",
+            Self::Archived { .. } => "archived",
+            Self::Unarchived => "unarchived",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// What `event` (with its unsigned `data`) comes to, given the opportunity as Lever shows it
+/// now (`None`: Lever no longer has it) and whether an archive reason is a hire.
+pub fn confirm(
+    event: &str,
+    data: &LeverEventData,
+    now: Option<&crate::domain::ats::Opportunity>,
+    is_hire: impl Fn(&str) -> bool,
+) -> Confirmed {
+    let Some(o) = now else {
+        return if event == "candidateDeleted" {
+            Confirmed::Erase
+        } else {
+            Confirmed::Nothing("Lever no longer has the opportunity (its deletion comes as its own event)".into())
+        };
+    };
+    let reason = o.archived.as_ref().and_then(|a| a.reason.clone());
+    match event {
+        "candidateDeleted" => Confirmed::Refused("Lever still has the opportunity: nothing was erased".into()),
+        "candidateStageChange" => match (&o.stage, &data.to_stage_id) {
+            (Some(now), Some(to)) if now == to => {
+                Confirmed::Send(CandidateOutcome::StageChanged { stage_id: now.clone() })
+            }
+            (Some(now), _) => {
+                Confirmed::Nothing(format!("Lever shows another stage now ({now}): a later event carries it"))
+            }
+            (None, _) => Confirmed::Nothing("Lever shows no stage".into()),
+        },
+        "candidateHired" => match reason {
+            Some(r) if is_hire(&r) => Confirmed::Send(CandidateOutcome::Hired),
+            _ => Confirmed::Nothing("Lever does not show the candidate hired".into()),
+        },
+        "candidateArchiveChange" => match (&o.archived, reason) {
+            (None, _) => Confirmed::Send(CandidateOutcome::Unarchived),
+            (Some(_), Some(r)) if is_hire(&r) => Confirmed::Nothing("a hire: sent as `hired` by its own event".into()),
+            (Some(_), reason_id) => Confirmed::Send(CandidateOutcome::Archived { reason_id }),
+        },
+        other => Confirmed::Nothing(format!("{other} is not an event the product subscribes to")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +248,56 @@ mod tests {
         assert_eq!(d.is_fresh(NOW + FRESHNESS_MS - 2_000), Ok(()));
         assert!(matches!(d.is_fresh(NOW + FRESHNESS_MS + 2_000), Err(LeverDeliveryError::Stale { .. })));
         assert!(matches!(d.is_fresh(NOW - FUTURE_SKEW_MS - 2_000), Err(LeverDeliveryError::FromTheFuture { .. })));
+    }
+
+    fn opp(stage: &str, archived: Option<&str>) -> crate::domain::ats::Opportunity {
+        serde_json::from_value(serde_json::json!({
+            "id": "opp_1", "stage": stage,
+            "archived": archived.map(|r| serde_json::json!({"archivedAt": NOW, "reason": r})),
+        }))
+        .unwrap()
+    }
+
+    fn data(to_stage: Option<&str>) -> LeverEventData {
+        LeverEventData {
+            opportunity_id: Some("opp_1".into()),
+            to_stage_id: to_stage.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_what_lever_shows_now_is_sent() {
+        let hire = |r: &str| r == "reason-hired";
+        let moved = confirm("candidateStageChange", &data(Some("s2")), Some(&opp("s2", None)), hire);
+        assert_eq!(moved, Confirmed::Send(CandidateOutcome::StageChanged { stage_id: "s2".into() }));
+        let stale = confirm("candidateStageChange", &data(Some("s2")), Some(&opp("s3", None)), hire);
+        assert!(matches!(stale, Confirmed::Nothing(_)), "{stale:?}");
+        let hired = confirm("candidateHired", &data(None), Some(&opp("s3", Some("reason-hired"))), hire);
+        assert_eq!(hired, Confirmed::Send(CandidateOutcome::Hired));
+        let claimed = confirm("candidateHired", &data(None), Some(&opp("s3", None)), hire);
+        assert!(matches!(claimed, Confirmed::Nothing(_)), "a hire Lever does not show is not sent");
+        let archived = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", Some("reason-withdrew"))), hire);
+        assert_eq!(archived, Confirmed::Send(CandidateOutcome::Archived { reason_id: Some("reason-withdrew".into()) }));
+        let back = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", None)), hire);
+        assert_eq!(back, Confirmed::Send(CandidateOutcome::Unarchived));
+        let as_hire = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", Some("reason-hired"))), hire);
+        assert!(matches!(as_hire, Confirmed::Nothing(_)), "a hire's archive is sent once, as hired");
+    }
+
+    /// Above all before erasing: a deletion is believed only when Lever no longer has it.
+    #[test]
+    fn a_deletion_is_believed_only_when_lever_no_longer_has_the_opportunity() {
+        let hire = |_: &str| false;
+        assert_eq!(confirm("candidateDeleted", &data(None), None, hire), Confirmed::Erase);
+        assert!(matches!(
+            confirm("candidateDeleted", &data(None), Some(&opp("s1", None)), hire),
+            Confirmed::Refused(_)
+        ));
+        assert!(
+            matches!(confirm("candidateHired", &data(None), None, hire), Confirmed::Nothing(_)),
+            "gone, but not said deleted"
+        );
     }
 
     #[test]

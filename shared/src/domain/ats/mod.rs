@@ -118,6 +118,12 @@ pub trait Ats: Send + Sync {
         text: &str,
     ) -> Result<(), LeverError>;
     async fn note_texts(&self, token: &SecretString, opportunity: &str) -> Result<Vec<String>, LeverError>;
+    /// One opportunity as Lever has it now; `None` when Lever no longer has it (404: deleted).
+    async fn opportunity(&self, token: &SecretString, id: &str) -> Result<Option<Opportunity>, LeverError>;
+    /// The account's pipeline stages (ids and names).
+    async fn stages(&self, token: &SecretString) -> Result<Vec<Stage>, LeverError>;
+    /// The account's archive reasons (ids, names, hired or not).
+    async fn archive_reasons(&self, token: &SecretString) -> Result<Vec<ArchiveReason>, LeverError>;
     /// The webhooks the app registered in this account.
     async fn webhooks(&self, token: &SecretString) -> Result<Vec<LeverWebhook>, LeverError>;
     /// Registers a webhook for `event` at `url`; the answer carries its signature token.

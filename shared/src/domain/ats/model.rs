@@ -54,6 +54,40 @@ pub struct Opportunity {
     /// expect is no link, never a failed create.
     #[serde(default, deserialize_with = "lenient")]
     pub urls: Option<OpportunityUrls>,
+    /// The stage's id (DOCS: `stage`, a stage id unless expanded).
+    #[serde(default, deserialize_with = "lenient")]
+    pub stage: Option<String>,
+    /// Set while the opportunity is archived (DOCS: `archived: {archivedAt, reason}`, the reason
+    /// an archive reason's id); `null` when it is not.
+    #[serde(default, deserialize_with = "lenient")]
+    pub archived: Option<ArchivedState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchivedState {
+    #[serde(default)]
+    pub archived_at: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A pipeline stage (`GET /stages`): its id and the words a recruiter sees.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Stage {
+    pub id: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// An archive reason (`GET /archive_reasons`): `type` is `hired` or `non-hired`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ArchiveReason {
+    pub id: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
 }
 
 /// `T` when the value has its shape, else nothing: for what is only nice to have.
@@ -257,6 +291,8 @@ mod tests {
             links: vec![],
             created_at: None,
             urls: None,
+            stage: None,
+            archived: None,
         };
         for stored in ["+44 20 7946 0001", "+442079460001", "020 7946 0001", "(020) 7946-0001"] {
             assert!(with(stored).has_phone("+44 (20) 7946-0001"), "{stored}");

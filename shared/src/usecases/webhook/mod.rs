@@ -25,7 +25,10 @@ use crate::domain::*;
 pub use super::context::LeverContext;
 pub use super::{Clock, system_clock};
 
+pub mod erase;
+mod forward;
 mod lever_call;
+pub mod lever_events;
 mod opportunity;
 mod stats;
 mod sweep;
@@ -33,6 +36,9 @@ mod sweep;
 mod tests;
 mod unmapped;
 
+pub use erase::{EraseError, Erased, erase_by_email, erase_candidate};
+pub use forward::NameCache;
+pub use lever_events::receive_lever;
 use opportunity::attempt_create;
 pub use opportunity::{NOTE_HEADING, POSTING_KNOWLEDGE_MS, screening_note};
 pub use sweep::{
@@ -56,6 +62,8 @@ pub enum Reply {
     InProgress,
     /// Lever, AWS, or the connection's authorization is not there now: retry later.
     RetryLater,
+    /// Lever's token seen before with another body: a replay, refused.
+    Conflict,
 }
 
 /// The answer to XOR, and how the delivery was recorded.
@@ -77,7 +85,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn new(reply: Reply, body: Value) -> Self {
+    pub(crate) fn new(reply: Reply, body: Value) -> Self {
         Self {
             reply,
             body,
@@ -91,7 +99,7 @@ impl Answer {
     fn retry(reply: Reply, body: Value, after: u64) -> Self {
         Self { retry_after: Some(after), ..Self::new(reply, body) }
     }
-    fn of(self, d: DeliveryStatus) -> Self {
+    pub(crate) fn of(self, d: DeliveryStatus) -> Self {
         Self { delivery: Some(d), ..self }
     }
 }
@@ -188,7 +196,8 @@ async fn receive_for(
         Err(e) => return unavailable(&cid, "webhook secret", &e),
     }
     let webhook_id = h.id.clone().unwrap_or_default();
-    if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) {
+    // `lever:` is where Lever's events are recorded: an XOR id there could shadow one.
+    if webhook_id.len() > 200 || webhook_id.chars().any(char::is_control) || webhook_id.starts_with("lever:") {
         return Answer::new(Reply::BadRequest, json!({"error": "webhook-id is not a usable id"}));
     }
     let mut delivery = received(&cid, &webhook_id, body, now_ms);
@@ -202,6 +211,11 @@ async fn receive_for(
     };
     delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
     delivery.natural_key = Some(screening.natural_key());
+    match erase::is_erased(deps, &cid, &screening.candidate_id).await {
+        Ok(false) => {}
+        Ok(true) => return erased(deps, delivery, now_ms).await,
+        Err(e) => return unavailable(&cid, "erasure lookup", &e),
+    }
     match deps.webhooks.insert_delivery(&delivery).await {
         Ok(None) => {}
         Ok(Some(existing)) if existing.status.is_final() => return answer_for(&existing, true),
@@ -231,6 +245,22 @@ fn received(cid: &ConnectionId, webhook_id: &str, body: &[u8], now_ms: i64) -> D
         updated_at_ms: now_ms,
         expires_at: None,
     }
+}
+
+/// A screening of a candidate who was erased: recorded without its body, and answered as done
+/// so XOR stops retrying; nothing is created in Lever again.
+async fn erased(deps: &LeverContext, mut delivery: Delivery, now_ms: i64) -> Answer {
+    let cid = delivery.connection.clone();
+    delivery.body = Vec::new();
+    delivery.reason = Some("the candidate was erased: not created again".into());
+    delivery.set_status(DeliveryStatus::Completed, now_ms, deps.delivery_retention_days);
+    let delivery = match deps.webhooks.insert_delivery(&delivery).await {
+        Ok(None) => delivery,
+        Ok(Some(first)) => first,
+        Err(e) => return unavailable(&cid, "record delivery", &e),
+    };
+    tracing::info!(connection = %cid, webhook_id = %delivery.webhook_id, "screening of an erased candidate: nothing created");
+    Answer::new(Reply::Accepted, json!({"status": "erased", "reason": delivery.reason})).of(delivery.status)
 }
 
 /// A signed body we cannot read: kept raw as `rejected`, with where it is wrong (never the
@@ -315,6 +345,10 @@ pub async fn replay(
         return Ok(answer_for(&d, true));
     }
     let conn = deps.connections.connection(connection).await?.ok_or(ReplayError::NoConnection)?;
+    if lever_events::is_lever_event(&d) {
+        let status = forward::forward_and_record(deps, &conn, &mut d, deadline_ms).await;
+        return Ok(Answer::new(Reply::Accepted, json!({"status": status.as_str(), "reason": d.reason})).of(status));
+    }
     let screening = match parse_event(&d.body) {
         Ok(Event::ScreeningPassed(s)) => s,
         Ok(Event::Other(kind)) => return Err(ReplayError::NotAScreening { webhook_id: webhook_id.to_owned(), kind }),
@@ -323,7 +357,7 @@ pub async fn replay(
     Ok(process(deps, &conn, &mut d, &screening, deadline_ms).await)
 }
 
-fn unavailable(cid: &ConnectionId, what: &str, e: &dyn std::fmt::Display) -> Answer {
+pub(crate) fn unavailable(cid: &ConnectionId, what: &str, e: &dyn std::fmt::Display) -> Answer {
     tracing::error!(connection = %cid, what, error = %e, "webhook could not be handled now");
     Answer::retry(Reply::RetryLater, json!({"status": "unavailable", "reason": format!("{what} is unavailable")}), 30)
 }
@@ -393,6 +427,9 @@ async fn process(
         return crash_answer();
     }
     d.set_status(status, now, deps.delivery_retention_days);
+    if status == DeliveryStatus::Completed {
+        link(deps, conn, d, s).await;
+    }
     let log_reason = d.reason.clone().unwrap_or_default();
     tracing::info!(connection = %conn.id, webhook_id = %d.webhook_id, candidate = %s.candidate_id, status = status.as_str(), reason = %log_reason, "webhook processed");
     if let Err(e) = deps.webhooks.update_delivery(d).await {
@@ -400,6 +437,31 @@ async fn process(
         tracing::error!(connection = %conn.id, webhook_id = %d.webhook_id, error = %e, "could not update the delivery record");
     }
     answer_for(d, false)
+}
+
+/// Keeps the opportunity's link to XOR's candidate (Lever's events name the opportunity), once.
+/// A failure is logged: the candidate is in Lever; only its outcomes would not reach XOR.
+async fn link(deps: &LeverContext, conn: &Connection, d: &Delivery, s: &ScreeningPassed) {
+    let Some(opportunity) = d.opportunity_id.clone() else { return };
+    let made = CandidateLink {
+        connection: conn.id.clone(),
+        opportunity_id: opportunity.clone(),
+        candidate_id: s.candidate_id.clone(),
+        job_id: s.job_id.clone(),
+        webhook_id: d.webhook_id.clone(),
+        created_at_ms: d.updated_at_ms,
+        outcome: None,
+        outcome_at_ms: None,
+        erased_at_ms: None,
+    };
+    let result = match deps.candidates.link(&conn.id, &opportunity).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => deps.candidates.put_link(&made).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::error!(connection = %conn.id, error = %e, "the opportunity's link to XOR's candidate was not kept: its outcomes will not reach XOR");
+    }
 }
 
 async fn run(

@@ -111,28 +111,60 @@ async fn due(
         .collect())
 }
 
-/// Replays `due`: each one's recorded status, or `None` when there was no time left to start it.
+/// Replays `due`: each one's recorded status, or `None` when there was no time left to start it
+/// (or, for a Lever event, when an earlier event of its candidate still waits).
 async fn replay_due(
     deps: &LeverContext,
     due: Vec<Delivery>,
     deadline_ms: i64,
     start_before_ms: i64,
 ) -> Vec<Option<DeliveryStatus>> {
+    // Lever's events go to XOR in order per candidate: one opportunity's events are a chain,
+    // replayed one after the other, that stops at the first one still waiting. Each screening
+    // is a chain of its own.
+    let mut chains: Vec<Vec<Delivery>> = Vec::new();
+    for d in due {
+        let same = |c: &Vec<Delivery>| {
+            super::lever_events::is_lever_event(&d)
+                && c.first().is_some_and(|f| super::lever_events::is_lever_event(f) && f.natural_key == d.natural_key)
+        };
+        match chains.iter_mut().find(|c| same(c)) {
+            Some(c) => c.push(d),
+            None => chains.push(vec![d]),
+        }
+    }
     // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
     // rate limiter still paces the calls).
-    stream::iter(due)
-        .map(|d| async move {
-            let t = (deps.clock)();
-            if t + 10_000 >= deadline_ms || t >= start_before_ms {
-                return None; // no time left to start it: it waits for the next sweep
-            }
-            let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
-            // A replay that could not run (a store error) still waits.
-            Some(answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending))
-        })
+    let runs: Vec<Vec<Option<DeliveryStatus>>> = stream::iter(chains)
+        .map(|chain| replay_chain(deps, chain, deadline_ms, start_before_ms))
         .buffer_unordered(REPLAYS_AT_ONCE)
         .collect()
-        .await
+        .await;
+    runs.into_iter().flatten().collect()
+}
+
+/// Replays a chain in order; once one is left waiting, the rest wait too (`None`).
+async fn replay_chain(
+    deps: &LeverContext,
+    chain: Vec<Delivery>,
+    deadline_ms: i64,
+    start_before_ms: i64,
+) -> Vec<Option<DeliveryStatus>> {
+    let mut out = Vec::with_capacity(chain.len());
+    let mut blocked = false;
+    for d in chain {
+        let t = (deps.clock)();
+        if blocked || t + 10_000 >= deadline_ms || t >= start_before_ms {
+            out.push(None); // no time left to start it (or its turn): it waits for the next sweep
+            continue;
+        }
+        let answer = replay(deps, &d.connection, &d.webhook_id, deadline_ms).await;
+        // A replay that could not run (a store error) still waits.
+        let status = answer.ok().and_then(|a| a.delivery).unwrap_or(DeliveryStatus::Pending);
+        blocked = !status.is_final();
+        out.push(Some(status));
+    }
+    out
 }
 
 /// Counts the replays' outcomes into `summary`; each replay started spends one of `budget`.
