@@ -100,7 +100,6 @@ metric_names! {
     WebhooksWaiting,
 }
 
-
 /// What one invocation counts as it goes (the Lever calls it made and their time, Lever's
 /// 429s, token refreshes made and waited for, the report's render time, resumes that could not
 /// be fetched, mappings repaired): task-local, so nothing is threaded through every call and
@@ -120,6 +119,11 @@ pub struct Counters {
     pub mappings_repaired: u32,
     /// Candidates erased (Lever deleted them, or an operator asked).
     pub candidates_erased: u32,
+    /// Lever events the sweep finished (sent to XOR, or nothing to send), failed for good, or
+    /// left waiting (XOR or Lever unavailable).
+    pub outcomes_forwarded: u32,
+    pub outcomes_failed: u32,
+    pub outcomes_waiting: u32,
 }
 
 tokio::task_local! {
@@ -222,6 +226,10 @@ impl MetricLine {
         self.count(Metric::TokenRefreshes, c.token_refreshes as usize)
             .count(Metric::TokenRefreshWaits, c.refresh_waits as usize)
             .count(Metric::LeverThrottled, c.lever_throttled as usize)
+            .count(Metric::OutcomesForwarded, c.outcomes_forwarded as usize)
+            .count(Metric::OutcomesFailed, c.outcomes_failed as usize)
+            .count(Metric::OutcomesWaiting, c.outcomes_waiting as usize)
+            .count(Metric::CandidatesErased, c.candidates_erased as usize)
     }
 
     /// The line as EMF JSON at `timestamp_ms` (unless stamped with [`at`](Self::at)).

@@ -8,6 +8,7 @@
 mod connect;
 mod emf;
 mod functions;
+mod outcomes;
 mod pdf;
 mod secrets;
 mod sync_app;

@@ -229,6 +229,11 @@ pub(super) async fn forward_and_record(
     };
     d.reason = reason;
     d.set_status(status, (deps.clock)(), deps.delivery_retention_days);
+    crate::metrics::count(|c| match status {
+        DeliveryStatus::Completed => c.outcomes_forwarded += 1,
+        DeliveryStatus::Failed => c.outcomes_failed += 1,
+        _ => c.outcomes_waiting += 1,
+    });
     tracing::info!(connection = %conn.id, webhook_id = %d.webhook_id, status = status.as_str(), reason = %d.reason.clone().unwrap_or_default(), "Lever event forwarded");
     if let Err(e) = deps.webhooks.update_delivery(d).await {
         // XOR dedupes on the event's key: the next sweep sending it again is harmless.
