@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::webhooks::WebhooksCommand,
     },
+    /// A person's data: erase it on request (by email or XOR candidate id).
+    Candidates {
+        #[command(subcommand)]
+        command: commands::candidates::CandidatesCommand,
+    },
     /// Every connection: status, last run, waiting and failed webhooks.
     Status {
         #[arg(long)]
@@ -106,6 +111,7 @@ async fn main() -> ExitCode {
         Command::Keys { command } => commands::keys::run(&ctx, command).await,
         Command::Serve(args) => commands::serve::run(&ctx, args).await,
         Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
+        Command::Candidates { command } => commands::candidates::run(&ctx, command).await,
         Command::Status { json } => commands::status::run(&ctx, json).await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,
         Command::Doctor(args) => commands::doctor::run(&ctx, args).await,

@@ -468,3 +468,93 @@ fn a_connection_in_another_lever_environment_than_the_app_is_refused() {
         xl(d, &["connections", "connect-url", "gamma", "--public-url", "https://api.example.com"]).status.success()
     );
 }
+
+/// A screening of `cand` (email `ada.<cand>@example.com`) completed into an opportunity, kept
+/// with its raw body, in `store`; and the opportunity's link.
+async fn screened_in<S>(store: &S, id: &xor_lever_shared::domain::ConnectionId, cand: &str)
+where
+    S: xor_lever_shared::domain::ConnectionStore
+        + xor_lever_shared::domain::WebhookStore
+        + xor_lever_shared::domain::CandidateStore,
+{
+    use xor_lever_shared::domain::*;
+    if store.connection(id).await.unwrap().is_none() {
+        store.create_connection(&Connection::new(id.clone(), "http://f".into(), "http://x".into(), 0)).await.unwrap();
+    }
+    let body = serde_json::json!({"type": "candidate.screening_passed", "data": {"candidate_id": cand, "job_id": "xj_1",
+        "candidate": {"first_name": "Ada", "email": format!("Ada.{cand}@Example.com"), "phone": "+44 20 7946 0000"},
+        "screening": {"passed": true, "score": 90}}});
+    let mut d = Delivery {
+        connection: id.clone(),
+        webhook_id: format!("msg_{cand}"),
+        received_at_ms: 1_000,
+        status: DeliveryStatus::Received,
+        event_type: Some("candidate.screening_passed".into()),
+        natural_key: Some(format!("{cand}#xj_1")),
+        body: serde_json::to_vec(&body).unwrap(),
+        opportunity_id: Some(format!("opp_{cand}")),
+        opportunity_url: None,
+        reason: None,
+        attempts: 1,
+        updated_at_ms: 1_000,
+        expires_at: None,
+    };
+    d.set_status(DeliveryStatus::Completed, 2_000, 90);
+    store.insert_delivery(&d).await.unwrap();
+    let link = CandidateLink {
+        connection: id.clone(),
+        opportunity_id: format!("opp_{cand}"),
+        candidate_id: cand.into(),
+        job_id: "xj_1".into(),
+        webhook_id: d.webhook_id.clone(),
+        created_at_ms: 2_000,
+        outcome: None,
+        outcome_at_ms: None,
+        erased_at_ms: None,
+    };
+    store.put_link(&link).await.unwrap();
+}
+
+/// `candidates erase` by email (any case) and by XOR candidate id, on the embedded store and on
+/// DynamoDB: the person's screening bodies go, the other candidate's stay, a tombstone is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn candidates_erase_removes_one_person_in_both_stores() {
+    use xor_lever_shared::domain::*;
+    let id = ConnectionId::parse("acme").unwrap();
+    // Embedded.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = xor_lever_shared::adapters::sqlite::SqliteStore::open_dir(dir.path()).unwrap();
+        screened_in(&s, &id, "cand_1").await;
+        screened_in(&s, &id, "cand_2").await;
+    }
+    let out = xl(dir.path(), &["candidates", "erase", "--email", "ada.CAND_1@example.com"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("acme: erased candidate(s) cand_1: 1 screening body removed; Lever opportunities opp_cand_1"),
+        "{said}"
+    );
+    let s = xor_lever_shared::adapters::sqlite::SqliteStore::open_dir(dir.path()).unwrap();
+    assert!(s.delivery(&id, "msg_cand_1").await.unwrap().unwrap().body.is_empty());
+    assert!(!s.delivery(&id, "msg_cand_2").await.unwrap().unwrap().body.is_empty(), "only that person");
+    assert!(s.tombstone(&id, &tombstone_key(&id, "cand_1")).await.unwrap().is_some());
+    assert!(s.link(&id, "opp_cand_1").await.unwrap().unwrap().erased_at_ms.is_some());
+    let none = xl(dir.path(), &["candidates", "erase", "--email", "nobody@example.com"]);
+    assert!(text(&none.stdout).contains("nobody found"), "{}", text(&none.stdout));
+
+    // DynamoDB on moto, by XOR's candidate id.
+    let t = xor_lever_sandbox::moto::dynamo_store().await;
+    screened_in(&t, &id, "cand_3").await;
+    let out = Command::new(env!("CARGO_BIN_EXE_xor-lever"))
+        .args(["--store", "dynamodb", "candidates", "erase", "--candidate", "cand_3", "--connection", "acme", "--json"])
+        .env("TABLE_NAME", t.table())
+        .env("SECRET_PREFIX", "xl-cli-erase/")
+        .env("AWS_ENDPOINT_URL", xor_lever_sandbox::moto::endpoint())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["bodies"], 1, "{report}");
+    assert!(t.delivery(&id, "msg_cand_3").await.unwrap().unwrap().body.is_empty());
+}

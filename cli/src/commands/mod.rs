@@ -1,3 +1,4 @@
+pub mod candidates;
 pub mod connections;
 #[cfg(feature = "sandbox")]
 pub mod dev;
