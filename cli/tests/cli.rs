@@ -136,8 +136,17 @@ fn dev_runs_the_local_story_end_to_end() {
     // The delivery is there for an operator to see.
     let dev = dir.path().join("dev");
     let out = xl(&dev, &["webhooks", "list", "--json"]);
-    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 2, "{}", text(&out.stderr));
+    let all: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (lines, lever): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|l| l["event_type"] == "candidate.screening_passed");
+    assert_eq!(lines.len(), 3, "two screenings and XOR's retry of the erased one: {lines:?}");
+    assert_eq!(lever.len(), 4, "Lever's events: a stage change, a hire's two, a deletion: {lever:?}");
+    assert!(lever.iter().all(|l| l["status"] == "completed" && l["webhook_id"].as_str().unwrap().starts_with("lever:")));
+    // The third flow: outcomes reach XOR, a deletion erases and is not undone by XOR's retry.
+    assert!(s.contains("XOR received: cand_demo_1 stage_changed (Phone screen)"), "{s}");
+    assert!(s.contains("XOR received: cand_demo_1 hired"), "{s}");
+    assert!(s.contains("our copy of the screening: 0 bytes (erased)"), "{s}");
+    assert!(s.contains(r#""status":"erased"}; opportunities in Lever: 1"#), "{s}");
     let ids: Vec<(&str, &str)> =
         lines.iter().map(|l| (l["status"].as_str().unwrap(), l["webhook_id"].as_str().unwrap())).collect();
     assert!(ids.contains(&("completed", "msg_demo_1")) && ids.contains(&("completed", "msg_demo_2")), "{ids:?}");

@@ -15,9 +15,10 @@ use xor_lever_shared::adapters::xor::{XorClient, XorSettings};
 use xor_lever_shared::domain::connection::XOR_ASSUMED_MAX_RPS;
 use xor_lever_shared::domain::ports::LEVER_APP;
 use xor_lever_shared::domain::webhook::WebhookSecret;
-use xor_lever_shared::domain::{ConnectionId, JobBoard, SecretString, XorJob};
+use xor_lever_shared::domain::{ConnectionId, DeliveryStatus, JobBoard, SecretString, XorJob};
 use xor_lever_shared::usecases::context::LeverContext;
 use xor_lever_shared::usecases::section::access;
+use xor_lever_shared::usecases::webhook::list_deliveries;
 use xor_lever_shared::usecases::{SyncDeps, SyncOptions, now_ms};
 
 use super::cell;
@@ -69,6 +70,15 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     redeliver(&demo, &server, &body).await?;
     candidate_waits(&demo, &server, &body).await?;
     replay(&demo, &server, &browser, args.keep_running).await?;
+    if !args.keep_running {
+        // The third flow: what recruiters do in Lever reaches XOR; a deletion erases.
+        outcomes(&demo).await?;
+        erasure(&demo, &server, &body).await?;
+        println!(
+            "done: jobs flow Lever → XOR, candidates XOR → Lever, outcomes Lever → XOR. State is in {}.",
+            demo.dir.display()
+        );
+    }
     serve.abort();
     Ok(ExitCode::SUCCESS)
 }
@@ -398,9 +408,84 @@ async fn replay(d: &Demo, server: &str, browser: &Visitor, keep_running: bool) -
             return Err("expected the replayed candidate in Lever".into());
         }
         println!("   the section (connected, 4 jobs with their chatbot and webchat links): {page_url}");
-        println!("done: jobs flow Lever → XOR, candidates flow XOR → Lever. State is in {}.", d.dir.display());
     }
     Ok(())
+}
+
+/// Step 11: the Super Admin switches Lever's webhook group on; a recruiter moves the first
+/// candidate to a stage and hires them; Lever's signed events reach the local route and are
+/// recorded; the sweep confirms them with Lever and tells XOR.
+async fn outcomes(d: &Demo) -> Result<()> {
+    d.http
+        .post(format!("{}/_sandbox/webhooks/enabled", d.lever.url))
+        .json(&serde_json::json!({"enabled": true}))
+        .send()
+        .await?;
+    let first = d.lever.opportunities().first().map(|o| o.id.clone()).ok_or("no opportunity")?;
+    for how in [serde_json::json!({"to": "stage", "stage": "stage-phone"}), serde_json::json!({"to": "hire"})] {
+        d.http
+            .post(format!("{}/_sandbox/opportunities/{first}/move", d.lever.url))
+            .json(&how)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let recorded = list_deliveries(&d.webhooks, Some(&d.id), Some(DeliveryStatus::Pending), 50).await?;
+    println!(
+        "11. in Lever, A. L. moves to \"Phone screen\" and is hired: {} Lever events recorded (signed, recent, new)",
+        recorded.len()
+    );
+    let swept = sweep(d).await?;
+    println!("   the scheduled sweep confirms each with Lever and tells XOR: {} done", swept.completed);
+    for e in d.xor.candidate_events() {
+        let word = e["stage"].as_str().or(e["reason"].as_str()).map(|w| format!(" ({w})")).unwrap_or_default();
+        println!(
+            "   XOR received: {} {}{word}",
+            e["candidate_id"].as_str().unwrap_or(""),
+            e["event"].as_str().unwrap_or("")
+        );
+    }
+    if d.xor.candidate_events().len() != 2 {
+        return Err("expected a stage change and a hire at XOR".into());
+    }
+    Ok(())
+}
+
+/// Step 12: the second candidate is deleted in Lever: the product's copy is erased (Lever
+/// confirms the deletion first), XOR is told, and XOR's late retry creates nothing.
+async fn erasure(d: &Demo, server: &str, body: &[u8]) -> Result<()> {
+    let second = d.lever.opportunities().get(1).map(|o| o.id.clone()).ok_or("no second opportunity")?;
+    d.http
+        .post(format!("{}/_sandbox/opportunities/{second}/move", d.lever.url))
+        .json(&serde_json::json!({"to": "delete"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    sweep(d).await?;
+    let kept = d.webhooks.webhooks.delivery(&d.id, "msg_demo_2").await?.ok_or("no delivery")?;
+    println!(
+        "12. in Lever, G. H. is deleted: XOR received {}; our copy of the screening: {} bytes (erased), the record kept ({})",
+        d.xor.candidate_events().last().and_then(|e| e["event"].as_str().map(str::to_owned)).unwrap_or_default(),
+        kept.body.len(),
+        kept.status.as_str()
+    );
+    let grace = String::from_utf8(body.to_vec())?.replace("cand_demo_1", "cand_demo_2");
+    let (st, answer) = send_webhook(d, server, "msg_demo_2_retry", grace.as_bytes()).await?;
+    println!(
+        "   XOR retries G. H.'s screening: HTTP {st} {answer}; opportunities in Lever: {}",
+        d.lever.opportunities().len()
+    );
+    if !kept.body.is_empty() || d.lever.opportunities().len() != 1 {
+        return Err("expected the deleted candidate erased and not created again".into());
+    }
+    Ok(())
+}
+
+/// The scheduled sweep of the demo connection (what its turn runs).
+async fn sweep(d: &Demo) -> Result<xor_lever_shared::usecases::webhook::RetrySummary> {
+    let conn = d.webhooks.connections.connection(&d.id).await?.ok_or("no connection")?;
+    let deadline = now_ms() + 60_000;
+    Ok(xor_lever_shared::usecases::webhook::retry_connection(&d.webhooks, &conn, deadline, deadline, 100).await?)
 }
 
 /// The admin's browser on the Lever section: the link → "Not connected" → the note's Connect →
