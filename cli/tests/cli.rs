@@ -141,7 +141,9 @@ fn dev_runs_the_local_story_end_to_end() {
         all.into_iter().partition(|l| l["event_type"] == "candidate.screening_passed");
     assert_eq!(lines.len(), 3, "two screenings and XOR's retry of the erased one: {lines:?}");
     assert_eq!(lever.len(), 4, "Lever's events: a stage change, a hire's two, a deletion: {lever:?}");
-    assert!(lever.iter().all(|l| l["status"] == "completed" && l["webhook_id"].as_str().unwrap().starts_with("lever:")));
+    assert!(
+        lever.iter().all(|l| l["status"] == "completed" && l["webhook_id"].as_str().unwrap().starts_with("lever:"))
+    );
     // The third flow: outcomes reach XOR, a deletion erases and is not undone by XOR's retry.
     assert!(s.contains("XOR received: cand_demo_1 stage_changed (Phone screen)"), "{s}");
     assert!(s.contains("XOR received: cand_demo_1 hired"), "{s}");

@@ -49,6 +49,15 @@ async fn outcomes_reach_xor_once_and_in_order(kind: StoreKind) {
     assert_eq!(received(&app, "cand_1").len(), 2, "each event once");
     let link = app.deps.candidates.link(&app.id, &opp).await.unwrap().unwrap();
     assert_eq!(link.outcome.as_deref(), Some("hired"), "the candidate's latest outcome is kept for the section");
+
+    // The section page shows it beside the candidate, and that Lever's events arrive.
+    let link = xor_lever_shared::usecases::section::access::page_link(&app.setup, &app.url, &app.id, 7).await.unwrap();
+    let v = xor_lever_sandbox::visitor::Visitor::new();
+    let first = v.get(&link).await.unwrap();
+    let page = v.get(&first.location.unwrap()).await.unwrap().body;
+    assert!(page.contains("In Lever: hired"), "{page}");
+    assert!(page.contains("Lever's events are arriving"), "{page}");
+    assert_eq!(page.matches("Open in Lever").count(), 1, "Lever's events are not listed as candidates");
 }
 
 #[tokio::test]

@@ -119,8 +119,10 @@ fn facts(v: &SectionView) -> Markup {
             @if c.status == ConnectionStatus::Connected {
                 dt { "Outcomes to XOR" }
                 dd #lever-webhooks {
-                    @if v.lever_webhooks > 0 {
-                        (v.lever_webhooks) " Lever webhooks registered. For XOR to learn what becomes of its candidates, a Super Admin switches them on in Lever: Settings → Integrations and API → Webhooks (Candidate Stage Change, Candidate Hired, Candidate Archive State Change, Candidate Deleted)."
+                    @if v.lever_webhooks > 0 && v.lever_events_seen {
+                        (v.lever_webhooks) " Lever webhooks registered; Lever's events are arriving."
+                    } @else if v.lever_webhooks > 0 {
+                        (v.lever_webhooks) " Lever webhooks registered, no event yet. For XOR to learn what becomes of its candidates, a Super Admin switches them on in Lever: Settings → Integrations and API → Webhooks (Candidate Stage Change, Candidate Hired, Candidate Archive State Change, Candidate Deleted)."
                     } @else {
                         "Not registered: this authorization predates them. Authorize again (ask your XOR contact for a connect link) so XOR learns what becomes of its candidates."
                     }
@@ -285,6 +287,7 @@ fn candidates(v: &SectionView, path: &str) -> Markup {
                 td data-label="Received" { (when(r.received_at_ms)) }
                 td data-label="Outcome" {
                     (status_word(r.status))
+                    @if let Some(o) = &r.lever_outcome { br; span.muted { "In Lever: " (o) } }
                     }
                 @if replay {
                     td data-label="Attempts" { (r.attempts) }

@@ -48,6 +48,9 @@ pub struct SectionView {
     /// Lever webhooks registered for the connection (issue 25): what becomes of XOR's
     /// candidates in Lever can flow back to XOR once a Super Admin switches them on.
     pub lever_webhooks: usize,
+    /// Whether any of Lever's events has arrived (until one has, the page says which switches
+    /// to turn on in Lever).
+    pub lever_events_seen: bool,
 }
 
 /// One delivery as a recruiter may see it: initials only.
@@ -58,8 +61,11 @@ pub struct CandidateRow {
     /// (The delivery's reason stays for operators: it may quote Lever or a store.)
     pub status: DeliveryStatus,
     pub opportunity_url: Option<String>,
+    pub opportunity_id: Option<String>,
     pub received_at_ms: i64,
     pub attempts: u32,
+    /// What became of them in Lever, as last told to XOR (`hired`, `stage_changed: Phone screen`).
+    pub lever_outcome: Option<String>,
 }
 
 pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<SectionView, SectionError> {
@@ -70,7 +76,8 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
     let titles: HashMap<String, String> = all.iter().map(|m| (m.xor_job_id.clone(), m.title.clone())).collect();
     let jobs = JobsPage::of(all, query);
     let ats = deps.lever_for(&connection);
-    let (recent, waiting) = candidates(deps, &id, &titles, &*ats).await?;
+    let (mut recent, waiting, lever_events_seen) = candidates(deps, &id, &titles, &*ats).await?;
+    outcomes(deps, &id, &mut recent).await;
     let lever_origin = origin(&ats.authorize_url("", "", ""));
     // Connect (or authorize again, e.g. for a new permission) while the invitation is live.
     let can_connect = match &s.i {
@@ -84,6 +91,7 @@ pub async fn view(deps: &LeverContext, s: &Session, query: &JobQuery) -> Result<
     Ok(SectionView {
         renewal_due,
         lever_webhooks,
+        lever_events_seen,
         connection,
         can_connect,
         last_run,
@@ -143,22 +151,41 @@ async fn candidates(
     id: &ConnectionId,
     titles: &HashMap<String, String>,
     ats: &dyn crate::domain::Ats,
-) -> Result<(Vec<CandidateRow>, Vec<CandidateRow>), SectionError> {
+) -> Result<(Vec<CandidateRow>, Vec<CandidateRow>, bool), SectionError> {
     let row = |d: Delivery| candidate_row(d, titles, ats);
-    let completed = deps.webhooks.deliveries(id, DeliveryStatus::Completed, RECENT, None).await.map_err(unavailable)?;
-    let mut recent: Vec<CandidateRow> = completed.items.into_iter().map(row).collect();
+    // Lever's events share the deliveries' listing: read a few more, keep the screenings.
+    let is_lever = crate::usecases::webhook::lever_events::is_lever_event;
+    let completed =
+        deps.webhooks.deliveries(id, DeliveryStatus::Completed, RECENT * 4, None).await.map_err(unavailable)?;
+    let mut seen = completed.items.iter().any(is_lever);
+    let mut recent: Vec<CandidateRow> = completed.items.into_iter().filter(|d| !is_lever(d)).map(row).collect();
+    recent.truncate(RECENT);
     let mut waiting = Vec::new();
     for status in
         [DeliveryStatus::Pending, DeliveryStatus::PendingReauth, DeliveryStatus::Failed, DeliveryStatus::Received]
     {
-        for d in deps.webhooks.deliveries(id, status, WAITING, None).await.map_err(unavailable)?.items {
-            waiting.push(row(d));
+        for d in deps.webhooks.deliveries(id, status, WAITING * 4, None).await.map_err(unavailable)?.items {
+            seen |= is_lever(&d);
+            if !is_lever(&d) {
+                waiting.push(row(d));
+            }
         }
     }
     recent.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
     waiting.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
     waiting.truncate(WAITING);
-    Ok((recent, waiting))
+    Ok((recent, waiting, seen))
+}
+
+/// Each recent candidate's latest outcome in Lever (one link read each; a failure leaves it out:
+/// the page is still useful without it).
+async fn outcomes(deps: &LeverContext, id: &ConnectionId, recent: &mut [CandidateRow]) {
+    for r in recent.iter_mut() {
+        let Some(opp) = r.opportunity_id.clone() else { continue };
+        if let Ok(Some(link)) = deps.candidates.link(id, &opp).await {
+            r.lever_outcome = if link.erased_at_ms.is_some() { Some("erased".into()) } else { link.outcome };
+        }
+    }
 }
 
 /// A delivery as the page shows it: the candidate's initials, the job's title, Lever's link.
@@ -183,6 +210,8 @@ fn candidate_row(d: Delivery, titles: &HashMap<String, String>, ats: &dyn crate:
         status: d.status,
         received_at_ms: d.received_at_ms,
         attempts: d.attempts,
+        opportunity_id: d.opportunity_id,
+        lever_outcome: None,
     }
 }
 
