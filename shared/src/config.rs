@@ -31,6 +31,9 @@ pub struct Settings {
     pub sync_queue_url: Option<String>,
     /// `DELIVERY_RETENTION_DAYS`: how long finished webhook deliveries are kept (TTL).
     pub delivery_retention_days: u32,
+    /// `BODY_RETENTION_DAYS`: how long a finished screening's raw body (the candidate's personal
+    /// data) is kept; the record itself keeps its TTL.
+    pub body_retention_days: u32,
     /// `XOR_LEVER_RESUME_HOSTS`: the only hosts a resume link may point at.
     pub resume_hosts: ResumeHosts,
 }
@@ -77,6 +80,11 @@ impl Settings {
             delivery_retention_days: num(
                 "DELIVERY_RETENTION_DAYS",
                 u64::from(crate::domain::webhook::DEFAULT_RETENTION_DAYS),
+            )?
+            .clamp(1, 3650) as u32,
+            body_retention_days: num(
+                "BODY_RETENTION_DAYS",
+                u64::from(crate::domain::webhook::DEFAULT_BODY_RETENTION_DAYS),
             )?
             .clamp(1, 3650) as u32,
             resume_hosts: resume_hosts_from_env()?,
@@ -290,6 +298,7 @@ pub fn lever_context(
     let mut deps = lever_context_on(stores.table.clone(), stores.secrets.clone(), http);
     deps.files = resume_fetcher(settings.resume_hosts.clone());
     deps.delivery_retention_days = settings.delivery_retention_days;
+    deps.body_retention_days = settings.body_retention_days;
     if let Some(queue) = &stores.queue {
         deps.sync_trigger = Some(queue.clone());
     }

@@ -22,6 +22,20 @@ fn received(app: &WebhookApp, cand: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// The sync worker's wiring on the app's DynamoDB table and secrets, under the worker's own IAM.
+async fn worker(app: &WebhookApp) -> xor_lever_shared::usecases::context::LeverContext {
+    let (table, prefix) = app.aws.clone().unwrap();
+    let (t, s) = xor_lever_sandbox::moto::stores_as(Principal::SyncWorker, &table, &prefix).await;
+    let mut worker = xor_lever_shared::config::lever_context_on(
+        std::sync::Arc::new(t),
+        std::sync::Arc::new(s),
+        xor_lever_shared::config::http_client(),
+    );
+    worker.lever = app.deps.lever.clone();
+    worker.boards = app.deps.boards.clone();
+    worker
+}
+
 async fn outcomes_reach_xor_once_and_in_order(kind: StoreKind) {
     let app = spawn_webhook_app(kind).await;
     app.subscribe_lever().await;
@@ -79,15 +93,7 @@ async fn outcomes_flow_under_the_functions_own_iam() {
     let opp = app.screened("cand_1").await;
     app.lever_move(&opp, json!({"to": "archive", "reason": "reason-withdrew"})).await;
     assert_eq!(app.lever_events().await.len(), 1);
-    let (table, prefix) = app.aws.clone().unwrap();
-    let (t, s) = xor_lever_sandbox::moto::stores_as(Principal::SyncWorker, &table, &prefix).await;
-    let mut worker = xor_lever_shared::config::lever_context_on(
-        std::sync::Arc::new(t),
-        std::sync::Arc::new(s),
-        xor_lever_shared::config::http_client(),
-    );
-    worker.lever = app.deps.lever.clone();
-    worker.boards = app.deps.boards.clone();
+    let worker = worker(&app).await;
     let swept = app.sweep_with(&worker).await;
     assert_eq!(swept.completed, 1, "{swept:?}");
     assert_eq!(received(&app, "cand_1"), [("archived".to_owned(), Some("Withdrew".to_owned()))]);
@@ -220,4 +226,83 @@ async fn a_deleted_candidate_is_erased_and_never_created_again() {
     assert_eq!(answer["status"], "erased");
     assert_eq!(app.lever.opportunities().len(), before, "not created again");
     assert!(app.delivery("msg_cand_gone_retry").await.unwrap().body.is_empty(), "its body is not kept either");
+}
+
+/// Disabling from the Lever section stops Lever's events: the app's webhooks are deleted in
+/// Lever and their tokens forgotten, so even a delivery already on its way is refused.
+#[tokio::test]
+async fn disabling_removes_lever_s_webhooks_and_forgets_their_tokens() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    app.subscribe_lever().await;
+    let opp = app.screened("cand_1").await;
+    let sent = app.lever_move(&opp, json!({"to": "stage", "stage": "stage-phone"})).await;
+    let in_flight = sent[0]["body"].clone();
+    assert_eq!(app.post_lever(&in_flight).await.0, 200, "a duplicate while subscribed");
+    assert_eq!(app.lever.registered_webhooks().len(), 4);
+
+    let link = xor_lever_shared::usecases::section::access::page_link(&app.setup, &app.url, &app.id, 7).await.unwrap();
+    let v = xor_lever_sandbox::visitor::Visitor::new();
+    let page = v.follow(&link).await.unwrap();
+    let page = v.submit(&page, &format!("/connections/{}/disable", app.id), &[]).await.unwrap();
+    assert!(page.body.contains("isabled"), "{}", page.body);
+    assert!(app.lever.registered_webhooks().is_empty(), "{:?}", app.lever.registered_webhooks());
+    let kept = xor_lever_shared::usecases::connect::subscribe::stored(&app.setup, &app.id).await.unwrap();
+    assert!(kept.is_empty(), "tokens forgotten: {kept:?}");
+    // Lever's retry of a delivery sent before: a duplicate while subscribed, refused after.
+    assert_eq!(app.post_lever(&in_flight).await.0, 401, "no signature token is believed any more");
+}
+
+/// A finished screening's raw body goes after `BodyRetentionDays` (30 by default), removed by
+/// the connection's sweep; the record stays (its own TTL), and a recent one keeps its body.
+async fn bodies_go_after_their_retention(kind: StoreKind) {
+    let app = spawn_webhook_app(kind).await;
+    // The sweep runs in the sync worker: on DynamoDB, under its own IAM (on the app's clock).
+    let sweeper = match app.aws.clone() {
+        Some(_) => {
+            let mut w = worker(&app).await;
+            w.set_clock(app.deps.clock.clone());
+            w
+        }
+        None => app.deps.clone(),
+    };
+    app.screened("cand_old").await;
+    app.skew_ms.store(20 * 24 * 3600 * 1000, std::sync::atomic::Ordering::SeqCst);
+    app.screened("cand_new").await;
+    app.sweep_with(&sweeper).await;
+    assert!(!app.delivery("msg_cand_old").await.unwrap().body.is_empty(), "20 days: kept");
+    app.skew_ms.store(31 * 24 * 3600 * 1000, std::sync::atomic::Ordering::SeqCst);
+    app.sweep_with(&sweeper).await;
+    let old = app.delivery("msg_cand_old").await.unwrap();
+    assert!(old.body.is_empty(), "31 days: the body is gone");
+    assert_eq!(old.status, DeliveryStatus::Completed, "the record stays");
+    assert!(!app.delivery("msg_cand_new").await.unwrap().body.is_empty(), "11 days: kept");
+}
+
+#[tokio::test]
+async fn bodies_go_after_their_retention_on_sqlite() {
+    bodies_go_after_their_retention(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn bodies_go_after_their_retention_on_dynamodb() {
+    bodies_go_after_their_retention(StoreKind::AwsAs(Principal::Webhook)).await;
+}
+
+/// Without Lever's archive reasons a hire cannot be told from another archive: the event waits
+/// (it is never sent as something else, nor dropped), and goes once Lever answers.
+#[tokio::test]
+async fn a_hire_waits_while_lever_s_archive_reasons_cannot_be_read() {
+    let app = spawn_webhook_app(StoreKind::Sqlite).await;
+    app.subscribe_lever().await;
+    let opp = app.screened("cand_1").await;
+    app.lever_move(&opp, json!({"to": "hire"})).await;
+    let down =
+        xor_lever_sandbox::lever::Fault { status: Some(503), op: Some("archive_reasons".into()), ..Default::default() };
+    app.lever.inject(vec![down; 3]);
+    let swept = app.sweep_with(&app.deps).await;
+    assert_eq!(swept.completed, 0, "{swept:?}");
+    assert!(received(&app, "cand_1").is_empty(), "nothing sent as something else");
+    let swept = app.sweep_with(&app.deps).await;
+    assert_eq!(swept.completed, 2, "{swept:?}");
+    assert_eq!(received(&app, "cand_1"), [("hired".to_owned(), None)], "once, from whichever event");
 }

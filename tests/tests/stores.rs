@@ -320,6 +320,27 @@ async fn candidate_contract<S: CandidateStore + WebhookStore>(s: &S) {
     assert!(!s.erase_body(&c, "msg_unknown").await.unwrap());
     assert!(!s.erase_body(&beta, "msg_1").await.unwrap(), "per connection");
     assert!(s.delivery(&beta, "msg_1").await.unwrap().is_none(), "nothing created");
+
+    // A processor that read the delivery before the erasure writes its outcome after it: the
+    // outcome lands, the body does not come back.
+    let mut late = d.clone();
+    late.set_status(DeliveryStatus::Failed, 5_000, 90);
+    late.reason = Some("late".into());
+    s.update_delivery(&late).await.unwrap();
+    let after = s.delivery(&c, "msg_1").await.unwrap().unwrap();
+    assert_eq!(after, Delivery { body: Vec::new(), ..late.clone() }, "the erasure holds");
+    // And a delivery never erased keeps its body through an update.
+    let mut kept = delivery("acme", "msg_2", 2_000, DeliveryStatus::Pending);
+    s.insert_delivery(&kept).await.unwrap();
+    kept.set_status(DeliveryStatus::Completed, 6_000, 90);
+    s.update_delivery(&kept).await.unwrap();
+    assert_eq!(s.delivery(&c, "msg_2").await.unwrap().unwrap(), kept);
+    // A listing from a position that is no delivery's (the body retention's cutoff): older only.
+    let cut = DeliveryCursor { received_at_ms: 1_500, webhook_id: String::new() };
+    let older = s.deliveries(&c, DeliveryStatus::Failed, 10, Some(&cut)).await.unwrap();
+    assert_eq!(older.items.iter().map(|d| d.webhook_id.as_str()).collect::<Vec<_>>(), ["msg_1"]);
+    let none = s.deliveries(&c, DeliveryStatus::Completed, 10, Some(&cut)).await.unwrap();
+    assert!(none.items.is_empty(), "msg_2 is newer than the cutoff");
 }
 
 /// Twenty attempts at one screening's claim at once: exactly one holds it.

@@ -137,21 +137,23 @@ pub enum ConnectionsCommand {
     },
     /// Void every page link and section session of the connection issued until now (a link
     /// sent to the wrong person, a customer's admin who left). Connect links are voided too.
-    RevokeLinks {
-        id: ConnectionId,
-    },
+    RevokeLinks { id: ConnectionId },
     /// Status, last sync, token expiry (never the token), waiting and failed webhooks.
     Show {
         id: ConnectionId,
         #[arg(long)]
         json: bool,
     },
-    /// Stop syncing and hold webhooks (as pending_reauth) until enabled.
-    Disable {
-        id: ConnectionId,
-    },
+    /// Stop syncing and hold XOR's webhooks (as pending_reauth) until enabled; Lever's webhooks
+    /// are deleted in Lever and their tokens forgotten (Lever stops sending outcomes).
+    Disable { id: ConnectionId },
+    /// Sync again, replay what XOR sent meanwhile, and (with the public URL) register Lever's
+    /// webhooks again.
     Enable {
         id: ConnectionId,
+        /// The API's public base URL (the stack's ApiUrl output), where Lever posts its events.
+        #[arg(long, env = "PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// The customer's Lever feed moved (a new URL for the same Lever account): the next sync
     /// reads it. Jobs, mappings, secrets and the Lever authorization stay; postings no longer in
@@ -299,11 +301,8 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             );
         }
         ConnectionsCommand::Show { id, json } => show(ctx, &deps, &id, json).await?,
-        ConnectionsCommand::Disable { id } => {
-            deps.connections.set_status(&id, ConnectionStatus::Disabled).await?;
-            println!("connection {id} disabled: no syncs; its webhooks wait as pending_reauth");
-        }
-        ConnectionsCommand::Enable { id } => enable(ctx, &deps, &id).await?,
+        ConnectionsCommand::Disable { id } => disable(ctx, &id).await?,
+        ConnectionsCommand::Enable { id, public_url } => enable(ctx, &deps, &id, public_url.as_deref()).await?,
         ConnectionsCommand::SetFeedUrl { id, feed_url } => set_feed_url(&deps, &id, &feed_url).await?,
         ConnectionsCommand::SetXorKey { id, xor_api_key } => {
             if deps.connections.connection(&id).await?.is_none() {
@@ -403,16 +402,56 @@ async fn show(ctx: &Ctx, deps: &xor_lever_shared::usecases::SyncDeps, id: &Conne
     Ok(())
 }
 
+/// Disables `id`, then removes its Lever webhooks (best effort: Lever drops them anyway once
+/// the authorization ends; the tokens are forgotten either way).
+async fn disable(ctx: &Ctx, id: &ConnectionId) -> Result<()> {
+    let w = ctx.lever_context().await?;
+    let conn = w.connections.connection(id).await?.ok_or_else(|| format!("no connection {id}"))?;
+    w.connections.set_status(id, ConnectionStatus::Disabled).await?;
+    let removed = xor_lever_shared::usecases::connect::subscribe::unsubscribe(&w, &conn, now_ms() + 10_000).await?;
+    println!(
+        "connection {id} disabled: no syncs; XOR's webhooks wait as pending_reauth; {removed} Lever webhook(s) removed (Lever stops sending outcomes)"
+    );
+    Ok(())
+}
+
 /// Back from disabled: connected when Lever's tokens are there, else pending; what waited is
-/// replayed.
-async fn enable(ctx: &Ctx, deps: &xor_lever_shared::usecases::SyncDeps, id: &ConnectionId) -> Result<()> {
+/// replayed; Lever's webhooks registered again when the public URL is known.
+async fn enable(
+    ctx: &Ctx,
+    deps: &xor_lever_shared::usecases::SyncDeps,
+    id: &ConnectionId,
+    public_url: Option<&str>,
+) -> Result<()> {
     let w = ctx.lever_context().await?;
     let authorized = w.tokens.stored(id).await?.is_some();
     let status = if authorized { ConnectionStatus::Connected } else { ConnectionStatus::Pending };
     deps.connections.set_status(id, status).await?;
     let replayed = xor_lever_shared::usecases::connect::replay_waiting(&w, id, now_ms() + 5 * 60_000).await;
     println!("connection {id} is {}; {replayed} waiting webhook(s) replayed", status.as_str());
+    if status == ConnectionStatus::Connected {
+        println!("{}", resubscribe(&w, id, public_url).await);
+    }
     Ok(())
+}
+
+/// Registers the connection's Lever webhooks again (after an `enable`): what happened, in words.
+async fn resubscribe(w: &LeverContext, id: &ConnectionId, public_url: Option<&str>) -> String {
+    let Some(base) = public_url else {
+        return "Lever webhooks not registered: pass --public-url (or PUBLIC_URL), or authorize again".into();
+    };
+    let Ok(Some(conn)) = w.connections.connection(id).await else { return "no connection".into() };
+    let lever = w.lever_for(&conn);
+    let subscribed = match w.tokens.access_token(&conn, &*lever, now_ms() + 10_000).await {
+        Ok(access) => {
+            xor_lever_shared::usecases::connect::subscribe::subscribe(w, &conn, &access, base).await.map(|h| h.len())
+        }
+        Err(e) => return format!("Lever webhooks not registered: {e}"),
+    };
+    match subscribed {
+        Ok(n) => format!("{n} Lever webhook(s) registered at {base}/webhooks/lever/{id}"),
+        Err(e) => format!("Lever webhooks not registered: {e}"),
+    }
 }
 
 async fn set_feed_url(deps: &xor_lever_shared::usecases::SyncDeps, id: &ConnectionId, feed_url: &str) -> Result<()> {
@@ -534,7 +573,19 @@ pub async fn describe(
         "webhooks_pending": count(DeliveryStatus::Pending).await?,
         "webhooks_pending_reauth": count(DeliveryStatus::PendingReauth).await?,
         "webhooks_failed": count(DeliveryStatus::Failed).await?,
+        // The third flow (docs/outcomes.md): Lever's webhooks registered, or why not.
+        "lever_webhooks": lever_webhooks(&w, &c).await,
     }))
+}
+
+/// How many of Lever's webhooks the connection holds tokens for, in words an operator acts on.
+async fn lever_webhooks(w: &LeverContext, c: &Connection) -> String {
+    let n = xor_lever_shared::usecases::connect::subscribe::stored(w, &c.id).await.map_or(0, |h| h.len());
+    match (n, c.status) {
+        (0, ConnectionStatus::Connected) => "none: outcomes need \"Authorize again\" (a connect link)".into(),
+        (0, _) => "none".into(),
+        (n, _) => format!("{n} registered (outcomes reach XOR once the Super Admin switches them on in Lever)"),
+    }
 }
 
 #[cfg(test)]

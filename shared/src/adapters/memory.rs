@@ -164,7 +164,8 @@ impl WebhookStore for MemoryStore {
         let mut g = self.webhooks.lock().unwrap();
         match g.deliveries.get_mut(&(d.connection.clone(), d.webhook_id.clone())) {
             Some(x) => {
-                *x = d.clone();
+                // The body stays as stored: an update never brings back one an erasure removed.
+                *x = Delivery { body: std::mem::take(&mut x.body), ..d.clone() };
                 Ok(())
             }
             None => Err(StoreError::NotFound { what: format!("delivery {}/{}", d.connection, d.webhook_id) }),

@@ -29,6 +29,8 @@ pub struct LeverContext {
     pub clock: Clock,
     /// Days a finished delivery is kept (DynamoDB's TTL deletes it then).
     pub delivery_retention_days: u32,
+    /// Days a finished screening's raw body is kept (the sweep removes it then).
+    pub body_retention_days: u32,
     /// Test hook: return true at a named point to stop there as a crash would (no cleanup).
     pub crash_at: Option<super::CrashHook>,
     /// Starts a connection's first sync once it connects.
@@ -75,6 +77,7 @@ impl LeverContext {
             boards: None,
             clock: system_clock(),
             delivery_retention_days: crate::domain::webhook::DEFAULT_RETENTION_DAYS,
+            body_retention_days: crate::domain::webhook::DEFAULT_BODY_RETENTION_DAYS,
             crash_at: None,
             sync_trigger: None,
             secret_cache: Arc::default(),

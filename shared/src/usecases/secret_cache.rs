@@ -23,6 +23,12 @@ pub struct SecretCache {
 }
 
 impl SecretCache {
+    /// Drops what this process holds under `key` (its owner just wrote a new value: the next read
+    /// is the store's). Other warm processes keep theirs up to [`SECRET_TTL_MS`].
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().unwrap().remove(key);
+    }
+
     /// The value under `key`, read with `load` when none is cached younger than `max_age_ms`.
     /// The bool says whether it was read just now.
     pub async fn get<F>(

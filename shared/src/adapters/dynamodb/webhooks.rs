@@ -72,15 +72,31 @@ impl WebhookStore for DynamoStore {
         out.item.as_ref().map(item_delivery).transpose()
     }
 
+    /// Every attribute but `body`, which stays as stored: an update never brings back a body an
+    /// erasure removed (the delivery may have been read before it).
     async fn update_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(d)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
+        let mut item = delivery_item(d);
+        item.remove("body");
+        let (pk_v, sk_v) = (item.remove("pk"), item.remove("sk"));
+        let expires = item.remove("expires_at");
+        let mut names = Vec::new();
+        let mut req =
+            self.client.update_item().table_name(&self.table).set_key(Some(
+                [("pk".to_owned(), pk_v.unwrap_or(s(""))), ("sk".to_owned(), sk_v.unwrap_or(s("")))].into(),
+            ));
+        for (i, (k, v)) in item.into_iter().enumerate() {
+            names.push(format!("#a{i} = :v{i}"));
+            req = req.expression_attribute_names(format!("#a{i}"), k).expression_attribute_values(format!(":v{i}"), v);
+        }
+        let mut expr = format!("SET {}", names.join(", "));
+        match expires {
+            Some(t) => {
+                expr.push_str(", expires_at = :exp");
+                req = req.expression_attribute_values(":exp", t);
+            }
+            None => expr.push_str(" REMOVE expires_at"),
+        }
+        let res = req.update_expression(expr).condition_expression("attribute_exists(pk)").send().await;
         match res {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {

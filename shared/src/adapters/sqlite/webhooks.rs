@@ -43,7 +43,8 @@ impl WebhookStore for SqliteStore {
         let n = self
             .db()
             .execute(
-                "UPDATE deliveries SET status = ?3, doc = ?4 WHERE connection = ?1 AND webhook_id = ?2",
+                // The body stays as stored: an update never brings back one an erasure removed.
+                "UPDATE deliveries SET status = ?3, doc = json_set(?4, '$.body', json_extract(doc, '$.body')) WHERE connection = ?1 AND webhook_id = ?2",
                 params![d.connection.as_str(), d.webhook_id, d.status.as_str(), to_json(d)],
             )
             .map_err(err("update_delivery"))?;

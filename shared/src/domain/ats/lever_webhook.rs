@@ -69,11 +69,17 @@ impl LeverDelivery {
     /// Parses a body; the error names the place, never the value found.
     pub fn parse(body: &[u8]) -> Result<Self, LeverDeliveryError> {
         let mut de = serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let d: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let at = format!("line {}, column {}", e.inner().line(), e.inner().column());
             let path = e.path().to_string();
             LeverDeliveryError::Malformed(if path == "." { at } else { format!("`{path}` ({at})") })
-        })
+        })?;
+        // The token becomes part of a store key: Lever's are 48 letters and digits.
+        let token_ok = (16..=128).contains(&d.token.len()) && d.token.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !token_ok {
+            return Err(LeverDeliveryError::Malformed("`token` is not 16 to 128 letters and digits".into()));
+        }
+        Ok(d)
     }
 
     /// Whether `signature` is the HMAC of `token` and `triggeredAt` under one of the webhook's
@@ -86,7 +92,8 @@ impl LeverDelivery {
 
     /// Whether `triggeredAt` is recent enough, at `now_ms`.
     pub fn is_fresh(&self, now_ms: i64) -> Result<(), LeverDeliveryError> {
-        let age = now_ms - self.triggered_at;
+        // A value no clock gives (an overflow) is as far from now as can be.
+        let age = now_ms.checked_sub(self.triggered_at).filter(|a| *a != i64::MIN).unwrap_or(i64::MAX);
         if age > FRESHNESS_MS {
             return Err(LeverDeliveryError::Stale { age_s: age / 1000, window_s: FRESHNESS_MS / 1000 });
         }
@@ -135,12 +142,22 @@ pub enum Confirmed {
     Refused(String),
 }
 
-/// An outcome as XOR is told it (docs/xor-contract.md §3).
+/// An outcome as XOR is told it (docs/xor-contract.md §3), with what identifies the state in
+/// Lever (the idempotency key is built from it, so the same state is one event at XOR however
+/// many deliveries, retries or replays report it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CandidateOutcome {
-    StageChanged { stage_id: String },
-    Hired,
-    Archived { reason_id: Option<String> },
+    StageChanged {
+        stage_id: String,
+    },
+    /// `archived_at`: when Lever archived it for the hired reason.
+    Hired {
+        archived_at: Option<i64>,
+    },
+    Archived {
+        reason_id: Option<String>,
+        archived_at: Option<i64>,
+    },
     Unarchived,
     Deleted,
 }
@@ -150,16 +167,30 @@ impl CandidateOutcome {
     pub fn name(&self) -> &'static str {
         match self {
             Self::StageChanged { .. } => "stage_changed",
-            Self::Hired => "hired",
+            Self::Hired { .. } => "hired",
             Self::Archived { .. } => "archived",
             Self::Unarchived => "unarchived",
             Self::Deleted => "deleted",
         }
     }
+
+    /// What makes this outcome one event at XOR: the state, and when Lever reached it (Lever's
+    /// archive time when it has one, else the event's `triggeredAt`).
+    pub fn state_key(&self, triggered_at: i64) -> String {
+        match self {
+            Self::StageChanged { stage_id } => format!("stage:{stage_id}:{triggered_at}"),
+            Self::Hired { archived_at } => format!("hired:{}", archived_at.unwrap_or(triggered_at)),
+            Self::Archived { archived_at, .. } => format!("archived:{}", archived_at.unwrap_or(triggered_at)),
+            Self::Unarchived => format!("unarchived:{triggered_at}"),
+            Self::Deleted => "deleted".into(),
+        }
+    }
 }
 
 /// What `event` (with its unsigned `data`) comes to, given the opportunity as Lever shows it
-/// now (`None`: Lever no longer has it) and whether an archive reason is a hire.
+/// now (`None`: Lever no longer has it) and whether an archive reason is a hire. Only a state
+/// Lever shows *and* the event claims is sent: a replayed delivery with another `data` can at
+/// most repeat a true state, which the idempotency key makes one event at XOR.
 pub fn confirm(
     event: &str,
     data: &LeverEventData,
@@ -173,7 +204,9 @@ pub fn confirm(
             Confirmed::Nothing("Lever no longer has the opportunity (its deletion comes as its own event)".into())
         };
     };
+    let archived_at = o.archived.as_ref().and_then(|a| a.archived_at);
     let reason = o.archived.as_ref().and_then(|a| a.reason.clone());
+    let hired = reason.as_deref().is_some_and(&is_hire);
     match event {
         "candidateDeleted" => Confirmed::Refused("Lever still has the opportunity: nothing was erased".into()),
         "candidateStageChange" => match (&o.stage, &data.to_stage_id) {
@@ -185,16 +218,35 @@ pub fn confirm(
             }
             (None, _) => Confirmed::Nothing("Lever shows no stage".into()),
         },
-        "candidateHired" => match reason {
-            Some(r) if is_hire(&r) => Confirmed::Send(CandidateOutcome::Hired),
-            _ => Confirmed::Nothing("Lever does not show the candidate hired".into()),
-        },
-        "candidateArchiveChange" => match (&o.archived, reason) {
-            (None, _) => Confirmed::Send(CandidateOutcome::Unarchived),
-            (Some(_), Some(r)) if is_hire(&r) => Confirmed::Nothing("a hire: sent as `hired` by its own event".into()),
-            (Some(_), reason_id) => Confirmed::Send(CandidateOutcome::Archived { reason_id }),
-        },
+        "candidateHired" if hired => Confirmed::Send(CandidateOutcome::Hired { archived_at }),
+        "candidateHired" => Confirmed::Nothing("Lever does not show the candidate hired".into()),
+        "candidateArchiveChange" => archive_change(data, o.archived.is_some(), reason, archived_at, hired),
         other => Confirmed::Nothing(format!("{other} is not an event the product subscribes to")),
+    }
+}
+
+/// An archive change is sent when Lever's state now is the one the event claims (archived, for
+/// that reason; or not archived). A hire's archive is sent as `hired` (the same key as the
+/// `candidateHired` event's: one event at XOR whichever of them Lever sends).
+fn archive_change(
+    data: &LeverEventData,
+    archived_now: bool,
+    reason: Option<String>,
+    archived_at: Option<i64>,
+    hired: bool,
+) -> Confirmed {
+    let claimed = data.to_archived.as_ref().filter(|v| !v.is_null());
+    let claimed_reason = claimed.and_then(|v| v.get("reason")).and_then(|r| r.as_str());
+    match (claimed, archived_now) {
+        (None, false) => Confirmed::Send(CandidateOutcome::Unarchived),
+        (Some(_), true) if claimed_reason.is_none_or(|c| Some(c) == reason.as_deref()) => {
+            if hired {
+                Confirmed::Send(CandidateOutcome::Hired { archived_at })
+            } else {
+                Confirmed::Send(CandidateOutcome::Archived { reason_id: reason, archived_at })
+            }
+        }
+        _ => Confirmed::Nothing("Lever shows another archive state now: a later event carries it".into()),
     }
 }
 
@@ -274,15 +326,35 @@ mod tests {
         let stale = confirm("candidateStageChange", &data(Some("s2")), Some(&opp("s3", None)), hire);
         assert!(matches!(stale, Confirmed::Nothing(_)), "{stale:?}");
         let hired = confirm("candidateHired", &data(None), Some(&opp("s3", Some("reason-hired"))), hire);
-        assert_eq!(hired, Confirmed::Send(CandidateOutcome::Hired));
+        assert_eq!(hired, Confirmed::Send(CandidateOutcome::Hired { archived_at: Some(NOW) }));
         let claimed = confirm("candidateHired", &data(None), Some(&opp("s3", None)), hire);
         assert!(matches!(claimed, Confirmed::Nothing(_)), "a hire Lever does not show is not sent");
-        let archived = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", Some("reason-withdrew"))), hire);
-        assert_eq!(archived, Confirmed::Send(CandidateOutcome::Archived { reason_id: Some("reason-withdrew".into()) }));
+        let to = |r: &str| LeverEventData {
+            to_archived: Some(serde_json::json!({"archivedAt": NOW, "reason": r})),
+            ..data(None)
+        };
+        let archived =
+            confirm("candidateArchiveChange", &to("reason-withdrew"), Some(&opp("s3", Some("reason-withdrew"))), hire);
+        let want = CandidateOutcome::Archived { reason_id: Some("reason-withdrew".into()), archived_at: Some(NOW) };
+        assert_eq!(archived, Confirmed::Send(want));
         let back = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", None)), hire);
         assert_eq!(back, Confirmed::Send(CandidateOutcome::Unarchived));
-        let as_hire = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", Some("reason-hired"))), hire);
-        assert!(matches!(as_hire, Confirmed::Nothing(_)), "a hire's archive is sent once, as hired");
+        let undone = confirm("candidateArchiveChange", &data(None), Some(&opp("s3", Some("reason-withdrew"))), hire);
+        assert!(matches!(undone, Confirmed::Nothing(_)), "an unarchive Lever no longer shows is not sent");
+        let other = confirm("candidateArchiveChange", &to("reason-withdrew"), Some(&opp("s3", Some("reason-x"))), hire);
+        assert!(matches!(other, Confirmed::Nothing(_)), "archived again for another reason since");
+        let as_hire =
+            confirm("candidateArchiveChange", &to("reason-hired"), Some(&opp("s3", Some("reason-hired"))), hire);
+        assert_eq!(
+            as_hire,
+            Confirmed::Send(CandidateOutcome::Hired { archived_at: Some(NOW) }),
+            "one key with candidateHired's"
+        );
+        let key = |o: &Confirmed| match o {
+            Confirmed::Send(o) => o.state_key(NOW + 5),
+            _ => String::new(),
+        };
+        assert_eq!(key(&as_hire), key(&hired), "a hire is one event at XOR whichever event reports it");
     }
 
     /// Above all before erasing: a deletion is believed only when Lever no longer has it.

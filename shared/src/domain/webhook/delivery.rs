@@ -104,6 +104,9 @@ mod raw_body {
 
 /// Finished deliveries are kept this long unless the deployment says otherwise.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// A finished screening's raw body (the candidate's personal data) is kept this long unless the
+/// deployment says otherwise; the record (ids, status) keeps its own retention.
+pub const DEFAULT_BODY_RETENTION_DAYS: u32 = 30;
 
 impl Delivery {
     /// Moves the delivery to `status` at `now_ms`: a finished one (completed, failed, rejected)

@@ -6,7 +6,9 @@ pub mod event;
 pub mod signature;
 
 pub use claim::{Claim, ClaimEnd, ClaimRecord, decide_claim, end_claim_record, lease_available};
-pub use delivery::{DEFAULT_RETENTION_DAYS, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};
+pub use delivery::{
+    DEFAULT_BODY_RETENTION_DAYS, DEFAULT_RETENTION_DAYS, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus,
+};
 pub use event::{
     Answer, Candidate, Event, EventError, SCREENING_PASSED, Screening, ScreeningPassed, parse_event, redact_email,
 };

@@ -90,7 +90,15 @@ pub async fn stored(deps: &LeverContext, id: &ConnectionId) -> Result<Hooks, Sub
 
 async fn store(deps: &LeverContext, id: &ConnectionId, hooks: &Hooks) -> Result<(), SubscribeError> {
     let json = serde_json::to_string(hooks).expect("hooks serialise");
-    deps.secrets.put_secret(id, LEVER_WEBHOOKS, &SecretString::new(json)).await.map_err(SubscribeError::Store)
+    deps.secrets.put_secret(id, LEVER_WEBHOOKS, &SecretString::new(json)).await.map_err(SubscribeError::Store)?;
+    // Forgotten tokens stop being believed here at once (other warm instances within a minute).
+    deps.secret_cache.forget(&cache_key(id));
+    Ok(())
+}
+
+/// Where the route's secret cache keeps a connection's signature tokens.
+pub fn cache_key(id: &ConnectionId) -> String {
+    format!("{id}/{LEVER_WEBHOOKS}")
 }
 
 /// Deletes the connection's webhooks in Lever (with its current authorization, while it still

@@ -69,7 +69,9 @@ pub async fn replay(
 }
 
 /// Disable: nothing is sent to XOR or Lever for this connection until an operator enables it
-/// (webhooks still arrive and are kept). Revoking the app in Lever is the customer's other way.
+/// (XOR's webhooks still arrive and are kept), and Lever stops sending its events: the app's
+/// webhooks are deleted in Lever and their tokens forgotten (`enable` registers them again).
+/// Revoking the app in Lever is the customer's other way.
 pub async fn disable(deps: &LeverContext, s: &Session) -> Result<(), SectionError> {
     let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
     let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
@@ -78,5 +80,9 @@ pub async fn disable(deps: &LeverContext, s: &Session) -> Result<(), SectionErro
     }
     deps.connections.set_status(&id, ConnectionStatus::Disabled).await.map_err(unavailable)?;
     tracing::warn!(connection = %id, "connection disabled from the Lever section");
+    let deadline = (deps.clock)() + 10_000;
+    if let Err(e) = crate::usecases::connect::subscribe::unsubscribe(deps, &conn, deadline).await {
+        tracing::warn!(connection = %id, error = %e, "Lever webhooks not removed on disable");
+    }
     Ok(())
 }

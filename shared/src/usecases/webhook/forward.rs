@@ -8,13 +8,16 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::lever_call::{CallError, with_token};
+use super::lever_call::with_token;
 use super::lever_events::is_lever_event;
 use super::{LeverContext, Outcome};
 use crate::domain::ats::lever_webhook::{CandidateOutcome, Confirmed, LeverDelivery, confirm};
 use crate::domain::ats::{ArchiveReason, Stage};
 use crate::domain::ports::XOR_API_KEY;
 use crate::domain::*;
+
+/// Sweeps a Lever event is tried in before it fails for good (12 hours at a 15-minute schedule).
+pub const MAX_ATTEMPTS: u32 = 48;
 
 /// How long a connection's stage and archive-reason names are kept before they are read again.
 pub const NAMES_TTL_MS: i64 = 10 * 60 * 1000;
@@ -68,24 +71,30 @@ pub(super) async fn forward(deps: &LeverContext, conn: &Connection, d: &Delivery
         Ok(o) => o,
         Err(e) => return Outcome::from(e),
     };
-    let names = names(deps, conn, &*lever, deadline_ms).await;
+    let names = match names(deps, conn, &*lever, deadline_ms).await {
+        Ok(n) => n,
+        Err(waits) => return waits,
+    };
     match confirm(&event.event, &event.data, now.as_ref(), |r| names.is_hire(r)) {
         Confirmed::Nothing(why) => done(why),
         Confirmed::Refused(why) => Outcome::Failed(why),
         Confirmed::Erase => {
-            if let Err(e) =
-                super::erase::erase_candidate(deps, &conn.id, &link.candidate_id, "Lever: candidateDeleted").await
-            {
-                return Outcome::Pending(format!("the erasure did not finish: {e}"));
+            // Once erased, a retry (XOR was down) or a second deletion only tells XOR.
+            if link.erased_at_ms.is_none() {
+                let nk = format!("{}#{}", link.candidate_id, link.job_id);
+                if let Err(e) = super::erase::erase_screening(deps, &conn.id, &nk, "Lever: candidateDeleted").await {
+                    return Outcome::Pending(format!("the erasure did not finish: {e}"));
+                }
             }
             tell_xor(deps, conn, &link, &event, CandidateOutcome::Deleted, &names, deadline_ms).await
         }
-        Confirmed::Send(outcome) => {
-            if link.erased_at_ms.is_some() {
-                return done("the candidate was erased: nothing more is sent".into());
-            }
-            tell_xor(deps, conn, &link, &event, outcome, &names, deadline_ms).await
+        Confirmed::Send(_) if link.erased_at_ms.is_some() => {
+            done("the candidate was erased: nothing more is sent".into())
         }
+        Confirmed::Send(_) if link.outcome_at_ms.is_some_and(|t| t > event.triggered_at) => {
+            done("a later outcome was sent already".into())
+        }
+        Confirmed::Send(outcome) => tell_xor(deps, conn, &link, &event, outcome, &names, deadline_ms).await,
     }
 }
 
@@ -94,29 +103,25 @@ fn done(why: String) -> Outcome {
     Outcome::Completed(super::Done { opportunity: String::new(), url: None, remark: Some(why) })
 }
 
-/// The connection's names, from the cache or Lever; on a failure, none (ids are sent instead of
-/// names, and a hire is not recognised: the event waits rather than lose that).
-async fn names(deps: &LeverContext, conn: &Connection, lever: &dyn Ats, deadline_ms: i64) -> Names {
+/// The connection's names, from the cache or Lever. Without them the event waits (a hire could
+/// not be told from another archive, and XOR would get ids instead of words); an authorization
+/// from before `archive_reasons:read:admin` waits for the next one (`pending_reauth`).
+async fn names(deps: &LeverContext, conn: &Connection, lever: &dyn Ats, deadline_ms: i64) -> Result<Names, Outcome> {
     let now = (deps.clock)();
     if let Some((at, n)) = deps.names.0.lock().unwrap_or_else(|p| p.into_inner()).get(&conn.id).cloned()
         && now - at < NAMES_TTL_MS
     {
-        return n;
+        return Ok(n);
     }
-    let stages = with_token(deps, conn, lever, deadline_ms, |t| async move { lever.stages(&t).await }).await;
-    let reasons = with_token(deps, conn, lever, deadline_ms, |t| async move { lever.archive_reasons(&t).await }).await;
-    match (stages, reasons) {
-        (Ok(stages), Ok(reasons)) => {
-            let n = Names { stages, reasons };
-            deps.names.0.lock().unwrap_or_else(|p| p.into_inner()).insert(conn.id.clone(), (now, n.clone()));
-            n
-        }
-        (s, r) => {
-            let why = [s.err(), r.err()].into_iter().flatten().map(CallError::reason).collect::<Vec<_>>().join("; ");
-            tracing::warn!(connection = %conn.id, reason = %why, "Lever's stage names are unavailable: ids are sent");
-            Names::default()
-        }
-    }
+    let stages = with_token(deps, conn, lever, deadline_ms, |t| async move { lever.stages(&t).await })
+        .await
+        .map_err(Outcome::from)?;
+    let reasons = with_token(deps, conn, lever, deadline_ms, |t| async move { lever.archive_reasons(&t).await })
+        .await
+        .map_err(Outcome::from)?;
+    let n = Names { stages, reasons };
+    deps.names.0.lock().unwrap_or_else(|p| p.into_inner()).insert(conn.id.clone(), (now, n.clone()));
+    Ok(n)
 }
 
 /// Sends `outcome` to XOR under the event's idempotency key, and keeps it as the candidate's
@@ -131,7 +136,9 @@ async fn tell_xor(
     deadline_ms: i64,
 ) -> Outcome {
     let body = candidate_event(link, event, &outcome, names);
-    let key = format!("xor-lever:{}:lever:{}", conn.id, event.token);
+    // The state's key, not the delivery's: the same state is one event at XOR, whichever
+    // delivery, retry or replay reports it.
+    let key = format!("xor-lever:{}:{}:{}", conn.id, link.opportunity_id, outcome.state_key(event.triggered_at));
     let sent = send(deps, conn, &link.candidate_id, &key, &body, deadline_ms).await;
     if let Err(o) = sent {
         return o;
@@ -162,15 +169,22 @@ fn candidate_event(
 ) -> CandidateEvent {
     let (stage, reason) = match outcome {
         CandidateOutcome::StageChanged { stage_id } => (Some(names.stage(stage_id)), None),
-        CandidateOutcome::Archived { reason_id: Some(r) } => (None, Some(names.reason(r))),
+        CandidateOutcome::Archived { reason_id: Some(r), .. } => (None, Some(names.reason(r))),
         _ => (None, None),
+    };
+    // The state's own time where Lever keeps one: two events reporting one hire make one body.
+    let at = match outcome {
+        CandidateOutcome::Hired { archived_at } | CandidateOutcome::Archived { archived_at, .. } => {
+            archived_at.unwrap_or(event.triggered_at)
+        }
+        _ => event.triggered_at,
     };
     CandidateEvent {
         job_id: link.job_id.clone(),
         event: outcome.name().to_owned(),
         stage,
         reason,
-        occurred_at: rfc3339(event.triggered_at),
+        occurred_at: rfc3339(at),
         ats_opportunity_id: link.opportunity_id.clone(),
     }
 }
@@ -220,13 +234,19 @@ pub(super) async fn forward_and_record(
     deadline_ms: i64,
 ) -> DeliveryStatus {
     d.attempts += 1;
-    let (status, reason) = match forward(deps, conn, d, deadline_ms).await {
+    let (mut status, mut reason) = match forward(deps, conn, d, deadline_ms).await {
         Outcome::Completed(done) => (DeliveryStatus::Completed, done.remark),
         Outcome::Failed(r) => (DeliveryStatus::Failed, Some(r)),
         Outcome::PendingReauth(r) => (DeliveryStatus::PendingReauth, Some(r)),
         Outcome::Pending(r) => (DeliveryStatus::Pending, Some(r)),
         Outcome::Busy(_) | Outcome::Crashed => (DeliveryStatus::Pending, None),
     };
+    // One that keeps failing would hold its candidate's later events for ever: it fails for
+    // good (visible, replayable), and the chain moves on.
+    if status == DeliveryStatus::Pending && d.attempts >= MAX_ATTEMPTS {
+        status = DeliveryStatus::Failed;
+        reason = Some(format!("gave up after {MAX_ATTEMPTS} attempts: {}", reason.unwrap_or_default()));
+    }
     d.reason = reason;
     d.set_status(status, (deps.clock)(), deps.delivery_retention_days);
     crate::metrics::count(|c| match status {

@@ -36,7 +36,7 @@ mod sweep;
 mod tests;
 mod unmapped;
 
-pub use erase::{EraseError, Erased, erase_by_email, erase_candidate};
+pub use erase::{EraseError, Erased, erase_by_email, erase_candidate, erase_screening};
 pub use forward::NameCache;
 pub use lever_events::receive_lever;
 use opportunity::attempt_create;
@@ -211,7 +211,7 @@ async fn receive_for(
     };
     delivery.event_type = Some(crate::domain::webhook::SCREENING_PASSED.into());
     delivery.natural_key = Some(screening.natural_key());
-    match erase::is_erased(deps, &cid, &screening.candidate_id).await {
+    match erase::is_erased(deps, &cid, &screening).await {
         Ok(false) => {}
         Ok(true) => return erased(deps, delivery, now_ms).await,
         Err(e) => return unavailable(&cid, "erasure lookup", &e),
@@ -345,6 +345,13 @@ pub async fn replay(
         return Ok(answer_for(&d, true));
     }
     let conn = deps.connections.connection(connection).await?.ok_or(ReplayError::NoConnection)?;
+    if d.body.is_empty() && !d.status.is_final() {
+        // Erased while it waited: nothing to create from, and nobody to create.
+        d.reason = Some("the candidate was erased: not created".into());
+        d.set_status(DeliveryStatus::Completed, (deps.clock)(), deps.delivery_retention_days);
+        deps.webhooks.update_delivery(&d).await?;
+        return Ok(answer_for(&d, false));
+    }
     if lever_events::is_lever_event(&d) {
         let status = forward::forward_and_record(deps, &conn, &mut d, deadline_ms).await;
         return Ok(Answer::new(Reply::Accepted, json!({"status": status.as_str(), "reason": d.reason})).of(status));
@@ -396,7 +403,7 @@ async fn process(
     let now = (deps.clock)();
     let status = match &outcome {
         Outcome::Completed(done) => {
-            d.opportunity_id = Some(done.opportunity.clone());
+            d.opportunity_id = Some(done.opportunity.clone()).filter(|o| !o.is_empty()).or(d.opportunity_id.take());
             d.opportunity_url = done.url.clone().or(d.opportunity_url.take());
             d.reason = done.remark.clone();
             DeliveryStatus::Completed
@@ -488,6 +495,15 @@ async fn run(
     d.attempts += 1;
     if crashed(deps, "after_claim") {
         return Outcome::Crashed;
+    }
+    // Erased after this delivery was read (a sweep, a retry of a waiting one): nobody to create.
+    if erase::is_erased(deps, &conn.id, s).await.unwrap_or(false) {
+        let _ = deps.webhooks.end_claim(&conn.id, nk, &owner, ClaimEnd::Release).await;
+        return Outcome::Completed(Done {
+            opportunity: String::new(),
+            url: None,
+            remark: Some("the candidate was erased: not created".into()),
+        });
     }
     let outcome = attempt_create(deps, conn, s, attempt, d.received_at_ms, deadline_ms).await;
     if matches!(outcome, Outcome::Crashed) || crashed(deps, "before_complete") {

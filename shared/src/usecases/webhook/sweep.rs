@@ -90,6 +90,10 @@ pub async fn retry_connection(
         let outcomes = replay_due(deps, ready, deadline_ms, start_before_ms).await;
         tally(&mut summary, &mut budget, outcomes);
     }
+    // A finished screening's personal data goes after its own retention (docs/data-protection.md).
+    if let Err(e) = super::erase::expire_bodies(deps, &conn.id).await {
+        tracing::warn!(connection = %conn.id, error = %e, "screening bodies past their retention not removed this time");
+    }
     Ok(summary)
 }
 
@@ -132,6 +136,14 @@ async fn replay_due(
             Some(c) => c.push(d),
             None => chains.push(vec![d]),
         }
+    }
+    // Within a chain, in the order things happened in Lever (Lever's own time, not ours: a
+    // retry Lever delivers late still goes before what happened after it).
+    for c in chains.iter_mut().filter(|c| c.len() > 1) {
+        c.sort_by_key(|d| {
+            crate::domain::ats::lever_webhook::LeverDelivery::parse(&d.body)
+                .map_or(d.received_at_ms, |e| e.triggered_at)
+        });
     }
     // A few at once: one slow Lever answer does not hold the rest of the sweep (Lever's
     // rate limiter still paces the calls).
