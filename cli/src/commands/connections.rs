@@ -533,6 +533,7 @@ pub async fn describe(
     let tokens = w.tokens.stored(id).await?;
     let last = deps.runs.runs(id, 1).await?.into_iter().next();
     let jobs_in_xor = deps.mappings.mappings(id).await?.iter().filter(|m| m.is_active()).count();
+    let hooks = lever_webhooks(&w, &c).await;
     let count = |st| {
         let w = w.clone();
         let id = id.clone();
@@ -574,18 +575,21 @@ pub async fn describe(
         "webhooks_pending_reauth": count(DeliveryStatus::PendingReauth).await?,
         "webhooks_failed": count(DeliveryStatus::Failed).await?,
         // The third flow (docs/outcomes.md): Lever's webhooks registered, or why not.
-        "lever_webhooks": lever_webhooks(&w, &c).await,
+        "lever_webhooks": hooks.0,
+        "lever_webhooks_registered": hooks.1,
     }))
 }
 
-/// How many of Lever's webhooks the connection holds tokens for, in words an operator acts on.
-async fn lever_webhooks(w: &LeverContext, c: &Connection) -> String {
+/// How many of Lever's webhooks the connection holds tokens for, in words an operator acts on,
+/// and the number.
+async fn lever_webhooks(w: &LeverContext, c: &Connection) -> (String, usize) {
     let n = xor_lever_shared::usecases::connect::subscribe::stored(w, &c.id).await.map_or(0, |h| h.len());
-    match (n, c.status) {
+    let words = match (n, c.status) {
         (0, ConnectionStatus::Connected) => "none: outcomes need \"Authorize again\" (a connect link)".into(),
         (0, _) => "none".into(),
         (n, _) => format!("{n} registered (outcomes reach XOR once the Super Admin switches them on in Lever)"),
-    }
+    };
+    (words, n)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ enum Health {
     Act,
 }
 
-fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
+fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 9]) {
     let n = |k: &str| v[k].as_u64().unwrap_or(0);
     let outcome = v["last_sync"]["outcome"]["outcome"]
         .as_str()
@@ -50,9 +50,17 @@ fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
     });
     let status = v["status"].as_str().unwrap_or("?").to_owned();
     let (waiting, failed) = (n("webhooks_pending") + n("webhooks_pending_reauth"), n("webhooks_failed"));
+    // Outcomes reach XOR through Lever's webhooks: a connected one without them needs a new
+    // authorization (it predates them, or they were removed).
+    let no_outcomes = status == "connected" && n("lever_webhooks_registered") == 0;
+    let outcomes = match (status.as_str(), no_outcomes) {
+        (_, true) => "authorize again".to_owned(),
+        ("connected", false) => "on".to_owned(),
+        _ => "—".to_owned(),
+    };
     let health = if status == "revoked" || failed > 0 || matches!(outcome.as_str(), "error" | "feed_error") {
         Health::Act
-    } else if status != "connected" || waiting > 0 || outcome == "partial" || renew {
+    } else if status != "connected" || waiting > 0 || outcome == "partial" || renew || no_outcomes {
         Health::Look
     } else {
         Health::Fine
@@ -66,6 +74,7 @@ fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
         waiting.to_string(),
         failed.to_string(),
         ends,
+        outcomes,
     ];
     (health, cells)
 }
@@ -73,7 +82,7 @@ fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 8]) {
 /// The table, each line coloured by its health where the terminal supports it (`NO_COLOR`,
 /// `CLICOLOR` and a non-terminal stdout turn colour off). Whole lines are coloured after the
 /// table is laid out, so the escape codes never count as width.
-fn print(rows: Vec<(Health, [String; 8])>) {
+fn print(rows: Vec<(Health, [String; 9])>) {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING).set_header([
         "CONNECTION",
@@ -84,6 +93,7 @@ fn print(rows: Vec<(Health, [String; 8])>) {
         "WAITING",
         "FAILED",
         "AUTHORIZATION ENDS",
+        "OUTCOMES TO XOR",
     ]);
     let health: Vec<Health> = rows.iter().map(|(h, _)| *h).collect();
     for (_, cells) in rows {
@@ -131,13 +141,23 @@ mod tests {
             "last_sync": {"finished_at_ms": now - 5 * 60_000, "outcome": {"outcome": "completed"}},
             "webhooks_pending": 1, "webhooks_pending_reauth": 0, "webhooks_failed": 0,
             "authorization_ends_at_unix": now / 1000 + 200 * 86_400, "authorization_renewal_due": false,
+            "lever_webhooks_registered": 4,
         });
         let (h, cells) = row(&v, now);
         assert_eq!(
             cells,
-            ["acme", "connected", "completed", "5 min ago", "4", "1", "0", "in 200 days"].map(String::from)
+            ["acme", "connected", "completed", "5 min ago", "4", "1", "0", "in 200 days", "on"].map(String::from)
         );
         assert_eq!(h, Health::Look, "a delivery waits");
+        let mut before = v.clone();
+        before["webhooks_pending"] = 0.into();
+        before["lever_webhooks_registered"] = 0.into();
+        let (h, cells) = row(&before, now);
+        assert_eq!(
+            (h, cells[8].as_str()),
+            (Health::Look, "authorize again"),
+            "an authorization from before the webhooks"
+        );
         let soon = serde_json::json!({
             "connection": "acme", "status": "connected", "jobs_in_xor": 4,
             "last_sync": {"finished_at_ms": now - 5 * 60_000, "outcome": {"outcome": "completed"}},
