@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::webhooks::WebhooksCommand,
     },
+    /// Jobs one by one: switch a posting on or off whatever the connection's filter says.
+    Jobs {
+        #[command(subcommand)]
+        command: commands::filter::JobsCommand,
+    },
     /// A person's data: erase it on request (by email or XOR candidate id).
     Candidates {
         #[command(subcommand)]
@@ -111,6 +116,7 @@ async fn main() -> ExitCode {
         Command::Keys { command } => commands::keys::run(&ctx, command).await,
         Command::Serve(args) => commands::serve::run(&ctx, args).await,
         Command::Webhooks { command } => commands::webhooks::run(&ctx, command).await,
+        Command::Jobs { command } => commands::filter::jobs(&ctx, command).await,
         Command::Candidates { command } => commands::candidates::run(&ctx, command).await,
         Command::Status { json } => commands::status::run(&ctx, json).await,
         Command::Sync(args) => commands::sync::run(&ctx, args).await,

@@ -149,6 +149,10 @@ fn dev_runs_the_local_story_end_to_end() {
     assert!(s.contains("XOR received: cand_demo_1 hired"), "{s}");
     assert!(s.contains("our copy of the screening: 0 bytes (erased)"), "{s}");
     assert!(s.contains(r#""status":"erased"}; opportunities in Lever: 1"#), "{s}");
+    // Which jobs go to XOR: a filter previewed, then applied.
+    assert!(s.contains("13. the customer's job filter (v1): exclude team: finance"), "{s}");
+    assert!(s.contains("(filtered: team \"finance\" excluded)"), "{s}");
+    assert!(s.contains("the next sync: 1 closed in XOR; XOR has 3 active jobs"), "{s}");
     let ids: Vec<(&str, &str)> =
         lines.iter().map(|l| (l["status"].as_str().unwrap(), l["webhook_id"].as_str().unwrap())).collect();
     assert!(ids.contains(&("completed", "msg_demo_1")) && ids.contains(&("completed", "msg_demo_2")), "{ids:?}");
@@ -568,4 +572,71 @@ async fn candidates_erase_removes_one_person_in_both_stores() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report[0]["bodies"], 1, "{report}");
     assert!(t.delivery(&id, "msg_cand_3").await.unwrap().unwrap().body.is_empty());
+}
+
+/// The job filter from the CLI (issue 26): set rules, switch a posting, see the effect with
+/// `sync --dry-run` (each close with its reason), apply it, show the history, clear it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_job_filter_is_set_previewed_applied_and_cleared_from_the_cli() {
+    let xor = XorSandbox::spawn().await;
+    let sample = std::fs::read(SAMPLE).unwrap();
+    let feed = FeedServer::spawn(sample).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let run = move |args: &[&str]| {
+        let (d, args): (_, Vec<String>) = (d.clone(), args.iter().map(|s| (*s).to_owned()).collect());
+        tokio::task::spawn_blocking(move || xl(&d, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    let add = run(&[
+        "connections",
+        "add",
+        "acme",
+        "--feed-url",
+        &feed.url,
+        "--xor-base-url",
+        &xor.url,
+        "--xor-api-key",
+        "k",
+        "--xor-max-rps",
+        "100",
+        "--lever-refresh-token",
+        "lrt_test",
+    ])
+    .await
+    .unwrap();
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    assert!(run(&["sync"]).await.unwrap().status.success());
+    assert_eq!(xor.jobs().len(), 4);
+
+    let set = run(&["connections", "filter", "set", "acme", "--exclude-team", "finance", "--by", "ops@xor.example"])
+        .await
+        .unwrap();
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(text(&set.stdout).contains("job filter v1 — exclude team: finance"), "{}", text(&set.stdout));
+    let dry = run(&["sync", "--connection", "acme", "--dry-run"]).await.unwrap();
+    let said = text(&dry.stdout);
+    assert!(said.contains("close 1") && said.contains("1 held back by the job filter"), "{said}");
+    assert!(said.contains("(filtered: team \"finance\" excluded)"), "{said}");
+    assert_eq!(xor.jobs().iter().filter(|j| j["status"] == "active").count(), 4, "a dry run changes nothing");
+
+    let sync = run(&["sync", "--json"]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(text(&sync.stdout).trim()).unwrap();
+    assert_eq!((v["closed"].as_u64(), v["filtered"].as_u64()), (Some(1), Some(1)), "{v}");
+    let show = run(&["connections", "show", "acme", "--json"]).await.unwrap();
+    let shown: serde_json::Value = serde_json::from_str(text(&show.stdout).trim()).unwrap();
+    assert_eq!(shown["jobs_held_back"], 1, "{shown}");
+
+    let posting =
+        xor.jobs().into_iter().find(|j| j["status"] == "closed").unwrap()["external_id"].as_str().unwrap().to_owned();
+    let sw = run(&["jobs", "switch", "acme", &posting, "on", "--by", "grace@acme.example"]).await.unwrap();
+    assert!(sw.status.success(), "{}", text(&sw.stderr));
+    let filter = run(&["connections", "filter", "show", "acme"]).await.unwrap();
+    let shown = text(&filter.stdout);
+    assert!(shown.contains(&format!("switch: {posting} on (by grace@acme.example)")), "{shown}");
+    assert!(shown.contains("v1 by ops@xor.example: rules set: exclude team: finance"), "who changed what: {shown}");
+    run(&["sync"]).await.unwrap();
+    assert_eq!(xor.jobs().iter().filter(|j| j["status"] == "active").count(), 4, "the switch beats the rule");
+
+    let clear = run(&["connections", "filter", "clear", "acme"]).await.unwrap();
+    assert!(text(&clear.stdout).contains("v3 cleared"), "{}", text(&clear.stdout));
 }

@@ -343,6 +343,58 @@ async fn candidate_contract<S: CandidateStore + WebhookStore>(s: &S) {
     assert!(none.items.is_empty(), "msg_2 is newer than the cutoff");
 }
 
+async fn filter_of<S: ConnectionStore>(s: &S, id: &ConnectionId) -> JobFilter {
+    s.connection(id).await.unwrap().unwrap().job_filter
+}
+
+/// The job filter is written on its own and optimistically (two people editing the section at
+/// once: the later save must not silently undo the earlier), and the connection's other
+/// writers never touch it.
+async fn job_filter_contract<S: ConnectionStore>(s: &S) {
+    let id = conn_id("acme");
+    s.create_connection(&Connection::new(id.clone(), "http://feed".into(), "http://xor".into(), 1)).await.unwrap();
+    assert_eq!(filter_of(s, &id).await, JobFilter::default(), "never set: the default, version 0");
+
+    let mut f = JobFilter::default();
+    f.rules.include.insert(Dimension::Team, ["Field Ops".to_owned()].into());
+    f.switches.insert("p1".into(), Switch { on: false, by: "grace@acme.example".into(), at_ms: 1 });
+    f.changed("grace@acme.example", 1, "team Field Ops included");
+    assert_eq!(f.version, 1);
+    s.set_job_filter(&id, &f).await.unwrap();
+    assert_eq!(filter_of(s, &id).await, f);
+    let listed = s.connections().await.unwrap().into_iter().find(|c| c.id == id).unwrap();
+    assert_eq!(listed.job_filter, f, "connections() reads the filter written too");
+
+    // The stored version is 1: only version 2 may follow it.
+    let again = s.set_job_filter(&id, &f).await;
+    assert!(
+        matches!(&again, Err(StoreError::Conflict { what }) if what == "job filter of connection acme"),
+        "the same version again is a stale write: {again:?}"
+    );
+    let skipped = JobFilter { version: 3, ..f.clone() };
+    assert!(matches!(s.set_job_filter(&id, &skipped).await, Err(StoreError::Conflict { .. })), "a skipped version");
+    let mut f2 = f.clone();
+    f2.rules.exclude.insert(Dimension::Title, ["VP".to_owned()].into());
+    f2.changed("ada@acme.example", 2, "title VP excluded");
+    s.set_job_filter(&id, &f2).await.unwrap();
+    assert_eq!(filter_of(s, &id).await, f2);
+    let unknown = s.set_job_filter(&conn_id("nobody"), &f).await;
+    assert!(
+        matches!(&unknown, Err(StoreError::NotFound { what }) if what == "connection nobody"),
+        "an unknown connection: {unknown:?}"
+    );
+    assert!(s.connection(&conn_id("nobody")).await.unwrap().is_none(), "nothing created");
+
+    // The connection's other writes keep the filter.
+    s.set_status(&id, ConnectionStatus::Disabled).await.unwrap();
+    let lever = LeverSettings { perform_as: Some("usr_1".into()), ..LeverSettings::default() };
+    s.set_lever(&id, &lever).await.unwrap();
+    s.set_feed_state(&id, &FeedState { last_run_clean: true, ..FeedState::default() }).await.unwrap();
+    s.set_feed_url(&id, "https://jobs.example/new.xml").await.unwrap();
+    let back = s.connection(&id).await.unwrap().unwrap();
+    assert_eq!((back.job_filter, back.status, back.lever), (f2, ConnectionStatus::Disabled, lever));
+}
+
 /// Twenty attempts at one screening's claim at once: exactly one holds it.
 async fn concurrent_claim_contract<S: WebhookStore + 'static>(s: std::sync::Arc<S>) {
     let c = conn_id("race");
@@ -377,6 +429,10 @@ macro_rules! store_contract {
             #[tokio::test]
             async fn candidate_links_tombstones_and_erasure() {
                 candidate_contract(&$make).await;
+            }
+            #[tokio::test]
+            async fn job_filters() {
+                job_filter_contract(&$make).await;
             }
         }
     };

@@ -144,6 +144,12 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Which postings become XOR jobs: rules per team, department, city, country, workplace,
+    /// commitment, title words (show, set, clear).
+    Filter {
+        #[command(subcommand)]
+        command: super::filter::FilterCommand,
+    },
     /// Stop syncing and hold XOR's webhooks (as pending_reauth) until enabled; Lever's webhooks
     /// are deleted in Lever and their tokens forgotten (Lever stops sending outcomes).
     Disable { id: ConnectionId },
@@ -301,6 +307,7 @@ pub async fn run(ctx: &Ctx, cmd: ConnectionsCommand) -> Result<ExitCode> {
             );
         }
         ConnectionsCommand::Show { id, json } => show(ctx, &deps, &id, json).await?,
+        ConnectionsCommand::Filter { command } => return super::filter::filter(ctx, command).await,
         ConnectionsCommand::Disable { id } => disable(ctx, &id).await?,
         ConnectionsCommand::Enable { id, public_url } => enable(ctx, &deps, &id, public_url.as_deref()).await?,
         ConnectionsCommand::SetFeedUrl { id, feed_url } => set_feed_url(&deps, &id, &feed_url).await?,
@@ -570,6 +577,10 @@ pub async fn describe(
         "authorization_renewal_due": c.status == ConnectionStatus::Connected
             && c.lever.renewal_due(xor_lever_shared::usecases::now_ms() / 1000),
         "jobs_in_xor": jobs_in_xor,
+        // Postings of the last read feed the job filter held back (issue 26).
+        "jobs_held_back": last.as_ref().map_or(0, |r| r.summary.filtered),
+        "job_filter": super::filter::words(&c.job_filter.rules),
+        "job_switches": c.job_filter.switches.len(),
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
         "webhooks_pending": count(DeliveryStatus::Pending).await?,
         "webhooks_pending_reauth": count(DeliveryStatus::PendingReauth).await?,

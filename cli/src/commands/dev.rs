@@ -74,6 +74,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
         // The third flow: what recruiters do in Lever reaches XOR; a deletion erases.
         outcomes(&demo).await?;
         erasure(&demo, &server, &body).await?;
+        job_filter(&demo).await?;
         println!(
             "done: jobs flow Lever → XOR, candidates XOR → Lever, outcomes Lever → XOR. State is in {}.",
             demo.dir.display()
@@ -477,6 +478,34 @@ async fn erasure(d: &Demo, server: &str, body: &[u8]) -> Result<()> {
     );
     if !kept.body.is_empty() || d.lever.opportunities().len() != 1 {
         return Err("expected the deleted candidate erased and not created again".into());
+    }
+    Ok(())
+}
+
+/// Step 13: the customer chooses which jobs get a chatbot: no Finance roles. The dry run shows
+/// the effect, the next sync applies it.
+async fn job_filter(d: &Demo) -> Result<()> {
+    let f = xor_lever_shared::usecases::job_filter::change_filter(
+        d.deps.connections.as_ref(),
+        &d.id,
+        "demo",
+        now_ms(),
+        |f| {
+            f.rules.exclude.insert(xor_lever_shared::domain::Dimension::Team, ["finance".to_owned()].into());
+            "exclude team finance".into()
+        },
+    )
+    .await?;
+    println!("13. the customer's job filter (v{}): {}", f.version, super::filter::words(&f.rules));
+    let preview = run_sync(&d.deps, &SyncOptions { dry_run: true, ..SyncOptions::default() }, Some(&d.id)).await?;
+    print!("   the dry run: ");
+    print_reports(&preview, false, true);
+    let applied = run_sync(&d.deps, &SyncOptions::default(), Some(&d.id)).await?;
+    let active = d.xor.jobs().iter().filter(|j| j["status"] == "active").count();
+    let closed = applied.first().map_or(0, |r| r.run.summary.closed);
+    println!("   the next sync: {closed} closed in XOR; XOR has {active} active jobs (the others keep their chatbots)");
+    if closed != 1 || active != 3 {
+        return Err("expected the Finance job closed".into());
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod connections;
 pub mod dev;
 pub mod doctor;
 pub mod feed;
+pub mod filter;
 pub mod keys;
 pub mod lever_app;
 #[cfg(feature = "sandbox")]

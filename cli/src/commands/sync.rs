@@ -151,13 +151,14 @@ fn outcome_text(outcome: &RunOutcome) -> String {
 fn print_plan(r: &SyncReport, p: &xor_lever_shared::domain::Plan, outcome: &str) {
     let s = &r.run.summary;
     println!(
-        "{}: would create {}, update {}, close {}; {} unchanged, {} skipped ({outcome})",
+        "{}: would create {}, update {}, close {}; {} unchanged, {} skipped, {} held back by the job filter ({outcome})",
         s.connection,
         p.creates.len(),
         p.updates.len(),
         p.closes.len(),
         p.unchanged,
-        s.skipped
+        s.skipped,
+        p.filtered.len()
     );
     for c in &p.creates {
         println!("  create {}", c.posting_id);
@@ -165,8 +166,17 @@ fn print_plan(r: &SyncReport, p: &xor_lever_shared::domain::Plan, outcome: &str)
     for u in &p.updates {
         println!("  update {u}");
     }
+    let why =
+        |id: &xor_lever_shared::domain::PostingId| p.filtered.iter().find(|(f, _)| f == id).map(|(_, r)| r.as_str());
     for c in &p.closes {
-        println!("  close  {c}");
+        match why(c) {
+            Some(reason) => println!("  close  {c} ({reason})"),
+            None => println!("  close  {c} (no longer in the feed)"),
+        }
+    }
+    let never = p.filtered.iter().filter(|(id, _)| !p.closes.contains(id)).count();
+    if never > 0 {
+        println!("  {never} more held back by the job filter (not in XOR; `connections filter show` says why)");
     }
 }
 

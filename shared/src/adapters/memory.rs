@@ -92,6 +92,16 @@ impl ConnectionStore for MemoryStore {
         (c.feed.etag, c.feed.last_modified) = (None, None);
         Ok(())
     }
+    async fn set_job_filter(&self, id: &ConnectionId, filter: &JobFilter) -> Result<(), StoreError> {
+        let mut all = self.connections.lock().unwrap();
+        let c = all.get_mut(id).ok_or_else(|| StoreError::NotFound { what: format!("connection {id}") })?;
+        // Optimistic: the writer read version n and writes n + 1; anything else lost a race.
+        if c.job_filter.version.checked_add(1) != Some(filter.version) {
+            return Err(StoreError::Conflict { what: format!("job filter of connection {id}") });
+        }
+        c.job_filter = filter.clone();
+        Ok(())
+    }
 }
 
 #[async_trait]

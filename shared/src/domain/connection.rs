@@ -239,6 +239,9 @@ pub struct Connection {
     pub feed: FeedState,
     #[serde(default)]
     pub lever: LeverSettings,
+    /// Which postings become XOR jobs (issue 26); written on its own (`set_job_filter`).
+    #[serde(default)]
+    pub job_filter: super::job_filter::JobFilter,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -262,6 +265,7 @@ impl Connection {
             allow_mass_close: false,
             feed: FeedState::default(),
             lever: LeverSettings::default(),
+            job_filter: Default::default(),
             created_at: now,
         }
     }

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod invitation;
 pub mod job;
 pub mod job_board;
+pub mod job_filter;
 pub mod plan;
 pub mod ports;
 pub mod queue;
@@ -25,6 +26,7 @@ pub use ids::{ConnectionId, IdError, PostingId};
 pub use invitation::{Invitation, InvitationState};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
 pub use job_board::{CandidateEvent, JobBoard, JobBoards, XorError, XorJob, idempotency_key};
+pub use job_filter::{Dimension, JobFilter, Rules, Switch, Verdict};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
 pub use ports::{
     CandidateStore, ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore,

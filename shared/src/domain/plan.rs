@@ -58,6 +58,10 @@ pub struct Plan {
     pub guard: Option<String>,
     /// How many closes the guard held back.
     pub held_closes: usize,
+    /// Postings of the feed the connection's job filter holds back, each with why (`filtered:
+    /// team "Finance" excluded`, `switched off by …`): set by the sync, not by [`plan`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filtered: Vec<(PostingId, String)>,
 }
 
 impl Plan {

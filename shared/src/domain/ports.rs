@@ -8,6 +8,7 @@ use super::connection::{Connection, ConnectionStatus, FeedState, LeverSettings};
 use super::ids::{ConnectionId, PostingId};
 use super::invitation::Invitation;
 use super::job::JobMapping;
+use super::job_filter::JobFilter;
 use super::run::SyncRun;
 use super::secret::SecretString;
 use super::webhook::{Claim, ClaimEnd, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};
@@ -105,6 +106,10 @@ pub trait ConnectionStore: Send + Sync {
     /// validators (ETag, Last-Modified) forgotten, since they were the old URL's; the
     /// mass-close guard's memory is kept, so a much smaller feed is still held.
     async fn set_feed_url(&self, id: &ConnectionId, url: &str) -> Result<(), StoreError>;
+    /// Writes the connection's job filter (issue 26) on its own, optimistically: `filter.version`
+    /// is the new version, and the stored one must be `filter.version - 1` (0: never set), else
+    /// [`StoreError::Conflict`] (someone changed it since it was read).
+    async fn set_job_filter(&self, id: &ConnectionId, filter: &JobFilter) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -35,6 +35,10 @@ pub struct SyncSummary {
     /// next one (the fan-out's continuation), so a completed run at 3 took three invocations.
     #[serde(default = "first_invocation")]
     pub invocation: u32,
+    /// Postings the connection's job filter holds back (rules or switches): not created, and
+    /// closed in XOR when they were published before (issue 26).
+    #[serde(default)]
+    pub filtered: usize,
 }
 
 fn first_invocation() -> u32 {

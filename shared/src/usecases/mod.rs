@@ -1,6 +1,7 @@
 pub mod connect;
 pub mod context;
 pub mod cookie;
+pub mod job_filter;
 pub mod lever_check;
 pub mod schedule;
 pub mod secret_cache;

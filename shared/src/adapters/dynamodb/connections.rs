@@ -17,6 +17,10 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
     if let Some(l) = get_s(i, "lever") {
         c.lever = serde_json::from_str(l).map_err(|e| StoreError::corrupt(&what, e))?;
     }
+    // Likewise the job filter (`set_job_filter`); until one is written, the config's stands.
+    if let Some(f) = get_s(i, "job_filter") {
+        c.job_filter = serde_json::from_str(f).map_err(|e| StoreError::corrupt(&what, e))?;
+    }
     c.status = get_s(i, "status")
         .and_then(ConnectionStatus::parse)
         .ok_or_else(|| StoreError::corrupt_because(&what, "bad status"))?;
@@ -43,6 +47,8 @@ impl ConnectionStore for DynamoStore {
             ("status".into(), s(c.status.as_str())),
             ("config".into(), s(serde_json::to_string(c).expect("serialises"))),
             ("feed_clean".into(), AttributeValue::Bool(false)),
+            // The version `set_job_filter` compares: the config's filter's (0 for a new one).
+            ("job_filter_version".into(), n(c.job_filter.version)),
         ]);
         let res = self
             .client
@@ -125,6 +131,52 @@ impl ConnectionStore for DynamoStore {
     async fn set_lever(&self, id: &ConnectionId, lever: &LeverSettings) -> Result<(), StoreError> {
         let json = serde_json::to_string(lever).expect("serialises");
         self.update_connection(id, "set_lever", "SET lever = :l", vec![(":l", s(json))]).await
+    }
+
+    async fn set_job_filter(&self, id: &ConnectionId, filter: &JobFilter) -> Result<(), StoreError> {
+        // Version 0 is never a write: the stored version is at least 0, so it lost a race.
+        let Some(prev) = filter.version.checked_sub(1) else {
+            return Err(self.job_filter_lost(id).await);
+        };
+        // Its own attributes, like `lever`: the JSON and the version the condition compares.
+        // An item written before filters existed has no version: that is 0.
+        let condition = if prev == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(job_filter_version) OR job_filter_version = :prev)"
+        } else {
+            "attribute_exists(pk) AND job_filter_version = :prev"
+        };
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("CONN"))
+            .update_expression("SET job_filter = :f, job_filter_version = :v")
+            .condition_expression(condition)
+            .expression_attribute_values(":f", s(serde_json::to_string(filter).expect("serialises")))
+            .expression_attribute_values(":v", n(filter.version))
+            .expression_attribute_values(":prev", n(prev))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(self.job_filter_lost(id).await)
+            }
+            Err(e) => Err(crate::adapters::sdk_unavailable("set_job_filter", e)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Why a `set_job_filter` condition failed: one condition covers both the missing item and
+    /// the moved-on version, so a read tells them apart (a failed read is that failure).
+    async fn job_filter_lost(&self, id: &ConnectionId) -> StoreError {
+        match self.connection(id).await {
+            Ok(Some(_)) => StoreError::Conflict { what: format!("job filter of connection {id}") },
+            Ok(None) => StoreError::NotFound { what: format!("connection {id}") },
+            Err(e) => e,
+        }
     }
 }
 

@@ -95,6 +95,35 @@ impl ConnectionStore for SqliteStore {
         }
         Ok(())
     }
+
+    async fn set_job_filter(&self, id: &ConnectionId, filter: &JobFilter) -> Result<(), StoreError> {
+        // One UPDATE checks the stored version and writes: no other writer can slip in between.
+        // A connection never given a filter has no `job_filter` key in its config: version 0.
+        // Version 0 is never a write: -1 matches no stored version, so it is a conflict.
+        let prev = filter.version.checked_sub(1).and_then(|v| i64::try_from(v).ok()).unwrap_or(-1);
+        let db = self.db();
+        let n = db
+            .execute(
+                "UPDATE connections SET config = json_set(config, '$.job_filter', json(?2)) \
+                 WHERE id = ?1 AND COALESCE(json_extract(config, '$.job_filter.version'), 0) = ?3",
+                params![id.as_str(), to_json(filter), prev],
+            )
+            .map_err(err("set_job_filter"))?;
+        if n == 1 {
+            return Ok(());
+        }
+        // Nothing changed: either there is no such connection, or its filter moved on.
+        let exists = db
+            .query_row("SELECT 1 FROM connections WHERE id = ?1", [id.as_str()], |_| Ok(()))
+            .optional()
+            .map_err(err("set_job_filter"))?
+            .is_some();
+        Err(if exists {
+            StoreError::Conflict { what: format!("job filter of connection {id}") }
+        } else {
+            StoreError::NotFound { what: format!("connection {id}") }
+        })
+    }
 }
 
 #[async_trait]

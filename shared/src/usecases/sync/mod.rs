@@ -163,12 +163,14 @@ async fn run_sync(
         return Ok(());
     };
     run.summary.feed_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let (file, digests, feed_report) = first_pass(file, opts.feed_limits).await?;
+    let (file, digests, feed_report, filtered) = first_pass(file, opts.feed_limits, &conn.job_filter).await?;
     note_feed_report(run, &feed_report);
-    run.summary.postings = digests.len();
+    run.summary.postings = digests.len() + filtered.len();
+    run.summary.filtered = filtered.len();
     let mappings = deps.mappings.mappings(id).await.map_err(|e| error(&e))?;
     let active_before = mappings.iter().filter(|m| m.is_active()).count();
-    let the_plan = plan_run(&conn, opts, &digests, &feed_report, &mappings, run);
+    let mut the_plan = plan_run(&conn, opts, &digests, &feed_report, &mappings, run);
+    the_plan.filtered = filtered;
     drop(digests);
     report.plan = Some(the_plan.clone());
     if opts.dry_run {
@@ -243,16 +245,26 @@ async fn fetch_feed(
     }
 }
 
-/// Pass 1: ids and hashes only (the file handed back for pass 2).
-async fn first_pass(file: File, limits: feed::Limits) -> Result<(File, Vec<PostingDigest>, FeedReport), RunOutcome> {
+/// What pass 1 hands on: the file, the digests of the postings the job filter publishes, the
+/// feed's report, and the postings it holds back with why.
+type FirstPass = (File, Vec<PostingDigest>, FeedReport, Vec<(PostingId, String)>);
+
+/// Pass 1: ids and hashes only (the file handed back for pass 2), through the connection's job
+/// filter: a posting it holds back is planned as one the feed no longer lists (closed in XOR if
+/// it was published, under the same mass-close guard; never created).
+async fn first_pass(file: File, limits: feed::Limits, filter: &JobFilter) -> Result<FirstPass, RunOutcome> {
+    let filter = filter.clone();
     tokio::task::spawn_blocking(move || -> Result<_, feed::FeedError> {
         let mut file = file;
-        let mut digests = Vec::new();
+        let (mut digests, mut held) = (Vec::new(), Vec::new());
         let report = feed::parse(BufReader::new(&mut file), limits, |p| {
-            digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id });
+            match filter.verdict(&p) {
+                v if v.publishes() => digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id }),
+                v => held.push((p.external_id, v.reason())),
+            }
             ControlFlow::Continue(())
         })?;
-        Ok((file, digests, report))
+        Ok((file, digests, report, held))
     })
     .await
     .map_err(|e| error(&e))?

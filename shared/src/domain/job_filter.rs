@@ -1,0 +1,312 @@
+//! Which of a feed's postings become XOR jobs (issue 26): a connection's rules over what the feed
+//! says of each posting (team, department, city, country, workplace, commitment, title words),
+//! include and exclude, and a switch per posting that beats the rules. Pure: the sync applies it
+//! to the feed before planning (a posting the selection leaves out is closed like one that left
+//! the feed, under the same mass-close guard); the section page and the CLI preview it.
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use super::Posting;
+
+/// What a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// Lever's team (the feed's `<category>`, the postings API's `categories.team`).
+    Team,
+    /// Lever's department (the postings API's `categories.department`).
+    Department,
+    City,
+    Country,
+    /// On-site, remote, hybrid (the feed's `<remotetype>`, the postings API's `workplaceType`).
+    Workplace,
+    /// Full-time, part-time… (the feed's `<jobtype>`, `categories.commitment`).
+    Commitment,
+    /// Words of the title: a value matches when each of its words is a word of the title.
+    Title,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 7] =
+        [Self::Team, Self::Department, Self::City, Self::Country, Self::Workplace, Self::Commitment, Self::Title];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Team => "team",
+            Self::Department => "department",
+            Self::City => "city",
+            Self::Country => "country",
+            Self::Workplace => "workplace",
+            Self::Commitment => "commitment",
+            Self::Title => "title",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// What the posting says for this dimension, as written (none: the feed does not say).
+    pub fn value_of(self, p: &Posting) -> Option<String> {
+        let v = match self {
+            Self::Team => p.category.clone(),
+            Self::Department => p.extra.get("department").cloned(),
+            Self::City => p.location.city.clone(),
+            Self::Country => p.location.country.clone(),
+            Self::Workplace => p.location.remote.clone(),
+            Self::Commitment => p.employment_type.clone(),
+            Self::Title => Some(p.title.clone()),
+        };
+        v.filter(|s| !s.trim().is_empty())
+    }
+
+    /// Whether `rule_value` matches the posting's value (folded: case and accents ignored).
+    fn matches(self, posting_value: &str, rule_value: &str) -> bool {
+        let (have, want) = (fold(posting_value), fold(rule_value));
+        match self {
+            Self::Title => {
+                let words: BTreeSet<&str> =
+                    have.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+                let wanted: Vec<&str> = want.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+                !wanted.is_empty() && wanted.iter().all(|w| words.contains(w))
+            }
+            _ => have == want,
+        }
+    }
+}
+
+/// Case- and accent-insensitive form: "São Paulo" and "SAO PAULO" are one value.
+pub fn fold(s: &str) -> String {
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Include and exclude rules: each dimension a set of values. Empty includes mean every posting;
+/// a posting must match one value of every dimension that has includes; any exclusion wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub include: BTreeMap<Dimension, BTreeSet<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exclude: BTreeMap<Dimension, BTreeSet<String>>,
+}
+
+/// One posting switched on or off by a person, beating the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Switch {
+    pub on: bool,
+    pub by: String,
+    pub at_ms: i64,
+}
+
+/// A change of the filter, kept for "who changed what, when".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterChange {
+    pub version: u64,
+    pub by: String,
+    pub at_ms: i64,
+    pub what: String,
+}
+
+/// The changes a filter keeps (the newest).
+pub const HISTORY: usize = 20;
+
+/// A connection's job filter: rules, switches, and its history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFilter {
+    #[serde(default)]
+    pub rules: Rules,
+    /// Posting id → its switch.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub switches: BTreeMap<String, Switch>,
+    /// 0 for a filter never changed; each change adds one (an optimistic write states it).
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<FilterChange>,
+}
+
+/// Why a posting is, or is not, published to XOR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Verdict {
+    /// No rule holds it back.
+    Published,
+    /// Switched on by a person (whatever the rules say).
+    SwitchedOn { by: String },
+    /// An exclusion matched.
+    Excluded { dimension: Dimension, value: String },
+    /// A dimension with includes, none of them matching.
+    NotIncluded { dimension: Dimension },
+    /// Switched off by a person.
+    SwitchedOff { by: String },
+}
+
+impl Verdict {
+    pub fn publishes(&self) -> bool {
+        matches!(self, Self::Published | Self::SwitchedOn { .. })
+    }
+
+    /// In words, for the plan and the page (`filtered: team "Finance" excluded`).
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Published => "published".into(),
+            Self::SwitchedOn { by } => format!("switched on by {by}"),
+            Self::Excluded { dimension, value } => format!("filtered: {} \"{value}\" excluded", dimension.as_str()),
+            Self::NotIncluded { dimension } => format!("filtered: {} not among those included", dimension.as_str()),
+            Self::SwitchedOff { by } => format!("switched off by {by}"),
+        }
+    }
+}
+
+impl Rules {
+    pub fn is_empty(&self) -> bool {
+        self.include.values().all(BTreeSet::is_empty) && self.exclude.values().all(BTreeSet::is_empty)
+    }
+
+    /// What the rules alone say of `p`.
+    pub fn verdict(&self, p: &Posting) -> Verdict {
+        for (dim, values) in &self.exclude {
+            if let Some(have) = dim.value_of(p)
+                && let Some(v) = values.iter().find(|v| dim.matches(&have, v))
+            {
+                return Verdict::Excluded { dimension: *dim, value: v.clone() };
+            }
+        }
+        for (dim, values) in self.include.iter().filter(|(_, v)| !v.is_empty()) {
+            let ok = dim.value_of(p).is_some_and(|have| values.iter().any(|v| dim.matches(&have, v)));
+            if !ok {
+                return Verdict::NotIncluded { dimension: *dim };
+            }
+        }
+        Verdict::Published
+    }
+}
+
+impl JobFilter {
+    /// The rules' verdict with the posting's switch applied (the switch beats the rules).
+    pub fn verdict(&self, p: &Posting) -> Verdict {
+        match self.switches.get(p.external_id.as_str()) {
+            Some(s) if s.on => Verdict::SwitchedOn { by: s.by.clone() },
+            Some(s) => Verdict::SwitchedOff { by: s.by.clone() },
+            None => self.rules.verdict(p),
+        }
+    }
+
+    /// Records a change (the version goes up; the history keeps the newest [`HISTORY`]).
+    pub fn changed(&mut self, by: &str, at_ms: i64, what: impl Into<String>) {
+        self.version += 1;
+        self.history.push(FilterChange { version: self.version, by: by.to_owned(), at_ms, what: what.into() });
+        let extra = self.history.len().saturating_sub(HISTORY);
+        self.history.drain(..extra);
+    }
+}
+
+/// The values present in `postings` for each dimension (title aside), folded-distinct, in the
+/// first spelling seen, sorted: what the page's selects offer.
+pub fn values_present<'a>(postings: impl IntoIterator<Item = &'a Posting>) -> BTreeMap<Dimension, Vec<String>> {
+    let mut seen: BTreeMap<Dimension, BTreeMap<String, String>> = BTreeMap::new();
+    for p in postings {
+        for dim in Dimension::ALL.into_iter().filter(|d| *d != Dimension::Title) {
+            if let Some(v) = dim.value_of(p) {
+                seen.entry(dim).or_default().entry(fold(&v)).or_insert(v);
+            }
+        }
+    }
+    seen.into_iter().map(|(d, m)| (d, m.into_values().collect())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Location, PostingId};
+
+    fn posting(id: &str, title: &str, team: &str, city: &str) -> Posting {
+        Posting {
+            source: "lever".into(),
+            external_id: PostingId::parse(id).unwrap(),
+            title: title.into(),
+            description_html: None,
+            company: None,
+            location: Location { city: Some(city.into()), country: Some("BR".into()), ..Default::default() },
+            employment_type: Some("Full-time".into()),
+            category: Some(team.into()),
+            apply_url: None,
+            posting_url: None,
+            posted_at: None,
+            extra: [("department".to_owned(), "Operations".to_owned())].into(),
+        }
+    }
+
+    fn set(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn values_match_without_case_or_accents() {
+        let p = posting("p1", "Técnico de Campo", "Field Ops", "São Paulo");
+        let rules = Rules { include: [(Dimension::City, set(&["SAO PAULO"]))].into(), ..Default::default() };
+        assert_eq!(rules.verdict(&p), Verdict::Published);
+        let rules = Rules { include: [(Dimension::Title, set(&["tecnico"]))].into(), ..Default::default() };
+        assert_eq!(rules.verdict(&p), Verdict::Published, "a title word, accents ignored");
+        let rules = Rules { include: [(Dimension::Title, set(&["tec"]))].into(), ..Default::default() };
+        assert_eq!(rules.verdict(&p), Verdict::NotIncluded { dimension: Dimension::Title }, "whole words only");
+    }
+
+    #[test]
+    fn exclusions_win_and_switches_beat_the_rules() {
+        let p = posting("p1", "VP of Finance", "Finance", "Berlin");
+        let rules = Rules {
+            include: [(Dimension::City, set(&["berlin"]))].into(),
+            exclude: [(Dimension::Team, set(&["finance"]))].into(),
+        };
+        let excluded = Verdict::Excluded { dimension: Dimension::Team, value: "finance".into() };
+        assert_eq!(rules.verdict(&p), excluded);
+        assert_eq!(excluded.reason(), "filtered: team \"finance\" excluded");
+        let mut f = JobFilter { rules, ..Default::default() };
+        f.switches.insert("p1".into(), Switch { on: true, by: "grace@acme.example".into(), at_ms: 1 });
+        assert!(f.verdict(&p).publishes(), "switched on beats an exclusion");
+        let q = posting("p2", "Driver", "Field Ops", "Berlin");
+        assert!(f.verdict(&q).publishes());
+        f.switches.insert("p2".into(), Switch { on: false, by: "grace@acme.example".into(), at_ms: 2 });
+        assert_eq!(f.verdict(&q).reason(), "switched off by grace@acme.example");
+    }
+
+    #[test]
+    fn a_posting_without_the_value_is_not_included_but_never_excluded() {
+        let mut p = posting("p1", "Driver", "Field Ops", "Berlin");
+        p.extra.clear();
+        let inc = Rules { include: [(Dimension::Department, set(&["Operations"]))].into(), ..Default::default() };
+        assert!(!inc.verdict(&p).publishes());
+        let exc = Rules { exclude: [(Dimension::Department, set(&["Operations"]))].into(), ..Default::default() };
+        assert!(exc.verdict(&p).publishes());
+    }
+
+    #[test]
+    fn the_history_keeps_the_newest_changes() {
+        let mut f = JobFilter::default();
+        for i in 0..25 {
+            f.changed("ops", i, format!("change {i}"));
+        }
+        assert_eq!(f.version, 25);
+        assert_eq!(f.history.len(), HISTORY);
+        assert_eq!(f.history.last().unwrap().what, "change 24");
+    }
+
+    #[test]
+    fn the_selects_offer_each_value_once() {
+        let a = posting("p1", "A", "Field Ops", "São Paulo");
+        let b = posting("p2", "B", "field ops", "Sao Paulo");
+        let v = values_present([&a, &b]);
+        assert_eq!(v[&Dimension::Team], ["Field Ops"]);
+        assert_eq!(v[&Dimension::City], ["São Paulo"]);
+        assert!(!v.contains_key(&Dimension::Title));
+    }
+}
