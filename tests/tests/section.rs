@@ -141,10 +141,25 @@ async fn the_connected_section_shows_the_jobs_candidates_and_what_waits() {
     }]);
     let body2 = serde_json::to_vec(&app.screening("cand_2")).unwrap();
     assert_eq!(app.deliver("msg_2", &body2).await.0, 503);
+    // The last sync found the feed unchanged.
+    let run = xor_lever_shared::domain::SyncRun {
+        run_id: "r1".into(),
+        connection: app.id.clone(),
+        started_at_ms: 1_000,
+        finished_at_ms: 2_000,
+        outcome: xor_lever_shared::domain::RunOutcome::NotModified,
+        summary: Default::default(),
+        guard: None,
+        failures: vec![],
+        warnings: vec![],
+    };
+    app.setup.runs.record_run(&run).await.unwrap();
 
     let v = Visitor::new();
     let page = open(&app, &v, &page_link(&app, &app.id).await).await;
     assert_eq!((page.status, status_of(&page)), (200, "connected"));
+    // What XOR holds after it, not "0 created, 0 updated" (which reads as nothing published).
+    assert!(page.body.contains("121 jobs in XOR, nothing changed (feed unchanged)"), "{}", page.body);
     assert!(!page.body.contains("id=\"connect\""), "a page link looks; it does not connect");
     assert!(page.body.contains("121 of 121 jobs (121 active)"), "{}", page.body);
     assert!(page.body.contains("Page 1 of 3"));
@@ -255,6 +270,13 @@ async fn the_note_s_connect_goes_to_lever_and_comes_back_to_the_connected_sectio
     let section = v.get(&format!("{}/connections/{id}", app.url)).await.unwrap();
     assert_eq!(status_of(&section), "connected");
     assert!(section.body.contains("Authorized by"), "who authorized");
+    // As a Super Admin recognises them: name and email, read from Lever at connect time.
+    assert!(
+        section.body.contains("Grace Hopper &lt;grace@acme.example&gt;"),
+        "the authorizing and acting user named: {}",
+        section.body
+    );
+    assert_eq!(section.body.matches("Grace Hopper &lt;grace@acme.example&gt;").count(), 2, "authorized by, created as");
     // Lever's webhooks: registered, and what the Super Admin switches on in Lever (issue 25).
     assert!(
         section.body.contains("4 Lever webhooks registered")

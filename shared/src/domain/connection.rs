@@ -156,6 +156,12 @@ pub struct LeverSettings {
     /// The Lever user who last authorized, and when (Unix seconds).
     #[serde(default)]
     pub authorized_by: Option<String>,
+    /// That user, and the acting user (`perform_as`), as a Super Admin recognises them: "Grace
+    /// Hopper <grace@acme.example>", read from Lever at connect time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_by_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perform_as_name: Option<String>,
     #[serde(default)]
     pub authorized_at: Option<i64>,
     /// The last operator reset of the binding (`connections reset-lever`): who, when, from what.
@@ -213,6 +219,8 @@ impl Default for LeverSettings {
             origin: default_origin(),
             account_id: None,
             authorized_by: None,
+            authorized_by_name: None,
+            perform_as_name: None,
             authorized_at: None,
             reset: None,
             links_generation: 0,

@@ -102,7 +102,7 @@ fn facts(v: &SectionView) -> Markup {
     html! {
         dl.facts {
             @if let Some(by) = &c.lever.authorized_by {
-                dt { "Authorized by" } dd { "Lever user " (by) @if let Some(at) = c.lever.authorized_at { ", " (when(at * 1000)) } }
+                dt { "Authorized by" } dd { (user(c.lever.authorized_by_name.as_deref(), by)) @if let Some(at) = c.lever.authorized_at { ", " (when(at * 1000)) } }
             }
             @if let Some(a) = &c.lever.account_id { dt { "Lever account" } dd { (a) } }
             dt { "Lever region" } dd #lever-region { (c.lever.env.region()) }
@@ -115,7 +115,7 @@ fn facts(v: &SectionView) -> Markup {
                     }
                 }
             }
-            @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { "Lever user " (u) } }
+            @if let Some(u) = &c.lever.perform_as { dt { "Candidates created as" } dd { (user(c.lever.perform_as_name.as_deref(), u)) } }
             @if c.status == ConnectionStatus::Connected {
                 dt { "Outcomes to XOR" }
                 dd #lever-webhooks {
@@ -134,14 +134,42 @@ fn facts(v: &SectionView) -> Markup {
                 @match &v.last_run {
                     None => "not yet",
                     Some(r) => {
-                        (when(r.finished_at_ms)) " — " (r.outcome.label()) ": "
-                        (r.summary.created) " created, " (r.summary.updated) " updated, "
-                        (r.summary.closed) " closed, " (r.summary.failed) " failed"
+                        (when(r.finished_at_ms)) " — " (last_sync(v, r))
                     }
                 }
             }
         }
     }
+}
+
+/// A Lever user as a Super Admin recognises them: name and email (read at connect time), the
+/// id aside; the id alone when Lever did not say.
+fn user(name: Option<&str>, id: &str) -> Markup {
+    html! {
+        @match name {
+            Some(n) => { (n) " " span.muted { "(Lever user " (id) ")" } }
+            None => { "Lever user " (id) }
+        }
+    }
+}
+
+/// What XOR holds after the last sync, then what the run changed: "4 jobs in XOR, nothing
+/// changed (feed unchanged)" reads as published, where "0 created, 0 updated" read as nothing.
+fn last_sync(v: &SectionView, r: &crate::domain::SyncRun) -> String {
+    let s = &r.summary;
+    let held =
+        if s.filtered > 0 { format!("; {} postings held back by your job filter", s.filtered) } else { String::new() };
+    let jobs = format!("{} job{} in XOR", v.jobs_active, if v.jobs_active == 1 { "" } else { "s" });
+    let changed = match &r.outcome {
+        crate::domain::RunOutcome::NotModified => "nothing changed (feed unchanged)".to_owned(),
+        o @ (crate::domain::RunOutcome::FeedError { .. } | crate::domain::RunOutcome::Error { .. }) => o.label(),
+        _ if s.created + s.updated + s.closed + s.failed == 0 => "nothing changed".to_owned(),
+        o => {
+            let failed = if s.failed > 0 { format!(", {} failed (retried next run)", s.failed) } else { String::new() };
+            format!("{} created, {} updated, {} closed{failed} ({})", s.created, s.updated, s.closed, o.label())
+        }
+    };
+    format!("{jobs}, {changed}{held}")
 }
 
 /// How to disconnect in Lever, and the Disable button (with its confirmation).

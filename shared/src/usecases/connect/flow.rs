@@ -120,7 +120,11 @@ pub async fn callback(
     same_account(&id, bound.as_deref(), who.account_id.as_deref())?;
     let access = SecretString::new(tokens.access_token.clone());
     let (perform_as, perform_as_source) = acting_user(&*lever, &access, &who, &conn).await?;
-    let binding = Binding { tokens, who, bound, perform_as: perform_as.clone(), perform_as_source, now };
+    let names = (
+        user_label(&*lever, &access, who.user_id.as_deref()).await,
+        user_label(&*lever, &access, Some(&perform_as)).await,
+    );
+    let binding = Binding { tokens, who, bound, perform_as: perform_as.clone(), perform_as_source, names, now };
     bind(deps, &id, &claims, binding).await?;
     // Lever's webhooks (outcomes back to XOR, erasure): never a reason to refuse the connect.
     if let Err(e) = super::subscribe::subscribe(deps, &conn, &access, base_url).await {
@@ -194,7 +198,19 @@ struct Binding {
     bound: Option<String>,
     perform_as: String,
     perform_as_source: &'static str,
+    /// The authorizing and the acting user as people read them (when Lever said).
+    names: (Option<String>, Option<String>),
     now: i64,
+}
+
+/// "Grace Hopper <grace@acme.example>" for a Lever user id; nothing when Lever does not say
+/// (a label only: never a reason to refuse the connect).
+async fn user_label(lever: &dyn Ats, access: &SecretString, id: Option<&str>) -> Option<String> {
+    let u = lever.user(access, id?).await.ok()?;
+    match (u.name, u.email) {
+        (Some(n), Some(e)) => Some(format!("{n} <{e}>")),
+        (n, e) => n.or(e),
+    }
 }
 
 /// The invitation spent, the tokens stored, the Lever record and the status written.
@@ -220,6 +236,7 @@ async fn bind(deps: &LeverContext, id: &ConnectionId, claims: &StateClaims, b: B
     conn.lever.perform_as_source = Some(b.perform_as_source.into());
     conn.lever.account_id = conn.lever.account_id.or(b.bound).or(b.who.account_id);
     conn.lever.authorized_by = b.who.user_id;
+    (conn.lever.authorized_by_name, conn.lever.perform_as_name) = b.names;
     conn.lever.authorized_at = Some(b.now / 1000);
     // The link did its job: a later revoke counts as unattended at once (revoked-connections).
     conn.lever.invited_until_ms = None;

@@ -123,6 +123,8 @@ pub async fn reset_lever(
     conn.lever.account_id = None;
     conn.lever.perform_as = None;
     conn.lever.authorized_by = None;
+    conn.lever.authorized_by_name = None;
+    conn.lever.perform_as_name = None;
     conn.lever.authorized_at = None;
     // On the record: who reset it, and when.
     conn.lever.reset =
