@@ -237,5 +237,27 @@ async fn a_super_admin_connects_sees_the_jobs_and_replays_a_waiting_candidate() 
     assert!(overflow.as_i64().unwrap() <= 0, "the page scrolls sideways on a phone by {overflow}px");
     run.shot("phone").await;
     run.accessible("on a phone").await;
+
+    // 8. Which jobs go to XOR (issue 26): every posting of the feed, a rule previewed, applied.
+    run.c.set_window_size(1280, 900).await.unwrap();
+    run.c.refresh().await.unwrap();
+    assert!(run.text("#filter-summary").await.contains("4 of 4 postings"), "{}", run.text("#filter-summary").await);
+    run.c.find(Locator::Css("#exclude_team option[value='Finance']")).await.unwrap().click().await.unwrap();
+    run.c.find(Locator::Css("#preview")).await.unwrap().click().await.unwrap();
+    run.wait_for("#preview-result").await;
+    let preview = run.text("#preview-result").await;
+    assert!(preview.contains("3 jobs would be published, 1 closed in XOR"), "{preview}");
+    run.shot("filter-preview").await;
+    run.accessible("the filter's preview").await;
+    run.c.find(Locator::Css("#apply")).await.unwrap().click().await.unwrap();
+    run.wait_for("#filter-summary").await;
+    assert!(run.text("#filter-summary").await.contains("3 of 4 postings"), "{}", run.text("#filter-summary").await);
+    assert!(
+        run.text("#postings").await.contains("filtered: team \"Finance\" excluded"),
+        "{}",
+        run.text("#postings").await
+    );
+    run.shot("filter-applied").await;
+    run.accessible("the filter applied").await;
     run.c.close().await.unwrap();
 }

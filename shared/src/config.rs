@@ -267,6 +267,7 @@ pub fn aws_deps(stores: &AwsStores, settings: &Settings, http: reqwest::Client) 
         connections: stores.table.clone(),
         mappings: stores.table.clone(),
         runs: stores.table.clone(),
+        catalogs: stores.table.clone(),
         secrets: stores.secrets.clone(),
         feeds: Arc::new(fetcher),
         boards: Arc::new(crate::adapters::xor::XorBoards::new(http)),
@@ -313,6 +314,7 @@ where
         + crate::domain::MappingStore
         + crate::domain::RunStore
         + crate::domain::SecretStore
+        + crate::domain::CatalogStore
         + 'static,
 {
     SyncDeps::from_store(

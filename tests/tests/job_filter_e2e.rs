@@ -101,3 +101,111 @@ async fn a_concurrent_change_is_refused() {
     let e = app.deps.connections.set_job_filter(&app.id, &stale).await.unwrap_err();
     assert!(matches!(e, xor_lever_shared::domain::StoreError::Conflict { .. }), "{e}");
 }
+
+/// On the Lever section, over real HTTP: the postings of the last feed with why each goes to
+/// XOR or not; a rule previewed ("3 jobs would be published, 1 closed in XOR"), applied (kept
+/// with the session's identity), and the next sync closes exactly that job in the XOR sandbox;
+/// a per-row switch brings it back; a stale Apply (someone changed the filter since) is refused.
+async fn the_section_previews_and_applies_a_rule(kind: StoreKind) {
+    use xor_lever_sandbox::visitor::Visitor;
+    let app = xor_lever_sandbox::harness::spawn_webhook_app(kind).await;
+    let feed = xor_lever_sandbox::FeedServer::spawn(SAMPLE.to_vec()).await;
+    app.setup.connections.set_feed_url(&app.id, &feed.url).await.unwrap();
+    let sync = app.sync_deps();
+    let opts = xor_lever_shared::usecases::SyncOptions { force: true, ..Default::default() };
+    xor_lever_shared::usecases::sync_connection(&sync, &app.id, &opts).await;
+    let active = |app: &xor_lever_sandbox::harness::WebhookApp| {
+        app.xor
+            .jobs()
+            .iter()
+            .filter(|j| j["status"] == "active")
+            .map(|j| j["title"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(active(&app).len(), 4);
+
+    let link = xor_lever_shared::usecases::section::access::page_link(&app.setup, &app.url, &app.id, 7).await.unwrap();
+    let v = Visitor::new();
+    let page = v.follow(&link).await.unwrap();
+    assert!(page.body.contains("4 of 4 postings of your job feed are published to XOR"), "{}", page.body);
+    assert!(page.body.contains("<option value=\"Finance\">"), "the values present in the feed");
+
+    let path = format!("/connections/{}/filter", app.id);
+    // A preview answers 200 in place (the page with what the rule would do).
+    let answer = v
+        .post(
+            &format!("{}{path}", app.url),
+            &app.url,
+            &[("csrf", &page.csrf().unwrap()), ("action", "preview"), ("exclude_team", "Finance")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("3 jobs would be published, 1 closed in XOR"), "{}", answer.body);
+    assert_eq!(
+        app.setup.connections.connection(&app.id).await.unwrap().unwrap().job_filter.version,
+        0,
+        "a preview changes nothing"
+    );
+
+    let apply = [
+        ("csrf", page.csrf().unwrap()),
+        ("action", "apply".into()),
+        ("version", "0".into()),
+        ("exclude_team", "Finance".into()),
+    ];
+    let apply: Vec<(&str, &str)> = apply.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = v.post(&format!("{}{path}", app.url), &app.url, &apply).await.unwrap();
+    assert_eq!(done.status, 303, "{}", done.body);
+    let f = app.setup.connections.connection(&app.id).await.unwrap().unwrap().job_filter;
+    assert_eq!(f.version, 1);
+    assert!(f.history[0].by.starts_with("the Lever section (session "), "{:?}", f.history);
+    let stale = v.post(&format!("{}{path}", app.url), &app.url, &apply).await.unwrap();
+    assert_eq!(stale.status, 409, "an Apply made from version 0 after version 1: {}", stale.body);
+
+    let r = xor_lever_shared::usecases::sync_connection(&sync, &app.id, &Default::default()).await;
+    assert_eq!((r.run.summary.closed, r.run.summary.filtered), (1, 1), "{:?}", r.run);
+    assert_eq!(active(&app).len(), 3, "exactly the Finance job closed");
+    let page = v.get(&format!("{}/connections/{}", app.url, app.id)).await.unwrap();
+    assert!(
+        page.body.contains("(filtered: team \"Finance\" excluded)")
+            || page.body.contains("(filtered: team &quot;Finance&quot; excluded)"),
+        "{}",
+        page.body
+    );
+
+    // The Finance posting's own switch brings it back.
+    let maps = app.setup.mappings.mappings(&app.id).await.unwrap();
+    let finance = maps.into_iter().find(|m| !m.is_active() && m.posting_id.as_str() != app.posting).unwrap().posting_id;
+    let sw = v
+        .post(
+            &format!("{}/connections/{}/switch", app.url, app.id),
+            &app.url,
+            &[("csrf", &page.csrf().unwrap()), ("posting", finance.as_str()), ("state", "on")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sw.status, 303, "{}", sw.body);
+    xor_lever_shared::usecases::sync_connection(&sync, &app.id, &Default::default()).await;
+    assert_eq!(active(&app).len(), 4, "switched on beats the rule");
+    // Without the session's CSRF field: refused.
+    let forged = v
+        .post(
+            &format!("{}/connections/{}/switch", app.url, app.id),
+            &app.url,
+            &[("posting", finance.as_str()), ("state", "off")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged.status, 403);
+}
+
+#[tokio::test]
+async fn the_section_previews_and_applies_a_rule_on_sqlite() {
+    the_section_previews_and_applies_a_rule(StoreKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_section_previews_and_applies_a_rule_on_dynamodb() {
+    the_section_previews_and_applies_a_rule(StoreKind::Aws).await;
+}

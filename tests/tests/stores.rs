@@ -395,6 +395,51 @@ async fn job_filter_contract<S: ConnectionStore>(s: &S) {
     assert_eq!((back.job_filter, back.status, back.lever), (f2, ConnectionStatus::Disabled, lever));
 }
 
+/// A catalog entry as a feed of many postings has them: a ~100-character title, some optional
+/// fields set and some not (an absent one must read back absent, not empty).
+fn catalog_entry(i: usize) -> CatalogEntry {
+    let every_tenth = |v: &str| (i % 10 == 0).then(|| v.to_owned());
+    CatalogEntry {
+        id: format!("p-{i}"),
+        title: format!("Senior field service technician, heavy equipment and hydraulics, night rotation #{i:05}"),
+        team: Some(format!("Field Ops {}", i % 7)),
+        department: every_tenth("Operations"),
+        city: Some(if i % 2 == 0 { "São Paulo" } else { "Berlin" }.to_owned()),
+        country: every_tenth("BR"),
+        workplace: every_tenth("hybrid"),
+        commitment: every_tenth("Full-time"),
+    }
+}
+
+/// A catalog is replaced whole, read back in order, per connection. 2,500 entries: more than
+/// one DynamoDB item holds, so the chunked write and read (three chunks) are exercised.
+async fn catalog_contract<S: CatalogStore>(s: &S) {
+    let (c, beta) = (conn_id("acme"), conn_id("beta"));
+    assert!(s.catalog(&c).await.unwrap().is_empty(), "never written: empty");
+
+    let big: Vec<CatalogEntry> = (0..2_500).map(catalog_entry).collect();
+    s.put_catalog(&c, &big).await.unwrap();
+    let back = s.catalog(&c).await.unwrap();
+    assert_eq!(back.len(), big.len());
+    let first_difference = back.iter().zip(&big).position(|(a, b)| a != b);
+    assert!(first_difference.is_none(), "read back equal and in order: entry {first_difference:?} differs");
+    assert!(s.catalog(&beta).await.unwrap().is_empty(), "per connection");
+
+    // A smaller catalog replaces the larger one: nothing of the old one is read any more.
+    let small = vec![catalog_entry(7), catalog_entry(3), CatalogEntry { id: "p-x".into(), ..CatalogEntry::default() }];
+    s.put_catalog(&c, &small).await.unwrap();
+    assert_eq!(s.catalog(&c).await.unwrap(), small);
+
+    let other = vec![catalog_entry(42)];
+    s.put_catalog(&beta, &other).await.unwrap();
+    assert_eq!(s.catalog(&beta).await.unwrap(), other);
+    assert_eq!(s.catalog(&c).await.unwrap(), small, "another connection's write leaves this one alone");
+
+    // An empty feed read is a catalog too: it replaces the last one.
+    s.put_catalog(&beta, &[]).await.unwrap();
+    assert!(s.catalog(&beta).await.unwrap().is_empty());
+}
+
 /// Twenty attempts at one screening's claim at once: exactly one holds it.
 async fn concurrent_claim_contract<S: WebhookStore + 'static>(s: std::sync::Arc<S>) {
     let c = conn_id("race");
@@ -433,6 +478,10 @@ macro_rules! store_contract {
             #[tokio::test]
             async fn job_filters() {
                 job_filter_contract(&$make).await;
+            }
+            #[tokio::test]
+            async fn catalogs() {
+                catalog_contract(&$make).await;
             }
         }
     };

@@ -20,6 +20,7 @@ pub struct MemoryStore {
     links: Mutex<HashMap<(ConnectionId, String), CandidateLink>>,
     /// Keyed by the tombstone's hashed key (`tombstone_key`), never the candidate id.
     tombstones: Mutex<HashMap<(ConnectionId, String), Tombstone>>,
+    catalogs: Mutex<HashMap<ConnectionId, Vec<CatalogEntry>>>,
 }
 
 impl MemoryStore {
@@ -308,5 +309,16 @@ impl CandidateStore for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+}
+
+#[async_trait]
+impl CatalogStore for MemoryStore {
+    async fn put_catalog(&self, c: &ConnectionId, entries: &[CatalogEntry]) -> Result<(), StoreError> {
+        self.catalogs.lock().unwrap().insert(c.clone(), entries.to_vec());
+        Ok(())
+    }
+    async fn catalog(&self, c: &ConnectionId) -> Result<Vec<CatalogEntry>, StoreError> {
+        Ok(self.catalogs.lock().unwrap().get(c).cloned().unwrap_or_default())
     }
 }

@@ -49,15 +49,15 @@ impl Dimension {
     }
 
     /// What the posting says for this dimension, as written (none: the feed does not say).
-    pub fn value_of(self, p: &Posting) -> Option<String> {
+    pub fn value_of(self, p: &CatalogEntry) -> Option<&str> {
         let v = match self {
-            Self::Team => p.category.clone(),
-            Self::Department => p.extra.get("department").cloned(),
-            Self::City => p.location.city.clone(),
-            Self::Country => p.location.country.clone(),
-            Self::Workplace => p.location.remote.clone(),
-            Self::Commitment => p.employment_type.clone(),
-            Self::Title => Some(p.title.clone()),
+            Self::Team => p.team.as_deref(),
+            Self::Department => p.department.as_deref(),
+            Self::City => p.city.as_deref(),
+            Self::Country => p.country.as_deref(),
+            Self::Workplace => p.workplace.as_deref(),
+            Self::Commitment => p.commitment.as_deref(),
+            Self::Title => Some(p.title.as_str()),
         };
         v.filter(|s| !s.trim().is_empty())
     }
@@ -73,6 +73,41 @@ impl Dimension {
                 !wanted.is_empty() && wanted.iter().all(|w| words.contains(w))
             }
             _ => have == want,
+        }
+    }
+}
+
+/// What the filter looks at of one posting, kept from the last feed read (the Lever section
+/// lists every posting of it, published or not, with why).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workplace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<String>,
+}
+
+impl CatalogEntry {
+    pub fn of(p: &Posting) -> Self {
+        Self {
+            id: p.external_id.to_string(),
+            title: p.title.clone(),
+            team: p.category.clone(),
+            department: p.extra.get("department").cloned(),
+            city: p.location.city.clone(),
+            country: p.location.country.clone(),
+            workplace: p.location.remote.clone(),
+            commitment: p.employment_type.clone(),
         }
     }
 }
@@ -172,16 +207,16 @@ impl Rules {
     }
 
     /// What the rules alone say of `p`.
-    pub fn verdict(&self, p: &Posting) -> Verdict {
+    pub fn verdict(&self, p: &CatalogEntry) -> Verdict {
         for (dim, values) in &self.exclude {
             if let Some(have) = dim.value_of(p)
-                && let Some(v) = values.iter().find(|v| dim.matches(&have, v))
+                && let Some(v) = values.iter().find(|v| dim.matches(have, v))
             {
                 return Verdict::Excluded { dimension: *dim, value: v.clone() };
             }
         }
         for (dim, values) in self.include.iter().filter(|(_, v)| !v.is_empty()) {
-            let ok = dim.value_of(p).is_some_and(|have| values.iter().any(|v| dim.matches(&have, v)));
+            let ok = dim.value_of(p).is_some_and(|have| values.iter().any(|v| dim.matches(have, v)));
             if !ok {
                 return Verdict::NotIncluded { dimension: *dim };
             }
@@ -193,7 +228,12 @@ impl Rules {
 impl JobFilter {
     /// The rules' verdict with the posting's switch applied (the switch beats the rules).
     pub fn verdict(&self, p: &Posting) -> Verdict {
-        match self.switches.get(p.external_id.as_str()) {
+        self.verdict_of(&CatalogEntry::of(p))
+    }
+
+    /// The same, of a posting as the catalog keeps it.
+    pub fn verdict_of(&self, p: &CatalogEntry) -> Verdict {
+        match self.switches.get(&p.id) {
             Some(s) if s.on => Verdict::SwitchedOn { by: s.by.clone() },
             Some(s) => Verdict::SwitchedOff { by: s.by.clone() },
             None => self.rules.verdict(p),
@@ -211,12 +251,12 @@ impl JobFilter {
 
 /// The values present in `postings` for each dimension (title aside), folded-distinct, in the
 /// first spelling seen, sorted: what the page's selects offer.
-pub fn values_present<'a>(postings: impl IntoIterator<Item = &'a Posting>) -> BTreeMap<Dimension, Vec<String>> {
+pub fn values_present<'a>(postings: impl IntoIterator<Item = &'a CatalogEntry>) -> BTreeMap<Dimension, Vec<String>> {
     let mut seen: BTreeMap<Dimension, BTreeMap<String, String>> = BTreeMap::new();
     for p in postings {
         for dim in Dimension::ALL.into_iter().filter(|d| *d != Dimension::Title) {
             if let Some(v) = dim.value_of(p) {
-                seen.entry(dim).or_default().entry(fold(&v)).or_insert(v);
+                seen.entry(dim).or_default().entry(fold(v)).or_insert_with(|| v.to_owned());
             }
         }
     }
@@ -253,11 +293,15 @@ mod tests {
     fn values_match_without_case_or_accents() {
         let p = posting("p1", "Técnico de Campo", "Field Ops", "São Paulo");
         let rules = Rules { include: [(Dimension::City, set(&["SAO PAULO"]))].into(), ..Default::default() };
-        assert_eq!(rules.verdict(&p), Verdict::Published);
+        assert_eq!(rules.verdict(&CatalogEntry::of(&p)), Verdict::Published);
         let rules = Rules { include: [(Dimension::Title, set(&["tecnico"]))].into(), ..Default::default() };
-        assert_eq!(rules.verdict(&p), Verdict::Published, "a title word, accents ignored");
+        assert_eq!(rules.verdict(&CatalogEntry::of(&p)), Verdict::Published, "a title word, accents ignored");
         let rules = Rules { include: [(Dimension::Title, set(&["tec"]))].into(), ..Default::default() };
-        assert_eq!(rules.verdict(&p), Verdict::NotIncluded { dimension: Dimension::Title }, "whole words only");
+        assert_eq!(
+            rules.verdict(&CatalogEntry::of(&p)),
+            Verdict::NotIncluded { dimension: Dimension::Title },
+            "whole words only"
+        );
     }
 
     #[test]
@@ -268,7 +312,7 @@ mod tests {
             exclude: [(Dimension::Team, set(&["finance"]))].into(),
         };
         let excluded = Verdict::Excluded { dimension: Dimension::Team, value: "finance".into() };
-        assert_eq!(rules.verdict(&p), excluded);
+        assert_eq!(rules.verdict(&CatalogEntry::of(&p)), excluded);
         assert_eq!(excluded.reason(), "filtered: team \"finance\" excluded");
         let mut f = JobFilter { rules, ..Default::default() };
         f.switches.insert("p1".into(), Switch { on: true, by: "grace@acme.example".into(), at_ms: 1 });
@@ -284,9 +328,9 @@ mod tests {
         let mut p = posting("p1", "Driver", "Field Ops", "Berlin");
         p.extra.clear();
         let inc = Rules { include: [(Dimension::Department, set(&["Operations"]))].into(), ..Default::default() };
-        assert!(!inc.verdict(&p).publishes());
+        assert!(!inc.verdict(&CatalogEntry::of(&p)).publishes());
         let exc = Rules { exclude: [(Dimension::Department, set(&["Operations"]))].into(), ..Default::default() };
-        assert!(exc.verdict(&p).publishes());
+        assert!(exc.verdict(&CatalogEntry::of(&p)).publishes());
     }
 
     #[test]
@@ -304,7 +348,7 @@ mod tests {
     fn the_selects_offer_each_value_once() {
         let a = posting("p1", "A", "Field Ops", "São Paulo");
         let b = posting("p2", "B", "field ops", "Sao Paulo");
-        let v = values_present([&a, &b]);
+        let v = values_present([&CatalogEntry::of(&a), &CatalogEntry::of(&b)]);
         assert_eq!(v[&Dimension::Team], ["Field Ops"]);
         assert_eq!(v[&Dimension::City], ["São Paulo"]);
         assert!(!v.contains_key(&Dimension::Title));

@@ -26,11 +26,11 @@ pub use ids::{ConnectionId, IdError, PostingId};
 pub use invitation::{Invitation, InvitationState};
 pub use job::{JobMapping, Location, MappingStatus, Posting};
 pub use job_board::{CandidateEvent, JobBoard, JobBoards, XorError, XorJob, idempotency_key};
-pub use job_filter::{Dimension, JobFilter, Rules, Switch, Verdict};
+pub use job_filter::{CatalogEntry, Dimension, JobFilter, Rules, Switch, Verdict};
 pub use plan::{GuardSettings, Plan, PostingDigest, plan};
 pub use ports::{
-    CandidateStore, ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore, MappingStore,
-    RunStore, SecretStore, StoreError, SyncTrigger, TriggerError, WebhookStore,
+    CandidateStore, CatalogStore, ConnectionStore, FetchError, FetchedFile, FileFetcher, InvitationStore, LeaseStore,
+    MappingStore, RunStore, SecretStore, StoreError, SyncTrigger, TriggerError, WebhookStore,
 };
 pub use remote::Failure;
 pub use run::{JobFailure, RunOutcome, SyncRun, SyncSummary};

@@ -8,7 +8,7 @@ use super::connection::{Connection, ConnectionStatus, FeedState, LeverSettings};
 use super::ids::{ConnectionId, PostingId};
 use super::invitation::Invitation;
 use super::job::JobMapping;
-use super::job_filter::JobFilter;
+use super::job_filter::{CatalogEntry, JobFilter};
 use super::run::SyncRun;
 use super::secret::SecretString;
 use super::webhook::{Claim, ClaimEnd, Delivery, DeliveryCursor, DeliveryPage, DeliveryStatus};
@@ -196,6 +196,16 @@ pub trait CandidateStore: Send + Sync {
     /// Removes a delivery's raw body (the only place a candidate's personal data is kept),
     /// keeping the record (status, ids, outcome). False when there is no such delivery.
     async fn erase_body(&self, connection: &ConnectionId, webhook_id: &str) -> Result<bool, StoreError>;
+}
+
+/// The postings of each connection's last feed read, as the job filter sees them (issue 26: the
+/// Lever section lists them, published or not, and previews a rule change over them).
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Replaces the connection's catalog (every posting of the feed just read).
+    async fn put_catalog(&self, connection: &ConnectionId, entries: &[CatalogEntry]) -> Result<(), StoreError>;
+    /// The last catalog written (empty before the first full read).
+    async fn catalog(&self, connection: &ConnectionId) -> Result<Vec<CatalogEntry>, StoreError>;
 }
 
 /// Operator-issued invitations to connect (the connect link's token, kept as its hash).

@@ -9,6 +9,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 mod section;
+mod section_filter;
 mod section_html;
 
 use crate::domain::webhook::MAX_BODY_BYTES;
@@ -39,6 +40,8 @@ pub fn router(deps: LeverContext, public_url: Option<String>) -> Router {
         .route("/connections/{connection_id}/connect", post(section::connect))
         .route("/connections/{connection_id}/replay", post(section::replay))
         .route("/connections/{connection_id}/disable", post(section::disable))
+        .route("/connections/{connection_id}/filter", post(section_filter::rules))
+        .route("/connections/{connection_id}/switch", post(section_filter::switch))
         .route("/assets/section.css", get(section::css))
         .route("/assets/section.js", get(section::js))
         .route("/healthz", get(|| async { "ok" }))

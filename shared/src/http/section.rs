@@ -23,12 +23,15 @@ pub(super) struct PageQuery {
     q: Option<String>,
     /// Read leniently: a made-up page number is page 1.
     page: Option<String>,
+    /// The postings list's search and page (issue 26).
+    pq: Option<String>,
+    pp: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub(super) struct Posted {
-    csrf: Option<String>,
-    webhook_id: Option<String>,
+    pub(super) csrf: Option<String>,
+    pub(super) webhook_id: Option<String>,
 }
 
 /// The page's security headers: no inline code, no framing, no referrer, no caching; forms may
@@ -71,7 +74,10 @@ fn refusal(e: &SectionError) -> Response {
         | SectionError::Connect(ConnectError::Unavailable(_))
         | SectionError::Replay(ReplayError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
         SectionError::NotAllowed => StatusCode::FORBIDDEN,
-        SectionError::Connect(_) | SectionError::Replay(_) | SectionError::TooLong(_) => StatusCode::BAD_REQUEST,
+        SectionError::FilterChanged => StatusCode::CONFLICT,
+        SectionError::Connect(_) | SectionError::Replay(_) | SectionError::TooLong(_) | SectionError::BadForm => {
+            StatusCode::BAD_REQUEST
+        }
     };
     let title = if status == StatusCode::FORBIDDEN { "This page is not available" } else { "Something went wrong" };
     // The page is public: a store's or Lever's own words stay in the log.
@@ -85,12 +91,12 @@ fn refusal(e: &SectionError) -> Response {
 }
 
 /// `303 See Other`: after a form, or to take a token out of the URL.
-fn see_other(url: &str) -> Response {
+pub(super) fn see_other(url: &str) -> Response {
     super::redirect(StatusCode::SEE_OTHER, url)
 }
 
 /// The bare path of the section (what the browser shows once the token left the URL).
-fn path_of(id: &str) -> String {
+pub(super) fn path_of(id: &str) -> String {
     format!("/connections/{}", crate::url::enc(id))
 }
 
@@ -127,7 +133,17 @@ pub(super) async fn page(
     let query = JobQuery { q: q.q, page: q.page.and_then(|p| p.parse().ok()).unwrap_or(1) };
     match section::view(&deps, &s, &query).await {
         Ok(v) => {
-            let html = super::section_html::section(&v, &path_of(&id));
+            let listed = match v.connection.status {
+                crate::domain::ConnectionStatus::Connected => {
+                    let page = q.pp.and_then(|p| p.parse().ok()).unwrap_or(1);
+                    match section::filter::postings(&deps, &v.connection, q.pq.as_deref().unwrap_or(""), page).await {
+                        Ok(p) => Some(p),
+                        Err(e) => return refusal(&e),
+                    }
+                }
+                _ => None,
+            };
+            let html = super::section_html::section_with(&v, &path_of(&id), listed.as_ref().map(|p| (p, None)));
             let origin = v.can_connect.then_some(v.lever_origin.as_str());
             secure((StatusCode::OK, Html(html)).into_response(), origin)
         }
@@ -137,7 +153,7 @@ pub(super) async fn page(
 
 /// The session of a POST, with its CSRF field checked (and, when the browser says where the form
 /// came from, that it came from here).
-async fn posted(
+pub(super) async fn posted(
     deps: &LeverContext,
     base: &str,
     id: &str,
@@ -155,7 +171,7 @@ async fn posted(
 }
 
 /// A form's answer: what the action did, or the page that says why it was refused.
-async fn answered(action: impl std::future::Future<Output = Result<Response, SectionError>>) -> Response {
+pub(super) async fn answered(action: impl std::future::Future<Output = Result<Response, SectionError>>) -> Response {
     action.await.unwrap_or_else(|e| refusal(&e))
 }
 

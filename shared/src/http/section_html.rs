@@ -44,7 +44,16 @@ pub fn message(title: &str, text: &str) -> String {
     layout(title, html! { h1 { (title) } section.card { p { (text) } } })
 }
 
-pub fn section(v: &SectionView, path: &str) -> String {
+/// The page; with "Which jobs go to XOR" (the postings, and a preview when one was asked) for
+/// a connected connection.
+pub fn section_with(
+    v: &SectionView,
+    path: &str,
+    postings: Option<(
+        &crate::usecases::section::filter::PostingsView,
+        Option<&crate::usecases::section::filter::Preview>,
+    )>,
+) -> String {
     let body = html! {
         h1 { "XOR integration" }
         p.muted { "Connection " code { (v.connection.id) } }
@@ -55,6 +64,7 @@ pub fn section(v: &SectionView, path: &str) -> String {
         }
         @if v.can_connect { (note(v, path)) }
         (jobs(v, path))
+        @if let Some((p, preview)) = postings { (super::section_filter::card(&v.csrf, path, p, preview)) }
         (candidates(v, path))
         (disconnect(v, path))
     };

@@ -16,6 +16,8 @@ pub struct LeverContext {
     pub webhooks: Arc<dyn WebhookStore>,
     /// The candidates put in Lever: what Lever's events are matched against, and erasure.
     pub candidates: Arc<dyn CandidateStore>,
+    /// The postings of each connection's last feed read (the section's job list).
+    pub catalogs: Arc<dyn CatalogStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub invitations: Arc<dyn InvitationStore>,
     /// Fetches the resume XOR links to.
@@ -43,11 +45,27 @@ pub struct LeverContext {
 
 /// A store that holds everything the webhook and connect routes keep (DynamoDB, SQLite, memory).
 pub trait LeverStores:
-    ConnectionStore + MappingStore + RunStore + WebhookStore + CandidateStore + LeaseStore + InvitationStore + 'static
+    ConnectionStore
+    + MappingStore
+    + RunStore
+    + WebhookStore
+    + CandidateStore
+    + CatalogStore
+    + LeaseStore
+    + InvitationStore
+    + 'static
 {
 }
 impl<
-    T: ConnectionStore + MappingStore + RunStore + WebhookStore + CandidateStore + LeaseStore + InvitationStore + 'static,
+    T: ConnectionStore
+        + MappingStore
+        + RunStore
+        + WebhookStore
+        + CandidateStore
+        + CatalogStore
+        + LeaseStore
+        + InvitationStore
+        + 'static,
 > LeverStores for T
 {
 }
@@ -69,6 +87,7 @@ impl LeverContext {
             runs: store.clone(),
             webhooks: store.clone(),
             candidates: store.clone(),
+            catalogs: store.clone(),
             secrets,
             invitations: store,
             files,

@@ -88,6 +88,7 @@ fn aws_sync_deps(
     let mut deps = xor_lever_shared::config::sync_deps(Arc::new(MemoryStore::new()), http);
     deps.connections = table.clone();
     deps.mappings = table.clone();
+    deps.catalogs = table.clone();
     deps.runs = table;
     deps.secrets = Arc::new(secrets);
     deps

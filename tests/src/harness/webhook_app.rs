@@ -245,6 +245,7 @@ impl WebhookApp {
             xor_lever_shared::config::sync_deps(Arc::new(MemoryStore::new()), xor_lever_shared::config::http_client());
         sync.connections = self.deps.connections.clone();
         sync.mappings = self.deps.mappings.clone();
+        sync.catalogs = self.deps.catalogs.clone();
         sync.secrets = self.deps.secrets.clone();
         sync
     }

@@ -11,6 +11,8 @@
 //! | invitation | `CONN#<id>` | `INVITE#<sha-256 of the token>` | the connect link's; `used_at_ms` set once by a conditional update; removed a day after it expires (TTL) |
 //! | candidate link | `CONN#<id>` | `OPP#<opportunity id>` | the Lever opportunity the product made for an XOR screening, as JSON (`doc`); no personal data |
 //! | tombstone | `CONN#<id>` | `ERASED#<sha-256 of connection and candidate id>` | what an erasure leaves, as JSON (`doc`) |
+//! | catalog head | `CONN#<id>` | `CAT#head` | the postings of the last feed read: names the current `generation` and its number of `chunks` |
+//! | catalog chunk | `CONN#<id>` | `CAT#<generation>#<n, 4 digits>` | up to 1,000 of those postings (and 300 KB) as a JSON array (`doc`); written before the head names them, deleted once a new head replaces it |
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -36,6 +38,7 @@ pub struct DynamoStore {
 }
 
 mod candidates;
+mod catalog;
 mod connections;
 mod jobs;
 mod webhooks;

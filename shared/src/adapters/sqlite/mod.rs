@@ -9,6 +9,7 @@ use rusqlite::Connection as Db;
 use crate::domain::*;
 
 mod candidates;
+mod catalog;
 mod connections;
 mod jobs;
 mod webhooks;
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS candidate_links (
   connection TEXT NOT NULL, opportunity_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, opportunity_id));
 CREATE TABLE IF NOT EXISTS tombstones (
   connection TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (connection, key));
+CREATE TABLE IF NOT EXISTS catalogs (connection TEXT PRIMARY KEY, doc TEXT NOT NULL);
 ";
 
 pub(super) fn err(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {

@@ -7,6 +7,7 @@ use super::webhook::{self, Answer, ReplayError};
 use crate::domain::*;
 
 pub mod access;
+pub mod filter;
 mod view;
 
 pub use access::Session;
@@ -38,6 +39,12 @@ pub enum SectionError {
     Replay(#[from] ReplayError),
     #[error("a page link is valid for at most {0} days")]
     TooLong(u32),
+    /// The job filter was changed by someone else since this page was read.
+    #[error("the job filter was changed meanwhile: reload the page and look again")]
+    FilterChanged,
+    /// A form field that is not one of the page's.
+    #[error("this form was not filled in by the page: reload it and try again")]
+    BadForm,
     /// The cause is logged, never shown: this page is public.
     #[error("xor-lever cannot show this right now; try again in a few minutes")]
     Unavailable(#[source] crate::domain::ports::BoxError),

@@ -163,7 +163,7 @@ async fn run_sync(
         return Ok(());
     };
     run.summary.feed_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let (file, digests, feed_report, filtered) = first_pass(file, opts.feed_limits, &conn.job_filter).await?;
+    let (file, digests, feed_report, filtered, catalog) = first_pass(file, opts.feed_limits, &conn.job_filter).await?;
     note_feed_report(run, &feed_report);
     run.summary.postings = digests.len() + filtered.len();
     run.summary.filtered = filtered.len();
@@ -177,6 +177,11 @@ async fn run_sync(
         run.outcome = RunOutcome::DryRun;
         return Ok(());
     }
+    // What the Lever section lists and previews rules over: every posting of this read.
+    if let Err(e) = deps.catalogs.put_catalog(id, &catalog).await {
+        tracing::warn!(connection = %id, error = %e, "the postings list of the Lever section was not updated");
+    }
+    drop(catalog);
     let board = deps.boards.board(&conn, api_key);
     let ctx = ApplyCtx { deps, board: board.as_ref(), conn: &conn, opts, crash };
     let (mut outcomes, again) = write_jobs(&ctx, file, &the_plan, mappings).await;
@@ -247,7 +252,7 @@ async fn fetch_feed(
 
 /// What pass 1 hands on: the file, the digests of the postings the job filter publishes, the
 /// feed's report, and the postings it holds back with why.
-type FirstPass = (File, Vec<PostingDigest>, FeedReport, Vec<(PostingId, String)>);
+type FirstPass = (File, Vec<PostingDigest>, FeedReport, Vec<(PostingId, String)>, Vec<CatalogEntry>);
 
 /// Pass 1: ids and hashes only (the file handed back for pass 2), through the connection's job
 /// filter: a posting it holds back is planned as one the feed no longer lists (closed in XOR if
@@ -256,15 +261,17 @@ async fn first_pass(file: File, limits: feed::Limits, filter: &JobFilter) -> Res
     let filter = filter.clone();
     tokio::task::spawn_blocking(move || -> Result<_, feed::FeedError> {
         let mut file = file;
-        let (mut digests, mut held) = (Vec::new(), Vec::new());
+        let (mut digests, mut held, mut catalog) = (Vec::new(), Vec::new(), Vec::new());
         let report = feed::parse(BufReader::new(&mut file), limits, |p| {
-            match filter.verdict(&p) {
+            let entry = CatalogEntry::of(&p);
+            match filter.verdict_of(&entry) {
                 v if v.publishes() => digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id }),
                 v => held.push((p.external_id, v.reason())),
             }
+            catalog.push(entry);
             ControlFlow::Continue(())
         })?;
-        Ok((file, digests, report, held))
+        Ok((file, digests, report, held, catalog))
     })
     .await
     .map_err(|e| error(&e))?

@@ -14,6 +14,8 @@ pub struct SyncDeps {
     pub mappings: Arc<dyn MappingStore>,
     pub runs: Arc<dyn RunStore>,
     pub secrets: Arc<dyn SecretStore>,
+    /// The postings of each connection's last feed read (the Lever section lists them).
+    pub catalogs: Arc<dyn CatalogStore>,
     /// Where each connection's feed is read.
     pub feeds: Arc<dyn FeedSource>,
     /// Where its jobs are written (XOR).
@@ -25,9 +27,17 @@ impl SyncDeps {
     /// all. `config::sync_deps` adds the HTTP adapters.
     pub fn from_store<S>(store: Arc<S>, feeds: Arc<dyn FeedSource>, boards: Arc<dyn JobBoards>) -> Self
     where
-        S: ConnectionStore + MappingStore + RunStore + SecretStore + 'static,
+        S: ConnectionStore + MappingStore + RunStore + SecretStore + CatalogStore + 'static,
     {
-        Self { connections: store.clone(), mappings: store.clone(), runs: store.clone(), secrets: store, feeds, boards }
+        Self {
+            connections: store.clone(),
+            mappings: store.clone(),
+            runs: store.clone(),
+            catalogs: store.clone(),
+            secrets: store,
+            feeds,
+            boards,
+        }
     }
 }
 
