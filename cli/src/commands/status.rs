@@ -70,7 +70,10 @@ fn row(v: &serde_json::Value, now_ms: i64) -> (Health, [String; 9]) {
         status,
         outcome,
         last,
-        n("jobs_in_xor").to_string(),
+        match n("jobs_held_back") {
+            0 => n("jobs_in_xor").to_string(),
+            held => format!("{} ({held} held back)", n("jobs_in_xor")),
+        },
         waiting.to_string(),
         failed.to_string(),
         ends,
@@ -149,6 +152,9 @@ mod tests {
             ["acme", "connected", "completed", "5 min ago", "4", "1", "0", "in 200 days", "on"].map(String::from)
         );
         assert_eq!(h, Health::Look, "a delivery waits");
+        let mut held = v.clone();
+        held["jobs_held_back"] = 2.into();
+        assert_eq!(row(&held, now).1[4], "4 (2 held back)", "postings the job filter holds back");
         let mut before = v.clone();
         before["webhooks_pending"] = 0.into();
         before["lever_webhooks_registered"] = 0.into();
