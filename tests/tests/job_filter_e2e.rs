@@ -10,7 +10,7 @@ use xor_lever_shared::usecases::job_filter::change_filter;
 const SAMPLE: &[u8] = include_bytes!("../../fixtures/lever-feed-sample.xml");
 
 async fn set(app: &App, change: impl FnOnce(&mut JobFilter) -> String) -> JobFilter {
-    change_filter(app.deps.connections.as_ref(), &app.id, "grace@acme.example", 1, change).await.unwrap()
+    change_filter(app.deps.connections.as_ref(), &app.id, "grace@acme.example", 1, None, change).await.unwrap()
 }
 
 fn titles(app: &App) -> Vec<String> {

@@ -57,6 +57,7 @@ async fn contract<S: MappingStore + ConnectionStore + RunStore>(s: &S) {
         last_run_clean: true,
         confirmed_at_ms: Some(1_700_000_000_000),
         active_peaks: vec![(1_699_999_200_000, 12)],
+        filter_version: 3,
     };
     s.set_feed_state(&conn_id("acme"), &fs).await.unwrap();
     let back = s.connection(&conn_id("acme")).await.unwrap().unwrap();

@@ -490,6 +490,7 @@ async fn job_filter(d: &Demo) -> Result<()> {
         &d.id,
         "demo",
         now_ms(),
+        None,
         |f| {
             f.rules.exclude.insert(xor_lever_shared::domain::Dimension::Team, ["finance".to_owned()].into());
             "exclude team finance".into()

@@ -121,7 +121,8 @@ async fn update(
     change: impl FnOnce(&mut JobFilter) -> String,
 ) -> Result<JobFilter> {
     let w = ctx.lever_context().await?;
-    Ok(xor_lever_shared::usecases::job_filter::change_filter(w.connections.as_ref(), id, by, now_ms(), change).await?)
+    Ok(xor_lever_shared::usecases::job_filter::change_filter(w.connections.as_ref(), id, by, now_ms(), None, change)
+        .await?)
 }
 
 pub async fn filter(ctx: &Ctx, cmd: FilterCommand) -> Result<ExitCode> {

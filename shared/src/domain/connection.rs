@@ -54,6 +54,10 @@ pub struct FeedState {
     /// the mass-close guard counts closes from the highest.
     #[serde(default)]
     pub active_peaks: Vec<(i64, u32)>,
+    /// The job filter's version the last run applied: a `304` may skip a run only under the
+    /// same filter (a changed selection must be applied to an unchanged feed).
+    #[serde(default)]
+    pub filter_version: u64,
 }
 
 /// The guard's memory: 6-hour buckets over a day.

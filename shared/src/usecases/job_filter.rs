@@ -1,7 +1,7 @@
-//! Changing a connection's job filter (issue 26): the one place the CLI (and, later, the Lever
-//! section) changes it. The write is optimistic (a concurrent change is refused, nothing
-//! written), kept in the filter's history, and makes the next sync read the feed in full: an
-//! unchanged feed answers 304, and the new selection must still be applied.
+//! Changing a connection's job filter (issue 26): the one place the CLI and the Lever section
+//! change it. The write is optimistic (a concurrent change is refused, nothing written) and kept
+//! in the filter's history; the next sync applies it even to an unchanged feed (a `304` skips a
+//! run only under the filter version the last run applied: `FeedState::filter_version`).
 use crate::domain::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,11 +15,14 @@ pub enum FilterError {
 }
 
 /// Reads the filter, applies `change` (which says what it did, for the history), writes it.
+/// `from_version`: the version the change was made from (a preview's): a newer one stored is a
+/// conflict, and the same optimistic write catches one landing in between.
 pub async fn change_filter(
     connections: &dyn ConnectionStore,
     id: &ConnectionId,
     by: &str,
     now_ms: i64,
+    from_version: Option<u64>,
     change: impl FnOnce(&mut JobFilter) -> String,
 ) -> Result<JobFilter, FilterError> {
     let conn = connections
@@ -28,17 +31,15 @@ pub async fn change_filter(
         .map_err(FilterError::Store)?
         .ok_or_else(|| FilterError::NoConnection(id.clone()))?;
     let mut f = conn.job_filter;
+    if from_version.is_some_and(|v| v != f.version) {
+        return Err(FilterError::Conflict(StoreError::Conflict { what: format!("job filter of connection {id}") }));
+    }
     let what = change(&mut f);
     f.changed(by, now_ms, what);
     connections.set_job_filter(id, &f).await.map_err(|e| match e {
         e @ StoreError::Conflict { .. } => FilterError::Conflict(e),
         e => FilterError::Store(e),
     })?;
-    // The feed may be unchanged (a 304): the next run reads it in full to apply the selection.
-    let state = FeedState { last_run_clean: false, ..conn.feed };
-    if let Err(e) = connections.set_feed_state(id, &state).await {
-        tracing::warn!(connection = %id, error = %e, "the next sync may skip an unchanged feed until it changes");
-    }
     tracing::info!(connection = %id, version = f.version, by, "job filter changed");
     Ok(f)
 }

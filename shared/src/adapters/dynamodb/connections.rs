@@ -31,6 +31,7 @@ fn item_connection(i: &Item) -> Result<Connection, StoreError> {
         confirmed_at_ms: get_n(i, "feed_confirmed_at").filter(|t| *t > 0),
         // A few (bucket, count) pairs as JSON text; absent before the guard remembered peaks.
         active_peaks: get_s(i, "feed_peaks").and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default(),
+        filter_version: get_n(i, "feed_filter_version").unwrap_or(0) as u64,
     };
     Ok(c)
 }
@@ -105,13 +106,14 @@ impl ConnectionStore for DynamoStore {
         self.update_connection(
             id,
             "set_feed_state",
-            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c, feed_confirmed_at = :t, feed_peaks = :p",
+            "SET feed_etag = :e, feed_last_modified = :l, feed_clean = :c, feed_confirmed_at = :t, feed_peaks = :p, feed_filter_version = :f",
             vec![
                 (":e", v(&st.etag)),
                 (":l", v(&st.last_modified)),
                 (":c", AttributeValue::Bool(st.last_run_clean)),
                 (":t", n(st.confirmed_at_ms.unwrap_or(0))),
                 (":p", s(serde_json::to_string(&st.active_peaks).expect("serialises"))),
+                (":f", n(st.filter_version as i64)),
             ],
         )
         .await

@@ -131,13 +131,9 @@ pub fn session_identity(s: &Session) -> String {
 pub async fn apply(deps: &LeverContext, s: &Session, rules: Rules, version: u64) -> Result<JobFilter, SectionError> {
     let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
     let by = session_identity(s);
-    let current = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
-    if current.job_filter.version != version {
-        return Err(SectionError::FilterChanged);
-    }
     let what =
         format!("rules set from the Lever section ({} include, {} exclude)", rules.include.len(), rules.exclude.len());
-    let f = change_filter(deps.connections.as_ref(), &id, &by, (deps.clock)(), |f| {
+    let f = change_filter(deps.connections.as_ref(), &id, &by, (deps.clock)(), Some(version), |f| {
         f.rules = rules;
         what
     })
@@ -155,7 +151,7 @@ pub async fn switch(deps: &LeverContext, s: &Session, posting: &str, state: &str
     }
     let by = session_identity(s);
     let at = (deps.clock)();
-    let f = change_filter(deps.connections.as_ref(), &id, &by, at, |f| {
+    let f = change_filter(deps.connections.as_ref(), &id, &by, at, None, |f| {
         match state {
             "auto" => {
                 f.switches.remove(posting);

@@ -225,7 +225,9 @@ async fn fetch_feed(
     crash: &Crash,
 ) -> Result<Option<(File, Option<String>, Option<String>)>, RunOutcome> {
     // A 304 may skip the run only when the last run left nothing to retry: otherwise fetch in full.
-    let validators = (conn.feed.last_run_clean && !opts.dry_run && !opts.force).then_some(&conn.feed);
+    // And only under the filter that run applied: a changed selection applies to an unchanged feed.
+    let same_filter = conn.feed.filter_version == conn.job_filter.version;
+    let validators = (conn.feed.last_run_clean && same_filter && !opts.dry_run && !opts.force).then_some(&conn.feed);
     // A feed host that accepts and never answers must not hold the run past its deadline.
     let fetch = deps.feeds.fetch(&conn.feed_url, validators);
     let fetched = match opts.deadline {
@@ -443,6 +445,7 @@ async fn save_feed_state(
         last_run_clean: clean,
         confirmed_at_ms: clean.then(now_ms),
         active_peaks: conn.feed.active_peaks.clone(),
+        filter_version: conn.job_filter.version,
     };
     // The guard's memory: the day's high, before and after this run's writes.
     let s = &run.summary;
