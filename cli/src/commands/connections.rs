@@ -577,8 +577,9 @@ pub async fn describe(
         "authorization_renewal_due": c.status == ConnectionStatus::Connected
             && c.lever.renewal_due(xor_lever_shared::usecases::now_ms() / 1000),
         "jobs_in_xor": jobs_in_xor,
-        // Postings of the last read feed the job filter held back (issue 26).
-        "jobs_held_back": last.as_ref().map_or(0, |r| r.summary.filtered),
+        // Postings of the last read feed the job filter holds back (issue 26), under the filter
+        // as it is now (a 304 run read nothing, so its own count says nothing).
+        "jobs_held_back": held_back(deps, &c).await?,
         "job_filter": super::filter::words(&c.job_filter.rules),
         "job_switches": c.job_filter.switches.len(),
         "last_sync": last.as_ref().map(|r| serde_json::json!({"finished_at_ms": r.finished_at_ms, "outcome": r.outcome, "summary": r.summary})),
@@ -589,6 +590,12 @@ pub async fn describe(
         "lever_webhooks": hooks.0,
         "lever_webhooks_registered": hooks.1,
     }))
+}
+
+/// The postings of the last feed read that the connection's job filter holds back.
+async fn held_back(deps: &xor_lever_shared::usecases::SyncDeps, c: &Connection) -> Result<usize> {
+    let judge = c.job_filter.judge();
+    Ok(deps.catalogs.catalog(&c.id).await?.iter().filter(|e| !judge.verdict_of(e).publishes()).count())
 }
 
 /// How many of Lever's webhooks the connection holds tokens for, in words an operator acts on,

@@ -138,6 +138,7 @@ pub async fn filter(ctx: &Ctx, cmd: FilterCommand) -> Result<ExitCode> {
         }
         FilterCommand::Set { id, rules, by } => {
             let rules = rules.rules();
+            rules.check_bounds()?;
             let f = update(ctx, &id, &by, |f| {
                 f.rules = rules;
                 format!("rules set: {}", words(&f.rules))
@@ -166,6 +167,9 @@ pub async fn filter(ctx: &Ctx, cmd: FilterCommand) -> Result<ExitCode> {
 
 pub async fn jobs(ctx: &Ctx, cmd: JobsCommand) -> Result<ExitCode> {
     let JobsCommand::Switch { id, posting, state, by } = cmd;
+    // A posting id as the feed gives them (never control characters into the history).
+    let posting =
+        xor_lever_shared::domain::PostingId::parse(&posting).map_err(|e| format!("{posting:?}: {e}"))?.to_string();
     let at = now_ms();
     let f = update(ctx, &id, &by, |f| {
         match state.as_str() {

@@ -61,20 +61,92 @@ impl Dimension {
         };
         v.filter(|s| !s.trim().is_empty())
     }
+}
 
-    /// Whether `rule_value` matches the posting's value (folded: case and accents ignored).
-    fn matches(self, posting_value: &str, rule_value: &str) -> bool {
-        let (have, want) = (fold(posting_value), fold(rule_value));
-        match self {
-            Self::Title => {
-                let words: BTreeSet<&str> =
-                    have.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-                let wanted: Vec<&str> = want.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-                !wanted.is_empty() && wanted.iter().all(|w| words.contains(w))
+/// The words of a folded text.
+fn words(folded: &str) -> BTreeSet<&str> {
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect()
+}
+
+/// One rule value, folded once (a title value as its words).
+#[derive(Debug, Clone)]
+struct Wanted {
+    original: String,
+    folded: String,
+    words: Vec<String>,
+}
+
+/// Rules folded once, for matching many postings: each posting's value is folded once per
+/// dimension, each rule value once per filter (not once per posting × value).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    include: Vec<(Dimension, Vec<Wanted>)>,
+    exclude: Vec<(Dimension, Vec<Wanted>)>,
+}
+
+impl Compiled {
+    fn of(rules: &BTreeMap<Dimension, BTreeSet<String>>) -> Vec<(Dimension, Vec<Wanted>)> {
+        rules
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(d, values)| {
+                let wanted = values
+                    .iter()
+                    .map(|v| {
+                        let folded = fold(v);
+                        let words = words(&folded).into_iter().map(str::to_owned).collect();
+                        Wanted { original: v.clone(), folded, words }
+                    })
+                    .collect();
+                (*d, wanted)
+            })
+            .collect()
+    }
+
+    /// The first of `wanted` the posting's value for `dim` matches.
+    fn find<'a>(dim: Dimension, p: &CatalogEntry, wanted: &'a [Wanted]) -> Option<&'a Wanted> {
+        let have = fold(dim.value_of(p)?);
+        match dim {
+            Dimension::Title => {
+                let have = words(&have);
+                wanted.iter().find(|w| !w.words.is_empty() && w.words.iter().all(|x| have.contains(x.as_str())))
             }
-            _ => have == want,
+            _ => wanted.iter().find(|w| w.folded == have),
         }
     }
+
+    /// What the rules say of `p`: an exclusion wins; each dimension with includes must match.
+    pub fn verdict(&self, p: &CatalogEntry) -> Verdict {
+        for (dim, wanted) in &self.exclude {
+            if let Some(w) = Self::find(*dim, p, wanted) {
+                return Verdict::Excluded { dimension: *dim, value: w.original.clone() };
+            }
+        }
+        for (dim, wanted) in &self.include {
+            if Self::find(*dim, p, wanted).is_none() {
+                return Verdict::NotIncluded { dimension: *dim };
+            }
+        }
+        Verdict::Published
+    }
+}
+
+/// Bounds on a filter, so that matching a 10,000-posting feed stays cheap and the connection's
+/// record small: values per dimension and kind, values in all, switches.
+pub const MAX_VALUES_PER_LIST: usize = 50;
+pub const MAX_RULE_VALUES: usize = 300;
+pub const MAX_VALUE_LEN: usize = 200;
+pub const MAX_SWITCHES: usize = 2000;
+
+/// Which bound rules went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TooMuch {
+    #[error("at most {MAX_VALUES_PER_LIST} values in one list")]
+    ValuesInAList,
+    #[error("at most {MAX_RULE_VALUES} values in all")]
+    Values,
+    #[error("a value is longer than {MAX_VALUE_LEN} characters")]
+    ValueLength,
 }
 
 /// What the filter looks at of one posting, kept from the last feed read (the Lever section
@@ -206,22 +278,48 @@ impl Rules {
         self.include.values().all(BTreeSet::is_empty) && self.exclude.values().all(BTreeSet::is_empty)
     }
 
-    /// What the rules alone say of `p`.
+    /// What the rules alone say of `p` (for many postings, [`Rules::compile`] once).
     pub fn verdict(&self, p: &CatalogEntry) -> Verdict {
-        for (dim, values) in &self.exclude {
-            if let Some(have) = dim.value_of(p)
-                && let Some(v) = values.iter().find(|v| dim.matches(have, v))
-            {
-                return Verdict::Excluded { dimension: *dim, value: v.clone() };
+        self.compile().verdict(p)
+    }
+
+    pub fn compile(&self) -> Compiled {
+        Compiled { include: Compiled::of(&self.include), exclude: Compiled::of(&self.exclude) }
+    }
+
+    /// Within the bounds ([`MAX_VALUES_PER_LIST`], [`MAX_RULE_VALUES`], [`MAX_VALUE_LEN`]), or which not.
+    pub fn check_bounds(&self) -> Result<(), TooMuch> {
+        let lists = self.include.values().chain(self.exclude.values());
+        let mut total = 0;
+        for l in lists {
+            total += l.len();
+            if l.len() > MAX_VALUES_PER_LIST {
+                return Err(TooMuch::ValuesInAList);
+            }
+            if l.iter().any(|v| v.len() > MAX_VALUE_LEN) {
+                return Err(TooMuch::ValueLength);
             }
         }
-        for (dim, values) in self.include.iter().filter(|(_, v)| !v.is_empty()) {
-            let ok = dim.value_of(p).is_some_and(|have| values.iter().any(|v| dim.matches(have, v)));
-            if !ok {
-                return Verdict::NotIncluded { dimension: *dim };
-            }
+        if total > MAX_RULE_VALUES {
+            return Err(TooMuch::Values);
         }
-        Verdict::Published
+        Ok(())
+    }
+}
+
+/// A filter ready to judge many postings (its rules folded once).
+pub struct Judge<'a> {
+    filter: &'a JobFilter,
+    rules: Compiled,
+}
+
+impl Judge<'_> {
+    pub fn verdict_of(&self, p: &CatalogEntry) -> Verdict {
+        match self.filter.switches.get(&p.id) {
+            Some(s) if s.on => Verdict::SwitchedOn { by: s.by.clone() },
+            Some(s) => Verdict::SwitchedOff { by: s.by.clone() },
+            None => self.rules.verdict(p),
+        }
     }
 }
 
@@ -231,13 +329,14 @@ impl JobFilter {
         self.verdict_of(&CatalogEntry::of(p))
     }
 
-    /// The same, of a posting as the catalog keeps it.
+    /// The same, of a posting as the catalog keeps it (for many, [`JobFilter::judge`] once).
     pub fn verdict_of(&self, p: &CatalogEntry) -> Verdict {
-        match self.switches.get(&p.id) {
-            Some(s) if s.on => Verdict::SwitchedOn { by: s.by.clone() },
-            Some(s) => Verdict::SwitchedOff { by: s.by.clone() },
-            None => self.rules.verdict(p),
-        }
+        self.judge().verdict_of(p)
+    }
+
+    /// The filter with its rules folded once, to judge a whole feed.
+    pub fn judge(&self) -> Judge<'_> {
+        Judge { filter: self, rules: self.rules.compile() }
     }
 
     /// Records a change (the version goes up; the history keeps the newest [`HISTORY`]).
@@ -331,6 +430,24 @@ mod tests {
         assert!(!inc.verdict(&CatalogEntry::of(&p)).publishes());
         let exc = Rules { exclude: [(Dimension::Department, set(&["Operations"]))].into(), ..Default::default() };
         assert!(exc.verdict(&CatalogEntry::of(&p)).publishes());
+    }
+
+    #[test]
+    fn rules_have_bounds() {
+        let many: BTreeSet<String> = (0..=MAX_VALUES_PER_LIST).map(|i| format!("v{i}")).collect();
+        let r = Rules { include: [(Dimension::City, many)].into(), ..Default::default() };
+        assert_eq!(r.check_bounds(), Err(TooMuch::ValuesInAList));
+        let long = Rules {
+            exclude: [(Dimension::Title, set(&[&"x".repeat(MAX_VALUE_LEN + 1)]))].into(),
+            ..Default::default()
+        };
+        assert_eq!(long.check_bounds(), Err(TooMuch::ValueLength));
+        let mut wide = Rules::default();
+        for d in Dimension::ALL {
+            wide.include.insert(d, (0..45).map(|i| format!("{i}")).collect());
+        }
+        assert_eq!(wide.check_bounds(), Err(TooMuch::Values));
+        assert_eq!(Rules::default().check_bounds(), Ok(()));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct RequestDeadline(pub i64);
 
 pub const DEFAULT_BUDGET_MS: i64 = 30_000;
 
+/// The largest form the section's filter takes (the rules' bounds fit well within it).
+pub const SECTION_FORM_BYTES: usize = 64 * 1024;
+
 /// The routes over `deps`. `public_url`: the API's public base URL (`PUBLIC_URL`, a custom
 /// domain), HTTP's own setting: the OAuth redirect URI, the pages' cookies and links use it, and
 /// a page opened on another host is moved there; without it, each request's own URL.
@@ -40,8 +43,15 @@ pub fn router(deps: LeverContext, public_url: Option<String>) -> Router {
         .route("/connections/{connection_id}/connect", post(section::connect))
         .route("/connections/{connection_id}/replay", post(section::replay))
         .route("/connections/{connection_id}/disable", post(section::disable))
-        .route("/connections/{connection_id}/filter", post(section_filter::rules))
-        .route("/connections/{connection_id}/switch", post(section_filter::switch))
+        // The section's forms are small: their own bound, read before any session check.
+        .route(
+            "/connections/{connection_id}/filter",
+            post(section_filter::rules).layer(DefaultBodyLimit::max(SECTION_FORM_BYTES)),
+        )
+        .route(
+            "/connections/{connection_id}/switch",
+            post(section_filter::switch).layer(DefaultBodyLimit::max(SECTION_FORM_BYTES)),
+        )
         .route("/assets/section.css", get(section::css))
         .route("/assets/section.js", get(section::js))
         .route("/healthz", get(|| async { "ok" }))

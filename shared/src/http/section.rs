@@ -73,7 +73,7 @@ fn refusal(e: &SectionError) -> Response {
         SectionError::Unavailable(_)
         | SectionError::Connect(ConnectError::Unavailable(_))
         | SectionError::Replay(ReplayError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
-        SectionError::NotAllowed => StatusCode::FORBIDDEN,
+        SectionError::NotAllowed | SectionError::NotConnected => StatusCode::FORBIDDEN,
         SectionError::FilterChanged => StatusCode::CONFLICT,
         SectionError::Connect(_) | SectionError::Replay(_) | SectionError::TooLong(_) | SectionError::BadForm => {
             StatusCode::BAD_REQUEST
@@ -136,10 +136,8 @@ pub(super) async fn page(
             let listed = match v.connection.status {
                 crate::domain::ConnectionStatus::Connected => {
                     let page = q.pp.and_then(|p| p.parse().ok()).unwrap_or(1);
-                    match section::filter::postings(&deps, &v.connection, q.pq.as_deref().unwrap_or(""), page).await {
-                        Ok(p) => Some(p),
-                        Err(e) => return refusal(&e),
-                    }
+                    // Without the list the page still works (Disable, the jobs, the candidates).
+                    section::filter::postings(&deps, &v.connection, q.pq.as_deref().unwrap_or(""), page).await.ok()
                 }
                 _ => None,
             };

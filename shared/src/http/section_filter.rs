@@ -31,10 +31,13 @@ fn rules_of(f: &[(String, String)]) -> Result<Rules, SectionError> {
             _ => continue,
         };
         let target = if kind == "include" { &mut r.include } else { &mut r.exclude };
-        for value in v.split(',').map(str::trim).filter(|s| !s.is_empty() && s.len() <= 200) {
+        // A select's value is one value ("San Francisco, CA"); only title words are a list.
+        let values: Vec<&str> = if dim == Dimension::Title { v.split(',').collect() } else { vec![v.as_str()] };
+        for value in values.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
             target.entry(dim).or_insert_with(BTreeSet::new).insert(value.to_owned());
         }
     }
+    r.check_bounds().map_err(|_| SectionError::BadForm)?;
     Ok(r)
 }
 
@@ -116,7 +119,7 @@ fn rule_form(csrf: &str, path: &str, v: &PostingsView) -> Markup {
         form #filter-form method="post" action={ (path) "/filter" } {
             input type="hidden" name="csrf" value=(csrf);
             p.muted { "Choose which postings get a chatbot. Nothing chosen in a list: every value. An exclusion wins over an inclusion; a posting switched on or off below keeps its switch." }
-            @for (d, values) in &v.values {
+            @for (d, values) in &choices(v) {
                 fieldset.filter-dim {
                     legend { (label(*d)) }
                     @for kind in ["include", "exclude"] {
@@ -142,6 +145,27 @@ fn rule_form(csrf: &str, path: &str, v: &PostingsView) -> Markup {
     }
 }
 
+/// Options a select offers per dimension: the values present in the feed (at most
+/// [`MAX_OPTIONS`]; more, and the title words or the CLI narrow it), and every value the stored
+/// rules name, present or not (a rule is never dropped by saving the form again).
+pub const MAX_OPTIONS: usize = 200;
+
+fn choices(v: &PostingsView) -> BTreeMap<Dimension, Vec<String>> {
+    let mut out: BTreeMap<Dimension, Vec<String>> =
+        v.values.iter().map(|(d, vals)| (*d, vals.iter().take(MAX_OPTIONS).cloned().collect())).collect();
+    let r = &v.filter.rules;
+    for (d, vals) in r.include.iter().chain(r.exclude.iter()).filter(|(d, _)| **d != Dimension::Title) {
+        let list = out.entry(*d).or_default();
+        for value in vals {
+            let f = crate::domain::job_filter::fold(value);
+            if !list.iter().any(|x| crate::domain::job_filter::fold(x) == f) {
+                list.push(value.clone());
+            }
+        }
+    }
+    out
+}
+
 fn preview_block(csrf: &str, path: &str, p: &Preview) -> Markup {
     html! {
         div #preview-result role="status" {
@@ -160,8 +184,8 @@ fn preview_block(csrf: &str, path: &str, p: &Preview) -> Markup {
             form #apply-form method="post" action={ (path) "/filter" } {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="version" value=(p.version);
-                @for (d, values) in &p.rules.include { input type="hidden" name={ "include_" (d.as_str()) } value=(values.iter().cloned().collect::<Vec<_>>().join(",")); }
-                @for (d, values) in &p.rules.exclude { input type="hidden" name={ "exclude_" (d.as_str()) } value=(values.iter().cloned().collect::<Vec<_>>().join(",")); }
+                @for (d, values) in &p.rules.include { @for value in values { input type="hidden" name={ "include_" (d.as_str()) } value=(value); } }
+                @for (d, values) in &p.rules.exclude { @for value in values { input type="hidden" name={ "exclude_" (d.as_str()) } value=(value); } }
                 button.btn.btn-green #apply type="submit" name="action" value="apply" { "Apply" }
                 " "
                 a href={ (path) "#filter-h" } { "Cancel" }
@@ -229,5 +253,30 @@ fn label(d: Dimension) -> &'static str {
         Dimension::Workplace => "Workplace (on-site, remote, hybrid)",
         Dimension::Commitment => "Commitment",
         Dimension::Title => "Title words",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_select_s_value_is_one_value_and_title_words_are_a_list() {
+        let r =
+            rules_of(&form(&[("exclude_city", "San Francisco, CA"), ("include_title", "rust, senior"), ("csrf", "x")]))
+                .unwrap();
+        assert_eq!(r.exclude[&Dimension::City], ["San Francisco, CA".to_owned()].into());
+        assert_eq!(r.include[&Dimension::Title], ["rust".to_owned(), "senior".to_owned()].into());
+    }
+
+    #[test]
+    fn a_form_past_the_bounds_or_naming_no_dimension_is_refused() {
+        let many: Vec<(String, String)> = (0..60).map(|i| ("include_city".to_owned(), format!("c{i}"))).collect();
+        assert!(matches!(rules_of(&many), Err(SectionError::BadForm)));
+        assert!(matches!(rules_of(&form(&[("include_salary", "1")])), Err(SectionError::BadForm)));
     }
 }

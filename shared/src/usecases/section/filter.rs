@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use super::{LeverContext, SectionError, Session, unavailable};
-use crate::domain::job_filter::values_present;
+use crate::domain::job_filter::{MAX_SWITCHES, values_present};
 use crate::domain::*;
 use crate::usecases::job_filter::{FilterError, change_filter};
 
@@ -65,6 +65,7 @@ pub async fn postings(
 ) -> Result<PostingsView, SectionError> {
     let catalog = deps.catalogs.catalog(&conn.id).await.map_err(unavailable)?;
     let f = &conn.job_filter;
+    let judge = f.judge();
     let words = crate::domain::job_filter::fold(q);
     let mut v = PostingsView {
         total: catalog.len(),
@@ -75,7 +76,7 @@ pub async fn postings(
     };
     let mut rows: Vec<PostingRow> = Vec::new();
     for e in catalog {
-        let verdict = f.verdict_of(&e);
+        let verdict = judge.verdict_of(&e);
         v.published += usize::from(verdict.publishes());
         if words.is_empty() || crate::domain::job_filter::fold(&e.title).contains(&words) {
             let switch = f.switches.get(&e.id).map(|s| s.on);
@@ -89,34 +90,43 @@ pub async fn postings(
     Ok(v)
 }
 
-/// What `rules` would do, against the last feed read and what XOR has now.
+/// What `rules` would do, against the last feed read and what XOR has now: the sync's own
+/// plan and mass-close guard (the day's high, what was closed since), so the preview says what
+/// the next sync will do.
 pub async fn preview(deps: &LeverContext, conn: &Connection, rules: Rules) -> Result<Preview, SectionError> {
+    rules.check_bounds().map_err(|_| SectionError::BadForm)?;
     let catalog = deps.catalogs.catalog(&conn.id).await.map_err(unavailable)?;
-    let active: BTreeSet<String> = deps
-        .mappings
-        .mappings(&conn.id)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .filter(JobMapping::is_active)
-        .map(|m| m.posting_id.to_string())
-        .collect();
+    let mappings = deps.mappings.mappings(&conn.id).await.map_err(unavailable)?;
+    let active: BTreeSet<String> =
+        mappings.iter().filter(|m| m.is_active()).map(|m| m.posting_id.to_string()).collect();
     let proposed = JobFilter { rules: rules.clone(), ..conn.job_filter.clone() };
+    let judge = proposed.judge();
     let mut p = Preview { rules, version: conn.job_filter.version, total: catalog.len(), ..Default::default() };
+    let mut digests = Vec::new();
     for e in catalog {
-        match (proposed.verdict_of(&e).publishes(), active.contains(&e.id)) {
-            (true, true) => p.published += 1,
-            (true, false) => {
-                p.published += 1;
-                p.creates.push(e);
+        if !judge.verdict_of(&e).publishes() {
+            if active.contains(&e.id) {
+                p.closes.push(e);
             }
-            (false, true) => p.closes.push(e),
-            (false, false) => {}
+            continue;
+        }
+        p.published += 1;
+        if let Ok(id) = PostingId::parse(&e.id) {
+            // Only creates and closes matter here: an unchanged hash stands for every posting.
+            let hash = mappings.iter().find(|m| m.posting_id == id).map(|m| m.content_hash.clone()).unwrap_or_default();
+            digests.push(PostingDigest { id, hash });
+        }
+        if !active.contains(&e.id) {
+            p.creates.push(e);
         }
     }
-    let guard = GuardSettings { max_close_share: conn.max_close_share, peak: active.len(), ..GuardSettings::default() };
-    let allowed = guard.floor.max((guard.max_close_share * active.len() as f64).floor() as usize);
-    p.guard_holds = !conn.allow_mass_close && p.closes.len() > allowed;
+    let guard = GuardSettings {
+        max_close_share: conn.max_close_share,
+        peak: conn.feed.peak((deps.clock)()),
+        force: conn.allow_mass_close,
+        ..GuardSettings::default()
+    };
+    p.guard_holds = plan(&digests, &[], &mappings, guard).guard.is_some();
     Ok(p)
 }
 
@@ -129,7 +139,8 @@ pub fn session_identity(s: &Session) -> String {
 
 /// Applies `rules` if the filter is still the version previewed; starts a sync.
 pub async fn apply(deps: &LeverContext, s: &Session, rules: Rules, version: u64) -> Result<JobFilter, SectionError> {
-    let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
+    let id = connected(deps, s).await?;
+    rules.check_bounds().map_err(|_| SectionError::BadForm)?;
     let by = session_identity(s);
     let what =
         format!("rules set from the Lever section ({} include, {} exclude)", rules.include.len(), rules.exclude.len());
@@ -143,29 +154,61 @@ pub async fn apply(deps: &LeverContext, s: &Session, rules: Rules, version: u64)
     Ok(f)
 }
 
-/// One posting switched `on`, `off`, or back to the rules (`auto`); starts a sync.
+/// One posting switched `on`, `off`, or back to the rules (`auto`); starts a sync. The posting
+/// must be one the page lists (the last feed's) or one XOR has; two quick switches of different
+/// postings do not refuse each other (a conflict is retried on a fresh read).
 pub async fn switch(deps: &LeverContext, s: &Session, posting: &str, state: &str) -> Result<JobFilter, SectionError> {
-    let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
-    if posting.is_empty() || posting.len() > 200 || !matches!(state, "on" | "off" | "auto") {
+    let id = connected(deps, s).await?;
+    let posting = PostingId::parse(posting).map_err(|_| SectionError::BadForm)?.to_string();
+    if !matches!(state, "on" | "off" | "auto") || !known(deps, &id, &posting).await? {
         return Err(SectionError::BadForm);
     }
     let by = session_identity(s);
-    let at = (deps.clock)();
-    let f = change_filter(deps.connections.as_ref(), &id, &by, at, None, |f| {
-        match state {
-            "auto" => {
-                f.switches.remove(posting);
+    for _ in 0..3 {
+        let at = (deps.clock)();
+        let result = change_filter(deps.connections.as_ref(), &id, &by, at, None, |f| {
+            match state {
+                "auto" => {
+                    f.switches.remove(&posting);
+                }
+                _ if f.switches.len() >= MAX_SWITCHES && !f.switches.contains_key(&posting) => {}
+                _ => {
+                    f.switches.insert(posting.clone(), Switch { on: state == "on", by: by.clone(), at_ms: at });
+                }
             }
-            _ => {
-                f.switches.insert(posting.to_owned(), Switch { on: state == "on", by: by.clone(), at_ms: at });
+            format!("posting {posting} switched {state} from the Lever section")
+        })
+        .await;
+        match result {
+            Err(FilterError::Conflict(_)) => continue,
+            other => {
+                let f = other.map_err(filter_error)?;
+                start_sync(deps, &id).await;
+                return Ok(f);
             }
         }
-        format!("posting {posting} switched {state} from the Lever section")
-    })
-    .await
-    .map_err(filter_error)?;
-    start_sync(deps, &id).await;
-    Ok(f)
+    }
+    Err(SectionError::FilterChanged)
+}
+
+/// The session's connection, if it is connected (a filter changes what a sync does: nothing for
+/// a connection that does not sync).
+async fn connected(deps: &LeverContext, s: &Session) -> Result<ConnectionId, SectionError> {
+    let id = ConnectionId::parse(&s.c).map_err(|_| SectionError::NoAccess)?;
+    let conn = deps.connections.connection(&id).await.map_err(unavailable)?.ok_or(SectionError::NoAccess)?;
+    if conn.status != ConnectionStatus::Connected {
+        return Err(SectionError::NotConnected);
+    }
+    Ok(id)
+}
+
+/// Whether the posting is one the page lists or XOR has.
+async fn known(deps: &LeverContext, id: &ConnectionId, posting: &str) -> Result<bool, SectionError> {
+    let pid = PostingId::parse(posting).map_err(|_| SectionError::BadForm)?;
+    if deps.mappings.mapping(id, &pid).await.map_err(unavailable)?.is_some() {
+        return Ok(true);
+    }
+    Ok(deps.catalogs.catalog(id).await.map_err(unavailable)?.iter().any(|e| e.id == posting))
 }
 
 fn filter_error(e: FilterError) -> SectionError {

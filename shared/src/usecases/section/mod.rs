@@ -42,6 +42,9 @@ pub enum SectionError {
     /// The job filter was changed by someone else since this page was read.
     #[error("the job filter was changed meanwhile: reload the page and look again")]
     FilterChanged,
+    /// The job filter changes what a sync does: only a connected connection's.
+    #[error("the job filter can be changed once the connection is connected")]
+    NotConnected,
     /// A form field that is not one of the page's.
     #[error("this form was not filled in by the page: reload it and try again")]
     BadForm,

@@ -264,9 +264,10 @@ async fn first_pass(file: File, limits: feed::Limits, filter: &JobFilter) -> Res
     tokio::task::spawn_blocking(move || -> Result<_, feed::FeedError> {
         let mut file = file;
         let (mut digests, mut held, mut catalog) = (Vec::new(), Vec::new(), Vec::new());
+        let judge = filter.judge();
         let report = feed::parse(BufReader::new(&mut file), limits, |p| {
             let entry = CatalogEntry::of(&p);
-            match filter.verdict_of(&entry) {
+            match judge.verdict_of(&entry) {
                 v if v.publishes() => digests.push(PostingDigest { hash: p.content_hash(), id: p.external_id }),
                 v => held.push((p.external_id, v.reason())),
             }
