@@ -546,12 +546,7 @@ pub async fn describe(
         let id = id.clone();
         async move { xor_lever_shared::usecases::webhook::count_deliveries(&w, &id, st, 10_000).await }
     };
-    let expiry = tokens.as_ref().map(|t| {
-        time::OffsetDateTime::from_unix_timestamp(t.expires_at)
-            .ok()
-            .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_else(|| t.expires_at.to_string())
-    });
+    let expiry = tokens.as_ref().map(|t| rfc3339(t.expires_at * 1000));
     Ok(serde_json::json!({
         "connection": c.id,
         "status": c.status.as_str(),
