@@ -257,6 +257,17 @@ async fn a_super_admin_connects_sees_the_jobs_and_replays_a_waiting_candidate() 
         "{}",
         run.text("#postings").await
     );
+    // Apply started a sync: exactly the Finance job is closed in XOR (3 of the 4 stay active).
+    let mut closed = false;
+    for _ in 0..50 {
+        run.c.refresh().await.unwrap();
+        if run.text("#jobs-count").await.contains("(3 active)") {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(closed, "the sync after Apply closes the Finance job: {}", run.text("#jobs-count").await);
     run.shot("filter-applied").await;
     run.accessible("the filter applied").await;
     run.c.close().await.unwrap();

@@ -6,6 +6,8 @@
 //! appeared in Lever with its source, posting and attached files.
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use xor_lever_sandbox::visitor::{Page, Visitor};
 use xor_lever_sandbox::xor::Config;
@@ -56,6 +58,20 @@ struct Demo {
     id: ConnectionId,
     /// Its webhook secret (XOR signs its deliveries with it).
     secret: String,
+    /// Background syncs on (after the story's own): the section's changes apply at once.
+    armed: Arc<AtomicBool>,
+}
+
+/// A trigger that syncs in the background once `armed`.
+fn background_sync(deps: SyncDeps, armed: Arc<AtomicBool>) -> Arc<dyn xor_lever_shared::domain::SyncTrigger> {
+    Arc::new(xor_lever_shared::adapters::local_trigger::BackgroundSyncTrigger(Arc::new(move |id| {
+        let (deps, armed) = (deps.clone(), armed.clone());
+        Box::pin(async move {
+            if armed.load(Ordering::SeqCst) {
+                xor_lever_shared::usecases::sync_connection(&deps, &id, &SyncOptions::default()).await;
+            }
+        })
+    })))
 }
 
 pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
@@ -63,6 +79,7 @@ pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let (server, serve) = serve_routes(&demo).await?;
     let browser = connect(&demo, &server, args.keep_running).await?;
     let jobs = sync_jobs(&demo).await?;
+    demo.armed.store(true, Ordering::SeqCst);
 
     // The candidate half: XOR calls our webhook; an opportunity appears in Lever.
     let body = screening_passed(&demo, &server, &jobs[0]).await?;
@@ -103,6 +120,10 @@ async fn set_up(ctx: &Ctx) -> Result<Demo> {
     let resume_host = resumes.url.trim_start_matches("http://");
     webhooks.files =
         xor_lever_shared::config::resume_fetcher(xor_lever_shared::config::ResumeHosts::parse(resume_host)?);
+    // The section's changes (a job filter applied) start a sync in the background, as `serve`
+    // does; armed once the story's own syncs are done, so the connect's trigger does not race them.
+    let armed = Arc::new(AtomicBool::new(false));
+    webhooks.sync_trigger = Some(background_sync(deps.clone(), armed.clone()));
     let id = ConnectionId::parse("demo")?;
     let app = AppCredentials {
         client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),
@@ -117,7 +138,7 @@ async fn set_up(ctx: &Ctx) -> Result<Demo> {
         dir.join("state.db").display(),
         connection_status(&deps, &id).await
     );
-    Ok(Demo { dir, xor, lever, _feed: feed, resumes, http, deps, webhooks, id, secret })
+    Ok(Demo { dir, xor, lever, _feed: feed, resumes, http, deps, webhooks, id, secret, armed })
 }
 
 /// Step 1: XOR's and Lever's sandboxes, and the sample Lever feed on loopback.

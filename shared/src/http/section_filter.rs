@@ -41,6 +41,19 @@ fn rules_of(f: &[(String, String)]) -> Result<Rules, SectionError> {
     Ok(r)
 }
 
+/// The form's session, checked as every section form is (the session, its origin, its CSRF
+/// field), before anything in the form is used.
+async fn session(
+    deps: &LeverContext,
+    base: &str,
+    id: &str,
+    headers: &HeaderMap,
+    f: &[(String, String)],
+) -> Result<crate::usecases::section::Session, SectionError> {
+    let csrf = Posted { csrf: one(f, "csrf").map(str::to_owned), webhook_id: None };
+    posted(deps, base, id, headers, &csrf).await
+}
+
 /// `POST /connections/{id}/filter`: `action=preview` shows what the rules would do (the page
 /// again, with the preview); `action=apply` applies the previewed rules and starts a sync.
 pub(super) async fn rules(
@@ -51,8 +64,7 @@ pub(super) async fn rules(
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
     answered(async {
-        let csrf = Posted { csrf: one(&f, "csrf").map(str::to_owned), webhook_id: None };
-        let s = posted(&deps, &base, &id, &headers, &csrf).await?;
+        let s = session(&deps, &base, &id, &headers, &f).await?;
         let rules = rules_of(&f)?;
         match one(&f, "action") {
             Some("apply") => {
@@ -82,8 +94,7 @@ pub(super) async fn switch(
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
     answered(async {
-        let csrf = Posted { csrf: one(&f, "csrf").map(str::to_owned), webhook_id: None };
-        let s = posted(&deps, &base, &id, &headers, &csrf).await?;
+        let s = session(&deps, &base, &id, &headers, &f).await?;
         filter::switch(&deps, &s, one(&f, "posting").unwrap_or_default(), one(&f, "state").unwrap_or_default()).await?;
         Ok(secure(see_other(&format!("{}#filter-h", path_of(&id))), None))
     })
