@@ -129,8 +129,17 @@ impl Run {
         }
     }
 
+    /// The element's text; found again if the page changed under it (a navigation landing).
     async fn text(&self, css: &str) -> String {
-        self.c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+        for _ in 0..20 {
+            if let Ok(e) = self.c.find(Locator::Css(css)).await
+                && let Ok(t) = e.text().await
+            {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css}: no text (the element never settled)");
     }
 
     async fn status(&self) -> String {
@@ -250,7 +259,8 @@ async fn a_super_admin_connects_sees_the_jobs_and_replays_a_waiting_candidate() 
     run.shot("filter-preview").await;
     run.accessible("the filter's preview").await;
     run.c.find(Locator::Css("#apply")).await.unwrap().click().await.unwrap();
-    run.wait_for("#filter-summary").await;
+    // The preview page has a summary too: wait for the page after Apply (the rule form again).
+    run.wait_for("#filter-form").await;
     assert!(run.text("#filter-summary").await.contains("3 of 4 postings"), "{}", run.text("#filter-summary").await);
     assert!(
         run.text("#postings").await.contains("filtered: team \"Finance\" excluded"),
