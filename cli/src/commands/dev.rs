@@ -62,18 +62,6 @@ struct Demo {
     armed: Arc<AtomicBool>,
 }
 
-/// A trigger that syncs in the background once `armed`.
-fn background_sync(deps: SyncDeps, armed: Arc<AtomicBool>) -> Arc<dyn xor_lever_shared::domain::SyncTrigger> {
-    Arc::new(xor_lever_shared::adapters::local_trigger::BackgroundSyncTrigger(Arc::new(move |id| {
-        let (deps, armed) = (deps.clone(), armed.clone());
-        Box::pin(async move {
-            if armed.load(Ordering::SeqCst) {
-                xor_lever_shared::usecases::sync_connection(&deps, &id, &SyncOptions::default()).await;
-            }
-        })
-    })))
-}
-
 pub async fn run(ctx: &Ctx, args: DevArgs) -> Result<ExitCode> {
     let demo = set_up(ctx).await?;
     let (server, serve) = serve_routes(&demo).await?;
@@ -123,7 +111,7 @@ async fn set_up(ctx: &Ctx) -> Result<Demo> {
     // The section's changes (a job filter applied) start a sync in the background, as `serve`
     // does; armed once the story's own syncs are done, so the connect's trigger does not race them.
     let armed = Arc::new(AtomicBool::new(false));
-    webhooks.sync_trigger = Some(background_sync(deps.clone(), armed.clone()));
+    webhooks.sync_trigger = Some(super::serve::background_sync(deps.clone(), armed.clone()));
     let id = ConnectionId::parse("demo")?;
     let app = AppCredentials {
         client_id: xor_lever_sandbox::lever::CLIENT_ID.into(),

@@ -24,15 +24,8 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
         None => None,
     };
     // A new connection's first sync runs in the background, as the Lambda's async invoke would.
-    let sync = ctx.deps().await?;
-    deps.sync_trigger = Some(std::sync::Arc::new(xor_lever_shared::adapters::local_trigger::BackgroundSyncTrigger(
-        std::sync::Arc::new(move |id| {
-            let sync = sync.clone();
-            Box::pin(async move {
-                xor_lever_shared::usecases::sync_connection(&sync, &id, &Default::default()).await;
-            })
-        }),
-    )));
+    let on = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    deps.sync_trigger = Some(background_sync(ctx.deps().await?, on));
     println!(
         "serving POST /webhooks/xor/{{connection_id}}, GET /oauth/lever/start and /oauth/lever/callback on http://{}",
         listener.local_addr()?
@@ -43,4 +36,22 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<ExitCode> {
         })
         .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A sync trigger that runs the connection's sync in the background while `armed` (as the
+/// Lambda's queued turn would); `dev` arms it once its own syncs are done.
+pub fn background_sync(
+    deps: xor_lever_shared::usecases::SyncDeps,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::sync::Arc<dyn xor_lever_shared::domain::SyncTrigger> {
+    std::sync::Arc::new(xor_lever_shared::adapters::local_trigger::BackgroundSyncTrigger(std::sync::Arc::new(
+        move |id| {
+            let (deps, armed) = (deps.clone(), armed.clone());
+            Box::pin(async move {
+                if armed.load(std::sync::atomic::Ordering::SeqCst) {
+                    xor_lever_shared::usecases::sync_connection(&deps, &id, &Default::default()).await;
+                }
+            })
+        },
+    )))
 }

@@ -52,6 +52,33 @@ impl SecretCache {
         Ok((v, true))
     }
 
+    /// `check` of the value under `key` (cached up to [`SECRET_TTL_MS`]); when it does not
+    /// `pass` and the value was not read just now, `check` once more of a fresh read, at most
+    /// once per [`SECRET_REREAD_MS`] (a secret rotated a moment ago works at once; a stream of
+    /// bad requests costs a read per few seconds). Each check runs once per value it is given.
+    pub async fn check<T, F, Fut>(
+        &self,
+        key: &str,
+        now_ms: i64,
+        load: F,
+        check: impl Fn(Option<SecretString>) -> T,
+        pass: impl Fn(&T) -> bool,
+    ) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<SecretString>, StoreError>>,
+    {
+        let (stored, fresh) = self.get(key, now_ms, SECRET_TTL_MS, load()).await?;
+        let first = check(stored);
+        if pass(&first) || fresh {
+            return Ok(first);
+        }
+        match self.reread(key, now_ms, load()).await? {
+            (stored, true) => Ok(check(stored)),
+            (_, false) => Ok(first),
+        }
+    }
+
     /// The value under `key` read again now, unless this process re-read it in the last
     /// [`SECRET_REREAD_MS`] (then the cached one, `None` if there is none). The bool says
     /// whether it was read.

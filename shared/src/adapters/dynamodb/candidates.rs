@@ -108,17 +108,7 @@ impl DynamoStore {
         op: &'static str,
         what: &str,
     ) -> Result<Option<T>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(c))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable(op))?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = self.get_consistent(c, sk, op).await? else { return Ok(None) };
         serde_json::from_str(get_s(&item, "doc").unwrap_or("")).map(Some).map_err(|e| StoreError::corrupt(what, e))
     }
 }

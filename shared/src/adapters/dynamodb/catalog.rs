@@ -129,9 +129,9 @@ impl DynamoStore {
     /// The catalog the head names; `None` when one of its chunks is gone (a put replaced that
     /// generation and deleted it while this read was under way: read again).
     async fn read_catalog(&self, c: &ConnectionId) -> Result<Option<Vec<CatalogEntry>>, StoreError> {
-        let Some(item) = self.catalog_item(c, HEAD.to_owned()).await? else { return Ok(Some(Vec::new())) };
+        let Some(item) = self.get_consistent(c, HEAD.to_owned(), "catalog").await? else { return Ok(Some(Vec::new())) };
         let head = head_of(c, &item)?;
-        let reads = (0..head.chunks).map(|i| self.catalog_item(c, chunk_sk(&head.generation, i)));
+        let reads = (0..head.chunks).map(|i| self.get_consistent(c, chunk_sk(&head.generation, i), "catalog"));
         let chunks = futures::future::try_join_all(reads).await?;
         let mut out = Vec::new();
         for chunk in chunks {
@@ -141,22 +141,6 @@ impl DynamoStore {
             out.extend(part);
         }
         Ok(Some(out))
-    }
-
-    /// One item of the catalog, read consistently: the page reads the catalog the sync just
-    /// wrote, and a chunk must be found right after its head.
-    async fn catalog_item(&self, c: &ConnectionId, sk: String) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(c))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("catalog"))?;
-        Ok(out.item)
     }
 
     /// Best effort: a chunk left behind is never read (no head names it), only stored.

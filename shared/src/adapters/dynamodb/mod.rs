@@ -130,6 +130,26 @@ impl DynamoStore {
         }
     }
 
+    /// One item of a connection's partition, read consistently (what was just written is seen).
+    pub(super) async fn get_consistent(
+        &self,
+        c: &ConnectionId,
+        sk: String,
+        op: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(c))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable(op))?;
+        Ok(out.item)
+    }
+
     /// Every item of one partition whose sort key starts with `prefix`.
     pub(super) async fn query_prefix(
         &self,

@@ -79,7 +79,7 @@ async fn received(deps: &LeverContext, conn: &Connection, d: &LeverDelivery, bod
     }
     // Lever's from here on.
     let Some(opportunity) = d.data.opportunity_id.clone().filter(|o| !o.is_empty() && o.len() <= 200) else {
-        return rejected(deps, cid, d, body, now_ms, "data.opportunityId is missing").await;
+        return super::rejected(deps, new_record(cid, d, body, now_ms), &"data.opportunityId is missing", now_ms).await;
     };
     match deps.candidates.link(cid, &opportunity).await {
         Ok(Some(_)) => {}
@@ -122,67 +122,29 @@ fn same_delivery(a: &[u8], b: &[u8]) -> bool {
 /// A Lever event as first recorded: waiting to be confirmed with Lever and sent to XOR.
 fn new_record(cid: &ConnectionId, d: &LeverDelivery, body: &[u8], now_ms: i64) -> Delivery {
     Delivery {
-        connection: cid.clone(),
-        webhook_id: record_id(&d.token),
-        received_at_ms: now_ms,
         status: DeliveryStatus::Pending,
         event_type: Some(event_type(&d.event)),
-        natural_key: None,
-        body: body.to_vec(),
-        opportunity_id: None,
-        opportunity_url: None,
         reason: Some("waiting to be confirmed with Lever and sent to XOR".into()),
-        attempts: 0,
-        updated_at_ms: now_ms,
-        expires_at: None,
+        ..super::received(cid, &record_id(&d.token), body, now_ms)
     }
 }
 
-/// Signed by Lever but not an event we can act on: kept (`rejected`) for an operator.
-async fn rejected(
-    deps: &LeverContext,
-    cid: &ConnectionId,
-    d: &LeverDelivery,
-    body: &[u8],
-    now_ms: i64,
-    reason: &str,
-) -> Answer {
-    let mut record = new_record(cid, d, body, now_ms);
-    record.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
-    record.reason = Some(reason.to_owned());
-    if let Err(e) = deps.webhooks.insert_delivery(&record).await {
-        return unavailable(cid, "record Lever event", &e);
-    }
-    tracing::warn!(connection = %cid, event = %d.event, reason, "Lever event rejected (kept raw)");
-    Answer::new(Reply::BadRequest, json!({"status": "rejected", "reason": reason})).of(DeliveryStatus::Rejected)
-}
-
-/// One MAC against the signature token of the event's webhook (the connection's secret, cached
-/// briefly; a miss is checked once more against a fresh read, at most once per few seconds, so
-/// a re-registration a moment ago works at once and forgeries cost little).
+/// One MAC against the signature token of the event's webhook (the connection's secret, cached;
+/// a miss checked once more against a fresh read: `SecretCache::check`).
 async fn is_signed(
     deps: &LeverContext,
     cid: &ConnectionId,
     d: &LeverDelivery,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    use crate::usecases::secret_cache::SECRET_TTL_MS;
     if !EVENTS.contains(&d.event.as_str()) {
         return Ok(false); // no webhook of ours sends it: no token to check it with
     }
     let key = crate::usecases::connect::subscribe::cache_key(cid);
     let load = || deps.secrets.secret(cid, LEVER_WEBHOOKS);
-    let check = |s: &Option<SecretString>| {
-        let hooks: Hooks = s.as_ref().and_then(|s| serde_json::from_str(s.expose()).ok()).unwrap_or_default();
+    let check = |s: Option<SecretString>| {
+        let hooks: Hooks = s.and_then(|s| serde_json::from_str(s.expose()).ok()).unwrap_or_default();
         hooks.get(&d.event).is_some_and(|h| d.is_signed_by([&SecretString::new(h.token.clone())]))
     };
-    let (stored, fresh) = deps.secret_cache.get(&key, now_ms, SECRET_TTL_MS, load()).await?;
-    let signed = check(&stored);
-    if signed || fresh {
-        return Ok(signed);
-    }
-    match deps.secret_cache.reread(&key, now_ms, load()).await? {
-        (stored, true) => Ok(check(&stored)),
-        (_, false) => Ok(false),
-    }
+    deps.secret_cache.check(&key, now_ms, load, check, |signed| *signed).await
 }

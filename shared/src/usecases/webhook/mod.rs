@@ -16,7 +16,6 @@
 use serde_json::{Value, json};
 
 use crate::domain::ports::WEBHOOK_SECRET;
-use crate::domain::webhook::EventError;
 use crate::domain::webhook::{
     Event, MAX_BODY_BYTES, ScreeningPassed, SignedParts, WebhookSecret, parse_event, precheck,
 };
@@ -229,7 +228,7 @@ async fn receive_for(
 }
 
 /// A delivery as first recorded: received, its raw body kept.
-fn received(cid: &ConnectionId, webhook_id: &str, body: &[u8], now_ms: i64) -> Delivery {
+pub(crate) fn received(cid: &ConnectionId, webhook_id: &str, body: &[u8], now_ms: i64) -> Delivery {
     Delivery {
         connection: cid.clone(),
         webhook_id: webhook_id.to_owned(),
@@ -265,7 +264,12 @@ async fn erased(deps: &LeverContext, mut delivery: Delivery, now_ms: i64) -> Ans
 
 /// A signed body we cannot read: kept raw as `rejected`, with where it is wrong (never the
 /// value: `EventError`), and answered 400 so XOR stops retrying it.
-async fn rejected(deps: &LeverContext, mut delivery: Delivery, reason: &EventError, now_ms: i64) -> Answer {
+pub(crate) async fn rejected(
+    deps: &LeverContext,
+    mut delivery: Delivery,
+    reason: &(dyn std::fmt::Display + Sync),
+    now_ms: i64,
+) -> Answer {
     let (cid, webhook_id) = (delivery.connection.clone(), delivery.webhook_id.clone());
     delivery.set_status(DeliveryStatus::Rejected, now_ms, deps.delivery_retention_days);
     let reason = reason.to_string();
@@ -282,11 +286,9 @@ fn unsigned(cid: &ConnectionId, e: &crate::domain::webhook::SignatureError) -> A
     Answer::new(Reply::Unsigned, json!({"error": "invalid signature"}))
 }
 
-/// One MAC per secret of the connection's (cached) webhook secrets. A signature that matches no
-/// cached secret is checked once more against a fresh read, at most once per few seconds per
-/// connection: a secret rotated a moment ago works at once (XOR stops retrying on a 401), and a
-/// stream of forgeries costs one read per few seconds. (Skipped, the cached value was itself
-/// read moments ago: what is cached is what is stored, give or take those seconds.)
+/// One MAC per secret of the connection's (cached) webhook secrets; a signature that matches no
+/// cached secret is checked once more against a fresh read (`SecretCache::check`): a secret
+/// rotated a moment ago works at once (XOR stops retrying on a 401).
 async fn check_signature(
     deps: &LeverContext,
     cid: &ConnectionId,
@@ -294,20 +296,13 @@ async fn check_signature(
     body: &[u8],
     now_ms: i64,
 ) -> Result<Result<(), crate::domain::webhook::SignatureError>, StoreError> {
-    use crate::usecases::secret_cache::SECRET_TTL_MS;
     let key = format!("{cid}/{WEBHOOK_SECRET}");
     let load = || deps.secrets.secret(cid, WEBHOOK_SECRET);
-    let parse =
-        |s: Option<SecretString>| s.map(|s| WebhookSecret::parse_list(s.expose(), now_ms / 1000)).unwrap_or_default();
-    let (stored, fresh) = deps.secret_cache.get(&key, now_ms, SECRET_TTL_MS, load()).await?;
-    let first = signed.verify(&parse(stored), body);
-    if first.is_ok() || fresh {
-        return Ok(first);
-    }
-    match deps.secret_cache.reread(&key, now_ms, load()).await? {
-        (stored, true) => Ok(signed.verify(&parse(stored), body)),
-        (_, false) => Ok(first),
-    }
+    let verify = |s: Option<SecretString>| {
+        let secrets = s.map(|s| WebhookSecret::parse_list(s.expose(), now_ms / 1000)).unwrap_or_default();
+        signed.verify(&secrets, body)
+    };
+    deps.secret_cache.check(&key, now_ms, load, verify, Result::is_ok).await
 }
 
 /// Why a delivery cannot be replayed.
